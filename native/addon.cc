@@ -1,0 +1,349 @@
+// The JavaScript surface of the addon. It is deliberately narrow: src/native.ts types it, and the
+// TypeScript layer owns validation, so this file only converts values and reports syscall errors
+// (as Error objects carrying code/syscall, which src/native.ts turns into DataplaneError).
+//
+//   new Dataplane(opts)   open the TUN device and UDP sockets       opts: see ParseOptions
+//   .start(onFatal)       start the worker threads                  onFatal(message) on loop death
+//   .setTable(table)      publish a new forwarding table atomically table: see ParseTable
+//   .stats()              counters                                   .close()  stop, join, close
+//   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx
+//   encap(pkt, vni, dstMac, srcMac)   the 22-byte prefix + packet, for tests/benchmarks
+#include <arpa/inet.h>
+#include <napi.h>
+
+#include <cstdio>
+#include <set>
+
+#include "classify.h"
+#include "dataplane.h"
+#include "fdb.h"
+#include "vxlan.h"
+
+namespace vxtun {
+namespace {
+
+[[noreturn]] void ThrowSys(Napi::Env env, const SysError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, ErrnoName(e.err)));
+  err.Set("syscall", Napi::String::New(env, e.syscall));
+  err.Set("errno", Napi::Number::New(env, e.err));
+  throw err;
+}
+
+bool ParseMac(const std::string& s, uint8_t out[6]) {
+  unsigned v[6];
+  char tail;
+  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+    return false;
+  for (int i = 0; i < 6; i++) out[i] = static_cast<uint8_t>(v[i]);
+  return true;
+}
+
+std::string GetString(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("expected string ") + key);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint32_t GetU32(const Napi::Object& o, const char* key, uint32_t max) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("expected number ") + key);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw Napi::RangeError::New(o.Env(), std::string("out of range: ") + key);
+  return static_cast<uint32_t>(d);
+}
+
+bool GetBool(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("expected boolean ") + key);
+  return v.As<Napi::Boolean>().Value();
+}
+
+uint32_t ParseIpv4(Napi::Env env, const std::string& s) {
+  in_addr a;
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw Napi::TypeError::New(env, "expected an IPv4 address: " + s);
+  return a.s_addr;
+}
+
+void ParsePrefixes(Napi::Env env, Napi::Value v, std::vector<Prefix4>* v4, std::vector<Prefix6>* v6) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "expected an array of CIDRs");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) throw Napi::TypeError::New(env, "expected a CIDR string");
+    Prefix4 p4;
+    Prefix6 p6;
+    bool is6;
+    const std::string s = e.As<Napi::String>().Utf8Value();
+    if (!ParsePrefix(s, &p4, &p6, &is6)) throw Napi::TypeError::New(env, "bad CIDR: " + s);
+    if (is6)
+      v6->push_back(p6);
+    else
+      v4->push_back(p4);
+  }
+}
+
+// table = { local: string[], peers: [{ name, publicIP, vtepMAC, cidrs: string[] }] }
+std::unique_ptr<Table> ParseTable(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "expected a table object");
+  Napi::Object o = v.As<Napi::Object>();
+  std::vector<Prefix4> local4;
+  std::vector<Prefix6> local6;
+  ParsePrefixes(env, o.Get("local"), &local4, &local6);
+  Napi::Value pv = o.Get("peers");
+  if (!pv.IsArray()) throw Napi::TypeError::New(env, "expected peers array");
+  Napi::Array pa = pv.As<Napi::Array>();
+  std::vector<PeerEntry> peers;
+  peers.reserve(pa.Length());
+  for (uint32_t i = 0; i < pa.Length(); i++) {
+    Napi::Value ev = pa.Get(i);
+    if (!ev.IsObject()) throw Napi::TypeError::New(env, "expected a peer object");
+    Napi::Object po = ev.As<Napi::Object>();
+    PeerEntry p;
+    p.name = GetString(po, "name");
+    p.publicIp = ParseIpv4(env, GetString(po, "publicIP"));
+    if (!ParseMac(GetString(po, "vtepMAC"), p.mac)) throw Napi::TypeError::New(env, "bad MAC for peer " + p.name);
+    ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
+    peers.push_back(std::move(p));
+  }
+  std::string err;
+  auto t = Table::Build(std::move(peers), std::move(local4), std::move(local6), &err);
+  if (!t) throw Napi::RangeError::New(env, err);
+  return t;
+}
+
+RxPolicy ParsePolicy(const Napi::Object& o) {
+  RxPolicy p;
+  p.vni = GetU32(o, "vni", kMaxVni);
+  if (!ParseMac(GetString(o, "vtepMAC"), p.mac)) throw Napi::TypeError::New(o.Env(), "bad vtepMAC");
+  p.acceptUnknownVteps = GetBool(o, "acceptUnknownVteps");
+  p.checkInnerSource = GetBool(o, "checkInnerSource");
+  return p;
+}
+
+struct AddonData;
+
+class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Dataplane",
+                       {InstanceMethod("start", &DataplaneWrap::JS_start),
+                        InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
+                        InstanceMethod("stats", &DataplaneWrap::JS_stats),
+                        InstanceMethod("close", &DataplaneWrap::JS_close),
+                        InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
+  }
+  // opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps, checkInnerSource }
+  explicit DataplaneWrap(const Napi::CallbackInfo& info);
+  ~DataplaneWrap() override { Shutdown(); }
+  void Shutdown();
+
+ private:
+  Napi::Value JS_start(const Napi::CallbackInfo& info);
+  Napi::Value JS_setTable(const Napi::CallbackInfo& info);
+  Napi::Value JS_stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_workers(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), dp_ ? dp_->workers() : 0);
+  }
+  void RequireOpen(Napi::Env env) {
+    if (!dp_ || dp_->closed()) throw Napi::Error::New(env, "dataplane is closed");
+  }
+
+  std::unique_ptr<Dataplane> dp_;
+  Napi::ThreadSafeFunction fatal_;
+  bool haveFatal_ = false;
+  AddonData* data_ = nullptr;
+};
+
+// Per-environment state: every open dataplane, so env teardown can stop their threads.
+struct AddonData {
+  std::set<DataplaneWrap*> open;
+};
+
+DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataplaneWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  DataplaneOptions opts;
+  opts.device = GetString(o, "device");
+  opts.workers = static_cast<int>(GetU32(o, "workers", 64));
+  opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
+  opts.bindIp = ParseIpv4(env, GetString(o, "bindIP"));
+  opts.mtu = GetU32(o, "mtu", 65535);
+  opts.policy = ParsePolicy(o);
+  try {
+    dp_ = std::make_unique<Dataplane>(opts);
+  } catch (const SysError& e) {
+    ThrowSys(env, e);
+  }
+  data_ = env.GetInstanceData<AddonData>();
+  data_->open.insert(this);
+}
+
+void DataplaneWrap::Shutdown() {
+  if (dp_) dp_->Close();
+  if (haveFatal_) {
+    fatal_.Release();
+    haveFatal_ = false;
+  }
+  if (data_) data_->open.erase(this);
+  data_ = nullptr;
+}
+
+Napi::Value DataplaneWrap::JS_start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "expected an onFatal callback");
+  if (haveFatal_) throw Napi::Error::New(env, "dataplane already started");
+  fatal_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "vxtun-fatal", 0, 1);
+  haveFatal_ = true;
+  Napi::ThreadSafeFunction tsfn = fatal_;
+  dp_->Start([tsfn](const std::string& msg) mutable {
+    auto* copy = new std::string(msg);
+    if (tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, std::string* s) {
+          cb.Call({Napi::String::New(env, *s)});
+          delete s;
+        }) != napi_ok)
+      delete copy;
+  });
+  return env.Undefined();
+}
+
+Napi::Value DataplaneWrap::JS_setTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  dp_->SetTable(ParseTable(env, info[0]));
+  return env.Undefined();
+}
+
+Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!dp_) throw Napi::Error::New(env, "dataplane is closed");
+  const DataplaneStats st = dp_->Stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("txPackets", Napi::Number::New(env, static_cast<double>(st.txPackets)));
+  o.Set("txBytes", Napi::Number::New(env, static_cast<double>(st.txBytes)));
+  o.Set("txErrors", Napi::Number::New(env, static_cast<double>(st.txErrors)));
+  o.Set("rxPackets", Napi::Number::New(env, static_cast<double>(st.rxPackets)));
+  o.Set("rxBytes", Napi::Number::New(env, static_cast<double>(st.rxBytes)));
+  o.Set("rxErrors", Napi::Number::New(env, static_cast<double>(st.rxErrors)));
+  o.Set("rxCsumCompleted", Napi::Number::New(env, static_cast<double>(st.rxCsumCompleted)));
+  o.Set("rxSuperSplit", Napi::Number::New(env, static_cast<double>(st.rxSuperSplit)));
+  Napi::Object txd = Napi::Object::New(env), rxd = Napi::Object::New(env);
+  for (int k = 1; k < kVerdictCount; k++) {
+    const char* name = VerdictName(static_cast<Verdict>(k));
+    txd.Set(name, Napi::Number::New(env, static_cast<double>(st.txDrops[k])));
+    rxd.Set(name, Napi::Number::New(env, static_cast<double>(st.rxDrops[k])));
+  }
+  o.Set("txDrops", txd);
+  o.Set("rxDrops", rxd);
+  return o;
+}
+
+Napi::Value DataplaneWrap::JS_close(const Napi::CallbackInfo& info) {
+  Shutdown();
+  return info.Env().Undefined();
+}
+
+class TableWrap : public Napi::ObjectWrap<TableWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Table",
+                       {InstanceMethod("lookup", &TableWrap::JS_lookup),
+                        InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
+                        InstanceMethod("classifyRx", &TableWrap::JS_classifyRx)});
+  }
+  explicit TableWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TableWrap>(info) {
+    table_ = ParseTable(info.Env(), info[0]);
+  }
+
+ private:
+  Napi::Value PeerName(Napi::Env env, int i) {
+    return i < 0 ? env.Null() : Napi::String::New(env, table_->peer(i).name);
+  }
+  // lookup(ip) → peer name or null (longest-prefix match, local CIDRs excluded).
+  Napi::Value JS_lookup(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string s = info[0].As<Napi::String>().Utf8Value();
+    uint8_t b[16];
+    if (inet_pton(AF_INET, s.c_str(), b) == 1) {
+      const uint32_t a = Load4(b);
+      return PeerName(env, table_->IsLocal4(a) ? -1 : table_->Lookup4(a));
+    }
+    if (inet_pton(AF_INET6, s.c_str(), b) == 1) {
+      uint64_t hi, lo;
+      Load6(b, &hi, &lo);
+      return PeerName(env, table_->IsLocal6(hi, lo) ? -1 : table_->Lookup6(hi, lo));
+    }
+    throw Napi::TypeError::New(env, "expected an IP address");
+  }
+  // classifyTx(packet) → { verdict, peer, length }
+  Napi::Value JS_classifyTx(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = info[0].As<Napi::Uint8Array>();
+    TxResult r;
+    const Verdict v = ClassifyTx(*table_, buf.Data(), buf.ByteLength(), &r);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("verdict", VerdictName(v));
+    o.Set("peer", v == Verdict::Forward ? PeerName(env, r.peer) : env.Null());
+    o.Set("length", Napi::Number::New(env, static_cast<double>(v == Verdict::Forward ? r.length : 0)));
+    return o;
+  }
+  // classifyRx(datagram, srcIP, policy) → { verdict, peer, length }
+  Napi::Value JS_classifyRx(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = info[0].As<Napi::Uint8Array>();
+    const uint32_t src = ParseIpv4(env, info[1].As<Napi::String>().Utf8Value());
+    const RxPolicy pol = ParsePolicy(info[2].As<Napi::Object>());
+    RxResult r;
+    const Verdict v = ClassifyRx(*table_, pol, src, buf.Data(), buf.ByteLength(), &r);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("verdict", VerdictName(v));
+    o.Set("peer", v == Verdict::Forward ? PeerName(env, r.peer) : env.Null());
+    o.Set("length", Napi::Number::New(env, static_cast<double>(v == Verdict::Forward ? r.length : 0)));
+    return o;
+  }
+  std::unique_ptr<Table> table_;
+};
+
+// encap(packet, vni, dstMac, srcMac) → Buffer (prefix + packet; ethertype from the IP version).
+Napi::Value JS_encap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pkt = info[0].As<Napi::Uint8Array>();
+  const uint32_t vni = info[1].As<Napi::Number>().Uint32Value();
+  uint8_t dst[6], src[6];
+  if (!ParseMac(info[2].As<Napi::String>().Utf8Value(), dst) || !ParseMac(info[3].As<Napi::String>().Utf8Value(), src))
+    throw Napi::TypeError::New(env, "bad MAC");
+  const size_t n = pkt.ByteLength();
+  const uint16_t type = n > 0 && (pkt.Data()[0] >> 4) == 6 ? kEthPIpv6 : kEthPIp;
+  auto out = Napi::Buffer<uint8_t>::New(env, kEncapPrefix + n);
+  WriteEncapPrefix(out.Data(), vni, dst, src, type);
+  if (n) std::memcpy(out.Data() + kEncapPrefix, pkt.Data(), n);
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  env.AddCleanupHook([data] {
+    // Env teardown (process exit, worker thread end): stop every dataplane's threads first.
+    std::set<DataplaneWrap*> open = data->open;
+    for (DataplaneWrap* w : open) w->Shutdown();
+  });
+  exports.Set("Dataplane", DataplaneWrap::Init(env));
+  exports.Set("Table", TableWrap::Init(env));
+  exports.Set("encap", Napi::Function::New(env, JS_encap));
+  Napi::Array names = Napi::Array::New(env);
+  for (int k = 1; k < kVerdictCount; k++) names.Set(static_cast<uint32_t>(k - 1), VerdictName(static_cast<Verdict>(k)));
+  exports.Set("dropReasons", names);
+  return exports;
+}
+
+}  // namespace
+}  // namespace vxtun
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return vxtun::Init(env, exports); }
+
+NODE_API_MODULE(vxtun, InitAddon)

@@ -1,0 +1,58 @@
+// The dataplane: TUN queues, UDP sockets, workers and the forwarding table of one device.
+// Lifecycle: construct (opens the device and sockets; throws SysError) → Start → SetTable… → Close.
+// Close is idempotent: it stops and joins every thread, then closes every fd (removing the device).
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "forwarder.h"
+#include "tun_linux.h"
+#include "udp_linux.h"
+
+namespace vxtun {
+
+struct DataplaneOptions {
+  std::string device;
+  int workers = 1;
+  uint16_t port = 8472;   // host byte order
+  uint32_t bindIp = 0;    // network byte order
+  size_t mtu = 1450;      // the TUN device's MTU
+  RxPolicy policy;
+};
+
+struct DataplaneStats {
+  uint64_t txPackets = 0, txBytes = 0, txErrors = 0;
+  uint64_t rxPackets = 0, rxBytes = 0, rxErrors = 0, rxCsumCompleted = 0, rxSuperSplit = 0;
+  uint64_t txDrops[kVerdictCount] = {};
+  uint64_t rxDrops[kVerdictCount] = {};
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(const DataplaneOptions& o);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  void Start(FatalFn fatal);
+  void SetTable(std::unique_ptr<Table> t) { table_.Replace(std::move(t)); }
+  DataplaneStats Stats() const;
+  void Close();
+  bool closed() const { return closed_; }
+  int workers() const { return static_cast<int>(tun_.size()); }
+
+ private:
+  DataplaneOptions opts_;
+  TableHolder table_;
+  std::vector<std::unique_ptr<TunQueue>> tun_;
+  std::vector<std::unique_ptr<UdpSocket>> udp_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  int stopFd_ = -1;
+  bool started_ = false;
+  bool closed_ = false;
+  std::mutex mu_;  // guards Start/Close
+};
+
+}  // namespace vxtun

@@ -1,0 +1,32 @@
+// TCP segmentation in userspace: one TCP "super-packet" (a TSO/GSO packet whose payload exceeds
+// the MSS) into MSS-sized segments, each a complete, valid IP packet.
+//
+// Why on receive: a kernel VXLAN sender hands GSO_UDP_TUNNEL super-packets to its underlay; over
+// a veth (containers, kind, our testbed) they reach our UDP socket unsegmented, as one datagram
+// holding one oversized inner packet that the kernel could not forward to a pod. The transmit
+// side (TSO from the TUN) splits the same way.
+//
+// Per segment i of n: IPv4 ID + i, total length, header checksum (or IPv6 payload length);
+// TCP seq + i·mss; FIN and PSH only on the last segment, CWR only on the first (RFC 3168
+// §6.1.2); a full TCP checksum.
+#pragma once
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "vxlan.h"
+
+namespace vxtun {
+
+// The TCP header length of a parsed TCP packet, or 0 when it is not a well-formed TCP packet
+// that can be segmented (not TCP, an IPv4 fragment, or a bad data offset).
+size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
+
+// Splits pkt into segments of at most mss payload bytes, each written contiguously into out
+// (capacity outCap); segs[k] receives the k-th segment's span. Returns the number of segments,
+// or 0 when the packet cannot be segmented (see TcpHeaderLen), mss is 0, or it does not fit.
+int SegmentTcp(const uint8_t* pkt, const InnerIp& ip, size_t mss, uint8_t* out, size_t outCap, struct iovec* segs,
+               int maxSegs);
+
+}  // namespace vxtun

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// The vxtun command line: the only place that prints or exits (design.md "CLI").
+// Exit codes: 0 ok; 2 bad config or bad arguments (one line naming the field; nothing created);
+// 1 runtime failure (e.g. "opening /dev/net/tun: EPERM …").
+import os from 'node:os';
+import { Command, CommanderError } from 'commander';
+import { loadConfigFile } from './config.js';
+import { runDaemon } from './daemon.js';
+import { ConfigError, UsageError } from './errors.js';
+import { lineLogger } from './log.js';
+import { formatStatus, type Status } from './status.js';
+import { VERSION } from './version.js';
+
+const DEFAULT_ADMIN = '127.0.0.1:9465';
+/** SIGINT/SIGTERM must leave within 5 s (design.md): past this, exit anyway (the kernel then removes the device). */
+const SHUTDOWN_DEADLINE_MS = 4_500;
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+class ExitError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function parseAdmin(value: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new UsageError(`--admin: expected HOST:PORT (e.g. ${DEFAULT_ADMIN}), got "${value}"`);
+  }
+  return value;
+}
+
+async function cmdRun(opts: { config: string; debug?: boolean }): Promise<void> {
+  const config = await loadConfigFile(opts.config, { NODE_NAME: process.env.NODE_NAME, hostname: os.hostname() });
+  const logger = lineLogger((line) => err(`${new Date().toISOString()} ${line}`), Boolean(opts.debug));
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (abort.signal.aborted) return;
+    logger.info('signal received, stopping', { signal: sig });
+    abort.abort();
+    setTimeout(() => {
+      err('vxtun: shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await runDaemon({ config, logger }, abort.signal);
+}
+
+async function fetchStatus(admin: string): Promise<Status> {
+  let res: Response;
+  try {
+    res = await fetch(`http://${admin}/status`, { signal: AbortSignal.timeout(5_000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause;
+    throw new ExitError(1, `vxtun: cannot reach the admin server at ${admin}: ${cause?.code ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new ExitError(1, `vxtun: admin server at ${admin} answered ${res.status}`);
+  return (await res.json()) as Status;
+}
+
+async function cmdStatus(opts: { admin: string; json?: boolean }): Promise<void> {
+  const s = await fetchStatus(opts.admin);
+  out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+}
+
+async function cmdDemo(): Promise<void> {
+  const { runDemo } = await import('./lab/demo.js');
+  await runDemo({ print: out, log: lineLogger(err) });
+}
+
+function program(): Command {
+  const p = new Command('vxtun')
+    .description('userspace VXLAN overlay dataplane, wire-compatible with Linux kernel VXLAN and flannel')
+    .exitOverride()
+    .showHelpAfterError(false);
+  p.command('run')
+    .description('run the node daemon in the foreground (SIGINT/SIGTERM stop it and remove the device)')
+    .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
+    .option('--debug', 'debug logging')
+    .action(cmdRun);
+  p.command('status')
+    .description("print a running daemon's status")
+    .option('--admin <host:port>', 'admin server address', parseAdmin, DEFAULT_ADMIN)
+    .option('--json', 'print the status JSON')
+    .action(cmdStatus);
+  p.command('version')
+    .description('print the version')
+    .action(() => {
+      out(VERSION);
+    });
+  p.command('demo')
+    .description('build a throwaway lab in network namespaces (two vxtun nodes, one kernel VXLAN node) and show traffic across it (root)')
+    .action(cmdDemo);
+  return p;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed it
+    if (e instanceof ConfigError) {
+      err(`vxtun: invalid config: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      err(`vxtun: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ExitError) {
+      err(e.message);
+      return e.code;
+    }
+    err(`vxtun: ${(e as Error).message ?? String(e)}`);
+    return 1;
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    err(`vxtun: ${String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,10 @@
+// The testbed library: network-namespace topologies, kernel VXLAN peers and traffic checks.
+// Used by tests (test/integration), `vxtun demo` and benchmarks. Library code: no printing, no exiting.
+
+export * from './exec.js';
+export * from './topology.js';
+export * from './kernel-vxlan.js';
+export * from './traffic.js';
+export * from './preflight.js';
+export * from './paths.js';
+export * from './vxtun-node.js';

@@ -1,0 +1,42 @@
+// Can this machine run the testbed? Tests call this and skip with the reason instead of failing.
+
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface PreflightOptions {
+  /** Also require /dev/net/tun (vxtun's own dataplane). Default true. */
+  tun?: boolean;
+  /** Programs that must be on PATH. Default ['ip', 'bridge', 'sysctl']. */
+  tools?: readonly string[];
+}
+
+/** Resolves a program name on PATH, or undefined. */
+export function which(name: string): string | undefined {
+  const dirs = (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
+  for (const d of [...dirs, '/usr/sbin', '/sbin']) {
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+/** Returns why the testbed cannot run here, or undefined when it can. */
+export function labUnavailableReason(opts: PreflightOptions = {}): string | undefined {
+  if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
+  if (opts.tun ?? true) {
+    try {
+      accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    } catch {
+      return '/dev/net/tun is missing or not accessible';
+    }
+  }
+  const missing = (opts.tools ?? ['ip', 'bridge', 'sysctl']).filter((t) => !which(t));
+  if (missing.length) return `missing tools: ${missing.join(', ')} (Debian: iproute2, procps, iputils-ping…)`;
+  return undefined;
+}

@@ -1,0 +1,391 @@
+// The standard testbed: an underlay bridge namespace, N "node" namespaces on it, and one "pod" namespace behind
+// each node. Everything lives in namespaces named `${prefix}-…`; nothing is created in the caller's namespace.
+//
+//   ${prefix}-ul   br0 ── n1, n2, … (veth peers of each node's eth0)
+//   ${prefix}-nI   eth0 192.168.99.I/24 · pod0 10.244.I.1/24, fd10:244:0:I::1/64 · forwarding on
+//   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via the node's pod0
+
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import {
+  ipIn,
+  liveProcesses,
+  nsExec,
+  run,
+  spawnInNs,
+  type NsProcess,
+  type RunOptions,
+  type RunResult,
+  type SpawnOptions,
+} from './exec.js';
+
+export type Family = 4 | 6;
+
+export interface LabOptions {
+  /** Namespace name prefix; default `vxt` + 6 random hex digits. Letters, digits, `_`, `.`, `-`; at most 24. */
+  prefix?: string;
+  /** Number of node (and pod) namespaces, 1…250. */
+  nodes: number;
+  logger?: Logger;
+  /** MTU of the underlay links (node eth0 and the bridge ports). Default 1500. */
+  underlayMTU?: number;
+  /** MTU of the pod veth pair. Default underlayMTU − 50 (what flannel gives pods). */
+  podMTU?: number;
+  /**
+   * On SIGINT/SIGTERM/SIGHUP remove the lab synchronously, then let the signal take its normal course.
+   * Default true. Set false if the program handles those signals itself and calls destroy().
+   * (Namespaces are always removed synchronously on process 'exit'.)
+   */
+  handleSignals?: boolean;
+  /** How long destroy() waits for a process after SIGTERM before SIGKILL. Default 3000 ms. */
+  stopTimeoutMs?: number;
+  /** Extra per-node setup, run after node `i` and its pod are built. A throw aborts create() (and cleans up). */
+  setupNode?: (lab: Lab, i: number) => Promise<void>;
+}
+
+const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$/;
+const MAX_NODES = 250;
+
+/** A running testbed. Build with `Lab.create`, always finish with `destroy()`. */
+export class Lab {
+  readonly prefix: string;
+  readonly nodes: number;
+  readonly logger: Logger;
+  readonly underlayMTU: number;
+  readonly podMTU: number;
+  readonly handleSignals: boolean;
+  readonly stopTimeoutMs: number;
+  /** Namespaces this lab created and has not deleted yet, in creation order. */
+  readonly #created: string[] = [];
+  /** Processes started through lab.spawn (processes from spawnInNs in our namespaces are stopped too). */
+  readonly #processes = new Set<NsProcess>();
+  #destroying: Promise<readonly Error[]> | undefined;
+  #destroyed = false;
+
+  private constructor(opts: Required<Omit<LabOptions, 'setupNode'>>) {
+    this.prefix = opts.prefix;
+    this.nodes = opts.nodes;
+    this.logger = opts.logger;
+    this.underlayMTU = opts.underlayMTU;
+    this.podMTU = opts.podMTU;
+    this.handleSignals = opts.handleSignals;
+    this.stopTimeoutMs = opts.stopTimeoutMs;
+  }
+
+  /** Builds the topology. On any failure everything created so far is removed and the error is rethrown. */
+  static async create(opts: LabOptions): Promise<Lab> {
+    const prefix = opts.prefix ?? `vxt${randomBytes(3).toString('hex')}`;
+    if (!PREFIX_RE.test(prefix)) throw new Error(`lab: bad prefix ${JSON.stringify(prefix)} (want ${PREFIX_RE})`);
+    if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
+      throw new Error(`lab: nodes must be an integer 1…${MAX_NODES}, got ${opts.nodes}`);
+    }
+    const underlayMTU = opts.underlayMTU ?? 1500;
+    const podMTU = opts.podMTU ?? underlayMTU - 50;
+    for (const [k, v] of [
+      ['underlayMTU', underlayMTU],
+      ['podMTU', podMTU],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1280 || v > 65535) throw new Error(`lab: ${k} must be 1280…65535, got ${v}`);
+    }
+    const lab = new Lab({
+      prefix,
+      nodes: opts.nodes,
+      logger: opts.logger ?? silentLogger,
+      underlayMTU,
+      podMTU,
+      handleSignals: opts.handleSignals ?? true,
+      stopTimeoutMs: opts.stopTimeoutMs ?? 3000,
+    });
+    registerLab(lab);
+    const t0 = Date.now();
+    try {
+      await lab.#build(opts.setupNode);
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      lab.logger.error('lab create failed, cleaning up', { prefix, error: err.message });
+      await lab.destroy();
+      throw new Error(`creating lab ${prefix}: ${err.message}`, { cause: err });
+    }
+    lab.logger.info('lab ready', { prefix, nodes: lab.nodes, ms: Date.now() - t0 });
+    return lab;
+  }
+
+  /**
+   * Deletes leftover namespaces: for a string, those named `${prefix}` or `${prefix}-…`; for a RegExp, those it
+   * matches. Returns the names deleted. Processes still inside them are not touched.
+   */
+  static async sweep(prefix: string | RegExp, logger: Logger = silentLogger): Promise<string[]> {
+    if (typeof prefix === 'string' && !PREFIX_RE.test(prefix)) {
+      throw new Error(`lab sweep: bad prefix ${JSON.stringify(prefix)}`);
+    }
+    const match =
+      typeof prefix === 'string' ? (n: string) => n === prefix || n.startsWith(`${prefix}-`) : (n: string) => prefix.test(n);
+    const deleted: string[] = [];
+    for (const ns of (await listNamespaces()).filter(match)) {
+      try {
+        await run('ip', ['netns', 'del', ns], { logger });
+        deleted.push(ns);
+        logger.info('swept namespace', { ns });
+      } catch (e) {
+        logger.warn('sweep: could not delete namespace', { ns, error: (e as Error).message });
+      }
+    }
+    return deleted;
+  }
+
+  // ---- names and addresses ----
+
+  get underlayNs(): string {
+    return `${this.prefix}-ul`;
+  }
+  nodeNs(i: number): string {
+    return `${this.prefix}-n${this.#check(i)}`;
+  }
+  podNs(i: number): string {
+    return `${this.prefix}-p${this.#check(i)}`;
+  }
+  /** Node i's underlay address, 192.168.99.i. */
+  underlayIP(i: number): string {
+    return `192.168.99.${this.#check(i)}`;
+  }
+  /** Pod i's address: 10.244.i.2 or fd10:244:0:i::2. */
+  podIP(i: number, family: Family = 4): string {
+    this.#check(i);
+    return family === 4 ? `10.244.${i}.2` : `fd10:244:0:${i}::2`;
+  }
+  /** The node-side gateway of pod i: 10.244.i.1 or fd10:244:0:i::1. */
+  podGatewayIP(i: number, family: Family = 4): string {
+    this.#check(i);
+    return family === 4 ? `10.244.${i}.1` : `fd10:244:0:${i}::1`;
+  }
+  /** Node i's pod subnet: 10.244.i.0/24 or fd10:244:0:i::/64. */
+  podCIDR(i: number, family: Family = 4): string {
+    this.#check(i);
+    return family === 4 ? `10.244.${i}.0/24` : `fd10:244:0:${i}::/64`;
+  }
+  /** The cluster pod networks covering every node's subnet. */
+  podNetwork(family: Family = 4): string {
+    return family === 4 ? '10.244.0.0/16' : 'fd10:244::/56';
+  }
+  /** Every namespace this lab created and still owns. */
+  namespaces(): readonly string[] {
+    return [...this.#created];
+  }
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  // ---- running things ----
+
+  /** Runs a command to completion in a namespace (`ip netns exec`). */
+  exec(ns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return nsExec(ns, cmd, args, { logger: this.logger, ...opts });
+  }
+  /** Runs `ip -n ns args…`. */
+  ip(ns: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return ipIn(ns, args, { logger: this.logger, ...opts });
+  }
+  /** Starts a long-running process in a namespace; destroy() stops it. */
+  spawn(ns: string, cmd: string, args: readonly string[], opts?: SpawnOptions): NsProcess {
+    if (this.#destroyed || this.#destroying) throw new Error(`lab ${this.prefix} is destroyed`);
+    const p = spawnInNs(ns, cmd, args, { logger: this.logger, ...opts });
+    this.#processes.add(p);
+    void p.exited.then(() => this.#processes.delete(p));
+    return p;
+  }
+
+  // ---- teardown ----
+
+  /**
+   * Stops every process started in the lab's namespaces (SIGTERM, then SIGKILL after stopTimeoutMs) and deletes
+   * every namespace the lab created. Idempotent; never throws. Resolves with the errors met (also logged).
+   */
+  destroy(): Promise<readonly Error[]> {
+    this.#destroying ??= this.#destroy();
+    return this.#destroying;
+  }
+
+  async #destroy(): Promise<readonly Error[]> {
+    const errors: Error[] = [];
+    const mine = new Set(this.#created);
+    const procs = new Set<NsProcess>(this.#processes);
+    for (const p of liveProcesses()) if (mine.has(p.ns)) procs.add(p);
+    await Promise.all(
+      [...procs].map(async (p) => {
+        const info = await p.stop('SIGTERM', this.stopTimeoutMs);
+        this.logger.debug('stopped', { ns: p.ns, pid: p.pid, command: p.command, ...info });
+      }),
+    );
+    for (const ns of [...this.#created].reverse()) {
+      try {
+        const pids = (await run('ip', ['netns', 'pids', ns], { logger: this.logger })).stdout.trim();
+        if (pids) this.logger.warn('processes not started by the lab remain in namespace', { ns, pids });
+      } catch {
+        // only diagnostics
+      }
+      try {
+        await run('ip', ['netns', 'del', ns], { logger: this.logger });
+        this.#forget(ns);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (!(await listNamespaces().catch(() => [ns])).includes(ns)) {
+          this.#forget(ns); // already gone
+        } else {
+          errors.push(err);
+          this.logger.error('could not delete namespace', { ns, error: err.message });
+        }
+      }
+    }
+    this.#destroyed = true;
+    unregisterLab(this);
+    if (errors.length === 0) this.logger.info('lab destroyed', { prefix: this.prefix });
+    return errors;
+  }
+
+  /** Synchronous last-resort cleanup (process exit or a fatal signal): SIGKILL our processes, delete namespaces. */
+  destroySync(): void {
+    const mine = new Set(this.#created);
+    for (const p of [...this.#processes, ...liveProcesses().filter((q) => mine.has(q.ns))]) {
+      try {
+        if (p.pid > 0 && p.running()) process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of [...this.#created].reverse()) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
+      } catch {
+        // nothing more can be done while exiting
+      }
+      this.#forget(ns);
+    }
+    this.#destroyed = true;
+    unregisterLab(this);
+  }
+
+  // ---- building ----
+
+  #forget(ns: string): void {
+    const k = this.#created.indexOf(ns);
+    if (k >= 0) this.#created.splice(k, 1);
+  }
+
+  #check(i: number): number {
+    if (!Number.isInteger(i) || i < 1 || i > this.nodes) {
+      throw new RangeError(`lab ${this.prefix}: node index ${i} out of range 1…${this.nodes}`);
+    }
+    return i;
+  }
+
+  async #addNs(ns: string, sysctls: readonly string[]): Promise<void> {
+    if (this.#destroying) throw new Error(`lab ${this.prefix} was destroyed during create`);
+    await run('ip', ['netns', 'add', ns], { logger: this.logger });
+    this.#created.push(ns);
+    // No duplicate address detection: addresses are usable at once (this also covers link-local addresses).
+    await this.exec(ns, 'sysctl', [
+      '-q',
+      '-w',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
+      ...sysctls,
+    ]);
+    await this.ip(ns, ['link', 'set', 'lo', 'up']);
+  }
+
+  async #build(setupNode?: (lab: Lab, i: number) => Promise<void>): Promise<void> {
+    const ul = this.underlayNs;
+    await this.#addNs(ul, []);
+    await this.ip(ul, ['link', 'add', 'br0', 'type', 'bridge']);
+    await this.ip(ul, ['link', 'set', 'br0', 'mtu', String(this.underlayMTU), 'up']);
+    // If br_netfilter is loaded, bridged underlay traffic must not go through iptables.
+    await this.exec(ul, 'sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0'], {
+      okExitCodes: [0, 1, 255],
+    }).catch(() => undefined);
+
+    for (let i = 1; i <= this.nodes; i++) {
+      const node = this.nodeNs(i);
+      const pod = this.podNs(i);
+      const ulPort = `n${i}`;
+      await this.#addNs(node, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+      // The veth is created from inside the node namespace, its peer directly in the underlay namespace.
+      await this.ip(node, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', ulPort, 'netns', ul]);
+      await this.ip(ul, ['link', 'set', ulPort, 'mtu', String(this.underlayMTU), 'master', 'br0', 'up']);
+      await this.ip(node, ['link', 'set', 'eth0', 'mtu', String(this.underlayMTU)]);
+      await this.ip(node, ['addr', 'add', `${this.underlayIP(i)}/24`, 'dev', 'eth0']);
+      await this.ip(node, ['link', 'set', 'eth0', 'up']);
+
+      await this.#addNs(pod, []);
+      await this.ip(pod, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'pod0', 'netns', node]);
+      const mtu = String(this.podMTU);
+      await this.ip(pod, ['link', 'set', 'eth0', 'mtu', mtu]);
+      await this.ip(node, ['link', 'set', 'pod0', 'mtu', mtu]);
+      await this.ip(pod, ['addr', 'add', `${this.podIP(i, 4)}/24`, 'dev', 'eth0']);
+      await this.ip(pod, ['addr', 'add', `${this.podIP(i, 6)}/64`, 'dev', 'eth0', 'nodad']);
+      await this.ip(node, ['addr', 'add', `${this.podGatewayIP(i, 4)}/24`, 'dev', 'pod0']);
+      await this.ip(node, ['addr', 'add', `${this.podGatewayIP(i, 6)}/64`, 'dev', 'pod0', 'nodad']);
+      await this.ip(pod, ['link', 'set', 'eth0', 'up']);
+      await this.ip(node, ['link', 'set', 'pod0', 'up']);
+      await this.ip(pod, ['-4', 'route', 'add', 'default', 'via', this.podGatewayIP(i, 4)]);
+      await this.ip(pod, ['-6', 'route', 'add', 'default', 'via', this.podGatewayIP(i, 6)]);
+      if (setupNode) await setupNode(this, i);
+    }
+  }
+}
+
+/** Names of all network namespaces (`ip netns list`). */
+export async function listNamespaces(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']);
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n !== '');
+}
+
+// ---- cleanup when the process dies ----
+
+const liveLabs = new Set<Lab>();
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let exitHookInstalled = false;
+let signalHooksInstalled = false;
+
+function onExit(): void {
+  for (const lab of [...liveLabs]) lab.destroySync();
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  // Runs first (prepended). Removing ourselves before the other listeners run lets them see the process as it
+  // would be without us (signal-exit, used by tap, re-raises only when it is the last listener).
+  removeSignalHooks();
+  for (const lab of [...liveLabs]) if (lab.handleSignals) lab.destroySync();
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig); // default action: die by the signal
+}
+
+function registerLab(lab: Lab): void {
+  liveLabs.add(lab);
+  if (!exitHookInstalled) {
+    process.on('exit', onExit);
+    exitHookInstalled = true;
+  }
+  if (lab.handleSignals && !signalHooksInstalled) {
+    for (const s of SIGNALS) process.prependListener(s, onSignal);
+    signalHooksInstalled = true;
+  }
+}
+
+function unregisterLab(lab: Lab): void {
+  liveLabs.delete(lab);
+  if (liveLabs.size === 0 && exitHookInstalled) {
+    process.removeListener('exit', onExit);
+    exitHookInstalled = false;
+  }
+  if (![...liveLabs].some((l) => l.handleSignals)) removeSignalHooks();
+}
+
+function removeSignalHooks(): void {
+  if (!signalHooksInstalled) return;
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  signalHooksInstalled = false;
+}

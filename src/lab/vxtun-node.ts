@@ -1,0 +1,92 @@
+// Runs the real vxtun daemon (dist/cli.js) in a lab node namespace, the way an operator would:
+// a config file, `vxtun run --config`, `vxtun status --json` to look at it, SIGTERM to stop it.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Status } from '../status.js';
+import { nsExec, type ExitInfo, type NsProcess } from './exec.js';
+import { distFile } from './paths.js';
+import type { Lab } from './topology.js';
+
+/** A static peer as the config file spells it. */
+export interface StaticPeer {
+  name: string;
+  podCIDRs: string[];
+  publicIP: string;
+  vtepMAC?: string;
+}
+
+export interface VxtunNodeOptions {
+  /** Every node of the overlay, this one included (its entry is the one named `name`). */
+  peers: StaticPeer[];
+  /** Default `node-<i>`. */
+  name?: string;
+  /** Extra top-level config keys (e.g. { dataplane: { workers: 1 } }). */
+  extra?: Record<string, unknown>;
+  /** How long to wait for "ready". Default 15 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface VxtunNode {
+  readonly name: string;
+  readonly ns: string;
+  readonly configPath: string;
+  readonly process: NsProcess;
+  status(): Promise<Status>;
+  /** SIGTERM, wait (≤ 5 s as the contract says, then SIGKILL); resolves with the exit status. */
+  stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
+}
+
+/** The lab's standard static peer entry for node i (dual-stack pod CIDRs). */
+export function labPeer(lab: Lab, i: number, vtepMAC?: string): StaticPeer {
+  return {
+    name: `node-${i}`,
+    podCIDRs: [lab.podCIDR(i, 4), lab.podCIDR(i, 6)],
+    publicIP: lab.underlayIP(i),
+    ...(vtepMAC ? { vtepMAC } : {}),
+  };
+}
+
+/** The config a lab node runs with (JSON, which is YAML). */
+export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
+  return {
+    nodeName: opts.name ?? `node-${i}`,
+    network: lab.podNetwork(4),
+    ipv6Network: lab.podNetwork(6),
+    peers: { static: opts.peers },
+    ...opts.extra,
+  };
+}
+
+export function cliPath(): string {
+  return distFile('cli.js', process.env['VXTUN_CLI']);
+}
+
+/** Writes the config into a temporary directory and starts `vxtun run` in node i's namespace. */
+export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions): Promise<VxtunNode> {
+  const name = opts.name ?? `node-${i}`;
+  const ns = lab.nodeNs(i);
+  const dir = mkdtempSync(join(tmpdir(), `vxtun-${lab.prefix}-`));
+  const configPath = join(dir, `${name}.json`);
+  writeFileSync(configPath, JSON.stringify(labConfig(lab, i, opts), null, 2));
+  const cli = cliPath();
+  const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath]);
+  void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    await proc.waitForOutput(/ info ready /, opts.readyTimeoutMs ?? 15_000);
+  } catch (err) {
+    await proc.stop('SIGKILL', 1_000);
+    throw new Error(`vxtun on ${name} did not become ready: ${(err as Error).message}\n${proc.stderr()}`);
+  }
+  return {
+    name,
+    ns,
+    configPath,
+    process: proc,
+    async status() {
+      const r = await nsExec(ns, process.execPath, [cli, 'status', '--json']);
+      return JSON.parse(r.stdout) as Status;
+    },
+    stop: (signal = 'SIGTERM') => proc.stop(signal, 5_000),
+  };
+}

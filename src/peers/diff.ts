@@ -1,0 +1,29 @@
+// Pure snapshot → events diff (flannel's LeaseWatcher idea): what changed between two peer lists.
+import type { Peer } from './peer-source.js';
+
+export interface PeerDiff {
+  added: Peer[];
+  removed: Peer[];
+  updated: Peer[];
+}
+
+export function peerKey(p: Peer): string {
+  return `${p.publicIP.text}|${p.vtepMAC}|${p.podCIDRs.map((c) => c.toString()).join(',')}`;
+}
+
+export function diffPeers(prev: readonly Peer[], next: readonly Peer[]): PeerDiff {
+  const before = new Map(prev.map((p) => [p.name, p]));
+  const after = new Map(next.map((p) => [p.name, p]));
+  const out: PeerDiff = { added: [], removed: [], updated: [] };
+  for (const [name, p] of after) {
+    const old = before.get(name);
+    if (!old) out.added.push(p);
+    else if (peerKey(old) !== peerKey(p)) out.updated.push(p);
+  }
+  for (const [name, p] of before) if (!after.has(name)) out.removed.push(p);
+  return out;
+}
+
+export function isEmptyDiff(d: PeerDiff): boolean {
+  return d.added.length === 0 && d.removed.length === 0 && d.updated.length === 0;
+}

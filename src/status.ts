@@ -1,0 +1,65 @@
+// The status document served at GET /status and printed by `vxtun status` (design.md "Status JSON").
+import type { NativeStats } from './native.js';
+import type { Peer } from './peers/peer-source.js';
+
+export type OffloadState = 'on' | 'off';
+
+export interface Status {
+  node: string;
+  device: string;
+  mtu: number;
+  vni: number;
+  port: number;
+  publicIP: string;
+  vtepMAC: string;
+  podCIDRs: string[];
+  engine: 'native' | 'js';
+  workers: number;
+  offloads: { tso: OffloadState; gro: OffloadState; udpGso: OffloadState; udpGro: OffloadState };
+  peers: { name: string; podCIDRs: string[]; publicIP: string; vtepMAC: string }[];
+  counters: {
+    txPackets: number;
+    txBytes: number;
+    rxPackets: number;
+    rxBytes: number;
+    txErrors: number;
+    rxErrors: number;
+    drops: Record<string, number>;
+  };
+  ready: boolean;
+  version: string;
+}
+
+/** Sums transmit and receive drops per reason; every known reason is present, zero or not. */
+export function mergeDrops(reasons: readonly string[], s: NativeStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of reasons) out[r] = (s.txDrops[r] ?? 0) + (s.rxDrops[r] ?? 0);
+  return out;
+}
+
+export function peerView(p: Peer): Status['peers'][number] {
+  return {
+    name: p.name,
+    podCIDRs: p.podCIDRs.map((c) => c.toString()),
+    publicIP: p.publicIP.text,
+    vtepMAC: p.vtepMAC,
+  };
+}
+
+/** Renders a status document for people (`vxtun status` without --json). */
+export function formatStatus(s: Status): string {
+  const lines = [
+    `node ${s.node}  device ${s.device}  mtu ${s.mtu}  vni ${s.vni}  port ${s.port}  ${s.ready ? 'ready' : 'NOT READY'}`,
+    `vtep ${s.publicIP} ${s.vtepMAC}  pod CIDRs ${s.podCIDRs.join(', ')}`,
+    `engine ${s.engine}  workers ${s.workers}  offloads tso=${s.offloads.tso} gro=${s.offloads.gro} udpGso=${s.offloads.udpGso} udpGro=${s.offloads.udpGro}`,
+    `peers (${s.peers.length}):`,
+  ];
+  const w = Math.max(4, ...s.peers.map((p) => p.name.length));
+  for (const p of s.peers) lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}`);
+  const c = s.counters;
+  lines.push(`tx ${c.txPackets} packets ${c.txBytes} bytes ${c.txErrors} errors`);
+  lines.push(`rx ${c.rxPackets} packets ${c.rxBytes} bytes ${c.rxErrors} errors`);
+  const drops = Object.entries(c.drops).filter(([, n]) => n > 0);
+  lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,182 @@
+// The testbed library itself: teardown is complete even when creation fails half-way, processes started in the
+// lab are gone after destroy(), and a crashing or signalled process still removes its namespaces.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import {
+  cidrNetworkAddress,
+  Lab,
+  labUnavailableReason,
+  labVtepMAC,
+  listNamespaces,
+  parsePing,
+  run,
+  spawnInNs,
+} from '../../src/lab/index.js';
+
+const reason = labUnavailableReason({ tun: false });
+if (reason) console.error(`# skipping namespace tests: ${reason}`);
+const skip = reason ?? false;
+
+const newPrefix = (): string => `vxtl${randomBytes(3).toString('hex')}`;
+const ours = async (prefix: string): Promise<string[]> =>
+  (await listNamespaces()).filter((n) => n === prefix || n.startsWith(`${prefix}-`));
+
+/** True while `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+t.test('pure helpers', async (t) => {
+  t.equal(labVtepMAC(1), '0a:00:00:00:01:01');
+  t.equal(labVtepMAC(200), '0a:00:00:00:c8:01');
+  t.throws(() => labVtepMAC(0));
+  t.equal(cidrNetworkAddress('10.244.2.0/24'), '10.244.2.0');
+  t.equal(cidrNetworkAddress('10.244.2.77/23'), '10.244.2.0');
+  t.throws(() => cidrNetworkAddress('fd10::/64'));
+  t.same(
+    parsePing('3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms\nrtt min/avg/max/mdev = 0.041/0.055/0.071/0.012 ms\n'),
+    { sent: 3, received: 2, rttAvgMs: 0.055 },
+  );
+  t.same(parsePing('1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n'), {
+    sent: 1,
+    received: 0,
+    rttAvgMs: Number.NaN,
+  });
+  t.equal(parsePing('garbage'), null);
+});
+
+t.test('bad options are rejected before anything is created', async (t) => {
+  await t.rejects(Lab.create({ nodes: 0 }), /nodes must be/);
+  await t.rejects(Lab.create({ nodes: 1, prefix: 'bad/name' }), /bad prefix/);
+  await t.rejects(Lab.create({ nodes: 1, podMTU: 100 }), /podMTU/);
+});
+
+t.test('run() reports the command and its stderr', async (t) => {
+  await t.rejects(run('ip', ['link', 'show', 'dev', 'no-such-device-xyz']), /`ip link show dev no-such-device-xyz` exited with code 1: .*no-such-device-xyz/);
+  await t.rejects(run('/nonexistent/tool', []), /could not start: ENOENT/);
+  await t.rejects(run('sleep', ['5'], { timeoutMs: 200 }), /timed out after 200 ms/);
+  t.equal((await run('sh', ['-c', 'exit 1'], { okExitCodes: [0, 1] })).code, 1);
+});
+
+t.test('a failure half-way through create removes what was created', { skip }, async (t) => {
+  const prefix = newPrefix();
+  t.teardown(() => Lab.sweep(prefix));
+  let seenDuringCreate: string[] = [];
+  await t.rejects(
+    Lab.create({
+      nodes: 3,
+      prefix,
+      setupNode: async (_lab, i) => {
+        if (i === 2) {
+          seenDuringCreate = await ours(prefix);
+          throw new Error('injected failure at node 2');
+        }
+      },
+    }),
+    { message: new RegExp(`creating lab ${prefix}: injected failure at node 2`) },
+  );
+  t.same(seenDuringCreate.sort(), [`${prefix}-n1`, `${prefix}-n2`, `${prefix}-p1`, `${prefix}-p2`, `${prefix}-ul`]);
+  t.same(await ours(prefix), [], 'no namespace left after the failed create');
+});
+
+t.test('a failing command in create names the command; foreign namespaces are left alone', { skip }, async (t) => {
+  const prefix = newPrefix();
+  // Someone else's namespace that happens to collide with node 1's name.
+  await run('ip', ['netns', 'add', `${prefix}-n1`]);
+  t.teardown(() => Lab.sweep(prefix));
+  await t.rejects(Lab.create({ nodes: 2, prefix }), { message: /`ip netns add \S+-n1` exited with code 1: .*exists/i });
+  t.same(await ours(prefix), [`${prefix}-n1`], 'only the pre-existing namespace remains');
+  t.same(await Lab.sweep(prefix), [`${prefix}-n1`], 'sweep removes it');
+  t.same(await ours(prefix), []);
+});
+
+t.test('destroy stops processes (also stubborn ones) and deletes namespaces; it is idempotent', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, stopTimeoutMs: 500 });
+  t.teardown(() => lab.destroy());
+  t.equal(lab.namespaces().length, 5);
+  t.equal(lab.podIP(2, 6), 'fd10:244:0:2::2');
+  t.equal(lab.podCIDR(2, 6), 'fd10:244:0:2::/64');
+  t.throws(() => lab.nodeNs(3), RangeError);
+
+  // Started with the plain spawnInNs (not lab.spawn): destroy still finds it by namespace.
+  const sleeper = spawnInNs(lab.nodeNs(1), 'sleep', ['1000']);
+  // Ignores SIGTERM: destroy must escalate to SIGKILL.
+  const stubborn = lab.spawn(lab.podNs(2), process.execPath, [
+    '-e',
+    "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);",
+  ]);
+  await stubborn.waitForOutput(/ready/);
+  // The processes really run inside the namespaces.
+  const inNode = (await run('ip', ['netns', 'pids', lab.nodeNs(1)])).stdout.split(/\s+/);
+  t.ok(inNode.includes(String(sleeper.pid)), 'sleep runs in node 1 namespace');
+  t.ok(alive(sleeper.pid) && alive(stubborn.pid));
+
+  const [errors, again] = await Promise.all([lab.destroy(), lab.destroy()]);
+  t.same(errors, []);
+  t.equal(again, errors, 'concurrent destroy() calls share one teardown');
+  t.same(await lab.destroy(), [], 'destroy() again is a no-op');
+  t.ok(lab.destroyed);
+  t.same(sleeper.exitInfo, { code: null, signal: 'SIGTERM' });
+  t.same(stubborn.exitInfo, { code: null, signal: 'SIGKILL' }, 'SIGTERM-ignoring process was SIGKILLed');
+  t.notOk(alive(sleeper.pid) || alive(stubborn.pid), 'both processes are gone');
+  t.same(await ours(lab.prefix), [], 'namespaces are gone');
+  t.throws(() => lab.spawn(lab.nodeNs(1), 'true', []), /destroyed/);
+});
+
+const fixture = fileURLToPath(new URL('./fixtures/lab-crash.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+for (const mode of ['throw', 'exit', 'signal'] as const) {
+  t.test(`namespaces are removed when the process dies (${mode})`, { skip }, async (t) => {
+    const prefix = newPrefix();
+    t.teardown(() => Lab.sweep(prefix));
+    const child = spawn(process.execPath, ['--import=@tapjs/typescript/import', fixture, mode, prefix], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let report: { pid: number; namespaces: string[] } | undefined;
+    await eventually(() => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) report = JSON.parse(line) as typeof report;
+      return report !== undefined || child.exitCode !== null;
+    }, 60_000);
+    t.ok(report, `child reported ready (stderr: ${err.slice(-500)})`);
+    if (!report) {
+      child.kill('SIGKILL');
+      return;
+    }
+    t.equal(report.namespaces.length, 3);
+    if (mode === 'signal') child.kill('SIGTERM');
+    const how = await exited;
+    if (mode === 'throw') t.equal(how.code, 1, 'uncaught exception exits 1');
+    if (mode === 'exit') t.equal(how.code, 3, 'exit code is kept');
+    if (mode === 'signal') t.equal(how.signal, 'SIGTERM', 'the process still dies by SIGTERM');
+    t.same(await ours(prefix), [], 'namespaces removed');
+    t.ok(await eventually(() => !alive(report!.pid)), 'the lab process was killed');
+  });
+}

@@ -1,0 +1,364 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfigFile, parseConfigText, parseListenAddress, type Config } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { macFromName } from '../../src/net/mac.js';
+
+const env = { hostname: 'host-1' };
+
+// The example from design.md ("Config file"), with comments dropped.
+const DESIGN_EXAMPLE = `
+nodeName: node-a
+network: 10.244.0.0/16
+ipv6Network: fd10:244::/56
+vni: 1
+port: 8472
+device: vxtun0
+mtu: auto
+vtepMAC: auto
+underlay: { interface: eth0, publicIP: 192.168.99.1 }
+peers:
+  static:
+    - { name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, vtepMAC: "0a:00:00:00:01:01" }
+    - { name: node-b, podCIDRs: [10.244.2.0/24, "fd10:244:0:2::/64"], publicIP: 192.168.99.2, vtepMAC: "0a:00:00:00:02:01" }
+  # kubernetes: { kubeconfig: /etc/vxtun/kubeconfig, annotationPrefix: flannel.alpha.coreos.com }
+dataplane: { engine: native, workers: auto, offloads: { tso: auto, gro: auto, udpGso: auto, udpGro: auto } }
+security: { acceptUnknownVteps: false, checkInnerSource: true }
+admin: { listen: "127.0.0.1:9465" }
+subnetFile: /run/flannel/subnet.env
+ipMasq: false
+`;
+
+const HEAD = 'nodeName: node-a\nnetwork: 10.244.0.0/16\n';
+const PEERS = `peers:
+  static:
+    - { name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }
+    - { name: node-b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }
+`;
+/** A minimal valid static config plus `extra` top-level lines. */
+const minimal = (extra = ''): string => HEAD + PEERS + extra;
+/** HEAD plus a static peer list whose entries are the given flow mappings. */
+const withPeers = (...entries: string[]): string =>
+  `${HEAD}peers:\n  static:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
+const A = '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }';
+
+/** Runs parseConfigText and returns the ConfigError it throws (fails the test if it throws anything else). */
+function configError(text: string, e: { NODE_NAME?: string; hostname: string } = env): ConfigError | string {
+  try {
+    parseConfigText(text, 'test.yaml', e);
+    return 'no error';
+  } catch (err) {
+    return err instanceof ConfigError ? err : `not a ConfigError: ${String(err)}`;
+  }
+}
+
+/** Plain view of the parts of a Config that hold class instances. */
+const cidrs = (cs: { toString(): string }[]): string[] => cs.map((c) => c.toString());
+
+t.test('the design.md example parses', async (t) => {
+  const c = parseConfigText(DESIGN_EXAMPLE, 'design.yaml', env);
+  t.equal(c.nodeName, 'node-a');
+  t.equal(c.network.toString(), '10.244.0.0/16');
+  t.equal(c.ipv6Network?.toString(), 'fd10:244::/56');
+  t.equal(c.vni, 1);
+  t.equal(c.port, 8472);
+  t.equal(c.device, 'vxtun0');
+  t.equal(c.mtu, 'auto');
+  t.equal(c.vtepMAC, '0a:00:00:00:01:01', "static mode: resolved to this node's entry");
+  t.equal(c.underlay.interface, 'eth0');
+  t.equal(c.underlay.publicIP?.text, '192.168.99.1');
+  t.equal(c.peers.kind, 'static');
+  if (c.peers.kind !== 'static') return;
+  t.same(
+    c.peers.static.map((p) => ({ name: p.name, podCIDRs: cidrs(p.podCIDRs), publicIP: p.publicIP.text, vtepMAC: p.vtepMAC })),
+    [
+      { name: 'node-a', podCIDRs: ['10.244.1.0/24'], publicIP: '192.168.99.1', vtepMAC: '0a:00:00:00:01:01' },
+      { name: 'node-b', podCIDRs: ['10.244.2.0/24', 'fd10:244:0:2::/64'], publicIP: '192.168.99.2', vtepMAC: '0a:00:00:00:02:01' },
+    ],
+  );
+  t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
+  t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
+  t.same(c.admin, { host: '127.0.0.1', port: 9465 });
+  t.equal(c.subnetFile, '/run/flannel/subnet.env');
+  t.equal(c.ipMasq, false);
+});
+
+t.test('defaults of a minimal static config', async (t) => {
+  const c = parseConfigText(minimal(), 'm.yaml', env);
+  t.equal(c.nodeName, 'node-a');
+  t.notOk('ipv6Network' in c, 'no ipv6Network key');
+  t.equal(c.vni, 1);
+  t.equal(c.port, 8472);
+  t.equal(c.device, 'vxtun0');
+  t.equal(c.mtu, 'auto');
+  t.equal(c.vtepMAC, macFromName('node-a'), 'derived from the local entry name');
+  t.same(c.underlay, {});
+  t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
+  t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
+  t.same(c.admin, { host: '127.0.0.1', port: 9465 });
+  t.equal(c.subnetFile, null, 'off in static mode');
+  t.equal(c.ipMasq, false);
+  if (c.peers.kind !== 'static') return t.fail('expected static peers');
+  t.same(c.peers.static.map((p) => p.vtepMAC), [macFromName('node-a'), macFromName('node-b')]);
+});
+
+t.test('kubernetes mode defaults', async (t) => {
+  for (const peers of ['peers: { kubernetes: {} }', 'peers:\n  kubernetes:\n']) {
+    const c = parseConfigText(`nodeName: n1\nnetwork: 10.244.0.0/16\n${peers}`, 'k.yaml', env);
+    t.same(c.peers, { kind: 'kubernetes', kubernetes: { annotationPrefix: 'flannel.alpha.coreos.com' } }, peers);
+    t.equal(c.subnetFile, '/run/flannel/subnet.env');
+    t.equal(c.vtepMAC, 'auto');
+  }
+  const c = parseConfigText(
+    'network: 10.244.0.0/16\npeers: { kubernetes: { kubeconfig: /etc/vxtun/kubeconfig, annotationPrefix: vxtun.example.com } }\nsubnetFile: "off"\nvtepMAC: "0A:00:00:00:01:01"',
+    'k.yaml',
+    env,
+  );
+  t.same(c.peers, { kind: 'kubernetes', kubernetes: { kubeconfig: '/etc/vxtun/kubeconfig', annotationPrefix: 'vxtun.example.com' } });
+  t.equal(c.subnetFile, null);
+  t.equal(c.vtepMAC, '0a:00:00:00:01:01', 'lowercased');
+});
+
+t.test('nodeName defaults: $NODE_NAME, else the hostname', async (t) => {
+  const noName = minimal().replace('nodeName: node-a\n', '');
+  t.equal(parseConfigText(noName, 'x', { NODE_NAME: 'node-b', hostname: 'node-a' }).nodeName, 'node-b');
+  t.equal(parseConfigText(noName, 'x', { hostname: 'node-a' }).nodeName, 'node-a');
+  t.equal(parseConfigText(noName, 'x', { NODE_NAME: '', hostname: 'node-a' }).nodeName, 'node-a', 'empty $NODE_NAME is unset');
+  const err = configError(noName, { hostname: '' });
+  t.ok(err instanceof ConfigError && err.field === 'nodeName', String(err));
+  const c = parseConfigText(noName, 'x', { NODE_NAME: 'node-b', hostname: 'h' });
+  t.equal(c.vtepMAC, macFromName('node-b'), 'the local entry follows nodeName');
+});
+
+t.test('JSON works and means the same as YAML', async (t) => {
+  const json = JSON.stringify({
+    nodeName: 'node-a',
+    network: '10.244.0.0/16',
+    ipv6Network: 'fd10:244::/56',
+    port: 4789,
+    mtu: 1400,
+    peers: {
+      static: [
+        { name: 'node-a', podCIDRs: ['10.244.1.0/24', 'fd10:244:0:1::/64'], publicIP: '192.168.99.1' },
+        { name: 'node-b', podCIDR: '10.244.2.0/24', publicIP: '192.168.99.2', vtepMAC: 'AA:00:00:00:02:01' },
+      ],
+    },
+    dataplane: { engine: 'js', workers: 4, offloads: { tso: false, gro: true, udpGso: 'off', udpGro: 'on' } },
+    security: { acceptUnknownVteps: true, checkInnerSource: false },
+    admin: { listen: '[::1]:9000' },
+    subnetFile: null,
+    ipMasq: true,
+  });
+  const c: Config = parseConfigText(json, 'c.json', env);
+  t.equal(c.port, 4789);
+  t.equal(c.mtu, 1400);
+  t.equal(c.ipv6Network?.toString(), 'fd10:244::/56');
+  t.same(c.dataplane, { engine: 'js', workers: 4, offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' } });
+  t.same(c.security, { acceptUnknownVteps: true, checkInnerSource: false });
+  t.same(c.admin, { host: '::1', port: 9000 });
+  t.equal(c.subnetFile, null);
+  t.equal(c.ipMasq, true);
+  if (c.peers.kind !== 'static') return t.fail('expected static peers');
+  t.same(cidrs(c.peers.static[0]?.podCIDRs ?? []), ['10.244.1.0/24', 'fd10:244:0:1::/64']);
+  t.equal(c.peers.static[1]?.vtepMAC, 'aa:00:00:00:02:01');
+
+  const yamlText = minimal('port: 4789\nadmin: { listen: off }\n');
+  const y = parseConfigText(yamlText, 'c.yaml', env);
+  const j = parseConfigText(
+    JSON.stringify({
+      nodeName: 'node-a',
+      network: '10.244.0.0/16',
+      peers: {
+        static: [
+          { name: 'node-a', podCIDR: '10.244.1.0/24', publicIP: '192.168.99.1' },
+          { name: 'node-b', podCIDR: '10.244.2.0/24', publicIP: '192.168.99.2' },
+        ],
+      },
+      port: 4789,
+      admin: { listen: 'off' },
+    }),
+    'c.json',
+    env,
+  );
+  t.same(j, y, 'same Config from YAML and JSON');
+  t.equal(y.admin, null, 'admin.listen off');
+});
+
+t.test('other accepted values', async (t) => {
+  t.equal(parseConfigText(minimal('mtu: 576\n'), 'x', env).mtu, 576);
+  t.equal(parseConfigText(minimal('ipv6Network: fd10:244::/56\nmtu: 1280\n'), 'x', env).mtu, 1280);
+  t.equal(parseConfigText(minimal('vni: 16777215\n'), 'x', env).vni, 16777215);
+  t.equal(parseConfigText(minimal('device: vxlan-overlay01\n'), 'x', env).device, 'vxlan-overlay01');
+  t.equal(parseConfigText(minimal('dataplane: { workers: 64 }\n'), 'x', env).dataplane.workers, 64);
+  t.same(parseConfigText(minimal('admin: { listen: "localhost:80" }\n'), 'x', env).admin, { host: 'localhost', port: 80 });
+  t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, { host: '127.0.0.1', port: 9465 });
+  t.equal(parseConfigText(minimal('subnetFile: /tmp/subnet.env\n'), 'x', env).subnetFile, '/tmp/subnet.env');
+  t.equal(parseConfigText(minimal('vtepMAC: 66:57:0F:F0:5A:20\n'), 'x', env).vtepMAC, '66:57:0f:f0:5a:20', 'equal to the derived MAC');
+  const local = parseConfigText(withPeers('{ name: node-a, podCIDR: 10.244.0.0/16, publicIP: 10.0.0.1 }'), 'x', env);
+  t.equal(local.peers.kind === 'static' && local.peers.static.length, 1, 'a single node owning the whole network');
+});
+
+interface Bad {
+  name: string;
+  text: string;
+  field: string;
+  message?: RegExp;
+}
+
+const BAD: Bad[] = [
+  // Whole file
+  { name: 'top level is a list', text: '- 1\n- 2\n', field: 'config', message: /expected a mapping at the top level, got a list/ },
+  { name: 'empty file', text: '', field: 'config' },
+  { name: 'YAML syntax error', text: 'network: [10.244.0.0/16\n', field: 'config', message: /cannot parse test\.yaml: .*\(line 2, column 1\)$/ },
+  { name: 'duplicate key', text: minimal('port: 1\nport: 2\n'), field: 'config', message: /unique.*line 8, column 1/ },
+  { name: 'two documents', text: `${minimal()}---\n${minimal()}`, field: 'config', message: /more than one YAML document/ },
+  { name: 'non-string key', text: minimal('1: x\n'), field: 'config', message: /keys must be strings, got 1/ },
+  { name: 'unresolved alias', text: minimal('port: *p\n'), field: 'config', message: /cannot parse test\.yaml: Unresolved alias/ },
+  {
+    name: 'alias bomb',
+    text: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`,
+    field: 'config',
+    message: /cannot parse/,
+  },
+  { name: 'JSON syntax error', text: '{"network": "10.244.0.0/16",}x', field: 'config' },
+  // Unknown keys
+  { name: 'misspelled top key', text: minimal('vnl: 1\n'), field: 'vnl', message: /^vnl: unknown key; did you mean 'vni'\?$/ },
+  { name: 'unknown top key', text: minimal('colour: red\n'), field: 'colour', message: /^colour: unknown key$/ },
+  { name: 'misspelled required key', text: 'nodeName: a\nnetwrok: 10.244.0.0/16\n', field: 'netwrok', message: /did you mean 'network'/ },
+  { name: '__proto__ key', text: minimal('__proto__: { port: 1 }\n'), field: '__proto__', message: /unknown key/ },
+  { name: 'case differs', text: withPeers('{ name: node-a, podCidr: 10.244.1.0/24, publicIP: 192.168.99.1 }'), field: 'peers.static[0].podCidr', message: /did you mean 'podCIDR'/ },
+  { name: 'unknown underlay key', text: minimal('underlay: { iface: eth0 }\n'), field: 'underlay.iface' },
+  { name: 'unknown offload', text: minimal('dataplane: { offloads: { gso: on } }\n'), field: 'dataplane.offloads.gso', message: /unknown key/ },
+  { name: 'unknown kubernetes key', text: `${HEAD}peers: { kubernetes: { kubeConfig: /x } }\n`, field: 'peers.kubernetes.kubeConfig', message: /did you mean 'kubeconfig'/ },
+  // nodeName
+  { name: 'empty nodeName', text: minimal().replace('nodeName: node-a', 'nodeName: ""'), field: 'nodeName' },
+  { name: 'long nodeName', text: minimal().replace('nodeName: node-a', `nodeName: ${'a'.repeat(254)}`), field: 'nodeName' },
+  { name: 'nodeName a number', text: minimal().replace('nodeName: node-a', 'nodeName: 7'), field: 'nodeName' },
+  // network, ipv6Network
+  { name: 'network missing', text: `nodeName: node-a\n${PEERS}`, field: 'network', message: /required/ },
+  { name: 'network IPv6', text: minimal().replace('10.244.0.0/16', 'fd10:244::/56'), field: 'network', message: /IPv4 CIDR/ },
+  { name: 'network host bits', text: minimal().replace('10.244.0.0/16', '10.244.1.0/16'), field: 'network', message: /did you mean 10\.244\.0\.0\/16\?/ },
+  { name: 'network garbage', text: minimal().replace('10.244.0.0/16', 'ten'), field: 'network', message: /expected a CIDR like 10\.244\.1\.0\/24, got "ten"/ },
+  { name: 'network everything', text: minimal().replace('10.244.0.0/16', '0.0.0.0/0'), field: 'network' },
+  { name: 'network a list', text: minimal().replace('10.244.0.0/16', '[10.244.0.0/16]'), field: 'network' },
+  { name: 'ipv6Network IPv4', text: minimal('ipv6Network: 10.0.0.0/8\n'), field: 'ipv6Network', message: /IPv6 CIDR/ },
+  // Scalars
+  { name: 'vni quoted', text: minimal('vni: "1"\n'), field: 'vni', message: /^vni: expected an integer 1\.\.16777215, got the string "1"$/ },
+  { name: 'vni zero', text: minimal('vni: 0\n'), field: 'vni' },
+  { name: 'vni too big', text: minimal('vni: 16777216\n'), field: 'vni' },
+  { name: 'port too big', text: minimal('port: 99999\n'), field: 'port', message: /expected an integer 1\.\.65535, got 99999/ },
+  { name: 'port fraction', text: minimal('port: 84.72\n'), field: 'port' },
+  { name: 'port null', text: minimal('port:\n'), field: 'port', message: /got nothing/ },
+  { name: 'device too long', text: minimal('device: vxtun-0123456789\n'), field: 'device' },
+  { name: 'device slash', text: minimal('device: a/b\n'), field: 'device' },
+  { name: 'device dotdot', text: minimal('device: ".."\n'), field: 'device' },
+  { name: 'device space', text: minimal('device: "vx 0"\n'), field: 'device' },
+  { name: 'mtu too small', text: minimal('mtu: 500\n'), field: 'mtu', message: /576\.\.65535/ },
+  { name: 'mtu too small for IPv6', text: minimal('ipv6Network: fd10:244::/56\nmtu: 1000\n'), field: 'mtu', message: /1280\.\.65535.*ipv6Network/ },
+  { name: 'mtu a string', text: minimal('mtu: "1450"\n'), field: 'mtu' },
+  { name: 'vtepMAC multicast', text: minimal('vtepMAC: "01:00:5e:00:00:01"\n'), field: 'vtepMAC', message: /unicast/ },
+  { name: 'vtepMAC garbage', text: minimal('vtepMAC: 0a-00-00-00-01-01\n'), field: 'vtepMAC' },
+  { name: 'vtepMAC differs from the local entry', text: minimal('vtepMAC: "0a:00:00:00:09:09"\n'), field: 'vtepMAC', message: /differs/ },
+  { name: 'ipMasq a string', text: minimal('ipMasq: "true"\n'), field: 'ipMasq' },
+  { name: 'subnetFile a number', text: minimal('subnetFile: 5\n'), field: 'subnetFile' },
+  { name: 'subnetFile empty', text: minimal('subnetFile: ""\n'), field: 'subnetFile' },
+  // underlay
+  { name: 'underlay a string', text: minimal('underlay: eth0\n'), field: 'underlay', message: /expected a mapping/ },
+  { name: 'underlay IPv6', text: minimal('underlay: { publicIP: "2001:db8::1" }\n'), field: 'underlay.publicIP', message: /IPv6 underlay is not supported yet/ },
+  { name: 'underlay IP leading zero', text: minimal('underlay: { publicIP: 192.168.099.1 }\n'), field: 'underlay.publicIP' },
+  { name: 'underlay interface bad', text: minimal('underlay: { interface: "eth 0" }\n'), field: 'underlay.interface' },
+  // peers
+  { name: 'peers missing', text: HEAD, field: 'peers', message: /required/ },
+  { name: 'peers empty', text: `${HEAD}peers: {}\n`, field: 'peers', message: /exactly one source/ },
+  { name: 'peers both', text: `${HEAD}peers: { static: [], kubernetes: {} }\n`, field: 'peers', message: /both/ },
+  { name: 'peers a list', text: `${HEAD}peers: []\n`, field: 'peers' },
+  { name: 'static a mapping', text: `${HEAD}peers: { static: { node-a: 1 } }\n`, field: 'peers.static', message: /expected a list/ },
+  { name: 'static entry a string', text: withPeers(A, 'node-b'), field: 'peers.static[1]', message: /expected a mapping/ },
+  { name: 'name missing', text: withPeers(A, '{ podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /required/ },
+  { name: 'name empty', text: withPeers(A, '{ name: "", podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /non-empty/ },
+  { name: 'name duplicate', text: withPeers(A, '{ name: node-a, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /duplicate.*peers\.static\[0\]\.name/ },
+  { name: 'podCIDR and podCIDRs', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, podCIDRs: [10.244.3.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1]', message: /not both/ },
+  { name: 'no podCIDR', text: withPeers(A, '{ name: b, publicIP: 192.168.99.2 }'), field: 'peers.static[1]', message: /required/ },
+  { name: 'podCIDRs empty', text: withPeers(A, '{ name: b, podCIDRs: [], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
+  { name: 'podCIDRs five', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.3.0/24, 10.244.4.0/24, 10.244.5.0/24, 10.244.6.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
+  { name: 'podCIDRs a string', text: withPeers(A, '{ name: b, podCIDRs: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
+  { name: 'podCIDR outside network', text: withPeers(A, '{ name: b, podCIDR: 10.245.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /outside network 10\.244\.0\.0\/16/ },
+  { name: 'podCIDR wider than network', text: withPeers(A, '{ name: b, podCIDR: 10.244.0.0/15, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /outside/ },
+  { name: 'podCIDR host bits', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.1/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[0]', message: /host bits/ },
+  { name: 'IPv6 podCIDR without ipv6Network', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:244:0:2::/64"], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[1]', message: /ipv6Network is not set/ },
+  { name: 'IPv6 podCIDR outside ipv6Network', text: `ipv6Network: fd10:244::/56\n${withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:245:0:2::/64"], publicIP: 192.168.99.2 }')}`, field: 'peers.static[1].podCIDRs[1]', message: /outside ipv6Network/ },
+  { name: 'podCIDRs overlap across peers', text: withPeers(A, '{ name: b, podCIDR: 10.244.1.128/25, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /overlaps 10\.244\.1\.0\/24 of node-a \(peers\.static\[0\]\.podCIDR\)/ },
+  { name: 'podCIDRs overlap within a peer', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.2.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[1]', message: /overlaps/ },
+  { name: 'podCIDR a number', text: withPeers(A, '{ name: b, podCIDR: 10, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR' },
+  { name: 'publicIP missing', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24 }'), field: 'peers.static[1].publicIP', message: /required/ },
+  { name: 'publicIP duplicate', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.1 }'), field: 'peers.static[1].publicIP', message: /also the publicIP of node-a/ },
+  { name: 'publicIP IPv6', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "2001:db8::2" }'), field: 'peers.static[1].publicIP', message: /IPv6 underlay is not supported yet/ },
+  { name: 'publicIP multicast', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 239.1.1.1 }'), field: 'peers.static[1].publicIP', message: /unicast/ },
+  { name: 'publicIP a CIDR', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2/24 }'), field: 'peers.static[1].publicIP' },
+  { name: 'vtepMAC duplicate', text: withPeers('{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, vtepMAC: "0a:00:00:00:01:01" }', '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "0A:00:00:00:01:01" }'), field: 'peers.static[1].vtepMAC', message: /also the vtepMAC of node-a/ },
+  { name: 'vtepMAC broadcast', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "ff:ff:ff:ff:ff:ff" }'), field: 'peers.static[1].vtepMAC', message: /unicast/ },
+  { name: 'no local entry', text: minimal().replace('nodeName: node-a', 'nodeName: node-x'), field: 'peers.static', message: /^peers\.static: no entry named "node-x" \(nodeName\)$/ },
+  { name: 'static empty', text: `${HEAD}peers: { static: [] }\n`, field: 'peers.static', message: /no entry named "node-a"/ },
+  { name: 'kubernetes a list', text: `${HEAD}peers: { kubernetes: [] }\n`, field: 'peers.kubernetes' },
+  { name: 'annotationPrefix bad', text: `${HEAD}peers: { kubernetes: { annotationPrefix: "Flannel/x" } }\n`, field: 'peers.kubernetes.annotationPrefix' },
+  { name: 'kubeconfig empty', text: `${HEAD}peers: { kubernetes: { kubeconfig: "" } }\n`, field: 'peers.kubernetes.kubeconfig' },
+  // dataplane, security
+  { name: 'engine unknown', text: minimal('dataplane: { engine: ebpf }\n'), field: 'dataplane.engine', message: /'native' or 'js', got "ebpf"/ },
+  { name: 'workers zero', text: minimal('dataplane: { workers: 0 }\n'), field: 'dataplane.workers', message: /'auto' or an integer 1\.\.64/ },
+  { name: 'workers 65', text: minimal('dataplane: { workers: 65 }\n'), field: 'dataplane.workers' },
+  { name: 'workers quoted', text: minimal('dataplane: { workers: "4" }\n'), field: 'dataplane.workers' },
+  { name: 'offload bad', text: minimal('dataplane: { offloads: { tso: maybe } }\n'), field: 'dataplane.offloads.tso', message: /'auto', 'on' or 'off'/ },
+  { name: 'offloads a string', text: minimal('dataplane: { offloads: off }\n'), field: 'dataplane.offloads' },
+  { name: 'security yes', text: minimal('security: { checkInnerSource: yes }\n'), field: 'security.checkInnerSource', message: /true or false/ },
+  { name: 'security a bool', text: minimal('security: false\n'), field: 'security' },
+  // admin
+  { name: 'admin off shorthand', text: minimal('admin: off\n'), field: 'admin', message: /expected a mapping/ },
+  { name: 'admin no port', text: minimal('admin: { listen: "127.0.0.1" }\n'), field: 'admin.listen' },
+  { name: 'admin port 0', text: minimal('admin: { listen: "127.0.0.1:0" }\n'), field: 'admin.listen', message: /port 1\.\.65535/ },
+  { name: 'admin port too big', text: minimal('admin: { listen: "127.0.0.1:65536" }\n'), field: 'admin.listen' },
+  { name: 'admin unbracketed IPv6', text: minimal('admin: { listen: "::1:9465" }\n'), field: 'admin.listen' },
+  { name: 'admin hostname', text: minimal('admin: { listen: "myhost:9465" }\n'), field: 'admin.listen' },
+  { name: 'admin IPv4 in brackets', text: minimal('admin: { listen: "[127.0.0.1]:9465" }\n'), field: 'admin.listen' },
+  { name: 'admin a number', text: minimal('admin: { listen: 9465 }\n'), field: 'admin.listen' },
+  // JSON
+  { name: 'JSON port as string', text: '{"nodeName": "node-a", "network": "10.244.0.0/16", "port": "8472", "peers": {"kubernetes": {}}}', field: 'port', message: /got the string "8472"/ },
+];
+
+t.test('bad configs', async (t) => {
+  t.ok(BAD.length >= 25, `${BAD.length} bad configs`);
+  for (const bad of BAD) {
+    const err = configError(bad.text);
+    if (!(err instanceof ConfigError)) {
+      t.fail(`${bad.name}: ${err}`);
+      continue;
+    }
+    t.equal(err.field, bad.field, `${bad.name}: field (${err.message})`);
+    t.ok(err.message.startsWith(`${bad.field}: `), `${bad.name}: message names the field`);
+    t.notOk(err.message.includes('\n'), `${bad.name}: one line`);
+    if (bad.message) t.match(err.message, bad.message, `${bad.name}: message`);
+  }
+});
+
+t.test('parseListenAddress', async (t) => {
+  t.same(parseListenAddress('0.0.0.0:1', '--admin'), { host: '0.0.0.0', port: 1 });
+  t.same(parseListenAddress('[::]:65535', '--admin'), { host: '::', port: 65535 });
+  t.same(parseListenAddress('[FD00::0001]:80', '--admin'), { host: 'fd00::1', port: 80 });
+  t.equal(parseListenAddress('off', '--admin'), null);
+  t.throws(() => parseListenAddress('127.0.0.1:09465', '--admin'), { name: 'ConfigError', field: '--admin' });
+  t.throws(() => parseListenAddress('[::1]', '--admin'), { name: 'ConfigError', field: '--admin' });
+  t.throws(() => parseListenAddress('[::1]:80:81', '--admin'), { name: 'ConfigError', field: '--admin' });
+});
+
+t.test('loadConfigFile', async (t) => {
+  const dir = t.testdir({ 'vxtun.yaml': DESIGN_EXAMPLE, 'bad.yaml': minimal('port: 0\n') });
+  const c = await loadConfigFile(join(dir, 'vxtun.yaml'), env);
+  t.equal(c.nodeName, 'node-a');
+  await t.rejects(loadConfigFile(join(dir, 'bad.yaml'), env), { name: 'ConfigError', field: 'port' });
+  const missing = join(dir, 'missing.yaml');
+  await t.rejects(loadConfigFile(missing, env), {
+    name: 'ConfigError',
+    field: 'config',
+    message: `config: cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`,
+  });
+  await t.rejects(loadConfigFile(dir, env), { name: 'ConfigError', field: 'config', message: /cannot read .*EISDIR/ });
+});
