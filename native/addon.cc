@@ -8,15 +8,19 @@
 //   .stats()              counters                                   .close()  stop, join, close
 //   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx
 //   encap(pkt, vni, dstMac, srcMac)   the 22-byte prefix + packet, for tests/benchmarks
+//   segmentTcp(pkt, mss)              a TCP super-packet split into segments (Buffer[]), or null
+//   completeChecksum(pkt)             "not-applicable" | "valid" | "completed" | "bad" (pkt fixed in place)
 #include <arpa/inet.h>
 #include <napi.h>
 
 #include <cstdio>
 #include <set>
 
+#include "checksum.h"
 #include "classify.h"
 #include "dataplane.h"
 #include "fdb.h"
+#include "segment.h"
 #include "vxlan.h"
 
 namespace vxtun {
@@ -324,6 +328,36 @@ Napi::Value JS_encap(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value JS_segmentTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pkt = info[0].As<Napi::Uint8Array>();
+  const size_t mss = info[1].As<Napi::Number>().Uint32Value();
+  InnerIp ip;
+  if (ParseInnerIp(pkt.Data(), pkt.ByteLength(), &ip) != Verdict::Forward) return env.Null();
+  std::vector<uint8_t> scratch(2 * kBufSize);
+  struct iovec segs[256];
+  const int n = SegmentTcp(pkt.Data(), ip, mss, scratch.data(), scratch.size(), segs, 256);
+  if (n <= 0) return env.Null();
+  Napi::Array out = Napi::Array::New(env, static_cast<size_t>(n));
+  for (int i = 0; i < n; i++)
+    out.Set(static_cast<uint32_t>(i),
+            Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(segs[i].iov_base), segs[i].iov_len));
+  return out;
+}
+
+Napi::Value JS_completeChecksum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pkt = info[0].As<Napi::Uint8Array>();
+  InnerIp ip;
+  if (ParseInnerIp(pkt.Data(), pkt.ByteLength(), &ip) != Verdict::Forward) return Napi::String::New(env, "not-applicable");
+  switch (CompletePartialChecksum(pkt.Data(), ip)) {
+    case CsumFix::Valid: return Napi::String::New(env, "valid");
+    case CsumFix::Completed: return Napi::String::New(env, "completed");
+    case CsumFix::Bad: return Napi::String::New(env, "bad");
+    default: return Napi::String::New(env, "not-applicable");
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -335,6 +369,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Dataplane", DataplaneWrap::Init(env));
   exports.Set("Table", TableWrap::Init(env));
   exports.Set("encap", Napi::Function::New(env, JS_encap));
+  exports.Set("segmentTcp", Napi::Function::New(env, JS_segmentTcp));
+  exports.Set("completeChecksum", Napi::Function::New(env, JS_completeChecksum));
   Napi::Array names = Napi::Array::New(env);
   for (int k = 1; k < kVerdictCount; k++) names.Set(static_cast<uint32_t>(k - 1), VerdictName(static_cast<Verdict>(k)));
   exports.Set("dropReasons", names);

@@ -72,6 +72,10 @@ export interface NativeBinding {
   Dataplane: new (opts: NativeOpenOptions) => NativeDataplane;
   Table: new (table: NativeTable) => NativeTableHandle;
   encap(packet: Uint8Array, vni: number, dstMac: string, srcMac: string): Buffer;
+  /** Splits a TCP packet into segments of at most `mss` payload bytes; null if it cannot be split. */
+  segmentTcp(packet: Uint8Array, mss: number): Buffer[] | null;
+  /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
+  completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
   /** The drop reasons, in the addon's order. */
   dropReasons: string[];
 }
