@@ -2,10 +2,10 @@
 // programs them carry pod traffic both ways, intact.
 
 import t from 'tap';
+import { labSkipReason } from '../helpers/lab-guard.js';
 import { lineLogger } from '../../src/log.js';
 import {
   Lab,
-  labUnavailableReason,
   labVtepMAC,
   linkStats,
   listNamespaces,
@@ -16,10 +16,9 @@ import {
 } from '../../src/lab/index.js';
 
 const MB = 1024 * 1024;
-const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping'] });
-if (reason) console.error(`# skipping kernel baseline: ${reason}`);
+const reason = labSkipReason();
 
-t.test('two kernel VXLAN nodes (flannel-style)', { skip: reason ?? false }, async (t) => {
+t.test('two kernel VXLAN nodes (flannel-style)', { skip: reason }, async (t) => {
   const started = Date.now();
   const logger = lineLogger((line) => t.comment(line));
   // Fail early (before building anything) if the compiled agent is missing.

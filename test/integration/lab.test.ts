@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { labSkipReason } from '../helpers/lab-guard.js';
 import {
   cidrNetworkAddress,
   Lab,
-  labUnavailableReason,
   labVtepMAC,
   listNamespaces,
   parsePing,
@@ -17,9 +17,7 @@ import {
   spawnInNs,
 } from '../../src/lab/index.js';
 
-const reason = labUnavailableReason({ tun: false });
-if (reason) console.error(`# skipping namespace tests: ${reason}`);
-const skip = reason ?? false;
+const skip = labSkipReason(['ip', 'bridge', 'sysctl']);
 
 const newPrefix = (): string => `vxtl${randomBytes(3).toString('hex')}`;
 const ours = async (prefix: string): Promise<string[]> =>

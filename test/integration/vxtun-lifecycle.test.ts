@@ -1,0 +1,123 @@
+// Start-up and shutdown paths of `vxtun run` in a lab node: bad input exits 2 with one line that
+// names the field, runtime failures exit 1, and whatever happens — including SIGKILL — no device,
+// address or route is left behind, and nothing that was there before is touched.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { cliPath, Lab, labConfig, labPeer, nsExec, ping, startVxtunNode, type StaticPeer } from '../../src/lab/index.js';
+import { lineLogger } from '../../src/log.js';
+import { labSkipReason } from '../helpers/lab-guard.js';
+
+const skip = labSkipReason();
+
+t.test('vxtun run failure paths', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-lifecycle-'));
+  t.teardown(async () => {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ns = lab.nodeNs(1);
+  const cli = cliPath();
+  const peers: StaticPeer[] = [labPeer(lab, 1), labPeer(lab, 2)];
+  const good = labConfig(lab, 1, { peers });
+
+  /** The node's links, addresses and routes, to compare before and after. */
+  const snapshot = async () =>
+    [
+      (await lab.ip(ns, ['-br', 'link', 'show'])).stdout.replace(/\s+/g, ' '),
+      (await lab.ip(ns, ['-br', 'addr', 'show'])).stdout.replace(/\s+/g, ' '),
+      (await lab.ip(ns, ['route', 'show'])).stdout,
+      (await lab.ip(ns, ['-6', 'route', 'show'])).stdout,
+    ].join('\n');
+  const runWith = async (config: unknown, name: string, raw?: string) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, raw ?? JSON.stringify(config));
+    return nsExec(ns, process.execPath, [cli, 'run', '--config', file], { okExitCodes: [0, 1, 2], timeoutMs: 20_000 });
+  };
+  const baseline = await snapshot();
+
+  await t.test('bad configs: exit 2, one line naming the field, nothing created', async (t) => {
+    const cases: [string, unknown, string][] = [
+      ['port out of range', { ...good, port: 99999 }, 'port'],
+      ['vni as a string', { ...good, vni: '1' }, 'vni'],
+      ['unknown key', { ...good, prot: 8472 }, 'prot'],
+      ['bad pod CIDR', { ...good, peers: { static: [{ ...peers[0], podCIDRs: ['10.244.1.5/24'] }, peers[1]] } }, 'peers.static[0].podCIDRs[0]'],
+      ['no entry for this node', { ...good, nodeName: 'node-9' }, 'peers.static'],
+      ['two peer sources', { ...good, peers: { static: peers, kubernetes: {} } }, 'peers'],
+      ['bad admin address', { ...good, admin: { listen: 'nowhere' } }, 'admin.listen'],
+      ['bad MTU', { ...good, mtu: 100 }, 'mtu'],
+      ['public IP not on this host', { ...good, underlay: { publicIP: '192.168.99.77' } }, 'underlay.publicIP'],
+      ['no such underlay interface', { ...good, underlay: { interface: 'nope0' } }, 'underlay.interface'],
+    ];
+    for (const [name, config, field] of cases) {
+      const r = await runWith(config, name.replace(/\W+/g, '-'));
+      const lines = r.stderr.trim().split('\n');
+      t.equal(r.code, 2, `${name}: exit 2`);
+      t.equal(lines.length, 1, `${name}: one line (${r.stderr.trim()})`);
+      t.match(lines[0], new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `), `${name}: names ${field}`);
+    }
+    const r = await runWith(undefined, 'not-yaml', 'port: [unclosed');
+    t.equal(r.code, 2, 'YAML syntax error: exit 2');
+    t.match(r.stderr, /^vxtun: invalid config: config: /, 'YAML syntax error names the file');
+    const missing = await nsExec(ns, process.execPath, [cli, 'run', '--config', join(dir, 'absent.yaml')], { okExitCodes: [2] });
+    t.equal(missing.code, 2, 'missing file: exit 2');
+    t.equal(await snapshot(), baseline, 'links, addresses and routes are unchanged');
+  });
+
+  await t.test('bad arguments: exit 2', async (t) => {
+    for (const args of [['run'], ['frobnicate'], ['status', '--admin', 'nonsense'], ['run', '--config', 'x', '--bogus']]) {
+      const r = await nsExec(ns, process.execPath, [cli, ...args], { okExitCodes: [0, 1, 2] });
+      t.equal(r.code, 2, `vxtun ${args.join(' ')}: exit 2 (${r.stderr.trim().split('\n')[0]})`);
+    }
+  });
+
+  await t.test('runtime failures: exit 1 with the errno, nothing left, nothing foreign touched', async (t) => {
+    // The UDP port is taken (a kernel VXLAN device listens on 8472 in this namespace).
+    await lab.ip(ns, ['link', 'add', 'kvx0', 'type', 'vxlan', 'id', '7', 'dstport', '8472', 'local', lab.underlayIP(1), 'dev', 'eth0']);
+    await lab.ip(ns, ['link', 'set', 'kvx0', 'up']);
+    const withKernel = await snapshot();
+    let r = await runWith(good, 'port-taken');
+    t.equal(r.code, 1, 'port in use: exit 1');
+    t.match(r.stderr, /EADDRINUSE/, 'names EADDRINUSE');
+    t.equal(await snapshot(), withKernel, 'nothing left behind, the kernel device untouched');
+    await lab.ip(ns, ['link', 'del', 'kvx0']);
+
+    // A device with our name exists and is not ours.
+    await lab.ip(ns, ['link', 'add', 'vxtun0', 'type', 'veth', 'peer', 'name', 'vxtpeer0']);
+    const withVeth = await snapshot();
+    r = await runWith(good, 'device-exists');
+    t.equal(r.code, 1, 'device exists: exit 1');
+    t.match(r.stderr, /vxtun0.*EBUSY/, 'says the device exists (EBUSY)');
+    t.equal(await snapshot(), withVeth, 'the existing vxtun0 is left alone');
+    await lab.ip(ns, ['link', 'del', 'vxtun0']);
+
+    // The admin port is taken: the failure comes after the device was created, which must go again.
+    const holder = lab.spawn(ns, process.execPath, ['-e', "require('net').createServer().listen(9465,'127.0.0.1',()=>console.log('listening'))"]);
+    await holder.waitForOutput(/listening/);
+    r = await runWith(good, 'admin-taken');
+    t.equal(r.code, 1, 'admin port in use: exit 1');
+    t.match(r.stderr, /admin server on 127\.0\.0\.1:9465.*EADDRINUSE/, 'names the admin address');
+    await holder.stop();
+    t.equal(await snapshot(), baseline, 'the device created before the failure is gone, with its routes');
+  });
+
+  await t.test('SIGKILL leaves no device and no routes (the kernel removes them with the last fd)', async (t) => {
+    const node = await startVxtunNode(lab, 1, { peers });
+    t.match((await lab.ip(ns, ['-br', 'link', 'show'])).stdout, /vxtun0/, 'device exists while running');
+    const exit = await node.stop('SIGKILL');
+    t.equal(exit.signal, 'SIGKILL');
+    t.equal(await snapshot(), baseline, 'nothing left behind');
+  });
+
+  await t.test('SIGINT: exit 0 and clean', async (t) => {
+    const n2 = await startVxtunNode(lab, 2, { peers });
+    const n1 = await startVxtunNode(lab, 1, { peers });
+    const r = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 });
+    t.equal(r.received, 2, 'traffic flows before the signal');
+    t.same(await n1.stop('SIGINT'), { code: 0, signal: null }, 'exit 0');
+    t.equal(await snapshot(), baseline, 'nothing left behind');
+    await n2.stop();
+  });
+});
