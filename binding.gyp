@@ -5,13 +5,17 @@
       "sources": [
         "native/addon.cc",
         "native/dataplane.cc",
+        "native/capture.cc",
         "native/forwarder.cc",
         "native/fdb.cc",
         "native/classify.cc",
         "native/checksum.cc",
         "native/segment.cc",
+        "native/tso.cc",
+        "native/gro.cc",
         "native/vxlan.cc",
         "native/tun_linux.cc",
+        "native/tun_device.cc",
         "native/udp_linux.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -3,9 +3,12 @@
 // (as Error objects carrying code/syscall, which src/native.ts turns into DataplaneError).
 //
 //   new Dataplane(opts)   open the TUN device and UDP sockets       opts: see ParseOptions
-//   .start(onFatal)       start the worker threads                  onFatal(message) on loop death
+//   .start(onFatal, want) probe offloads, start the worker threads   → the offloads in use
+//                         want = {tso, gro, udpGso, udpGro} booleans; onFatal(message) on loop death
 //   .setTable(table)      publish a new forwarding table atomically table: see ParseTable
 //   .stats()              counters                                   .close()  stop, join, close
+//   .captureStart() → id, .captureStop(id) → bool, .captureRead(maxBytes) → Buffer of packed
+//                         records (native/capture.h) or null: packet capture for `vxtun dump`
 //   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx
 //   encap(pkt, vni, dstMac, srcMac)   the 22-byte prefix + packet, for tests/benchmarks
 //   segmentTcp(pkt, mss)              a TCP super-packet split into segments (Buffer[]), or null
@@ -13,14 +16,19 @@
 #include <arpa/inet.h>
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "checksum.h"
 #include "classify.h"
 #include "dataplane.h"
 #include "fdb.h"
+#include "gro.h"
 #include "segment.h"
+#include "tso.h"
+#include "tun_device.h"
 #include "vxlan.h"
 
 namespace vxtun {
@@ -128,6 +136,15 @@ RxPolicy ParsePolicy(const Napi::Object& o) {
 
 struct AddonData;
 
+Napi::Object OffloadsObject(Napi::Env env, const OffloadSet& o) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("tso", Napi::Boolean::New(env, o.tso));
+  r.Set("gro", Napi::Boolean::New(env, o.gro));
+  r.Set("udpGso", Napi::Boolean::New(env, o.udpGso));
+  r.Set("udpGro", Napi::Boolean::New(env, o.udpGro));
+  return r;
+}
+
 class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -136,6 +153,9 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
                         InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
                         InstanceMethod("stats", &DataplaneWrap::JS_stats),
                         InstanceMethod("close", &DataplaneWrap::JS_close),
+                        InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
+                        InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
+                        InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
                         InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
   }
   // opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps, checkInnerSource }
@@ -148,6 +168,23 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value JS_setTable(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_captureStart(const Napi::CallbackInfo& info) {
+    RequireOpen(info.Env());
+    return Napi::Number::New(info.Env(), dp_->capture().Start());
+  }
+  Napi::Value JS_captureStop(const Napi::CallbackInfo& info) {
+    if (!dp_ || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
+    return Napi::Boolean::New(info.Env(), dp_->capture().Stop(info[0].As<Napi::Number>().Int32Value()));
+  }
+  Napi::Value JS_captureRead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!dp_ || dp_->closed()) return env.Null();
+    const size_t max = std::max<size_t>(kCaptureSlot, info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0);
+    if (captureScratch_.size() < max) captureScratch_.resize(max);  // kept: no per-call allocation or memset
+    const size_t n = dp_->capture().Drain(captureScratch_.data(), max);
+    if (n == 0) return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, captureScratch_.data(), n);
+  }
   Napi::Value JS_workers(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), dp_ ? dp_->workers() : 0);
   }
@@ -156,6 +193,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   }
 
   std::unique_ptr<Dataplane> dp_;
+  std::vector<uint8_t> captureScratch_;
   Napi::ThreadSafeFunction fatal_;
   bool haveFatal_ = false;
   AddonData* data_ = nullptr;
@@ -201,10 +239,17 @@ Napi::Value DataplaneWrap::JS_start(const Napi::CallbackInfo& info) {
   RequireOpen(env);
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "expected an onFatal callback");
   if (haveFatal_) throw Napi::Error::New(env, "dataplane already started");
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "expected the wanted offloads");
+  Napi::Object wo = info[1].As<Napi::Object>();
+  OffloadSet want;
+  want.tso = GetBool(wo, "tso");
+  want.gro = GetBool(wo, "gro");
+  want.udpGso = GetBool(wo, "udpGso");
+  want.udpGro = GetBool(wo, "udpGro");
   fatal_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "vxtun-fatal", 0, 1);
   haveFatal_ = true;
   Napi::ThreadSafeFunction tsfn = fatal_;
-  dp_->Start([tsfn](const std::string& msg) mutable {
+  const OffloadSet got = dp_->Start(want, [tsfn](const std::string& msg) mutable {
     auto* copy = new std::string(msg);
     if (tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, std::string* s) {
           cb.Call({Napi::String::New(env, *s)});
@@ -212,7 +257,7 @@ Napi::Value DataplaneWrap::JS_start(const Napi::CallbackInfo& info) {
         }) != napi_ok)
       delete copy;
   });
-  return env.Undefined();
+  return OffloadsObject(env, got);
 }
 
 Napi::Value DataplaneWrap::JS_setTable(const Napi::CallbackInfo& info) {
@@ -235,6 +280,10 @@ Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
   o.Set("rxErrors", Napi::Number::New(env, static_cast<double>(st.rxErrors)));
   o.Set("rxCsumCompleted", Napi::Number::New(env, static_cast<double>(st.rxCsumCompleted)));
   o.Set("rxSuperSplit", Napi::Number::New(env, static_cast<double>(st.rxSuperSplit)));
+  o.Set("rxCoalesced", Napi::Number::New(env, static_cast<double>(st.rxCoalesced)));
+  o.Set("txTsoSplit", Napi::Number::New(env, static_cast<double>(st.txTsoSplit)));
+  o.Set("offloads", OffloadsObject(env, st.offloads));
+  o.Set("captureDropped", Napi::Number::New(env, static_cast<double>(st.captureDropped)));
   Napi::Object txd = Napi::Object::New(env), rxd = Napi::Object::New(env);
   for (int k = 1; k < kVerdictCount; k++) {
     const char* name = VerdictName(static_cast<Verdict>(k));
@@ -257,7 +306,9 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     return DefineClass(env, "Table",
                        {InstanceMethod("lookup", &TableWrap::JS_lookup),
                         InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
-                        InstanceMethod("classifyRx", &TableWrap::JS_classifyRx)});
+                        InstanceMethod("classifyRx", &TableWrap::JS_classifyRx),
+                        InstanceMethod("lookupBatch", &TableWrap::JS_lookupBatch),
+                        InstanceMethod("classifyRxBatch", &TableWrap::JS_classifyRxBatch)});
   }
   explicit TableWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TableWrap>(info) {
     table_ = ParseTable(info.Env(), info[0]);
@@ -309,8 +360,97 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     o.Set("length", Napi::Number::New(env, static_cast<double>(v == Verdict::Forward ? r.length : 0)));
     return o;
   }
+  // lookupBatch(addrs: Uint8Array of 4-byte IPv4 addresses) → how many matched a peer.
+  Napi::Value JS_lookupBatch(const Napi::CallbackInfo& info) {
+    auto a = info[0].As<Napi::Uint8Array>();
+    uint32_t found = 0;
+    for (size_t i = 0; i + 4 <= a.ByteLength(); i += 4) found += table_->Lookup4(Load4(a.Data() + i)) >= 0;
+    return Napi::Number::New(info.Env(), found);
+  }
+  // classifyRxBatch(datagrams: Buffer[], srcIP, policy) → how many were accepted.
+  Napi::Value JS_classifyRxBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto arr = info[0].As<Napi::Array>();
+    const uint32_t src = ParseIpv4(env, info[1].As<Napi::String>().Utf8Value());
+    const RxPolicy pol = ParsePolicy(info[2].As<Napi::Object>());
+    uint32_t ok = 0;
+    const uint32_t n = arr.Length();
+    for (uint32_t i = 0; i < n; i++) {
+      auto b = arr.Get(i).As<Napi::Uint8Array>();
+      RxResult r;
+      ok += ClassifyRx(*table_, pol, src, b.Data(), b.ByteLength(), &r) == Verdict::Forward;
+    }
+    return Napi::Number::New(env, ok);
+  }
   std::unique_ptr<Table> table_;
 };
+
+// encapBatch(bufs: Buffer[], vni, dstMac, srcMac) → count. Each buffer holds 22 bytes of headroom
+// followed by an IP packet; the prefix is written in place, as the transmit loop does.
+Napi::Value JS_encapBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto arr = info[0].As<Napi::Array>();
+  const uint32_t vni = info[1].As<Napi::Number>().Uint32Value();
+  uint8_t dst[6], src[6];
+  if (!ParseMac(info[2].As<Napi::String>().Utf8Value(), dst) || !ParseMac(info[3].As<Napi::String>().Utf8Value(), src))
+    throw Napi::TypeError::New(env, "bad MAC");
+  const uint32_t n = arr.Length();
+  for (uint32_t i = 0; i < n; i++) {
+    auto b = arr.Get(i).As<Napi::Uint8Array>();
+    if (b.ByteLength() <= kEncapPrefix) continue;
+    const uint16_t type = (b.Data()[kEncapPrefix] >> 4) == 6 ? kEthPIpv6 : kEthPIp;
+    WriteEncapPrefix(b.Data(), vni, dst, src, type);
+  }
+  return Napi::Number::New(env, n);
+}
+
+// tsoPlan(packet, mss) → segments: the transmit split of one TSO super-packet (headers built,
+// checksums computed, payload referenced in place), as the transmit loop does before sending.
+Napi::Value JS_tsoPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pkt = info[0].As<Napi::Uint8Array>();
+  const size_t mss = info[1].As<Napi::Number>().Uint32Value();
+  InnerIp ip;
+  if (ParseInnerIp(pkt.Data(), pkt.ByteLength(), &ip) != Verdict::Forward) return Napi::Number::New(env, 0);
+  const size_t th = TcpHeaderLen(pkt.Data(), ip);
+  if (th == 0) return Napi::Number::New(env, 0);
+  static thread_local std::vector<uint8_t> hdrs(256 * 160);
+  static thread_local std::vector<struct iovec> iov(512);
+  uint8_t prefix[kEncapPrefix] = {kVxlanFlagI};
+  const TsoPlan p = PlanTsoSegments(pkt.Data(), ip, th, mss, prefix, hdrs.data(), hdrs.size(), iov.data(), 256);
+  return Napi::Number::New(env, p.segments);
+}
+
+// groPlan(packets: Buffer[], mtu) → writes: the receive-side coalescing plan for a batch of inner
+// packets (each packet's checksum verified first), as the receive loop does before writing.
+Napi::Value JS_groPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto arr = info[0].As<Napi::Array>();
+  const size_t mtu = info[1].As<Napi::Number>().Uint32Value();
+  const uint32_t n = arr.Length();
+  std::vector<RxPkt> pkts;
+  pkts.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    auto b = arr.Get(i).As<Napi::Uint8Array>();
+    RxPkt k;
+    if (ParseInnerIp(b.Data(), b.ByteLength(), &k.ip) != Verdict::Forward) continue;
+    k.p = b.Data();
+    k.len = k.ip.length;
+    pkts.push_back(k);
+  }
+  std::vector<uint8_t> vnet(pkts.size() * kVnetHdrLen + kVnetHdrLen);
+  std::vector<struct iovec> iov(2 * pkts.size() + 8);
+  std::vector<TunWrite> writes(pkts.size() + 1);
+  const GroScratch s{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(), static_cast<int>(writes.size())};
+  // Planning rewrites the headers of run heads in place; keep the inputs reusable across calls.
+  constexpr size_t kHead = 128;
+  std::vector<uint8_t> saved(pkts.size() * kHead);
+  for (size_t i = 0; i < pkts.size(); i++) std::memcpy(&saved[i * kHead], pkts[i].p, std::min(kHead, pkts[i].len));
+  GroStats st;
+  const int nw = PlanTunWrites(pkts.data(), static_cast<int>(pkts.size()), true, mtu, s, &st);
+  for (size_t i = 0; i < pkts.size(); i++) std::memcpy(pkts[i].p, &saved[i * kHead], std::min(kHead, pkts[i].len));
+  return Napi::Number::New(env, nw);
+}
 
 // encap(packet, vni, dstMac, srcMac) → Buffer (prefix + packet; ethertype from the IP version).
 Napi::Value JS_encap(const Napi::CallbackInfo& info) {
@@ -368,8 +508,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   exports.Set("Dataplane", DataplaneWrap::Init(env));
   exports.Set("Table", TableWrap::Init(env));
+  exports.Set("TunDevice", TunDeviceWrap::Init(env));
   exports.Set("encap", Napi::Function::New(env, JS_encap));
   exports.Set("segmentTcp", Napi::Function::New(env, JS_segmentTcp));
+  exports.Set("encapBatch", Napi::Function::New(env, JS_encapBatch));
+  exports.Set("tsoPlan", Napi::Function::New(env, JS_tsoPlan));
+  exports.Set("groPlan", Napi::Function::New(env, JS_groPlan));
   exports.Set("completeChecksum", Napi::Function::New(env, JS_completeChecksum));
   Napi::Array names = Napi::Array::New(env);
   for (int k = 1; k < kVerdictCount; k++) names.Set(static_cast<uint32_t>(k - 1), VerdictName(static_cast<Verdict>(k)));

@@ -5,21 +5,44 @@
 namespace vxtun {
 
 uint64_t SumBytes(const uint8_t* p, size_t n, uint64_t acc) {
+  // One's-complement sums do not depend on byte order (RFC 1071 §2): sum native-order 64-bit
+  // words with end-around carry (a 128-bit accumulator keeps every carry), fold, and swap the
+  // 16-bit result into network order once at the end.
+  unsigned __int128 s = 0;
+  while (n >= 32) {
+    uint64_t w[4];
+    std::memcpy(w, p, 32);
+    s += w[0];
+    s += w[1];
+    s += w[2];
+    s += w[3];
+    p += 32;
+    n -= 32;
+  }
   while (n >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
-    w = __builtin_bswap64(w);
-    acc += (w >> 32) + (w & 0xffffffffu);
+    s += w;
     p += 8;
     n -= 8;
   }
   while (n >= 2) {
-    acc += static_cast<uint64_t>(p[0] << 8 | p[1]);
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    s += w;
     p += 2;
     n -= 2;
   }
-  if (n) acc += static_cast<uint64_t>(p[0]) << 8;
-  return acc;
+  if (n) s += *p;  // the odd byte is the high-order byte of a network-order word: low byte here
+  uint64_t lo = static_cast<uint64_t>(s), hi = static_cast<uint64_t>(s >> 64);
+  uint64_t r = lo + hi;
+  if (r < lo) r++;
+  r = (r & 0xffffffffu) + (r >> 32);
+  r = (r & 0xffffu) + (r >> 16);
+  r = (r & 0xffffu) + (r >> 16);
+  r = (r & 0xffffu) + (r >> 16);
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "SumBytes assumes a little-endian host");
+  return acc + __builtin_bswap16(static_cast<uint16_t>(r));
 }
 
 uint16_t Fold(uint64_t acc) {

@@ -22,6 +22,7 @@ Verdict ClassifyTx(const Table& t, const uint8_t* pkt, size_t len, TxResult* out
   out->length = ip.length;
   out->ethertype = ip.family == 4 ? kEthPIp : kEthPIpv6;
   out->flowHash = InnerFlowHash(pkt, ip);
+  out->ip = ip;
   return Verdict::Forward;
 }
 

@@ -21,6 +21,7 @@ struct TxResult {
   size_t length = 0;     // the IP packet's own length
   uint16_t ethertype = 0;
   uint32_t flowHash = 0;
+  InnerIp ip;            // the parsed packet (pointers into it)
 };
 
 // A packet read from the TUN: Forward (with the peer), or Short, BadIp, NoRoute.

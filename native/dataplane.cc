@@ -8,16 +8,19 @@
 namespace vxtun {
 
 Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
-  if (o.workers < 1) throw SysError("workers must be at least 1", "open", EINVAL);
+  if (o.workers < 1 || o.txSocketsPerWorker < 1) throw SysError("workers must be at least 1", "open", EINVAL);
   stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stopFd_ < 0) throw SysError("creating eventfd", "eventfd", errno);
   try {
     // Sockets first: a port clash then fails before a device is created.
-    udp_ = OpenUdpSockets(o.bindIp, htons(o.port), o.workers);
+    rx_ = OpenUdpSockets(o.bindIp, htons(o.port), o.workers);
+    tx_ = OpenTxSockets(o.bindIp, o.workers * o.txSocketsPerWorker);
     tun_ = OpenTunQueues(o.device, o.workers);
+    capture_ = std::make_unique<CaptureHub>(2 * o.workers);
   } catch (...) {
     tun_.clear();
-    udp_.clear();
+    rx_.clear();
+    tx_.clear();
     close(stopFd_);
     stopFd_ = -1;
     throw;
@@ -26,36 +29,56 @@ Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
 
 Dataplane::~Dataplane() { Close(); }
 
-void Dataplane::Start(FatalFn fatal) {
+OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (started_ || closed_) return;
+  if (started_ || closed_) return offloads_;
+  OffloadSet got;
+  got.tso = want.tso && EnableTunTso(tun_);
+  got.gro = want.gro && ProbeTunGsoWrite(*tun_[0]);
+  got.udpGso = want.udpGso && ProbeUdpGso(*tx_[0]);
+  if (want.udpGro) {
+    got.udpGro = true;
+    for (auto& s : rx_) got.udpGro = EnableUdpGro(*s) && got.udpGro;
+  }
+  offloads_ = got;
   WorkerSettings s;
   s.policy = opts_.policy;
   s.portNet = htons(opts_.port);
   s.mtu = opts_.mtu;
+  s.offloads = got;
+  s.capture = capture_.get();
+  const size_t per = static_cast<size_t>(opts_.txSocketsPerWorker);
   for (size_t i = 0; i < tun_.size(); i++) {
-    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), udp_[i].get(), &table_, s,
-                                                stopFd_, fatal));
+    std::vector<UdpSocket*> tx;
+    for (size_t k = 0; k < per; k++) tx.push_back(tx_[i * per + k].get());
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), rx_[i].get(), std::move(tx),
+                                                &table_, s, stopFd_, fatal));
   }
   for (auto& w : workers_) w->Start();
   started_ = true;
+  return got;
 }
 
 DataplaneStats Dataplane::Stats() const {
   DataplaneStats st;
+  st.offloads = offloads_;
+  if (capture_) st.captureDropped = capture_->dropped();
   for (const auto& w : workers_) {
     st.txPackets += w->tx.packets.load(std::memory_order_relaxed);
     st.txBytes += w->tx.bytes.load(std::memory_order_relaxed);
     st.txErrors += w->tx.errors.load(std::memory_order_relaxed);
+    st.txTsoSplit += w->tx.offloaded.load(std::memory_order_relaxed);
     st.rxPackets += w->rx.packets.load(std::memory_order_relaxed);
     st.rxBytes += w->rx.bytes.load(std::memory_order_relaxed);
     st.rxErrors += w->rx.errors.load(std::memory_order_relaxed);
+    st.rxCoalesced += w->rx.offloaded.load(std::memory_order_relaxed);
     st.rxCsumCompleted += w->rx.csumCompleted.load(std::memory_order_relaxed);
     st.rxSuperSplit += w->rx.superSplit.load(std::memory_order_relaxed);
     for (int k = 0; k < kVerdictCount; k++) {
       st.txDrops[k] += w->tx.drops[k].load(std::memory_order_relaxed);
       st.rxDrops[k] += w->rx.drops[k].load(std::memory_order_relaxed);
     }
+    if (!w->udpGsoActive()) st.offloads.udpGso = false;
   }
   return st;
 }
@@ -72,7 +95,8 @@ void Dataplane::Close() {
   for (auto& w : workers_) w->Join();
   workers_.clear();
   tun_.clear();  // closing the last queue removes the device with its addresses and routes
-  udp_.clear();
+  rx_.clear();
+  tx_.clear();
   if (stopFd_ >= 0) close(stopFd_);
   stopFd_ = -1;
 }

@@ -1,7 +1,5 @@
 #include "forwarder.h"
 
-#include "segment.h"
-
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -9,6 +7,11 @@
 #include <algorithm>
 #include <memory>
 #include <vector>
+
+#include "gro.h"
+#include "segment.h"
+#include "tso.h"
+#include "virtio.h"
 
 namespace vxtun {
 
@@ -24,39 +27,57 @@ struct BufferSet {
   uint8_t* at(int i) { return mem.get() + static_cast<size_t>(i) * kBufSize; }
 };
 
+// Transmit: the virtio-net header is read at +12 so the packet starts at +22, leaving exactly the
+// room for the VXLAN+Ethernet prefix in front of it.
+constexpr size_t kTxHeadroom = kEncapPrefix - kVnetHdrLen;
+constexpr int kMaxTsoSegs = 128;                               // a 64 KiB super-packet at MSS ≥ 512
+constexpr size_t kMaxHdrBlock = kEncapPrefix + 60 + 60;        // prefix + IPv4/IPv6 + TCP, at most
+constexpr size_t kHdrScratchPerPkt = kMaxTsoSegs * kMaxHdrBlock;
+constexpr int kUdpMaxSegs = 64;                                // UDP_MAX_SEGMENTS on older kernels
+constexpr size_t kMaxUdpPayload = 65507;
+// Receive: a UDP GRO train holds at most 64 datagrams.
+constexpr int kMaxRxPkts = kBatch * 64;
+
 }  // namespace
 
-Worker::Worker(int id, TunIO* tun, UdpIO* udp, TableHolder* table, const WorkerSettings& s, int stopFd,
-               FatalFn fatal)
-    : id_(id), tun_(tun), udp_(udp), table_(table), settings_(s), stopFd_(stopFd), fatal_(std::move(fatal)) {
+Worker::Worker(int id, TunIO* tun, UdpIO* rx, std::vector<UdpSocket*> tx, TableHolder* table,
+               const WorkerSettings& s, int stopFd, FatalFn fatal)
+    : id_(id),
+      tun_(tun),
+      rxSock_(rx),
+      txSocks_(std::move(tx)),
+      table_(table),
+      settings_(s),
+      stopFd_(stopFd),
+      fatal_(std::move(fatal)) {
   txSlot_ = table_->RegisterReader();
   rxSlot_ = table_->RegisterReader();
 }
 
 void Worker::Start() {
-  txThread_ = std::thread([this] {
+  auto guard = [this](const char* what, void (Worker::*loop)()) {
     try {
-      TxLoop();
+      (this->*loop)();
     } catch (const std::exception& e) {
-      fatal_(std::string("worker transmit loop: ") + e.what());
+      fatal_(std::string(what) + ": " + e.what());
     } catch (...) {
-      fatal_("worker transmit loop: unknown exception");
+      fatal_(std::string(what) + ": unknown exception");
     }
-  });
-  rxThread_ = std::thread([this] {
-    try {
-      RxLoop();
-    } catch (const std::exception& e) {
-      fatal_(std::string("worker receive loop: ") + e.what());
-    } catch (...) {
-      fatal_("worker receive loop: unknown exception");
-    }
-  });
+  };
+  txThread_ = std::thread(guard, "worker transmit loop", &Worker::TxLoop);
+  rxThread_ = std::thread(guard, "worker receive loop", &Worker::RxLoop);
 }
 
 void Worker::Join() {
   if (txThread_.joinable()) txThread_.join();
   if (rxThread_.joinable()) rxThread_.join();
+}
+
+bool Worker::udpGsoActive() const {
+  if (!settings_.offloads.udpGso) return false;
+  for (const UdpSocket* s : txSocks_)
+    if (s->gsoBroken()) return false;
+  return true;
 }
 
 bool Worker::WaitReadable(int fd) {
@@ -73,11 +94,15 @@ bool Worker::WaitReadable(int fd) {
 
 void Worker::TxLoop() {
   BufferSet bufs;
+  std::unique_ptr<uint8_t[]> hdrs(new uint8_t[kBatch * kHdrScratchPerPkt]);
+  std::vector<struct iovec> iov(static_cast<size_t>(kBatch) * 2 * kMaxTsoSegs);
+  std::vector<OutMsg> msgs(static_cast<size_t>(kBatch) * kMaxTsoSegs);
+  std::vector<OutMsg> bySocket(msgs.size());
   uint8_t* readAt[kBatch];
   size_t sizes[kBatch];
-  OutMsg out[kBatch];
-  for (int i = 0; i < kBatch; i++) readAt[i] = bufs.at(i) + kEncapPrefix;
-  const size_t cap = kBufSize - kEncapPrefix;
+  for (int i = 0; i < kBatch; i++) readAt[i] = bufs.at(i) + kTxHeadroom;
+  const size_t cap = kBufSize - kTxHeadroom;
+  const size_t nsock = txSocks_.size();
 
   while (WaitReadable(tun_->PollFd())) {
     for (;;) {
@@ -87,38 +112,97 @@ void Worker::TxLoop() {
         return;
       }
       if (n == 0) break;
-      int m = 0;
-      uint64_t bytes = 0;
+      size_t nm = 0, ni = 0;
+      uint64_t datagrams = 0, bytes = 0, tsoSplit = 0;
       uint64_t drops[kVerdictCount] = {};
       const Table* t = table_->Enter(txSlot_);
+      // Capture: one relaxed load per batch; a TSO super-packet is captured once, whole (up to the snap length).
+      CaptureRing* const cap = settings_.capture && settings_.capture->active() ? settings_.capture->ring(2 * id_) : nullptr;
       for (int i = 0; i < n; i++) {
+        if (sizes[i] < kVnetHdrLen) {
+          drops[static_cast<int>(Verdict::Short)]++;
+          continue;
+        }
+        const VnetHdr v = ReadVnetHdr(readAt[i]);
+        uint8_t* pkt = bufs.at(i) + kEncapPrefix;
         TxResult r;
-        const Verdict v = ClassifyTx(*t, readAt[i], sizes[i], &r);
-        if (v != Verdict::Forward) {
-          drops[static_cast<int>(v)]++;
+        Verdict verdict = ClassifyTx(*t, pkt, sizes[i] - kVnetHdrLen, &r);
+        size_t th = 0;
+        if (verdict == Verdict::Forward) {
+          if (v.gsoType == kVnetGsoNone) {
+            if ((v.flags & kVnetFlagNeedsCsum) && !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset))
+              verdict = Verdict::BadIp;
+          } else if ((th = CheckTsoPacket(pkt, r.ip, v)) == 0) {
+            verdict = Verdict::BadIp;
+          }
+        }
+        if (verdict != Verdict::Forward) {
+          drops[static_cast<int>(verdict)]++;
+          if (cap) CapturePacket(cap, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, sizes[i] - kVnetHdrLen);
           continue;
         }
         const PeerEntry& peer = t->peer(r.peer);
         WriteEncapPrefix(bufs.at(i), settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
-        OutMsg& o = out[m++];
-        o.iov[0] = {bufs.at(i), kEncapPrefix + r.length};
-        o.iovcnt = 1;
-        o.dstIp = peer.publicIp;
-        o.dstPort = settings_.portNet;
-        bytes += r.length;
+        if (cap) CapturePacket(cap, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, bufs.at(i), kEncapPrefix + r.length);
+        OutMsg base;
+        base.dstIp = peer.publicIp;
+        base.dstPort = settings_.portNet;
+        base.socket = static_cast<uint16_t>(r.flowHash % nsock);
+        if (v.gsoType == kVnetGsoNone) {
+          iov[ni] = {bufs.at(i), kEncapPrefix + r.length};
+          msgs[nm] = base;
+          msgs[nm].iov = &iov[ni++];
+          msgs[nm++].iovcnt = 1;
+          datagrams++;
+          bytes += r.length;
+          continue;
+        }
+        const TsoPlan plan = PlanTsoSegments(pkt, r.ip, th, v.gsoSize, bufs.at(i),
+                                             hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt,
+                                             kHdrScratchPerPkt, &iov[ni], kMaxTsoSegs);
+        if (plan.segments == 0) {
+          drops[static_cast<int>(Verdict::BadIp)]++;
+          continue;
+        }
+        const bool gso = settings_.offloads.udpGso && !txSocks_[base.socket]->gsoBroken();
+        const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
+        for (int s = 0; s < plan.segments; s += per) {
+          const int cnt = std::min(per, plan.segments - s);
+          msgs[nm] = base;
+          msgs[nm].iov = &iov[ni + 2 * static_cast<size_t>(s)];
+          msgs[nm].iovcnt = 2 * cnt;
+          msgs[nm++].gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+        }
+        ni += 2 * static_cast<size_t>(plan.segments);
+        datagrams += static_cast<uint64_t>(plan.segments);
+        bytes += r.length + static_cast<size_t>(plan.segments - 1) * (r.ip.headerLen + th);
+        tsoSplit++;
       }
       TableHolder::Exit(txSlot_);
       uint64_t failed = 0;
-      if (m > 0) {
-        const int s = udp_->SendBatch(out, m, &failed);
+      if (nm > 0) {
+        int s = 0;
+        if (nsock == 1) {
+          s = txSocks_[0]->SendBatch(msgs.data(), static_cast<int>(nm), &failed);
+        } else {
+          // Group by socket (stable: a flow's packets keep their order).
+          size_t k = 0;
+          for (size_t sock = 0; sock < nsock && s >= 0; sock++) {
+            const size_t from = k;
+            for (size_t j = 0; j < nm; j++)
+              if (msgs[j].socket == sock) bySocket[k++] = msgs[j];
+            if (k > from) s = txSocks_[sock]->SendBatch(&bySocket[from], static_cast<int>(k - from), &failed);
+          }
+        }
         if (s < 0) {
           fatal_("worker " + std::to_string(id_) + ": sending to the underlay: " + ErrnoName(-s));
           return;
         }
       }
-      Add(tx.packets, static_cast<uint64_t>(m) - failed);
+      Add(tx.packets, datagrams - std::min(failed, datagrams));
       Add(tx.bytes, bytes);
       Add(tx.errors, failed);
+      Add(tx.offloaded, tsoSplit);
       for (int k = 1; k < kVerdictCount; k++) Add(tx.drops[k], drops[k]);
       if (n < kBatch) break;
     }
@@ -130,15 +214,25 @@ void Worker::RxLoop() {
   uint8_t* readAt[kBatch];
   size_t sizes[kBatch];
   uint32_t srcs[kBatch];
-  struct iovec pkts[kBatch];
-  InnerIp inner[kBatch];
-  constexpr size_t kScratch = 2 * kBufSize;  // one super-packet's segments, headers repeated
-  std::unique_ptr<uint8_t[]> scratch(new uint8_t[kScratch]);
+  uint16_t gsos[kBatch];
   for (int i = 0; i < kBatch; i++) readAt[i] = bufs.at(i);
+  std::vector<RxPkt> pkts(kMaxRxPkts);
+  std::vector<uint8_t> vnet(static_cast<size_t>(kMaxRxPkts) * kVnetHdrLen);
+  std::vector<struct iovec> iov(2 * static_cast<size_t>(kMaxRxPkts) + 8);
+  std::vector<TunWrite> writes(kMaxRxPkts);
+  std::vector<int> counts(kMaxRxPkts);
+  const GroScratch scratch{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(), kMaxRxPkts};
+  // Userspace segmentation of super-packets when GRO writes are off.
+  constexpr int kMaxSegs = 128;
+  std::unique_ptr<uint8_t[]> segScratch(new uint8_t[2 * kBufSize]);
+  struct iovec segs[kMaxSegs];
+  struct iovec segIov[2 * kMaxSegs];
+  int segCounts[kMaxSegs];
+  uint8_t zeroVnet[kVnetHdrLen] = {};
 
-  while (WaitReadable(udp_->PollFd())) {
+  while (WaitReadable(rxSock_->PollFd())) {
     for (;;) {
-      const int n = udp_->RecvBatch(readAt, kBufSize, sizes, srcs, kBatch);
+      const int n = rxSock_->RecvBatch(readAt, kBufSize, sizes, srcs, gsos, kBatch);
       if (n < 0) {
         fatal_("worker " + std::to_string(id_) + ": receiving from the underlay: " + ErrnoName(-n));
         return;
@@ -148,65 +242,83 @@ void Worker::RxLoop() {
       uint64_t bytes = 0;
       uint64_t drops[kVerdictCount] = {};
       const Table* t = table_->Enter(rxSlot_);
+      CaptureRing* const cap = settings_.capture && settings_.capture->active() ? settings_.capture->ring(2 * id_ + 1) : nullptr;
       for (int i = 0; i < n; i++) {
-        RxResult r;
-        const Verdict v = ClassifyRx(*t, settings_.policy, srcs[i], readAt[i], sizes[i], &r);
-        if (v != Verdict::Forward) {
-          drops[static_cast<int>(v)]++;
-          continue;
+        uint8_t* d = readAt[i];
+        const size_t size = sizes[i];
+        size_t step = gsos[i] == 0 || gsos[i] >= size ? size : gsos[i];
+        // A kernel GSO_UDP_TUNNEL packet delivered whole (over veth) also carries a UDP_GRO cmsg,
+        // but with the inner MSS: it is one datagram whose inner IP length spans all of it.
+        if (step < size && size >= kEncapPrefix + kIpv4MinHeader) {
+          InnerIp probe;
+          if (ParseInnerIp(d + kEncapPrefix, size - kEncapPrefix, &probe) == Verdict::Forward &&
+              kEncapPrefix + probe.length == size)
+            step = size;
         }
-        inner[m] = r.ip;
-        pkts[m++] = {readAt[i] + kEncapPrefix, r.length};
-        bytes += r.length;
+        for (size_t off = 0; off < size || (size == 0 && off == 0); off += step) {
+          const size_t len = std::min(step, size - off);
+          RxResult r;
+          const Verdict v = ClassifyRx(*t, settings_.policy, srcs[i], d + off, len, &r);
+          if (cap) {
+            const int p = t->PeerByIp(srcs[i]);
+            CapturePacket(cap, kCaptureRx, id_, v, p < 0 ? nullptr : &t->peer(p), srcs[i], len >= kEncapPrefix, d + off,
+                          v == Verdict::Forward ? kEncapPrefix + r.length : len);
+          }
+          if (v != Verdict::Forward) {
+            drops[static_cast<int>(v)]++;
+          } else {
+            pkts[m++] = RxPkt{d + off + kEncapPrefix, r.length, r.ip, step < size};
+            bytes += r.length;
+          }
+          if (step == 0) break;
+        }
       }
       TableHolder::Exit(rxSlot_);
-      uint64_t failed = 0;
-      if (m > 0 && !DeliverToTun(pkts, inner, m, scratch.get(), kScratch, &failed)) {
+      GroStats gst;
+      const int nw = PlanTunWrites(pkts.data(), m, settings_.offloads.gro, settings_.mtu, scratch, &gst);
+      uint64_t failed = 0, split = 0;
+      bool gone = nw < 0;
+      for (int w = 0; w < nw && !gone;) {
+        if (writes[w].kind == TunWrite::kSplit) {
+          const RxPkt& k = pkts[writes[w].pkt];
+          const size_t th = TcpHeaderLen(k.p, k.ip);
+          const int ns = SegmentTcp(k.p, k.ip, settings_.mtu - k.ip.headerLen - th, segScratch.get(), 2 * kBufSize,
+                                    segs, kMaxSegs);
+          for (int s = 0; s < ns; s++) {
+            segIov[2 * s] = {zeroVnet, kVnetHdrLen};
+            segIov[2 * s + 1] = segs[s];
+            segCounts[s] = 2;
+          }
+          if (ns > 0 && tun_->WriteBatch(segIov, segCounts, ns, &failed) < 0) gone = true;
+          if (ns == 0) failed++;
+          split++;
+          w++;
+          continue;
+        }
+        int e = w;
+        while (e < nw && writes[e].kind != TunWrite::kSplit) {
+          counts[e - w] = writes[e].iovcnt;
+          e++;
+        }
+        if (tun_->WriteBatch(&iov[static_cast<size_t>(writes[w].firstIov)], counts.data(), e - w, &failed) < 0)
+          gone = true;
+        w = e;
+      }
+      if (gone) {
         fatal_("worker " + std::to_string(id_) + ": writing to the TUN device failed: the device is gone");
         return;
       }
-      Add(rx.packets, static_cast<uint64_t>(m) - std::min<uint64_t>(failed, static_cast<uint64_t>(m)));
-      Add(rx.errors, failed);
+      const uint64_t accepted = static_cast<uint64_t>(m);
+      Add(rx.packets, accepted - std::min(failed, accepted));
       Add(rx.bytes, bytes);
+      Add(rx.errors, failed);
+      Add(rx.offloaded, gst.coalesced);
+      Add(rx.csumCompleted, gst.csumCompleted);
+      Add(rx.superSplit, split);
       for (int k = 1; k < kVerdictCount; k++) Add(rx.drops[k], drops[k]);
       if (n < kBatch) break;
     }
   }
-}
-
-bool Worker::DeliverToTun(struct iovec* pkts, InnerIp* inner, int m, uint8_t* scratch, size_t scratchCap,
-                          uint64_t* failed) {
-  constexpr int kMaxSegs = 128;
-  struct iovec segs[kMaxSegs];
-  uint64_t completed = 0, split = 0;
-  int first = 0;  // pkts[first..j) are not written yet
-  auto flush = [&](int upto) {
-    if (upto > first && tun_->WriteBatch(pkts + first, upto - first, failed) < 0) return false;
-    first = upto;
-    return true;
-  };
-  for (int j = 0; j < m; j++) {
-    uint8_t* p = static_cast<uint8_t*>(pkts[j].iov_base);
-    if (pkts[j].iov_len > settings_.mtu) {
-      const size_t th = TcpHeaderLen(p, inner[j]);
-      const size_t hlen = inner[j].headerLen + th;
-      if (th != 0 && settings_.mtu > hlen) {
-        const int n = SegmentTcp(p, inner[j], settings_.mtu - hlen, scratch, scratchCap, segs, kMaxSegs);
-        if (n > 0) {
-          if (!flush(j)) return false;
-          if (tun_->WriteBatch(segs, n, failed) < 0) return false;
-          first = j + 1;
-          split++;
-          continue;
-        }
-      }
-    }
-    if (CompletePartialChecksum(p, inner[j]) == CsumFix::Completed) completed++;
-  }
-  if (!flush(m)) return false;
-  Add(rx.csumCompleted, completed);
-  Add(rx.superSplit, split);
-  return true;
 }
 
 }  // namespace vxtun

@@ -1,18 +1,23 @@
 // One dataplane worker: a transmit loop (TUN → VXLAN → UDP) and a receive loop (UDP → checks →
-// TUN), each on its own thread, over one TUN queue and one UDP socket.
+// TUN), each on its own thread, over one TUN queue, one receive socket and a few transmit sockets.
 //
 // Transmit flow, per batch:
-//   1. poll the TUN queue (and the stop eventfd); read up to kBatch packets, each at offset 22 of
-//      its buffer so the VXLAN+Ethernet prefix can be written in place in front of it;
-//   2. online in the table: classify each packet (ParseInnerIp, LPM on the inner destination),
-//      write the prefix with the peer's VTEP MAC, queue one OutMsg to peer:port; count drops;
-//   3. offline: one sendmmsg for the batch.
+//   1. poll the TUN queue (and the stop eventfd); read up to kBatch packets, each with its
+//      virtio-net header placed so the packet starts 22 bytes into its buffer;
+//   2. online in the table: classify each packet (ParseInnerIp, LPM on the inner destination)
+//      and write the VXLAN+Ethernet prefix in front of it, over the spent virtio-net header;
+//      a NEEDS_CSUM packet gets its checksum finished (tso.h); a TSO super-packet is planned
+//      into per-segment header blocks plus payload iovecs (no payload copy) and becomes UDP GSO
+//      messages of ≤ 64 datagrams / 64 KiB, or single datagrams when UDP GSO is off;
+//   3. offline: one sendmmsg per transmit socket used (the inner flow hash picks the socket).
 // Receive flow, per batch:
-//   1. poll the socket; recvmmsg up to kBatch datagrams;
-//   2. online in the table: ClassifyRx each (the receive-side rules); count drops;
-//   3. offline: write each accepted inner packet to the TUN — completing a partial inner
-//      checksum (checksum.h says why), or splitting a TCP super-packet larger than the MTU into
-//      segments (segment.h says why).
+//   1. poll the receive socket; recvmmsg up to kBatch messages, each one datagram or a UDP GRO
+//      train of gso-sized datagrams;
+//   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
+//   3. offline: plan the TUN writes (gro.h: checksum completion, TCP coalescing into GSO writes,
+//      super-packets) and write them, one writev each.
+// Capture (capture.h): each loop checks once per batch whether a capture runs; only then does it
+// copy each packet (with its verdict, peer and VTEP) into its own ring, never waiting on it.
 // Neither loop blocks while online in the table, allocates, or calls into JavaScript.
 #pragma once
 #include <atomic>
@@ -20,28 +25,42 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "capture.h"
 #include "checksum.h"
 #include "classify.h"
 #include "fdb.h"
 #include "io.h"
+#include "udp_linux.h"
 
 namespace vxtun {
 
 // Counters of one loop. Only the owning thread writes them; any thread may read them.
 struct alignas(64) Counters {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> errors{0};  // send/write failures (not drops: the packet was valid)
-  std::atomic<uint64_t> csumCompleted{0};  // receive: partial inner checksums completed
-  std::atomic<uint64_t> superSplit{0};     // receive: oversized TCP super-packets segmented
+  std::atomic<uint64_t> packets{0};        // datagrams sent / inner packets accepted
+  std::atomic<uint64_t> bytes{0};          // inner IP bytes
+  std::atomic<uint64_t> errors{0};         // send/write failures (not drops: the packet was valid)
+  std::atomic<uint64_t> offloaded{0};      // tx: TSO super-packets split; rx: packets coalesced
+  std::atomic<uint64_t> csumCompleted{0};  // rx: partial inner checksums completed
+  std::atomic<uint64_t> superSplit{0};     // rx: oversized TCP super-packets segmented
   std::atomic<uint64_t> drops[kVerdictCount] = {};
+};
+
+// What the worker may use; decided once at start by probing (dataplane.cc).
+struct OffloadSet {
+  bool tso = false;     // the TUN hands over TSO super-packets (we split them)
+  bool gro = false;     // we coalesce TCP segments into GSO writes to the TUN
+  bool udpGso = false;  // we send UDP_SEGMENT messages
+  bool udpGro = false;  // the receive socket hands over UDP GRO trains
 };
 
 struct WorkerSettings {
   RxPolicy policy;
   uint16_t portNet = 0;  // destination UDP port, network byte order
-  size_t mtu = 1450;     // the TUN device's MTU: larger received packets are segmented (segment.h)
+  size_t mtu = 1450;     // the TUN device's MTU
+  OffloadSet offloads;
+  CaptureHub* capture = nullptr;  // rings 2·id (transmit) and 2·id+1 (receive); null: no capture
 };
 
 // Called from a worker thread when its loop ends on an error (the device or socket is gone).
@@ -49,11 +68,14 @@ using FatalFn = std::function<void(const std::string&)>;
 
 class Worker {
  public:
-  Worker(int id, TunIO* tun, UdpIO* udp, TableHolder* table, const WorkerSettings& s, int stopFd, FatalFn fatal);
+  Worker(int id, TunIO* tun, UdpIO* rx, std::vector<UdpSocket*> tx, TableHolder* table, const WorkerSettings& s,
+         int stopFd, FatalFn fatal);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   void Start();
   void Join();
+  // UDP GSO as it stands now (a send may have turned it off).
+  bool udpGsoActive() const;
 
   Counters tx;
   Counters rx;
@@ -61,16 +83,12 @@ class Worker {
  private:
   void TxLoop();
   void RxLoop();
-  // Writes accepted packets to the TUN, fixing checksums and splitting super-packets; false when
-  // the device is gone.
-  bool DeliverToTun(struct iovec* pkts, InnerIp* inner, int m, uint8_t* scratch, size_t scratchCap,
-                    uint64_t* failed);
-  // Waits until fd is readable; false once a stop was requested.
   bool WaitReadable(int fd);
 
   int id_;
   TunIO* tun_;
-  UdpIO* udp_;
+  UdpIO* rxSock_;
+  std::vector<UdpSocket*> txSocks_;
   TableHolder* table_;
   TableHolder::ReaderSlot* txSlot_;
   TableHolder::ReaderSlot* rxSlot_;

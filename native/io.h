@@ -1,8 +1,8 @@
 // The dataplane's I/O seams: batch-shaped, like wireguard-go's tun.Device and conn.Bind. The
 // forwarder loops see only these interfaces; tun_linux.cc and udp_linux.cc are the real ones.
-// Contract for every method: never blocks (the loops poll PollFd()), returns how many packets
-// were handled, or -errno for an error that should end the loop (the device or socket is gone).
-// Per-packet failures are counted in *failed and do not end the batch.
+// Contract for every method: never blocks for long (the loops poll PollFd()), returns how many
+// items were handled, or -errno for an error that should end the loop (the device or socket is
+// gone). Per-packet failures are counted in *failed and do not end the batch.
 #pragma once
 #include <sys/uio.h>
 
@@ -21,30 +21,35 @@ struct SysError : std::runtime_error {
 };
 std::string ErrnoName(int e);
 
-// One datagram to send: up to two iovecs (prefix and packet, or one contiguous span).
+// One UDP message to send: iovcnt iovecs gathered into one datagram, or, with gsoSize > 0, into
+// one UDP_SEGMENT super-datagram that the kernel cuts into gsoSize-byte datagrams.
 struct OutMsg {
-  struct iovec iov[2];
-  int iovcnt = 1;
-  uint32_t dstIp = 0;       // network byte order
-  uint16_t dstPort = 0;     // network byte order
+  struct iovec* iov = nullptr;
+  int iovcnt = 0;
+  uint32_t dstIp = 0;     // network byte order
+  uint16_t dstPort = 0;   // network byte order
+  uint16_t gsoSize = 0;
+  uint16_t socket = 0;    // which transmit socket (chosen by inner flow hash)
 };
 
 class TunIO {
  public:
   virtual ~TunIO() = default;
-  // Reads up to n packets, packet i into bufs[i] (capacity cap), its length into sizes[i].
+  // Reads up to n packets, packet i (with its virtio-net header) into bufs[i] (capacity cap).
   virtual int ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n) = 0;
-  // Writes n packets, one iovec each.
-  virtual int WriteBatch(const struct iovec* pkts, int n, uint64_t* failed) = 0;
+  // Writes n packets; packet i is gathered from counts[i] consecutive iovecs of iov (its
+  // virtio-net header first).
+  virtual int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) = 0;
   virtual int PollFd() const = 0;
 };
 
 class UdpIO {
  public:
   virtual ~UdpIO() = default;
-  // Receives up to n datagrams; srcIps[i] is the sender's IPv4 address (network byte order).
-  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, int n) = 0;
-  virtual int SendBatch(OutMsg* msgs, int n, uint64_t* failed) = 0;
+  // Receives up to n messages; srcIps[i] is the sender (IPv4, network byte order) and gsoSizes[i]
+  // the UDP_GRO segment size when several datagrams were coalesced into message i (else 0).
+  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+                        int n) = 0;
   virtual int PollFd() const = 0;
 };
 

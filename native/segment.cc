@@ -33,6 +33,31 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip) {
   return th;
 }
 
+void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
+                           size_t len, uint8_t* hdr) {
+  const size_t hlen = ip.headerLen + th;
+  std::memcpy(hdr, pkt, hlen);
+  if (ip.family == 4) {
+    Put16(hdr + 2, static_cast<uint16_t>(hlen + len));
+    Put16(hdr + 4, static_cast<uint16_t>(((pkt[4] << 8) | pkt[5]) + i));
+    Put16(hdr + 10, 0);
+    Put16(hdr + 10, static_cast<uint16_t>(~Fold(SumBytes(hdr, ip.headerLen))));
+  } else {
+    Put16(hdr + 4, static_cast<uint16_t>(hlen + len - kIpv6Header));
+  }
+  uint8_t* tcp = hdr + ip.headerLen;
+  Put32(tcp + 4, Get32(pkt + ip.headerLen + 4) + static_cast<uint32_t>(off));
+  uint8_t flags = pkt[ip.headerLen + 13];
+  if (i + 1 < n) flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
+  if (i > 0) flags &= static_cast<uint8_t>(~kTcpCwr);
+  tcp[13] = flags;
+  Put16(tcp + 16, 0);
+  uint64_t sum = SumBytes(tcp, th, PseudoHeaderSum(ip, th + len));
+  // The payload sum is added separately; an odd header length never happens (th is a multiple of 4).
+  sum = SumBytes(pkt + hlen + off, len, sum);
+  Put16(tcp + 16, static_cast<uint16_t>(~Fold(sum)));
+}
+
 int SegmentTcp(const uint8_t* pkt, const InnerIp& ip, size_t mss, uint8_t* out, size_t outCap, struct iovec* segs,
                int maxSegs) {
   const size_t th = TcpHeaderLen(pkt, ip);
@@ -41,38 +66,14 @@ int SegmentTcp(const uint8_t* pkt, const InnerIp& ip, size_t mss, uint8_t* out, 
   const size_t payload = ip.length - hlen;
   const size_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
   if (n > static_cast<size_t>(maxSegs) || n * hlen + payload > outCap) return 0;
-  const uint32_t seq0 = Get32(pkt + ip.headerLen + 4);
-  const uint16_t id0 = ip.family == 4 ? static_cast<uint16_t>(pkt[4] << 8 | pkt[5]) : 0;
-  const uint8_t flags0 = pkt[ip.headerLen + 13];
   uint8_t* w = out;
   for (size_t i = 0; i < n; i++) {
     const size_t off = i * mss;
     const size_t len = payload - off < mss ? payload - off : mss;
-    std::memcpy(w, pkt, hlen);
+    WriteTcpSegmentHeader(pkt, ip, th, i, n, off, len, w);
     std::memcpy(w + hlen, pkt + hlen + off, len);
-    const size_t total = hlen + len;
-    if (ip.family == 4) {
-      Put16(w + 2, static_cast<uint16_t>(total));
-      Put16(w + 4, static_cast<uint16_t>(id0 + i));
-      Put16(w + 10, 0);
-      Put16(w + 10, static_cast<uint16_t>(~Fold(SumBytes(w, ip.headerLen))));
-    } else {
-      Put16(w + 4, static_cast<uint16_t>(total - kIpv6Header));
-    }
-    uint8_t* tcp = w + ip.headerLen;
-    Put32(tcp + 4, seq0 + static_cast<uint32_t>(off));
-    uint8_t flags = flags0;
-    if (i + 1 < n) flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
-    if (i > 0) flags &= static_cast<uint8_t>(~kTcpCwr);
-    tcp[13] = flags;
-    Put16(tcp + 16, 0);
-    InnerIp seg = ip;
-    seg.src = w + (ip.src - pkt);
-    seg.dst = w + (ip.dst - pkt);
-    const uint64_t sum = SumBytes(tcp, th + len, PseudoHeaderSum(seg, th + len));
-    Put16(tcp + 16, static_cast<uint16_t>(~Fold(sum)));
-    segs[i] = {w, total};
-    w += total;
+    segs[i] = {w, hlen + len};
+    w += hlen + len;
   }
   return static_cast<int>(n);
 }

@@ -23,6 +23,12 @@ namespace vxtun {
 // that can be segmented (not TCP, an IPv4 fragment, or a bad data offset).
 size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
 
+// Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, for the
+// payload bytes [off, off + len) of pkt, with valid IPv4 header and TCP checksums. The payload is
+// read, not copied.
+void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
+                           size_t len, uint8_t* hdr);
+
 // Splits pkt into segments of at most mss payload bytes, each written contiguously into out
 // (capacity outCap); segs[k] receives the k-th segment's span. Returns the number of segments,
 // or 0 when the packet cannot be segmented (see TcpHeaderLen), mss is 0, or it does not fit.

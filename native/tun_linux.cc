@@ -8,6 +8,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "checksum.h"
+#include "virtio.h"
+
 namespace vxtun {
 
 SysError::SysError(const std::string& what, const std::string& sys, int e)
@@ -36,10 +39,10 @@ int TunQueue::ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n) 
   return got;
 }
 
-int TunQueue::WriteBatch(const struct iovec* pkts, int n, uint64_t* failed) {
+int TunQueue::WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) {
   for (int i = 0; i < n; i++) {
     ssize_t r;
-    do r = write(fd_, pkts[i].iov_base, pkts[i].iov_len);
+    do r = writev(fd_, iov, counts[i]);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
       // EBADFD/EIO: the device is gone; anything else (EINVAL for a packet the stack rejects)
@@ -47,11 +50,12 @@ int TunQueue::WriteBatch(const struct iovec* pkts, int n, uint64_t* failed) {
       if (errno == EBADFD || errno == EIO || errno == EBADF) return -errno;
       ++*failed;
     }
+    iov += counts[i];
   }
   return n;
 }
 
-std::vector<std::unique_ptr<TunQueue>> OpenTunQueues(const std::string& name, int queues) {
+std::vector<std::unique_ptr<TunQueue>> OpenTunQueues(const std::string& name, int queues, bool vnetHdr) {
   if (name.empty() || name.size() >= IFNAMSIZ) throw SysError("device name " + name, "TUNSETIFF", EINVAL);
   std::vector<std::unique_ptr<TunQueue>> out;
   for (int q = 0; q < queues; q++) {
@@ -60,7 +64,7 @@ std::vector<std::unique_ptr<TunQueue>> OpenTunQueues(const std::string& name, in
     out.push_back(std::make_unique<TunQueue>(fd));
     struct ifreq ifr = {};
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (vnetHdr ? IFF_VNET_HDR : 0);
     if (q == 0) ifr.ifr_flags |= IFF_TUN_EXCL;  // never attach to someone else's device
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
       const int e = errno;
@@ -68,8 +72,61 @@ std::vector<std::unique_ptr<TunQueue>> OpenTunQueues(const std::string& name, in
         throw SysError("creating TUN device " + name + " (a device of that name exists)", "ioctl(TUNSETIFF)", e);
       throw SysError("creating TUN device " + name, "ioctl(TUNSETIFF)", e);
     }
+    const int hdrLen = static_cast<int>(kVnetHdrLen);
+    if (vnetHdr && ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) < 0)
+      throw SysError("setting the vnet header size", "ioctl(TUNSETVNETHDRSZ)", errno);
   }
   return out;
+}
+
+bool EnableTunTso(const std::vector<std::unique_ptr<TunQueue>>& queues) {
+  const unsigned mask = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  for (const auto& q : queues)
+    if (ioctl(q->fd(), TUNSETOFFLOAD, mask) < 0) return false;
+  return true;
+}
+
+bool ProbeTunGsoWrite(TunQueue& q) {
+  // 127.0.0.1 → 127.0.0.1, TCP ACK, 2 segments of 8 bytes + a 4-byte tail.
+  uint8_t pkt[20 + 20 + 20] = {};
+  const size_t total = sizeof(pkt);
+  pkt[0] = 0x45;
+  pkt[2] = 0;
+  pkt[3] = static_cast<uint8_t>(total);
+  pkt[8] = 64;
+  pkt[9] = 6;
+  const uint8_t lo[4] = {127, 0, 0, 1};
+  memcpy(pkt + 12, lo, 4);
+  memcpy(pkt + 16, lo, 4);
+  const uint16_t ipsum = static_cast<uint16_t>(~Fold(SumBytes(pkt, 20)));
+  pkt[10] = static_cast<uint8_t>(ipsum >> 8);
+  pkt[11] = static_cast<uint8_t>(ipsum);
+  uint8_t* tcp = pkt + 20;
+  tcp[0] = 0x9c;  // ports 40000 → 9 (discard)
+  tcp[1] = 0x40;
+  tcp[3] = 9;
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x10;
+  tcp[14] = 0xff;
+  InnerIp ip;
+  ParseInnerIp(pkt, total, &ip);
+  const uint16_t seed = Fold(PseudoHeaderSum(ip, total - 20));
+  tcp[16] = static_cast<uint8_t>(seed >> 8);
+  tcp[17] = static_cast<uint8_t>(seed);
+  VnetHdr v;
+  v.flags = kVnetFlagNeedsCsum;
+  v.gsoType = kVnetGsoTcpv4;
+  v.hdrLen = 40;
+  v.gsoSize = 8;
+  v.csumStart = 20;
+  v.csumOffset = 16;
+  uint8_t vh[kVnetHdrLen];
+  WriteVnetHdr(vh, v);
+  struct iovec iov[2] = {{vh, sizeof(vh)}, {pkt, total}};
+  ssize_t r;
+  do r = writev(q.fd(), iov, 2);
+  while (r < 0 && errno == EINTR);
+  return r == static_cast<ssize_t>(kVnetHdrLen + total);
 }
 
 }  // namespace vxtun

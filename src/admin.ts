@@ -1,12 +1,18 @@
-// The admin HTTP server (design.md "Admin HTTP"): GET /healthz, /readyz, /status.
+// The admin HTTP server (design.md "Admin HTTP"): GET /healthz, /readyz, /status, /metrics, /debug/pcap.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { servePcap, type PcapStreamDeps } from './pcap-stream.js';
 import type { Status } from './status.js';
 
 export interface AdminHandlers {
   status(): Status;
   ready(): boolean;
+  /** Serves GET /metrics when given (else 404). */
+  metrics?: Metrics;
+  /** Serves GET /debug/pcap (src/pcap-stream.ts) when given (else 404). */
+  pcap?: PcapStreamDeps;
 }
 
 export interface AdminServer {
@@ -34,6 +40,21 @@ export async function startAdminServer(
           return handlers.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
         case '/status':
           return send(200, JSON.stringify(handlers.status(), null, 2) + '\n', 'application/json');
+        case '/debug/pcap':
+          if (!handlers.pcap) return send(404, 'not found\n');
+          return servePcap(handlers.pcap, url.searchParams, req, res);
+        case '/metrics': {
+          const metrics = handlers.metrics;
+          if (!metrics) return send(404, 'not found\n');
+          metrics.render().then(
+            (text) => send(200, text, metrics.contentType),
+            (err: unknown) => {
+              logger.error('admin request failed', { path: url.pathname, error: (err as Error).message });
+              send(500, 'internal error\n');
+            },
+          );
+          return;
+        }
         default:
           return send(404, 'not found\n');
       }

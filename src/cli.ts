@@ -6,6 +6,7 @@ import os from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfigFile } from './config.js';
 import { runDaemon } from './daemon.js';
+import { DumpError, runDump } from './dump.js';
 import { ConfigError, UsageError } from './errors.js';
 import { lineLogger } from './log.js';
 import { formatStatus, type Status } from './status.js';
@@ -70,6 +71,28 @@ async function cmdStatus(opts: { admin: string; json?: boolean }): Promise<void>
   out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
 }
 
+async function cmdDump(
+  filter: string[],
+  opts: { admin: string; write?: string; count?: string; seconds?: string; outer?: boolean },
+): Promise<void> {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stdout.on('error', stop); // EPIPE: whoever read our output is gone
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  try {
+    const dumpOpts = { admin: opts.admin, write: opts.write, count: num(opts.count), seconds: num(opts.seconds), outer: opts.outer, filter };
+    await runDump(dumpOpts, { line: out, status: err, stdout: process.stdout, signal: abort.signal });
+  } catch (e) {
+    if (e instanceof DumpError) throw new ExitError(1, `vxtun: ${e.message}`);
+    throw e;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
 async function cmdDemo(): Promise<void> {
   const { runDemo } = await import('./lab/demo.js');
   await runDemo({ print: out, log: lineLogger(err) });
@@ -90,6 +113,15 @@ function program(): Command {
     .option('--admin <host:port>', 'admin server address', parseAdmin, DEFAULT_ADMIN)
     .option('--json', 'print the status JSON')
     .action(cmdStatus);
+  p.command('dump')
+    .description("capture a running daemon's packets with their verdicts (pcapng with -w; see the README for filters)")
+    .argument('[filter...]', 'e.g. host 10.244.2.2 and not (port 22 or drops)')
+    .option('--admin <host:port>', 'admin server address', parseAdmin, DEFAULT_ADMIN)
+    .option('-w, --write <file>', 'write pcapng to FILE ("-" for stdout) instead of printing lines')
+    .option('-c, --count <n>', 'stop after N packets')
+    .option('--seconds <s>', 'stop after S seconds')
+    .option('--outer', 'whole datagrams: outer IPv4/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
+    .action(cmdDump);
   p.command('version')
     .description('print the version')
     .action(() => {

@@ -156,13 +156,16 @@ function inAny(cidrs: readonly Cidr[], addr: Uint8Array): boolean {
 }
 
 /**
- * Transmit check for one packet read from the TUN: innerInfo, then the longest-prefix match of the destination over
- * every peer's pod CIDRs (the local node is not in `table.peers`, so its CIDRs never match). On equal prefix lengths
+ * Transmit check for one packet read from the TUN: innerInfo; a destination inside the local node's pod CIDRs is
+ * 'no-route' (it must never leave for a peer); else the longest-prefix match of the destination over every peer's pod
+ * CIDRs (the local node is not in `table.peers`). On equal prefix lengths
  * the earlier peer in `table.peers` wins (a valid config has no overlapping pod CIDRs, so this never arises there).
  */
 export function checkTx(packet: Uint8Array, table: Table): TxResult {
   const info = innerInfo(packet);
   if (info === 'short' || info === 'bad-ip') return { verdict: 'drop', reason: info };
+  // A destination inside our own pod CIDRs never goes to a peer, even one whose wider prefix covers it.
+  if (inAny(table.local.podCIDRs, info.dst)) return { verdict: 'drop', reason: 'no-route' };
   let best: { peer: string; prefixLen: number } | null = null;
   for (const peer of table.peers) {
     for (const c of peer.podCIDRs) {

@@ -7,7 +7,14 @@ import { readFile } from 'node:fs/promises';
 import type { Config, PeerSpec } from './config.js';
 import { ConfigError, DataplaneError, withContext } from './errors.js';
 import type { Logger } from './log.js';
-import { loadNative, wrapNativeError, type NativeBinding, type NativeDataplane, type NativeTable } from './native.js';
+import {
+  loadNative,
+  wrapNativeError,
+  type NativeBinding,
+  type NativeDataplane,
+  type NativeTable,
+  type OffloadFlags,
+} from './native.js';
 import {
   configureDevice,
   defaultRouteInterface,
@@ -18,10 +25,17 @@ import {
   type IpRunner,
   type UnderlayAddress,
 } from './device.js';
+import { openJsDataplane } from './engine-js.js';
 import { startAdminServer, type AdminServer } from './admin.js';
+import { startDropLog, type DropLog } from './drop-log.js';
+import { createMetrics } from './metrics.js';
+import { captureHubFor, type CaptureHub } from './capture.js';
 import { diffPeers } from './peers/diff.js';
-import type { Peer, PeerSource } from './peers/peer-source.js';
+import { AbortedError, type LocalNode, type Peer, type PeerSource } from './peers/peer-source.js';
 import { staticPeerSource } from './peers/static.js';
+import { parseIP } from './net/ip.js';
+import { randomMac } from './net/mac.js';
+import { formatSubnetEnv, writeFileAtomic } from './subnet-file.js';
 import { mergeDrops, peerView, type Status } from './status.js';
 import { VERSION } from './version.js';
 
@@ -43,10 +57,16 @@ interface Underlay {
   bind: UnderlayAddress;
 }
 
-/** Works out which local address to bind and which MTU the underlay has (design.md "underlay"). */
-export async function resolveUnderlay(ip: IpRunner, config: Config, ownPublicIP: string | undefined): Promise<Underlay> {
+/**
+ * Works out which local address to bind and which MTU the underlay has (design.md "underlay"). `own` is the
+ * peer source's idea of our address (LocalNode.address): required when it names a field, else a hint that is
+ * used only if it is an address of this host (on underlay.interface, when that is set).
+ */
+export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNode['address']): Promise<Underlay> {
   const addrs = await listIPv4Addresses(ip);
-  const wanted = config.underlay.publicIP?.text ?? ownPublicIP;
+  const usable = (a: string) => addrs.some((x) => x.address === a && (!config.underlay.interface || x.interface === config.underlay.interface));
+  const ownIP = own && (own.field !== undefined || usable(own.ip.text)) ? own.ip.text : undefined;
+  const wanted = config.underlay.publicIP?.text ?? ownIP;
   const iface = config.underlay.interface ?? (wanted ? undefined : await defaultRouteInterface(ip));
   if (config.underlay.interface && !addrs.some((a) => a.interface === config.underlay.interface)) {
     throw new ConfigError('underlay.interface', `${config.underlay.interface} does not exist or has no IPv4 address`);
@@ -56,7 +76,7 @@ export async function resolveUnderlay(ip: IpRunner, config: Config, ownPublicIP:
   if (!bind) {
     if (wanted) {
       throw new ConfigError(
-        config.underlay.publicIP ? 'underlay.publicIP' : 'peers.static',
+        config.underlay.publicIP ? 'underlay.publicIP' : (own?.field ?? 'underlay'),
         `${wanted} is not an address of this host; set underlay.interface to bind another address`,
       );
     }
@@ -71,17 +91,61 @@ function defaultWorkers(): number {
 
 /** The table the addon gets: every peer but ourselves, plus our own pod CIDRs. */
 export function buildNativeTable(self: string, peers: readonly Peer[], localCIDRs: readonly string[]): NativeTable {
-  return {
-    local: [...localCIDRs],
-    peers: peers
-      .filter((p) => p.name !== self)
-      .map((p) => ({ name: p.name, publicIP: p.publicIP.text, vtepMAC: p.vtepMAC, cidrs: p.podCIDRs.map((c) => c.toString()) })),
-  };
+  const out: NativeTable['peers'] = [];
+  for (const p of peers) if (p.name !== self) out.push(nativePeer(p));
+  return { local: [...localCIDRs], peers: out };
+}
+
+/** A peer's table entry, made once per Peer object (sources reuse the object of an unchanged node). */
+const nativePeers = new WeakMap<Peer, NativeTable['peers'][number]>();
+function nativePeer(p: Peer): NativeTable['peers'][number] {
+  let e = nativePeers.get(p);
+  if (!e) {
+    e = { name: p.name, publicIP: p.publicIP.text, vtepMAC: p.vtepMAC, cidrs: p.podCIDRs.map((c) => c.toString()) };
+    nativePeers.set(p, e);
+  }
+  return e;
+}
+
+const OFFLOADS = ['tso', 'gro', 'udpGso', 'udpGro'] as const;
+
+/** What to ask the addon for: every offload not switched off (design.md: each has its own switch). */
+export function wantedOffloads(config: Config): OffloadFlags {
+  const o = config.dataplane.offloads;
+  return { tso: o.tso !== 'off', gro: o.gro !== 'off', udpGso: o.udpGso !== 'off', udpGro: o.udpGro !== 'off' };
+}
+
+/** An offload set to "on" that the kernel refused is a start-up failure; "auto" just goes without. */
+export function checkRequiredOffloads(config: Config, got: OffloadFlags): void {
+  for (const k of OFFLOADS) {
+    if (config.dataplane.offloads[k] === 'on' && !got[k]) {
+      throw new DataplaneError(`dataplane.offloads.${k} is "on" but this kernel refused it (set it to auto or off)`);
+    }
+  }
 }
 
 function specToPeer(p: PeerSpec): Peer {
   return { name: p.name, podCIDRs: p.podCIDRs, publicIP: p.publicIP, vtepMAC: p.vtepMAC };
 }
+
+/** The peer source the config asks for. The Kubernetes client is loaded only when used (it takes a second). */
+export async function peerSourceFor(config: Config, logger: Logger): Promise<PeerSource> {
+  if (config.peers.kind === 'static') return staticPeerSource(config.peers.static.map(specToPeer), config.nodeName);
+  const k = config.peers.kubernetes;
+  const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([import('./peers/kube.js'), import('./peers/kube-config.js')]);
+  return kubePeerSource({
+    kubeConfig: loadKubeConfig(k.kubeconfig),
+    nodeName: config.nodeName,
+    annotationPrefix: k.annotationPrefix,
+    vni: config.vni,
+    network: config.network,
+    ipv6Network: config.ipv6Network,
+    logger,
+  });
+}
+
+/** Above this many changes in one snapshot, peers are logged as one summary line (per peer at debug level). */
+const PEER_LOG_LIMIT = 20;
 
 async function warnIfNotForwarding(logger: Logger): Promise<void> {
   try {
@@ -93,35 +157,50 @@ async function warnIfNotForwarding(logger: Logger): Promise<void> {
   }
 }
 
+/**
+ * Runs the node until `signal` aborts or something fails. Whatever a peer source opened (a watch on the
+ * Kubernetes API) is tied to a signal that is aborted on the way out, however the node ends.
+ */
 export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
+  const life = new AbortController();
+  const onAbort = () => life.abort();
+  if (signal.aborted) life.abort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await runNode(deps, life.signal);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    life.abort();
+  }
+}
+
+async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const { config, logger } = deps;
   const ip = deps.ip ?? execIp;
-  if (config.dataplane.engine !== 'native') {
-    throw new ConfigError('dataplane.engine', `engine "${config.dataplane.engine}" is not available in this version; use native`);
+  // Who we are comes from the peer source (it may wait, e.g. for our Node's podCIDR); no device before that.
+  const source = deps.peerSource ?? (await peerSourceFor(config, logger));
+  let local: LocalNode;
+  try {
+    local = await source.local(signal);
+  } catch (err) {
+    if (err instanceof AbortedError) return; // stopped while waiting
+    throw withContext(`peer source ${source.kind}`, err);
   }
-  if (config.peers.kind !== 'static') {
-    throw new ConfigError('peers.kubernetes', 'the kubernetes peer source is not available in this version; use peers.static');
-  }
-  const own = config.peers.static.find((p) => p.name === config.nodeName);
-  if (!own) throw new ConfigError('peers.static', `no entry named "${config.nodeName}" (nodeName)`);
-  if (config.vtepMAC !== 'auto' && config.vtepMAC !== own.vtepMAC) {
-    throw new ConfigError('vtepMAC', `${config.vtepMAC} differs from ${own.vtepMAC} in peers.static entry "${own.name}"`);
-  }
-  const vtepMAC = own.vtepMAC;
-  const podCIDRs = own.podCIDRs.map((c) => c.toString());
-  const underlay = await resolveUnderlay(ip, config, own.publicIP.text);
+  const vtepMAC = config.vtepMAC !== 'auto' ? config.vtepMAC : (local.vtepMAC ?? randomMac());
+  if (config.vtepMAC === 'auto' && local.vtepMAC === undefined) logger.info('generated a VTEP MAC', { vtepMAC });
+  const podCIDRs = local.podCIDRs.map((c) => c.toString());
+  const underlay = await resolveUnderlay(ip, config, local.address);
   const mtu = config.mtu === 'auto' ? underlay.bind.mtu - ENCAP_OVERHEAD_V4 : config.mtu;
   const minMtu = config.ipv6Network ? 1280 : 576;
   if (mtu < minMtu) {
     throw new ConfigError('mtu', `${mtu} is below ${minMtu} (underlay ${underlay.bind.interface} has MTU ${underlay.bind.mtu})`);
   }
   const workers = config.dataplane.workers === 'auto' ? defaultWorkers() : config.dataplane.workers;
-  const source = deps.peerSource ?? staticPeerSource(config.peers.static.map(specToPeer));
   const native = deps.native ?? loadNative();
 
   let dp: NativeDataplane;
   try {
-    dp = new native.Dataplane({
+    const opts = {
       device: config.device,
       workers,
       port: config.port,
@@ -131,7 +210,8 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
       vtepMAC,
       acceptUnknownVteps: config.security.acceptUnknownVteps,
       checkInnerSource: config.security.checkInnerSource,
-    });
+    };
+    dp = config.dataplane.engine === 'js' ? await openJsDataplane(native, opts) : new native.Dataplane(opts);
   } catch (err) {
     throw withContext(`opening device ${config.device}`, wrapNativeError(err));
   }
@@ -139,13 +219,16 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
   const setup: DeviceSetup = {
     device: config.device,
     mtu,
-    addresses: own.podCIDRs.map((c) => `${c.hostAddress(0).text}/${c.family === 4 ? 32 : 128}`),
+    addresses: local.podCIDRs.map((c) => `${c.hostAddress(0).text}/${c.family === 4 ? 32 : 128}`),
     routes: [config.network, ...(config.ipv6Network ? [config.ipv6Network] : [])],
   };
   let peers: Peer[] = [];
   let ready = false;
   let admin: AdminServer | undefined;
+  let dropLog: DropLog | undefined;
+  let captureHub: CaptureHub | undefined;
   let closed = false;
+  let offloads: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
   let lastStats = dp.stats();
   const stats = () => (closed ? lastStats : (lastStats = dp.stats()));
   const status = (): Status => {
@@ -159,9 +242,14 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
       publicIP: underlay.publicIP,
       vtepMAC,
       podCIDRs,
-      engine: 'native',
+      engine: config.dataplane.engine,
       workers: dp.workers,
-      offloads: { tso: 'off', gro: 'off', udpGso: 'off', udpGro: 'off' },
+      offloads: {
+        tso: s.offloads.tso ? 'on' : 'off',
+        gro: s.offloads.gro ? 'on' : 'off',
+        udpGso: s.offloads.udpGso ? 'on' : 'off',
+        udpGro: s.offloads.udpGro ? 'on' : 'off',
+      },
       peers: peers.filter((p) => p.name !== config.nodeName).map(peerView),
       counters: {
         txPackets: s.txPackets,
@@ -171,9 +259,16 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
         txErrors: s.txErrors,
         rxErrors: s.rxErrors,
         drops: mergeDrops(native.dropReasons, s),
+        offload: {
+          tsoSplit: s.txTsoSplit,
+          coalesced: s.rxCoalesced,
+          csumCompleted: s.rxCsumCompleted,
+          superSplit: s.rxSuperSplit,
+        },
       },
       ready,
       version: VERSION,
+      controlPlane: { source: source.kind, ...source.state() },
     };
   };
 
@@ -189,13 +284,29 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
     await configureDevice(ip, setup).catch((err: unknown) => {
       throw withContext(`configuring device ${config.device}`, err);
     });
-    dp.start((message) => fail(new DataplaneError(`dataplane stopped: ${message}`)));
+    offloads = dp.start((message) => fail(new DataplaneError(`dataplane stopped: ${message}`)), wantedOffloads(config));
+    checkRequiredOffloads(config, offloads);
+    const readDrops = () => {
+      const s = stats();
+      return { rx: s.rxDrops, tx: s.txDrops };
+    };
+    dropLog = startDropLog({ read: readDrops, logger });
     if (config.admin) {
-      admin = await startAdminServer(config.admin, { status, ready: () => ready }, logger).catch((err: unknown) => {
+      captureHub = captureHubFor(dp, native.dropReasons);
+      const outer = () => ({ publicIP: underlay.publicIP, port: config.port, vni: config.vni });
+      const pcap = { hub: captureHub, outer, device: config.device };
+      const handlers = { status, ready: () => ready, metrics: createMetrics(status), pcap };
+      admin = await startAdminServer(config.admin, handlers, logger).catch((err: unknown) => {
         throw withContext(`admin server on ${config.admin!.host}:${config.admin!.port}`, err);
       });
     }
     await warnIfNotForwarding(logger);
+    if (config.subnetFile) {
+      const env = formatSubnetEnv({ ...config, podCIDRs: local.podCIDRs, mtu });
+      await writeFileAtomic(config.subnetFile, env).catch((err: unknown) => {
+        throw withContext(`writing subnet file ${config.subnetFile}`, err);
+      });
+    }
     logger.info('dataplane up', {
       device: config.device,
       mtu,
@@ -203,21 +314,34 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
       publicIP: underlay.publicIP,
       vtepMAC,
       workers: dp.workers,
+      offloads: OFFLOADS.filter((k) => offloads[k]).join(',') || 'none',
       admin: admin?.address ?? 'off',
     });
 
+    const publicIP = parseIP(underlay.publicIP);
+    if (!publicIP) throw new DataplaneError(`bad underlay address ${underlay.publicIP}`);
     const sourceDone = source
-      .run(stop.signal, (snapshot) => {
+      .run(stop.signal, { vni: config.vni, vtepMAC, publicIP }, (snapshot) => {
         try {
+          const t0 = performance.now();
           const d = diffPeers(peers, snapshot);
-          dp.setTable(buildNativeTable(config.nodeName, snapshot, podCIDRs));
+          const table = buildNativeTable(config.nodeName, snapshot, podCIDRs);
+          const t1 = performance.now();
+          dp.setTable(table);
+          const t2 = performance.now();
           peers = snapshot;
-          for (const p of d.added) if (p.name !== config.nodeName) logger.info('peer added', peerView(p));
-          for (const p of d.updated) if (p.name !== config.nodeName) logger.info('peer updated', peerView(p));
-          for (const p of d.removed) logger.info('peer removed', { name: p.name });
+          logger.debug('table programmed', { peers: table.peers.length, diffMs: +(t1 - t0).toFixed(2), setTableMs: +(t2 - t1).toFixed(2) });
+          const others = (list: Peer[]) => list.filter((p) => p.name !== config.nodeName);
+          const [added, updated] = [others(d.added), others(d.updated)];
+          const few = added.length + updated.length + d.removed.length <= PEER_LOG_LIMIT;
+          const each = (msg: string, fields: Record<string, unknown>) => (few ? logger.info(msg, fields) : logger.debug(msg, fields));
+          for (const p of added) each('peer added', peerView(p));
+          for (const p of updated) each('peer updated', peerView(p));
+          for (const p of d.removed) each('peer removed', { name: p.name });
+          if (!few) logger.info('peers changed', { added: added.length, updated: updated.length, removed: d.removed.length });
           if (!ready) {
             ready = true;
-            logger.info('ready', { peers: peers.length - 1 });
+            logger.info('ready', { peers: others(peers).length });
             deps.onReady?.({ adminAddress: admin?.address, device: config.device });
           }
         } catch (err) {
@@ -233,6 +357,8 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
   } finally {
     signal.removeEventListener('abort', onAbort);
     stop.abort();
+    dropLog?.stop();
+    captureHub?.close();
     ready = false;
     lastStats = dp.stats();
     closed = true;

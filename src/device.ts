@@ -69,6 +69,8 @@ export async function configureDevice(ip: IpRunner, s: DeviceSetup): Promise<voi
   // the device, which have no peer and would show up as no-route drops.
   await ip(['link', 'set', 'dev', s.device, 'addrgenmode', 'none']).catch(() => undefined);
   await ip(['link', 'set', 'dev', s.device, 'mtu', String(s.mtu), 'up']);
+  // TSO reads are split into at most 128 segments; the stack segments anything larger itself.
+  await ip(['link', 'set', 'dev', s.device, 'gso_max_segs', '128']).catch(() => undefined);
   for (const a of s.addresses) {
     const v6 = a.includes(':');
     await ip([...(v6 ? ['-6'] : []), 'addr', 'replace', a, 'dev', s.device, ...(v6 ? ['nodad'] : [])]);

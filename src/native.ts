@@ -41,19 +41,50 @@ export interface NativeStats {
   rxCsumCompleted: number;
   /** Received TCP super-packets larger than the MTU that were segmented (native/segment.h). */
   rxSuperSplit: number;
+  /** Received packets merged into another packet's GSO write to the TUN. */
+  rxCoalesced: number;
+  /** TSO super-packets read from the TUN and split into datagrams. */
+  txTsoSplit: number;
+  /** The offloads in use now (UDP GSO can turn itself off after a failed send). */
+  offloads: OffloadFlags;
   txDrops: DropCounts;
   rxDrops: DropCounts;
+  /** Capture records lost because a capture ring was full (native engine only). */
+  captureDropped?: number;
+}
+
+/** Kernel offloads (design.md "Performance approach"); each is probed at start. */
+export interface OffloadFlags {
+  /** TSO reads from the TUN (split in userspace into UDP datagrams). */
+  tso: boolean;
+  /** TCP coalescing into GSO writes to the TUN. */
+  gro: boolean;
+  /** UDP_SEGMENT sends. */
+  udpGso: boolean;
+  /** UDP_GRO receives. */
+  udpGro: boolean;
 }
 
 export interface NativeDataplane {
   readonly workers: number;
-  /** Starts the worker threads; onFatal is called (on the JS thread) if a loop dies. */
-  start(onFatal: (message: string) => void): void;
+  /**
+   * Probes the wanted offloads, starts the worker threads with those that work, and returns them.
+   * Call after the device is up. onFatal is called (on the JS thread) if a loop dies.
+   */
+  start(onFatal: (message: string) => void, want: OffloadFlags): OffloadFlags;
   /** Publishes a new table atomically; lookups never wait. */
   setTable(table: NativeTable): void;
   stats(): NativeStats;
   /** Stops and joins the threads, closes the sockets and the device. Idempotent. */
   close(): void;
+  /**
+   * Packet capture (native engine only; src/capture.ts drives it). While at least one capture id is running the
+   * loops copy every packet into per-loop rings; captureRead drains them into packed records (native/capture.h),
+   * null when there are none. Several ids share the rings: the caller fans the records out.
+   */
+  captureStart?(): number;
+  captureStop?(id: number): boolean;
+  captureRead?(maxBytes: number): Buffer | null;
 }
 
 export interface Classification {
@@ -64,16 +95,38 @@ export interface Classification {
 
 export interface NativeTableHandle {
   lookup(ip: string): string | null;
+  /** Benchmarks: how many of the 4-byte IPv4 addresses in `addrs` match a peer. */
+  lookupBatch(addrs: Uint8Array): number;
+  /** Benchmarks: how many of the datagrams pass the receive checks. */
+  classifyRxBatch(datagrams: Uint8Array[], srcIP: string, policy: NativePolicy): number;
   classifyTx(packet: Uint8Array): Classification;
   classifyRx(datagram: Uint8Array, srcIP: string, policy: NativePolicy): Classification;
 }
 
+/** The `js` engine's TUN device: the addon moves bytes, TypeScript does the rest. */
+export interface NativeTunDevice {
+  /** Starts the reader thread: batches of packets arrive in onPackets (on the JS thread). */
+  start(onPackets: (packets: Buffer[]) => void, onFatal: (message: string) => void): void;
+  /** Writes one packet into the device; false when the kernel refused it. */
+  write(packet: Uint8Array): boolean;
+  /** Batches the reader dropped because JavaScript fell behind. */
+  dropped(): number;
+  close(): void;
+}
+
 export interface NativeBinding {
   Dataplane: new (opts: NativeOpenOptions) => NativeDataplane;
+  TunDevice: new (name: string) => NativeTunDevice;
   Table: new (table: NativeTable) => NativeTableHandle;
   encap(packet: Uint8Array, vni: number, dstMac: string, srcMac: string): Buffer;
   /** Splits a TCP packet into segments of at most `mss` payload bytes; null if it cannot be split. */
   segmentTcp(packet: Uint8Array, mss: number): Buffer[] | null;
+  /** Benchmarks: writes the 22-byte prefix in place into each buffer (22 bytes headroom + packet). */
+  encapBatch(bufs: Uint8Array[], vni: number, dstMac: string, srcMac: string): number;
+  /** Benchmarks: plans the transmit split of a TSO super-packet; returns the segment count. */
+  tsoPlan(packet: Uint8Array, mss: number): number;
+  /** Benchmarks: plans the receive-side coalescing of inner packets; returns the TUN write count. */
+  groPlan(packets: Uint8Array[], mtu: number): number;
   /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
   completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
   /** The drop reasons, in the addon's order. */
@@ -82,14 +135,18 @@ export interface NativeBinding {
 
 let cached: NativeBinding | undefined;
 
-/** Loads build/Release (then build/Debug) vxtun.node; the error lists every path tried. */
+/**
+ * Loads build/Release (then build/Debug) vxtun.node; the error lists every path tried. VXTUN_NATIVE_ADDON, when
+ * set, is the only path tried (the sanitizer build, native/sanitize/run.sh, is loaded that way).
+ */
 export function loadNative(): NativeBinding {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const tried: string[] = [];
-  for (const p of ['build/Release/vxtun.node', 'build/Debug/vxtun.node']) {
-    const full = path.join(root, p);
+  const override = process.env['VXTUN_NATIVE_ADDON'];
+  for (const p of override ? [override] : ['build/Release/vxtun.node', 'build/Debug/vxtun.node']) {
+    const full = path.resolve(root, p);
     try {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       cached = require(full) as any as NativeBinding;

@@ -25,9 +25,27 @@ export interface Status {
     txErrors: number;
     rxErrors: number;
     drops: Record<string, number>;
+    /** What the offloads did: TSO super-packets split, packets coalesced into GSO writes, partial
+     *  inner checksums completed, oversized received packets segmented. */
+    offload: { tsoSplit: number; coalesced: number; csumCompleted: number; superSplit: number };
   };
   ready: boolean;
   version: string;
+  /** The peer source and its connection to its backend (absent in daemons before 0.2). */
+  controlPlane?: ControlPlaneStatus;
+}
+
+export interface ControlPlaneStatus {
+  /** 'static' or 'kubernetes'. */
+  source: string;
+  /** Whether the backend (the Kubernetes API) answered the last request; forwarding goes on either way. */
+  connected: boolean;
+  /** The last error talking to the backend, until it answers again. */
+  lastError?: string;
+  /** Nodes known to the source, this one included. */
+  nodes: number;
+  /** Nodes left out of the table: malformed, another backend or VNI, conflicting, or not set up yet. */
+  skipped: number;
 }
 
 /** Sums transmit and receive drops per reason; every known reason is present, zero or not. */
@@ -60,6 +78,11 @@ export function formatStatus(s: Status): string {
   lines.push(`tx ${c.txPackets} packets ${c.txBytes} bytes ${c.txErrors} errors`);
   lines.push(`rx ${c.rxPackets} packets ${c.rxBytes} bytes ${c.rxErrors} errors`);
   const drops = Object.entries(c.drops).filter(([, n]) => n > 0);
+  const cp = s.controlPlane;
+  if (cp) {
+    const conn = cp.connected ? 'connected' : `NOT CONNECTED${cp.lastError ? ` (${cp.lastError})` : ''}`;
+    lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
+  }
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
   return lines.join('\n');
 }

@@ -8,3 +8,5 @@ export * from './traffic.js';
 export * from './preflight.js';
 export * from './paths.js';
 export * from './vxtun-node.js';
+export * from './raw-udp.js';
+export * from './payload-capture.js';

@@ -4,6 +4,7 @@
 //   ${prefix}-ul   br0 ── n1, n2, … (veth peers of each node's eth0)
 //   ${prefix}-nI   eth0 192.168.99.I/24 · pod0 10.244.I.1/24, fd10:244:0:I::1/64 · forwarding on
 //   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via the node's pod0
+//   ${prefix}-NAME eth0 192.168.99.X/24 (lab.addHost: another host on the underlay, e.g. a rogue one)
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -194,6 +195,33 @@ export class Lab {
     this.#processes.add(p);
     void p.exited.then(() => this.#processes.delete(p));
     return p;
+  }
+
+  /**
+   * Adds a plain host on the underlay: namespace `${prefix}-${name}` whose eth0 (address `ip`/24, an unused
+   * 192.168.99.X) is a port of the underlay bridge like a node's. `name` is 1–8 lowercase letters/digits starting
+   * with a letter, other than `ul` or n<digits>/p<digits>. Returns the namespace; destroy() removes it.
+   */
+  async addHost(name: string, ip: string): Promise<string> {
+    if (!/^[a-z][a-z0-9]{0,7}$/.test(name) || name === 'ul' || /^[np]\d+$/.test(name)) {
+      throw new Error(`lab addHost: bad host name ${JSON.stringify(name)}`);
+    }
+    const m = /^192\.168\.99\.(\d{1,3})$/.exec(ip);
+    const x = m ? Number(m[1]) : NaN;
+    if (!(x >= 1 && x <= 254) || x <= this.nodes) {
+      throw new Error(`lab addHost: ${ip} is not a free underlay address (192.168.99.${this.nodes + 1}…254)`);
+    }
+    const ns = `${this.prefix}-${name}`;
+    if (this.#created.includes(ns)) throw new Error(`lab addHost: ${ns} exists`);
+    const ul = this.underlayNs;
+    const port = `h${name}`;
+    await this.#addNs(ns, []);
+    await this.ip(ns, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', ul]);
+    await this.ip(ul, ['link', 'set', port, 'mtu', String(this.underlayMTU), 'master', 'br0', 'up']);
+    await this.ip(ns, ['link', 'set', 'eth0', 'mtu', String(this.underlayMTU)]);
+    await this.ip(ns, ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await this.ip(ns, ['link', 'set', 'eth0', 'up']);
+    return ns;
   }
 
   // ---- teardown ----

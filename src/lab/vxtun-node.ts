@@ -17,8 +17,13 @@ export interface StaticPeer {
 }
 
 export interface VxtunNodeOptions {
-  /** Every node of the overlay, this one included (its entry is the one named `name`). */
-  peers: StaticPeer[];
+  /** Static mode: every node of the overlay, this one included (its entry is the one named `name`). */
+  peers?: StaticPeer[];
+  /**
+   * Kubernetes mode instead of `peers`: a kubeconfig file and optionally the annotation prefix. The subnet file
+   * then goes to the node's temporary directory (`subnetFile`) unless `extra` sets one.
+   */
+  kubernetes?: { kubeconfig: string; annotationPrefix?: string };
   /** Default `node-<i>`. */
   name?: string;
   /** Extra top-level config keys (e.g. { dataplane: { workers: 1 } }). */
@@ -31,6 +36,8 @@ export interface VxtunNode {
   readonly name: string;
   readonly ns: string;
   readonly configPath: string;
+  /** Where the daemon writes its subnet file (kubernetes mode), while it runs. */
+  readonly subnetFile: string | null;
   readonly process: NsProcess;
   status(): Promise<Status>;
   /** SIGTERM, wait (≤ 5 s as the contract says, then SIGKILL); resolves with the exit status. */
@@ -49,11 +56,12 @@ export function labPeer(lab: Lab, i: number, vtepMAC?: string): StaticPeer {
 
 /** The config a lab node runs with (JSON, which is YAML). */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
+  if ((opts.peers === undefined) === (opts.kubernetes === undefined)) throw new Error('labConfig: give peers or kubernetes');
   return {
     nodeName: opts.name ?? `node-${i}`,
     network: lab.podNetwork(4),
     ipv6Network: lab.podNetwork(6),
-    peers: { static: opts.peers },
+    peers: opts.kubernetes ? { kubernetes: opts.kubernetes } : { static: opts.peers },
     ...opts.extra,
   };
 }
@@ -68,7 +76,11 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   const ns = lab.nodeNs(i);
   const dir = mkdtempSync(join(tmpdir(), `vxtun-${lab.prefix}-`));
   const configPath = join(dir, `${name}.json`);
-  writeFileSync(configPath, JSON.stringify(labConfig(lab, i, opts), null, 2));
+  const config = labConfig(lab, i, opts);
+  // Never the default /run/flannel/subnet.env: the namespaces share the host's file system.
+  if (opts.kubernetes && !('subnetFile' in config)) config['subnetFile'] = join(dir, 'subnet.env');
+  const subnetFile = typeof config['subnetFile'] === 'string' ? config['subnetFile'] : null;
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
   const cli = cliPath();
   const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath]);
   void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +94,7 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
     name,
     ns,
     configPath,
+    subnetFile,
     process: proc,
     async status() {
       const r = await nsExec(ns, process.execPath, [cli, 'status', '--json']);

@@ -18,7 +18,7 @@ export function diffPeers(prev: readonly Peer[], next: readonly Peer[]): PeerDif
   for (const [name, p] of after) {
     const old = before.get(name);
     if (!old) out.added.push(p);
-    else if (peerKey(old) !== peerKey(p)) out.updated.push(p);
+    else if (old !== p && peerKey(old) !== peerKey(p)) out.updated.push(p); // same object: unchanged, no key needed
   }
   for (const [name, p] of before) if (!after.has(name)) out.removed.push(p);
   return out;

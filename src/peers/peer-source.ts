@@ -1,6 +1,14 @@
-// The control-plane seam: where peers come from. Implementations: static (config file) and,
-// later, kubernetes. A source delivers full snapshots (every node, the local one included);
-// diffPeers turns consecutive snapshots into events for logging and the dataplane.
+// The control-plane seam: where peers come from. Implementations: static (config file) and
+// kubernetes (Node objects). The daemon drives a source in two steps:
+//
+//   1. local(signal)             → who this node is (pod CIDRs, a VTEP MAC to reuse, its address);
+//                                  the device is created only after this resolves.
+//   2. run(signal, self, onSnapshot) → tells the overlay about us (`self`), then delivers full
+//                                  snapshots until `signal` aborts.
+//
+// Both calls take the daemon's stop signal; whatever a source opens in local() (a watch) lives
+// until that signal aborts. A snapshot holds every node, the local one included; diffPeers turns
+// consecutive snapshots into events for logging and the dataplane.
 import type { Cidr } from '../net/cidr.js';
 import type { IP } from '../net/ip.js';
 
@@ -11,13 +19,63 @@ export interface Peer {
   vtepMAC: string;
 }
 
+/** The local node as the source knows it. */
+export interface LocalNode {
+  /** Our pod CIDRs: the device's addresses and the table's local prefixes. Never empty. */
+  podCIDRs: Cidr[];
+  /** A VTEP MAC the overlay already knows us by (a static entry; our own annotation after a restart). */
+  vtepMAC?: string;
+  /**
+   * Our underlay address as the source knows it. With `field`, it must be an address of this host (otherwise a
+   * ConfigError on that field); without, it is a hint, used only when it is one.
+   */
+  address?: { ip: IP; field?: string };
+}
+
+/** What the daemon tells the overlay about this node once its device is up. */
+export interface Advertisement {
+  vni: number;
+  vtepMAC: string;
+  /** The underlay address the dataplane is bound to. */
+  publicIP: IP;
+}
+
+/** The source's view of its backend, for /status (`controlPlane`). */
+export interface SourceState {
+  /** The backend answered the last request (always true for a static list). */
+  connected: boolean;
+  /** The last error talking to the backend, until it answers again. */
+  lastError?: string;
+  /** Nodes the source knows, programmed or not, ourselves included. */
+  nodes: number;
+  /** Nodes not in the snapshot: malformed, another backend type, conflicting, or not set up yet. */
+  skipped: number;
+}
+
 export interface PeerSource {
   readonly kind: string;
   /**
-   * Delivers snapshots through onSnapshot until `signal` aborts, then resolves. The first
-   * snapshot should come as soon as the source has one; errors that a source can recover from
-   * (an API outage) are logged by the source and do not reject: forwarding goes on with the last
-   * snapshot. Rejects only for errors that make the source useless.
+   * Resolves with the local node once the source knows it (the kubernetes source waits for the Node to have a pod
+   * CIDR). Rejects with a ConfigError when the local node cannot be ours (no static entry; a pod CIDR outside the
+   * configured network), and when `signal` aborts first.
    */
-  run(signal: AbortSignal, onSnapshot: (peers: Peer[]) => void): Promise<void>;
+  local(signal: AbortSignal): Promise<LocalNode>;
+  /**
+   * Called once, after local(). Publishes `self` where the backend has a place for it (the kubernetes source patches
+   * its Node; a static list has nothing to publish), then delivers snapshots through onSnapshot until `signal`
+   * aborts, and resolves. The first snapshot comes as soon as the source has a complete one. Errors a source can
+   * recover from (an API outage) are logged by the source and do not reject: no snapshot is delivered meanwhile, so
+   * forwarding goes on with the last one. Rejects only for errors that make the source useless.
+   */
+  run(signal: AbortSignal, self: Advertisement, onSnapshot: (peers: Peer[]) => void): Promise<void>;
+  /** Cheap; called for every /status request. */
+  state(): SourceState;
+}
+
+/** The rejection of local()/waits when the daemon's signal aborts. */
+export class AbortedError extends Error {
+  override name = 'AbortedError';
+  constructor() {
+    super('stopped');
+  }
 }

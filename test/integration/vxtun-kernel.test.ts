@@ -22,7 +22,7 @@ import { labSkipReason } from '../helpers/lab-guard.js';
 const MB = 1024 * 1024;
 const skip = labSkipReason();
 
-t.test('vxtun node ⇄ kernel VXLAN node', { skip }, async (t) => {
+for (const engine of ['native', 'js'] as const) t.test(`vxtun node (${engine} engine) ⇄ kernel VXLAN node`, { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
   const kernel = await programKernelVxlanNode(lab, 2, {
@@ -33,7 +33,7 @@ t.test('vxtun node ⇄ kernel VXLAN node', { skip }, async (t) => {
     labPeer(lab, 1, labVtepMAC(1)),
     { name: 'node-2', podCIDRs: [lab.podCIDR(2, 4)], publicIP: lab.underlayIP(2), vtepMAC: kernel.vtepMAC },
   ];
-  const vx = await startVxtunNode(lab, 1, { peers });
+  const vx = await startVxtunNode(lab, 1, { peers, extra: { dataplane: { engine } } });
 
   await t.test('ping both ways', async (t) => {
     for (const [a, b] of [[1, 2], [2, 1]] as const) {

@@ -5,7 +5,8 @@
 //   fd10:244:0:1::2                                                                     fd10:244:0:2::2
 //
 // Pings and 50 MB checksum-verified TCP transfers both ways over IPv4 and IPv6 pod addresses;
-// status shows the peers and the counters; SIGTERM leaves no device and no route behind.
+// status shows the peers and the counters; SIGTERM leaves no device and no route behind. Once with
+// the native engine and once with the js engine (the portable baseline).
 import t from 'tap';
 import { Lab, labPeer, ping, startVxtunNode, tcpTransfer, type VxtunNode } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
@@ -14,12 +15,12 @@ import { labSkipReason } from '../helpers/lab-guard.js';
 const MB = 1024 * 1024;
 const skip = labSkipReason();
 
-t.test('two vxtun nodes', { skip }, async (t) => {
+for (const engine of ['native', 'js'] as const) t.test(`two vxtun nodes, ${engine} engine`, { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
   const peers = [labPeer(lab, 1), labPeer(lab, 2)];
   const nodes: VxtunNode[] = [];
-  for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
+  for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { engine } } }));
   const [n1, n2] = nodes as [VxtunNode, VxtunNode];
 
   for (const fam of [4, 6] as const) {
@@ -47,7 +48,7 @@ t.test('two vxtun nodes', { skip }, async (t) => {
     t.equal(s.port, 8472);
     t.equal(s.publicIP, '192.168.99.1');
     t.same(s.podCIDRs, ['10.244.1.0/24', 'fd10:244:0:1::/64']);
-    t.equal(s.engine, 'native');
+    t.equal(s.engine, engine);
     t.ok(s.ready, 'ready');
     t.same(
       s.peers.map((p) => ({ name: p.name, publicIP: p.publicIP, podCIDRs: p.podCIDRs })),

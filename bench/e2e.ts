@@ -1,0 +1,203 @@
+// End-to-end benchmark (root): pod-to-pod traffic through two-node namespace testbeds, side by
+// side with Linux kernel VXLAN in the same run.
+//
+//   kernel   two kernel VXLAN nodes programmed as flannel does (the yardstick)
+//   native   two vxtun nodes, native engine, offloads auto
+//   js       two vxtun nodes, js engine (the portable baseline)
+//   plain    plain routing between the nodes, no overlay (the ceiling)
+//   …plus any extra vxtun variants given with --variant name=<JSON dataplane config>
+//   capture  (with --capture) native, measured while `vxtun dump -w /dev/null` runs on node 1
+//
+// Each round measures every setup in a rotated order (interleaved, so drift hits all alike):
+// TCP with 1 and 4 streams (iperf3), UDP 64-byte packets/s, ping RTT. Reported: medians over the
+// rounds, the ratio to kernel VXLAN, and for vxtun the daemons' CPU seconds per GB moved.
+//
+//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture] [--json FILE]
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import {
+  cliPath,
+  Lab,
+  labPeer,
+  labUnavailableReason,
+  labVtepMAC,
+  nsExec,
+  ping,
+  programKernelVxlanNode,
+  startVxtunNode,
+  type NsProcess,
+  type VxtunNode,
+} from '../src/lab/index.js';
+
+interface Args {
+  rounds: number;
+  seconds: number;
+  only?: string[];
+  variants: Record<string, Record<string, unknown>>;
+  json?: string;
+  capture: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--rounds': a.rounds = Number(v); i++; break;
+      case '--seconds': a.seconds = Number(v); i++; break;
+      case '--only': a.only = (v ?? '').split(','); i++; break;
+      case '--json': a.json = v; i++; break;
+      case '--capture': a.capture = true; break;
+      case '--variant': {
+        const [name, json] = (v ?? '').split(/=(.*)/s);
+        a.variants[name!] = JSON.parse(json ?? '{}') as Record<string, unknown>;
+        i++;
+        break;
+      }
+      default: throw new Error(`unknown argument ${argv[i]}`);
+    }
+  }
+  return a;
+}
+
+interface Setup {
+  name: string;
+  lab: Lab;
+  daemons: VxtunNode[];
+  /** The running `vxtun dump` of the capture setup. */
+  dump?: NsProcess;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+async function build(name: string, variant?: Record<string, unknown>): Promise<Setup> {
+  const lab = await Lab.create({ nodes: 2, prefix: `vxtb${name.slice(0, 3)}${Math.random().toString(16).slice(2, 5)}` });
+  const daemons: VxtunNode[] = [];
+  if (name === 'kernel') {
+    for (const [i, j] of [[1, 2], [2, 1]] as const) {
+      await programKernelVxlanNode(lab, i, { remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }] });
+    }
+  } else if (name === 'plain') {
+    for (const [i, j] of [[1, 2], [2, 1]] as const) {
+      await lab.ip(lab.nodeNs(i), ['route', 'add', lab.podCIDR(j), 'via', lab.underlayIP(j)]);
+      await lab.ip(lab.nodeNs(i), ['-6', 'route', 'add', lab.podCIDR(j, 6), 'via', `fd00:99::${j}`]).catch(() => undefined);
+    }
+  } else {
+    const peers = [labPeer(lab, 1), labPeer(lab, 2)];
+    for (const i of [1, 2]) daemons.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: variant ?? {} } }));
+  }
+  if (name === 'capture') {
+    const dump = lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null']);
+    await dump.waitForOutput(/listening on /, 20_000);
+    return { name, lab, daemons, dump };
+  }
+  return { name, lab, daemons };
+}
+
+interface Sample {
+  tcp1: number; // Gbit/s
+  tcp4: number;
+  udp64: number; // packets/s received
+  rttMs: number;
+  cpuPerGB?: number; // daemon CPU seconds per GB during the 1-stream TCP test
+}
+
+async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<string, any>> {
+  const { lab } = s;
+  const port = String(5201 + Math.floor(Math.random() * 1000));
+  const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', port]);
+  await srv.waitForOutput(/Server listening/, 5_000);
+  try {
+    const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J', ...args], {
+      timeoutMs: (seconds + 20) * 1000,
+    });
+    return JSON.parse(r.stdout) as Record<string, any>;
+  } finally {
+    await srv.stop();
+  }
+}
+
+async function measure(s: Setup, seconds: number): Promise<Sample> {
+  const cpu0 = s.daemons.reduce((t, d) => t + cpuSeconds(d.process.pid), 0);
+  const t1 = await iperf(s, [], seconds);
+  const cpu1 = s.daemons.reduce((t, d) => t + cpuSeconds(d.process.pid), 0);
+  const bytes1 = t1.end.sum_received.bytes as number;
+  const t4 = await iperf(s, ['-P', '4'], seconds);
+  const u = await iperf(s, ['-u', '-l', '64', '-b', '0'], Math.max(2, Math.floor(seconds / 2)));
+  const udpPackets = (u.end.sum.packets as number) - (u.end.sum.lost_packets as number);
+  const p = await ping(s.lab, s.lab.podNs(1), s.lab.podIP(2), { count: 20, intervalS: 0.05 });
+  return {
+    tcp1: (t1.end.sum_received.bits_per_second as number) / 1e9,
+    tcp4: (t4.end.sum_received.bits_per_second as number) / 1e9,
+    udp64: udpPackets / (u.end.sum.seconds as number),
+    rttMs: p.rttAvgMs,
+    ...(s.daemons.length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3'] });
+  if (reason) throw new Error(`bench:e2e ${reason}`);
+  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...Object.keys(args.variants)].filter((n) => !args.only || args.only.includes(n));
+  const setups: Setup[] = [];
+  const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
+  try {
+    for (const n of names) setups.push(await build(n, n === 'js' ? { engine: 'js' } : args.variants[n]));
+    for (let r = 0; r < args.rounds; r++) {
+      const order = setups.map((_, i) => setups[(i + r) % setups.length]!);
+      for (const s of order) {
+        const m = await measure(s, args.seconds);
+        samples.get(s.name)!.push(m);
+        console.error(`round ${r + 1}/${args.rounds} ${s.name}: tcp1 ${m.tcp1.toFixed(2)} Gbit/s, tcp4 ${m.tcp4.toFixed(2)}, udp64 ${(m.udp64 / 1e3).toFixed(0)} kpps, rtt ${m.rttMs.toFixed(3)} ms`);
+      }
+    }
+    const status = setups.find((s) => s.name === 'native')?.daemons[0];
+    const offloads = status ? (await status.status()).offloads : undefined;
+    const med = (n: string, k: keyof Sample) => median(samples.get(n)!.map((x) => x[k] as number).filter((x) => x !== undefined));
+    const k = (key: keyof Sample) => (names.includes('kernel') ? med('kernel', key) : NaN);
+    const rows = names.map((n) => ({
+      setup: n,
+      tcp1: med(n, 'tcp1'),
+      tcp4: med(n, 'tcp4'),
+      udp64: med(n, 'udp64'),
+      rttMs: med(n, 'rttMs'),
+      cpuPerGB: med(n, 'cpuPerGB'),
+      tcp1VsKernel: med(n, 'tcp1') / k('tcp1'),
+      tcp4VsKernel: med(n, 'tcp4') / k('tcp4'),
+      udp64VsKernel: med(n, 'udp64') / k('udp64'),
+    }));
+    const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+    console.log(`vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
+    if (offloads) console.log(`vxtun offloads in use: ${JSON.stringify(offloads)}`);
+    console.log('');
+    console.log('| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of rows) {
+      console.log(`| ${r.setup} | ${f(r.tcp1)} | ${f(r.tcp1VsKernel)} | ${f(r.tcp4)} | ${f(r.tcp4VsKernel)} | ${f(r.udp64 / 1e3, 0)} | ${f(r.udp64VsKernel)} | ${f(r.rttMs, 3)} | ${f(r.cpuPerGB, 2)} |`);
+    }
+    if (args.json) writeFileSync(args.json, JSON.stringify({ rows, samples: Object.fromEntries(samples) }, null, 2));
+  } finally {
+    for (const s of setups) {
+      await s.dump?.stop();
+      for (const d of s.daemons) await d.stop();
+      await s.lab.destroy();
+    }
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench:e2e: ${(e as Error).message}`);
+  process.exit(1);
+});

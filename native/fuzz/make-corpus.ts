@@ -1,0 +1,191 @@
+// Writes the fuzzers' seed corpus, native/fuzz/corpus/<harness>/<name>: small, valid (and a few
+// deliberately invalid) packets and VXLAN datagrams in each harness's input layout (see the comment
+// at the top of each *_fuzz.cc and fuzz_input.h). Deterministic: rerunning rewrites the same files.
+//
+//   node --import=@tapjs/typescript/import native/fuzz/make-corpus.ts
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encap, internetChecksum } from '../../src/codec.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const v4 = (s: string): number[] => s.split('.').map(Number);
+function v6(s: string): number[] {
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const words = (x: string | undefined) => (x ? x.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head);
+  const t = words(tail);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return all.flatMap((w) => [w >> 8, w & 0xff]);
+}
+const mac = (s: string): number[] => s.split(':').map((x) => parseInt(x, 16));
+const be16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
+const be32 = (n: number): number[] => [...be16(n >>> 16), ...be16(n & 0xffff)];
+const bytes = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 0xff);
+
+/** The one's-complement sum (folded, not inverted) of the pseudo-header. */
+function pseudoSum(src: number[], dst: number[], proto: number, l4len: number): number {
+  let s = proto + l4len;
+  for (let i = 0; i < src.length; i += 2) s += ((src[i]! << 8) | src[i + 1]!) + ((dst[i]! << 8) | dst[i + 1]!);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+type Csum = 'valid' | 'partial' | 'bad';
+
+/** An IP packet carrying `l4` (TCP: proto 6, checksum at 16; UDP: 17, at 6) with the checksum as asked. */
+function ipPacket(family: 4 | 6, src: string, dst: string, proto: number, l4In: number[], csum: Csum, opts: { id?: number; frag?: number; ipOptions?: number[] } = {}): Uint8Array {
+  const s = family === 4 ? v4(src) : v6(src);
+  const d = family === 4 ? v4(dst) : v6(dst);
+  const l4 = [...l4In];
+  const at = proto === 6 ? 16 : 6;
+  l4[at] = 0;
+  l4[at + 1] = 0;
+  const seed = pseudoSum(s, d, proto, l4.length);
+  let field: number;
+  if (csum === 'partial') field = seed;
+  else {
+    const sum = internetChecksum(Uint8Array.from([...be16(seed), ...l4]));
+    field = csum === 'valid' ? sum : sum ^ 0x5555;
+  }
+  l4[at] = field >> 8;
+  l4[at + 1] = field & 0xff;
+  if (family === 6) {
+    return Uint8Array.from([0x60, 0, 0, 0, ...be16(l4.length), proto, 64, ...s, ...d, ...l4]);
+  }
+  const optionBytes = opts.ipOptions ?? [];
+  const ihl = 5 + optionBytes.length / 4;
+  const hdr = [0x40 | ihl, 0, ...be16(ihl * 4 + l4.length), ...be16(opts.id ?? 0x1234), ...be16(opts.frag ?? 0x4000), 64, proto, 0, 0, ...s, ...d, ...optionBytes];
+  const c = internetChecksum(Uint8Array.from(hdr));
+  hdr[10] = c >> 8;
+  hdr[11] = c & 0xff;
+  return Uint8Array.from([...hdr, ...l4]);
+}
+
+function tcp(payload: number[], opts: { flags?: number; options?: number[]; seq?: number } = {}): number[] {
+  const o = opts.options ?? [];
+  const doff = 5 + o.length / 4;
+  return [...be16(40000), ...be16(5201), ...be32(opts.seq ?? 0x10203040), ...be32(0x0a0b0c0d), doff << 4, opts.flags ?? 0x18, ...be16(501), 0, 0, 0, 0, ...o, ...payload];
+}
+const udp = (payload: number[]): number[] => [...be16(40001), ...be16(9999), ...be16(8 + payload.length), 0, 0, ...payload];
+
+const MSS_OPT = [2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]; // MSS 1460, NOP NOP, timestamps
+
+// ---- the layout of classify_rx's table (fuzz_input.h) ----
+const OUR_MAC = '0a:00:00:00:01:01';
+const PEER_MAC = '0a:00:00:00:02:01';
+function tableBytes(): number[] {
+  const prefix4 = (a: string, len: number) => [...v4(a), len];
+  const prefix6 = (a: string, len: number) => [...v6(a), len];
+  return [
+    1, // one peer
+    ...v4('192.168.99.2'),
+    ...mac(PEER_MAC),
+    1,
+    ...prefix4('10.244.2.0', 24),
+    1,
+    ...prefix6('fd10:244:0:2::', 64),
+    1, // local CIDRs
+    ...prefix4('10.244.1.0', 24),
+    1,
+    ...prefix6('fd10:244:0:1::', 64),
+  ];
+}
+/** flags: bit0 acceptUnknownVteps, bit1 checkInnerSource, bits 4..7 outer source (0 = the peer, 15 = unknown). */
+function rxInput(flags: number, datagram: Uint8Array | number[]): Uint8Array {
+  return Uint8Array.from([flags, 0, 0, 1, ...mac(OUR_MAC), ...tableBytes(), ...datagram]);
+}
+const dg = (pkt: Uint8Array, vni = 1, dstMac = OUR_MAC): Uint8Array =>
+  encap(pkt, vni, Uint8Array.from(mac(PEER_MAC)), Uint8Array.from(mac(dstMac)));
+
+const STRICT = 0x02;
+const v4udp = ipPacket(4, '10.244.2.2', '10.244.1.2', 17, udp(bytes(32, 1)), 'valid');
+const v4tcp = ipPacket(4, '10.244.2.2', '10.244.1.2', 6, tcp(bytes(100, 2), { options: MSS_OPT }), 'valid');
+const v6udp = ipPacket(6, 'fd10:244:0:2::2', 'fd10:244:0:1::2', 17, udp(bytes(40, 3)), 'valid');
+const v6tcp = ipPacket(6, 'fd10:244:0:2::2', 'fd10:244:0:1::2', 6, tcp(bytes(64, 4)), 'partial');
+const withType = (d: Uint8Array, type: number): Uint8Array => {
+  const c = Uint8Array.from(d);
+  c[20] = type >> 8;
+  c[21] = type & 0xff;
+  return c;
+};
+const flipped = (d: Uint8Array, at: number, x: number): Uint8Array => {
+  const c = Uint8Array.from(d);
+  c[at]! ^= x;
+  return c;
+};
+
+const corpus: Record<string, Record<string, Uint8Array>> = {
+  classify_rx: {
+    'v4-udp-forward': rxInput(STRICT, dg(v4udp)),
+    'v4-tcp-forward': rxInput(STRICT, dg(v4tcp)),
+    'v6-udp-forward': rxInput(STRICT, dg(v6udp)),
+    'v6-tcp-partial-forward': rxInput(STRICT, dg(v6tcp)),
+    'unknown-vtep': rxInput(STRICT | 0xf0, dg(v4udp)),
+    'unknown-vtep-accepted': rxInput(STRICT | 0x01 | 0xf0, dg(v4udp)),
+    'spoofed-source': rxInput(STRICT, dg(ipPacket(4, '10.244.3.9', '10.244.1.2', 17, udp(bytes(8, 5)), 'valid'))),
+    'spoofed-source-unchecked': rxInput(0, dg(ipPacket(6, 'fd10:244:0:3::9', 'fd10:244:0:1::2', 17, udp(bytes(8, 6)), 'valid'))),
+    'not-local': rxInput(STRICT, dg(ipPacket(4, '10.244.2.2', '10.244.7.2', 17, udp(bytes(8, 7)), 'valid'))),
+    vni: rxInput(STRICT, dg(v4udp, 42)),
+    'bad-mac': rxInput(STRICT, dg(v4udp, 1, '0a:00:00:00:09:09')),
+    'bad-header': rxInput(STRICT, flipped(dg(v4udp), 0, 0x0c)),
+    'bad-header-reserved': rxInput(STRICT, flipped(dg(v4udp), 7, 0x01)),
+    ethertype: rxInput(STRICT, withType(dg(v4udp), 0x0806)),
+    'ethertype-mismatch': rxInput(STRICT, withType(dg(v4udp), 0x86dd)),
+    'bad-ip-checksum': rxInput(STRICT, flipped(dg(v4udp), 22 + 10, 0xff)),
+    'bad-ip-truncated': rxInput(STRICT, dg(v4udp).subarray(0, 22 + 12)),
+    short: rxInput(STRICT, dg(v4udp).subarray(0, 21)),
+  },
+  parse_ip: {
+    'v4-udp': v4udp,
+    'v4-tcp-options': v4tcp,
+    'v4-ip-options': ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(20, 8)), 'valid', { ipOptions: [0x94, 4, 0, 0] }),
+    'v4-fragment': ipPacket(4, '10.244.1.2', '10.244.2.2', 17, udp(bytes(16, 9)), 'valid', { frag: 0x2000 }),
+    'v4-no-route': ipPacket(4, '10.244.1.2', '10.99.0.1', 1, [8, 0, 0, 0, 0, 1, 0, 1], 'valid'),
+    'v6-udp': v6udp,
+    'v6-tcp': v6tcp,
+    'v6-local': ipPacket(6, 'fd10:244:0:1::2', 'fd10:244:0:1::3', 17, udp([]), 'valid'),
+    'v4-trailing-bytes': Uint8Array.from([...v4udp, 0, 0, 0, 0]),
+    'v4-truncated': v4udp.subarray(0, 19),
+  },
+  segment_tcp: {
+    // mss, maxSegs − 1, capacity mode, packet
+    'v4-mss1448': Uint8Array.from([...be16(1448), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(4000, 10), { flags: 0x19 }), 'partial')]),
+    'v4-mss536-options-cwr': Uint8Array.from([...be16(536), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(1700, 11), { flags: 0x98, options: MSS_OPT }), 'valid')]),
+    'v6-mss1000-fin': Uint8Array.from([...be16(1000), 255, 0, ...ipPacket(6, 'fd10:244:0:1::2', 'fd10:244:0:2::2', 6, tcp(bytes(2500, 12), { flags: 0x11 }), 'partial')]),
+    'v4-exact-fit': Uint8Array.from([...be16(100), 255, 1, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 13)), 'valid')]),
+    'v4-too-small': Uint8Array.from([...be16(100), 255, 2, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 14)), 'valid')]),
+    'v4-too-many': Uint8Array.from([...be16(10), 3, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(100, 15)), 'valid')]),
+    'v4-no-payload': Uint8Array.from([...be16(1448), 0, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp([], { flags: 0x10 }), 'valid')]),
+    'v4-seq-wrap': Uint8Array.from([...be16(700), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(2000, 16), { seq: 0xffffff00 }), 'valid', { id: 0xffff })]),
+  },
+  checksum: {
+    'v4-tcp-partial': ipPacket(4, '10.244.2.2', '10.244.1.2', 6, tcp(bytes(300, 17)), 'partial'),
+    'v4-udp-partial': ipPacket(4, '10.244.2.2', '10.244.1.2', 17, udp(bytes(33, 18)), 'partial'),
+    'v6-tcp-partial': v6tcp,
+    'v6-udp-partial': ipPacket(6, 'fd10:244:0:2::2', 'fd10:244:0:1::2', 17, udp(bytes(7, 19)), 'partial'),
+    'v4-tcp-valid': v4tcp,
+    'v4-udp-bad': ipPacket(4, '10.244.2.2', '10.244.1.2', 17, udp(bytes(20, 20)), 'bad'),
+    'v4-udp-zero': (() => {
+      const p = Uint8Array.from(v4udp);
+      p[20 + 6] = 0;
+      p[20 + 7] = 0;
+      return p;
+    })(),
+    'v4-fragment': ipPacket(4, '10.244.2.2', '10.244.1.2', 6, tcp(bytes(40, 21)), 'partial', { frag: 0x2000 }),
+  },
+};
+
+let total = 0;
+for (const [harness, files] of Object.entries(corpus)) {
+  const dir = path.join(here, 'corpus', harness);
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) rmSync(path.join(dir, f));
+  for (const [name, data] of Object.entries(files)) {
+    writeFileSync(path.join(dir, name), data);
+    total += data.length;
+  }
+  process.stdout.write(`${harness}: ${Object.keys(files).length} seeds\n`);
+}
+process.stdout.write(`${total} bytes in all\n`);

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The native tests under AddressSanitizer + UndefinedBehaviorSanitizer, and a leak check of the
+# dataplane's start/stop cycles. Never touches build/ (node-gyp's own): everything goes to build-sanitize/.
+#
+#   1. builds the addon with -fsanitize=address,undefined through a separate node-gyp project
+#      (build-sanitize/binding.gyp, generated from binding.gyp with the sources' paths adjusted),
+#      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON points src/native.ts at it,
+#      LD_PRELOAD puts gcc's libasan first (node itself is not instrumented), detect_leaks=0
+#      because node does not free everything at exit; any ASan/UBSan report fails the run;
+#   2. builds native/sanitize/dataplane_cycles.cc with every native source but addon.cc under
+#      ASan+UBSan (LeakSanitizer on) and runs it in a throwaway network namespace: N open → start
+#      → traffic → close cycles; it fails on any leaked allocation (LSan at exit) or file
+#      descriptor. Needs root; without it this step is reported as skipped (exit 0 only if step 1
+#      passed and VXTUN_REQUIRE_NETNS is unset).
+#
+#   native/sanitize/run.sh [--cycles N]        npm run test:sanitize
+# Needs g++ (with libasan/libubsan, as Debian's g++ has), python3, make, iproute2.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+cycles=25
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cycles) cycles="${2:?}"; shift 2 ;;
+    *) echo "sanitize: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+out=build-sanitize
+mkdir -p "$out"
+san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1)
+status=0
+results=()
+
+# ---- 1. the addon and test/native ----
+node - "$out/binding.gyp" "${san[@]}" <<'JS'
+const fs = require('fs');
+const path = require('path');
+const [file, ...san] = process.argv.slice(2);
+const gyp = JSON.parse(fs.readFileSync('binding.gyp', 'utf8'));
+for (const t of gyp.targets) {
+  t.sources = t.sources.map((s) => path.relative(path.dirname(file), s));
+  t.cflags_cc = [...(t.cflags_cc ?? []).filter((f) => !/^-O/.test(f)), ...san];
+  t.ldflags = [...(t.ldflags ?? []), ...san.filter((f) => f.startsWith('-fsanitize'))];
+}
+fs.writeFileSync(file, JSON.stringify(gyp, null, 2) + '\n');
+JS
+# Node's headers: npm's nodedir when run through npm, else those installed beside node (no download).
+nodedir="${npm_config_nodedir:-}"
+if [ -z "$nodedir" ]; then
+  prefix=$(dirname "$(dirname "$(command -v node)")")
+  [ -f "$prefix/include/node/node_api.h" ] && nodedir=$prefix
+fi
+echo "sanitize: building the addon with ASan+UBSan in $out/build"
+if ! (cd "$out" && "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn ${nodedir:+--nodedir="$nodedir"} >build.log 2>&1); then
+  tail -n 40 "$out/build.log" >&2
+  echo "sanitize: addon build failed" >&2
+  exit 1
+fi
+addon="$root/$out/build/Release/vxtun.node"
+if ! nm -D "$addon" | grep -q __asan_init; then echo "sanitize: $addon is not instrumented" >&2; exit 1; fi
+
+libasan=$(g++ -print-file-name=libasan.so)
+tests=(test/native/*.test.ts)
+echo "sanitize: running ${#tests[@]} native test files against $addon"
+log="$out/native-tests.log"
+VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
+  "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "${tests[@]}" >"$log" 2>&1
+rc=$?
+reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)
+summary=$(grep -E '^# \{ total' "$log" | tail -n 1)
+if [ "$rc" -ne 0 ] || [ -n "$reports" ]; then
+  status=1
+  tail -n 30 "$log" >&2
+  for r in $reports; do echo "--- $r" >&2; head -n 60 "$r" >&2; done
+  results+=("native tests under ASan+UBSan: FAILED (tap exit $rc) ${summary}")
+else
+  results+=("native tests under ASan+UBSan: passed ${summary}")
+fi
+rm -f "$out"/asan.* "$out"/ubsan.*
+
+# ---- 2. start/stop cycles under LeakSanitizer ----
+driver="$out/dataplane_cycles"
+# The addon's sources (binding.gyp) minus those on the Node side (they include napi.h, directly or via
+# their own header): the dataplane as a plain C++ library.
+srcs=$(node -p "JSON.parse(require('fs').readFileSync('binding.gyp','utf8')).targets[0].sources.join(' ')" | tr ' ' '\n' |
+  while read -r f; do grep -qs 'napi.h' "$f" "${f%.cc}.h" || echo "$f"; done)
+echo "sanitize: building $driver"
+# shellcheck disable=SC2086
+if ! g++ -std=c++20 -pthread -Wall -Wextra "${san[@]}" -o "$driver" native/sanitize/dataplane_cycles.cc $srcs; then
+  status=1
+  results+=("dataplane start/stop leak check: BUILD FAILED")
+elif [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
+  results+=("dataplane start/stop leak check: SKIPPED (needs root, /dev/net/tun and iproute2)")
+  [ -n "${VXTUN_REQUIRE_NETNS:-}" ] && status=1
+else
+  ns="vxtsan$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+  trap 'ip netns del "$ns" 2>/dev/null' EXIT
+  ip netns add "$ns"
+  echo "sanitize: $cycles dataplane cycles in namespace $ns"
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ip netns exec "$ns" "$driver" "$cycles" >"$out/cycles.log" 2>&1
+  rc=$?
+  ip netns del "$ns"
+  trap - EXIT
+  cat "$out/cycles.log"
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    results+=("dataplane start/stop leak check: FAILED (exit $rc)")
+  else
+    results+=("dataplane start/stop leak check: passed ($(grep -oE '[0-9]+ cycles.*' "$out/cycles.log"))")
+  fi
+fi
+
+echo "sanitize summary:"
+for r in "${results[@]}"; do echo "  $r"; done
+exit "$status"

@@ -1,0 +1,133 @@
+// The `js` engine (dataplane.engine: js): the portable baseline. The addon opens the TUN device
+// and moves bytes (native/tun_device.h); everything else happens per packet in TypeScript — the
+// lookup and receive checks of the reference codec (src/codec.ts), encapsulation, a `dgram` socket
+// for the underlay, and the two receive repairs (src/repair.ts). It offers the same interface as
+// the native dataplane, so the daemon and every namespace test run on either; bench:e2e shows in
+// numbers what the native path buys.
+import dgram from 'node:dgram';
+import { checkRx, checkTx, ENCAP_PREFIX, type Table } from './codec.js';
+import { DataplaneError } from './errors.js';
+import type { NativeBinding, NativeDataplane, NativeOpenOptions, NativeStats, NativeTable, OffloadFlags } from './native.js';
+import { Cidr } from './net/cidr.js';
+import { parseIP, type IP } from './net/ip.js';
+import { parseMac } from './net/mac.js';
+import { completePartialChecksum, splitToMtu } from './repair.js';
+
+const NO_OFFLOADS: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
+
+function toTable(t: NativeTable): Table {
+  return {
+    local: { podCIDRs: t.local.map((c) => Cidr.parse(c)) },
+    peers: t.peers.map((p) => ({
+      name: p.name,
+      publicIP: parseIP(p.publicIP)!,
+      vtepMAC: p.vtepMAC,
+      podCIDRs: p.cidrs.map((c) => Cidr.parse(c)),
+    })),
+  };
+}
+
+function bindSocket(opts: NativeOpenOptions): Promise<dgram.Socket> {
+  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+  return new Promise((resolve, reject) => {
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      sock.close();
+      reject(new DataplaneError(`binding UDP ${opts.bindIP}:${opts.port}: ${err.code ?? err.message}`, err.code, 'bind'));
+    });
+    sock.bind(opts.port, opts.bindIP, () => resolve(sock));
+  });
+}
+
+/** Opens the js engine: the UDP socket first (a port clash fails before a device exists), then the TUN. */
+export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOptions): Promise<NativeDataplane> {
+  const sock = await bindSocket(opts);
+  let tun;
+  try {
+    tun = new native.TunDevice(opts.device);
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  const reasons = native.dropReasons;
+  const zero = () => Object.fromEntries(reasons.map((r) => [r, 0])) as Record<string, number>;
+  const stats: NativeStats = {
+    txPackets: 0, txBytes: 0, txErrors: 0, rxPackets: 0, rxBytes: 0, rxErrors: 0,
+    rxCsumCompleted: 0, rxSuperSplit: 0, rxCoalesced: 0, txTsoSplit: 0,
+    txDrops: zero(), rxDrops: zero(), offloads: NO_OFFLOADS,
+  };
+  let table: Table = { local: { podCIDRs: [] }, peers: [] };
+  const macs = new Map<string, Uint8Array>();
+  const ips = new Map<string, IP>();
+  const ourMac = parseMac(opts.vtepMAC)!;
+  const rxOpts = { vni: opts.vni, localMac: ourMac, acceptUnknownVteps: opts.acceptUnknownVteps, checkInnerSource: opts.checkInnerSource };
+  let closed = false;
+
+  const onPackets = (packets: Buffer[]) => {
+    for (const pkt of packets) {
+      const r = checkTx(pkt, table);
+      if (r.verdict === 'drop') {
+        stats.txDrops[r.reason] = (stats.txDrops[r.reason] ?? 0) + 1;
+        continue;
+      }
+      const peer = table.peers.find((p) => p.name === r.peer)!;
+      let dst = macs.get(peer.vtepMAC);
+      if (!dst) macs.set(peer.vtepMAC, (dst = parseMac(peer.vtepMAC)!));
+      const out = Buffer.allocUnsafe(ENCAP_PREFIX + r.length);
+      out[0] = 0x08;
+      out[1] = out[2] = out[3] = 0;
+      out[4] = (opts.vni >> 16) & 0xff;
+      out[5] = (opts.vni >> 8) & 0xff;
+      out[6] = opts.vni & 0xff;
+      out[7] = 0;
+      out.set(dst, 8);
+      out.set(ourMac, 14);
+      out.writeUInt16BE(pkt[0]! >> 4 === 6 ? 0x86dd : 0x0800, 20);
+      pkt.copy(out, ENCAP_PREFIX, 0, r.length);
+      stats.txPackets++;
+      stats.txBytes += r.length;
+      sock.send(out, opts.port, peer.publicIP.text, (err) => {
+        if (err) stats.txErrors++;
+      });
+    }
+  };
+
+  sock.on('message', (msg, rinfo) => {
+    let src = ips.get(rinfo.address);
+    if (!src) {
+      src = parseIP(rinfo.address)!;
+      if (ips.size > 10_000) ips.clear();
+      ips.set(rinfo.address, src);
+    }
+    const r = checkRx(msg, src, table, rxOpts);
+    if (r.verdict === 'drop') {
+      stats.rxDrops[r.reason] = (stats.rxDrops[r.reason] ?? 0) + 1;
+      return;
+    }
+    const inner = msg.subarray(ENCAP_PREFIX, ENCAP_PREFIX + r.length);
+    const segments = r.length > opts.mtu ? splitToMtu(inner, opts.mtu) : null;
+    if (segments) stats.rxSuperSplit++;
+    else if (completePartialChecksum(inner) === 'completed') stats.rxCsumCompleted++;
+    for (const p of segments ?? [inner]) if (!tun.write(p)) stats.rxErrors++;
+    stats.rxPackets++;
+    stats.rxBytes += r.length;
+  });
+
+  return {
+    workers: 1,
+    start(onFatal) {
+      sock.on('error', (err) => onFatal(`underlay socket: ${err.message}`));
+      tun.start(onPackets, onFatal);
+      return NO_OFFLOADS;
+    },
+    setTable(t) {
+      table = toTable(t);
+    },
+    stats: () => ({ ...stats, txDrops: { ...stats.txDrops }, rxDrops: { ...stats.rxDrops } }),
+    close() {
+      if (closed) return;
+      closed = true;
+      tun.close();
+      sock.close();
+    },
+  };
+}

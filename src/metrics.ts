@@ -1,0 +1,82 @@
+// Prometheus metrics for GET /metrics (design.md "Admin HTTP"): the contract's series, read at
+// scrape time from the same counters as /status, plus prom-client's default process metrics, all
+// in a private registry (nothing is registered globally, so several daemons or tests can coexist).
+import client from 'prom-client';
+import type { Status } from './status.js';
+
+/** What a scrape reads: the counters and peers of a status document (a Status is one). */
+export interface MetricsSnapshot {
+  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops'>;
+  peers: readonly unknown[];
+}
+export type MetricsSource = () => MetricsSnapshot;
+
+export interface Metrics {
+  /** `text/plain; version=0.0.4; charset=utf-8`. */
+  readonly contentType: string;
+  /** The exposition text of every metric, collected now. */
+  render(): Promise<string>;
+}
+
+/**
+ * Creates the registry. Each counter's collect() hook copies the dataplane's running total (the
+ * addon's counters only grow while it is open; the last values are kept after it closes).
+ */
+export function createMetrics(source: MetricsSource): Metrics {
+  const registry = new client.Registry();
+  let snapshot: MetricsSnapshot | undefined;
+  // One status read per scrape: the first collect() of a scrape takes it, the others reuse it.
+  const read = (): MetricsSnapshot => (snapshot ??= source());
+
+  const total = (name: string, help: string, pick: (c: MetricsSnapshot['counters']) => number): void => {
+    new client.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(pick(read().counters));
+      },
+    });
+  };
+  total('vxtun_tx_packets_total', 'Packets read from the device and sent to a peer.', (c) => c.txPackets);
+  total('vxtun_rx_packets_total', 'Datagrams received from peers and written to the device.', (c) => c.rxPackets);
+  total('vxtun_tx_bytes_total', 'Inner IP bytes sent to peers.', (c) => c.txBytes);
+  total('vxtun_rx_bytes_total', 'Inner IP bytes received from peers.', (c) => c.rxBytes);
+  new client.Counter({
+    name: 'vxtun_drops_total',
+    help: 'Packets and datagrams dropped, by reason (design.md "Receive-side rules"; no-route on transmit).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(read().counters.drops)) this.inc({ reason }, n);
+    },
+  });
+  new client.Gauge({
+    name: 'vxtun_peers',
+    help: 'Remote nodes in the forwarding table.',
+    registers: [registry],
+    collect() {
+      this.set(read().peers.length);
+    },
+  });
+  client.collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges `*_total`, which promtool rejects ("non-counter metrics should
+  // not have _total suffix"); the per-type gauges nodejs_active_{handles,requests,resources} remain.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+
+  return {
+    contentType: registry.contentType,
+    async render() {
+      snapshot = undefined;
+      try {
+        return await registry.metrics();
+      } finally {
+        snapshot = undefined;
+      }
+    },
+  };
+}

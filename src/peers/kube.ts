@@ -1,0 +1,367 @@
+// The kubernetes peer source (design.md "Kubernetes mode"): every Node's pod CIDRs, public IP and VTEP MAC from a
+// Node informer and flannel's annotations, and our own node's annotations and NetworkUnavailable condition.
+//
+//   local():  start the informer; wait until our Node is listed with a pod CIDR; take our stored VTEP MAC from our
+//             backend-data annotation (so it survives restarts) and our InternalIP as the underlay hint.
+//   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch on nodes/status),
+//             retrying with backoff, and restoring the annotations if someone else changes them; deliver a full
+//             snapshot after the list and after every change that matters, coalesced per event-loop turn.
+//
+// Snapshots are complete by construction: the first one follows a full list (nodes deleted while vxtun was down
+// are simply absent), and a 410 relist removes what vanished meanwhile. A bad Node is logged once per reason and
+// left out; it never stops the source.
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { ConfigError } from '../errors.js';
+import type { Cidr } from '../net/cidr.js';
+import type { Logger } from '../log.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { claims, resolveConflicts } from './conflicts.js';
+import { peerKey } from './diff.js';
+import {
+  annotationKeys,
+  annotationsPatch,
+  internalIP,
+  networkAvailablePatch,
+  nodePodCIDRs,
+  ownAnnotations,
+  parseNode,
+  publicIPOverwrite,
+  storedVtepMAC,
+  trimNode,
+  type NodeParseContext,
+  type NodeVerdict,
+} from './node-annotations.js';
+import { describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
+import { AbortedError, type Advertisement, type LocalNode, type Peer, type PeerSource, type SourceState } from './peer-source.js';
+
+export interface KubeSourceOptions {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  annotationPrefix: string;
+  vni: number;
+  network: Cidr;
+  ipv6Network?: Cidr;
+  logger: Logger;
+  /** Informer tuning (backoff, page size, watch timeouts). */
+  informer?: Omit<NodeInformerOptions, 'kubeConfig' | 'logger'>;
+  /** Retries of our own patches. */
+  patchBackoff?: BackoffPolicy;
+  /** While waiting for our Node, say so this often. Default 30 s. */
+  waitLogMs?: number;
+  now?: () => Date;
+}
+
+interface Known {
+  verdict: NodeVerdict;
+  /** What the verdict amounts to for the table: a peer key or the skip reason. */
+  key: string;
+}
+
+function createdAt(node: V1Node): number | undefined {
+  const c = node.metadata?.creationTimestamp as Date | string | undefined;
+  const ms = c === undefined ? NaN : new Date(c).getTime();
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function kubePeerSource(opts: KubeSourceOptions): PeerSource {
+  return new KubeSource(opts);
+}
+
+class KubeSource implements PeerSource {
+  readonly kind = 'kubernetes';
+  readonly #o: KubeSourceOptions;
+  readonly #log: Logger;
+  readonly #ctx: NodeParseContext;
+  readonly #core: CoreV1Api;
+  readonly #informer: NodeInformer;
+  readonly #known = new Map<string, Known>();
+  readonly #created = new Map<string, number>();
+  /** For each claim (public IP, pod CIDR), how many programmable nodes hold it; kept up to date per event. */
+  readonly #claimCount = new Map<string, number>();
+  #ownCIDRs: Cidr[] = [];
+  #conflicted = new Map<string, string>();
+  #synced = false;
+  #flushPending = false;
+  #onSnapshot: ((peers: Peer[]) => void) | undefined;
+  /** Wakes local() and run() waiters on any change. */
+  #wake: (() => void)[] = [];
+  #self: Advertisement | undefined;
+  #publishing = false;
+  #publishAgain = false;
+  #publishTimer: NodeJS.Timeout | undefined;
+  #publishFailures = 0;
+  #conditionSet = false;
+  #stopped = false;
+  #flushForced = false;
+  #lastSnapshot: Peer[] = [];
+
+  constructor(opts: KubeSourceOptions) {
+    this.#o = opts;
+    this.#log = opts.logger;
+    this.#ctx = { keys: annotationKeys(opts.annotationPrefix), vni: opts.vni, network: opts.network, ipv6Network: opts.ipv6Network };
+    this.#core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.#informer = new NodeInformer(
+      { kubeConfig: opts.kubeConfig, logger: opts.logger, trim: (n) => trimNode(n, opts.annotationPrefix) as V1Node, ...opts.informer },
+      {
+        upsert: (n) => this.#upsert(n),
+        remove: (n) => this.#remove(n),
+        listed: () => {
+          this.#synced = true;
+          this.#wakeAll();
+          this.#scheduleFlush(true);
+        },
+      },
+    );
+  }
+
+  state(): SourceState {
+    const s = this.#informer.state;
+    let ok = 0;
+    for (const [name, k] of this.#known) if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
+    const others = this.#known.size - (this.#known.has(this.#o.nodeName) ? 1 : 0);
+    return { ...s, nodes: this.#known.size, skipped: others - ok };
+  }
+
+  async local(signal: AbortSignal): Promise<LocalNode> {
+    this.#bindSignal(signal);
+    this.#informer.start();
+    const name = this.#o.nodeName;
+    const waitLogMs = this.#o.waitLogMs ?? 30_000;
+    let lastLog = -Infinity;
+    let lastReason = '';
+    for (;;) {
+      if (signal.aborted || this.#stopped) throw new AbortedError();
+      const node = this.#informer.get(name);
+      let reason: string;
+      if (!this.#synced) {
+        reason = 'the node list has not arrived yet';
+      } else if (!node) {
+        reason = 'no such Node';
+      } else {
+        const cidrs = nodePodCIDRs(node, this.#ctx);
+        if (cidrs.ok) {
+          this.#ownCIDRs = cidrs.value;
+          const mac = storedVtepMAC(node, this.#ctx.keys);
+          const ip = internalIP(node);
+          return { podCIDRs: cidrs.value, ...(mac ? { vtepMAC: mac } : {}), ...(ip ? { address: { ip } } : {}) };
+        }
+        if (cidrs.kind === 'malformed' && / is outside (network|ipv6Network) /.test(cidrs.reason)) {
+          throw new ConfigError(cidrs.reason.includes('ipv6Network') ? 'ipv6Network' : 'network', `this node (${name}): ${cidrs.reason}`);
+        }
+        reason = cidrs.reason;
+      }
+      const now = performance.now();
+      if (reason !== lastReason || now - lastLog >= waitLogMs) {
+        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason, ...this.#informer.state });
+        lastLog = now;
+        lastReason = reason;
+      }
+      await this.#changed(Math.min(waitLogMs, 5_000));
+    }
+  }
+
+  async run(signal: AbortSignal, self: Advertisement, onSnapshot: (peers: Peer[]) => void): Promise<void> {
+    this.#bindSignal(signal);
+    this.#informer.start();
+    this.#self = self;
+    this.#onSnapshot = onSnapshot;
+    this.#publish();
+    if (this.#synced) this.#scheduleFlush(true);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  // ---- informer events ----
+
+  #upsert(node: V1Node): void {
+    const name = node.metadata?.name ?? '';
+    const verdict = parseNode(node, this.#ctx);
+    const key = verdict.ok ? `ok ${peerKey(verdict.peer)}` : `${verdict.kind} ${verdict.reason}`;
+    const before = this.#known.get(name);
+    if (name === this.#o.nodeName) {
+      this.#wakeAll();
+      this.#checkOwnAnnotations(node);
+    }
+    if (before?.key === key) return; // a heartbeat or an unrelated change: nothing for the table
+    if (this.#synced) this.#log.debug('node changed', { node: name });
+    if (before?.verdict.ok) this.#countClaims(before.verdict.peer, -1);
+    if (verdict.ok) this.#countClaims(verdict.peer, 1);
+    this.#known.set(name, { verdict, key });
+    const created = createdAt(node);
+    if (created !== undefined) this.#created.set(name, created);
+    if (!verdict.ok && name !== this.#o.nodeName) {
+      const fields = { node: name, reason: verdict.reason };
+      if (verdict.kind === 'pending') this.#log.debug('node not programmed yet', fields);
+      else if (verdict.kind === 'foreign') this.#log.warn('node skipped: not a vxlan peer of ours', fields);
+      else this.#log.warn('node skipped: malformed', fields);
+    }
+    this.#scheduleFlush(false);
+  }
+
+  #countClaims(p: Peer, delta: 1 | -1): void {
+    for (const k of claims(p)) {
+      const n = (this.#claimCount.get(k) ?? 0) + delta;
+      if (n > 0) this.#claimCount.set(k, n);
+      else this.#claimCount.delete(k);
+    }
+  }
+
+  #remove(node: V1Node): void {
+    const name = node.metadata?.name ?? '';
+    this.#created.delete(name);
+    const before = this.#known.get(name);
+    if (!before) return;
+    this.#known.delete(name);
+    if (before.verdict.ok) this.#countClaims(before.verdict.peer, -1);
+    if (name === this.#o.nodeName) {
+      this.#conditionSet = false; // a re-created Node needs the condition again
+      this.#wakeAll();
+    }
+    this.#scheduleFlush(false);
+  }
+
+  // ---- snapshots ----
+
+  /** One snapshot per event-loop turn, however many events arrived in it (a list delivers thousands at once). */
+  #scheduleFlush(force: boolean): void {
+    if (force) this.#flushForced = true;
+    if (this.#flushPending) return;
+    this.#flushPending = true;
+    setImmediate(() => {
+      this.#flushPending = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#stopped || !this.#synced || !this.#onSnapshot) return;
+    const candidates: Peer[] = [];
+    for (const k of this.#known.values()) if (k.verdict.ok) candidates.push(k.verdict.peer);
+    let programmed: Set<string> | undefined; // peers of the last snapshot win conflicts against newcomers
+    const { peers, conflicts } = resolveConflicts(candidates, {
+      self: this.#o.nodeName,
+      selfCIDRs: this.#ownCIDRs,
+      programmed: (n) => (programmed ??= new Set(this.#lastSnapshot.map((p) => p.name))).has(n),
+      created: this.#created,
+      claimCount: this.#claimCount,
+    });
+    const conflicted = new Map(conflicts.map((c) => [c.peer, `${c.what} is also claimed by ${c.holder}`]));
+    for (const [name, why] of conflicted) {
+      if (this.#conflicted.get(name) !== why) this.#log.warn('node skipped: conflicting', { node: name, reason: why });
+    }
+    this.#conflicted = conflicted;
+    // An identical snapshot is not delivered again, except after a list (the first one must always go out).
+    // Unchanged nodes keep their Peer object, so identity is enough.
+    const force = this.#flushForced;
+    this.#flushForced = false;
+    const last = this.#lastSnapshot;
+    if (!force && last.length === peers.length && peers.every((p, i) => p === last[i])) return;
+    this.#lastSnapshot = peers;
+    this.#onSnapshot(peers);
+  }
+
+  // ---- our own node ----
+
+  #desiredAnnotations(node: V1Node | undefined): Record<string, string> | undefined {
+    const self = this.#self;
+    if (!self) return undefined;
+    const overwrite = node ? publicIPOverwrite(node, this.#ctx.keys) : undefined;
+    return ownAnnotations(this.#ctx.keys, { vni: self.vni, vtepMAC: self.vtepMAC, publicIP: (overwrite ?? self.publicIP).text });
+  }
+
+  /** Our Node changed: publish again if our annotations are not (or no longer) what they should be. */
+  #checkOwnAnnotations(node: V1Node): void {
+    if (!this.#self || this.#publishing || this.#publishTimer !== undefined) return;
+    const desired = this.#desiredAnnotations(node);
+    if (!this.#conditionSet || (desired && annotationsPatch(node, desired))) {
+      this.#log.info('our node annotations changed; publishing them again', { node: this.#o.nodeName });
+      this.#publish();
+    }
+  }
+
+  #publish(): void {
+    if (this.#stopped) return;
+    if (this.#publishing) {
+      this.#publishAgain = true;
+      return;
+    }
+    this.#publishing = true;
+    void this.#publishOnce().then(
+      () => {
+        this.#publishing = false;
+        this.#publishFailures = 0;
+        if (this.#publishAgain) {
+          this.#publishAgain = false;
+          this.#publish();
+        }
+      },
+      (err: unknown) => {
+        this.#publishing = false;
+        if (this.#stopped) return;
+        const delay = backoffDelay(this.#publishFailures++, this.#o.patchBackoff ?? DEFAULT_BACKOFF);
+        this.#log.warn('could not publish our node annotations; retrying', { node: this.#o.nodeName, error: describeKubeError(err), retryInMs: delay });
+        this.#publishTimer = setTimeout(() => {
+          this.#publishTimer = undefined;
+          this.#publish();
+        }, delay);
+      },
+    );
+  }
+
+  async #publishOnce(): Promise<void> {
+    const name = this.#o.nodeName;
+    const node = this.#informer.get(name);
+    const desired = this.#desiredAnnotations(node);
+    if (!desired) return;
+    const body = annotationsPatch(node, desired);
+    if (body) {
+      await this.#core.patchNode({ name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      this.#log.info('published our node annotations', { node: name, ...desired });
+    }
+    if (!this.#conditionSet) {
+      const now = this.#o.now?.() ?? new Date();
+      await this.#core.patchNodeStatus(
+        { name, body: networkAvailablePatch(now) },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      this.#conditionSet = true;
+      this.#log.info('set NetworkUnavailable=False on our node', { node: name });
+    }
+  }
+
+  // ---- plumbing ----
+
+  #bindSignal(signal: AbortSignal): void {
+    const stop = (): void => this.#stop();
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  }
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#publishTimer);
+    this.#informer.stop();
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    const w = this.#wake;
+    this.#wake = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves on the next change of our node (or any list), or after `ms`. */
+  #changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#wake.push(done);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,54 @@
+// /run/flannel/subnet.env, as flannel writes it (WriteSubnetFile in flannel's pkg/subnet/subnet.go; research
+// flannel.md §2), so the stock flannel CNI plugin works on a vxtun node unchanged:
+//
+//   FLANNEL_NETWORK=10.244.0.0/16          the cluster network        ┐ when there is an IPv4 pod CIDR
+//   FLANNEL_SUBNET=10.244.1.1/24           first usable IP / length   ┘
+//   FLANNEL_IPV6_NETWORK=fd10:244::/56                                ┐ when ipv6Network is set and the node
+//   FLANNEL_IPV6_SUBNET=fd10:244:0:1::1/64                            ┘ has an IPv6 pod CIDR
+//   FLANNEL_MTU=1450                       the device MTU
+//   FLANNEL_IPMASQ=false                   whether the node masquerades (the CNI plugin's bridge does it if not)
+//
+// The file is replaced atomically (write a temporary file in the same directory, then rename), so a CNI plugin
+// running at the same moment reads the old file or the new one, never half of one.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Cidr } from './net/cidr.js';
+
+export interface SubnetEnv {
+  network: Cidr;
+  ipv6Network?: Cidr;
+  podCIDRs: readonly Cidr[];
+  mtu: number;
+  ipMasq: boolean;
+}
+
+/** "10.244.1.1/24": the first usable address of the subnet with the subnet's length. */
+function firstUsable(c: Cidr): string {
+  const hostBits = c.bytes.length * 8 - c.prefixLen;
+  const ip = hostBits === 0 ? c.hostAddress(0) : c.hostAddress(1);
+  return `${ip.text}/${c.prefixLen}`;
+}
+
+export function formatSubnetEnv(e: SubnetEnv): string {
+  const v4 = e.podCIDRs.find((c) => c.family === 4);
+  const v6 = e.ipv6Network ? e.podCIDRs.find((c) => c.family === 6) : undefined;
+  let out = '';
+  if (v4) out += `FLANNEL_NETWORK=${e.network.toString()}\nFLANNEL_SUBNET=${firstUsable(v4)}\n`;
+  if (v6 && e.ipv6Network) out += `FLANNEL_IPV6_NETWORK=${e.ipv6Network.toString()}\nFLANNEL_IPV6_SUBNET=${firstUsable(v6)}\n`;
+  out += `FLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
+  return out;
+}
+
+/** Writes `text` to `path` atomically (mode 0644), creating the directory (0755) if needed. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeFile(tmp, text, { mode: 0o644, flush: true });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

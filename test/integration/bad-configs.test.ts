@@ -1,0 +1,88 @@
+// A corpus of bad configs run through the real CLI (`vxtun run --config`) in a lab node: each must exit 2 with
+// one line `vxtun: invalid config: <field>: …` naming the offending field, and leave the node's links, addresses
+// and routes as they were. (test/unit/config.test.ts checks many more against the validator directly;
+// test/integration/vxtun-lifecycle.test.ts has the host-dependent ones: public IP not local, missing interface.)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { cliPath, Lab, labConfig, labPeer, nsExec, type RunResult, type StaticPeer } from '../../src/lab/index.js';
+import { lineLogger } from '../../src/log.js';
+import { labSkipReason } from '../helpers/lab-guard.js';
+
+const skip = labSkipReason();
+
+t.test('bad configs through the CLI: exit 2, one line naming the field, nothing created', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-bad-configs-'));
+  t.teardown(async () => {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ns = lab.nodeNs(1);
+  const peers: StaticPeer[] = [labPeer(lab, 1), labPeer(lab, 2)];
+  const [p1, p2] = peers as [StaticPeer, StaticPeer];
+  const good = labConfig(lab, 1, { peers });
+  const withPeer2 = (p: Record<string, unknown>) => ({ ...good, peers: { static: [p1, p] } });
+
+  const cases: [string, unknown, string][] = [
+    ['VNI beyond 24 bits', { ...good, vni: 16777216 }, 'vni'],
+    ['VNI zero', { ...good, vni: 0 }, 'vni'],
+    ['port zero', { ...good, port: 0 }, 'port'],
+    ['device name too long', { ...good, device: 'averyveryverylongname0' }, 'device'],
+    ['network without a prefix length', { ...good, network: '10.244.0.0' }, 'network'],
+    ['network /0', { ...good, network: '0.0.0.0/0' }, 'network'],
+    ['IPv4 CIDR as ipv6Network', { ...good, ipv6Network: '10.0.0.0/8' }, 'ipv6Network'],
+    ['MTU as a word', { ...good, mtu: 'big' }, 'mtu'],
+    ['multicast VTEP MAC', { ...good, vtepMAC: '01:00:5e:00:00:01' }, 'vtepMAC'],
+    ['zero workers', { ...good, dataplane: { workers: 0 } }, 'dataplane.workers'],
+    ['unknown engine', { ...good, dataplane: { engine: 'ebpf' } }, 'dataplane.engine'],
+    ['bad offload mode', { ...good, dataplane: { offloads: { tso: 'maybe' } } }, 'dataplane.offloads.tso'],
+    ['security switch as a string', { ...good, security: { acceptUnknownVteps: 'yes' } }, 'security.acceptUnknownVteps'],
+    ['unknown security key', { ...good, security: { checkOuter: true } }, 'security.checkOuter'],
+    ['admin port out of range', { ...good, admin: { listen: '127.0.0.1:70000' } }, 'admin.listen'],
+    ['bad peer public IP', withPeer2({ ...p2, publicIP: '192.168.99.300' }), 'peers.static[1].publicIP'],
+    ['duplicate peer name', withPeer2({ ...p2, name: 'node-1' }), 'peers.static[1].name'],
+    ['peer without a name', withPeer2({ podCIDRs: p2.podCIDRs, publicIP: p2.publicIP }), 'peers.static[1].name'],
+    ['multicast peer MAC', withPeer2({ ...p2, vtepMAC: '03:00:00:00:00:01' }), 'peers.static[1].vtepMAC'],
+    ['pod CIDR outside network', withPeer2({ ...p2, podCIDRs: ['10.99.2.0/24'] }), 'peers.static[1].podCIDRs[0]'],
+    ['overlapping pod CIDRs', withPeer2({ ...p2, podCIDRs: ['10.244.1.0/25'] }), 'peers.static[1].podCIDRs[0]'],
+    ['empty node name', { ...good, nodeName: '' }, 'nodeName'],
+    ['IPv6 underlay', { ...good, underlay: { publicIP: 'fd00::1' } }, 'underlay.publicIP'],
+    ['ipMasq as a string', { ...good, ipMasq: 'no' }, 'ipMasq'],
+    ['a list at the top level', [good], 'config'],
+  ];
+  t.ok(cases.length >= 20, `${cases.length} bad configs`);
+
+  const snapshot = async () =>
+    [
+      (await lab.ip(ns, ['-br', 'link', 'show'])).stdout.replace(/\s+/g, ' '),
+      (await lab.ip(ns, ['-br', 'addr', 'show'])).stdout.replace(/\s+/g, ' '),
+      (await lab.ip(ns, ['route', 'show'])).stdout,
+      (await lab.ip(ns, ['-6', 'route', 'show'])).stdout,
+    ].join('\n');
+  const baseline = await snapshot();
+
+  // Two CLI processes at a time (each one is mostly Node start-up); results are checked in order.
+  const cli = cliPath();
+  const results: RunResult[] = new Array<RunResult>(cases.length);
+  let next = 0;
+  const worker = async () => {
+    for (let k = next++; k < cases.length; k = next++) {
+      const [name, config] = cases[k]!;
+      const file = join(dir, `${k}-${name.replace(/\W+/g, '-')}.json`);
+      writeFileSync(file, JSON.stringify(config));
+      results[k] = await nsExec(ns, process.execPath, [cli, 'run', '--config', file], { okExitCodes: [0, 1, 2], timeoutMs: 30_000 });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+
+  cases.forEach(([name, , field], k) => {
+    const r = results[k]!;
+    const lines = r.stderr.trim().split('\n');
+    t.equal(r.code, 2, `${name}: exit 2`);
+    t.equal(lines.length, 1, `${name}: one line (${r.stderr.trim()})`);
+    t.match(lines[0], new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `), `${name}: names ${field}`);
+  });
+  t.equal(await snapshot(), baseline, 'links, addresses and routes are unchanged');
+});

@@ -1,0 +1,162 @@
+// `vxtun dump` against two running vxtun nodes, checked with the real tshark:
+//
+//   pod-1 ──veth── node-1 [vxtun0] ══ UDP 8472 over 192.168.99.0/24 ══ [vxtun0] node-2 ──veth── pod-2
+//   10.244.1.2       ↑ vxtun dump (admin 127.0.0.1:9465 in node-1)                        10.244.2.2
+//
+// Fields and comments of a capture that ends by time; a filtered capture of drop verdicts (no-route)
+// that ends by count; --outer decoded as VXLAN; `-w -` piped into `tshark -r -` while a second
+// capture prints lines; a capture during a TCP transfer; bad filters and parameters.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { cliPath, Lab, labPeer, ping, run, startVxtunNode, tcpTransfer, type NsProcess, type VxtunNode } from '../../src/lab/index.js';
+import { lineLogger } from '../../src/log.js';
+import { labSkipReason } from '../helpers/lab-guard.js';
+
+const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tshark']);
+const MB = 1024 * 1024;
+/** The dump prints this (to stderr) once the daemon's capture runs. */
+const LISTENING = /listening on /;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tshark(file: string, fields: string[], extra: string[] = []): Promise<string[][]> {
+  const args = ['-r', file, ...extra, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])];
+  const r = await run('tshark', args, { timeoutMs: 60_000 });
+  return r.stdout.split('\n').filter(Boolean).map((l) => l.split('|'));
+}
+
+t.test('vxtun dump', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  t.teardown(() => lab.destroy());
+  const dir = mkdtempSync(join(tmpdir(), `vxtun-dump-${lab.prefix}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const peers = [labPeer(lab, 1), labPeer(lab, 2)];
+  const nodes: VxtunNode[] = [];
+  for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
+  const [n1] = nodes as [VxtunNode, VxtunNode];
+  const cli = cliPath();
+  const dump = (args: string[]): NsProcess => lab.spawn(n1.ns, process.execPath, [cli, 'dump', ...args]);
+  const listening = (p: NsProcess) => p.waitForOutput(LISTENING, 20_000);
+  const finished = async (p: NsProcess, what: string, timeoutMs = 20_000) => {
+    const exit = await Promise.race([p.exited, sleep(timeoutMs).then(() => null)]);
+    if (!exit) await p.stop('SIGKILL', 1_000);
+    t.same(exit, { code: 0, signal: null }, `${what}: exited 0 by itself ${p.stderr()}`);
+  };
+
+  await t.test('fields and comments of a capture that ends by time', async (t) => {
+    const file = join(dir, 'time.pcapng');
+    const started = Date.now();
+    const p = dump(['-w', file, '--seconds', '5']);
+    await listening(p);
+    const r = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3 });
+    t.equal(r.received, 3, 'pings went through while capturing');
+    await finished(p, 'dump --seconds 5');
+    const took = Date.now() - started;
+    t.ok(took >= 5_000 && took < 12_000, `ended by time after ${took} ms`);
+    const rows = await tshark(file, ['frame.comment', 'ip.src', 'ip.dst', 'icmp.type', 'frame.time_epoch']);
+    const req = rows.filter((x) => x[3] === '8');
+    const rep = rows.filter((x) => x[3] === '0');
+    t.equal(req.length, 3, `3 echo requests captured (of ${rows.length} packets)`);
+    t.equal(rep.length, 3, '3 echo replies captured');
+    for (const x of req) {
+      t.same(x.slice(0, 3), ['dir=tx peer=node-2 vtep=192.168.99.2 verdict=forward', '10.244.1.2', '10.244.2.2'], 'request: tx to node-2');
+    }
+    for (const x of rep) {
+      t.same(x.slice(0, 3), ['dir=rx peer=node-2 vtep=192.168.99.2 verdict=forward', '10.244.2.2', '10.244.1.2'], 'reply: rx from node-2');
+    }
+    const ts = Number(req[0]?.[4]);
+    t.ok(Math.abs(ts * 1000 - started) < 10_000, `timestamps are wall-clock (${req[0]?.[4]})`);
+    t.match(req[0]?.[4], /\.\d{9}$/, 'nanosecond resolution');
+  });
+
+  await t.test('drop verdicts, filtered, a capture that ends by count', async (t) => {
+    const file = join(dir, 'drops.pcapng');
+    const p = dump(['-w', file, '-c', '2', 'drops', 'and', 'host', '10.244.77.1']);
+    await listening(p);
+    // 10.244.77.1 is inside the pod network (routed into vxtun0) but in no peer's CIDRs: no-route.
+    const pinger = ping(lab, lab.podNs(1), '10.244.77.1', { count: 6, intervalS: 0.3, waitS: 1 });
+    // Forwarded traffic at the same time must not pass the filter.
+    await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 });
+    await finished(p, 'dump -c 2');
+    const r = await pinger;
+    t.equal(r.received, 0, 'nothing answers an address no peer owns');
+    const rows = await tshark(file, ['frame.comment', 'ip.src', 'ip.dst']);
+    t.equal(rows.length, 2, 'exactly count packets');
+    for (const x of rows) t.same(x, ['dir=tx peer=- vtep=0.0.0.0 verdict=drop:no-route', '10.244.1.2', '10.244.77.1'], 'no-route drop');
+    const s = await n1.status();
+    t.ok((s.counters.drops['no-route'] ?? 0) >= 2, `no-route drops counted (${s.counters.drops['no-route']})`);
+  });
+
+  await t.test('--outer decodes as VXLAN', async (t) => {
+    const file = join(dir, 'outer.pcapng');
+    const p = dump(['-w', file, '--outer', '-c', '4', 'icmp']);
+    await listening(p);
+    await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 });
+    await finished(p, 'dump --outer -c 4');
+    const rows = await tshark(
+      file,
+      ['frame.comment', 'ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'vxlan.vni', 'eth.type', 'icmp.type'],
+      ['-d', 'udp.port==8472,vxlan'],
+    );
+    t.equal(rows.length, 4);
+    const tx = rows.filter((x) => x[0]?.startsWith('dir=tx'));
+    const rx = rows.filter((x) => x[0]?.startsWith('dir=rx'));
+    t.equal(tx.length, 2, 'two requests');
+    t.equal(rx.length, 2, 'two replies');
+    for (const x of tx) {
+      t.same([x[1], x[2], x[4], x[5], x[6], x[7]], ['192.168.99.1,10.244.1.2', '192.168.99.2,10.244.2.2', '8472', '1', '0x0800', '8'], 'tx: outer + VXLAN + inner');
+    }
+    for (const x of rx) {
+      t.same([x[1], x[2], x[3], x[5], x[7]], ['192.168.99.2,10.244.2.2', '192.168.99.1,10.244.1.2', '8472', '1', '0'], 'rx: outer + VXLAN + inner');
+    }
+  });
+
+  await t.test('-w - into tshark -r -, with a second capture printing lines at the same time', async (t) => {
+    const out = join(dir, 'piped.txt');
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const pipeline = `${q(process.execPath)} ${q(cli)} dump -w - -c 4 host ${lab.podIP(2)} | tshark -r - -T fields -E separator='|' -e frame.comment -e ip.dst -e icmp.type > ${q(out)}`;
+    const lines = dump(['-c', '4', 'icmp']);
+    const piped = lab.spawn(n1.ns, 'sh', ['-c', pipeline]);
+    await Promise.all([listening(lines), listening(piped)]);
+    const r = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 });
+    t.equal(r.received, 2, 'pings went through');
+    await finished(piped, 'dump -w - | tshark -r -');
+    await finished(lines, 'dump (lines)');
+    const rows = (await run('cat', [out])).stdout.split('\n').filter(Boolean).map((l) => l.split('|'));
+    t.equal(rows.length, 4, 'tshark read 4 packets from the pipe');
+    t.same(rows.map((x) => x[2]).sort(), ['0', '0', '8', '8']);
+    const printed = lines.stdout().split('\n').filter(Boolean);
+    t.equal(printed.length, 4, `the concurrent capture printed 4 lines:\n${lines.stdout()}${lines.stderr()}`);
+    t.same(printed.map((l) => l.split(' ')[1]), ['tx', 'rx', 'tx', 'rx'], 'in time order: request, reply, request, reply');
+    t.match(printed.find((l) => l.includes(' tx ')), /^\d\d:\d\d:\d\d\.\d{9} tx to node-2 \(192\.168\.99\.2\) forward: 10\.244\.1\.2 > 10\.244\.2\.2: ICMP echo request, length 84$/);
+    t.match(printed.find((l) => l.includes(' rx ')), /^\d\d:\d\d:\d\d\.\d{9} rx from node-2 \(192\.168\.99\.2\) forward: 10\.244\.2\.2 > 10\.244\.1\.2: ICMP echo reply, length 84$/);
+  });
+
+  await t.test('a capture during a TCP transfer', async (t) => {
+    const file = join(dir, 'tcp.pcapng');
+    const p = dump(['-w', file, '--seconds', '8', 'tcp']);
+    await listening(p);
+    const r = await tcpTransfer(lab.podNs(2), lab.podIP(2), lab.podNs(1), { bytes: 20 * MB });
+    t.equal(r.sha256Received, r.sha256Sent, `transfer intact while capturing (${r.mbitPerSecond.toFixed(0)} Mbit/s)`);
+    await finished(p, 'dump --seconds 8');
+    t.ok(statSync(file).size > 100_000, `capture has data (${statSync(file).size} bytes)`);
+    const rows = await tshark(file, ['frame.comment', 'ip.proto']);
+    t.ok(rows.length > 100, `${rows.length} TCP packets`);
+    t.ok(rows.every((x) => x[1] === '6' && /^dir=(tx|rx) peer=node-2 vtep=192\.168\.99\.2 verdict=forward$/.test(x[0] ?? '')), 'all TCP, all forwarded to/from node-2');
+  });
+
+  await t.test('bad filters and parameters', async (t) => {
+    const bad = await lab.exec(n1.ns, process.execPath, [cli, 'dump', 'host', 'nonsense'], { okExitCodes: [2] });
+    t.match(bad.stderr, /^vxtun: bad filter "host nonsense": expected an IP address after "host", got "nonsense"\n$/, 'bad filter: exit 2, one line');
+    const badCount = await lab.exec(n1.ns, process.execPath, [cli, 'dump', '-c', '0'], { okExitCodes: [2] });
+    t.match(badCount.stderr, /--count: expected a positive integer/);
+    const script = `fetch('http://127.0.0.1:9465/debug/pcap?filter=' + encodeURIComponent(process.argv[1])).then(async (r) => console.log(r.status, (await r.text()).trim()))`;
+    const http = await lab.exec(n1.ns, process.execPath, ['-e', script, 'port 99999']);
+    t.match(http.stdout, /^400 bad filter "port 99999": expected a port 0\.\.65535/, 'the admin server answers 400');
+    const http2 = await lab.exec(n1.ns, process.execPath, ['-e', script.replace('?filter=', '?seconds=-1&filter='), '']);
+    t.match(http2.stdout, /^400 seconds: expected a positive number/);
+    const s = await n1.status();
+    t.equal(s.ready, true, 'the daemon is still fine');
+  });
+});

@@ -1,0 +1,37 @@
+import t from 'tap';
+import { dumpQuery, formatDumpLine } from '../../src/dump.js';
+import { UsageError } from '../../src/errors.js';
+import { outerDatagram, type PcapngPacket } from '../../src/pcapng.js';
+import type { CaptureRecord } from '../../src/capture.js';
+
+const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
+const TCP = Buffer.from('45000028000040004006000' + '00af401020af40202' + '9c4014510000000000000000501200000000000', 'hex');
+
+t.test('query', async (t) => {
+  t.equal(dumpQuery({ admin: 'x:1', filter: [] }).toString(), '');
+  t.equal(
+    dumpQuery({ admin: 'x:1', count: 5, seconds: 1.5, outer: true, filter: ['host', '10.0.0.1', 'and', '(tcp', 'or', 'udp)'] }).toString(),
+    'count=5&seconds=1.5&outer=1&filter=host+10.0.0.1+and+%28tcp+or+udp%29',
+  );
+  t.throws(() => dumpQuery({ admin: 'x:1', count: 0, filter: [] }), { name: 'UsageError', message: /--count: expected a positive integer, got "0"/ });
+  t.throws(() => dumpQuery({ admin: 'x:1', count: 1.5, filter: [] }), UsageError);
+  t.throws(() => dumpQuery({ admin: 'x:1', seconds: NaN, filter: [] }), { message: /--seconds/ });
+  t.throws(() => dumpQuery({ admin: 'x:1', filter: ['port'] }), { message: /bad filter "port"/ });
+});
+
+t.test('lines', async (t) => {
+  const ts = 1_700_000_000_123_456_789n;
+  const p = (data: Buffer, comment: string, origLen = data.length): PcapngPacket => ({ tsNs: ts, data, origLen, comment, linktype: 101 });
+  t.equal(
+    formatDumpLine(p(ICMP, 'dir=tx peer=node-2 vtep=192.168.99.2 verdict=forward'), false),
+    '22:13:20.123456789 tx to node-2 (192.168.99.2) forward: 10.244.1.2 > 10.244.2.2: ICMP echo request, length 28',
+  );
+  t.equal(
+    formatDumpLine(p(TCP, 'dir=rx peer=node-2 vtep=192.168.99.2 verdict=drop:spoofed-source', 1400), false),
+    '22:13:20.123456789 rx from node-2 (192.168.99.2) DROP spoofed-source: 10.244.1.2.40000 > 10.244.2.2.5201: TCP [S.], length 1400',
+  );
+  const r: CaptureRecord = { tsNs: ts, dir: 'tx', verdict: 'forward', peer: 'n', vtep: '1.2.3.4', worker: 0, prefix: null, packet: ICMP, origLen: 28 };
+  const o = outerDatagram(r, { publicIP: '1.1.1.1', port: 8472, vni: 1 });
+  t.match(formatDumpLine(p(o.data, 'dir=tx peer=n vtep=1.2.3.4 verdict=forward', o.origLen), true), /10\.244\.1\.2 > 10\.244\.2\.2: ICMP echo request, length 28$/, '--outer lines show the inner packet');
+  t.match(formatDumpLine(p(Buffer.from([1, 2]), 'dir=tx peer=- vtep=0.0.0.0 verdict=drop:short'), false), /DROP short: non-IP, length 2$/);
+});
