@@ -13,7 +13,6 @@ constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 constexpr int kMaxRunSegments = 64;
 constexpr size_t kMaxGsoPacket = 65535;
 
-inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline void Put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
