@@ -58,7 +58,8 @@ if ! (cd "$out" && "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn ${
   exit 1
 fi
 addon="$root/$out/build/Release/vxtun.node"
-if ! nm -D "$addon" | grep -q __asan_init; then echo "sanitize: $addon is not instrumented" >&2; exit 1; fi
+# (no grep -q: its early exit would kill nm with SIGPIPE, which pipefail reports as a failure)
+if ! nm -D "$addon" | grep __asan_init >/dev/null; then echo "sanitize: $addon is not instrumented" >&2; exit 1; fi
 
 libasan=$(g++ -print-file-name=libasan.so)
 tests=(test/native/*.test.ts)
