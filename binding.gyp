@@ -6,6 +6,8 @@
         "native/addon.cc",
         "native/dataplane.cc",
         "native/capture.cc",
+        "native/capture_filter.cc",
+        "native/pcapng_epb.cc",
         "native/forwarder.cc",
         "native/fdb.cc",
         "native/classify.cc",

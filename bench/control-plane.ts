@@ -27,7 +27,7 @@ import { cliPath, Lab, labUnavailableReason } from '../src/lab/index.js';
 import type { Logger } from '../src/log.js';
 import { loadNative } from '../src/native.js';
 import { startFakeApiInNs, startFakeApiProcess, type RemoteFakeApi } from '../test/helpers/fake-apiserver-remote.js';
-import { fakeIp, fakeNative } from '../test/helpers/fake-dataplane.js';
+import { fakeDeviceConf, fakeIp, fakeNative } from '../test/helpers/fake-dataplane.js';
 import { makeNode, PREFIX, syntheticNode, writeKubeconfig } from '../test/helpers/kube-nodes.js';
 
 const { values } = parseArgs({
@@ -194,7 +194,7 @@ async function inProcess(dir: string): Promise<Results> {
     const native = fakeNative(loadNative(), 1);
     const t0 = performance.now();
     let readyAt = 0;
-    void runDaemon({ config: cfg, logger, native: native.binding, ip: fakeIp(), onReady: () => (readyAt = performance.now()) }, abort.signal);
+    void runDaemon({ config: cfg, logger, native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), onReady: () => (readyAt = performance.now()) }, abort.signal);
     const until = async (pred: () => boolean, what: string) => {
       const end = performance.now() + 30_000;
       while (!pred()) {

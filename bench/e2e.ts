@@ -5,16 +5,21 @@
 //   native   two vxtun nodes, native engine, offloads auto
 //   js       two vxtun nodes, js engine (the portable baseline)
 //   plain    plain routing between the nodes, no overlay (the ceiling)
+//   floor    (with --floor) bench/floor/relay.c on each node: a TUN + UDP relay that does no per-byte
+//            userspace work, checked with a sha256 transfer each way first — the ceiling of any
+//            TUN + UDP-socket dataplane on this machine (bench/floor/floor-node.ts)
 //   …plus any extra vxtun variants given with --variant name=<JSON dataplane config>
-//   capture  (with --capture) native, measured while `vxtun dump -w /dev/null` runs on node 1
+//   capture  (with --capture) the native setup's daemons, measured while `vxtun dump -w /dev/null`
+//            runs on node 1 (same daemons as native, so the difference is the capture alone)
 //
 // Each round measures every setup in a rotated order (interleaved, so drift hits all alike):
 // TCP with 1 and 4 streams (iperf3), UDP 64-byte packets/s, ping RTT. Reported: medians over the
 // rounds, the ratio to kernel VXLAN, and for vxtun the daemons' CPU seconds per GB moved.
 //
-//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture] [--json FILE]
-import { readFileSync, writeFileSync } from 'node:fs';
+//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--json FILE]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import {
   cliPath,
   Lab,
@@ -28,6 +33,7 @@ import {
   type NsProcess,
   type VxtunNode,
 } from '../src/lab/index.js';
+import { buildRelay, startFloorNode, stopRelays, verifyFloor } from './floor/floor-node.js';
 
 interface Args {
   rounds: number;
@@ -36,10 +42,13 @@ interface Args {
   variants: Record<string, Record<string, unknown>>;
   json?: string;
   capture: boolean;
+  floor: boolean;
+  /** Extra `vxtun dump` arguments for the capture setup (e.g. "-s 96" or a filter). */
+  captureArgs: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false };
+  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false, floor: false, captureArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -48,6 +57,8 @@ function parseArgs(argv: string[]): Args {
       case '--only': a.only = (v ?? '').split(','); i++; break;
       case '--json': a.json = v; i++; break;
       case '--capture': a.capture = true; break;
+      case '--floor': a.floor = true; break;
+      case '--capture-args': a.captureArgs = (v ?? '').split(/\s+/).filter(Boolean); i++; break;
       case '--variant': {
         const [name, json] = (v ?? '').split(/=(.*)/s);
         a.variants[name!] = JSON.parse(json ?? '{}') as Record<string, unknown>;
@@ -64,9 +75,16 @@ interface Setup {
   name: string;
   lab: Lab;
   daemons: VxtunNode[];
-  /** The running `vxtun dump` of the capture setup. */
-  dump?: NsProcess;
+  /** The capture setup: measured while a `vxtun dump` runs (started per measurement). */
+  capture?: boolean;
+  /** Shares another setup's lab and daemons (capture ↔ native); not torn down twice. */
+  shared?: boolean;
+  /** The floor setup's relays; their CPU counts as the dataplane's. */
+  relays?: NsProcess[];
 }
+
+/** The processes whose CPU time is the dataplane's: the vxtun daemons or the floor relays. */
+const dataplanePids = (s: Setup): number[] => [...s.daemons.map((d) => d.process.pid), ...(s.relays ?? []).map((r) => r.pid)];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,6 +99,9 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
+/** The compiled floor relay (built once, when --floor asks for it). */
+let relayBinary: string | undefined;
+
 async function build(name: string, variant?: Record<string, unknown>): Promise<Setup> {
   const lab = await Lab.create({ nodes: 2, prefix: `vxtb${name.slice(0, 3)}${Math.random().toString(16).slice(2, 5)}` });
   const daemons: VxtunNode[] = [];
@@ -88,6 +109,18 @@ async function build(name: string, variant?: Record<string, unknown>): Promise<S
     for (const [i, j] of [[1, 2], [2, 1]] as const) {
       await programKernelVxlanNode(lab, i, { remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }] });
     }
+  } else if (name === 'floor') {
+    const relays: NsProcess[] = [];
+    try {
+      relays.push(await startFloorNode(lab, relayBinary!, 1, 2));
+      relays.push(await startFloorNode(lab, relayBinary!, 2, 1));
+      console.error(`floor relay verified: ${await verifyFloor(lab, 50 * 1024 * 1024)}`);
+    } catch (e) {
+      for (const r of relays) await r.stop('SIGKILL', 1_000);
+      await lab.destroy();
+      throw e;
+    }
+    return { name, lab, daemons, relays };
   } else if (name === 'plain') {
     for (const [i, j] of [[1, 2], [2, 1]] as const) {
       await lab.ip(lab.nodeNs(i), ['route', 'add', lab.podCIDR(j), 'via', lab.underlayIP(j)]);
@@ -96,11 +129,6 @@ async function build(name: string, variant?: Record<string, unknown>): Promise<S
   } else {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) daemons.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: variant ?? {} } }));
-  }
-  if (name === 'capture') {
-    const dump = lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null']);
-    await dump.waitForOutput(/listening on /, 20_000);
-    return { name, lab, daemons, dump };
   }
   return { name, lab, daemons };
 }
@@ -128,10 +156,26 @@ async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<
   }
 }
 
-async function measure(s: Setup, seconds: number): Promise<Sample> {
-  const cpu0 = s.daemons.reduce((t, d) => t + cpuSeconds(d.process.pid), 0);
+/** Starts `vxtun dump -w /dev/null` on node 1 and waits until it captures. */
+async function startDump(s: Setup, extra: string[]): Promise<NsProcess> {
+  const dump = s.lab.spawn(s.lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null', ...extra]);
+  await dump.waitForOutput(/listening on /, 20_000);
+  return dump;
+}
+
+async function measure(s: Setup, seconds: number, captureArgs: string[]): Promise<Sample> {
+  const dump = s.capture ? await startDump(s, captureArgs) : undefined;
+  try {
+    return await measureTraffic(s, seconds);
+  } finally {
+    await dump?.stop();
+  }
+}
+
+async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
+  const cpu0 = dataplanePids(s).reduce((t, pid) => t + cpuSeconds(pid), 0);
   const t1 = await iperf(s, [], seconds);
-  const cpu1 = s.daemons.reduce((t, d) => t + cpuSeconds(d.process.pid), 0);
+  const cpu1 = dataplanePids(s).reduce((t, pid) => t + cpuSeconds(pid), 0);
   const bytes1 = t1.end.sum_received.bytes as number;
   const t4 = await iperf(s, ['-P', '4'], seconds);
   const u = await iperf(s, ['-u', '-l', '64', '-b', '0'], Math.max(2, Math.floor(seconds / 2)));
@@ -142,23 +186,31 @@ async function measure(s: Setup, seconds: number): Promise<Sample> {
     tcp4: (t4.end.sum_received.bits_per_second as number) / 1e9,
     udp64: udpPackets / (u.end.sum.seconds as number),
     rttMs: p.rttAvgMs,
-    ...(s.daemons.length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),
+    ...(dataplanePids(s).length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),
   };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3'] });
+  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3', ...(args.floor ? ['cc'] : [])] });
   if (reason) throw new Error(`bench:e2e ${reason}`);
-  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...Object.keys(args.variants)].filter((n) => !args.only || args.only.includes(n));
+  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...(args.floor ? ['floor'] : []), ...Object.keys(args.variants)].filter(
+    (n) => !args.only || args.only.includes(n),
+  );
+  const tmp = mkdtempSync(join(os.tmpdir(), 'vxtun-bench-'));
+  if (names.includes('floor')) relayBinary = buildRelay(tmp);
   const setups: Setup[] = [];
   const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
   try {
-    for (const n of names) setups.push(await build(n, n === 'js' ? { engine: 'js' } : args.variants[n]));
+    for (const n of names) {
+      const native = setups.find((x) => x.name === 'native');
+      if (n === 'capture' && native) setups.push({ ...native, name: n, capture: true, shared: true });
+      else setups.push({ ...(await build(n === 'capture' ? 'native' : n, n === 'js' ? { engine: 'js' } : args.variants[n])), name: n, capture: n === 'capture' });
+    }
     for (let r = 0; r < args.rounds; r++) {
       const order = setups.map((_, i) => setups[(i + r) % setups.length]!);
       for (const s of order) {
-        const m = await measure(s, args.seconds);
+        const m = await measure(s, args.seconds, args.captureArgs);
         samples.get(s.name)!.push(m);
         console.error(`round ${r + 1}/${args.rounds} ${s.name}: tcp1 ${m.tcp1.toFixed(2)} Gbit/s, tcp4 ${m.tcp4.toFixed(2)}, udp64 ${(m.udp64 / 1e3).toFixed(0)} kpps, rtt ${m.rttMs.toFixed(3)} ms`);
       }
@@ -187,10 +239,16 @@ async function main(): Promise<void> {
     for (const r of rows) {
       console.log(`| ${r.setup} | ${f(r.tcp1)} | ${f(r.tcp1VsKernel)} | ${f(r.tcp4)} | ${f(r.tcp4VsKernel)} | ${f(r.udp64 / 1e3, 0)} | ${f(r.udp64VsKernel)} | ${f(r.rttMs, 3)} | ${f(r.cpuPerGB, 2)} |`);
     }
+    if (names.includes('floor') && names.includes('native')) {
+      console.log('');
+      console.log(`native ÷ floor: TCP 1 stream ${f(med('native', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('native', 'tcp4') / med('floor', 'tcp4'))}, UDP 64 B ${f(med('native', 'udp64') / med('floor', 'udp64'))}`);
+    }
     if (args.json) writeFileSync(args.json, JSON.stringify({ rows, samples: Object.fromEntries(samples) }, null, 2));
   } finally {
+    rmSync(tmp, { recursive: true, force: true });
     for (const s of setups) {
-      await s.dump?.stop();
+      if (s.shared) continue;
+      if (s.relays) console.error(`floor relay counters: ${(await stopRelays(s.relays)).join(' ')}`);
       for (const d of s.daemons) await d.stop();
       await s.lab.destroy();
     }

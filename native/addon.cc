@@ -7,12 +7,14 @@
 //                         want = {tso, gro, udpGso, udpGro} booleans; onFatal(message) on loop death
 //   .setTable(table)      publish a new forwarding table atomically table: see ParseTable
 //   .stats()              counters                                   .close()  stop, join, close
-//   .captureStart() → id, .captureStop(id) → bool, .captureRead(maxBytes) → Buffer of packed
-//                         records (native/capture.h) or null: packet capture for `vxtun dump`
+//   .captureStart(opts) → id | -1, .captureStop(id) → bool, .captureRead(id, maxBytes, maxRecords)
+//                         → {data: pcapng EPBs | null, records}, .captureStats(id): `vxtun dump`
 //   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx
 //   encap(pkt, vni, dstMac, srcMac)   the 22-byte prefix + packet, for tests/benchmarks
 //   segmentTcp(pkt, mss)              a TCP super-packet split into segments (Buffer[]), or null
 //   completeChecksum(pkt)             "not-applicable" | "valid" | "completed" | "bad" (pkt fixed in place)
+//   captureEpb(record, outer?)        tests: one capture record as a pcapng block (native/pcapng_epb.h)
+//   captureFilterMatch(prog, dir, verdict, peer, pkt)  tests: a compiled dump filter (native/capture_filter.h)
 #include <arpa/inet.h>
 #include <napi.h>
 
@@ -21,11 +23,13 @@
 #include <cstring>
 #include <set>
 
+#include "capture_filter.h"
 #include "checksum.h"
 #include "classify.h"
 #include "dataplane.h"
 #include "fdb.h"
 #include "gro.h"
+#include "pcapng_epb.h"
 #include "segment.h"
 #include "tso.h"
 #include "tun_device.h"
@@ -156,6 +160,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
                         InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
                         InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
                         InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
+                        InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
                         InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
   }
   // opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps, checkInnerSource }
@@ -168,22 +173,57 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value JS_setTable(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
+  // captureStart({program, snaplen, outer, publicIP, port, vni}) → id, or -1 when too many run.
   Napi::Value JS_captureStart(const Napi::CallbackInfo& info) {
-    RequireOpen(info.Env());
-    return Napi::Number::New(info.Env(), dp_->capture().Start());
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "captureStart: expected an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    CaptureOptions c;
+    Napi::Value prog = o.Get("program");
+    if (prog.IsTypedArray()) {
+      auto a = prog.As<Napi::Uint8Array>();
+      std::string err;
+      if (!CaptureFilter::Decode(a.Data(), a.ByteLength(), &c.filter, &err))
+        throw Napi::TypeError::New(env, "captureStart: bad filter program: " + err);
+    }
+    c.snaplen = GetU32(o, "snaplen", static_cast<uint32_t>(kCaptureMaxSnap));
+    c.outer = o.Get("outer").ToBoolean();
+    c.publicIpNet = ParseIpv4(env, GetString(o, "publicIP"));
+    c.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
+    c.vni = GetU32(o, "vni", kMaxVni);
+    return Napi::Number::New(env, dp_->capture().Start(std::move(c)));
   }
   Napi::Value JS_captureStop(const Napi::CallbackInfo& info) {
     if (!dp_ || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
     return Napi::Boolean::New(info.Env(), dp_->capture().Stop(info[0].As<Napi::Number>().Int32Value()));
   }
+  // captureRead(id, maxBytes, maxRecords) → {data: Buffer of whole pcapng EPBs | null, records}
   Napi::Value JS_captureRead(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!dp_ || dp_->closed()) return env.Null();
-    const size_t max = std::max<size_t>(kCaptureSlot, info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("data", env.Null());
+    r.Set("records", Napi::Number::New(env, 0));
+    if (!dp_ || dp_->closed() || !info[0].IsNumber()) return r;
+    const int id = info[0].As<Napi::Number>().Int32Value();
+    const size_t max = std::max<size_t>(64 * 1024, info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0);
+    const size_t maxRecords = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : SIZE_MAX;
     if (captureScratch_.size() < max) captureScratch_.resize(max);  // kept: no per-call allocation or memset
-    const size_t n = dp_->capture().Drain(captureScratch_.data(), max);
-    if (n == 0) return env.Null();
-    return Napi::Buffer<uint8_t>::Copy(env, captureScratch_.data(), n);
+    const CaptureDrain d = dp_->capture().Drain(id, captureScratch_.data(), max, maxRecords);
+    if (d.bytes) r.Set("data", Napi::Buffer<uint8_t>::Copy(env, captureScratch_.data(), d.bytes));
+    r.Set("records", Napi::Number::New(env, static_cast<double>(d.records)));
+    return r;
+  }
+  // captureStats(id) → {matched, dropped} or null when the id is not running
+  Napi::Value JS_captureStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CaptureSessionStats st;
+    if (!dp_ || !info[0].IsNumber() || !dp_->capture().SessionStats(info[0].As<Napi::Number>().Int32Value(), &st))
+      return env.Null();
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("matched", Napi::Number::New(env, static_cast<double>(st.matched)));
+    r.Set("dropped", Napi::Number::New(env, static_cast<double>(st.dropped)));
+    return r;
   }
   Napi::Value JS_workers(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), dp_ ? dp_->workers() : 0);
@@ -284,6 +324,8 @@ Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
   o.Set("txTsoSplit", Napi::Number::New(env, static_cast<double>(st.txTsoSplit)));
   o.Set("offloads", OffloadsObject(env, st.offloads));
   o.Set("captureDropped", Napi::Number::New(env, static_cast<double>(st.captureDropped)));
+  o.Set("captureMatched", Napi::Number::New(env, static_cast<double>(st.captureMatched)));
+  o.Set("captureSessions", Napi::Number::New(env, static_cast<double>(st.captureSessions)));
   Napi::Object txd = Napi::Object::New(env), rxd = Napi::Object::New(env);
   for (int k = 1; k < kVerdictCount; k++) {
     const char* name = VerdictName(static_cast<Verdict>(k));
@@ -485,6 +527,39 @@ Napi::Value JS_segmentTcp(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// captureEpb(record, outer?) → Buffer: one capture record as native/pcapng_epb.h writes it, for the
+// differential test against src/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
+// verdict, vtep: "a.b.c.d", worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
+Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "captureEpb: expected a record");
+  Napi::Object r = info[0].As<Napi::Object>();
+  CaptureRecordHeader h{};
+  bool lossless = false;
+  h.tsNs = r.Get("tsNs").As<Napi::BigInt>().Uint64Value(&lossless);
+  h.origLen = GetU32(r, "origLen", UINT32_MAX);
+  h.dropsBefore = GetU32(r, "dropsBefore", UINT32_MAX);
+  h.dir = static_cast<uint8_t>(GetU32(r, "dir", 1));
+  h.verdict = static_cast<uint8_t>(GetU32(r, "verdict", kVerdictCount - 1));
+  const uint32_t vtep = ParseIpv4(env, GetString(r, "vtep"));
+  memcpy(h.vtep, &vtep, 4);
+  h.worker = static_cast<uint16_t>(GetU32(r, "worker", 65535));
+  h.flags = GetBool(r, "hasPrefix") ? kCaptureHasPrefix : 0;
+  const std::string peer = GetString(r, "peer").substr(0, 255);
+  h.nameLen = static_cast<uint8_t>(peer.size());
+  auto data = r.Get("data").As<Napi::Uint8Array>();
+  h.capLen = static_cast<uint16_t>(std::min<size_t>(data.ByteLength(), kCapturePrefix + kCaptureMaxSnap));
+  EpbOuter outer{};
+  const bool haveOuter = info[1].IsObject();
+  if (haveOuter) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    outer = {ParseIpv4(env, GetString(o, "publicIP")), static_cast<uint16_t>(GetU32(o, "port", 65535)), GetU32(o, "vni", kMaxVni)};
+  }
+  std::vector<uint8_t> out(CaptureEpbBound(h));
+  const size_t n = WriteCaptureEpb(h, peer.data(), data.Data(), haveOuter ? &outer : nullptr, out.data(), out.size());
+  return Napi::Buffer<uint8_t>::Copy(env, out.data(), n);
+}
+
 Napi::Value JS_completeChecksum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto pkt = info[0].As<Napi::Uint8Array>();
@@ -496,6 +571,24 @@ Napi::Value JS_completeChecksum(const Napi::CallbackInfo& info) {
     case CsumFix::Bad: return Napi::String::New(env, "bad");
     default: return Napi::String::New(env, "not-applicable");
   }
+}
+
+// captureFilterMatch(program, dir, verdict, peer, packet) → boolean (tests): decodes a compiled `vxtun dump`
+// filter (src/dump-filter.ts compileDumpFilter, format in capture_filter.h) and matches one packet
+// with it. A malformed program throws a TypeError carrying CaptureFilter::Decode's message.
+Napi::Value JS_captureFilterMatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto prog = info[0].As<Napi::Uint8Array>();
+  CaptureFilter filter;
+  std::string err;
+  if (!CaptureFilter::Decode(prog.Data(), prog.ByteLength(), &filter, &err))
+    throw Napi::TypeError::New(env, "bad capture filter program: " + err);
+  const std::string peer = info[3].As<Napi::String>().Utf8Value();
+  auto pkt = info[4].As<Napi::Uint8Array>();
+  const CaptureView v{static_cast<uint8_t>(info[1].As<Napi::Number>().Uint32Value()),
+                      static_cast<uint8_t>(info[2].As<Napi::Number>().Uint32Value()), peer, pkt.Data(),
+                      pkt.ByteLength()};
+  return Napi::Boolean::New(env, filter.Match(v));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -515,6 +608,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tsoPlan", Napi::Function::New(env, JS_tsoPlan));
   exports.Set("groPlan", Napi::Function::New(env, JS_groPlan));
   exports.Set("completeChecksum", Napi::Function::New(env, JS_completeChecksum));
+  exports.Set("captureEpb", Napi::Function::New(env, JS_captureEpb));
+  exports.Set("captureFilterMatch", Napi::Function::New(env, JS_captureFilterMatch));
   Napi::Array names = Napi::Array::New(env);
   for (int k = 1; k < kVerdictCount; k++) names.Set(static_cast<uint32_t>(k - 1), VerdictName(static_cast<Verdict>(k)));
   exports.Set("dropReasons", names);

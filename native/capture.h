@@ -1,25 +1,27 @@
-// Packet capture for `vxtun dump` (design.md "Packet dump"): the forwarding loops copy what they
-// see into bounded rings while at least one capture is active; the JS thread drains the rings.
+// Packet capture for `vxtun dump` (design.md "Packet dump"). Each running capture is a session
+// with its own filter, snap length and one bounded ring per forwarding loop. The loops test the
+// filter and copy only matching packets (so a narrow filter also stays complete under load); the
+// JS thread drains a session's rings into ready pcapng Enhanced Packet Blocks (pcapng_epb.h), so
+// no per-packet JavaScript runs while capturing.
 //
 // Contract with the loops:
 //   - CaptureHub::active() is one relaxed atomic load; a loop calls it once per batch and, when it
-//     is false, does nothing else for capture (no copy, no clock read).
-//   - CaptureRing::Push never waits and never allocates: when the ring is full the record is
-//     dropped and counted (dropped()).
-//   - Each ring has exactly one producer (its loop thread) and one consumer (the thread that calls
-//     CaptureHub::Drain, the JS thread), so head/tail need only acquire/release ordering.
-//
-// Drained records are packed into the caller's buffer, each as a CaptureRecordHeader followed by
-// capLen bytes, padded to 4. The bytes are the 22-byte VXLAN+Ethernet prefix followed by the inner
-// IP packet when kCaptureHasPrefix is set, else the inner IP packet alone (a transmit drop: the
-// prefix was never built). src/capture.ts decodes this layout; change both together.
+//     is false, does nothing else for capture (no copy, no clock read, no filter).
+//   - CaptureHub::Capture never waits and never allocates: when a session's ring is full the record
+//     is dropped and counted; the next record of that ring carries the count (epb_dropcount).
+//   - The loops touch sessions only between TableHolder::Enter and Exit: Stop unpublishes a session
+//     and waits for a grace period (TableHolder::Synchronize) before freeing it.
+//   - Each ring has one producer (its loop thread) and one consumer (the JS thread).
 #pragma once
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
+#include "capture_filter.h"
 #include "fdb.h"
 #include "vxlan.h"
 
@@ -27,68 +29,100 @@ namespace vxtun {
 
 constexpr uint8_t kCaptureTx = 0;
 constexpr uint8_t kCaptureRx = 1;
-constexpr uint8_t kCaptureHasPrefix = 1;  // flags bit
+constexpr uint8_t kCaptureHasPrefix = 1;  // flags bit: data starts with the 22-byte VXLAN+Ethernet prefix
 
-// Little-endian on every platform we build for; 64 bytes.
+// One record in a ring slot: this header, the peer name (nameLen bytes), then capLen bytes of data.
 struct CaptureRecordHeader {
-  uint64_t tsNs;       // CLOCK_REALTIME, nanoseconds
-  uint32_t origLen;    // bytes the packet had (prefix included when flagged)
-  uint16_t capLen;     // bytes that follow this header
-  uint8_t dir;         // kCaptureTx / kCaptureRx
-  uint8_t verdict;     // Verdict: 0 forward, else the drop reason
-  uint8_t vtep[4];     // peer's public IPv4 (tx: destination, rx: outer source); 0 when none
+  uint64_t tsNs;         // CLOCK_REALTIME, nanoseconds
+  uint32_t origLen;      // bytes the packet had (prefix included when flagged)
+  uint32_t dropsBefore;  // records of this ring lost (ring full) since the previous record
+  uint16_t capLen;       // data bytes kept
+  uint8_t dir;           // kCaptureTx / kCaptureRx
+  uint8_t verdict;       // Verdict: 0 forward, else the drop reason
+  uint8_t vtep[4];       // peer's public IPv4 (tx: destination, rx: outer source); 0 when none
   uint16_t worker;
   uint8_t flags;
-  uint8_t nameLen;     // bytes of name used
-  char name[40];       // peer name (truncated), empty when the peer is unknown
+  uint8_t nameLen;       // peer name bytes that follow (0: unknown peer)
 };
-static_assert(sizeof(CaptureRecordHeader) == 64, "capture record layout");
+static_assert(sizeof(CaptureRecordHeader) == 32, "capture record layout");
 
-// ---- Implementation constants ----
-constexpr size_t kCaptureSlot = 2048;                                   // one record, fixed size
-constexpr size_t kCaptureSnap = kCaptureSlot - sizeof(CaptureRecordHeader);  // 1984 bytes kept per packet
-constexpr size_t kCaptureSlots = 1024;                                  // per loop (2 MiB, touched only when capturing)
+constexpr size_t kCapturePrefix = kEncapPrefix;                        // 22
+constexpr size_t kCaptureMaxSnap = 1962;                               // inner bytes kept at most (an MTU-sized packet whole)
+constexpr size_t kCaptureSlot = sizeof(CaptureRecordHeader) + 255 + kCapturePrefix + kCaptureMaxSnap + 1;  // 2272
+constexpr size_t kCaptureSlots = 1024;                                 // per loop and session
+constexpr int kMaxCaptures = 8;                                        // sessions running at once
 
 class CaptureRing {
  public:
   CaptureRing();
-  // Producer side. `meta` carries everything but tsNs/capLen/origLen, which Push fills in.
-  void Push(const CaptureRecordHeader& meta, const uint8_t* data, size_t len);
-  // Consumer side: appends whole records to out[*used..cap); returns how many were taken.
-  size_t Drain(uint8_t* out, size_t cap, size_t* used);
-  void Discard();  // consumer side: forget everything queued
+  // Producer side: never waits; false (and counted) when full.
+  bool Push(const CaptureRecordHeader& meta, const char* name, const uint8_t* data, size_t capLen);
+  // Consumer side: the oldest record, or null when empty; Pop releases it.
+  const CaptureRecordHeader* Peek() const;
+  void Pop();
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   std::unique_ptr<uint8_t[]> mem_;
   alignas(64) std::atomic<uint64_t> head_{0};  // written by the producer
+  uint32_t pendingDrops_ = 0;                  // producer only
   alignas(64) std::atomic<uint64_t> tail_{0};  // written by the consumer
   alignas(64) std::atomic<uint64_t> dropped_{0};
 };
 
-// The rings of one dataplane (one per loop) and the number of running captures.
-class CaptureHub {
- public:
-  explicit CaptureHub(int loops);
-  bool active() const { return sessions_.load(std::memory_order_relaxed) > 0; }
-  CaptureRing* ring(int loop) { return rings_[static_cast<size_t>(loop)].get(); }
-
-  // JS thread only.
-  int Start();          // → capture id; the first capture discards stale records
-  bool Stop(int id);    // false when the id is not running
-  size_t Drain(uint8_t* out, size_t cap);  // bytes written (records from every ring)
-  uint64_t dropped() const;
-
- private:
-  std::vector<std::unique_ptr<CaptureRing>> rings_;
-  std::atomic<int> sessions_{0};
-  std::vector<int> ids_;
-  int nextId_ = 1;
+// What a capture keeps and how it is written.
+struct CaptureOptions {
+  CaptureFilter filter;
+  size_t snaplen = kCaptureMaxSnap;  // inner bytes kept per packet (1..kCaptureMaxSnap)
+  bool outer = false;                // write synthesised outer IPv4/UDP + VXLAN + Ethernet + packet
+  uint32_t publicIpNet = 0;          // this node's underlay address (for outer)
+  uint16_t port = 0;                 // the VXLAN UDP port, host order (for outer)
+  uint32_t vni = 0;                  // (for outer: a transmit drop's synthesised prefix)
 };
 
-// The loops' one call per captured packet (only made while CaptureHub::active()): data is the
-// prefix + inner packet when hasPrefix, else the inner packet; peer may be null (unknown).
-void CapturePacket(CaptureRing* ring, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet,
-                   bool hasPrefix, const uint8_t* data, size_t len);
+struct CaptureSessionStats {
+  uint64_t matched = 0;  // packets that passed the filter
+  uint64_t dropped = 0;  // of those, lost to a full ring
+};
+
+struct CaptureDrain {
+  size_t bytes = 0;    // pcapng bytes written
+  size_t records = 0;  // Enhanced Packet Blocks written
+};
+
+class CaptureSession;
+
+// The sessions of one dataplane.
+class CaptureHub {
+ public:
+  // loops: rings per session (2 per worker); grace: the table holder the loops Enter/Exit per batch.
+  CaptureHub(int loops, TableHolder* grace);
+  ~CaptureHub();
+  bool active() const { return sessions_.load(std::memory_order_relaxed) > 0; }
+
+  // Loop side (between Enter and Exit). data is the prefix + inner packet when hasPrefix, else the
+  // inner packet; peer may be null (unknown).
+  void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet, bool hasPrefix,
+               const uint8_t* data, size_t len);
+
+  // JS thread only.
+  int Start(CaptureOptions opts);  // → session id, or -1 when kMaxCaptures are running
+  bool Stop(int id);               // false when the id is not running
+  // Writes whole EPBs (oldest first across the loops) into out[0..cap), at most maxRecords.
+  CaptureDrain Drain(int id, uint8_t* out, size_t cap, size_t maxRecords);
+  bool SessionStats(int id, CaptureSessionStats* out) const;
+  int sessions() const { return sessions_.load(std::memory_order_relaxed); }
+  uint64_t matched() const;  // all sessions, ever
+  uint64_t dropped() const;  // all sessions, ever
+
+ private:
+  CaptureSession* Find(int id) const;
+  const int loops_;
+  TableHolder* const grace_;
+  std::atomic<CaptureSession*> slots_[kMaxCaptures] = {};
+  std::atomic<int> sessions_{0};
+  uint64_t pastMatched_ = 0, pastDropped_ = 0;  // of stopped sessions
+  int nextId_ = 1;
+};
 
 }  // namespace vxtun

@@ -16,7 +16,7 @@ Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
     rx_ = OpenUdpSockets(o.bindIp, htons(o.port), o.workers);
     tx_ = OpenTxSockets(o.bindIp, o.workers * o.txSocketsPerWorker);
     tun_ = OpenTunQueues(o.device, o.workers);
-    capture_ = std::make_unique<CaptureHub>(2 * o.workers);
+    capture_ = std::make_unique<CaptureHub>(2 * o.workers, &table_);
   } catch (...) {
     tun_.clear();
     rx_.clear();
@@ -62,7 +62,11 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
 DataplaneStats Dataplane::Stats() const {
   DataplaneStats st;
   st.offloads = offloads_;
-  if (capture_) st.captureDropped = capture_->dropped();
+  if (capture_) {
+    st.captureDropped = capture_->dropped();
+    st.captureMatched = capture_->matched();
+    st.captureSessions = capture_->sessions();
+  }
   for (const auto& w : workers_) {
     st.txPackets += w->tx.packets.load(std::memory_order_relaxed);
     st.txBytes += w->tx.bytes.load(std::memory_order_relaxed);

@@ -31,7 +31,9 @@ struct DataplaneStats {
   uint64_t txDrops[kVerdictCount] = {};
   uint64_t rxDrops[kVerdictCount] = {};
   OffloadSet offloads;  // as in use now
-  uint64_t captureDropped = 0;  // capture records lost to a full ring
+  uint64_t captureDropped = 0;  // capture records lost to a full ring (all captures, ever)
+  uint64_t captureMatched = 0;  // packets that passed a capture's filter (all captures, ever)
+  int captureSessions = 0;      // captures running now
 };
 
 class Dataplane {

@@ -159,8 +159,18 @@ TableHolder::ReaderSlot* TableHolder::RegisterReader() {
 void TableHolder::Replace(std::unique_ptr<Table> t) {
   std::lock_guard<std::mutex> lock(writerMu_);
   const Table* old = current_.exchange(t.release(), std::memory_order_seq_cst);
+  WaitForReaders();
+  delete old;
+}
+
+void TableHolder::Synchronize() {
+  std::lock_guard<std::mutex> lock(writerMu_);
+  WaitForReaders();
+}
+
+void TableHolder::WaitForReaders() {
   const uint64_t target = epoch_.fetch_add(1, std::memory_order_seq_cst) + 1;
-  // Grace period: a reader online with an epoch older than `target` may still hold `old`.
+  // Grace period: a reader online with an epoch older than `target` may still hold what was unpublished.
   for (const auto& s : slots_) {
     for (;;) {
       const uint64_t e = s->epoch.load(std::memory_order_seq_cst);
@@ -168,7 +178,6 @@ void TableHolder::Replace(std::unique_ptr<Table> t) {
       std::this_thread::yield();
     }
   }
-  delete old;
 }
 
 size_t TableHolder::PeerCount() {

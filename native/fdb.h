@@ -103,9 +103,13 @@ class TableHolder {
 
   // Writer side: publishes t, waits until no reader can still hold the old table, frees it.
   void Replace(std::unique_ptr<Table> t);
+  // Waits until every reader that was between Enter and Exit when this was called has left
+  // (other state the readers use under Enter, e.g. capture sessions, can then be freed).
+  void Synchronize();
   size_t PeerCount();
 
  private:
+  void WaitForReaders();  // with writerMu_ held
   std::mutex writerMu_;  // serialises Replace and RegisterReader
   std::atomic<const Table*> current_;
   std::atomic<uint64_t> epoch_{1};

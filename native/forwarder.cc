@@ -117,7 +117,7 @@ void Worker::TxLoop() {
       uint64_t drops[kVerdictCount] = {};
       const Table* t = table_->Enter(txSlot_);
       // Capture: one relaxed load per batch; a TSO super-packet is captured once, whole (up to the snap length).
-      CaptureRing* const cap = settings_.capture && settings_.capture->active() ? settings_.capture->ring(2 * id_) : nullptr;
+      CaptureHub* const cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
       for (int i = 0; i < n; i++) {
         if (sizes[i] < kVnetHdrLen) {
           drops[static_cast<int>(Verdict::Short)]++;
@@ -138,12 +138,12 @@ void Worker::TxLoop() {
         }
         if (verdict != Verdict::Forward) {
           drops[static_cast<int>(verdict)]++;
-          if (cap) CapturePacket(cap, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, sizes[i] - kVnetHdrLen);
+          if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, sizes[i] - kVnetHdrLen);
           continue;
         }
         const PeerEntry& peer = t->peer(r.peer);
         WriteEncapPrefix(bufs.at(i), settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
-        if (cap) CapturePacket(cap, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, bufs.at(i), kEncapPrefix + r.length);
+        if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, bufs.at(i), kEncapPrefix + r.length);
         OutMsg base;
         base.dstIp = peer.publicIp;
         base.dstPort = settings_.portNet;
@@ -242,7 +242,7 @@ void Worker::RxLoop() {
       uint64_t bytes = 0;
       uint64_t drops[kVerdictCount] = {};
       const Table* t = table_->Enter(rxSlot_);
-      CaptureRing* const cap = settings_.capture && settings_.capture->active() ? settings_.capture->ring(2 * id_ + 1) : nullptr;
+      CaptureHub* const cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
       for (int i = 0; i < n; i++) {
         uint8_t* d = readAt[i];
         const size_t size = sizes[i];
@@ -261,7 +261,7 @@ void Worker::RxLoop() {
           const Verdict v = ClassifyRx(*t, settings_.policy, srcs[i], d + off, len, &r);
           if (cap) {
             const int p = t->PeerByIp(srcs[i]);
-            CapturePacket(cap, kCaptureRx, id_, v, p < 0 ? nullptr : &t->peer(p), srcs[i], len >= kEncapPrefix, d + off,
+            cap->Capture(2 * id_ + 1, kCaptureRx, id_, v, p < 0 ? nullptr : &t->peer(p), srcs[i], len >= kEncapPrefix, d + off,
                           v == Verdict::Forward ? kEncapPrefix + r.length : len);
           }
           if (v != Verdict::Forward) {

@@ -1,11 +1,12 @@
-// Packet capture on the TypeScript side: decoding the addon's packed capture records
-// (native/capture.h) and fanning one shared stream out to every running `vxtun dump`.
+// Packet capture on the TypeScript side: one native capture session per `vxtun dump` stream.
 //
-// The addon has one set of rings per dataplane. The first subscriber starts a native capture, a
-// timer drains the rings every POLL_MS and hands each record to every subscriber, and the last
-// subscriber to leave stops it again — so while nobody captures, the loops copy nothing.
+// The addon runs each session's filter in the forwarding loops, keeps matching packets in bounded
+// per-loop rings and drains them as ready pcapng Enhanced Packet Blocks (native/capture.h,
+// native/pcapng_epb.h). This module only opens and closes sessions and, on one timer, hands each
+// session's blocks to its stream — no per-packet JavaScript. While no session runs, the loops copy
+// nothing.
 
-/** One captured packet with what the dataplane decided about it. */
+/** One captured packet with what the dataplane decided about it: the model the filter and the pcapng reference use. */
 export interface CaptureRecord {
   /** Wall-clock time in nanoseconds since the epoch. */
   tsNs: bigint;
@@ -23,108 +24,128 @@ export interface CaptureRecord {
   packet: Buffer;
   /** The inner packet's full length. */
   origLen: number;
+  /** Records of the same ring lost (ring full) just before this one. */
+  dropsBefore?: number;
 }
 
-const HEADER = 64;
-const PREFIX = 22;
+/** The most inner bytes a capture keeps per packet (native/capture.h kCaptureMaxSnap): an MTU-sized packet whole. */
+export const MAX_SNAPLEN = 1962;
 
-/** Decodes a Buffer of packed records; `reasons` is the addon's drop-reason list (verdict k ↦ reasons[k-1]). */
-export function decodeCaptureRecords(buf: Buffer, reasons: readonly string[]): CaptureRecord[] {
-  const out: CaptureRecord[] = [];
-  for (let off = 0; off + HEADER <= buf.length; ) {
-    const capLen = buf.readUInt16LE(off + 12);
-    const origLen = buf.readUInt32LE(off + 8);
-    const verdict = buf[off + 15]!;
-    const hasPrefix = (buf[off + 22]! & 1) !== 0;
-    const nameLen = Math.min(40, buf[off + 23]!);
-    const data = buf.subarray(off + HEADER, off + HEADER + capLen);
-    const withPrefix = hasPrefix && data.length >= PREFIX;
-    out.push({
-      tsNs: buf.readBigUInt64LE(off),
-      dir: buf[off + 14] === 0 ? 'tx' : 'rx',
-      verdict: verdict === 0 ? 'forward' : (reasons[verdict - 1] ?? `reason-${verdict}`),
-      vtep: `${buf[off + 16]}.${buf[off + 17]}.${buf[off + 18]}.${buf[off + 19]}`,
-      worker: buf.readUInt16LE(off + 20),
-      peer: buf.toString('utf8', off + 24, off + 24 + nameLen),
-      // Views into `buf`, which the addon allocated for this read alone.
-      prefix: withPrefix ? data.subarray(0, PREFIX) : null,
-      packet: withPrefix ? data.subarray(PREFIX) : data,
-      origLen: withPrefix ? origLen - PREFIX : origLen,
-    });
-    off += (HEADER + capLen + 3) & ~3;
-  }
-  return out;
+/** What one capture keeps and how it is written. */
+export interface CaptureSessionOptions {
+  /** compileDumpFilter's program; empty: everything. */
+  program: Uint8Array;
+  /** Inner bytes kept per packet. */
+  snaplen: number;
+  /** Write whole datagrams (synthesised outer IPv4/UDP + VXLAN + Ethernet + packet). */
+  outer: boolean;
+  /** This node's underlay facts (for outer). */
+  publicIP: string;
+  port: number;
+  vni: number;
+}
+
+export interface CaptureCounters {
+  /** Packets that passed the filter. */
+  matched: number;
+  /** Of those, lost because the ring was full (the stream was not read fast enough). */
+  dropped: number;
 }
 
 /** What the hub needs from the dataplane: the addon's capture methods. */
 export interface CaptureSource {
-  captureStart(): number;
+  /** → session id, or -1 when the addon's session limit is reached. */
+  captureStart(o: CaptureSessionOptions): number;
   captureStop(id: number): boolean;
-  captureRead(maxBytes: number): Buffer | null;
+  captureRead(id: number, maxBytes: number, maxRecords: number): { data: Buffer | null; records: number };
+  captureStats(id: number): CaptureCounters | null;
 }
 
-export interface CaptureSubscription {
-  /** Stops delivering records; the native capture stops with the last subscription. Idempotent. */
+export interface CaptureSink {
+  /** Whole pcapng packet blocks, oldest first, and how many packets they hold. */
+  onBlocks(blocks: Buffer, records: number): void;
+  /** How many more packets it wants (the rest stay queued); undefined: no limit. */
+  wanted?(): number | undefined;
+  /** True while it cannot take more (a slow client): the session is not drained, its ring fills and drops count. */
+  paused?(): boolean;
+}
+
+export interface CaptureSession {
+  /** The counters so far (the last known ones once closed). */
+  counters(): CaptureCounters;
+  /** Stops the native session. Idempotent. */
   close(): void;
 }
 
 export interface CaptureHub {
-  subscribe(onRecords: (records: CaptureRecord[]) => void): CaptureSubscription;
-  readonly subscribers: number;
-  /** Ends every subscription (daemon shutdown). */
+  /** Starts a session; throws CaptureBusyError when too many run. */
+  open(o: CaptureSessionOptions, sink: CaptureSink): CaptureSession;
+  readonly sessions: number;
+  /** Ends every session (daemon shutdown). */
   close(): void;
+}
+
+export class CaptureBusyError extends Error {
+  override name = 'CaptureBusyError';
 }
 
 const POLL_MS = 20;
 const READ_BYTES = 4 << 20;
 
-export function createCaptureHub(source: CaptureSource, reasons: readonly string[]): CaptureHub {
-  const subs = new Set<(records: CaptureRecord[]) => void>();
-  let id: number | undefined;
+export function createCaptureHub(source: CaptureSource): CaptureHub {
+  const live = new Map<number, CaptureSink>();
   let timer: NodeJS.Timeout | undefined;
-  const drain = () => {
-    for (let i = 0; i < 16; i++) {
-      const buf = source.captureRead(READ_BYTES);
-      if (!buf) return;
-      // One read holds each ring's records in turn; put them back in time order (a count then cuts at the right place).
-      const records = decodeCaptureRecords(buf, reasons).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-      for (const s of [...subs]) s(records);
-      if (buf.length < READ_BYTES / 2) return;
+  const drainOne = (id: number, sink: CaptureSink) => {
+    for (let i = 0; i < 16 && !sink.paused?.(); i++) {
+      const want = sink.wanted?.() ?? 0xffffffff;
+      if (want <= 0) return;
+      const { data, records } = source.captureRead(id, READ_BYTES, want);
+      if (!data || records === 0) return;
+      sink.onBlocks(data, records);
+      if (!live.has(id) || data.length < READ_BYTES / 2) return;
     }
   };
-  const stop = () => {
-    if (timer) clearInterval(timer);
-    timer = undefined;
-    if (id !== undefined) source.captureStop(id);
-    id = undefined;
+  const tick = () => {
+    for (const [id, sink] of [...live]) drainOne(id, sink);
+  };
+  const stopTimer = () => {
+    if (timer && live.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+    }
   };
   return {
-    get subscribers() {
-      return subs.size;
+    get sessions() {
+      return live.size;
     },
-    subscribe(onRecords) {
-      const fn = (r: CaptureRecord[]) => onRecords(r);
-      subs.add(fn);
-      if (id === undefined) {
-        id = source.captureStart();
-        timer = setInterval(drain, POLL_MS);
-      }
+    open(o, sink) {
+      const id = source.captureStart(o);
+      if (id < 0) throw new CaptureBusyError('too many captures are running; stop one and retry');
+      live.set(id, sink);
+      timer ??= setInterval(tick, POLL_MS);
+      let last: CaptureCounters = { matched: 0, dropped: 0 };
+      const counters = () => (live.has(id) ? (last = source.captureStats(id) ?? last) : last);
       return {
+        counters,
         close() {
-          if (!subs.delete(fn)) return;
-          if (subs.size === 0) stop();
+          if (!live.has(id)) return;
+          counters();
+          live.delete(id);
+          source.captureStop(id);
+          stopTimer();
         },
       };
     },
     close() {
-      subs.clear();
-      stop();
+      for (const id of live.keys()) source.captureStop(id);
+      live.clear();
+      stopTimer();
     },
   };
 }
 
 /** A hub over the dataplane's capture methods, or undefined when it has none (the js engine). */
-export function captureHubFor(dp: Partial<CaptureSource>, reasons: readonly string[]): CaptureHub | undefined {
-  if (!dp.captureStart || !dp.captureStop || !dp.captureRead) return undefined;
-  return createCaptureHub(dp as CaptureSource, reasons);
+export function captureHubFor(dp: Partial<CaptureSource>): CaptureHub | undefined {
+  if (!dp.captureStart || !dp.captureStop || !dp.captureRead || !dp.captureStats) return undefined;
+  return createCaptureHub(dp as CaptureSource);
 }

@@ -73,7 +73,7 @@ async function cmdStatus(opts: { admin: string; json?: boolean }): Promise<void>
 
 async function cmdDump(
   filter: string[],
-  opts: { admin: string; write?: string; count?: string; seconds?: string; outer?: boolean },
+  opts: { admin: string; write?: string; count?: string; seconds?: string; outer?: boolean; snaplen?: string },
 ): Promise<void> {
   const abort = new AbortController();
   const stop = () => abort.abort();
@@ -81,8 +81,23 @@ async function cmdDump(
   process.on('SIGTERM', stop);
   process.stdout.on('error', stop); // EPIPE: whoever read our output is gone
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  // The capture must not slow forwarding down: this reader yields the CPU to everything else on the node (if it
+  // falls behind, the daemon's rings fill and the losses are counted and reported, never waited for).
   try {
-    const dumpOpts = { admin: opts.admin, write: opts.write, count: num(opts.count), seconds: num(opts.seconds), outer: opts.outer, filter };
+    os.setPriority(19);
+  } catch {
+    // not allowed: run at the normal priority
+  }
+  try {
+    const dumpOpts = {
+      admin: opts.admin,
+      write: opts.write,
+      count: num(opts.count),
+      seconds: num(opts.seconds),
+      outer: opts.outer,
+      snaplen: num(opts.snaplen),
+      filter,
+    };
     await runDump(dumpOpts, { line: out, status: err, stdout: process.stdout, signal: abort.signal });
   } catch (e) {
     if (e instanceof DumpError) throw new ExitError(1, `vxtun: ${e.message}`);
@@ -120,6 +135,7 @@ function program(): Command {
     .option('-w, --write <file>', 'write pcapng to FILE ("-" for stdout) instead of printing lines')
     .option('-c, --count <n>', 'stop after N packets')
     .option('--seconds <s>', 'stop after S seconds')
+    .option('-s, --snaplen <n>', 'keep at most N bytes of each inner packet (default and maximum 1962: a whole MTU-sized packet)')
     .option('--outer', 'whole datagrams: outer IPv4/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
     .action(cmdDump);
   p.command('version')

@@ -20,7 +20,9 @@ import {
   defaultRouteInterface,
   execIp,
   listIPv4Addresses,
+  procDeviceConf,
   removeRoutes,
+  type DeviceConf,
   type DeviceSetup,
   type IpRunner,
   type UnderlayAddress,
@@ -47,6 +49,8 @@ export interface DaemonDeps {
   logger: Logger;
   native?: NativeBinding;
   ip?: IpRunner;
+  /** The device's IPv6 settings (default: /proc/sys/net/ipv6/conf/<device>/); give a fake along with a fake `ip`. */
+  deviceConf?: DeviceConf;
   peerSource?: PeerSource;
   /** Called once the table is programmed and traffic flows. */
   onReady?: (info: { adminAddress?: string; device: string }) => void;
@@ -269,6 +273,9 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       ready,
       version: VERSION,
       controlPlane: { source: source.kind, ...source.state() },
+      ...(s.captureMatched !== undefined
+        ? { capture: { sessions: s.captureSessions ?? 0, packets: s.captureMatched, dropped: s.captureDropped ?? 0 } }
+        : {}),
     };
   };
 
@@ -281,9 +288,10 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     stop.abort();
   };
   try {
-    await configureDevice(ip, setup).catch((err: unknown) => {
+    const warnings = await configureDevice(ip, deps.deviceConf ?? procDeviceConf, setup).catch((err: unknown) => {
       throw withContext(`configuring device ${config.device}`, err);
     });
+    for (const w of warnings) logger.warn(w, { device: config.device });
     offloads = dp.start((message) => fail(new DataplaneError(`dataplane stopped: ${message}`)), wantedOffloads(config));
     checkRequiredOffloads(config, offloads);
     const readDrops = () => {
@@ -292,9 +300,9 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     };
     dropLog = startDropLog({ read: readDrops, logger });
     if (config.admin) {
-      captureHub = captureHubFor(dp, native.dropReasons);
+      captureHub = captureHubFor(dp);
       const outer = () => ({ publicIP: underlay.publicIP, port: config.port, vni: config.vni });
-      const pcap = { hub: captureHub, outer, device: config.device };
+      const pcap = { hub: captureHub, outer, device: config.device, reasons: native.dropReasons };
       const handlers = { status, ready: () => ready, metrics: createMetrics(status), pcap };
       admin = await startAdminServer(config.admin, handlers, logger).catch((err: unknown) => {
         throw withContext(`admin server on ${config.admin!.host}:${config.admin!.port}`, err);

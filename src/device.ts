@@ -1,8 +1,10 @@
-// Kernel-side setup around the TUN device, through iproute2: the device's MTU, addresses and the
-// routes that send the pod network into it, and the facts about the underlay we need to choose
-// the MTU and the bind address. The TUN device itself is created by the addon and vanishes,
-// with its addresses and routes, when the dataplane closes.
+// Kernel-side setup around the TUN device, through iproute2 and the device's own IPv6 settings: the
+// device's MTU, flags, addresses and the routes that send the pod network into it, and the facts
+// about the underlay we need to choose the MTU and the bind address. The TUN device itself is
+// created by the addon and vanishes, with its addresses, routes and settings, when the dataplane
+// closes.
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Cidr } from './net/cidr.js';
 import { DataplaneError } from './errors.js';
@@ -63,11 +65,93 @@ export interface DeviceSetup {
   routes: Cidr[];
 }
 
-/** Brings the device up with its MTU, addresses and routes. */
-export async function configureDevice(ip: IpRunner, s: DeviceSetup): Promise<void> {
-  // No link-local address: otherwise the kernel sends MLD reports and router solicitations into
-  // the device, which have no peer and would show up as no-route drops.
+/**
+ * One device's IPv6 settings, /proc/sys/net/ipv6/conf/<device>/<key>. Injected, so that a test with a fake `ip`
+ * runner never writes the settings of a real device. Only ever used on the device vxtun created.
+ */
+export interface DeviceConf {
+  /** The value, or undefined when the setting does not exist (IPv6 is disabled on this host). */
+  get(device: string, key: string): Promise<string | undefined>;
+  set(device: string, key: string, value: string): Promise<void>;
+}
+
+const confPath = (device: string, key: string) => `/proc/sys/net/ipv6/conf/${device}/${key}`;
+
+export const procDeviceConf: DeviceConf = {
+  async get(device, key) {
+    try {
+      return (await readFile(confPath(device, key), 'utf8')).trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw confError('reading', device, key, err);
+    }
+  },
+  async set(device, key, value) {
+    try {
+      await writeFile(confPath(device, key), value);
+    } catch (err) {
+      throw confError('writing', device, key, err);
+    }
+  },
+};
+
+function confError(verb: string, device: string, key: string, err: unknown): DataplaneError {
+  const e = err as NodeJS.ErrnoException;
+  return new DataplaneError(`${verb} ${confPath(device, key)}: ${e.code ?? e.message}`, e.code, 'sysctl');
+}
+
+/**
+ * Keeps the kernel's own multicast signalling out of the device, which must still be down. The overlay carries no
+ * multicast, but a TUN device is created with IFF_MULTICAST and, on a router (IPv6 forwarding on, as on every
+ * Kubernetes node), joins the all-routers group ff02::2 as it is registered; bringing it up then makes the kernel
+ * send MLDv2 reports for that group (from ::, to ff02::16; two to four over the first second) into the device,
+ * where no peer owns the destination: `no-route` drops on every start that say nothing about pod traffic. So:
+ *  1. leave ff02::2 (forwarding 0) in MLDv1 mode (force_mld_version 1): a group that was never reported is then
+ *     left silently, with no pending MLDv2 state-change record that would be sent once the device is up;
+ *  2. clear IFF_MULTICAST: the kernel joins ff02::2 on a device only while it has the flag, so it is not joined
+ *     again when forwarding is switched on later (writing net.ipv6.conf.all.forwarding sets every device's), and
+ *     multicast applications (mDNS, SSDP…) leave the device alone;
+ *  3. restore both settings: the device keeps its router behaviour and the MLD version its default.
+ * Step 2 alone does not do: the group is joined before vxtun can clear the flag. Resolves with null, or with why
+ * step 1 could not be done (e.g. /proc/sys is read-only in an unprivileged container): the device then works as
+ * before, and the kernel's reports show up as a few no-route drops at start.
+ */
+export async function quietMulticast(ip: IpRunner, conf: DeviceConf, device: string): Promise<string | null> {
+  const restore: [key: string, value: string][] = [];
+  let problem: string | null = null;
+  try {
+    const forwarding = await conf.get(device, 'forwarding');
+    const mldVersion = await conf.get(device, 'force_mld_version');
+    // Not a router here, or no IPv6 at all: the device is in no group that is ever reported.
+    if (forwarding !== undefined && forwarding !== '0' && mldVersion !== undefined) {
+      await conf.set(device, 'force_mld_version', '1');
+      restore.unshift(['force_mld_version', mldVersion]);
+      await conf.set(device, 'forwarding', '0');
+      restore.unshift(['forwarding', forwarding]);
+    }
+  } catch (err) {
+    problem =
+      `could not leave the all-routers group ff02::2 (${(err as Error).message}): ` +
+      "the kernel's MLD reports for it will show as a few no-route drops at start";
+  }
+  try {
+    await ip(['link', 'set', 'dev', device, 'multicast', 'off']);
+  } finally {
+    for (const [key, value] of restore) await conf.set(device, key, value);
+  }
+  return problem;
+}
+
+/**
+ * Brings the device up with its MTU, addresses and routes. Nothing the kernel itself sends reaches the device:
+ * only packets routed into it, so every `no-route` drop is a packet for an address no node owns. Resolves with
+ * warnings about what could not be done without failing the start.
+ */
+export async function configureDevice(ip: IpRunner, conf: DeviceConf, s: DeviceSetup): Promise<string[]> {
+  // No link-local address: otherwise the kernel sends router solicitations, and MLD reports from
+  // that address, into the device.
   await ip(['link', 'set', 'dev', s.device, 'addrgenmode', 'none']).catch(() => undefined);
+  const quiet = await quietMulticast(ip, conf, s.device);
   await ip(['link', 'set', 'dev', s.device, 'mtu', String(s.mtu), 'up']);
   // TSO reads are split into at most 128 segments; the stack segments anything larger itself.
   await ip(['link', 'set', 'dev', s.device, 'gso_max_segs', '128']).catch(() => undefined);
@@ -78,6 +162,7 @@ export async function configureDevice(ip: IpRunner, s: DeviceSetup): Promise<voi
   for (const r of s.routes) {
     await ip([...(r.family === 6 ? ['-6'] : []), 'route', 'replace', r.toString(), 'dev', s.device]);
   }
+  return quiet ? [quiet] : [];
 }
 
 /** Removes the routes configureDevice added; errors are returned, not thrown (best effort). */

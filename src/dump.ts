@@ -1,12 +1,14 @@
 // `vxtun dump`: reads GET /debug/pcap from a running daemon and either saves the pcapng stream
 // (-w FILE, or -w - for stdout: `vxtun dump -w - | tcpdump -r -`) or prints one tcpdump-like line
 // per packet. No printing or exiting here: cli.ts passes the sinks in.
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { parseDumpFilter } from './dump-filter.js';
 import { UsageError } from './errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
-import { parseComment, PcapngReader, type PcapngPacket } from './pcapng.js';
+import { MAX_SNAPLEN } from './capture.js';
+import { parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
 
 export interface DumpOptions {
   admin: string;
@@ -15,6 +17,8 @@ export interface DumpOptions {
   count?: number;
   seconds?: number;
   outer?: boolean;
+  /** Inner bytes kept per packet (1..MAX_SNAPLEN); the daemon's default is MAX_SNAPLEN. */
+  snaplen?: number;
   /** The filter words as given. */
   filter: string[];
 }
@@ -44,6 +48,12 @@ export function dumpQuery(o: DumpOptions): URLSearchParams {
     }
     q.set(name, String(v));
   }
+  if (o.snaplen !== undefined) {
+    if (!Number.isInteger(o.snaplen) || o.snaplen < 1 || o.snaplen > MAX_SNAPLEN) {
+      throw new UsageError(`--snaplen: expected an integer 1..${MAX_SNAPLEN}, got "${o.snaplen}"`);
+    }
+    q.set('snaplen', String(o.snaplen));
+  }
   if (o.outer) q.set('outer', '1');
   const filter = o.filter.join(' ').trim();
   parseDumpFilter(filter); // throws UsageError
@@ -69,45 +79,82 @@ export function formatDumpLine(p: PcapngPacket, outer: boolean): string {
 }
 
 /**
- * Runs one dump until the daemon ends the stream (count/seconds), the signal aborts, or the output closes. Returns the
- * number of packets printed (0 with -w, where the stream is saved without parsing).
+ * tcpdump's closing lines, as one: what was captured and what the daemon could not keep. `stale`: the stream was cut
+ * (Ctrl-C), so the daemon's counters are from its last statistics block (at most a second old).
  */
-export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: number }> {
+export function formatDumpSummary(packets: number, stats: CaptureStreamStats | undefined, stale = false): string {
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  if (!stats) return `${n(packets, 'packet')} captured`;
+  const dropped = `${stats.dropped} dropped by the daemon${stats.dropped ? ' (capture ring full: not read fast enough)' : ''}`;
+  return `${n(packets, 'packet')} captured, ${stats.matched} matched the filter, ${dropped}${stale ? ' (daemon counters as of the last second)' : ''}`;
+}
+
+/** GET url; resolves with the response (any status), rejects on a connection error or abort. */
+function get(url: string, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { signal }, resolve);
+    req.on('error', reject);
+  });
+}
+
+async function bodyText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+/**
+ * Runs one dump until the daemon ends the stream (count/seconds), the signal aborts, or the output closes. Returns the
+ * number of packets received and the daemon's last statistics (also reported through io.status). The stream is read
+ * with node:http and a file is written synchronously: the reader must stay cheap next to a busy dataplane.
+ */
+export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: number; stats?: CaptureStreamStats }> {
   const q = dumpQuery(o);
-  let res: Response;
+  let res: IncomingMessage;
   try {
-    res = await fetch(`http://${o.admin}/debug/pcap?${q}`, { signal: io.signal });
+    res = await get(`http://${o.admin}/debug/pcap?${q}`, io.signal);
   } catch (e) {
     if (io.signal.aborted) return { packets: 0 };
-    const cause = (e as { cause?: { code?: string } }).cause;
-    throw new DumpError(`cannot reach the admin server at ${o.admin}: ${cause?.code ?? (e as Error).message}`);
+    throw new DumpError(`cannot reach the admin server at ${o.admin}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (!res.ok || !res.body) {
-    const text = (await res.text().catch(() => '')).trim();
-    if (res.status === 400) throw new UsageError(text || 'the daemon rejected the dump parameters');
-    throw new DumpError(`admin server at ${o.admin} answered ${res.status}${text ? `: ${text}` : ''}`);
+  if (res.statusCode !== 200) {
+    const text = await bodyText(res).catch(() => '');
+    if (res.statusCode === 400) throw new UsageError(text || 'the daemon rejected the dump parameters');
+    throw new DumpError(`admin server at ${o.admin} answered ${res.statusCode}${text ? `: ${text}` : ''}`);
   }
-  const sink: Writable | undefined =
-    o.write === '-' ? io.stdout : o.write !== undefined ? createWriteStream(o.write) : undefined;
+  let fd: number | undefined;
+  if (o.write !== undefined && o.write !== '-') {
+    try {
+      fd = openSync(o.write, 'w');
+    } catch (e) {
+      res.destroy();
+      throw new DumpError(`cannot write ${o.write}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const stdout = o.write === '-' ? io.stdout : undefined;
   let sinkClosed = false;
   let wake: (() => void) | undefined;
-  sink?.on('error', () => {
+  stdout?.on('error', () => {
     sinkClosed = true; // e.g. EPIPE when the reader of stdout went away
     wake?.();
   });
   const target = o.write === '-' ? 'stdout' : (o.write ?? 'lines');
   io.status(`listening on ${o.admin} (${o.outer ? 'outer datagrams' : 'inner packets'}) → ${target}`);
   const reader = new PcapngReader();
+  const scanner = new PcapngScanner();
   let packets = 0;
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       if (sinkClosed) break;
-      if (sink) {
-        // Saved as received; not parsed (the daemon already applied count and filter).
-        if (!sink.write(chunk) && !sinkClosed) {
+      if (fd !== undefined || stdout) {
+        // Saved as received; only the block boundaries are walked (the daemon already applied count and filter).
+        scanner.push(chunk);
+        if (fd !== undefined) {
+          for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+        } else if (!stdout!.write(chunk) && !sinkClosed) {
           await new Promise<void>((resolve) => {
             wake = resolve;
-            sink.once('drain', resolve);
+            stdout!.once('drain', resolve);
           });
         }
       } else {
@@ -119,7 +166,12 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
   } catch (e) {
     if (!io.signal.aborted) throw new DumpError(`reading the capture stream: ${(e as Error).message}`);
   } finally {
-    if (sink && sink !== io.stdout) await new Promise<void>((resolve) => sink.end(() => resolve()));
+    res.destroy();
+    if (fd !== undefined) closeSync(fd);
   }
-  return { packets };
+  const saved = fd !== undefined || stdout !== undefined;
+  if (saved) packets = scanner.packets;
+  const stats = saved ? scanner.stats : reader.stats;
+  io.status(formatDumpSummary(packets, stats, io.signal.aborted || sinkClosed));
+  return { packets, ...(stats ? { stats } : {}) };
 }

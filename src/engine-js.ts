@@ -56,6 +56,8 @@ export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOpt
     txDrops: zero(), rxDrops: zero(), offloads: NO_OFFLOADS,
   };
   let table: Table = { local: { podCIDRs: [] }, peers: [] };
+  /** The table's peers by name (checkTx answers with a name), rebuilt with the table. */
+  let byName = new Map<string, Table['peers'][number]>();
   const macs = new Map<string, Uint8Array>();
   const ips = new Map<string, IP>();
   const ourMac = parseMac(opts.vtepMAC)!;
@@ -69,7 +71,7 @@ export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOpt
         stats.txDrops[r.reason] = (stats.txDrops[r.reason] ?? 0) + 1;
         continue;
       }
-      const peer = table.peers.find((p) => p.name === r.peer)!;
+      const peer = byName.get(r.peer)!;
       let dst = macs.get(peer.vtepMAC);
       if (!dst) macs.set(peer.vtepMAC, (dst = parseMac(peer.vtepMAC)!));
       const out = Buffer.allocUnsafe(ENCAP_PREFIX + r.length);
@@ -121,6 +123,7 @@ export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOpt
     },
     setTable(t) {
       table = toTable(t);
+      byName = new Map(table.peers.map((p) => [p.name, p]));
     },
     stats: () => ({ ...stats, txDrops: { ...stats.txDrops }, rxDrops: { ...stats.rxDrops } }),
     close() {

@@ -8,6 +8,8 @@ import type { Status } from './status.js';
 export interface MetricsSnapshot {
   counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops'>;
   peers: readonly unknown[];
+  /** Absent with the js engine (no capture). */
+  capture?: Status['capture'];
 }
 export type MetricsSource = () => MetricsSnapshot;
 
@@ -59,6 +61,16 @@ export function createMetrics(source: MetricsSource): Metrics {
     registers: [registry],
     collect() {
       this.set(read().peers.length);
+    },
+  });
+  total('vxtun_capture_packets_total', 'Packets that passed a running capture\'s filter (vxtun dump).', () => read().capture?.packets ?? 0);
+  total('vxtun_capture_dropped_total', 'Of those, lost because the capture ring was full.', () => read().capture?.dropped ?? 0);
+  new client.Gauge({
+    name: 'vxtun_capture_sessions',
+    help: 'Packet captures running now.',
+    registers: [registry],
+    collect() {
+      this.set(read().capture?.sessions ?? 0);
     },
   });
   client.collectDefaultMetrics({ register: registry });

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CaptureSessionOptions } from './capture.js';
 import { DataplaneError } from './errors.js';
 
 /** The forwarding table handed to the addon: remote peers and the local node's pod CIDRs. */
@@ -49,8 +50,12 @@ export interface NativeStats {
   offloads: OffloadFlags;
   txDrops: DropCounts;
   rxDrops: DropCounts;
-  /** Capture records lost because a capture ring was full (native engine only). */
+  /** Capture records lost because a capture ring was full, all captures since start (native engine only). */
   captureDropped?: number;
+  /** Packets that passed a capture's filter, all captures since start (native engine only). */
+  captureMatched?: number;
+  /** Captures running now (native engine only). */
+  captureSessions?: number;
 }
 
 /** Kernel offloads (design.md "Performance approach"); each is probed at start. */
@@ -78,13 +83,28 @@ export interface NativeDataplane {
   /** Stops and joins the threads, closes the sockets and the device. Idempotent. */
   close(): void;
   /**
-   * Packet capture (native engine only; src/capture.ts drives it). While at least one capture id is running the
-   * loops copy every packet into per-loop rings; captureRead drains them into packed records (native/capture.h),
-   * null when there are none. Several ids share the rings: the caller fans the records out.
+   * Packet capture (native engine only; src/capture.ts drives it). Each session filters in the loops, keeps matching
+   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/capture.h).
    */
-  captureStart?(): number;
+  captureStart?(o: CaptureSessionOptions): number;
   captureStop?(id: number): boolean;
-  captureRead?(maxBytes: number): Buffer | null;
+  captureRead?(id: number, maxBytes: number, maxRecords: number): { data: Buffer | null; records: number };
+  captureStats?(id: number): { matched: number; dropped: number } | null;
+}
+
+/** A capture record as native/capture.h stores it (captureEpb's input). */
+export interface NativeCaptureRecord {
+  tsNs: bigint;
+  origLen: number;
+  dropsBefore: number;
+  dir: 0 | 1;
+  verdict: number;
+  vtep: string;
+  worker: number;
+  /** data starts with the 22-byte VXLAN + Ethernet prefix. */
+  hasPrefix: boolean;
+  peer: string;
+  data: Uint8Array;
 }
 
 export interface Classification {
@@ -129,6 +149,13 @@ export interface NativeBinding {
   groPlan(packets: Uint8Array[], mtu: number): number;
   /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
   completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
+  /**
+   * Tests: decodes a compiled `vxtun dump` filter (compileDumpFilter, src/dump-filter.ts) and matches one packet
+   * (dir 0 tx / 1 rx, verdict 0 forward / k dropReasons[k-1], peer '' when unknown). Throws TypeError on a bad program.
+   */
+  captureFilterMatch(program: Uint8Array, dir: number, verdict: number, peer: string, packet: Uint8Array): boolean;
+  /** Tests: one capture record as the daemon writes it into a pcapng stream (native/pcapng_epb.h). */
+  captureEpb(record: NativeCaptureRecord, outer?: { publicIP: string; port: number; vni: number }): Buffer;
   /** The drop reasons, in the addon's order. */
   dropReasons: string[];
 }

@@ -1,12 +1,13 @@
-// GET /debug/pcap?count=&seconds=&outer=&filter= (design.md "Admin HTTP"): a live pcapng stream of
-// what the dataplane forwards and drops. The response is chunked: the section and interface
-// headers at once, then packet blocks as the capture hub delivers them. It ends after `count`
-// packets, after `seconds`, or when the client goes away; several streams may run at once.
+// GET /debug/pcap?count=&seconds=&outer=&snaplen=&filter= (design.md "Admin HTTP"): a live pcapng
+// stream of what the dataplane forwards and drops. The response is chunked: the section and
+// interface headers at once, then packet blocks as the capture session delivers them, an interface
+// statistics block every second and one at the end. It ends after `count` packets, after
+// `seconds`, or when the client goes away; several streams may run at once, each its own session.
 // Bad parameters (or filter) → 400 with a one-line reason, before anything is captured.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CaptureHub, CaptureRecord } from './capture.js';
-import { parseDumpFilter, type DumpPredicate } from './dump-filter.js';
-import { pcapngHeader, recordBlock, type OuterContext } from './pcapng.js';
+import { CaptureBusyError, MAX_SNAPLEN, type CaptureHub, type CaptureSession } from './capture.js';
+import { compileDumpFilter } from './dump-filter.js';
+import { interfaceStatisticsBlock, pcapngHeader, type OuterContext } from './pcapng.js';
 
 export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */
@@ -14,35 +15,52 @@ export interface PcapStreamDeps {
   /** This node's underlay facts for --outer. */
   outer: () => OuterContext;
   device: string;
+  /** The addon's drop reasons (verdict k ↦ reasons[k-1]), for `verdict REASON` filters. */
+  reasons: readonly string[];
 }
 
 export interface PcapParams {
   count?: number;
   seconds?: number;
   outer: boolean;
-  filter: DumpPredicate;
+  /** Inner bytes kept per packet. */
+  snaplen: number;
+  program: Uint8Array;
   filterText: string;
 }
 
-/** Stop queueing blocks for a client that does not read (the records are lost to it, not to others). */
-const MAX_BUFFERED = 16 << 20;
+/** Stop draining for a client that does not read: its session's ring fills and the losses are counted. */
+const MAX_BUFFERED = 8 << 20;
+const STATS_EVERY_MS = 1000;
+/** --outer adds outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) before the inner packet. */
+const OUTER_BYTES = 50;
 
 /** Parses the query; throws Error with the reason (→ 400). */
-export function parsePcapParams(q: URLSearchParams): PcapParams {
-  const num = (name: string, int: boolean): number | undefined => {
+export function parsePcapParams(q: URLSearchParams, reasons: readonly string[]): PcapParams {
+  const num = (name: string, int: boolean, max = Infinity): number | undefined => {
     const v = q.get(name);
     if (v === null || v === '') return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) {
-      throw new Error(`${name}: expected a positive ${int ? 'integer' : 'number'}, got "${v}"`);
+    if (!Number.isFinite(n) || n <= 0 || n > max || (int && !Number.isInteger(n))) {
+      const range = max === Infinity ? '' : ` (at most ${max})`;
+      throw new Error(`${name}: expected a positive ${int ? 'integer' : 'number'}${range}, got "${v}"`);
     }
     return n;
   };
   const o = (q.get('outer') ?? '').toLowerCase();
   if (!['', '0', '1', 'true', 'false'].includes(o)) throw new Error(`outer: expected 1/0/true/false, got "${o}"`);
   const filterText = q.get('filter') ?? '';
-  return { count: num('count', true), seconds: num('seconds', false), outer: o === '1' || o === 'true', filter: parseDumpFilter(filterText), filterText };
+  return {
+    count: num('count', true),
+    seconds: num('seconds', false),
+    outer: o === '1' || o === 'true',
+    snaplen: num('snaplen', true, MAX_SNAPLEN) ?? MAX_SNAPLEN,
+    program: compileDumpFilter(filterText, reasons),
+    filterText,
+  };
 }
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
   const plain = (code: number, msg: string) => {
@@ -51,38 +69,54 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
   };
   let p: PcapParams;
   try {
-    p = parsePcapParams(q);
+    p = parsePcapParams(q, deps.reasons);
   } catch (err) {
     return plain(400, (err as Error).message);
   }
   if (!deps.hub) return plain(501, 'packet capture needs the native engine (dataplane.engine: native)');
-  const outer = p.outer ? deps.outer() : undefined;
-  res.writeHead(200, { 'content-type': 'application/x-pcapng', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-  if (req.method === 'HEAD') return void res.end();
-  res.write(pcapngHeader({ snaplen: 0, ifName: deps.device, application: 'vxtun dump' }));
+  if (req.method === 'HEAD') {
+    res.writeHead(200, { 'content-type': 'application/x-pcapng', 'cache-control': 'no-store' });
+    return void res.end();
+  }
   let sent = 0;
   let done = false;
+  const startNs = nowNs();
+  const ctx = deps.outer();
+  let session: CaptureSession;
+  try {
+    session = deps.hub.open(
+      { program: p.program, snaplen: p.snaplen, outer: p.outer, publicIP: ctx.publicIP, port: ctx.port, vni: ctx.vni },
+      {
+        onBlocks(blocks, records) {
+          if (done) return;
+          sent += records;
+          res.write(blocks);
+          if (p.count !== undefined && sent >= p.count) finish();
+        },
+        wanted: () => (p.count === undefined ? undefined : p.count - sent),
+        paused: () => res.writableLength >= MAX_BUFFERED,
+      },
+    );
+  } catch (err) {
+    if (err instanceof CaptureBusyError) return plain(503, err.message);
+    throw err;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-pcapng', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  const snaplen = p.outer ? p.snaplen + OUTER_BYTES : p.snaplen;
+  res.write(pcapngHeader({ snaplen, ifName: deps.device, application: 'vxtun dump' }));
+  const statsBlock = () => interfaceStatisticsBlock(startNs, nowNs(), { ...session.counters(), delivered: sent });
+  const statsTimer = setInterval(() => {
+    if (!done && res.writableLength < MAX_BUFFERED) res.write(statsBlock());
+  }, STATS_EVERY_MS);
   const finish = () => {
     if (done) return;
     done = true;
-    sub.close();
+    clearInterval(statsTimer);
     if (timer) clearTimeout(timer);
-    res.end();
+    const last = statsBlock();
+    session.close();
+    res.end(last);
   };
-  const sub = deps.hub.subscribe((records: CaptureRecord[]) => {
-    if (done) return;
-    const blocks: Buffer[] = [];
-    for (const r of records) {
-      if (!p.filter(r)) continue;
-      blocks.push(recordBlock(r, outer));
-      if (p.count !== undefined && sent + blocks.length >= p.count) break;
-    }
-    if (blocks.length && res.writableLength < MAX_BUFFERED) {
-      sent += blocks.length;
-      res.write(Buffer.concat(blocks));
-    }
-    if (p.count !== undefined && sent >= p.count) finish();
-  });
   const timer = p.seconds !== undefined ? setTimeout(finish, p.seconds * 1000) : undefined;
   res.on('close', finish);
 }

@@ -2,25 +2,40 @@
 // Pure. Block layouts from the pcapng specification (draft-ietf-opsawg-pcapng): every block is
 // type u32, total length u32, body padded to 4 bytes, total length u32; little-endian here.
 //
-//   stream = Section Header Block, one Interface Description Block, Enhanced Packet Blocks…
+//   stream = Section Header Block, one Interface Description Block, then Enhanced Packet Blocks
+//            with an Interface Statistics Block every second and one at the end
 //
 // One link type per stream (libpcap refuses a section whose interfaces differ): LINKTYPE_RAW (101)
 // for inner packets, and also for --outer, where each packet is a synthesised outer IPv4 + UDP
 // header followed by the VXLAN header, inner Ethernet header and inner packet, as on the wire.
 // Timestamps are nanoseconds (if_tsresol = 9). Every packet carries the comment
-// `dir=tx|rx peer=<name> vtep=<ip> verdict=forward|drop:<reason>`.
+// `dir=tx|rx peer=<name> vtep=<ip> verdict=forward|drop:<reason>`, and epb_dropcount when capture
+// records were lost (ring full) just before it. The statistics blocks carry isb_filteraccept
+// (packets that passed the filter), isb_osdrop (of those, lost to a full capture ring) and
+// isb_usrdeliv (written to this stream).
+//
+// The daemon writes packet blocks natively (native/pcapng_epb.h); recordBlock here is the
+// reference it is tested against.
 import type { CaptureRecord } from './capture.js';
+import { ipv4HeaderChecksum } from './codec.js';
 
 export const LINKTYPE_RAW = 101;
 const SHB = 0x0a0d0d0a;
 const IDB = 1;
 const EPB = 6;
+const ISB = 5;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const OPT_END = 0;
 const OPT_COMMENT = 1;
 const SHB_USERAPPL = 4;
 const IF_NAME = 2;
 const IF_TSRESOL = 9;
+const EPB_DROPCOUNT = 4;
+const ISB_STARTTIME = 2;
+const ISB_ENDTIME = 3;
+const ISB_FILTERACCEPT = 6;
+const ISB_OSDROP = 7;
+const ISB_USRDELIV = 8;
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
@@ -64,11 +79,14 @@ export function pcapngHeader(opts: { linktype?: number; snaplen?: number; ifName
   return Buffer.concat([block(SHB, Buffer.concat([shb, shbOpts])), block(IDB, Buffer.concat([idb, idbOpts]))]);
 }
 
-/** Enhanced Packet Block on interface 0: ns timestamp, the captured bytes, the original length, a comment. */
-export function enhancedPacketBlock(tsNs: bigint, data: Uint8Array, origLen: number, comment?: string): Buffer {
+/**
+ * Enhanced Packet Block on interface 0: ns timestamp, the captured bytes, the original length, a comment, and
+ * epb_dropcount when dropCount > 0.
+ */
+export function enhancedPacketBlock(tsNs: bigint, data: Uint8Array, origLen: number, comment?: string, dropCount = 0): Buffer {
   // Written in one allocation: this runs once per captured packet.
   const c = comment === undefined ? undefined : Buffer.from(comment);
-  const optLen = c ? 4 + pad4(c.length) + 4 : 0;
+  const optLen = c || dropCount ? (c ? 4 + pad4(c.length) : 0) + (dropCount ? 12 : 0) + 4 : 0;
   const total = 8 + 20 + pad4(data.length) + optLen + 4;
   const b = Buffer.alloc(total);
   b.writeUInt32LE(EPB, 0);
@@ -79,14 +97,60 @@ export function enhancedPacketBlock(tsNs: bigint, data: Uint8Array, origLen: num
   b.writeUInt32LE(data.length, 20);
   b.writeUInt32LE(Math.max(origLen, data.length), 24);
   b.set(data, 28);
+  let o = 28 + pad4(data.length);
   if (c) {
-    const o = 28 + pad4(data.length);
     b.writeUInt16LE(OPT_COMMENT, o);
     b.writeUInt16LE(c.length, o + 2);
     c.copy(b, o + 4);
+    o += 4 + pad4(c.length);
+  }
+  if (dropCount) {
+    b.writeUInt16LE(EPB_DROPCOUNT, o);
+    b.writeUInt16LE(8, o + 2);
+    b.writeBigUInt64LE(BigInt(dropCount), o + 4);
   }
   b.writeUInt32LE(total, total - 4);
   return b;
+}
+
+/** What an Interface Statistics Block reports about one capture stream. */
+export interface CaptureStreamStats {
+  /** Packets that passed the filter (isb_filteraccept). */
+  matched: number;
+  /** Of those, lost because the capture ring was full (isb_osdrop). */
+  dropped: number;
+  /** Packets written to this stream (isb_usrdeliv). */
+  delivered: number;
+}
+
+/** Interface Statistics Block for interface 0: start and end time, and the stream's counters. */
+export function interfaceStatisticsBlock(startNs: bigint, endNs: bigint, st: CaptureStreamStats): Buffer {
+  const u64 = (code: number, v: bigint) => {
+    const b = Buffer.alloc(12);
+    b.writeUInt16LE(code, 0);
+    b.writeUInt16LE(8, 2);
+    b.writeBigUInt64LE(v, 4);
+    return b;
+  };
+  // Timestamps in the option use the same two-u32 (high, low) layout as the block's own.
+  const ts = (code: number, v: bigint) => {
+    const b = u64(code, 0n);
+    b.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), 4);
+    b.writeUInt32LE(Number(v & 0xffffffffn), 8);
+    return b;
+  };
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(0, 0);
+  head.writeUInt32LE(Number((endNs >> 32n) & 0xffffffffn), 4);
+  head.writeUInt32LE(Number(endNs & 0xffffffffn), 8);
+  const opts = options([
+    ts(ISB_STARTTIME, startNs),
+    ts(ISB_ENDTIME, endNs),
+    u64(ISB_FILTERACCEPT, BigInt(st.matched)),
+    u64(ISB_OSDROP, BigInt(st.dropped)),
+    u64(ISB_USRDELIV, BigInt(st.delivered)),
+  ]);
+  return block(ISB, Buffer.concat([head, opts]));
 }
 
 /** The per-packet comment of the contract. */
@@ -105,13 +169,6 @@ export interface OuterContext {
 function ipv4Bytes(s: string): number[] {
   const parts = s.split('.').map(Number);
   return parts.length === 4 && parts.every((n) => n >= 0 && n <= 255) ? parts : [0, 0, 0, 0];
-}
-
-function ipv4Checksum(h: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 /**
@@ -138,7 +195,7 @@ export function outerDatagram(r: CaptureRecord, ctx: OuterContext): { data: Buff
   const [local, remote] = [ipv4Bytes(ctx.publicIP), ipv4Bytes(r.vtep)];
   h.set(r.dir === 'tx' ? local : remote, 12);
   h.set(r.dir === 'tx' ? remote : local, 16);
-  h.writeUInt16BE(ipv4Checksum(h.subarray(0, 20)), 10);
+  h.writeUInt16BE(ipv4HeaderChecksum(h), 10);
   let hash = 0;
   for (let i = 12; i < Math.min(r.packet.length, 40); i++) hash = (hash * 31 + r.packet[i]!) >>> 0;
   h.writeUInt16BE(r.dir === 'tx' ? 32768 + (hash % 28232) : ctx.port, 20);
@@ -149,9 +206,9 @@ export function outerDatagram(r: CaptureRecord, ctx: OuterContext): { data: Buff
 
 /** One record as an EPB: the inner packet, or with `outer` the synthesised datagram. */
 export function recordBlock(r: CaptureRecord, outer?: OuterContext): Buffer {
-  if (!outer) return enhancedPacketBlock(r.tsNs, r.packet, r.origLen, recordComment(r));
+  if (!outer) return enhancedPacketBlock(r.tsNs, r.packet, r.origLen, recordComment(r), r.dropsBefore ?? 0);
   const d = outerDatagram(r, outer);
-  return enhancedPacketBlock(r.tsNs, d.data, d.origLen, recordComment(r));
+  return enhancedPacketBlock(r.tsNs, d.data, d.origLen, recordComment(r), r.dropsBefore ?? 0);
 }
 
 /** A packet read back from a pcapng stream. */
@@ -160,6 +217,8 @@ export interface PcapngPacket {
   data: Buffer;
   origLen: number;
   comment?: string;
+  /** epb_dropcount: capture records lost just before this packet. */
+  dropCount?: number;
   linktype: number;
 }
 
@@ -172,6 +231,8 @@ export class PcapngReader {
   private linktype = -1;
   private tsresol = 6;
   private started = false;
+  /** The counters of the last Interface Statistics Block read, if any. */
+  stats?: CaptureStreamStats;
 
   push(chunk: Uint8Array): PcapngPacket[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
@@ -197,13 +258,93 @@ export class PcapngReader {
           origLen: body.readUInt32LE(16),
           linktype: this.linktype,
         };
-        for (const [code, v] of readOptions(body.subarray(20 + pad4(capLen)))) if (code === OPT_COMMENT) p.comment = v.toString('utf8');
+        for (const [code, v] of readOptions(body.subarray(20 + pad4(capLen)))) {
+          if (code === OPT_COMMENT) p.comment = v.toString('utf8');
+          if (code === EPB_DROPCOUNT && v.length === 8) p.dropCount = Number(v.readBigUInt64LE(0));
+        }
         out.push(p);
+      } else if (type === ISB) {
+        this.stats = readIsb(body);
       }
       off += len;
     }
     this.buf = this.buf.subarray(off);
     return out;
+  }
+}
+
+function readIsb(body: Buffer): CaptureStreamStats {
+  const st: CaptureStreamStats = { matched: 0, dropped: 0, delivered: 0 };
+  for (const [code, v] of readOptions(body.subarray(12))) {
+    if (v.length !== 8) continue;
+    const n = Number(v.readBigUInt64LE(0));
+    if (code === ISB_FILTERACCEPT) st.matched = n;
+    if (code === ISB_OSDROP) st.dropped = n;
+    if (code === ISB_USRDELIV) st.delivered = n;
+  }
+  return st;
+}
+
+/**
+ * Walks a pcapng stream's blocks without keeping packet bytes (`vxtun dump -w`, which saves the stream as it
+ * comes): counts packet blocks and keeps the last statistics block.
+ */
+export class PcapngScanner {
+  packets = 0;
+  stats?: CaptureStreamStats;
+  private skip = 0; // bytes of the current block still to pass
+  private head: number[] = []; // a block header's first bytes, when they straddle chunks (rare)
+  private isb: Buffer[] | undefined; // a statistics block being collected (rare)
+  private isbLeft = 0;
+
+  push(chunk: Uint8Array): void {
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let off = 0;
+    while (off < b.length) {
+      if (this.isb) {
+        const n = Math.min(this.isbLeft, b.length - off);
+        this.isb.push(Buffer.from(b.subarray(off, off + n)));
+        this.isbLeft -= n;
+        off += n;
+        if (this.isbLeft === 0) {
+          const whole = Buffer.concat(this.isb);
+          this.stats = readIsb(whole.subarray(8, whole.length - 4));
+          this.isb = undefined;
+        }
+        continue;
+      }
+      if (this.skip) {
+        const n = Math.min(this.skip, b.length - off);
+        this.skip -= n;
+        off += n;
+        continue;
+      }
+      // A block starts here: its type and length, read in place unless they straddle two chunks.
+      let type: number, len: number;
+      if (this.head.length === 0 && b.length - off >= 8) {
+        type = b.readUInt32LE(off);
+        len = b.readUInt32LE(off + 4);
+        off += 8;
+      } else {
+        while (this.head.length < 8 && off < b.length) this.head.push(b[off++]!);
+        if (this.head.length < 8) return;
+        const h = Buffer.from(this.head);
+        this.head = [];
+        type = h.readUInt32LE(0);
+        len = h.readUInt32LE(4);
+      }
+      if (len < 12 || len % 4) throw new Error(`pcapng: bad block length ${len}`);
+      if (type === EPB) this.packets++;
+      if (type === ISB) {
+        const head = Buffer.alloc(8);
+        head.writeUInt32LE(type, 0);
+        head.writeUInt32LE(len, 4);
+        this.isb = [head];
+        this.isbLeft = len - 8;
+      } else {
+        this.skip = len - 8;
+      }
+    }
   }
 }
 

@@ -33,6 +33,17 @@ export interface Status {
   version: string;
   /** The peer source and its connection to its backend (absent in daemons before 0.2). */
   controlPlane?: ControlPlaneStatus;
+  /** Packet captures (`vxtun dump`); absent with the js engine, which cannot capture. */
+  capture?: CaptureStatus;
+}
+
+export interface CaptureStatus {
+  /** Captures running now. */
+  sessions: number;
+  /** Packets that passed a capture's filter, all captures since start. */
+  packets: number;
+  /** Of those, lost because a capture ring was full (a capture not read fast enough). */
+  dropped: number;
 }
 
 export interface ControlPlaneStatus {

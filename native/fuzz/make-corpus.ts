@@ -3,10 +3,14 @@
 // at the top of each *_fuzz.cc and fuzz_input.h). Deterministic: rerunning rewrites the same files.
 //
 //   node --import=@tapjs/typescript/import native/fuzz/make-corpus.ts
+//
+// capture_filter's programs are compiled with the built addon's drop-reason list (build it first).
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encap, internetChecksum } from '../../src/codec.js';
+import { compileDumpFilter } from '../../src/dump-filter.js';
+import { loadNative } from '../../src/native.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -116,6 +120,15 @@ const flipped = (d: Uint8Array, at: number, x: number): Uint8Array => {
   return c;
 };
 
+// ---- capture_filter's layout (capture_filter_fuzz.cc): program, dir, verdict, peer, packet ----
+const REASONS = loadNative().dropReasons;
+function filterInput(program: Uint8Array | number[], dir: number, verdict: string, peer: string, packet: Uint8Array | number[]): Uint8Array {
+  const name = [...Buffer.from(peer, 'utf8')];
+  const code = verdict === 'forward' ? 0 : REASONS.indexOf(verdict) + 1;
+  return Uint8Array.from([...be16(program.length), ...program, dir, code, name.length, ...name, ...packet]);
+}
+const compiled = (filter: string): Uint8Array => compileDumpFilter(filter, REASONS);
+
 const corpus: Record<string, Record<string, Uint8Array>> = {
   classify_rx: {
     'v4-udp-forward': rxInput(STRICT, dg(v4udp)),
@@ -174,6 +187,17 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
       return p;
     })(),
     'v4-fragment': ipPacket(4, '10.244.2.2', '10.244.1.2', 6, tcp(bytes(40, 21)), 'partial', { frag: 0x2000 }),
+  },
+  capture_filter: {
+    'tcp-port': filterInput(compiled('tcp and port 5201'), 0, 'forward', 'node-2', v4tcp),
+    'host-or-net6': filterInput(compiled('host 10.244.2.2 or net fd10:244::/32'), 1, 'forward', 'node-2', v6udp),
+    'not-drops-peer-rx': filterInput(compiled('not (drops or peer node-2) and rx'), 1, 'spoofed-source', 'node-3', v4udp),
+    'verdict-icmp': filterInput(compiled('verdict no-route and icmp'), 0, 'no-route', '', ipPacket(4, '10.244.1.2', '10.99.0.1', 1, [8, 0, 0, 0, 0, 1, 0, 1], 'valid')),
+    'udp-fragment': filterInput(compiled('udp and not port 53'), 0, 'forward', 'node-2', ipPacket(4, '10.244.1.2', '10.244.2.2', 17, udp(bytes(16, 22)), 'valid', { frag: 0x2001 })),
+    'net4-truncated': filterInput(compiled('net 10.244.0.0/16 and ( port 9999 || proto 58 ) or tx'), 1, 'forward', 'node-2', v4udp.subarray(0, 23)),
+    'v6-tcp-words': filterInput(compiled('! ( icmp6 or udp ) && host fd10:244:0:1::2 && port 40000'), 0, 'forward', 'gateway', v6tcp),
+    'empty-garbage': filterInput([], 0, 'forward', '', bytes(30, 23)),
+    'underflow': filterInput([0x02, 0x21], 0, 'forward', '', v4udp),
   },
 };
 

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz: --seconds must be a positive integer" >&2; exit 2; }
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan)
+  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan capture_filter)
 fi
 
 CXX="${CXX_FUZZ:-clang++}"
@@ -36,7 +36,7 @@ fi
 
 out=build-fuzz
 mkdir -p "$out/crashes"
-sources=(native/vxlan.cc native/classify.cc native/fdb.cc native/checksum.cc native/segment.cc native/gro.cc)
+sources=(native/vxlan.cc native/classify.cc native/fdb.cc native/checksum.cc native/segment.cc native/gro.cc native/capture_filter.cc)
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 

@@ -144,6 +144,14 @@ void Cycle(int i, Totals* tot) {
   dp.Start(want, [](const std::string& msg) { std::fprintf(stderr, "dataplane_cycles: fatal: %s\n", msg.c_str()); });
   dp.SetTable(MakeTable());
   dp.SetTable(MakeTable());
+  // Two captures: everything, and drops only (program: DROPS); the second outlives Close.
+  CaptureOptions all, drops;
+  std::string err;
+  const uint8_t dropsProgram[] = {0x05};
+  Must(CaptureFilter::Decode(dropsProgram, sizeof(dropsProgram), &drops.filter, &err), "capture filter");
+  const int capAll = dp.capture().Start(all);
+  const int capDrops = dp.capture().Start(std::move(drops));
+  Must(capAll > 0 && capDrops > 0, "capture start");
 
   const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   Must(s >= 0, "socket");
@@ -162,6 +170,10 @@ void Cycle(int i, Totals* tot) {
   while (dp.Stats().txPackets < 20 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::vector<uint8_t> blocks(1 << 20);
+  const CaptureDrain d = dp.capture().Drain(capAll, blocks.data(), blocks.size(), SIZE_MAX);
+  Must(d.records > 0 && d.bytes > 0, "capture drained");
+  Must(dp.capture().Stop(capAll) && !dp.capture().Stop(capAll), "capture stop");
   const DataplaneStats st = dp.Stats();
   tot->tx += st.txPackets;
   tot->rx += st.rxPackets;

@@ -1,7 +1,7 @@
 // Test doubles for runDaemon's injected dependencies: a native binding whose Dataplane records the tables it is
-// given (optionally building each one with the real addon's Table, as setTable does), and an `ip` runner that
-// describes one underlay interface and records every other command.
-import type { IpRunner } from '../../src/device.js';
+// given (optionally building each one with the real addon's Table, as setTable does), an `ip` runner that
+// describes one underlay interface and records every other command, and in-memory device settings.
+import type { DeviceConf, IpRunner } from '../../src/device.js';
 import type {
   NativeBinding,
   NativeDataplane,
@@ -87,5 +87,22 @@ export function fakeIp(calls: string[][] = [], address = '192.168.99.1'): IpRunn
     }
     if (line === '-j -4 route show default') return JSON.stringify([{ dev: 'eth0' }]);
     return '';
+  };
+}
+
+/**
+ * Device settings in memory (`device/key` → value), so that nothing writes /proc. Unset keys read as undefined
+ * (no IPv6); `writes` records every set as `device/key=value`.
+ */
+export function fakeDeviceConf(values: Record<string, string> = {}, writes: string[] = []): DeviceConf & { values: Record<string, string> } {
+  return {
+    values,
+    async get(device, key) {
+      return values[`${device}/${key}`];
+    },
+    async set(device, key, value) {
+      writes.push(`${device}/${key}=${value}`);
+      values[`${device}/${key}`] = value;
+    },
   };
 }

@@ -2,27 +2,16 @@
 // one line `vxtun: invalid config: <field>: …` naming the offending field, and leave the node's links, addresses
 // and routes as they were. (test/unit/config.test.ts checks many more against the validator directly;
 // test/integration/vxtun-lifecycle.test.ts has the host-dependent ones: public IP not local, missing interface.)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { cliPath, Lab, labConfig, labPeer, nsExec, type RunResult, type StaticPeer } from '../../src/lab/index.js';
-import { lineLogger } from '../../src/log.js';
+import type { RunResult } from '../../src/lab/index.js';
+import { createCliLab } from '../helpers/cli-lab.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason();
 
 t.test('bad configs through the CLI: exit 2, one line naming the field, nothing created', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-  const dir = mkdtempSync(join(tmpdir(), 'vxtun-bad-configs-'));
-  t.teardown(async () => {
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const ns = lab.nodeNs(1);
-  const peers: StaticPeer[] = [labPeer(lab, 1), labPeer(lab, 2)];
-  const [p1, p2] = peers as [StaticPeer, StaticPeer];
-  const good = labConfig(lab, 1, { peers });
+  const { peers, good, snapshot, runConfig } = await createCliLab(t, 'vxtun-bad-configs-');
+  const [p1, p2] = peers;
   const withPeer2 = (p: Record<string, unknown>) => ({ ...good, peers: { static: [p1, p] } });
 
   const cases: [string, unknown, string][] = [
@@ -54,25 +43,15 @@ t.test('bad configs through the CLI: exit 2, one line naming the field, nothing 
   ];
   t.ok(cases.length >= 20, `${cases.length} bad configs`);
 
-  const snapshot = async () =>
-    [
-      (await lab.ip(ns, ['-br', 'link', 'show'])).stdout.replace(/\s+/g, ' '),
-      (await lab.ip(ns, ['-br', 'addr', 'show'])).stdout.replace(/\s+/g, ' '),
-      (await lab.ip(ns, ['route', 'show'])).stdout,
-      (await lab.ip(ns, ['-6', 'route', 'show'])).stdout,
-    ].join('\n');
   const baseline = await snapshot();
 
   // Two CLI processes at a time (each one is mostly Node start-up); results are checked in order.
-  const cli = cliPath();
   const results: RunResult[] = new Array<RunResult>(cases.length);
   let next = 0;
   const worker = async () => {
     for (let k = next++; k < cases.length; k = next++) {
       const [name, config] = cases[k]!;
-      const file = join(dir, `${k}-${name.replace(/\W+/g, '-')}.json`);
-      writeFileSync(file, JSON.stringify(config));
-      results[k] = await nsExec(ns, process.execPath, [cli, 'run', '--config', file], { okExitCodes: [0, 1, 2], timeoutMs: 30_000 });
+      results[k] = await runConfig(`${k}-${name.replace(/\W+/g, '-')}.json`, JSON.stringify(config), 30_000);
     }
   };
   await Promise.all([worker(), worker()]);

@@ -5,12 +5,15 @@
 //
 // Fields and comments of a capture that ends by time; a filtered capture of drop verdicts (no-route)
 // that ends by count; --outer decoded as VXLAN; `-w -` piped into `tshark -r -` while a second
-// capture prints lines; a capture during a TCP transfer; bad filters and parameters.
+// capture prints lines; a capture during a TCP transfer (its closing summary against what tshark
+// reads); a snap length; a narrow filter that stays complete while bulk traffic fills the rings;
+// bad filters and parameters.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { cliPath, Lab, labPeer, ping, run, startVxtunNode, tcpTransfer, type NsProcess, type VxtunNode } from '../../src/lab/index.js';
+import { which } from '../../src/lab/preflight.js';
 import { lineLogger } from '../../src/log.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
@@ -18,6 +21,8 @@ const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tshark']);
 const MB = 1024 * 1024;
 /** The dump prints this (to stderr) once the daemon's capture runs. */
 const LISTENING = /listening on /;
+/** …and this when it ends. */
+const SUMMARY = /(\d+) packets? captured, (\d+) matched the filter, (\d+) dropped by the daemon/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function tshark(file: string, fields: string[], extra: string[] = []): Promise<string[][]> {
@@ -79,13 +84,14 @@ t.test('vxtun dump', { skip }, async (t) => {
     // Forwarded traffic at the same time must not pass the filter.
     await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 });
     await finished(p, 'dump -c 2');
+    t.match(p.stderr(), /2 packets captured, \d+ matched the filter, 0 dropped by the daemon/, 'closing summary');
     const r = await pinger;
     t.equal(r.received, 0, 'nothing answers an address no peer owns');
     const rows = await tshark(file, ['frame.comment', 'ip.src', 'ip.dst']);
     t.equal(rows.length, 2, 'exactly count packets');
     for (const x of rows) t.same(x, ['dir=tx peer=- vtep=0.0.0.0 verdict=drop:no-route', '10.244.1.2', '10.244.77.1'], 'no-route drop');
     const s = await n1.status();
-    t.ok((s.counters.drops['no-route'] ?? 0) >= 2, `no-route drops counted (${s.counters.drops['no-route']})`);
+    t.equal(s.counters.drops['no-route'], 6, 'exactly the 6 pings are no-route drops (the kernel sends nothing of its own into vxtun0)');
   });
 
   await t.test('--outer decodes as VXLAN', async (t) => {
@@ -144,6 +150,55 @@ t.test('vxtun dump', { skip }, async (t) => {
     const rows = await tshark(file, ['frame.comment', 'ip.proto']);
     t.ok(rows.length > 100, `${rows.length} TCP packets`);
     t.ok(rows.every((x) => x[1] === '6' && /^dir=(tx|rx) peer=node-2 vtep=192\.168\.99\.2 verdict=forward$/.test(x[0] ?? '')), 'all TCP, all forwarded to/from node-2');
+    const m = SUMMARY.exec(p.stderr());
+    t.ok(m, `closing summary: ${p.stderr()}`);
+    const [captured, matched, dropped] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
+    t.equal(captured, rows.length, 'the summary counts what tshark reads');
+    t.ok(matched >= captured + dropped, `matched ${matched} ≥ captured ${captured} + dropped ${dropped}`);
+    const isb = await run('tshark', ['-r', file, '-q', '-z', 'io,stat,0'], { timeoutMs: 60_000 }).catch((e: Error) => e);
+    t.notOk(isb instanceof Error, 'tshark reads the statistics blocks too');
+  });
+
+  await t.test('a snap length', async (t) => {
+    const file = join(dir, 'snap.pcapng');
+    const p = dump(['-w', file, '-s', '40', '-c', '2', 'icmp']);
+    await listening(p);
+    await ping(lab, lab.podNs(1), lab.podIP(2), { count: 1 });
+    await finished(p, 'dump -s 40');
+    const rows = await tshark(file, ['frame.cap_len', 'frame.len', 'ip.dst']);
+    t.same(rows, [['40', '84', lab.podIP(2)], ['40', '84', lab.podIP(1)]], '40 bytes kept of each 84-byte packet; headers still decode');
+    const bad = await lab.exec(n1.ns, process.execPath, [cli, 'dump', '-s', '5000'], { okExitCodes: [2] });
+    t.match(bad.stderr, /^vxtun: --snaplen: expected an integer 1\.\.1962, got "5000"\n$/);
+  });
+
+  await t.test('a narrow filter stays complete while bulk traffic fills the rings', { skip: which('iperf3') ? false : 'iperf3 missing' }, async (t) => {
+    // An unfiltered capture that nobody reads fast (its ring overflows) and bulk TCP at full speed;
+    // the ICMP capture filters in the forwarding loops, so its own ring sees only the pings.
+    const bulkFile = join(dir, 'bulk.pcapng');
+    const bulk = dump(['-w', bulkFile, '--seconds', '6']);
+    const icmpFile = join(dir, 'icmp.pcapng');
+    const icmp = dump(['-w', icmpFile, '-c', '40', 'icmp']);
+    try {
+      await Promise.all([listening(bulk), listening(icmp)]);
+      const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', '5299']);
+      await srv.waitForOutput(/Server listening/, 5_000);
+      const load = lab.exec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', '5299', '-t', '5']);
+      await sleep(500);
+      const r = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 20, intervalS: 0.1 });
+      await load;
+      await srv.stop();
+      await finished(icmp, 'dump -c 40 icmp');
+      await finished(bulk, 'dump --seconds 6');
+      t.equal(r.received, 20, 'pings answered under load');
+    } finally {
+      await icmp.stop();
+      await bulk.stop();
+    }
+    const rows = await tshark(icmpFile, ['icmp.type']);
+    t.equal(rows.length, 40, 'every request and reply captured');
+    t.match(icmp.stderr(), /40 packets captured, \d+ matched the filter, 0 dropped by the daemon/, 'nothing lost to the filtered capture');
+    const b = SUMMARY.exec(bulk.stderr());
+    t.ok(b && Number(b[1]) > 1000, `the unfiltered capture saw the bulk traffic (${b?.[0]})`);
   });
 
   await t.test('bad filters and parameters', async (t) => {
@@ -158,5 +213,7 @@ t.test('vxtun dump', { skip }, async (t) => {
     t.match(http2.stdout, /^400 seconds: expected a positive number/);
     const s = await n1.status();
     t.equal(s.ready, true, 'the daemon is still fine');
+    t.equal(s.capture?.sessions, 0, 'no capture left running');
+    t.ok((s.capture?.packets ?? 0) > 100, `/status counts captured packets (${JSON.stringify(s.capture)})`);
   });
 });

@@ -1,41 +1,17 @@
 // Start-up and shutdown paths of `vxtun run` in a lab node: bad input exits 2 with one line that
 // names the field, runtime failures exit 1, and whatever happens — including SIGKILL — no device,
 // address or route is left behind, and nothing that was there before is touched.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { cliPath, Lab, labConfig, labPeer, nsExec, ping, startVxtunNode, type StaticPeer } from '../../src/lab/index.js';
-import { lineLogger } from '../../src/log.js';
+import { nsExec, ping, startVxtunNode } from '../../src/lab/index.js';
+import { createCliLab } from '../helpers/cli-lab.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason();
 
 t.test('vxtun run failure paths', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-  const dir = mkdtempSync(join(tmpdir(), 'vxtun-lifecycle-'));
-  t.teardown(async () => {
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const ns = lab.nodeNs(1);
-  const cli = cliPath();
-  const peers: StaticPeer[] = [labPeer(lab, 1), labPeer(lab, 2)];
-  const good = labConfig(lab, 1, { peers });
-
-  /** The node's links, addresses and routes, to compare before and after. */
-  const snapshot = async () =>
-    [
-      (await lab.ip(ns, ['-br', 'link', 'show'])).stdout.replace(/\s+/g, ' '),
-      (await lab.ip(ns, ['-br', 'addr', 'show'])).stdout.replace(/\s+/g, ' '),
-      (await lab.ip(ns, ['route', 'show'])).stdout,
-      (await lab.ip(ns, ['-6', 'route', 'show'])).stdout,
-    ].join('\n');
-  const runWith = async (config: unknown, name: string, raw?: string) => {
-    const file = join(dir, `${name}.yaml`);
-    writeFileSync(file, raw ?? JSON.stringify(config));
-    return nsExec(ns, process.execPath, [cli, 'run', '--config', file], { okExitCodes: [0, 1, 2], timeoutMs: 20_000 });
-  };
+  const { lab, ns, dir, cli, peers, good, snapshot, runConfig } = await createCliLab(t, 'vxtun-lifecycle-');
+  const runWith = (config: unknown, name: string, raw?: string) => runConfig(`${name}.yaml`, raw ?? JSON.stringify(config));
   const baseline = await snapshot();
 
   await t.test('bad configs: exit 2, one line naming the field, nothing created', async (t) => {

@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/errors.js';
 import { parseMac, isLocallyAdministered, isUnicast } from '../../src/net/mac.js';
 import { formatStatus, type Status } from '../../src/status.js';
 import { FakeApiServer, type Json } from '../helpers/fake-apiserver.js';
-import { fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
+import { fakeDeviceConf, fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
 import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
 import { recordingLogger, type LogLine } from '../helpers/kube-source-harness.js';
 
@@ -60,7 +60,7 @@ function start(config: Config): Running {
   let onReady!: (addr: string) => void;
   const ready = new Promise<string>((r) => (onReady = r));
   const done = runDaemon(
-    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), onReady: (i) => onReady(i.adminAddress!) },
+    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), onReady: (i) => onReady(i.adminAddress!) },
     abort.signal,
   );
   return {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { CaptureRecord } from '../../src/capture.js';
-import { parseDumpFilter } from '../../src/dump-filter.js';
+import { compileDumpFilter, parseDumpFilter } from '../../src/dump-filter.js';
 import { UsageError } from '../../src/errors.js';
 
 // 10.244.1.2:40000 → 10.244.2.2:5201 TCP SYN; ICMP echo; an IPv6 UDP packet.
@@ -67,6 +67,8 @@ const bad: [string, RegExp][] = [
   ['port x', /a port/],
   ['peer', /a peer name/],
   ['frobnicate', /a filter term .*got "frobnicate"/],
+  ['constructor', /a filter term .*got "constructor"/], // an inherited key of the protocol table is no protocol
+  ['proto __proto__', /tcp, udp, icmp, icmp6 or 0\.\.255 after "proto", got "__proto__"/],
   ['(tcp', /expected "\)"/],
   ['tcp)', /"and", "or" or the end/],
   ['tcp udp', /"and", "or" or the end, got "udp"/],
@@ -77,3 +79,56 @@ for (const [f, re] of bad) {
   t.throws(() => parseDumpFilter(f), UsageError, `"${f}" is a UsageError`);
   t.throws(() => parseDumpFilter(f), { message: re }, `"${f}" message`);
 }
+
+// ---- compileDumpFilter: the same grammar and errors, bytecode per native/capture_filter.h ----
+
+const REASONS = ['short', 'bad-header', 'no-route'];
+for (const [f] of bad) {
+  let want = '';
+  try {
+    parseDumpFilter(f);
+  } catch (e) {
+    want = (e as Error).message;
+  }
+  t.throws(() => compileDumpFilter(f, REASONS), new UsageError(want), `compile "${f}": the same UsageError`);
+}
+
+const hexOf = (f: string, reasons = REASONS) => Buffer.from(compileDumpFilter(f, reasons)).toString('hex');
+const programs: [string, string][] = [
+  ['', ''],
+  ['   ', ''],
+  ['tcp', '0706'],
+  ['PROTO 17', '0711'],
+  ['tx', '02'],
+  ['RX', '03'],
+  ['drops', '05'],
+  ['verdict forward', '0400'],
+  ['verdict NO-ROUTE', '0403'],
+  ['verdict bogus', '01'],
+  ['verdict reason-200', '04c8'], // the reference's name for a code beyond the list
+  ['verdict reason-2', '01'], // code 2 is named bad-header
+  ['port 5201', '081451'],
+  ['peer nöde-2', '060007' + Buffer.from('nöde-2').toString('hex')],
+  ['peer \ud800', '01'], // a lone surrogate never equals a decoded name
+  ['host 10.244.1.2', '090af40102'],
+  ['host ::ffff:10.244.1.2', '0a00000000000000000000ffff0af40102'],
+  ['net 10.244.2.255/23', '0b170af40200'], // host bits cleared
+  ['net fd10::/16', '0c10fd10' + '00'.repeat(14)],
+  ['not tcp', '070620'],
+  ['tx and rx', '020321'],
+  ['tx or rx and drops', '0305210222'], // rx and drops (deeper) first, then tx
+  ['(tx or rx) and drops', '02032205' + '21'],
+  ['tx and (rx or drops)', '03052202' + '21'], // the deeper operand goes first (a shallower stack)
+];
+for (const [f, want] of programs) t.equal(hexOf(f), want, `compile "${f}"`);
+
+// Unusual reason lists: every code whose name decodeCaptureRecords gives matches.
+t.equal(hexOf('verdict no-route', ['no-route', 'x', 'no-route']), '0401040322', 'two codes with one name');
+t.equal(hexOf('drops', ['forward']), '0400040122' + '20', 'a reason named forward is no drop');
+t.equal(hexOf('verdict Upper', ['Upper']), '01', 'the word is lower-cased, the reason is not');
+
+const huge = new Array(300).fill('host fd00::1').join(' or ');
+t.doesNotThrow(() => parseDumpFilter(huge), 'the reference has no length limit');
+t.throws(() => compileDumpFilter(huge, REASONS), { name: 'UsageError', message: /too long for the native capture filter \(5399 bytes of program, at most 4096\)/ });
+const deep = `${'( tx or '.repeat(200)}rx${' )'.repeat(200)}`;
+t.equal(compileDumpFilter(deep, REASONS).length, 401, 'deep nesting compiles (the stack stays shallow)');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { dumpQuery, formatDumpLine } from '../../src/dump.js';
+import { dumpQuery, formatDumpLine, formatDumpSummary } from '../../src/dump.js';
 import { UsageError } from '../../src/errors.js';
 import { outerDatagram, type PcapngPacket } from '../../src/pcapng.js';
 import type { CaptureRecord } from '../../src/capture.js';
@@ -17,6 +17,10 @@ t.test('query', async (t) => {
   t.throws(() => dumpQuery({ admin: 'x:1', count: 1.5, filter: [] }), UsageError);
   t.throws(() => dumpQuery({ admin: 'x:1', seconds: NaN, filter: [] }), { message: /--seconds/ });
   t.throws(() => dumpQuery({ admin: 'x:1', filter: ['port'] }), { message: /bad filter "port"/ });
+  t.equal(dumpQuery({ admin: 'x:1', snaplen: 96, filter: [] }).toString(), 'snaplen=96');
+  for (const bad of [0, 1963, 1.5, NaN]) {
+    t.throws(() => dumpQuery({ admin: 'x:1', snaplen: bad, filter: [] }), { name: 'UsageError', message: /--snaplen: expected an integer 1\.\.1962/ }, `snaplen ${bad}`);
+  }
 });
 
 t.test('lines', async (t) => {
@@ -34,4 +38,14 @@ t.test('lines', async (t) => {
   const o = outerDatagram(r, { publicIP: '1.1.1.1', port: 8472, vni: 1 });
   t.match(formatDumpLine(p(o.data, 'dir=tx peer=n vtep=1.2.3.4 verdict=forward', o.origLen), true), /10\.244\.1\.2 > 10\.244\.2\.2: ICMP echo request, length 28$/, '--outer lines show the inner packet');
   t.match(formatDumpLine(p(Buffer.from([1, 2]), 'dir=tx peer=- vtep=0.0.0.0 verdict=drop:short'), false), /DROP short: non-IP, length 2$/);
+});
+
+t.test('closing summary', async (t) => {
+  t.equal(formatDumpSummary(1, undefined), '1 packet captured');
+  t.equal(
+    formatDumpSummary(40, { matched: 50, dropped: 10, delivered: 40 }),
+    '40 packets captured, 50 matched the filter, 10 dropped by the daemon (capture ring full: not read fast enough)',
+  );
+  t.equal(formatDumpSummary(2, { matched: 2, dropped: 0, delivered: 2 }), '2 packets captured, 2 matched the filter, 0 dropped by the daemon');
+  t.match(formatDumpSummary(2, { matched: 1, dropped: 0, delivered: 1 }, true), /\(daemon counters as of the last second\)$/, 'a cut stream says its counters may lag');
 });

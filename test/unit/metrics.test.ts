@@ -79,6 +79,16 @@ t.test('series and values follow the status counters', async (t) => {
   t.equal(f.reads(), 2);
 });
 
+t.test('capture series', async (t) => {
+  const m = createMetrics(() => ({ counters: fakeStatus().counters, peers: [], capture: { sessions: 2, packets: 1234, dropped: 56 } }));
+  const s = samples(await m.render());
+  t.equal(s.get('vxtun_capture_packets_total'), 1234);
+  t.equal(s.get('vxtun_capture_dropped_total'), 56);
+  t.equal(s.get('vxtun_capture_sessions'), 2);
+  const js = samples(await createMetrics(fakeStatus().source).render());
+  t.equal(js.get('vxtun_capture_packets_total'), 0, 'zero without a capture-capable engine');
+});
+
 t.test('types, help and process metrics', async (t) => {
   const text = await createMetrics(fakeStatus().source).render();
   for (const name of ['vxtun_tx_packets_total', 'vxtun_rx_packets_total', 'vxtun_tx_bytes_total', 'vxtun_rx_bytes_total', 'vxtun_drops_total']) {

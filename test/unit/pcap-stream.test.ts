@@ -1,80 +1,117 @@
-// GET /debug/pcap on a real admin server on 127.0.0.1, fed by a fake capture source.
+// GET /debug/pcap on a real admin server on 127.0.0.1, fed by a fake capture source that hands out
+// packet blocks made by the reference writer (src/pcapng.ts). Filters, snap length and the block
+// bytes themselves are native: test/native/pcapng-epb.test.ts, test/native/capture-filter.test.ts
+// and test/integration/vxtun-dump.test.ts.
 import t from 'tap';
 import { startAdminServer } from '../../src/admin.js';
-import { createCaptureHub, type CaptureSource } from '../../src/capture.js';
+import { createCaptureHub, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
 import { silentLogger } from '../../src/log.js';
-import { parseComment, PcapngReader } from '../../src/pcapng.js';
+import { parseComment, PcapngReader, recordBlock } from '../../src/pcapng.js';
 
 const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 
-function packed(verdict: number, name: string): Buffer {
-  const h = Buffer.alloc(64);
-  h.writeBigUInt64LE(1_000_000_000n, 0);
-  h.writeUInt32LE(ICMP.length, 8);
-  h.writeUInt16LE(ICMP.length, 12);
-  h[15] = verdict;
-  h.set([192, 168, 99, 2], 16);
-  h[23] = name.length;
-  h.write(name, 24);
-  return Buffer.concat([h, ICMP]);
-}
+const rec = (verdict: string, peer: string, dropsBefore = 0): CaptureRecord => ({
+  tsNs: 1_000_000_000n,
+  dir: 'tx',
+  verdict,
+  peer,
+  vtep: '192.168.99.2',
+  worker: 0,
+  prefix: null,
+  packet: ICMP,
+  origLen: ICMP.length,
+  dropsBefore,
+});
 
 t.test('streams pcapng, ends by count, rejects bad parameters', async (t) => {
-  const queue: Buffer[] = [];
-  let running = 0;
+  const queues = new Map<number, Buffer[]>();
+  const opened: CaptureSessionOptions[] = [];
+  let next = 1;
   const src: CaptureSource = {
-    captureStart: () => (running++, 1),
-    captureStop: () => (running--, true),
-    captureRead: () => queue.shift() ?? null,
+    captureStart: (o) => (opened.push(o), queues.set(next, []), next++),
+    captureStop: (id) => queues.delete(id),
+    captureRead: (id, _max, maxRecords) => {
+      const q = queues.get(id) ?? [];
+      const take = q.splice(0, Math.min(q.length, maxRecords));
+      return take.length ? { data: Buffer.concat(take), records: take.length } : { data: null, records: 0 };
+    },
+    captureStats: (id) => (queues.has(id) ? { matched: 7, dropped: 3 } : null),
   };
-  const hub = createCaptureHub(src, REASONS);
+  const hub = createCaptureHub(src);
   const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
   const admin = await startAdminServer(
     { host: '127.0.0.1', port: 0 },
-    { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0' } },
+    { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());
   const base = `http://${admin.address}/debug/pcap`;
 
-  const a = fetch(`${base}?count=2&filter=drops`);
-  const b = fetch(`${base}?count=1&outer=1`);
-  const [ra, rb] = await Promise.all([a, b]);
+  const ra = await fetch(`${base}?count=2&filter=drops&snaplen=100`);
+  const rb = await fetch(`${base}?count=1&outer=1`);
   t.equal(ra.status, 200);
   t.equal(ra.headers.get('content-type'), 'application/x-pcapng');
-  t.equal(running, 1, 'one native capture for two streams');
-  queue.push(Buffer.concat([packed(0, 'node-2'), packed(10, ''), packed(10, '')]));
+  t.equal(queues.size, 2, 'one native session per stream');
+  t.match(opened[0], { snaplen: 100, outer: false, publicIP: '192.168.99.1', port: 8472, vni: 1 });
+  t.ok(opened[0]!.program.length > 0, 'the filter is compiled for the addon');
+  t.equal(opened[1]!.program.length, 0, 'no filter: an empty program');
+  t.match(opened[1], { snaplen: 1962, outer: true });
+  queues.get(1)!.push(recordBlock(rec('no-route', '')), recordBlock(rec('no-route', '', 5)), recordBlock(rec('no-route', '')));
+  queues.get(2)!.push(recordBlock(rec('forward', 'node-2')));
   const [ba, bb] = await Promise.all([ra.arrayBuffer(), rb.arrayBuffer()]);
-  const pa = new PcapngReader().push(Buffer.from(ba));
-  t.same(pa.map((p) => parseComment(p.comment!)['verdict']), ['drop:no-route', 'drop:no-route'], 'filtered, ended after 2');
+  const reader = new PcapngReader();
+  const pa = reader.push(Buffer.from(ba));
+  t.same(pa.map((p) => parseComment(p.comment!)['verdict']), ['drop:no-route', 'drop:no-route'], 'ended after 2');
+  t.same(pa.map((p) => p.dropCount), [undefined, 5], 'drop counts travel with the packets');
+  t.same(reader.stats, { matched: 7, dropped: 3, delivered: 2 }, 'a statistics block ends the stream');
   const pb = new PcapngReader().push(Buffer.from(bb));
   t.equal(pb.length, 1, 'ended after 1');
-  t.equal(pb[0]?.data.length, 50 + ICMP.length, '--outer datagram');
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(running, 0, 'native capture stopped with the last stream');
+  t.equal(queues.size, 0, 'sessions stopped with their streams');
 
   for (const [q, re] of [
     ['filter=port+x', /^bad filter "port x": expected a port/],
     ['count=0', /^count: expected a positive integer/],
     ['seconds=abc', /^seconds: expected a positive number/],
     ['outer=maybe', /^outer: expected/],
+    ['snaplen=0', /^snaplen: expected a positive integer \(at most 1962\)/],
+    ['snaplen=5000', /^snaplen: expected a positive integer \(at most 1962\)/],
   ] as const) {
     const r = await fetch(`${base}?${q}`);
     t.equal(r.status, 400, q);
     t.match(await r.text(), re);
   }
+  t.equal(queues.size, 0, 'no session for a rejected request');
   const started = Date.now();
-  const timed = await fetch(`${base}?seconds=0.3`);
+  const timed = await fetch(`${base}?seconds=1.3`);
   const body = Buffer.from(await timed.arrayBuffer());
-  t.ok(Date.now() - started >= 250, 'ended by time');
-  t.same(new PcapngReader().push(body), [], 'headers only, no packets');
+  t.ok(Date.now() - started >= 1250, 'ended by time');
+  const tr = new PcapngReader();
+  t.same(tr.push(body), [], 'no packets');
+  t.same(tr.stats, { matched: 7, dropped: 3, delivered: 0 }, 'periodic and final statistics blocks');
 });
 
-t.test('the js engine cannot capture: 501', async (t) => {
+t.test('busy: 503; js engine: 501', async (t) => {
+  const src: CaptureSource = {
+    captureStart: () => -1,
+    captureStop: () => false,
+    captureRead: () => ({ data: null, records: 0 }),
+    captureStats: () => null,
+  };
+  const outer = () => ({ publicIP: '1.1.1.1', port: 8472, vni: 1 });
+  const busy = await startAdminServer(
+    { host: '127.0.0.1', port: 0 },
+    { status: () => ({}) as never, ready: () => true, pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS } },
+    silentLogger,
+  );
+  t.teardown(() => busy.close());
+  const rb = await fetch(`http://${busy.address}/debug/pcap`);
+  t.equal(rb.status, 503);
+  t.match(await rb.text(), /too many captures/);
   const admin = await startAdminServer(
     { host: '127.0.0.1', port: 0 },
-    { status: () => ({}) as never, ready: () => true, pcap: { outer: () => ({ publicIP: '1.1.1.1', port: 8472, vni: 1 }), device: 'vxtun0' } },
+    { status: () => ({}) as never, ready: () => true, pcap: { outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());

@@ -4,6 +4,8 @@ import t from 'tap';
 import type { CaptureRecord } from '../../src/capture.js';
 import {
   enhancedPacketBlock,
+  interfaceStatisticsBlock,
+  PcapngScanner,
   outerDatagram,
   parseComment,
   pcapngHeader,
@@ -115,4 +117,46 @@ t.test('--outer datagram: IPv4/UDP + VXLAN + Ethernet + inner', async (t) => {
   t.same([...rx.subarray(12, 16)], [192, 168, 99, 2], 'rx: source is the VTEP');
   t.equal(rx.readUInt16BE(20), 8472, 'rx: source port is ours');
   t.same(rx.subarray(28, 50), prefix, 'the captured prefix is used as is');
+});
+
+t.test('epb_dropcount and the interface statistics block (section 4.6)', async (t) => {
+  const b = enhancedPacketBlock(5n, ICMP, 28, 'c', 42);
+  // EPB body: 20 fixed + 28 data, then comment (4 + 4), drop count (4 + 8), end (4), trailing length.
+  const o = 28 + 28 + 8;
+  t.same([b.readUInt16LE(o), b.readUInt16LE(o + 2), b.readBigUInt64LE(o + 4)], [4, 8, 42n], 'epb_dropcount = 42');
+  t.equal(b.readUInt32LE(4), b.length);
+  const isb = interfaceStatisticsBlock(1_000n, (1n << 32n) + 7n, { matched: 10, dropped: 3, delivered: 7 });
+  t.equal(isb.readUInt32LE(0), 5, 'ISB type');
+  t.equal(isb.readUInt32LE(4), isb.length);
+  t.equal(isb.readUInt32LE(isb.length - 4), isb.length, 'trailing length');
+  t.same([isb.readUInt32LE(8), isb.readUInt32LE(12), isb.readUInt32LE(16)], [0, 1, 7], 'interface 0, timestamp high/low');
+  const codes: number[] = [];
+  for (let off = 20; off < isb.length - 4; ) {
+    const code = isb.readUInt16LE(off);
+    codes.push(code);
+    if (code === 0) break;
+    off += 4 + isb.readUInt16LE(off + 2);
+  }
+  t.same(codes, [2, 3, 6, 7, 8, 0], 'starttime, endtime, filteraccept, osdrop, usrdeliv, end');
+  const reader = new PcapngReader();
+  const pk = reader.push(Buffer.concat([pcapngHeader(), b, isb]));
+  t.equal(pk[0]?.dropCount, 42);
+  t.same(reader.stats, { matched: 10, dropped: 3, delivered: 7 });
+});
+
+t.test('the scanner counts packets and keeps the last statistics, across any chunking', async (t) => {
+  const stream = Buffer.concat([
+    pcapngHeader({ ifName: 'vxtun0' }),
+    enhancedPacketBlock(1n, ICMP, 28, 'a'),
+    interfaceStatisticsBlock(0n, 1n, { matched: 1, dropped: 0, delivered: 1 }),
+    enhancedPacketBlock(2n, Buffer.alloc(1500, 1), 1500, 'b', 3),
+    enhancedPacketBlock(3n, ICMP, 28),
+    interfaceStatisticsBlock(0n, 2n, { matched: 9, dropped: 4, delivered: 3 }),
+  ]);
+  for (const size of [1, 3, 7, 64, 1000, stream.length]) {
+    const s = new PcapngScanner();
+    for (let o = 0; o < stream.length; o += size) s.push(stream.subarray(o, o + size));
+    t.same([s.packets, s.stats], [3, { matched: 9, dropped: 4, delivered: 3 }], `chunks of ${size}`);
+  }
+  t.throws(() => new PcapngScanner().push(Buffer.from([6, 0, 0, 0, 13, 0, 0, 0])), /bad block length 13/);
 });

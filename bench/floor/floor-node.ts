@@ -1,0 +1,60 @@
+// The `floor` setup of bench/e2e.ts (--floor): each node runs bench/floor/relay.c, a relay that does
+// only what every TUN + UDP-socket dataplane must do — TUN read, one UDP_SEGMENT sendmsg, UDP_GRO
+// recvmsg, TUN write, with vxtun's offloads — and no per-byte userspace work (not valid VXLAN: it
+// moves the bytes, nothing else). Its throughput is the ceiling of the design on the machine, so
+// `native ÷ floor` says what is left to gain inside it and `floor ÷ kernel` what the design costs.
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tcpTransfer, type Lab, type NsProcess } from '../../src/lab/index.js';
+
+const PORT = 8472;
+const DEVICE = 'vxtun0';
+
+/** Compiles relay.c into dir; returns the binary's path. */
+export function buildRelay(dir: string): string {
+  const bin = join(dir, 'relay');
+  execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', bin, join(dirname(fileURLToPath(import.meta.url)), 'relay.c')], { stdio: 'inherit' });
+  return bin;
+}
+
+/**
+ * Starts the relay on node i (peer j) and gives its device what vxtun's configureDevice gives its own (src/device.ts):
+ * addrgenmode none, MTU underlay − 50, gso_max_segs 128, the pod subnets' network addresses, routes for the pod
+ * networks. gso_max_size stays at the kernel's 65536, as vxtun leaves it: lowering it makes the kernel segment every
+ * forwarded super-packet above it in software before the TUN sees it.
+ */
+export async function startFloorNode(lab: Lab, relay: string, i: number, j: number): Promise<NsProcess> {
+  const ns = lab.nodeNs(i);
+  const p = lab.spawn(ns, relay, [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)]);
+  await p.waitForOutput(/relay ready/, 5_000);
+  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);
+  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'mtu', String(lab.underlayMTU - 50), 'up']);
+  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'gso_max_segs', '128']);
+  await lab.ip(ns, ['addr', 'replace', `${lab.podCIDR(i).replace(/\/24$/, '')}/32`, 'dev', DEVICE]);
+  await lab.ip(ns, ['-6', 'addr', 'replace', `${lab.podCIDR(i, 6).replace(/\/64$/, '')}/128`, 'dev', DEVICE, 'nodad']);
+  await lab.ip(ns, ['route', 'replace', lab.podNetwork(4), 'dev', DEVICE]);
+  await lab.ip(ns, ['-6', 'route', 'replace', lab.podNetwork(6), 'dev', DEVICE]);
+  return p;
+}
+
+/** A sha256-checked transfer each way (so the floor is a relay that works); throws on a mismatch. */
+export async function verifyFloor(lab: Lab, bytes: number): Promise<string> {
+  const out: string[] = [];
+  for (const [from, to] of [[1, 2], [2, 1]] as const) {
+    const r = await tcpTransfer(lab.podNs(to), lab.podIP(to), lab.podNs(from), { bytes, seed: `floor-${from}`, timeoutMs: 120_000 });
+    if (r.bytes !== bytes || r.sha256Sent !== r.sha256Received) throw new Error(`floor relay corrupted a transfer pod-${from} → pod-${to}`);
+    out.push(`pod-${from} → pod-${to} ${bytes} B sha256 match`);
+  }
+  return out.join(', ');
+}
+
+/** Stops the relays; returns their counter lines (JSON on stderr at SIGTERM). */
+export async function stopRelays(relays: NsProcess[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of relays) {
+    await r.stop('SIGTERM', 3_000);
+    out.push(r.stderr().split('\n').reverse().find((l) => l.includes('"relay-stats"')) ?? r.stderr().trim().slice(-300));
+  }
+  return out;
+}
