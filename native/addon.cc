@@ -198,19 +198,19 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     if (!dp_ || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
     return Napi::Boolean::New(info.Env(), dp_->capture().Stop(info[0].As<Napi::Number>().Int32Value()));
   }
-  // captureRead(id, maxBytes, maxRecords) → {data: Buffer of whole pcapng EPBs | null, records}
+  // captureRead(id, into: Uint8Array, maxRecords) → {bytes, records}: whole pcapng EPBs written into `into` (oldest
+  // first), drained straight from the rings: the caller owns and reuses the buffer, so a drain allocates nothing.
   Napi::Value JS_captureRead(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "captureRead: expected a Uint8Array to fill");
+    auto into = info[1].As<Napi::Uint8Array>();
+    CaptureDrain d;
+    if (dp_ && !dp_->closed() && info[0].IsNumber()) {
+      const size_t maxRecords = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : SIZE_MAX;
+      d = dp_->capture().Drain(info[0].As<Napi::Number>().Int32Value(), into.Data(), into.ByteLength(), maxRecords);
+    }
     Napi::Object r = Napi::Object::New(env);
-    r.Set("data", env.Null());
-    r.Set("records", Napi::Number::New(env, 0));
-    if (!dp_ || dp_->closed() || !info[0].IsNumber()) return r;
-    const int id = info[0].As<Napi::Number>().Int32Value();
-    const size_t max = std::max<size_t>(64 * 1024, info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0);
-    const size_t maxRecords = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : SIZE_MAX;
-    if (captureScratch_.size() < max) captureScratch_.resize(max);  // kept: no per-call allocation or memset
-    const CaptureDrain d = dp_->capture().Drain(id, captureScratch_.data(), max, maxRecords);
-    if (d.bytes) r.Set("data", Napi::Buffer<uint8_t>::Copy(env, captureScratch_.data(), d.bytes));
+    r.Set("bytes", Napi::Number::New(env, static_cast<double>(d.bytes)));
     r.Set("records", Napi::Number::New(env, static_cast<double>(d.records)));
     return r;
   }
@@ -233,7 +233,6 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   }
 
   std::unique_ptr<Dataplane> dp_;
-  std::vector<uint8_t> captureScratch_;
   Napi::ThreadSafeFunction fatal_;
   bool haveFatal_ = false;
   AddonData* data_ = nullptr;

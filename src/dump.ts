@@ -2,8 +2,8 @@
 // (-w FILE, or -w - for stdout: `vxtun dump -w - | tcpdump -r -`) or prints one tcpdump-like line
 // per packet. No printing or exiting here: cli.ts passes the sinks in.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { get as httpGet, type IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
+import { streamGet, type StreamResponse } from './admin-stream.js';
 import { parseDumpFilter } from './dump-filter.js';
 import { UsageError } from './errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
@@ -89,38 +89,25 @@ export function formatDumpSummary(packets: number, stats: CaptureStreamStats | u
   return `${n(packets, 'packet')} captured, ${stats.matched} matched the filter, ${dropped}${stale ? ' (daemon counters as of the last second)' : ''}`;
 }
 
-/** GET url; resolves with the response (any status), rejects on a connection error or abort. */
-function get(url: string, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet(url, { signal }, resolve);
-    req.on('error', reject);
-  });
-}
-
-async function bodyText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
-}
-
 /**
  * Runs one dump until the daemon ends the stream (count/seconds), the signal aborts, or the output closes. Returns the
- * number of packets received and the daemon's last statistics (also reported through io.status). The stream is read
- * with node:http and a file is written synchronously: the reader must stay cheap next to a busy dataplane.
+ * number of packets received and the daemon's last statistics (also reported through io.status). The reader must stay
+ * cheap next to a busy dataplane: the stream arrives in one reused buffer (admin-stream.ts) and a file is written
+ * synchronously from it.
  */
 export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: number; stats?: CaptureStreamStats }> {
   const q = dumpQuery(o);
-  let res: IncomingMessage;
+  let res: StreamResponse;
   try {
-    res = await get(`http://${o.admin}/debug/pcap?${q}`, io.signal);
+    res = await streamGet(o.admin, `/debug/pcap?${q}`, io.signal);
   } catch (e) {
     if (io.signal.aborted) return { packets: 0 };
     throw new DumpError(`cannot reach the admin server at ${o.admin}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (res.statusCode !== 200) {
-    const text = await bodyText(res).catch(() => '');
-    if (res.statusCode === 400) throw new UsageError(text || 'the daemon rejected the dump parameters');
-    throw new DumpError(`admin server at ${o.admin} answered ${res.statusCode}${text ? `: ${text}` : ''}`);
+  if (res.status !== 200) {
+    const text = await res.text().catch(() => '');
+    if (res.status === 400) throw new UsageError(text || 'the daemon rejected the dump parameters');
+    throw new DumpError(`admin server at ${o.admin} answered ${res.status}${text ? `: ${text}` : ''}`);
   }
   let fd: number | undefined;
   if (o.write !== undefined && o.write !== '-') {
@@ -137,6 +124,7 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
   stdout?.on('error', () => {
     sinkClosed = true; // e.g. EPIPE when the reader of stdout went away
     wake?.();
+    res.destroy();
   });
   const target = o.write === '-' ? 'stdout' : (o.write ?? 'lines');
   io.status(`listening on ${o.admin} (${o.outer ? 'outer datagrams' : 'inner packets'}) → ${target}`);
@@ -144,25 +132,26 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
   const scanner = new PcapngScanner();
   let packets = 0;
   try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      if (sinkClosed) break;
-      if (fd !== undefined || stdout) {
+    await res.body((chunk) => {
+      if (sinkClosed) return res.destroy();
+      if (fd !== undefined) {
         // Saved as received; only the block boundaries are walked (the daemon already applied count and filter).
         scanner.push(chunk);
-        if (fd !== undefined) {
-          for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
-        } else if (!stdout!.write(chunk) && !sinkClosed) {
-          await new Promise<void>((resolve) => {
+        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+      } else if (stdout) {
+        scanner.push(chunk);
+        if (!stdout.write(Buffer.from(chunk)) && !sinkClosed) {
+          return new Promise<void>((resolve) => {
             wake = resolve;
-            stdout!.once('drain', resolve);
+            stdout.once('drain', resolve);
           });
         }
       } else {
-        const got = reader.push(chunk);
+        const got = reader.push(Buffer.from(chunk));
         packets += got.length;
         for (const p of got) io.line(formatDumpLine(p, Boolean(o.outer)));
       }
-    }
+    });
   } catch (e) {
     if (!io.signal.aborted) throw new DumpError(`reading the capture stream: ${(e as Error).message}`);
   } finally {

@@ -88,7 +88,8 @@ export interface NativeDataplane {
    */
   captureStart?(o: CaptureSessionOptions): number;
   captureStop?(id: number): boolean;
-  captureRead?(id: number, maxBytes: number, maxRecords: number): { data: Buffer | null; records: number };
+  /** Writes whole pcapng packet blocks into `into` (reused by the caller) and says how many bytes and packets. */
+  captureRead?(id: number, into: Uint8Array, maxRecords: number): { bytes: number; records: number };
   captureStats?(id: number): { matched: number; dropped: number } | null;
 }
 

@@ -87,10 +87,10 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
     session = deps.hub.open(
       { program: p.program, snaplen: p.snaplen, outer: p.outer, publicIP: ctx.publicIP, port: ctx.port, vni: ctx.vni },
       {
-        onBlocks(blocks, records) {
-          if (done) return;
+        onBlocks(blocks, records, release) {
+          if (done) return release();
           sent += records;
-          res.write(blocks);
+          res.write(blocks, () => release());
           if (p.count !== undefined && sent >= p.count) finish();
         },
         wanted: () => (p.count === undefined ? undefined : p.count - sent),

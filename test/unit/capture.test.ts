@@ -10,6 +10,7 @@ const OPTS: CaptureSessionOptions = { program: new Uint8Array(0), snaplen: 1962,
 function fakeSource(limit = 8) {
   const queues = new Map<number, number[]>();
   const calls: string[] = [];
+  const reads: Uint8Array[] = [];
   let next = 1;
   const src: CaptureSource = {
     captureStart: () => {
@@ -20,17 +21,17 @@ function fakeSource(limit = 8) {
       return id;
     },
     captureStop: (id) => (calls.push(`stop ${id}`), queues.delete(id)),
-    captureRead: (id, _max, maxRecords) => {
+    captureRead: (id, into, maxRecords) => {
       const q = queues.get(id) ?? [];
-      const take = q.splice(0, Math.min(q.length, maxRecords));
-      if (take.length === 0) return { data: null, records: 0 };
-      const b = Buffer.alloc(8 * take.length);
+      const take = q.splice(0, Math.min(q.length, maxRecords, Math.floor(into.length / 8)));
+      const b = Buffer.from(into.buffer, into.byteOffset, into.byteLength);
       take.forEach((v, i) => b.writeUInt32LE(v, 8 * i));
-      return { data: b, records: take.length };
+      reads.push(into);
+      return { bytes: 8 * take.length, records: take.length };
     },
     captureStats: (id) => (queues.has(id) ? { matched: 100 + id, dropped: id } : null),
   };
-  return { src, queues, calls };
+  return { src, queues, calls, reads };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 60));
@@ -41,8 +42,8 @@ t.test('each stream is its own session, drained until closed', async (t) => {
   const hub = createCaptureHub(src);
   const a: Buffer[] = [];
   const b: Buffer[] = [];
-  const sa = hub.open(OPTS, { onBlocks: (d) => a.push(d) });
-  const sb = hub.open(OPTS, { onBlocks: (d) => b.push(d) });
+  const sa = hub.open(OPTS, { onBlocks: (d, _n, release) => (a.push(Buffer.from(d)), release()) });
+  const sb = hub.open(OPTS, { onBlocks: (d, _n, release) => (b.push(Buffer.from(d)), release()) });
   t.same(calls, ['start 1', 'start 2']);
   t.equal(hub.sessions, 2);
   queues.get(1)!.push(1, 2, 3);
@@ -70,7 +71,7 @@ t.test('count and back-pressure', async (t) => {
   let left = 2;
   let paused = true;
   hub.open(OPTS, {
-    onBlocks: (d, n) => (got.push(d), (left -= n)),
+    onBlocks: (d, n, release) => (got.push(Buffer.from(d)), (left -= n), release()),
     wanted: () => left,
     paused: () => paused,
   });
@@ -89,4 +90,26 @@ t.test('too many sessions: CaptureBusyError', async (t) => {
   t.teardown(() => hub.close());
   hub.open(OPTS, { onBlocks: () => undefined });
   t.throws(() => hub.open(OPTS, { onBlocks: () => undefined }), CaptureBusyError);
+});
+
+t.test('drain buffers are reused once released, never while a sink still holds them', async (t) => {
+  const { src, queues, reads } = fakeSource();
+  const hub = createCaptureHub(src);
+  t.teardown(() => hub.close());
+  const held: { d: Buffer; release: () => void }[] = [];
+  hub.open(OPTS, { onBlocks: (d, _n, release) => void held.push({ d, release }) });
+  queues.get(1)!.push(1, 2);
+  await tick();
+  queues.get(1)!.push(3);
+  await tick();
+  t.equal(held.length, 2);
+  t.not(held[0]!.d.buffer, held[1]!.d.buffer, 'a buffer still held by the sink is not handed out again');
+  t.same(values(held.map((h) => h.d)), [1, 2, 3], 'and so its blocks stay intact');
+  held[0]!.release();
+  held[0]!.release();
+  queues.get(1)!.push(4);
+  await tick();
+  t.equal(held[2]!.d.buffer, held[0]!.d.buffer, 'a released buffer is reused for the next drain');
+  t.same(values([held[2]!.d]), [4]);
+  t.ok(reads.every((r) => r.byteLength >= 1 << 20), 'the addon is handed whole drain buffers');
 });

@@ -31,10 +31,12 @@ t.test('streams pcapng, ends by count, rejects bad parameters', async (t) => {
   const src: CaptureSource = {
     captureStart: (o) => (opened.push(o), queues.set(next, []), next++),
     captureStop: (id) => queues.delete(id),
-    captureRead: (id, _max, maxRecords) => {
+    captureRead: (id, into, maxRecords) => {
       const q = queues.get(id) ?? [];
       const take = q.splice(0, Math.min(q.length, maxRecords));
-      return take.length ? { data: Buffer.concat(take), records: take.length } : { data: null, records: 0 };
+      const data = Buffer.concat(take);
+      into.set(data);
+      return { bytes: data.length, records: take.length };
     },
     captureStats: (id) => (queues.has(id) ? { matched: 7, dropped: 3 } : null),
   };
@@ -96,7 +98,7 @@ t.test('busy: 503; js engine: 501', async (t) => {
   const src: CaptureSource = {
     captureStart: () => -1,
     captureStop: () => false,
-    captureRead: () => ({ data: null, records: 0 }),
+    captureRead: () => ({ bytes: 0, records: 0 }),
     captureStats: () => null,
   };
   const outer = () => ({ publicIP: '1.1.1.1', port: 8472, vni: 1 });
