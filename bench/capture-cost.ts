@@ -6,7 +6,7 @@
 // Pairs cancel the drift of a shared machine that separate setups (bench:e2e) cannot.
 //
 //   npm run bench:capture -- [--pairs 15] [--seconds 4] [--dump-args "-s 96"] [--json FILE]
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { cliPath, Lab, labPeer, labUnavailableReason, nsExec, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
 
@@ -39,13 +39,37 @@ const quantile = (xs: number[], q: number) => {
   return s.length === 0 ? NaN : s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 };
 
-async function tcp1(lab: Lab, seconds: number): Promise<number> {
+/** The host's CPU time so far (/proc/stat, ticks): busy (user, nice, system, irq, softirq) and stolen by the hypervisor. */
+function hostCpu(): { busy: number; steal: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const busy = user + nice + system + irq + softirq;
+  return { busy, steal, total: busy + idle + iowait + steal };
+}
+
+interface Run {
+  gbit: number;
+  /** Share of the machine's CPU time the hypervisor gave to others during the run. */
+  steal: number;
+  /** CPU seconds the whole machine was busy per GB moved: the cost, mostly free of the host's noise. */
+  cpuPerGB: number;
+}
+
+async function tcp1(lab: Lab, seconds: number): Promise<Run> {
   const port = String(5201 + Math.floor(Math.random() * 1000));
   const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', port]);
   await srv.waitForOutput(/Server listening/, 5_000);
   try {
+    const c0 = hostCpu();
     const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
-    return ((JSON.parse(r.stdout) as Record<string, any>).end.sum_received.bits_per_second as number) / 1e9;
+    const c1 = hostCpu();
+    const gbit = ((JSON.parse(r.stdout) as Record<string, any>).end.sum_received.bits_per_second as number) / 1e9;
+    const ticks = 100; // USER_HZ
+    return {
+      gbit,
+      steal: (c1.steal - c0.steal) / Math.max(1, c1.total - c0.total),
+      cpuPerGB: (c1.busy - c0.busy) / ticks / ((gbit * seconds) / 8),
+    };
   } finally {
     await srv.stop();
   }
@@ -57,16 +81,17 @@ async function main(): Promise<void> {
   if (reason) throw new Error(`bench:capture ${reason}`);
   const lab = await Lab.create({ nodes: 2, prefix: `vxcc${Math.random().toString(16).slice(2, 6)}` });
   const daemons: VxtunNode[] = [];
-  const none: number[] = [];
-  const cap: number[] = [];
+  const none: Run[] = [];
+  const cap: Run[] = [];
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   const summaries: string[] = [];
   try {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) daemons.push(await startVxtunNode(lab, i, { peers }));
     for (let p = 0; p < args.pairs; p++) {
       const order = Math.random() < 0.5 ? ['none', 'capture'] : ['capture', 'none'];
-      const got: Record<string, number> = {};
+      const got: Record<string, Run> = {};
       for (const which of order) {
         if (which === 'none') {
           got[which] = await tcp1(lab, args.seconds);
@@ -81,16 +106,29 @@ async function main(): Promise<void> {
         }
         summaries.push(dump.stderr().split('\n').find((l) => / captured/.test(l)) ?? '');
       }
-      none.push(got['none']!);
-      cap.push(got['capture']!);
-      ratios.push(got['capture']! / got['none']!);
-      console.error(`pair ${p + 1}/${args.pairs}: none ${got['none']!.toFixed(2)} Gbit/s, capture ${got['capture']!.toFixed(2)} Gbit/s, ratio ${ratios.at(-1)!.toFixed(3)} — ${summaries.at(-1)}`);
+      const [n, c] = [got['none']!, got['capture']!];
+      none.push(n);
+      cap.push(c);
+      ratios.push(c.gbit / n.gbit);
+      cpuRatios.push(c.cpuPerGB / n.cpuPerGB);
+      const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+      console.error(
+        `pair ${p + 1}/${args.pairs}: none ${n.gbit.toFixed(2)} Gbit/s (steal ${pct(n.steal)}), capture ${c.gbit.toFixed(2)} Gbit/s (steal ${pct(c.steal)}), ` +
+          `ratio ${ratios.at(-1)!.toFixed(3)}, CPU/GB ratio ${cpuRatios.at(-1)!.toFixed(3)} — ${summaries.at(-1)}`,
+      );
     }
     const m = quantile(ratios, 0.5);
     console.log(`vxtun bench:capture — ${args.pairs} pairs × ${args.seconds} s, 1-stream TCP, dump args "${args.dumpArgs.join(' ')}"; ${os.cpus().length} CPUs, Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
-    console.log(`without capture: median ${quantile(none, 0.5).toFixed(2)} Gbit/s; with capture: median ${quantile(cap, 0.5).toFixed(2)} Gbit/s`);
+    const med = (rs: Run[], k: keyof Run) => quantile(rs.map((r) => r[k]), 0.5);
+    console.log(`without capture: median ${med(none, 'gbit').toFixed(2)} Gbit/s; with capture: median ${med(cap, 'gbit').toFixed(2)} Gbit/s`);
     console.log(`capture ÷ none per pair: median ${m.toFixed(3)} (quartiles ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)}) → capture cost ${((1 - m) * 100).toFixed(1)} %`);
-    if (args.json) writeFileSync(args.json, JSON.stringify({ args, none, capture: cap, ratios, summaries }, null, 2));
+    // The machine's busy CPU seconds per GB (steal excluded): what the capture adds to the work, whatever the host did.
+    const cm = quantile(cpuRatios, 0.5);
+    console.log(
+      `CPU seconds per GB, capture ÷ none per pair: median ${cm.toFixed(3)} (quartiles ${quantile(cpuRatios, 0.25).toFixed(3)}–${quantile(cpuRatios, 0.75).toFixed(3)}); ` +
+        `host steal during the runs: median ${(quantile([...none, ...cap].map((r) => r.steal), 0.5) * 100).toFixed(1)} %`,
+    );
+    if (args.json) writeFileSync(args.json, JSON.stringify({ args, none, capture: cap, ratios, cpuRatios, summaries }, null, 2));
   } finally {
     for (const d of daemons) await d.stop();
     await lab.destroy();

@@ -8,7 +8,7 @@ import { parseDumpFilter } from './dump-filter.js';
 import { UsageError } from './errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
-import { parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
+import { OUTER_BYTES, parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
 
 export interface DumpOptions {
   admin: string;
@@ -71,8 +71,8 @@ function clock(tsNs: bigint): string {
 export function formatDumpLine(p: PcapngPacket, outer: boolean): string {
   const c = parseComment(p.comment ?? '');
   // --outer: 20 (IPv4) + 8 (UDP) + 8 (VXLAN) + 14 (Ethernet) before the inner packet.
-  const inner = outer ? p.data.subarray(50) : p.data;
-  const innerLen = outer ? p.origLen - 50 : p.origLen;
+  const inner = outer ? p.data.subarray(OUTER_BYTES) : p.data;
+  const innerLen = outer ? p.origLen - OUTER_BYTES : p.origLen;
   const verdict = (c['verdict'] ?? '?').replace(/^drop:/, 'DROP ');
   const via = c['dir'] === 'rx' ? `from ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})` : `to ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})`;
   return `${clock(p.tsNs)} ${c['dir'] ?? '?'} ${via} ${verdict}: ${describePacket(summarizePacket(inner))}, length ${innerLen}`;

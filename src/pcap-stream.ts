@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CaptureBusyError, MAX_SNAPLEN, type CaptureHub, type CaptureSession } from './capture.js';
 import { compileDumpFilter } from './dump-filter.js';
-import { interfaceStatisticsBlock, pcapngHeader, type OuterContext } from './pcapng.js';
+import { interfaceStatisticsBlock, OUTER_BYTES, pcapngHeader, type OuterContext } from './pcapng.js';
 
 export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */
@@ -32,8 +32,6 @@ export interface PcapParams {
 /** Stop draining for a client that does not read: its session's ring fills and the losses are counted. */
 const MAX_BUFFERED = 8 << 20;
 const STATS_EVERY_MS = 1000;
-/** --outer adds outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) before the inner packet. */
-const OUTER_BYTES = 50;
 
 /** Parses the query; throws Error with the reason (→ 400). */
 export function parsePcapParams(q: URLSearchParams, reasons: readonly string[]): PcapParams {

@@ -20,6 +20,8 @@ import type { CaptureRecord } from './capture.js';
 import { ipv4HeaderChecksum } from './codec.js';
 
 export const LINKTYPE_RAW = 101;
+/** What --outer puts before the inner packet: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const OUTER_BYTES = 50;
 const SHB = 0x0a0d0d0a;
 const IDB = 1;
 const EPB = 6;
