@@ -6,13 +6,15 @@
 //   .start(onFatal, want) probe offloads, start the worker threads   → the offloads in use
 //                         want = {tso, gro, udpGso, udpGro} booleans; onFatal(message) on loop death
 //   .setTable(table)      publish a new forwarding table atomically table: see ParseTable
+//   .updatePeers(up, rm)  publish the current table with peers upserted/removed (the incremental verbs)
 //   .stats()              counters                                   .close()  stop, join, close
-//   .captureStart(opts) → id | -1, .captureStop(id) → bool, .captureRead(id, maxBytes, maxRecords)
-//                         → {data: pcapng EPBs | null, records}, .captureStats(id): `vxtun dump`
-//   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx
+//   .captureStart(opts) → id | -1, .captureStop(id) → bool, .captureRead(id, into, maxRecords)
+//                         → {bytes, records} (pcapng EPBs written into `into`), .captureStats(id): `vxtun dump`
+//   new Table(table)      a standalone table for tests/benchmarks: lookup, classifyTx, classifyRx, update
 //   encap(pkt, vni, dstMac, srcMac)   the 22-byte prefix + packet, for tests/benchmarks
 //   segmentTcp(pkt, mss)              a TCP super-packet split into segments (Buffer[]), or null
 //   completeChecksum(pkt)             "not-applicable" | "valid" | "completed" | "bad" (pkt fixed in place)
+//   onesSum(bytes, impl)              tests: the folded sum by one SumBytes implementation (native/checksum.h)
 //   captureEpb(record, outer?)        tests: one capture record as a pcapng block (native/pcapng_epb.h)
 //   captureFilterMatch(prog, dir, verdict, peer, pkt)  tests: a compiled dump filter (native/capture_filter.h)
 #include <arpa/inet.h>
@@ -100,33 +102,52 @@ void ParsePrefixes(Napi::Env env, Napi::Value v, std::vector<Prefix4>* v4, std::
   }
 }
 
-// table = { local: string[], peers: [{ name, publicIP, vtepMAC, cidrs: string[] }] }
+// peer = { name, publicIP, vtepMAC, cidrs: string[] }
+PeerEntry ParsePeer(Napi::Env env, Napi::Value ev) {
+  if (!ev.IsObject()) throw Napi::TypeError::New(env, "expected a peer object");
+  Napi::Object po = ev.As<Napi::Object>();
+  PeerEntry p;
+  p.name = GetString(po, "name");
+  p.publicIp = ParseIpv4(env, GetString(po, "publicIP"));
+  if (!ParseMac(GetString(po, "vtepMAC"), p.mac)) throw Napi::TypeError::New(env, "bad MAC for peer " + p.name);
+  ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
+  return p;
+}
+
+std::vector<PeerEntry> ParsePeers(Napi::Env env, Napi::Value pv) {
+  if (!pv.IsArray()) throw Napi::TypeError::New(env, "expected peers array");
+  Napi::Array pa = pv.As<Napi::Array>();
+  std::vector<PeerEntry> peers;
+  peers.reserve(pa.Length());
+  for (uint32_t i = 0; i < pa.Length(); i++) peers.push_back(ParsePeer(env, pa.Get(i)));
+  return peers;
+}
+
+// table = { local: string[], peers: [peer…] }
 std::unique_ptr<Table> ParseTable(Napi::Env env, Napi::Value v) {
   if (!v.IsObject()) throw Napi::TypeError::New(env, "expected a table object");
   Napi::Object o = v.As<Napi::Object>();
   std::vector<Prefix4> local4;
   std::vector<Prefix6> local6;
   ParsePrefixes(env, o.Get("local"), &local4, &local6);
-  Napi::Value pv = o.Get("peers");
-  if (!pv.IsArray()) throw Napi::TypeError::New(env, "expected peers array");
-  Napi::Array pa = pv.As<Napi::Array>();
-  std::vector<PeerEntry> peers;
-  peers.reserve(pa.Length());
-  for (uint32_t i = 0; i < pa.Length(); i++) {
-    Napi::Value ev = pa.Get(i);
-    if (!ev.IsObject()) throw Napi::TypeError::New(env, "expected a peer object");
-    Napi::Object po = ev.As<Napi::Object>();
-    PeerEntry p;
-    p.name = GetString(po, "name");
-    p.publicIp = ParseIpv4(env, GetString(po, "publicIP"));
-    if (!ParseMac(GetString(po, "vtepMAC"), p.mac)) throw Napi::TypeError::New(env, "bad MAC for peer " + p.name);
-    ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
-    peers.push_back(std::move(p));
-  }
+  std::vector<PeerEntry> peers = ParsePeers(env, o.Get("peers"));
   std::string err;
   auto t = Table::Build(std::move(peers), std::move(local4), std::move(local6), &err);
   if (!t) throw Napi::RangeError::New(env, err);
   return t;
+}
+
+// (upsert: peer[], remove: string[]) → the parsed arguments of the incremental verbs.
+std::vector<std::string> ParseNames(Napi::Env env, Napi::Value v) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "expected an array of peer names");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) throw Napi::TypeError::New(env, "expected a peer name");
+    names.push_back(e.As<Napi::String>().Utf8Value());
+  }
+  return names;
 }
 
 RxPolicy ParsePolicy(const Napi::Object& o) {
@@ -155,6 +176,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return DefineClass(env, "Dataplane",
                        {InstanceMethod("start", &DataplaneWrap::JS_start),
                         InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
+                        InstanceMethod("updatePeers", &DataplaneWrap::JS_updatePeers),
                         InstanceMethod("stats", &DataplaneWrap::JS_stats),
                         InstanceMethod("close", &DataplaneWrap::JS_close),
                         InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
@@ -171,6 +193,17 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
  private:
   Napi::Value JS_start(const Napi::CallbackInfo& info);
   Napi::Value JS_setTable(const Napi::CallbackInfo& info);
+  // updatePeers(upsert: peer[], remove: string[]): the incremental verbs; a RangeError (table unchanged) when the
+  // result would be invalid, like setTable.
+  Napi::Value JS_updatePeers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    std::vector<PeerEntry> upsert = ParsePeers(env, info[0]);
+    const std::vector<std::string> remove = ParseNames(env, info[1]);
+    std::string err;
+    if (!dp_->UpdatePeers(std::move(upsert), remove, &err)) throw Napi::RangeError::New(env, err);
+    return env.Undefined();
+  }
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   // captureStart({program, snaplen, outer, publicIP, port, vni}) → id, or -1 when too many run.
@@ -346,6 +379,9 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Table",
                        {InstanceMethod("lookup", &TableWrap::JS_lookup),
+                        InstanceMethod("update", &TableWrap::JS_update),
+                        InstanceMethod("peers", &TableWrap::JS_peers),
+                        InstanceMethod("peerByIp", &TableWrap::JS_peerByIp),
                         InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
                         InstanceMethod("classifyRx", &TableWrap::JS_classifyRx),
                         InstanceMethod("lookupBatch", &TableWrap::JS_lookupBatch),
@@ -358,6 +394,39 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
  private:
   Napi::Value PeerName(Napi::Env env, int i) {
     return i < 0 ? env.Null() : Napi::String::New(env, table_->peer(i).name);
+  }
+  // update(upsert, remove): replaces this handle's table by Table::Update of it (tests, benchmarks).
+  Napi::Value JS_update(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<PeerEntry> upsert = ParsePeers(env, info[0]);
+    const std::vector<std::string> remove = ParseNames(env, info[1]);
+    std::string err;
+    auto t = Table::Update(*table_, std::move(upsert), remove, &err);
+    if (!t) throw Napi::RangeError::New(env, err);
+    table_ = std::move(t);
+    return env.Undefined();
+  }
+  // peers() → [{name, publicIP, vtepMAC}] in table order (tests: what Build/Update kept).
+  Napi::Value JS_peers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env, table_->size());
+    for (size_t i = 0; i < table_->size(); i++) {
+      const PeerEntry& p = table_->peer(static_cast<int>(i));
+      char ip[INET_ADDRSTRLEN], mac[18];
+      inet_ntop(AF_INET, &p.publicIp, ip, sizeof ip);
+      snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5]);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", p.name);
+      o.Set("publicIP", std::string(ip));
+      o.Set("vtepMAC", std::string(mac));
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
+  }
+  // peerByIp(publicIP) → the name of the peer with that public IP, or null (the receive-side map).
+  Napi::Value JS_peerByIp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return PeerName(env, table_->PeerByIp(ParseIpv4(env, info[0].As<Napi::String>().Utf8Value())));
   }
   // lookup(ip) → peer name or null (longest-prefix match, local CIDRs excluded).
   Napi::Value JS_lookup(const Napi::CallbackInfo& info) {
@@ -572,6 +641,19 @@ Napi::Value JS_completeChecksum(const Napi::CallbackInfo& info) {
   }
 }
 
+// onesSum(bytes, impl: 'auto' | 'scalar' | 'avx2') → the folded 16-bit one's-complement sum (tests);
+// null when the CPU lacks that implementation.
+Napi::Value JS_onesSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto b = info[0].As<Napi::Uint8Array>();
+  const std::string impl = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "auto";
+  if (impl == "auto") return Napi::Number::New(env, Fold(SumBytes(b.Data(), b.ByteLength())));
+  const SumImpl which = impl == "avx2" ? SumImpl::Avx2 : SumImpl::Scalar;
+  if (impl != "avx2" && impl != "scalar") throw Napi::TypeError::New(env, "onesSum: impl must be auto, scalar or avx2");
+  if (!SumImplAvailable(which)) return env.Null();
+  return Napi::Number::New(env, Fold(SumBytesWith(which, b.Data(), b.ByteLength())));
+}
+
 // captureFilterMatch(program, dir, verdict, peer, packet) → boolean (tests): decodes a compiled `vxtun dump`
 // filter (src/dump-filter.ts compileDumpFilter, format in capture_filter.h) and matches one packet
 // with it. A malformed program throws a TypeError carrying CaptureFilter::Decode's message.
@@ -607,6 +689,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tsoPlan", Napi::Function::New(env, JS_tsoPlan));
   exports.Set("groPlan", Napi::Function::New(env, JS_groPlan));
   exports.Set("completeChecksum", Napi::Function::New(env, JS_completeChecksum));
+  exports.Set("onesSum", Napi::Function::New(env, JS_onesSum));
   exports.Set("captureEpb", Napi::Function::New(env, JS_captureEpb));
   exports.Set("captureFilterMatch", Napi::Function::New(env, JS_captureFilterMatch));
   Napi::Array names = Napi::Array::New(env);

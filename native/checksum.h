@@ -16,7 +16,13 @@
 namespace vxtun {
 
 // One's-complement sum of a span (big-endian 16-bit words, odd byte padded), not folded.
+// Uses the fastest implementation the CPU has (AVX2 on x86-64 when present).
 uint64_t SumBytes(const uint8_t* p, size_t n, uint64_t acc = 0);
+// The same sum by a chosen implementation, for the differential tests and fuzzing; an
+// implementation the CPU lacks falls back to Scalar.
+enum class SumImpl : uint8_t { Scalar, Avx2 };
+bool SumImplAvailable(SumImpl impl);
+uint64_t SumBytesWith(SumImpl impl, const uint8_t* p, size_t n, uint64_t acc = 0);
 // Folds a 64-bit accumulator to 16 bits (not inverted).
 uint16_t Fold(uint64_t acc);
 // The pseudo-header sum for an inner packet's L4 segment of length l4len (not folded).

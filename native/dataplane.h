@@ -46,6 +46,14 @@ class Dataplane {
   // Probes each offload in `want` and starts the workers with those that work; returns them.
   OffloadSet Start(const OffloadSet& want, FatalFn fatal);
   void SetTable(std::unique_ptr<Table> t) { table_.Replace(std::move(t)); }
+  // The incremental verbs: publishes Table::Update of the current table; false (and *err, the table
+  // unchanged) when the result would be invalid. JS thread only, like SetTable.
+  bool UpdatePeers(std::vector<PeerEntry> upsert, const std::vector<std::string>& remove, std::string* err) {
+    auto t = Table::Update(table_.Current(), std::move(upsert), remove, err);
+    if (!t) return false;
+    table_.Replace(std::move(t));
+    return true;
+  }
   DataplaneStats Stats() const;
   // Packet capture (capture.h); the hub exists from construction, the loops use it once started.
   CaptureHub& capture() { return *capture_; }

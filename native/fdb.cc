@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <thread>
+#include <unordered_set>
 
 namespace vxtun {
 
@@ -102,6 +103,32 @@ std::unique_ptr<Table> Table::Build(std::vector<PeerEntry> peers, std::vector<Pr
   t->local4_ = std::move(local4);
   t->local6_ = std::move(local6);
   return t;
+}
+
+std::unique_ptr<Table> Table::Update(const Table& base, std::vector<PeerEntry> upsert,
+                                     const std::vector<std::string>& remove, std::string* err) {
+  std::unordered_map<std::string, size_t> byName;  // upsert index by peer name
+  for (size_t i = 0; i < upsert.size(); i++) {
+    if (!byName.emplace(upsert[i].name, i).second) {
+      *err = "peer " + upsert[i].name + ": listed twice";
+      return nullptr;
+    }
+  }
+  const std::unordered_set<std::string> gone(remove.begin(), remove.end());
+  std::vector<PeerEntry> peers;
+  peers.reserve(base.peers_.size() + upsert.size());
+  std::vector<bool> placed(upsert.size(), false);
+  for (const PeerEntry& p : base.peers_) {
+    if (auto it = byName.find(p.name); it != byName.end()) {
+      peers.push_back(std::move(upsert[it->second]));  // in place: the order of the others stays
+      placed[it->second] = true;
+    } else if (!gone.count(p.name)) {
+      peers.push_back(p);
+    }
+  }
+  for (size_t i = 0; i < upsert.size(); i++)
+    if (!placed[i]) peers.push_back(std::move(upsert[i]));
+  return Build(std::move(peers), base.local4_, base.local6_, err);
 }
 
 int Table::Lookup4(uint32_t dst) const {

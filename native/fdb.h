@@ -43,6 +43,11 @@ class Table {
   // Builds a table; returns null and sets *err when two peers claim the same prefix or public IP.
   static std::unique_ptr<Table> Build(std::vector<PeerEntry> peers, std::vector<Prefix4> local4,
                                       std::vector<Prefix6> local6, std::string* err);
+  // The incremental verbs (design.md: upsert/remove): a copy of base without the peers named in
+  // `remove`, with each of `upsert` in place of the peer of the same name (or added), and base's
+  // local prefixes; validated like Build. Equal to Build over the resulting peer set (tested).
+  static std::unique_ptr<Table> Update(const Table& base, std::vector<PeerEntry> upsert,
+                                       const std::vector<std::string>& remove, std::string* err);
 
   // Longest-prefix match; the peer's index or -1.
   int Lookup4(uint32_t dst) const;
@@ -103,6 +108,8 @@ class TableHolder {
 
   // Writer side: publishes t, waits until no reader can still hold the old table, frees it.
   void Replace(std::unique_ptr<Table> t);
+  // Writer side only (the thread that calls Replace): the table published last.
+  const Table& Current() const { return *current_.load(std::memory_order_relaxed); }
   // Waits until every reader that was between Enter and Exit when this was called has left
   // (other state the readers use under Enter, e.g. capture sessions, can then be freed).
   void Synchronize();

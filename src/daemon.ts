@@ -33,6 +33,7 @@ import { startDropLog, type DropLog } from './drop-log.js';
 import { createMetrics } from './metrics.js';
 import { captureHubFor, type CaptureHub } from './capture.js';
 import { diffPeers } from './peers/diff.js';
+import { planTableUpdate } from './table-update.js';
 import { AbortedError, type LocalNode, type Peer, type PeerSource } from './peers/peer-source.js';
 import { staticPeerSource } from './peers/static.js';
 import { parseIP } from './net/ip.js';
@@ -91,24 +92,6 @@ export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNo
 
 function defaultWorkers(): number {
   return Math.max(1, Math.min(64, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
-}
-
-/** The table the addon gets: every peer but ourselves, plus our own pod CIDRs. */
-export function buildNativeTable(self: string, peers: readonly Peer[], localCIDRs: readonly string[]): NativeTable {
-  const out: NativeTable['peers'] = [];
-  for (const p of peers) if (p.name !== self) out.push(nativePeer(p));
-  return { local: [...localCIDRs], peers: out };
-}
-
-/** A peer's table entry, made once per Peer object (sources reuse the object of an unchanged node). */
-const nativePeers = new WeakMap<Peer, NativeTable['peers'][number]>();
-function nativePeer(p: Peer): NativeTable['peers'][number] {
-  let e = nativePeers.get(p);
-  if (!e) {
-    e = { name: p.name, publicIP: p.publicIP.text, vtepMAC: p.vtepMAC, cidrs: p.podCIDRs.map((c) => c.toString()) };
-    nativePeers.set(p, e);
-  }
-  return e;
 }
 
 const OFFLOADS = ['tso', 'gro', 'udpGso', 'udpGro'] as const;
@@ -227,6 +210,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     routes: [config.network, ...(config.ipv6Network ? [config.ipv6Network] : [])],
   };
   let peers: Peer[] = [];
+  let programmed = false; // the addon holds the table of `peers`
   let ready = false;
   let admin: AdminServer | undefined;
   let dropLog: DropLog | undefined;
@@ -333,12 +317,17 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
         try {
           const t0 = performance.now();
           const d = diffPeers(peers, snapshot);
-          const table = buildNativeTable(config.nodeName, snapshot, podCIDRs);
+          const incremental = typeof dp.updatePeers === 'function';
+          const plan = planTableUpdate({ self: config.nodeName, programmed, incremental, diff: d, next: snapshot, localCIDRs: podCIDRs });
           const t1 = performance.now();
-          dp.setTable(table);
+          programmed = false; // until the addon has taken it (a throw keeps the previous table, and the next plan is whole)
+          if (plan.kind === 'full') dp.setTable(plan.table);
+          else if (plan.kind === 'delta') dp.updatePeers!(plan.upsert, plan.remove);
+          programmed = true;
           const t2 = performance.now();
           peers = snapshot;
-          logger.debug('table programmed', { peers: table.peers.length, diffMs: +(t1 - t0).toFixed(2), setTableMs: +(t2 - t1).toFixed(2) });
+          const size = plan.kind === 'full' ? { peers: plan.table.peers.length } : plan.kind === 'delta' ? { upsert: plan.upsert.length, remove: plan.remove.length } : {};
+          logger.debug('table programmed', { how: plan.kind, ...size, planMs: +(t1 - t0).toFixed(2), addonMs: +(t2 - t1).toFixed(2) });
           const others = (list: Peer[]) => list.filter((p) => p.name !== config.nodeName);
           const [added, updated] = [others(d.added), others(d.updated)];
           const few = added.length + updated.length + d.removed.length <= PEER_LOG_LIMIT;

@@ -79,6 +79,12 @@ export interface NativeDataplane {
   start(onFatal: (message: string) => void, want: OffloadFlags): OffloadFlags;
   /** Publishes a new table atomically; lookups never wait. */
   setTable(table: NativeTable): void;
+  /**
+   * The incremental verbs: the current table without the peers named in `remove` and with `upsert` in place of (or
+   * added to) the peers of the same names. Throws (table unchanged) when the result would be invalid, like setTable.
+   * Optional: a dataplane without it gets whole tables.
+   */
+  updatePeers?(upsert: NativeTable['peers'], remove: string[]): void;
   stats(): NativeStats;
   /** Stops and joins the threads, closes the sockets and the device. Idempotent. */
   close(): void;
@@ -116,6 +122,12 @@ export interface Classification {
 
 export interface NativeTableHandle {
   lookup(ip: string): string | null;
+  /** Replaces this handle's table with the incremental update of it (Dataplane.updatePeers' semantics). */
+  update(upsert: NativeTable['peers'], remove: string[]): void;
+  /** Tests: the peers in table order. */
+  peers(): { name: string; publicIP: string; vtepMAC: string }[];
+  /** Tests: the receive-side map, public IP → peer name. */
+  peerByIp(publicIP: string): string | null;
   /** Benchmarks: how many of the 4-byte IPv4 addresses in `addrs` match a peer. */
   lookupBatch(addrs: Uint8Array): number;
   /** Benchmarks: how many of the datagrams pass the receive checks. */
@@ -150,6 +162,8 @@ export interface NativeBinding {
   groPlan(packets: Uint8Array[], mtu: number): number;
   /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
   completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
+  /** Tests: the folded one's-complement sum by one implementation (native/checksum.h); null when the CPU lacks it. */
+  onesSum(bytes: Uint8Array, impl: 'auto' | 'scalar' | 'avx2'): number | null;
   /**
    * Tests: decodes a compiled `vxtun dump` filter (compileDumpFilter, src/dump-filter.ts) and matches one packet
    * (dir 0 tx / 1 rx, verdict 0 forward / k dropReasons[k-1], peer '' when unknown). Throws TypeError on a bad program.

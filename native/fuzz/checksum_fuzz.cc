@@ -3,6 +3,8 @@
 // and a second call says "valid"; "valid" means it was valid; "bad" means it was not; and only
 // "completed" writes to the packet.
 //
+// Also: every SumBytes implementation (scalar, AVX2) gives the same sum over the input bytes.
+//
 // Input: the IP packet.
 #include "../checksum.h"
 #include "fuzz_input.h"
@@ -27,6 +29,10 @@ bool L4Valid(const uint8_t* pkt, const InnerIp& ip) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const uint16_t scalar = Fold(SumBytesWith(SumImpl::Scalar, data, size));
+  FUZZ_CHECK(Fold(SumBytesWith(SumImpl::Avx2, data, size)) == scalar);  // Scalar again when the CPU lacks AVX2
+  FUZZ_CHECK(Fold(SumBytes(data, size)) == scalar);
+
   fuzz::Reader r(data, size);
   size_t len;
   auto pkt = r.Rest(&len);

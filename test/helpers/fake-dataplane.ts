@@ -8,15 +8,18 @@ import type {
   NativeOpenOptions,
   NativeStats,
   NativeTable,
+  NativeTableHandle,
   OffloadFlags,
 } from '../../src/native.js';
 
 export interface FakeNative {
   binding: NativeBinding;
-  /** Every table handed to setTable, with the time it arrived (performance.now()). */
+  /** Every table the dataplane held, with the time it arrived (performance.now()): each setTable, and each updatePeers applied to the previous one. */
   tables: { table: NativeTable; at: number }[];
-  /** How many tables were set in all. */
+  /** How many tables were set in all (whole or by updatePeers). */
   tablesSet: number;
+  /** How many of those came by updatePeers. */
+  updates: number;
   opened: NativeOpenOptions[];
   closed: number;
 }
@@ -44,7 +47,12 @@ function zeroStats(): NativeStats {
  * `keep`: how many of the latest tables to remember (all by default).
  */
 export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
-  const f: FakeNative = { binding: undefined as unknown as NativeBinding, tables: [], tablesSet: 0, opened: [], closed: 0 };
+  const f: FakeNative = { binding: undefined as unknown as NativeBinding, tables: [], tablesSet: 0, updates: 0, opened: [], closed: 0 };
+  const record = (table: NativeTable) => {
+    f.tables.push({ table, at: performance.now() });
+    f.tablesSet++;
+    if (f.tables.length > keep) f.tables.shift();
+  };
   class Dataplane implements NativeDataplane {
     readonly workers: number;
     constructor(opts: NativeOpenOptions) {
@@ -54,11 +62,28 @@ export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
     start(_onFatal: (message: string) => void, _want: OffloadFlags): OffloadFlags {
       return { tso: false, gro: false, udpGso: false, udpGro: false };
     }
+    private handle: NativeTableHandle | undefined;
+    private current: NativeTable = { local: [], peers: [] };
     setTable(table: NativeTable): void {
-      if (real) new real.Table(table);
-      f.tables.push({ table, at: performance.now() });
-      f.tablesSet++;
-      if (f.tables.length > keep) f.tables.shift();
+      if (real) this.handle = new real.Table(table);
+      this.current = table;
+      record(table);
+    }
+    /** The addon's semantics (native/fdb.h Table::Update), and with `real` the addon's own Update on a real table. */
+    updatePeers(upsert: NativeTable['peers'], remove: string[]): void {
+      this.handle?.update(upsert, remove);
+      const byName = new Map(upsert.map((p) => [p.name, p]));
+      const gone = new Set(remove);
+      const peers: NativeTable['peers'] = [];
+      for (const p of this.current.peers) {
+        const u = byName.get(p.name);
+        if (u) peers.push(u), byName.delete(p.name);
+        else if (!gone.has(p.name)) peers.push(p);
+      }
+      peers.push(...byName.values());
+      this.current = { local: this.current.local, peers };
+      f.updates++;
+      record(this.current);
     }
     stats(): NativeStats {
       return zeroStats();

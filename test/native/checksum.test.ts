@@ -315,3 +315,29 @@ t.test('completeChecksum: small fixed cases', async (t) => {
   t.equal(native.completeChecksum(zp), 'completed');
   t.equal(u16(zp, 20 + 6), 0xffff, 'UDP completed to 0xffff, not 0');
 });
+
+t.test('onesSum: every implementation equals the slow reference at every length, alignment and carry load', async (t) => {
+  const impls = (['scalar', 'avx2', 'auto'] as const).filter((i) => native.onesSum(new Uint8Array(1), i) !== null);
+  if (!impls.includes('avx2')) t.comment('this CPU has no AVX2: only the scalar path is checked');
+  const rng = new Rng(SEED ^ 0x51);
+  const big = new Uint8Array((1 << 20) + 8);
+  for (let i = 0; i < big.length; i++) big[i] = rng.int(256);
+  const cases: [string, Uint8Array][] = [];
+  for (let len = 0; len <= 300; len++) for (const off of [0, 1, 3, 7]) cases.push([`len ${len} off ${off}`, big.subarray(off, off + len)]);
+  for (let i = 0; i < 200; i++) {
+    const off = rng.int(64);
+    cases.push([`random ${i}`, big.subarray(off, off + rng.int(65536))]);
+  }
+  const ones = new Uint8Array(1 << 20).fill(0xff); // every word 0xffff: the most carries
+  cases.push(['1 MiB of 0xff', ones], ['64 KiB + 1 of 0xff', ones.subarray(0, 65537)], ['1 MiB random', big.subarray(3, 3 + (1 << 20))]);
+  cases.push(['zeros', new Uint8Array(4096)], ['0xff then zeros', Uint8Array.from([0xff, 0xff, ...new Uint8Array(200)])]);
+  let bad = 0;
+  for (const [name, b] of cases) {
+    const want = foldedSum(b);
+    for (const impl of impls) {
+      const got = native.onesSum(b, impl);
+      if (got !== want && bad++ < 10) t.fail(`${name} (${impl}): ${got?.toString(16)} ≠ reference ${want.toString(16)}`);
+    }
+  }
+  t.equal(bad, 0, `${cases.length} spans × ${impls.join('/')} equal the reference`);
+});

@@ -337,3 +337,75 @@ t.test('building a table rejects a prefix or public IP claimed twice', async (t)
   many[9999] = peer('dup', '172.16.0.0', ['10.200.0.0/24']);
   t.throws(() => new native.Table({ local: [], peers: many }), 'a duplicate public IP among 10,000 peers');
 });
+
+t.test('incremental updates (Table.update) = a table built from scratch over the same peers', async (t) => {
+  const rng = new Rng(SEED ^ 0x0dd5);
+  const g = generate(rng, 300, {});
+  type Entry = NativeTable['peers'][number];
+  // The pool: each generated peer, and variants of it (another MAC, another public IP, fewer of its own prefixes),
+  // so that no two peers the test puts in a table can claim the same prefix.
+  let freshIP = 0;
+  const variant = (e: Entry): Entry => {
+    const v = { ...e, cidrs: [...e.cidrs] };
+    switch (rng.int(3)) {
+      case 0:
+        v.vtepMAC = `06:00:00:00:${rng.int(256).toString(16).padStart(2, '0')}:${rng.int(256).toString(16).padStart(2, '0')}`;
+        break;
+      case 1:
+        v.publicIP = `100.64.${(++freshIP >> 8) & 0xff}.${freshIP & 0xff}`; // outside formatIP(rng.bytes(4))'s likely set
+        break;
+      default:
+        if (v.cidrs.length > 1) v.cidrs.splice(rng.int(v.cidrs.length), 1);
+    }
+    return v;
+  };
+  const pool = new Map(g.native.peers.map((p) => [p.name, p]));
+  let current = new Map(g.native.peers.slice(0, 200).map((p) => [p.name, p]));
+  const table = new native.Table({ local: g.native.local, peers: [...current.values()] });
+  let steps = 0;
+  let lookups = 0;
+  let bad = 0;
+  for (let step = 0; step < 60; step++) {
+    const upsert: Entry[] = [];
+    const remove: string[] = [];
+    const touched = new Set<string>();
+    for (let k = rng.range(0, 6); k > 0; k--) {
+      const name = `p${rng.int(300)}`;
+      if (touched.has(name)) continue;
+      touched.add(name);
+      if (current.has(name) && rng.chance(0.5)) remove.push(name);
+      else upsert.push(current.has(name) ? variant(current.get(name)!) : pool.get(name)!);
+    }
+    if (rng.chance(0.1)) remove.push('nobody'); // removing an absent peer is a no-op
+    // A public IP already used by a peer that stays would be rejected: skip such steps' variants.
+    const staying = new Set([...current.values()].filter((p) => !remove.includes(p.name) && !upsert.some((u) => u.name === p.name)).map((p) => p.publicIP));
+    if (upsert.some((u) => staying.has(u.publicIP))) continue;
+    table.update(upsert, remove);
+    steps++;
+    const next = new Map(current);
+    for (const n of remove) next.delete(n);
+    for (const u of upsert) next.set(u.name, u);
+    current = next;
+    const fresh = new native.Table({ local: g.native.local, peers: [...current.values()] });
+    const names = (ps: { name: string; publicIP: string; vtepMAC: string }[]) => ps.map((p) => `${p.name} ${p.publicIP} ${p.vtepMAC}`).sort();
+    if (names(table.peers()).join('|') !== names(fresh.peers()).join('|') && bad++ < 5) t.fail(`step ${step}: peers differ`);
+    for (const p of current.values()) if (table.peerByIp(p.publicIP) !== p.name && bad++ < 5) t.fail(`step ${step}: ${p.publicIP} → ${table.peerByIp(p.publicIP)}, want ${p.name}`);
+    for (let i = 0; i < 200; i++) {
+      const { text } = randomAddress(rng, g);
+      lookups++;
+      if (table.lookup(text) !== fresh.lookup(text) && bad++ < 5) t.fail(`step ${step}: lookup ${text}: updated ${table.lookup(text)}, built ${fresh.lookup(text)}`);
+    }
+  }
+  t.equal(bad, 0, `${steps} update steps, ${lookups} lookups: the updated table equals one built from scratch (peers, public IPs, routes)`);
+  t.ok(steps > 40, 'most steps applied');
+
+  // A rejected update leaves the table as it was.
+  const before = table.peers().map((p) => p.name).sort().join();
+  const [a, b] = [...current.values()];
+  t.throws(() => table.update([{ ...a!, name: 'intruder' }], []), /claimed by another peer|public IP is used/, 'a prefix or public IP claimed twice');
+  t.throws(() => table.update([b!, b!], []), /listed twice/, 'the same peer twice in one update');
+  t.equal(table.peers().map((p) => p.name).sort().join(), before, 'rejected updates changed nothing');
+  const fresh = new native.Table({ local: g.native.local, peers: [...current.values()] });
+  const texts = Array.from({ length: 300 }, () => randomAddress(rng, g).text);
+  t.ok(texts.every((x) => table.lookup(x) === fresh.lookup(x)), 'and routes as before');
+});

@@ -124,6 +124,7 @@ t.test('kubernetes mode: identity from the Node, table from the informer, annota
   api.deleteNode('node-b');
   await until(() => tablePeers(d.native)?.join() === 'node-c', 'node-b gone');
   t.pass('a deleted Node leaves the table');
+  t.ok(d.native.updates >= 2, `node events reach the addon as incremental updates (${d.native.updates})`);
 
   const tables = d.native.tables.length;
   await api.stop();
