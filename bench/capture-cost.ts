@@ -1,11 +1,11 @@
 // What a running capture costs (issue: "a capture during an iperf3 transfer costs at most 10 %"),
 // measured as paired comparisons on the same two vxtun daemons (root): each pair is one 1-stream
 // iperf3 TCP run pod-1 → pod-2 without a capture and one while `vxtun dump -w /dev/null [ARGS]`
-// runs on node 1, in random order, back to back. Reported: the median of the per-pair ratios
+// runs on node 1 (the sender; --node 2: the receiver), in random order, back to back. Reported: the median of the per-pair ratios
 // (capture ÷ none) with its quartiles, both medians, and what the dumps captured and dropped.
 // Pairs cancel the drift of a shared machine that separate setups (bench:e2e) cannot.
 //
-//   npm run bench:capture -- [--pairs 15] [--seconds 4] [--dump-args "-s 96"] [--json FILE]
+//   npm run bench:capture -- [--pairs 15] [--seconds 4] [--node 1|2] [--dump-args "-s 96"] [--json FILE]
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { cliPath, Lab, labPeer, labUnavailableReason, nsExec, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
@@ -15,10 +15,12 @@ interface Args {
   seconds: number;
   dumpArgs: string[];
   json?: string;
+  /** Where the dump runs: node 1 sends the transfer (super-packets out, ACKs in), node 2 receives it (every segment in). */
+  node: 1 | 2;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { pairs: 15, seconds: 4, dumpArgs: [] };
+  const a: Args = { pairs: 15, seconds: 4, dumpArgs: [], node: 1 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -26,6 +28,11 @@ function parseArgs(argv: string[]): Args {
       case '--seconds': a.seconds = Number(v); i++; break;
       case '--dump-args': a.dumpArgs = (v ?? '').split(/\s+/).filter(Boolean); i++; break;
       case '--json': a.json = v; i++; break;
+      case '--node':
+        if (v !== '1' && v !== '2') throw new Error('--node: 1 (the sender) or 2 (the receiver)');
+        a.node = Number(v) as 1 | 2;
+        i++;
+        break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }
@@ -97,7 +104,7 @@ async function main(): Promise<void> {
           got[which] = await tcp1(lab, args.seconds);
           continue;
         }
-        const dump = lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null', ...args.dumpArgs]);
+        const dump = lab.spawn(lab.nodeNs(args.node), process.execPath, [cliPath(), 'dump', '-w', '/dev/null', ...args.dumpArgs]);
         await dump.waitForOutput(/listening on /, 20_000);
         try {
           got[which] = await tcp1(lab, args.seconds);
@@ -118,7 +125,7 @@ async function main(): Promise<void> {
       );
     }
     const m = quantile(ratios, 0.5);
-    console.log(`vxtun bench:capture — ${args.pairs} pairs × ${args.seconds} s, 1-stream TCP, dump args "${args.dumpArgs.join(' ')}"; ${os.cpus().length} CPUs, Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
+    console.log(`vxtun bench:capture — ${args.pairs} pairs × ${args.seconds} s, 1-stream TCP, dump on node ${args.node} (${args.node === 1 ? 'sender' : 'receiver'}), args "${args.dumpArgs.join(' ')}"; ${os.cpus().length} CPUs, Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
     const med = (rs: Run[], k: keyof Run) => quantile(rs.map((r) => r[k]), 0.5);
     console.log(`without capture: median ${med(none, 'gbit').toFixed(2)} Gbit/s; with capture: median ${med(cap, 'gbit').toFixed(2)} Gbit/s`);
     console.log(`capture ÷ none per pair: median ${m.toFixed(3)} (quartiles ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)}) → capture cost ${((1 - m) * 100).toFixed(1)} %`);

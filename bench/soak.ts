@@ -14,7 +14,7 @@
 // Root (namespaces, TUN). Traffic stays inside the lab's namespaces.
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Lab, labPeer, labUnavailableReason, ping, startVxtunNode, tcpTransfer, type VxtunNode } from '../src/lab/index.js';
+import { cliPath, Lab, labPeer, labUnavailableReason, ping, startVxtunNode, tcpTransfer, type VxtunNode } from '../src/lab/index.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -24,6 +24,8 @@ const { values: opt } = parseArgs({
     'rss-mib': { type: 'string', default: '16' },
     fds: { type: 'string', default: '2' },
     'chunk-mb': { type: 'string', default: '32' },
+    // Keep `vxtun dump -w /dev/null` running on node 1 throughout: its buffers must not grow the daemon either.
+    capture: { type: 'boolean', default: false },
   },
 });
 const num = (name: keyof typeof opt, min: number): number => {
@@ -75,6 +77,11 @@ async function main(): Promise<number> {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
     say(`soak: ${seconds}s of traffic through ${nodes.map((n) => `${n.name} (pid ${n.process.pid})`).join(' and ')}; sample every ${sampleS}s after a ${warmupS}s warm-up`);
+    const dump = opt.capture ? lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null']) : undefined;
+    if (dump) {
+      await dump.waitForOutput(/listening on /, 20_000);
+      say(`soak: capturing on ${nodes[0]!.name} throughout (vxtun dump -w /dev/null, pid ${dump.pid})`);
+    }
 
     const t0 = Date.now();
     const deadline = t0 + seconds * 1000;
@@ -125,6 +132,13 @@ async function main(): Promise<number> {
     }
     await traffic;
     const pings = await pinger;
+    if (dump) {
+      const alive = dump.running();
+      await dump.stop('SIGINT');
+      const summary = dump.stderr().split('\n').find((l) => / captured/.test(l)) ?? '(no summary)';
+      say(`soak: capture: ${summary}`);
+      if (!alive) failure ??= `the capture ended early: ${dump.stderr().slice(-300)}`;
+    }
 
     let ok = failure === undefined;
     if (failure) say(`soak: FAILED: ${failure}`);

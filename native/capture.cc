@@ -75,7 +75,7 @@ CaptureHub::~CaptureHub() {
 }
 
 void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet,
-                         bool hasPrefix, const uint8_t* data, size_t len) {
+                         bool hasPrefix, const uint8_t* data, size_t len, size_t origLen) {
   hasPrefix = hasPrefix && len >= kCapturePrefix;
   const size_t innerOff = hasPrefix ? kCapturePrefix : 0;
   const std::string_view name = peer ? std::string_view(peer->name).substr(0, 255) : std::string_view();
@@ -88,7 +88,7 @@ void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const Pee
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       m.tsNs = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-      m.origLen = static_cast<uint32_t>(len);
+      m.origLen = static_cast<uint32_t>(std::max(len, origLen));
       m.dir = dir;
       m.verdict = static_cast<uint8_t>(v);
       memcpy(m.vtep, &vtepNet, 4);

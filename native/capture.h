@@ -101,9 +101,10 @@ class CaptureHub {
   bool active() const { return sessions_.load(std::memory_order_relaxed) > 0; }
 
   // Loop side (between Enter and Exit). data is the prefix + inner packet when hasPrefix, else the
-  // inner packet; peer may be null (unknown).
+  // inner packet; peer may be null (unknown). len bytes are readable at data; origLen, when larger,
+  // is the packet's whole length (a gathered head of a longer packet: at least the snap length).
   void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet, bool hasPrefix,
-               const uint8_t* data, size_t len);
+               const uint8_t* data, size_t len, size_t origLen = 0);
 
   // JS thread only.
   int Start(CaptureOptions opts);  // → session id, or -1 when kMaxCaptures are running

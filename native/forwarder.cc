@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -217,6 +218,8 @@ void Worker::RxLoop() {
   uint16_t gsos[kBatch];
   for (int i = 0; i < kBatch; i++) readAt[i] = bufs.at(i);
   std::vector<RxPkt> pkts(kMaxRxPkts);
+  std::vector<uint32_t> pktSrc(kMaxRxPkts);  // the outer source of each forwarded packet (for capture)
+  std::unique_ptr<uint8_t[]> capScratch(new uint8_t[kCapturePrefix + kCaptureMaxSnap]);
   std::vector<uint8_t> vnet(static_cast<size_t>(kMaxRxPkts) * kVnetHdrLen);
   std::vector<struct iovec> iov(2 * static_cast<size_t>(kMaxRxPkts) + 8);
   std::vector<TunWrite> writes(kMaxRxPkts);
@@ -259,23 +262,54 @@ void Worker::RxLoop() {
           const size_t len = std::min(step, size - off);
           RxResult r;
           const Verdict v = ClassifyRx(*t, settings_.policy, srcs[i], d + off, len, &r);
-          if (cap) {
-            const int p = t->PeerByIp(srcs[i]);
-            cap->Capture(2 * id_ + 1, kCaptureRx, id_, v, p < 0 ? nullptr : &t->peer(p), srcs[i], len >= kEncapPrefix, d + off,
-                          v == Verdict::Forward ? kEncapPrefix + r.length : len);
-          }
           if (v != Verdict::Forward) {
+            // Drops are captured here, per datagram; forwarded packets as they are written (below).
+            if (cap) {
+              const int p = t->PeerByIp(srcs[i]);
+              cap->Capture(2 * id_ + 1, kCaptureRx, id_, v, p < 0 ? nullptr : &t->peer(p), srcs[i], len >= kEncapPrefix,
+                           d + off, len);
+            }
             drops[static_cast<int>(v)]++;
           } else {
+            pktSrc[m] = srcs[i];
             pkts[m++] = RxPkt{d + off + kEncapPrefix, r.length, r.ip, step < size};
             bytes += r.length;
           }
           if (step == 0) break;
         }
       }
-      TableHolder::Exit(rxSlot_);
       GroStats gst;
       const int nw = PlanTunWrites(pkts.data(), m, settings_.offloads.gro, settings_.mtu, scratch, &gst);
+      // A forwarded packet is captured once per TUN write, as written: a coalesced (GRO) packet whole, like a TSO
+      // super-packet on transmit, headed by the first segment's VXLAN + Ethernet prefix. Still under Enter: the
+      // sessions and the table are only valid until Exit.
+      if (cap) {
+        for (int w = 0; w < nw; w++) {
+          const RxPkt& k = pkts[writes[w].pkt];
+          const int p = t->PeerByIp(pktSrc[writes[w].pkt]);
+          const PeerEntry* peer = p < 0 ? nullptr : &t->peer(p);
+          uint8_t* const prefix = k.p - kEncapPrefix;
+          if (writes[w].kind == TunWrite::kSplit) {  // split below: captured as received
+            cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, pktSrc[writes[w].pkt], true, prefix,
+                         kEncapPrefix + k.len);
+            continue;
+          }
+          // Gather the write's iovecs (after its virtio-net header) up to what a capture keeps.
+          const size_t room = kCapturePrefix + kCaptureMaxSnap;
+          std::memcpy(capScratch.get(), prefix, kEncapPrefix);
+          size_t have = kEncapPrefix, total = kEncapPrefix;
+          for (int j = 1; j < writes[w].iovcnt; j++) {
+            const struct iovec& e = iov[static_cast<size_t>(writes[w].firstIov + j)];
+            const size_t take = std::min(e.iov_len, room - have);
+            if (take) std::memcpy(capScratch.get() + have, e.iov_base, take);
+            have += take;
+            total += e.iov_len;
+          }
+          cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, pktSrc[writes[w].pkt], true,
+                       capScratch.get(), have, total);
+        }
+      }
+      TableHolder::Exit(rxSlot_);
       uint64_t failed = 0, split = 0;
       bool gone = nw < 0;
       for (int w = 0; w < nw && !gone;) {
