@@ -107,7 +107,8 @@ void Worker::TxLoop() {
 
   while (WaitReadable(tun_->PollFd())) {
     for (;;) {
-      const int n = tun_->ReadBatch(readAt, cap, sizes, kBatch);
+      size_t got = 0;
+      const int n = tun_->ReadBatch(readAt, cap, sizes, kBatch, kBatchBytes);
       if (n < 0) {
         fatal_("worker " + std::to_string(id_) + ": reading the TUN device: " + ErrnoName(-n));
         return;
@@ -205,7 +206,8 @@ void Worker::TxLoop() {
       Add(tx.errors, failed);
       Add(tx.offloaded, tsoSplit);
       for (int k = 1; k < kVerdictCount; k++) Add(tx.drops[k], drops[k]);
-      if (n < kBatch) break;
+      for (int i = 0; i < n; i++) got += sizes[i];
+      if (n < kBatch && got < kBatchBytes) break;  // the queue is empty
     }
   }
 }
@@ -233,9 +235,10 @@ void Worker::RxLoop() {
   int segCounts[kMaxSegs];
   uint8_t zeroVnet[kVnetHdrLen] = {};
 
+  int want = kBatch;
   while (WaitReadable(rxSock_->PollFd())) {
     for (;;) {
-      const int n = rxSock_->RecvBatch(readAt, kBufSize, sizes, srcs, gsos, kBatch);
+      const int n = rxSock_->RecvBatch(readAt, kBufSize, sizes, srcs, gsos, want);
       if (n < 0) {
         fatal_("worker " + std::to_string(id_) + ": receiving from the underlay: " + ErrnoName(-n));
         return;
@@ -350,7 +353,9 @@ void Worker::RxLoop() {
       Add(rx.csumCompleted, gst.csumCompleted);
       Add(rx.superSplit, split);
       for (int k = 1; k < kVerdictCount; k++) Add(rx.drops[k], drops[k]);
-      if (n < kBatch) break;
+      const int asked = want;
+      want = NextRecvBatch(n > 0 ? *std::max_element(sizes, sizes + n) : 0);
+      if (n < asked) break;
     }
   }
 }

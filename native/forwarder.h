@@ -2,7 +2,7 @@
 // TUN), each on its own thread, over one TUN queue, one receive socket and a few transmit sockets.
 //
 // Transmit flow, per batch:
-//   1. poll the TUN queue (and the stop eventfd); read up to kBatch packets, each with its
+//   1. poll the TUN queue (and the stop eventfd); read up to kBatch packets or kBatchBytes, each with its
 //      virtio-net header placed so the packet starts 22 bytes into its buffer;
 //   2. online in the table: classify each packet (ParseInnerIp, LPM on the inner destination)
 //      and write the VXLAN+Ethernet prefix in front of it, over the spent virtio-net header;
@@ -11,8 +11,8 @@
 //      messages of ≤ 64 datagrams / 64 KiB, or single datagrams when UDP GSO is off;
 //   3. offline: one sendmmsg per transmit socket used (the inner flow hash picks the socket).
 // Receive flow, per batch:
-//   1. poll the receive socket; recvmmsg up to kBatch messages, each one datagram or a UDP GRO
-//      train of gso-sized datagrams;
+//   1. poll the receive socket; recvmmsg up to kBatch messages (fewer after a batch of large
+//      GRO trains: NextRecvBatch), each one datagram or a UDP GRO train of gso-sized datagrams;
 //   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
 //   3. offline: plan the TUN writes (gro.h: checksum completion, TCP coalescing into GSO writes,
 //      super-packets) and write them, one writev each.

@@ -25,9 +25,10 @@ TunQueue::~TunQueue() {
   if (fd_ >= 0) close(fd_);
 }
 
-int TunQueue::ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n) {
+int TunQueue::ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n, size_t budget) {
   int got = 0;
-  while (got < n) {
+  size_t bytes = 0;
+  while (got < n && bytes < budget) {
     const ssize_t r = read(fd_, bufs[got], cap);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -35,6 +36,7 @@ int TunQueue::ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n) 
       return got > 0 ? got : -errno;
     }
     sizes[got++] = static_cast<size_t>(r);
+    bytes += static_cast<size_t>(r);
   }
   return got;
 }

@@ -6,6 +6,7 @@
 // pod packet for an address no node owns is still counted.
 import t, { type Test } from 'tap';
 import { Lab, labPeer, ping, startVxtunNode, type VxtunNode } from '../../src/lab/index.js';
+import { TUN_TX_QUEUE_LEN } from '../../src/device.js';
 import { lineLogger } from '../../src/log.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
@@ -43,6 +44,8 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
     await checkQuiet(t, 'after the start');
     for (const n of nodes) {
       t.notMatch(await sh(n, 'ip -br link show dev vxtun0'), /MULTICAST/, `${n.name}: vxtun0 does not claim multicast`);
+      const link = JSON.parse(await sh(n, 'ip -j link show dev vxtun0')) as { txqlen?: number; mtu?: number }[];
+      t.equal(link[0]?.txqlen, TUN_TX_QUEUE_LEN, `${n.name}: vxtun0's transmit queue holds ${TUN_TX_QUEUE_LEN} packets, not the TUN default 500`);
       t.equal(await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/forwarding'), '1', `${n.name}: vxtun0 keeps IPv6 forwarding (router behaviour)`);
       t.equal(await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/force_mld_version'), '0', `${n.name}: the MLD version is back to its default`);
     }
