@@ -21,9 +21,12 @@ import {
   execIp,
   listIPv4Addresses,
   procDeviceConf,
+  procNetDevStats,
   removeRoutes,
   type DeviceConf,
   type DeviceSetup,
+  type DeviceStats,
+  type DeviceStatsReader,
   type IpRunner,
   type UnderlayAddress,
 } from './device.js';
@@ -53,6 +56,8 @@ export interface DaemonDeps {
   /** The device's IPv6 settings (default: /proc/sys/net/ipv6/conf/<device>/); give a fake along with a fake `ip`. */
   deviceConf?: DeviceConf;
   peerSource?: PeerSource;
+  /** The device's kernel counters (default: /proc/net/dev). */
+  deviceStats?: DeviceStatsReader;
   /** Called once the table is programmed and traffic flows. */
   onReady?: (info: { adminAddress?: string; device: string }) => void;
 }
@@ -219,8 +224,12 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   let offloads: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
   let lastStats = dp.stats();
   const stats = () => (closed ? lastStats : (lastStats = dp.stats()));
+  const readDevice = deps.deviceStats ?? procNetDevStats;
+  let lastDevice: DeviceStats | undefined;
+  const deviceStats = () => (closed ? lastDevice : (lastDevice = readDevice(config.device) ?? lastDevice));
   const status = (): Status => {
     const s = stats();
+    const dev = deviceStats();
     return {
       node: config.nodeName,
       device: config.device,
@@ -253,6 +262,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
           csumCompleted: s.rxCsumCompleted,
           superSplit: s.rxSuperSplit,
         },
+        ...(dev ? { queueDrops: dev.txDropped } : {}),
       },
       ready,
       version: VERSION,

@@ -4,6 +4,7 @@
 // created by the addon and vanishes, with its addresses, routes and settings, when the dataplane
 // closes.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Cidr } from './net/cidr.js';
@@ -149,6 +150,39 @@ export async function quietMulticast(ip: IpRunner, conf: DeviceConf, device: str
  * iperf3 on the lab, none at 4096). Kernel VXLAN has no such queue; it transmits in the sender's context.
  */
 export const TUN_TX_QUEUE_LEN = 4096;
+
+/** The kernel's own counters of one device that vxtun reports. */
+export interface DeviceStats {
+  /** Packets routed into the device and dropped because its transmit queue was full: vxtun did not read them in time. */
+  txDropped: number;
+}
+
+/**
+ * Reads a device's counters from /proc/net/dev text (one line per device: `name: ` then 8 receive and 8 transmit
+ * columns — bytes packets errs drop fifo frame compressed multicast | bytes packets errs drop fifo colls carrier
+ * compressed). Undefined when the device is not listed or its line is malformed.
+ */
+export function parseProcNetDev(text: string, device: string): DeviceStats | undefined {
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0 || line.slice(0, colon).trim() !== device) continue;
+    const f = line.slice(colon + 1).trim().split(/\s+/);
+    if (f.length < 16 || !f.every((x) => /^\d+$/.test(x))) return undefined;
+    return { txDropped: Number(f[11]) };
+  }
+  return undefined;
+}
+
+/** A device's counters now, from /proc/net/dev (always the reader's own network namespace); undefined if unknown. */
+export type DeviceStatsReader = (device: string) => DeviceStats | undefined;
+
+export const procNetDevStats: DeviceStatsReader = (device) => {
+  try {
+    return parseProcNetDev(readFileSync('/proc/net/dev', 'utf8'), device);
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * Brings the device up with its MTU, transmit queue length, addresses and routes. Nothing the kernel itself sends reaches the device:

@@ -70,7 +70,7 @@ function clock(tsNs: bigint): string {
 /** "12:00:01.123456789 tx peer node-2 forward 10.244.1.2 > 10.244.2.2: ICMP echo request, length 84" */
 export function formatDumpLine(p: PcapngPacket, outer: boolean): string {
   const c = parseComment(p.comment ?? '');
-  // --outer: 20 (IPv4) + 8 (UDP) + 8 (VXLAN) + 14 (Ethernet) before the inner packet.
+  // --outer: the outer headers (OUTER_BYTES) come before the inner packet.
   const inner = outer ? p.data.subarray(OUTER_BYTES) : p.data;
   const innerLen = outer ? p.origLen - OUTER_BYTES : p.origLen;
   const verdict = (c['verdict'] ?? '?').replace(/^drop:/, 'DROP ');

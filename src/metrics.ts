@@ -6,7 +6,7 @@ import type { Status } from './status.js';
 
 /** What a scrape reads: the counters and peers of a status document (a Status is one). */
 export interface MetricsSnapshot {
-  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops'>;
+  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops' | 'queueDrops'>;
   peers: readonly unknown[];
   /** Absent with the js engine (no capture). */
   capture?: Status['capture'];
@@ -55,6 +55,11 @@ export function createMetrics(source: MetricsSource): Metrics {
       for (const [reason, n] of Object.entries(read().counters.drops)) this.inc({ reason }, n);
     },
   });
+  total(
+    'vxtun_queue_drops_total',
+    "Packets the kernel dropped at the device's full transmit queue, before vxtun read them (the device's tx_dropped).",
+    (c) => c.queueDrops ?? 0,
+  );
   new client.Gauge({
     name: 'vxtun_peers',
     help: 'Remote nodes in the forwarding table.',

@@ -28,6 +28,12 @@ export interface Status {
     /** What the offloads did: TSO super-packets split, packets coalesced into GSO writes, partial
      *  inner checksums completed, oversized received packets segmented. */
     offload: { tsoSplit: number; coalesced: number; csumCompleted: number; superSplit: number };
+    /**
+     * Packets the kernel routed into the device and dropped before vxtun read them, because the device's transmit
+     * queue was full (the kernel's tx_dropped for the device; not a drop reason: vxtun never saw these packets).
+     * Absent when the kernel's counters cannot be read.
+     */
+    queueDrops?: number;
   };
   ready: boolean;
   version: string;
@@ -95,5 +101,6 @@ export function formatStatus(s: Status): string {
     lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
   }
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  if (c.queueDrops) lines.push(`queue drops ${c.queueDrops} (the device's transmit queue was full; the kernel dropped them before vxtun read them)`);
   return lines.join('\n');
 }

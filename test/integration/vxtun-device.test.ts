@@ -76,4 +76,27 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
     }
     t.equal(await noRoute(n1), 4, 'node-1 counted exactly the 4 echo requests as no-route');
   });
+
+  await t.test('packets the kernel drops at a full transmit queue are reported as queue drops', async (t) => {
+    const kernelDropped = async () => {
+      const link = JSON.parse(await sh(n1, 'ip -j -s link show dev vxtun0')) as { stats64?: { tx?: { dropped?: number } } }[];
+      return link[0]?.stats64?.tx?.dropped;
+    };
+    t.equal((await n1.status()).counters.queueDrops, 0, 'none after the start');
+    // Stop node-1's daemon so that nothing reads the device, then send one flow of 6,000 datagrams into it: the
+    // queue (one per flow) holds TUN_TX_QUEUE_LEN of them and the kernel drops the rest.
+    const pid = n1.process.pid;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const send =
+        "const s=require('dgram').createSocket('udp4');let n=0;const b=Buffer.alloc(64);" +
+        `(function go(){for(let i=0;i<500&&n<6000;i++,n++)s.send(b,9,'${lab.podIP(2)}');if(n<6000)setImmediate(go);else setTimeout(()=>s.close(),200)})()`;
+      await lab.exec(lab.podNs(1), process.execPath, ['-e', send]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const kernel = await kernelDropped();
+    t.ok(kernel !== undefined && kernel >= 6000 - TUN_TX_QUEUE_LEN, `the kernel dropped at least ${6000 - TUN_TX_QUEUE_LEN} (${kernel})`);
+    t.equal((await n1.status()).counters.queueDrops, kernel, "status counters.queueDrops is the device's tx_dropped");
+  });
 });

@@ -60,7 +60,7 @@ function start(config: Config): Running {
   let onReady!: (addr: string) => void;
   const ready = new Promise<string>((r) => (onReady = r));
   const done = runDaemon(
-    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), onReady: (i) => onReady(i.adminAddress!) },
+    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, onReady: (i) => onReady(i.adminAddress!) },
     abort.signal,
   );
   return {

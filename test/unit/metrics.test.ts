@@ -77,6 +77,10 @@ t.test('series and values follow the status counters', async (t) => {
   t.equal(s.get('vxtun_drops_total{reason="short"}'), 0);
   t.equal(s.get('vxtun_peers'), 1);
   t.equal(f.reads(), 2);
+  t.equal(s.get('vxtun_queue_drops_total'), 0, 'queue drops 0 while the kernel counter is unknown');
+  f.counters.queueDrops = 4_321;
+  s = samples(await m.render());
+  t.equal(s.get('vxtun_queue_drops_total'), 4_321, "queue drops follow the device's tx_dropped");
 });
 
 t.test('capture series', async (t) => {
