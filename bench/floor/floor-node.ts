@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TUN_TX_QUEUE_LEN } from '../../src/device.js';
 import { tcpTransfer, type Lab, type NsProcess } from '../../src/lab/index.js';
 
 const PORT = 8472;
@@ -20,7 +21,7 @@ export function buildRelay(dir: string): string {
 
 /**
  * Starts the relay on node i (peer j) and gives its device what vxtun's configureDevice gives its own (src/device.ts):
- * addrgenmode none, MTU underlay − 50, gso_max_segs 128, the pod subnets' network addresses, routes for the pod
+ * addrgenmode none, MTU underlay − 50, transmit queue TUN_TX_QUEUE_LEN, gso_max_segs 128, the pod subnets' network addresses, routes for the pod
  * networks. gso_max_size stays at the kernel's 65536, as vxtun leaves it: lowering it makes the kernel segment every
  * forwarded super-packet above it in software before the TUN sees it.
  */
@@ -29,7 +30,7 @@ export async function startFloorNode(lab: Lab, relay: string, i: number, j: numb
   const p = lab.spawn(ns, relay, [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)]);
   await p.waitForOutput(/relay ready/, 5_000);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);
-  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'mtu', String(lab.underlayMTU - 50), 'up']);
+  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'mtu', String(lab.underlayMTU - 50), 'txqueuelen', String(TUN_TX_QUEUE_LEN), 'up']);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'gso_max_segs', '128']);
   await lab.ip(ns, ['addr', 'replace', `${lab.podCIDR(i).replace(/\/24$/, '')}/32`, 'dev', DEVICE]);
   await lab.ip(ns, ['-6', 'addr', 'replace', `${lab.podCIDR(i, 6).replace(/\/64$/, '')}/128`, 'dev', DEVICE, 'nodad']);
