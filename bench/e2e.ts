@@ -8,6 +8,8 @@
 //   floor    (with --floor) bench/floor/relay.c on each node: a TUN + UDP relay that does no per-byte
 //            userspace work, checked with a sha256 transfer each way first — the ceiling of any
 //            TUN + UDP-socket dataplane on this machine (bench/floor/floor-node.ts)
+//   floor-iov (with --floor-iovecs) the same relay gathering its bytes with vxtun's iovec layout (two
+//            per datagram sent, one per payload written): floor ÷ floor-iov is what gathering costs
 //   …plus any extra vxtun variants given with --variant name=<JSON dataplane config>
 //   capture  (with --capture) the native setup's daemons, measured while `vxtun dump -w /dev/null`
 //            runs on node 1 (same daemons as native, so the difference is the capture alone)
@@ -16,7 +18,7 @@
 // TCP with 1 and 4 streams (iperf3), UDP 64-byte packets/s, ping RTT. Reported: medians over the
 // rounds, the ratio to kernel VXLAN, and for vxtun the daemons' CPU seconds per GB moved.
 //
-//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--json FILE]
+//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -43,12 +45,13 @@ interface Args {
   json?: string;
   capture: boolean;
   floor: boolean;
+  floorIovecs: boolean;
   /** Extra `vxtun dump` arguments for the capture setup (e.g. "-s 96" or a filter). */
   captureArgs: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false, floor: false, captureArgs: [] };
+  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false, floor: false, floorIovecs: false, captureArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -58,6 +61,7 @@ function parseArgs(argv: string[]): Args {
       case '--json': a.json = v; i++; break;
       case '--capture': a.capture = true; break;
       case '--floor': a.floor = true; break;
+      case '--floor-iovecs': a.floorIovecs = true; break;
       case '--capture-args': a.captureArgs = (v ?? '').split(/\s+/).filter(Boolean); i++; break;
       case '--variant': {
         const [name, json] = (v ?? '').split(/=(.*)/s);
@@ -109,11 +113,12 @@ async function build(name: string, variant?: Record<string, unknown>): Promise<S
     for (const [i, j] of [[1, 2], [2, 1]] as const) {
       await programKernelVxlanNode(lab, i, { remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }] });
     }
-  } else if (name === 'floor') {
+  } else if (name === 'floor' || name === 'floor-iov') {
     const relays: NsProcess[] = [];
+    const iovecs = name === 'floor-iov';
     try {
-      relays.push(await startFloorNode(lab, relayBinary!, 1, 2));
-      relays.push(await startFloorNode(lab, relayBinary!, 2, 1));
+      relays.push(await startFloorNode(lab, relayBinary!, 1, 2, { iovecs }));
+      relays.push(await startFloorNode(lab, relayBinary!, 2, 1, { iovecs }));
       console.error(`floor relay verified: ${await verifyFloor(lab, 50 * 1024 * 1024)}`);
     } catch (e) {
       for (const r of relays) await r.stop('SIGKILL', 1_000);
@@ -192,13 +197,13 @@ async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3', ...(args.floor ? ['cc'] : [])] });
+  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3', ...(args.floor || args.floorIovecs ? ['cc'] : [])] });
   if (reason) throw new Error(`bench:e2e ${reason}`);
-  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...(args.floor ? ['floor'] : []), ...Object.keys(args.variants)].filter(
+  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...(args.floor ? ['floor'] : []), ...(args.floorIovecs ? ['floor-iov'] : []), ...Object.keys(args.variants)].filter(
     (n) => !args.only || args.only.includes(n),
   );
   const tmp = mkdtempSync(join(os.tmpdir(), 'vxtun-bench-'));
-  if (names.includes('floor')) relayBinary = buildRelay(tmp);
+  if (names.includes('floor') || names.includes('floor-iov')) relayBinary = buildRelay(tmp);
   const setups: Setup[] = [];
   const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
   try {
@@ -242,6 +247,10 @@ async function main(): Promise<void> {
     if (names.includes('floor') && names.includes('native')) {
       console.log('');
       console.log(`native ÷ floor: TCP 1 stream ${f(med('native', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('native', 'tcp4') / med('floor', 'tcp4'))}, UDP 64 B ${f(med('native', 'udp64') / med('floor', 'udp64'))}`);
+    }
+    if (names.includes('floor') && names.includes('floor-iov')) {
+      const cpu = (n: string) => rows.find((r) => r.setup === n)?.cpuPerGB ?? NaN;
+      console.log(`floor-iov ÷ floor (the cost of gathering): TCP 1 stream ${f(med('floor-iov', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('floor-iov', 'tcp4') / med('floor', 'tcp4'))}, CPU s/GB ${f(cpu('floor-iov') / cpu('floor'))}`);
     }
     if (args.json) writeFileSync(args.json, JSON.stringify({ rows, samples: Object.fromEntries(samples) }, null, 2));
   } finally {

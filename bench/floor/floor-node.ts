@@ -20,14 +20,16 @@ export function buildRelay(dir: string): string {
 }
 
 /**
- * Starts the relay on node i (peer j) and gives its device what vxtun's configureDevice gives its own (src/device.ts):
+ * Starts the relay on node i (peer j), with `iovecs` in vxtun's iovec layout, and gives its device what vxtun's configureDevice gives its own (src/device.ts):
  * addrgenmode none, MTU underlay − 50, transmit queue TUN_TX_QUEUE_LEN, gso_max_segs 128, the pod subnets' network addresses, routes for the pod
  * networks. gso_max_size stays at the kernel's 65536, as vxtun leaves it: lowering it makes the kernel segment every
  * forwarded super-packet above it in software before the TUN sees it.
  */
-export async function startFloorNode(lab: Lab, relay: string, i: number, j: number): Promise<NsProcess> {
+export async function startFloorNode(lab: Lab, relay: string, i: number, j: number, opts: { iovecs?: boolean } = {}): Promise<NsProcess> {
   const ns = lab.nodeNs(i);
-  const p = lab.spawn(ns, relay, [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)]);
+  const args = [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)];
+  // iovecs: the same bytes gathered as vxtun gathers them (relay.c, VXTUN_RELAY_IOVECS).
+  const p = lab.spawn(ns, relay, args, opts.iovecs ? { env: { ...process.env, VXTUN_RELAY_IOVECS: '1' } } : {});
   await p.waitForOutput(/relay ready/, 5_000);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'mtu', String(lab.underlayMTU - 50), 'txqueuelen', String(TUN_TX_QUEUE_LEN), 'up']);

@@ -15,6 +15,12 @@
 // is the four copies (TUN read, UDP send, UDP receive, TUN write) and the syscalls. This is NOT a
 // valid VXLAN endpoint; it only measures the ceiling of the TUN + UDP design.
 //
+// With VXTUN_RELAY_IOVECS=1 in its environment it moves the same bytes with vxtun's iovec layout
+// instead of one iovec per syscall: each UDP_SEGMENT send gathers two iovecs per datagram (a 74-byte
+// "header" and the rest, as vxtun sends prefix + headers and the payload in place), and each TUN
+// write one iovec for the headers plus one per gso_size payload (as vxtun's coalesced writes). The
+// difference to the plain relay is what gathering costs the kernel's copies (bench:e2e --floor-iovecs).
+//
 // Prints "relay ready" on stdout once the device and socket exist; on SIGTERM/SIGINT prints its
 // counters as one JSON line on stderr and exits 0. The TUN device vanishes with the process.
 #define _GNU_SOURCE
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef UDP_SEGMENT
@@ -49,6 +56,8 @@
 
 static int tun_fd = -1, udp_fd = -1;
 static int seg_size = 1472;
+static int iovec_layout = 0;  // VXTUN_RELAY_IOVECS=1
+#define MAX_IOVECS 256
 
 // Each counter is written by one thread only; main reads them once at exit.
 static struct {
@@ -83,10 +92,21 @@ static void* tun_to_udp(void* arg) {
       tx.oversize++;
       continue;
     }
-    struct iovec iov = {buf, (size_t)n};
+    struct iovec iov[MAX_IOVECS];
+    size_t ni = 0;
+    if (iovec_layout) {  // per datagram: 74 bytes, then the rest
+      for (size_t off = 0; off < (size_t)n; off += (size_t)seg_size) {
+        const size_t len = (size_t)n - off < (size_t)seg_size ? (size_t)n - off : (size_t)seg_size;
+        const size_t h = len < 74 ? len : 74;
+        iov[ni++] = (struct iovec){buf + off, h};
+        if (len > h) iov[ni++] = (struct iovec){buf + off + h, len - h};
+      }
+    } else {
+      iov[ni++] = (struct iovec){buf, (size_t)n};
+    }
     struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
+    mh.msg_iov = iov;
+    mh.msg_iovlen = ni;
     if (n > seg_size) {
       mh.msg_control = ctrl;
       mh.msg_controllen = sizeof(ctrl);
@@ -120,6 +140,28 @@ static size_t expected_len(const uint8_t* p, size_t n) {
     case 6: return n < VNET_HDR_LEN + 40 ? 0 : VNET_HDR_LEN + 40 + (((size_t)ip[4] << 8) | ip[5]);
     default: return 0;
   }
+}
+
+/**
+ * vxtun's TUN write layout for [vnet header + TCP packet] p: one iovec up to the end of the TCP header,
+ * then one per gso_size payload. Returns the iovec count, or 0 for one iovec (not TCP, no GSO, too many).
+ */
+static int payload_iovecs(uint8_t* p, size_t n, struct iovec* iov) {
+  const struct virtio_net_hdr* v = (const struct virtio_net_hdr*)p;
+  const size_t mss = v->gso_size;
+  if (v->gso_type == VIRTIO_NET_HDR_GSO_NONE || mss < 64 || n < VNET_HDR_LEN + 40) return 0;
+  const uint8_t* ip = p + VNET_HDR_LEN;
+  size_t hl;
+  if ((ip[0] >> 4) == 4 && ip[9] == 6) hl = (size_t)(ip[0] & 15) * 4;
+  else if ((ip[0] >> 4) == 6 && ip[6] == 6) hl = 40;
+  else return 0;
+  if (n < VNET_HDR_LEN + hl + 20) return 0;
+  const size_t head = VNET_HDR_LEN + hl + (size_t)(ip[hl + 12] >> 4) * 4;
+  if (head > n || (n - head) / mss + 2 > MAX_IOVECS) return 0;
+  int ni = 0;
+  iov[ni++] = (struct iovec){p, head};
+  for (size_t off = head; off < n; off += mss) iov[ni++] = (struct iovec){p + off, n - off < mss ? n - off : mss};
+  return ni;
 }
 
 static void* udp_to_tun(void* arg) {
@@ -157,8 +199,11 @@ static void* udp_to_tun(void* arg) {
       rx.longer++;
       continue;
     }
+    struct iovec out[MAX_IOVECS];
+    const int ni = iovec_layout ? payload_iovecs(buf, (size_t)n, out) : 0;
+    if (ni == 0) out[0] = (struct iovec){buf, (size_t)n};
     ssize_t w;
-    do w = write(tun_fd, buf, (size_t)n);
+    do w = writev(tun_fd, out, ni == 0 ? 1 : ni);
     while (w < 0 && errno == EINTR);
     if (w < 0) {
       rx.write_errs++;
@@ -176,6 +221,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (argc == 7) seg_size = atoi(argv[6]);
+  const char* layout = getenv("VXTUN_RELAY_IOVECS");
+  iovec_layout = layout != NULL && strcmp(layout, "1") == 0;
   if (seg_size < 64 || seg_size > 65000) {
     fprintf(stderr, "relay: bad segment size %d\n", seg_size);
     return 2;
@@ -222,7 +269,8 @@ int main(int argc, char** argv) {
   pthread_t t1, t2;
   if (pthread_create(&t1, NULL, tun_to_udp, NULL) != 0) die("pthread_create");
   if (pthread_create(&t2, NULL, udp_to_tun, NULL) != 0) die("pthread_create");
-  printf("relay ready %s %s:%s -> %s:%s seg %d\n", argv[1], argv[2], argv[3], argv[4], argv[5], seg_size);
+  printf("relay ready %s %s:%s -> %s:%s seg %d%s\n", argv[1], argv[2], argv[3], argv[4], argv[5], seg_size,
+         iovec_layout ? " (vxtun's iovec layout)" : "");
   fflush(stdout);
 
   int sig = 0;
