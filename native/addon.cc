@@ -595,6 +595,66 @@ Napi::Value JS_segmentTcp(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// tsoScatter(packet, mss, h) → {capture, segments | null, unscattered | null}: the transmit loop's scattered
+// read (tso.h) of one TSO packet read with the layout {h, mss}: `capture` is what a capture copies of it
+// (prefix + packet, first 2 KiB), then either the packet matches the layout (its IP + TCP headers are h
+// bytes) and `segments` are the inner segments PlanTsoInPlace leaves in place, or `unscattered` is the
+// packet as TsoUnscatter moves it back. null when the layout does not fit a slot.
+Napi::Value JS_tsoScatter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pkt = info[0].As<Napi::Uint8Array>();
+  TsoLayout l;
+  l.mss = info[1].As<Napi::Number>().Uint32Value();
+  l.h = info[2].As<Napi::Number>().Uint32Value();
+  constexpr size_t kSlot = 96 * 1024;
+  std::vector<uint8_t> slot(kSlot, 0xee);
+  std::vector<struct iovec> iov(256);
+  const int k = TsoScatterIovecs(slot.data(), kSlot, l, iov.data(), static_cast<int>(iov.size()));
+  if (k == 0 || pkt.ByteLength() > 65535) return env.Null();
+  // What readv does: the virtio-net header (zeros here) and the packet, across the iovecs in order.
+  std::vector<uint8_t> in(kVnetHdrLen, 0);
+  in.insert(in.end(), pkt.Data(), pkt.Data() + pkt.ByteLength());
+  size_t at = 0;
+  for (int i = 0; i < k && at < in.size(); i++) {
+    const size_t take = std::min(iov[i].iov_len, in.size() - at);
+    std::memcpy(iov[i].iov_base, in.data() + at, take);
+    at += take;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  std::vector<uint8_t> capture(kCapturePrefix + kCaptureMaxSnap);
+  const size_t have = TsoScatterCopy(slot.data(), pkt.ByteLength(), l, capture.data(), capture.size());
+  out.Set("capture", Napi::Buffer<uint8_t>::Copy(env, capture.data(), have));
+  InnerIp ip;
+  const bool parsed = ParseInnerIp(slot.data() + kEncapPrefix, pkt.ByteLength(), &ip) == Verdict::Forward;
+  const size_t th = parsed ? TcpHeaderLen(slot.data() + kEncapPrefix, ip) : 0;
+  if (th == 0 || ip.headerLen + th != l.h || ip.length != pkt.ByteLength()) {
+    TsoUnscatter(slot.data(), in.size(), l);
+    out.Set("segments", env.Null());
+    out.Set("unscattered", Napi::Buffer<uint8_t>::Copy(env, slot.data() + kEncapPrefix, pkt.ByteLength()));
+    return out;
+  }
+  uint8_t prefix[kEncapPrefix] = {kVxlanFlagI};
+  std::memcpy(slot.data(), prefix, kEncapPrefix);
+  uint8_t tmpl[256];
+  const TsoPlan p = PlanTsoInPlace(slot.data(), ip, th, l, slot.data(), tmpl, 128);
+  out.Set("unscattered", env.Null());
+  if (p.segments == 0) {
+    out.Set("segments", env.Null());
+    return out;
+  }
+  Napi::Array segs = Napi::Array::New(env, static_cast<size_t>(p.segments));
+  const size_t payload = ip.length - l.h;
+  for (int i = 0; i < p.segments; i++) {
+    const size_t off = static_cast<size_t>(i) * l.mss;
+    const size_t len = payload - off < l.mss ? payload - off : l.mss;
+    const uint8_t* d = slot.data() + static_cast<size_t>(i) * p.segBytes;
+    if (std::memcmp(d, prefix, kEncapPrefix) != 0) throw Napi::Error::New(env, "tsoScatter: a datagram lost its prefix");
+    segs.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, d + kEncapPrefix, l.h + len));
+  }
+  out.Set("segments", segs);
+  return out;
+}
+
 // captureEpb(record, outer?) → Buffer: one capture record as native/pcapng_epb.h writes it, for the
 // differential test against src/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
 // verdict, vtep: "a.b.c.d", worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
@@ -687,6 +747,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("segmentTcp", Napi::Function::New(env, JS_segmentTcp));
   exports.Set("encapBatch", Napi::Function::New(env, JS_encapBatch));
   exports.Set("tsoPlan", Napi::Function::New(env, JS_tsoPlan));
+  exports.Set("tsoScatter", Napi::Function::New(env, JS_tsoScatter));
   exports.Set("groPlan", Napi::Function::New(env, JS_groPlan));
   exports.Set("completeChecksum", Napi::Function::New(env, JS_completeChecksum));
   exports.Set("onesSum", Napi::Function::New(env, JS_onesSum));

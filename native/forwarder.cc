@@ -22,16 +22,23 @@ inline void Add(std::atomic<uint64_t>& c, uint64_t n) {
   if (n) c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-// kBatch buffers of kBufSize bytes, allocated once per loop.
+// kBatch buffers of `slot` bytes, allocated once per loop.
 struct BufferSet {
-  std::unique_ptr<uint8_t[]> mem{new uint8_t[kBatch * kBufSize]};
-  uint8_t* at(int i) { return mem.get() + static_cast<size_t>(i) * kBufSize; }
+  explicit BufferSet(size_t slotBytes = kBufSize) : slot(slotBytes), mem(new uint8_t[kBatch * slotBytes]) {}
+  size_t slot;
+  std::unique_ptr<uint8_t[]> mem;
+  uint8_t* at(int i) { return mem.get() + static_cast<size_t>(i) * slot; }
 };
 
 // Transmit: the virtio-net header is read at +12 so the packet starts at +22, leaving exactly the
 // room for the VXLAN+Ethernet prefix in front of it.
 constexpr size_t kTxHeadroom = kEncapPrefix - kVnetHdrLen;
 constexpr int kMaxTsoSegs = 128;                               // a 64 KiB super-packet at MSS ≥ 512
+// A transmit slot holds a super-packet in the scattered layout (tso.h): 64 KiB plus a 22 + H gap per
+// segment; layouts are only predicted for MSS ≥ 512 and H ≤ 120, so at most 129 × 654 bytes.
+constexpr size_t kTxSlot = 96 * 1024;
+constexpr size_t kMinLayoutMss = 512, kMaxLayoutH = 120;
+constexpr int kMaxReadIov = kMaxTsoSegs + 2;
 constexpr size_t kMaxHdrBlock = kEncapPrefix + 60 + 60;        // prefix + IPv4/IPv6 + TCP, at most
 constexpr size_t kHdrScratchPerPkt = kMaxTsoSegs * kMaxHdrBlock;
 constexpr int kUdpMaxSegs = 64;                                // UDP_MAX_SEGMENTS on older kernels
@@ -94,21 +101,41 @@ bool Worker::WaitReadable(int fd) {
 }
 
 void Worker::TxLoop() {
-  BufferSet bufs;
+  BufferSet bufs(kTxSlot);
   std::unique_ptr<uint8_t[]> hdrs(new uint8_t[kBatch * kHdrScratchPerPkt]);
+  std::unique_ptr<uint8_t[]> capScratch(new uint8_t[kCapturePrefix + kCaptureMaxSnap]);
   std::vector<struct iovec> iov(static_cast<size_t>(kBatch) * 2 * kMaxTsoSegs);
   std::vector<OutMsg> msgs(static_cast<size_t>(kBatch) * kMaxTsoSegs);
   std::vector<OutMsg> bySocket(msgs.size());
-  uint8_t* readAt[kBatch];
+  // The read iovecs of every slot for the current layout (one contiguous iovec when there is none).
+  std::vector<struct iovec> readIov(static_cast<size_t>(kBatch) * kMaxReadIov);
+  const struct iovec* readAt[kBatch];
+  int readCounts[kBatch];
   size_t sizes[kBatch];
-  for (int i = 0; i < kBatch; i++) readAt[i] = bufs.at(i) + kTxHeadroom;
-  const size_t cap = kBufSize - kTxHeadroom;
+  TsoLayout layout;  // predicted from the last super-packet (tso.h); mss 0: none yet
+  TsoLayout next;
+  auto setLayout = [&](const TsoLayout& l) {
+    layout = l;
+    for (int i = 0; i < kBatch; i++) {
+      struct iovec* v = &readIov[static_cast<size_t>(i) * kMaxReadIov];
+      int k = TsoScatterIovecs(bufs.at(i), kTxSlot, layout, v, kMaxReadIov);
+      if (k == 0) {
+        layout = TsoLayout{};
+        v[0] = {bufs.at(i) + kTxHeadroom, kTxSlot - kTxHeadroom};
+        k = 1;
+      }
+      readAt[i] = v;
+      readCounts[i] = k;
+    }
+  };
+  setLayout(TsoLayout{});
   const size_t nsock = txSocks_.size();
+  uint8_t tmpl[kMaxLayoutH + 64];
 
   while (WaitReadable(tun_->PollFd())) {
     for (;;) {
       size_t got = 0;
-      const int n = tun_->ReadBatch(readAt, cap, sizes, kBatch, kBatchBytes);
+      const int n = tun_->ReadBatch(readAt, readCounts, sizes, kBatch, kBatchBytes);
       if (n < 0) {
         fatal_("worker " + std::to_string(id_) + ": reading the TUN device: " + ErrnoName(-n));
         return;
@@ -117,6 +144,7 @@ void Worker::TxLoop() {
       size_t nm = 0, ni = 0;
       uint64_t datagrams = 0, bytes = 0, tsoSplit = 0;
       uint64_t drops[kVerdictCount] = {};
+      next = layout;
       const Table* t = table_->Enter(txSlot_);
       // Capture: one relaxed load per batch; a TSO super-packet is captured once, whole (up to the snap length).
       CaptureHub* const cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
@@ -125,33 +153,57 @@ void Worker::TxLoop() {
           drops[static_cast<int>(Verdict::Short)]++;
           continue;
         }
-        const VnetHdr v = ReadVnetHdr(readAt[i]);
-        uint8_t* pkt = bufs.at(i) + kEncapPrefix;
+        uint8_t* const slot = bufs.at(i);
+        const VnetHdr v = ReadVnetHdr(slot + kTxHeadroom);
+        uint8_t* pkt = slot + kEncapPrefix;
+        const size_t plen = sizes[i] - kVnetHdrLen;
+        // Scattered: the read went past its first iovec (tso.h). Only a TSO packet of the predicted shape is
+        // split where it lies; anything else is moved back first, so it is classified as it was read.
+        const bool scattered = layout.mss != 0 && plen > layout.h + layout.mss;
+        const bool candidate = scattered && v.gsoType != kVnetGsoNone && v.gsoSize == layout.mss;
+        if (scattered && !candidate) TsoUnscatter(slot, sizes[i], layout);
         TxResult r;
-        Verdict verdict = ClassifyTx(*t, pkt, sizes[i] - kVnetHdrLen, &r);
+        Verdict verdict;
         size_t th = 0;
-        if (verdict == Verdict::Forward) {
-          if (v.gsoType == kVnetGsoNone) {
-            if ((v.flags & kVnetFlagNeedsCsum) && !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset))
-              verdict = Verdict::BadIp;
-          } else if ((th = CheckTsoPacket(pkt, r.ip, v)) == 0) {
+        auto classify = [&]() {
+          th = 0;
+          verdict = ClassifyTx(*t, pkt, plen, &r);
+          if (verdict == Verdict::Forward && v.gsoType != kVnetGsoNone && (th = CheckTsoPacket(pkt, r.ip, v)) == 0)
             verdict = Verdict::BadIp;
-          }
+        };
+        classify();  // a candidate's headers lie in its first iovec: only they are read
+        const bool inPlace = candidate && verdict == Verdict::Forward && r.ip.headerLen + th == layout.h;
+        if (candidate && !inPlace) {
+          TsoUnscatter(slot, sizes[i], layout);
+          classify();
         }
+        if (th != 0 && v.gsoSize >= kMinLayoutMss && r.ip.headerLen + th <= kMaxLayoutH)
+          next = TsoLayout{r.ip.headerLen + th, v.gsoSize};
+        if (verdict == Verdict::Forward && v.gsoType == kVnetGsoNone && (v.flags & kVnetFlagNeedsCsum) &&
+            !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset))
+          verdict = Verdict::BadIp;
         if (verdict != Verdict::Forward) {
           drops[static_cast<int>(verdict)]++;
-          if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, sizes[i] - kVnetHdrLen);
+          if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, plen);
           continue;
         }
         const PeerEntry& peer = t->peer(r.peer);
-        WriteEncapPrefix(bufs.at(i), settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
-        if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, bufs.at(i), kEncapPrefix + r.length);
+        WriteEncapPrefix(slot, settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
+        if (cap) {
+          if (inPlace) {
+            const size_t have = TsoScatterCopy(slot, r.length, layout, capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
+            cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, capScratch.get(), have,
+                         kEncapPrefix + r.length);
+          } else {
+            cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, slot, kEncapPrefix + r.length);
+          }
+        }
         OutMsg base;
         base.dstIp = peer.publicIp;
         base.dstPort = settings_.portNet;
         base.socket = static_cast<uint16_t>(r.flowHash % nsock);
         if (v.gsoType == kVnetGsoNone) {
-          iov[ni] = {bufs.at(i), kEncapPrefix + r.length};
+          iov[ni] = {slot, kEncapPrefix + r.length};
           msgs[nm] = base;
           msgs[nm].iov = &iov[ni++];
           msgs[nm++].iovcnt = 1;
@@ -159,14 +211,39 @@ void Worker::TxLoop() {
           bytes += r.length;
           continue;
         }
-        const TsoPlan plan = PlanTsoSegments(pkt, r.ip, th, v.gsoSize, bufs.at(i),
+        const bool gso = settings_.offloads.udpGso && !txSocks_[base.socket]->gsoBroken();
+        if (inPlace) {
+          // Every datagram is already contiguous at slot + s·D: one iovec per message.
+          const TsoPlan plan = PlanTsoInPlace(slot, r.ip, th, layout, slot, tmpl, kMaxTsoSegs);
+          if (plan.segments == 0) {
+            drops[static_cast<int>(Verdict::BadIp)]++;
+            continue;
+          }
+          const size_t h = layout.h;
+          const size_t last = r.length - h - static_cast<size_t>(plan.segments - 1) * layout.mss;
+          const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
+          for (int s = 0; s < plan.segments; s += per) {
+            const int cnt = std::min(per, plan.segments - s);
+            const size_t tail = s + cnt == plan.segments ? last : layout.mss;
+            iov[ni] = {slot + static_cast<size_t>(s) * plan.segBytes,
+                       static_cast<size_t>(cnt - 1) * plan.segBytes + kEncapPrefix + h + tail};
+            msgs[nm] = base;
+            msgs[nm].iov = &iov[ni++];
+            msgs[nm].iovcnt = 1;
+            msgs[nm++].gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+          }
+          datagrams += static_cast<uint64_t>(plan.segments);
+          bytes += r.length + static_cast<size_t>(plan.segments - 1) * h;
+          tsoSplit++;
+          continue;
+        }
+        const TsoPlan plan = PlanTsoSegments(pkt, r.ip, th, v.gsoSize, slot,
                                              hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt,
                                              kHdrScratchPerPkt, &iov[ni], kMaxTsoSegs);
         if (plan.segments == 0) {
           drops[static_cast<int>(Verdict::BadIp)]++;
           continue;
         }
-        const bool gso = settings_.offloads.udpGso && !txSocks_[base.socket]->gsoBroken();
         const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
         for (int s = 0; s < plan.segments; s += per) {
           const int cnt = std::min(per, plan.segments - s);
@@ -206,6 +283,8 @@ void Worker::TxLoop() {
       Add(tx.errors, failed);
       Add(tx.offloaded, tsoSplit);
       for (int k = 1; k < kVerdictCount; k++) Add(tx.drops[k], drops[k]);
+      // The next reads use the layout of the last super-packet seen (after the sends: the slots are free).
+      if (next.h != layout.h || next.mss != layout.mss) setLayout(next);
       for (int i = 0; i < n; i++) got += sizes[i];
       if (n < kBatch && got < kBatchBytes) break;  // the queue is empty
     }

@@ -35,9 +35,9 @@ struct OutMsg {
 class TunIO {
  public:
   virtual ~TunIO() = default;
-  // Reads up to n packets, packet i (with its virtio-net header) into bufs[i] (capacity cap);
-  // stops early once the packets read add up to `budget` bytes.
-  virtual int ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n, size_t budget) = 0;
+  // Reads up to n packets, packet i (with its virtio-net header) scattered over the counts[i]
+  // iovecs at iovs[i] (readv); stops early once the packets read add up to `budget` bytes.
+  virtual int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) = 0;
   // Writes n packets; packet i is gathered from counts[i] consecutive iovecs of iov (its
   // virtio-net header first).
   virtual int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) = 0;

@@ -35,6 +35,11 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip) {
 
 void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
                            size_t len, uint8_t* hdr) {
+  WriteTcpSegmentHeader(pkt, ip, th, i, n, off, len, hdr, pkt + ip.headerLen + th + off);
+}
+
+void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
+                           size_t len, uint8_t* hdr, const uint8_t* payload) {
   const size_t hlen = ip.headerLen + th;
   std::memcpy(hdr, pkt, hlen);
   if (ip.family == 4) {
@@ -54,7 +59,7 @@ void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, siz
   Put16(tcp + 16, 0);
   uint64_t sum = SumBytes(tcp, th, PseudoHeaderSum(ip, th + len));
   // The payload sum is added separately; an odd header length never happens (th is a multiple of 4).
-  sum = SumBytes(pkt + hlen + off, len, sum);
+  sum = SumBytes(payload, len, sum);
   Put16(tcp + 16, static_cast<uint16_t>(~Fold(sum)));
 }
 

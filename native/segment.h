@@ -28,6 +28,10 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
 // read, not copied.
 void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
                            size_t len, uint8_t* hdr);
+// The same with the payload slice elsewhere than pkt + headers + off (a scattered read, tso.h); pkt then only
+// supplies the headers, and hdr must not overlap them.
+void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
+                           size_t len, uint8_t* hdr, const uint8_t* payload);
 
 // Splits pkt into segments of at most mss payload bytes, each written contiguously into out
 // (capacity outCap); segs[k] receives the k-th segment's span. Returns the number of segments,

@@ -1,5 +1,6 @@
 #include "tso.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "checksum.h"
@@ -43,6 +44,70 @@ TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t
   }
   plan.segments = static_cast<int>(n);
   plan.segBytes = block + mss;
+  return plan;
+}
+
+namespace {
+constexpr size_t kMaxIpPacket = 65535;
+inline size_t PayloadAt(size_t i, const TsoLayout& l) { return i * l.stride() + kEncapPrefix + l.h; }
+}  // namespace
+
+int TsoScatterIovecs(uint8_t* slot, size_t room, const TsoLayout& l, struct iovec* iov, int maxIov) {
+  if (l.mss == 0 || maxIov < 1 || kEncapPrefix + l.h + l.mss > room) return 0;
+  int k = 0;
+  iov[k++] = {slot + kEncapPrefix - kVnetHdrLen, kVnetHdrLen + l.h + l.mss};
+  size_t covered = l.h + l.mss;
+  for (size_t i = 1; covered < kMaxIpPacket; i++) {
+    if (k >= maxIov || PayloadAt(i, l) + l.mss > room) return 0;
+    iov[k++] = {slot + PayloadAt(i, l), l.mss};
+    covered += l.mss;
+  }
+  return k;
+}
+
+void TsoUnscatter(uint8_t* slot, size_t n, const TsoLayout& l) {
+  if (n < kVnetHdrLen || n - kVnetHdrLen <= l.h + l.mss) return;
+  size_t left = n - kVnetHdrLen - l.h - l.mss;
+  uint8_t* dst = slot + kEncapPrefix + l.h + l.mss;
+  for (size_t i = 1; left > 0; i++) {
+    const size_t len = left < l.mss ? left : l.mss;
+    std::memmove(dst, slot + PayloadAt(i, l), len);  // dst < source: chunks only move down, in order
+    dst += len;
+    left -= len;
+  }
+}
+
+size_t TsoScatterCopy(const uint8_t* slot, size_t len, const TsoLayout& l, uint8_t* out, size_t room) {
+  const size_t total = kEncapPrefix + len;
+  const size_t first = kEncapPrefix + l.h + l.mss;
+  size_t have = std::min(room, std::min(total, first));
+  std::memcpy(out, slot, have);
+  for (size_t i = 1; have < room && have < total; i++) {
+    const size_t take = std::min({l.mss, room - have, total - have});
+    std::memcpy(out + have, slot + PayloadAt(i, l), take);
+    have += take;
+  }
+  return have;
+}
+
+TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLayout& l, const uint8_t* prefix,
+                       uint8_t* tmpl, int maxSegs) {
+  TsoPlan plan;
+  const size_t hlen = ip.headerLen + th;
+  if (hlen != l.h || l.mss == 0 || ip.length < hlen) return plan;
+  const size_t payload = ip.length - hlen;
+  const size_t n = payload == 0 ? 1 : (payload + l.mss - 1) / l.mss;
+  if (n > static_cast<size_t>(maxSegs)) return plan;
+  std::memcpy(tmpl, slot + kEncapPrefix, hlen);
+  for (size_t i = 0; i < n; i++) {
+    const size_t off = i * l.mss;
+    const size_t len = payload - off < l.mss ? payload - off : l.mss;
+    uint8_t* d = slot + i * l.stride();
+    if (d != prefix) std::memcpy(d, prefix, kEncapPrefix);
+    WriteTcpSegmentHeader(tmpl, ip, th, i, n, off, len, d + kEncapPrefix, d + kEncapPrefix + hlen);
+  }
+  plan.segments = static_cast<int>(n);
+  plan.segBytes = l.stride();
   return plan;
 }
 

@@ -37,4 +37,34 @@ struct TsoPlan {
 TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t mss, const uint8_t* prefix,
                         uint8_t* hdrs, size_t hdrsCap, struct iovec* iov, int maxSegs);
 
+// The scattered layout (no gather on send): a TSO super-packet with headers of H bytes (IP + TCP) and
+// MSS M is read with readv into a slot so that datagram i, [VXLAN+Eth 22 | IP_i | TCP_i | payload i],
+// will be contiguous at slot + i·D, D = 22 + H + M: the first iovec takes the virtio-net header (at
+// slot + 12), the headers and payload 0; iovec i ≥ 1 puts payload i after a gap of 22 + H bytes, where
+// its headers are built later. A UDP GSO message of k datagrams is then one span. H and M are predicted
+// from the last super-packet; a read that does not match is moved back to the contiguous layout.
+struct TsoLayout {
+  size_t h = 0;    // IP + TCP header bytes
+  size_t mss = 0;  // 0: no layout (read contiguously)
+  size_t stride() const { return kEncapPrefix + h + mss; }
+};
+
+// The readv iovecs for one slot of `room` bytes, covering a packet of up to 65535 bytes; returns their
+// count, or 0 when the layout does not fit (then read contiguously).
+int TsoScatterIovecs(uint8_t* slot, size_t room, const TsoLayout& l, struct iovec* iov, int maxIov);
+
+// Moves a scattered read of `n` bytes (virtio-net header included) back to the contiguous layout: the
+// packet at slot + 22, as a plain read leaves it. Nothing to do when it fit the first iovec.
+void TsoUnscatter(uint8_t* slot, size_t n, const TsoLayout& l);
+
+// Copies the first `room` bytes of the logical [prefix 22 | packet of `len` bytes] of a scattered slot
+// into out (a capture); returns how many.
+size_t TsoScatterCopy(const uint8_t* slot, size_t len, const TsoLayout& l, uint8_t* out, size_t room);
+
+// Splits a scattered TSO packet (its IP + TCP headers exactly l.h, its MSS l.mss) in place: writes each
+// datagram's prefix and headers into its gap (the original headers are first copied to tmpl, ≥ l.h bytes).
+// Datagram i is then [slot + i·D, 22 + H + len_i). segments == 0 when there are more than maxSegs.
+TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLayout& l, const uint8_t* prefix,
+                       uint8_t* tmpl, int maxSegs);
+
 }  // namespace vxtun

@@ -6,6 +6,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "checksum.h"
@@ -25,11 +26,11 @@ TunQueue::~TunQueue() {
   if (fd_ >= 0) close(fd_);
 }
 
-int TunQueue::ReadBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, int n, size_t budget) {
+int TunQueue::ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) {
   int got = 0;
   size_t bytes = 0;
   while (got < n && bytes < budget) {
-    const ssize_t r = read(fd_, bufs[got], cap);
+    const ssize_t r = readv(fd_, iovs[got], counts[got]);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;

@@ -317,3 +317,45 @@ t.test('segmentTcp: null cases and limits (small table)', async (t) => {
   t.equal(seg1?.length, 1, 'mss above the payload: one segment');
   t.equal(compare(one, 1460), null, 'and it equals the reference');
 });
+
+// The transmit loop's scattered read (native/tso.h): a TSO packet read into per-segment slots is split in place
+// into exactly what segmentTcp builds; a read whose headers do not match the predicted layout is moved back intact;
+// and a capture of a scattered packet sees the packet as read.
+t.test('scattered transmit reads: in-place segments = segmentTcp, unscatter restores the packet, capture sees it', async (t) => {
+  const rng = new Rng(SEED ^ 0x5ca7);
+  const N = 500;
+  let inPlace = 0;
+  let moved = 0;
+  let bad = 0;
+  const fail = (i: number, desc: string, what: string) => {
+    if (++bad <= 5) t.fail(`seed ${SEED} case ${i} (${desc}): ${what}`);
+  };
+  for (let i = 0; i < N; i++) {
+    const { pkt, desc } = randomTcp(rng.fork());
+    const hl = pkt[0]! >> 4 === 4 ? (pkt[0]! & 15) * 4 : 40;
+    const actual = hl + (pkt[hl + 12]! >> 4) * 4;
+    const mss = rng.range(512, 1460);
+    // Mostly the right prediction; sometimes another header length (another flow's), as the loop sees them.
+    const h = rng.chance(0.75) ? actual : Math.max(20, actual + 4 * rng.range(-4, 4));
+    const r = native.tsoScatter(pkt, mss, h);
+    if (r === null) {
+      fail(i, desc, `no layout for h ${h}, mss ${mss}`);
+      continue;
+    }
+    const room = 22 + Math.min(pkt.length, r.capture.length - 22);
+    if (r.capture.length !== Math.min(22 + pkt.length, r.capture.length) || room !== r.capture.length) fail(i, desc, 'capture length');
+    if (Buffer.compare(r.capture.subarray(22), Buffer.from(pkt.subarray(0, r.capture.length - 22))) !== 0) fail(i, desc, 'the capture differs from the packet');
+    if (r.segments !== null) {
+      inPlace++;
+      const want = native.segmentTcp(pkt, mss);
+      if (want === null || want.length !== r.segments.length) fail(i, desc, `${r.segments.length} segments in place, segmentTcp ${want?.length}`);
+      else if (want.some((w, k) => Buffer.compare(w, r.segments![k]!) !== 0)) fail(i, desc, 'an in-place segment differs from segmentTcp');
+    } else {
+      moved++;
+      if (r.unscattered === null || Buffer.compare(r.unscattered, Buffer.from(pkt)) !== 0) fail(i, desc, 'unscatter did not restore the packet');
+      if (h === actual && pkt.length === ((pkt[0]! >> 4 === 4 ? (pkt[2]! << 8) | pkt[3]! : 40 + ((pkt[4]! << 8) | pkt[5]!)))) fail(i, desc, 'a matching packet was not split in place');
+    }
+  }
+  t.equal(bad, 0, `${N} packets: ${inPlace} split in place, ${moved} moved back`);
+  t.ok(inPlace > N / 2 && moved > N / 10, 'both paths are taken');
+});
