@@ -20,7 +20,8 @@ constexpr size_t kIpv6Header = 40;
 // ---- Implementation constants ----
 constexpr int kBatch = 64;               // packets per read/recvmmsg/sendmmsg batch, at most
 // Batches are bounded by bytes too: 64 buffers of 64 KiB super-packets are 4 MiB, past L2, and the
-// kernel's copies into and out of cold buffers cost twice as much per byte (bench: +12 % TCP).
+// kernel's copies into and out of cold buffers cost more per byte (1-stream TCP: +4 % on a quiet host,
+// more under CPU contention; README "Performance").
 constexpr size_t kBatchBytes = 256 * 1024;
 constexpr size_t kBufSize = 65536 + 64;  // one packet buffer: room for any IP packet plus headroom
 constexpr int kSocketBufBytes = 4 << 20; // SO_SNDBUF / SO_RCVBUF request (with *FORCE when allowed)
