@@ -114,18 +114,25 @@ void Worker::TxLoop() {
   size_t sizes[kBatch];
   TsoLayout layout;  // predicted from the last super-packet (tso.h); mss 0: none yet
   TsoLayout next;
+  // Every slot gets the same layout, or (when it does not fit a slot) every slot reads contiguously: the loop
+  // interprets all reads of a batch with the one `layout`.
   auto setLayout = [&](const TsoLayout& l) {
     layout = l;
-    for (int i = 0; i < kBatch; i++) {
-      struct iovec* v = &readIov[static_cast<size_t>(i) * kMaxReadIov];
-      int k = TsoScatterIovecs(bufs.at(i), kTxSlot, layout, v, kMaxReadIov);
-      if (k == 0) {
-        layout = TsoLayout{};
-        v[0] = {bufs.at(i) + kTxHeadroom, kTxSlot - kTxHeadroom};
-        k = 1;
+    for (;;) {
+      bool fits = true;
+      for (int i = 0; i < kBatch && fits; i++) {
+        struct iovec* v = &readIov[static_cast<size_t>(i) * kMaxReadIov];
+        int k = layout.mss == 0 ? 0 : TsoScatterIovecs(bufs.at(i), kTxSlot, layout, v, kMaxReadIov);
+        if (k == 0 && layout.mss != 0) fits = false;
+        if (k == 0) {
+          v[0] = {bufs.at(i) + kTxHeadroom, kTxSlot - kTxHeadroom};
+          k = 1;
+        }
+        readAt[i] = v;
+        readCounts[i] = k;
       }
-      readAt[i] = v;
-      readCounts[i] = k;
+      if (fits) return;
+      layout = TsoLayout{};
     }
   };
   setLayout(TsoLayout{});
