@@ -6,9 +6,9 @@
 // Pairs cancel the drift of a shared machine that separate setups (bench:e2e) cannot.
 //
 //   npm run bench:capture -- [--pairs 15] [--seconds 4] [--node 1|2] [--dump-args "-s 96"] [--json FILE]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { cliPath, Lab, labPeer, labUnavailableReason, nsExec, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
+import { cliPath, Lab, labPeer, labUnavailableReason, machineCpuDelta, nsExec, readMachineCpu, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
 
 interface Args {
   pairs: number;
@@ -46,14 +46,6 @@ const quantile = (xs: number[], q: number) => {
   return s.length === 0 ? NaN : s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 };
 
-/** The host's CPU time so far (/proc/stat, ticks): busy (user, nice, system, irq, softirq) and stolen by the hypervisor. */
-function hostCpu(): { busy: number; steal: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
-  const busy = user + nice + system + irq + softirq;
-  return { busy, steal, total: busy + idle + iowait + steal };
-}
-
 interface Run {
   gbit: number;
   /** Share of the machine's CPU time the hypervisor gave to others during the run. */
@@ -67,15 +59,15 @@ async function tcp1(lab: Lab, seconds: number): Promise<Run> {
   const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', port]);
   await srv.waitForOutput(/Server listening/, 5_000);
   try {
-    const c0 = hostCpu();
+    const c0 = readMachineCpu();
     const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
-    const c1 = hostCpu();
+    const c1 = readMachineCpu();
     const gbit = ((JSON.parse(r.stdout) as Record<string, any>).end.sum_received.bits_per_second as number) / 1e9;
-    const ticks = 100; // USER_HZ
+    const d = machineCpuDelta(c0, c1);
     return {
       gbit,
-      steal: (c1.steal - c0.steal) / Math.max(1, c1.total - c0.total),
-      cpuPerGB: (c1.busy - c0.busy) / ticks / ((gbit * seconds) / 8),
+      steal: d.stealShare,
+      cpuPerGB: d.busySeconds / ((gbit * seconds) / 8),
     };
   } finally {
     await srv.stop();

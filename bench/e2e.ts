@@ -16,10 +16,12 @@
 //
 // Each round measures every setup in a rotated order (interleaved, so drift hits all alike):
 // TCP with 1 and 4 streams (iperf3), UDP 64-byte packets/s, ping RTT. Reported: medians over the
-// rounds, the ratio to kernel VXLAN, and for vxtun the daemons' CPU seconds per GB moved.
+// rounds, the ratio to kernel VXLAN, for vxtun the daemons' CPU seconds per GB moved, and for every
+// setup the whole machine's busy CPU seconds per GB with its idle share: when idle ≈ 0 the CPUs are
+// the limit, and kernel VXLAN's cost per byte over a setup's predicts its throughput ratio.
 //
 //   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
@@ -28,9 +30,12 @@ import {
   labPeer,
   labUnavailableReason,
   labVtepMAC,
+  machineCpuDelta,
   nsExec,
   ping,
+  processCpuSeconds,
   programKernelVxlanNode,
+  readMachineCpu,
   startVxtunNode,
   type NsProcess,
   type VxtunNode,
@@ -96,13 +101,6 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
 /** The compiled floor relay (built once, when --floor asks for it). */
 let relayBinary: string | undefined;
 
@@ -144,6 +142,8 @@ interface Sample {
   udp64: number; // packets/s received
   rttMs: number;
   cpuPerGB?: number; // daemon CPU seconds per GB during the 1-stream TCP test
+  machinePerGB: number; // the whole machine's busy CPU seconds per GB during the 1-stream TCP test
+  idleShare: number; // the machine's idle share of that time (≈ 0: throughput is bound by CPU)
 }
 
 async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<string, any>> {
@@ -178,9 +178,12 @@ async function measure(s: Setup, seconds: number, captureArgs: string[]): Promis
 }
 
 async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
-  const cpu0 = dataplanePids(s).reduce((t, pid) => t + cpuSeconds(pid), 0);
+  const cpu0 = dataplanePids(s).reduce((t, pid) => t + processCpuSeconds(pid), 0);
+  const m0 = readMachineCpu();
   const t1 = await iperf(s, [], seconds);
-  const cpu1 = dataplanePids(s).reduce((t, pid) => t + cpuSeconds(pid), 0);
+  const m1 = readMachineCpu();
+  const cpu1 = dataplanePids(s).reduce((t, pid) => t + processCpuSeconds(pid), 0);
+  const machine = machineCpuDelta(m0, m1);
   const bytes1 = t1.end.sum_received.bytes as number;
   const t4 = await iperf(s, ['-P', '4'], seconds);
   const u = await iperf(s, ['-u', '-l', '64', '-b', '0'], Math.max(2, Math.floor(seconds / 2)));
@@ -191,6 +194,8 @@ async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
     tcp4: (t4.end.sum_received.bits_per_second as number) / 1e9,
     udp64: udpPackets / (u.end.sum.seconds as number),
     rttMs: p.rttAvgMs,
+    machinePerGB: machine.busySeconds / (bytes1 / 1e9),
+    idleShare: machine.idleShare,
     ...(dataplanePids(s).length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),
   };
 }
@@ -231,6 +236,10 @@ async function main(): Promise<void> {
       udp64: med(n, 'udp64'),
       rttMs: med(n, 'rttMs'),
       cpuPerGB: med(n, 'cpuPerGB'),
+      machinePerGB: med(n, 'machinePerGB'),
+      idleShare: med(n, 'idleShare'),
+      // Kernel VXLAN's cost per byte over this setup's: the throughput ratio a CPU-bound machine allows it.
+      costVsKernel: k('machinePerGB') / med(n, 'machinePerGB'),
       tcp1VsKernel: med(n, 'tcp1') / k('tcp1'),
       tcp4VsKernel: med(n, 'tcp4') / k('tcp4'),
       udp64VsKernel: med(n, 'udp64') / k('udp64'),
@@ -239,11 +248,19 @@ async function main(): Promise<void> {
     console.log(`vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
     if (offloads) console.log(`vxtun offloads in use: ${JSON.stringify(offloads)}`);
     console.log('');
-    console.log('| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log('| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB | machine CPU s/GB | idle | kernel ÷ cost |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
-      console.log(`| ${r.setup} | ${f(r.tcp1)} | ${f(r.tcp1VsKernel)} | ${f(r.tcp4)} | ${f(r.tcp4VsKernel)} | ${f(r.udp64 / 1e3, 0)} | ${f(r.udp64VsKernel)} | ${f(r.rttMs, 3)} | ${f(r.cpuPerGB, 2)} |`);
+      console.log(
+        `| ${r.setup} | ${f(r.tcp1)} | ${f(r.tcp1VsKernel)} | ${f(r.tcp4)} | ${f(r.tcp4VsKernel)} | ${f(r.udp64 / 1e3, 0)} | ${f(r.udp64VsKernel)} | ${f(r.rttMs, 3)} | ` +
+          `${f(r.cpuPerGB, 2)} | ${f(r.machinePerGB, 2)} | ${f(r.idleShare * 100, 0)} % | ${f(r.costVsKernel)} |`,
+      );
     }
+    console.log('');
+    console.log(
+      'machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs\' idle share then. ' +
+        'kernel ÷ cost: kernel VXLAN\'s machine CPU per GB over the setup\'s, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0).',
+    );
     if (names.includes('floor') && names.includes('native')) {
       console.log('');
       console.log(`native ÷ floor: TCP 1 stream ${f(med('native', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('native', 'tcp4') / med('floor', 'tcp4'))}, UDP 64 B ${f(med('native', 'udp64') / med('floor', 'udp64'))}`);

@@ -10,3 +10,4 @@ export * from './paths.js';
 export * from './vxtun-node.js';
 export * from './raw-udp.js';
 export * from './payload-capture.js';
+export * from './cpu-time.js';
