@@ -23,6 +23,26 @@ namespace vxtun {
 // that can be segmented (not TCP, an IPv4 fragment, or a bad data offset).
 size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
 
+// The per-packet half of segmentation. Its checksums are the header template's sums without the fields that
+// change per segment (IPv4 total length and ID; TCP sequence number, flags and the pseudo-header length), taken
+// once; each segment then adds those fields and its payload sum. pkt and ip must outlive it; pkt is only read.
+class TcpSegmenter {
+ public:
+  TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th);
+  // Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, for the payload bytes
+  // [off, off + len) of the packet, read at `payload`. hdr must not overlap pkt's headers.
+  void Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hdr, const uint8_t* payload) const;
+
+ private:
+  const uint8_t* pkt_;
+  const InnerIp* ip_;
+  size_t th_;
+  uint64_t ipBase_ = 0;   // IPv4 header sum, total length / ID / checksum taken as 0
+  uint64_t tcpBase_ = 0;  // pseudo header without length + TCP header, seq / offset+flags / checksum taken as 0
+  uint32_t seq_ = 0;
+  uint16_t id_ = 0;
+};
+
 // Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, for the
 // payload bytes [off, off + len) of pkt, with valid IPv4 header and TCP checksums. The payload is
 // read, not copied.

@@ -33,12 +33,13 @@ TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t
   const size_t payload = ip.length - hlen;
   const size_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
   if (n > static_cast<size_t>(maxSegs) || n * block > hdrsCap) return plan;
+  const TcpSegmenter seg(pkt, ip, th);
   for (size_t i = 0; i < n; i++) {
     const size_t off = i * mss;
     const size_t len = payload - off < mss ? payload - off : mss;
     uint8_t* b = hdrs + i * block;
     std::memcpy(b, prefix, kEncapPrefix);
-    WriteTcpSegmentHeader(pkt, ip, th, i, n, off, len, b + kEncapPrefix);
+    seg.Write(i, n, off, len, b + kEncapPrefix, pkt + hlen + off);
     iov[2 * i] = {b, block};
     iov[2 * i + 1] = {const_cast<uint8_t*>(pkt + hlen + off), len};
   }
@@ -99,12 +100,13 @@ TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLay
   const size_t n = payload == 0 ? 1 : (payload + l.mss - 1) / l.mss;
   if (n > static_cast<size_t>(maxSegs)) return plan;
   std::memcpy(tmpl, slot + kEncapPrefix, hlen);
+  const TcpSegmenter seg(tmpl, ip, th);
   for (size_t i = 0; i < n; i++) {
     const size_t off = i * l.mss;
     const size_t len = payload - off < l.mss ? payload - off : l.mss;
     uint8_t* d = slot + i * l.stride();
     if (d != prefix) std::memcpy(d, prefix, kEncapPrefix);
-    WriteTcpSegmentHeader(tmpl, ip, th, i, n, off, len, d + kEncapPrefix, d + kEncapPrefix + hlen);
+    seg.Write(i, n, off, len, d + kEncapPrefix, d + kEncapPrefix + hlen);
   }
   plan.segments = static_cast<int>(n);
   plan.segBytes = l.stride();
