@@ -79,16 +79,6 @@ void TcpSegmenter::Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hd
   Put16(tcp + 16, static_cast<uint16_t>(~Fold(sum)));
 }
 
-void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
-                           size_t len, uint8_t* hdr) {
-  TcpSegmenter(pkt, ip, th).Write(i, n, off, len, hdr, pkt + ip.headerLen + th + off);
-}
-
-void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
-                           size_t len, uint8_t* hdr, const uint8_t* payload) {
-  TcpSegmenter(pkt, ip, th).Write(i, n, off, len, hdr, payload);
-}
-
 int SegmentTcp(const uint8_t* pkt, const InnerIp& ip, size_t mss, uint8_t* out, size_t outCap, struct iovec* segs,
                int maxSegs) {
   const size_t th = TcpHeaderLen(pkt, ip);

@@ -29,8 +29,9 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
 class TcpSegmenter {
  public:
   TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th);
-  // Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, for the payload bytes
-  // [off, off + len) of the packet, read at `payload`. hdr must not overlap pkt's headers.
+  // Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, with valid IPv4 header and
+  // TCP checksums, for the payload bytes [off, off + len) of the packet, read (not copied) at `payload`: pkt + headers
+  // + off, or a scattered slice (tso.h). hdr must not overlap pkt's headers.
   void Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hdr, const uint8_t* payload) const;
 
  private:
@@ -42,16 +43,6 @@ class TcpSegmenter {
   uint32_t seq_ = 0;
   uint16_t id_ = 0;
 };
-
-// Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, for the
-// payload bytes [off, off + len) of pkt, with valid IPv4 header and TCP checksums. The payload is
-// read, not copied.
-void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
-                           size_t len, uint8_t* hdr);
-// The same with the payload slice elsewhere than pkt + headers + off (a scattered read, tso.h); pkt then only
-// supplies the headers, and hdr must not overlap them.
-void WriteTcpSegmentHeader(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t i, size_t n, size_t off,
-                           size_t len, uint8_t* hdr, const uint8_t* payload);
 
 // Splits pkt into segments of at most mss payload bytes, each written contiguously into out
 // (capacity outCap); segs[k] receives the k-th segment's span. Returns the number of segments,
