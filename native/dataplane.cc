@@ -47,6 +47,7 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   s.mtu = opts_.mtu;
   s.offloads = got;
   s.capture = capture_.get();
+  for (auto& q : tun_) s.tunQueues.push_back(q.get());
   const size_t per = static_cast<size_t>(opts_.txSocketsPerWorker);
   for (size_t i = 0; i < tun_.size(); i++) {
     std::vector<UdpSocket*> tx;

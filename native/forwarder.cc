@@ -401,7 +401,14 @@ void Worker::RxLoop() {
       TableHolder::Exit(rxSlot_);
       uint64_t failed = 0, split = 0;
       bool gone = nw < 0;
+      const size_t nq = settings_.tunQueues.size();
+      auto queueOf = [&](int w) -> TunIO* {
+        if (nq <= 1) return tun_;
+        const RxPkt& k = pkts[writes[w].pkt];
+        return settings_.tunQueues[InnerFlowHash(k.p, k.ip) % nq];
+      };
       for (int w = 0; w < nw && !gone;) {
+        TunIO* const q = queueOf(w);
         if (writes[w].kind == TunWrite::kSplit) {
           const RxPkt& k = pkts[writes[w].pkt];
           const size_t th = TcpHeaderLen(k.p, k.ip);
@@ -412,18 +419,19 @@ void Worker::RxLoop() {
             segIov[2 * s + 1] = segs[s];
             segCounts[s] = 2;
           }
-          if (ns > 0 && tun_->WriteBatch(segIov, segCounts, ns, &failed) < 0) gone = true;
+          if (ns > 0 && q->WriteBatch(segIov, segCounts, ns, &failed) < 0) gone = true;
           if (ns == 0) failed++;
           split++;
           w++;
           continue;
         }
+        // A run of writes for the same queue goes out in one batch (writes are in arrival order: a flow keeps it).
         int e = w;
-        while (e < nw && writes[e].kind != TunWrite::kSplit) {
+        while (e < nw && writes[e].kind != TunWrite::kSplit && (e == w || queueOf(e) == q)) {
           counts[e - w] = writes[e].iovcnt;
           e++;
         }
-        if (tun_->WriteBatch(&iov[static_cast<size_t>(writes[w].firstIov)], counts.data(), e - w, &failed) < 0)
+        if (q->WriteBatch(&iov[static_cast<size_t>(writes[w].firstIov)], counts.data(), e - w, &failed) < 0)
           gone = true;
         w = e;
       }

@@ -61,6 +61,13 @@ struct WorkerSettings {
   size_t mtu = 1450;     // the TUN device's MTU
   OffloadSet offloads;
   CaptureHub* capture = nullptr;  // rings 2·id (transmit) and 2·id+1 (receive); null: no capture
+  // Every queue of the device, by queue index (empty: each worker writes to its own). The receive loops write a
+  // flow's packets through queue InnerFlowHash % n, whichever worker received them: the kernel sends a flow's
+  // outgoing packets to the queue whose fd last wrote packets of that flow (tun "automq"), so a fixed writer keeps
+  // each flow on one transmit loop. Writing through the receiving worker's queue let a flow's transmit queue flip
+  // with every write when its two directions met different workers, splitting it over two transmit loops
+  // (reordered: tens of thousands of spurious retransmissions in a 3 s transfer).
+  std::vector<TunIO*> tunQueues;
 };
 
 // Called from a worker thread when its loop ends on an error (the device or socket is gone).
