@@ -606,7 +606,7 @@ Napi::Value JS_tsoScatter(const Napi::CallbackInfo& info) {
   TsoLayout l;
   l.mss = info[1].As<Napi::Number>().Uint32Value();
   l.h = info[2].As<Napi::Number>().Uint32Value();
-  constexpr size_t kSlot = 96 * 1024;
+  constexpr size_t kSlot = kTsoSlotBytes;  // the transmit loop's slot
   std::vector<uint8_t> slot(kSlot, 0xee);
   std::vector<struct iovec> iov(256);
   const int k = TsoScatterIovecs(slot.data(), kSlot, l, iov.data(), static_cast<int>(iov.size()));

@@ -34,10 +34,9 @@ struct BufferSet {
 // room for the VXLAN+Ethernet prefix in front of it.
 constexpr size_t kTxHeadroom = kEncapPrefix - kVnetHdrLen;
 constexpr int kMaxTsoSegs = 128;                               // a 64 KiB super-packet at MSS ≥ 512
-// A transmit slot holds a super-packet in the scattered layout (tso.h): 64 KiB plus a 22 + H gap per
-// segment; layouts are only predicted for MSS ≥ 512 and H ≤ 120, so at most 129 × 654 bytes.
-constexpr size_t kTxSlot = 96 * 1024;
-constexpr size_t kMinLayoutMss = 512, kMaxLayoutH = 120;
+// A transmit slot holds a super-packet in the scattered layout (tso.h).
+constexpr size_t kTxSlot = kTsoSlotBytes;
+constexpr size_t kMinLayoutMss = kTsoMinLayoutMss, kMaxLayoutH = kTsoMaxLayoutH;
 constexpr int kMaxReadIov = kMaxTsoSegs + 2;
 constexpr size_t kMaxHdrBlock = kEncapPrefix + 60 + 60;        // prefix + IPv4/IPv6 + TCP, at most
 constexpr size_t kHdrScratchPerPkt = kMaxTsoSegs * kMaxHdrBlock;
@@ -312,6 +311,7 @@ void Worker::RxLoop() {
   std::vector<struct iovec> iov(2 * static_cast<size_t>(kMaxRxPkts) + 8);
   std::vector<TunWrite> writes(kMaxRxPkts);
   std::vector<int> counts(kMaxRxPkts);
+  std::vector<TunIO*> writeQueue(kMaxRxPkts);
   const GroScratch scratch{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(), kMaxRxPkts};
   // Userspace segmentation of super-packets when GRO writes are off.
   constexpr int kMaxSegs = 128;
@@ -402,13 +402,12 @@ void Worker::RxLoop() {
       uint64_t failed = 0, split = 0;
       bool gone = nw < 0;
       const size_t nq = settings_.tunQueues.size();
-      auto queueOf = [&](int w) -> TunIO* {
-        if (nq <= 1) return tun_;
+      for (int w = 0; w < nw; w++) {  // each write's queue, once (WorkerSettings::tunQueues)
         const RxPkt& k = pkts[writes[w].pkt];
-        return settings_.tunQueues[InnerFlowHash(k.p, k.ip) % nq];
-      };
+        writeQueue[w] = nq <= 1 ? tun_ : settings_.tunQueues[InnerFlowHash(k.p, k.ip) % nq];
+      }
       for (int w = 0; w < nw && !gone;) {
-        TunIO* const q = queueOf(w);
+        TunIO* const q = writeQueue[w];
         if (writes[w].kind == TunWrite::kSplit) {
           const RxPkt& k = pkts[writes[w].pkt];
           const size_t th = TcpHeaderLen(k.p, k.ip);
@@ -427,7 +426,7 @@ void Worker::RxLoop() {
         }
         // A run of writes for the same queue goes out in one batch (writes are in arrival order: a flow keeps it).
         int e = w;
-        while (e < nw && writes[e].kind != TunWrite::kSplit && (e == w || queueOf(e) == q)) {
+        while (e < nw && writes[e].kind != TunWrite::kSplit && writeQueue[e] == q) {
           counts[e - w] = writes[e].iovcnt;
           e++;
         }

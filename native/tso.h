@@ -43,6 +43,11 @@ TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t
 // slot + 12), the headers and payload 0; iovec i ≥ 1 puts payload i after a gap of 22 + H bytes, where
 // its headers are built later. A UDP GSO message of k datagrams is then one span. H and M are predicted
 // from the last super-packet; a read that does not match is moved back to the contiguous layout.
+// A transmit slot: a super-packet in the scattered layout is 64 KiB plus a 22 + H gap per segment; layouts are
+// only predicted for MSS ≥ kTsoMinLayoutMss and H ≤ kTsoMaxLayoutH, so at most 129 × 654 bytes.
+constexpr size_t kTsoSlotBytes = 96 * 1024;
+constexpr size_t kTsoMinLayoutMss = 512, kTsoMaxLayoutH = 120;
+
 struct TsoLayout {
   size_t h = 0;    // IP + TCP header bytes
   size_t mss = 0;  // 0: no layout (read contiguously)
