@@ -9,6 +9,8 @@
         "native/capture_filter.cc",
         "native/pcapng_epb.cc",
         "native/forwarder.cc",
+        "native/rx_batch.cc",
+        "native/tx_batch.cc",
         "native/fdb.cc",
         "native/classify.cc",
         "native/checksum.cc",

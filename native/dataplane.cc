@@ -50,7 +50,7 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   for (auto& q : tun_) s.tunQueues.push_back(q.get());
   const size_t per = static_cast<size_t>(opts_.txSocketsPerWorker);
   for (size_t i = 0; i < tun_.size(); i++) {
-    std::vector<UdpSocket*> tx;
+    std::vector<UdpSender*> tx;
     for (size_t k = 0; k < per; k++) tx.push_back(tx_[i * per + k].get());
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), rx_[i].get(), std::move(tx),
                                                 &table_, s, stopFd_, fatal));

@@ -1,5 +1,6 @@
 // The dataplane's I/O seams: batch-shaped, like wireguard-go's tun.Device and conn.Bind. The
-// forwarder loops see only these interfaces; tun_linux.cc and udp_linux.cc are the real ones.
+// per-batch code (rx_batch.h, tx_batch.h) sees only these interfaces; tun_linux.cc and udp_linux.cc
+// are the real ones, native/fuzz/loop_fakes.h the fuzzers' fakes.
 // Contract for every method: never blocks for long (the loops poll PollFd()), returns how many
 // items were handled, or -errno for an error that should end the loop (the device or socket is
 // gone). Per-packet failures are counted in *failed and do not end the batch.
@@ -52,6 +53,17 @@ class UdpIO {
   virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
                         int n) = 0;
   virtual int PollFd() const = 0;
+};
+
+// The transmit side of an underlay socket: one call per batch (never per packet).
+class UdpSender {
+ public:
+  virtual ~UdpSender() = default;
+  // Sends n messages; every datagram that could not be sent is counted in *failed (a GSO message
+  // counts each of its datagrams). Returns n, or -errno when the socket is gone.
+  virtual int SendBatch(OutMsg* msgs, int n, uint64_t* failed) = 0;
+  // UDP GSO failed on this socket once and is off for good (messages are then sent unsegmented).
+  virtual bool gsoBroken() const = 0;
 };
 
 }  // namespace vxtun

@@ -17,7 +17,7 @@
 
 namespace vxtun {
 
-class UdpSocket final : public UdpIO {
+class UdpSocket final : public UdpIO, public UdpSender {
  public:
   explicit UdpSocket(int fd) : fd_(fd) {}
   ~UdpSocket() override;
@@ -25,9 +25,9 @@ class UdpSocket final : public UdpIO {
                 int n) override;
   // Sends n messages (all for this socket). A GSO message whose every segment is an iovec pair
   // (the shape PlanTsoSegments makes) can be resent unsegmented if GSO fails.
-  int SendBatch(OutMsg* msgs, int n, uint64_t* failed);
+  int SendBatch(OutMsg* msgs, int n, uint64_t* failed) override;
   int PollFd() const override { return fd_; }
-  bool gsoBroken() const { return gsoBroken_; }
+  bool gsoBroken() const override { return gsoBroken_; }
 
  private:
   int ResendSegments(const OutMsg& m, uint64_t* failed);

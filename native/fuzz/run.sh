@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz: --seconds must be a positive integer" >&2; exit 2; }
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan capture_filter)
+  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan capture_filter rx_loop)
 fi
 
 CXX="${CXX_FUZZ:-clang++}"
@@ -36,7 +36,8 @@ fi
 
 out=build-fuzz
 mkdir -p "$out/crashes"
-sources=(native/vxlan.cc native/classify.cc native/fdb.cc native/checksum.cc native/segment.cc native/gro.cc native/capture_filter.cc)
+sources=(native/vxlan.cc native/classify.cc native/fdb.cc native/checksum.cc native/segment.cc native/gro.cc native/capture_filter.cc
+  native/tso.cc native/capture.cc native/pcapng_epb.cc native/rx_batch.cc native/tx_batch.cc native/tun_linux.cc)
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 

@@ -1,0 +1,241 @@
+// Shared by the loop harnesses (rx_loop_fuzz.cc, tx_loop_fuzz.cc): fake I/O seams (io.h) that serve
+// generated batches and check what the loops write, a fixed forwarding table, and a TCP/UDP packet builder.
+//
+// The table: our VTEP MAC 02:00:00:00:00:01, VNI 1, local pods 10.244.0.0/24 and fd00::/64; peer 0 at
+// 192.0.2.1 owns 10.244.1.0/24 and fd00:1::/64, peer 1 at 192.0.2.2 owns 10.244.2.0/24. 192.0.2.9 is
+// an unknown VTEP.
+#pragma once
+#include <arpa/inet.h>
+#include <sys/uio.h>
+
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../checksum.h"
+#include "../fdb.h"
+#include "../io.h"
+#include "../virtio.h"
+#include "../vxlan.h"
+#include "fuzz_input.h"
+
+namespace vxtun::fuzz {
+
+constexpr uint8_t kOurMac[6] = {2, 0, 0, 0, 0, 1};
+constexpr uint8_t kPeerMac[2][6] = {{2, 0, 0, 0, 1, 1}, {2, 0, 0, 0, 1, 2}};
+inline uint32_t Vtep(int i) { return htonl(i == 0 ? 0xc0000201 : i == 1 ? 0xc0000202 : 0xc0000209); }
+
+inline std::unique_ptr<Table> FixedTable() {
+  std::vector<PeerEntry> peers(2);
+  for (int i = 0; i < 2; i++) {
+    peers[i].name = "peer-" + std::to_string(i);
+    peers[i].publicIp = Vtep(i);
+    std::memcpy(peers[i].mac, kPeerMac[i], 6);
+    peers[i].v4.push_back(Prefix4{0x0af40000u | static_cast<uint32_t>(i + 1) << 8, 24});
+  }
+  peers[0].v6.push_back(Prefix6{0xfd00000100000000ull, 0, 64});
+  std::string err;
+  return Table::Build(std::move(peers), {Prefix4{0x0af40000u, 24}}, {Prefix6{0xfd00000000000000ull, 0, 64}}, &err);
+}
+
+inline void Put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+// An IPv4 (10.244.<srcNet>.<srcHost> → 10.244.<dstNet>.<dstHost>) or IPv6 (fd00:<srcNet>::<srcHost> →
+// fd00:<dstNet>::<dstHost>) packet: TCP (proto 6) or UDP (17) with `payload` bytes, valid checksums.
+struct PacketSpec {
+  bool v6 = false;
+  uint8_t proto = 6;
+  uint8_t srcNet = 1, srcHost = 2, dstNet = 0, dstHost = 2;
+  uint16_t sport = 3000, dport = 80;
+  uint32_t seq = 1000;
+  uint8_t tcpFlags = 0x10;
+  size_t payload = 0;
+  uint8_t fill = 0;
+};
+
+inline std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
+  const size_t ihl = s.v6 ? 40 : 20, l4h = s.proto == 6 ? 20 : 8;
+  std::vector<uint8_t> p(ihl + l4h + s.payload, s.fill);
+  std::memset(p.data(), 0, ihl + l4h);
+  if (s.v6) {
+    p[0] = 0x60;
+    Put16(&p[4], static_cast<uint16_t>(l4h + s.payload));
+    p[6] = s.proto;
+    p[7] = 64;
+    p[8] = 0xfd, p[11] = s.srcNet, p[23] = s.srcHost;
+    p[24] = 0xfd, p[27] = s.dstNet, p[39] = s.dstHost;
+  } else {
+    p[0] = 0x45;
+    Put16(&p[2], static_cast<uint16_t>(p.size() > 65535 ? 65535 : p.size()));
+    p[8] = 64;
+    p[9] = s.proto;
+    p[12] = 10, p[13] = 244, p[14] = s.srcNet, p[15] = s.srcHost;
+    p[16] = 10, p[17] = 244, p[18] = s.dstNet, p[19] = s.dstHost;
+    Put16(&p[10], static_cast<uint16_t>(~Fold(SumBytes(p.data(), 20))));
+  }
+  uint8_t* t = &p[ihl];
+  Put16(t, s.sport);
+  Put16(t + 2, s.dport);
+  if (s.proto == 6) {
+    t[4] = static_cast<uint8_t>(s.seq >> 24), t[5] = static_cast<uint8_t>(s.seq >> 16);
+    t[6] = static_cast<uint8_t>(s.seq >> 8), t[7] = static_cast<uint8_t>(s.seq);
+    t[11] = 1;
+    t[12] = 5 << 4;
+    t[13] = s.tcpFlags;
+    Put16(t + 14, 512);
+  } else {
+    Put16(t + 4, static_cast<uint16_t>(8 + s.payload));
+  }
+  InnerIp ip;
+  if (ParseInnerIp(p.data(), p.size(), &ip) == Verdict::Forward) {
+    const size_t off = s.proto == 6 ? 16 : 6;
+    uint16_t c = static_cast<uint16_t>(~Fold(SumBytes(t, l4h + s.payload, PseudoHeaderSum(ip, l4h + s.payload))));
+    if (s.proto == 17 && c == 0) c = 0xffff;
+    Put16(t + off, c);
+  }
+  return p;
+}
+
+// Gathers iovecs into one buffer.
+inline std::vector<uint8_t> Gather(const struct iovec* iov, int n) {
+  std::vector<uint8_t> out;
+  for (int i = 0; i < n; i++) {
+    const uint8_t* b = static_cast<const uint8_t*>(iov[i].iov_base);
+    out.insert(out.end(), b, b + iov[i].iov_len);
+  }
+  return out;
+}
+
+// A receive socket serving queued messages (a message larger than the buffer arrives empty, as
+// MSG_TRUNC makes the real one report it).
+class FakeUdp final : public UdpIO {
+ public:
+  struct Msg {
+    std::vector<uint8_t> data;
+    uint32_t src = 0;
+    uint16_t gso = 0;
+  };
+  std::deque<Msg> queue;
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+                int n) override {
+    int i = 0;
+    for (; i < n && !queue.empty(); i++) {
+      Msg& m = queue.front();
+      sizes[i] = m.data.size() > cap ? 0 : m.data.size();
+      if (sizes[i]) std::memcpy(bufs[i], m.data.data(), sizes[i]);
+      srcIps[i] = m.src;
+      gsoSizes[i] = m.gso;
+      queue.pop_front();
+    }
+    return i;
+  }
+  int PollFd() const override { return -1; }
+};
+
+// A TUN queue: serves queued reads (readv semantics: scattered over the iovecs, truncated to their
+// room) and checks every write: a consistent virtio-net header and one well-formed IP packet (a GSO
+// write: a TCP super-packet of ≤ 65535 bytes whose headers the header describes). Writes fail (EINVAL)
+// when failEvery says so.
+class FakeTun final : public TunIO {
+ public:
+  std::deque<std::vector<uint8_t>> reads;  // [virtio-net header | packet]
+  uint64_t packetsRead = 0;
+  uint64_t writes = 0, writesFailed = 0;
+  unsigned failEvery = 0;  // every n-th write fails (0: none)
+  bool gone = false;       // the device is gone: writes return -EIO
+
+  int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) override {
+    int got = 0;
+    size_t bytes = 0;
+    while (got < n && bytes < budget && !reads.empty()) {
+      const std::vector<uint8_t>& p = reads.front();
+      size_t done = 0;
+      for (int k = 0; k < counts[got] && done < p.size(); k++) {
+        const size_t take = std::min(iovs[got][k].iov_len, p.size() - done);
+        std::memcpy(iovs[got][k].iov_base, p.data() + done, take);
+        done += take;
+      }
+      sizes[got++] = done;
+      bytes += done;
+      packetsRead++;
+      reads.pop_front();
+    }
+    return got;
+  }
+
+  int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) override {
+    if (gone) return -EIO;
+    for (int i = 0; i < n; i++) {
+      FUZZ_CHECK(counts[i] >= 2);
+      FUZZ_CHECK(iov[0].iov_len == kVnetHdrLen);
+      const VnetHdr v = ReadVnetHdr(static_cast<const uint8_t*>(iov[0].iov_base));
+      const std::vector<uint8_t> p = Gather(iov + 1, counts[i] - 1);
+      InnerIp ip;
+      FUZZ_CHECK(ParseInnerIp(p.data(), p.size(), &ip) == Verdict::Forward);
+      FUZZ_CHECK(ip.length == p.size());
+      FUZZ_CHECK(p.size() <= 65535);
+      if (v.gsoType != kVnetGsoNone) {
+        FUZZ_CHECK(v.gsoType == (ip.family == 4 ? kVnetGsoTcpv4 : kVnetGsoTcpv6));
+        FUZZ_CHECK(ip.proto == 6);
+        FUZZ_CHECK(v.flags == kVnetFlagNeedsCsum);
+        FUZZ_CHECK(v.csumStart == ip.headerLen && v.csumOffset == 16);
+        FUZZ_CHECK(v.gsoSize > 0 && v.hdrLen >= ip.headerLen + 20 && v.hdrLen < p.size());
+      } else {
+        FUZZ_CHECK(v.flags == 0);
+      }
+      writes++;
+      if (failEvery && writes % failEvery == 0) {
+        writesFailed++;
+        ++*failed;
+      }
+      iov += counts[i];
+    }
+    return n;
+  }
+  int PollFd() const override { return -1; }
+};
+
+// A transmit socket: checks every message (each datagram ≤ 65,507 bytes with a valid VXLAN header for VNI
+// 1 and our inner source MAC) and counts datagrams; sends fail when failEvery says so.
+class FakeSender final : public UdpSender {
+ public:
+  uint64_t sent = 0, failedDatagrams = 0, msgs = 0;
+  unsigned failEvery = 0;
+  bool broken = false;
+  int SendBatch(OutMsg* m, int n, uint64_t* failed) override {
+    for (int i = 0; i < n; i++) {
+      const std::vector<uint8_t> d = Gather(m[i].iov, m[i].iovcnt);
+      FUZZ_CHECK(d.size() <= 65507);
+      FUZZ_CHECK(m[i].gsoSize == 0 || !broken);
+      const size_t seg = m[i].gsoSize ? m[i].gsoSize : d.size();
+      FUZZ_CHECK(seg > 0);
+      uint64_t count = 0;
+      for (size_t off = 0; off < d.size(); off += seg) {
+        const size_t len = std::min(seg, d.size() - off);
+        FUZZ_CHECK(len >= kEncapPrefix + kIpv4MinHeader);
+        FUZZ_CHECK(CheckVxlanHeader(d.data() + off, len, 1) == Verdict::Forward);
+        FUZZ_CHECK(std::memcmp(d.data() + off + kVxlanHeader + 6, kOurMac, 6) == 0);
+        InnerIp ip;
+        FUZZ_CHECK(ParseInnerIp(d.data() + off + kEncapPrefix, len - kEncapPrefix, &ip) == Verdict::Forward);
+        FUZZ_CHECK(ip.length == len - kEncapPrefix);
+        count++;
+      }
+      msgs++;
+      if (failEvery && msgs % failEvery == 0) {
+        failedDatagrams += count;
+        *failed += count;
+      } else {
+        sent += count;
+      }
+    }
+    return n;
+  }
+  bool gsoBroken() const override { return broken; }
+};
+
+}  // namespace vxtun::fuzz

@@ -1,0 +1,173 @@
+// libFuzzer harness: the receive loop's real per-batch code (RxBatch::Run, rx_batch.h) over fake I/O
+// (loop_fakes.h). The input is a small program that builds the messages the fake socket serves: UDP GRO
+// trains of 1 to 256 VXLAN datagrams (TCP or UDP, IPv4 or IPv6, from known and unknown VTEPs, some
+// corrupted), raw messages of sizes at every limit (0, 1, 21, 22, kBufSize, 65535…), and single datagrams
+// with one byte changed; with coalescing on or off, 1 to 4 TUN queues, MTUs at their limits, failing TUN
+// writes and a running capture with a fuzzed filter.
+//
+// Input layout (bytes; an input that runs out reads as zeros):
+//   flags: bit0 gro, bit1 acceptUnknownVteps, bit2 no inner-source check, bit3 capture, bits4-5 queues−1,
+//          bit6 failing writes, bit7 the device is gone
+//   mtu selector, failEvery (with bit6), [capture: filter length %24, filter bytes]
+//   then messages, each: op (bits0-1 kind, bits2-3 source, bits4-7 variant) and its operands (below).
+// Invariants: every TUN write is well-formed (FakeTun); every datagram received is counted once:
+// packets + errors + drops = datagrams; errors = the datagrams of failed writes; ASan/UBSan clean.
+#include <vector>
+
+#include "../capture.h"
+#include "../rx_batch.h"
+#include "loop_fakes.h"
+
+using namespace vxtun;
+using namespace vxtun::fuzz;
+
+namespace {
+
+constexpr size_t kMtus[8] = {576, 1280, 1450, 1500, 9000, 65485, 68, 1};
+constexpr size_t kRawSizes[12] = {0, 1, 21, 22, 41, 42, 1514, 65507, 65535, kBufSize - 1, kBufSize, kBufSize + 1};
+
+// The datagrams RxBatch cuts a message into (rx_batch.cc): a train at its gso size, unless it is one
+// kernel GSO_UDP_TUNNEL packet delivered whole.
+uint64_t Datagrams(const FakeUdp::Msg& m) {
+  const size_t size = m.data.size() > kBufSize ? 0 : m.data.size();
+  size_t step = m.gso == 0 || m.gso >= size ? size : m.gso;
+  if (step < size && size >= kEncapPrefix + kIpv4MinHeader) {
+    InnerIp probe;
+    if (ParseInnerIp(m.data.data() + kEncapPrefix, size - kEncapPrefix, &probe) == Verdict::Forward &&
+        kEncapPrefix + probe.length == size)
+      step = size;
+  }
+  return size == 0 ? 1 : (size + step - 1) / step;
+}
+
+std::vector<uint8_t> Datagram(const PacketSpec& s) {
+  std::vector<uint8_t> d(kEncapPrefix);
+  WriteEncapPrefix(d.data(), 1, kOurMac, kPeerMac[0], s.v6 ? kEthPIpv6 : kEthPIp);
+  const std::vector<uint8_t> p = BuildPacket(s);
+  d.insert(d.end(), p.begin(), p.end());
+  return d;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Reader r(data, size);
+  const uint8_t flags = r.U8();
+  WorkerSettings s;
+  s.policy.vni = 1;
+  std::memcpy(s.policy.mac, kOurMac, 6);
+  s.policy.acceptUnknownVteps = flags & 0x02;
+  s.policy.checkInnerSource = !(flags & 0x04);
+  s.offloads.gro = flags & 0x01;
+  s.offloads.udpGro = true;
+  s.mtu = kMtus[r.U8() % 8];
+  const unsigned failEvery = (flags & 0x40) ? 1 + r.U8() % 8 : 0;
+  TableHolder holder;
+  holder.Replace(FixedTable());
+  CaptureHub hub(2, &holder);
+  int session = -1;
+  if (flags & 0x08) {
+    uint8_t prog[24];
+    const size_t plen = r.U8() % 24;
+    r.Bytes(prog, plen);
+    CaptureOptions o;
+    std::string err;
+    if (!CaptureFilter::Decode(prog, plen, &o.filter, &err)) o.filter = CaptureFilter{};
+    o.snaplen = 1 + r.U8() * 8 % kCaptureMaxSnap;
+    session = hub.Start(o);
+    FUZZ_CHECK(session > 0);
+    s.capture = &hub;
+  }
+  const int queues = 1 + ((flags >> 4) & 3);
+  std::vector<FakeTun> tuns(static_cast<size_t>(queues));
+  for (auto& t : tuns) {
+    t.failEvery = failEvery;
+    t.gone = flags & 0x80;
+  }
+  if (queues > 1)
+    for (auto& t : tuns) s.tunQueues.push_back(&t);
+
+  FakeUdp udp;
+  uint32_t seq[4] = {1000, 50000, 7, 0x7fffffff};
+  while (r.U8() != 0 || udp.queue.size() < 1) {  // an input that runs out ends the program
+    if (udp.queue.size() >= 600) break;
+    const uint8_t op = r.U8();
+    const int kind = op & 3, srcSel = (op >> 2) & 3, variant = op >> 4;
+    FakeUdp::Msg m;
+    m.src = Vtep(srcSel == 3 ? 0 : srcSel);
+    PacketSpec ps;
+    ps.v6 = variant & 1;
+    ps.proto = (variant & 2) ? 17 : 6;
+    ps.srcNet = static_cast<uint8_t>(srcSel == 1 ? 2 : 1);
+    ps.dstNet = (variant & 4) ? 3 : 0;  // 3: not local
+    ps.sport = static_cast<uint16_t>(3000 + (variant >> 3));
+    const int flow = variant & 3;
+    if (kind == 0 || kind == 3) {
+      // A train: count datagrams of seg payload bytes (the last may be shorter), some with PSH or corrupted.
+      const int count = 1 + r.U8();
+      const size_t payload = r.U8() % 2 ? r.U8() : r.U16() % 1500;
+      const uint8_t mutate = r.U8();
+      for (int i = 0; i < count; i++) {
+        ps.seq = seq[flow];
+        ps.payload = (i == count - 1 && (mutate & 1)) ? payload / 2 : payload;
+        ps.tcpFlags = (i == count - 1 && (mutate & 2)) ? 0x18 : 0x10;
+        ps.fill = static_cast<uint8_t>(i);
+        std::vector<uint8_t> d = Datagram(ps);
+        if ((mutate & 0x04) && i == (mutate >> 3) % count) d[d.size() - 1] ^= 0x5a;  // a bad inner checksum
+        if ((mutate & 0x80) && i == count / 2) d[0] = 0;                            // a bad VXLAN header
+        seq[flow] += static_cast<uint32_t>(ps.payload);
+        if (i == 0) m.gso = static_cast<uint16_t>(d.size());
+        m.data.insert(m.data.end(), d.begin(), d.end());
+      }
+      if (kind == 3) m.gso = r.U16();
+    } else if (kind == 1) {
+      // A raw message of a size at a limit: a valid datagram's head, then filler.
+      const size_t len = (variant & 8) ? r.U16() : kRawSizes[r.U8() % 12];
+      ps.payload = 64;
+      m.data = Datagram(ps);
+      m.data.resize(len, static_cast<uint8_t>(op));
+      m.gso = (variant & 4) ? r.U16() : 0;
+    } else {
+      // One datagram with one byte changed.
+      ps.seq = seq[flow];
+      ps.payload = r.U16() % 9000;
+      m.data = Datagram(ps);
+      seq[flow] += static_cast<uint32_t>(ps.payload);
+      const uint16_t at = r.U16();
+      const uint8_t x = r.U8();
+      if (variant & 8) m.data[at % m.data.size()] ^= x;
+    }
+    udp.queue.push_back(std::move(m));
+  }
+  uint64_t datagrams = 0;
+  for (const auto& m : udp.queue) datagrams += Datagrams(m);
+
+  Counters c;
+  auto* slot = holder.RegisterReader();
+  {
+    RxBatch batch(0, &udp, &tuns[0], &holder, slot, s, &c);
+    int rc = 1;
+    for (int guard = 0; guard < 10000 && (rc > 0 || !udp.queue.empty()); guard++) {
+      rc = batch.Run();
+      if (rc < 0) break;
+    }
+    if (flags & 0x80) {
+      if (rc < 0) FUZZ_CHECK(batch.FatalMessage(rc).find("TUN device") != std::string::npos);
+    } else {
+      FUZZ_CHECK(rc == 0 && udp.queue.empty());
+    }
+  }
+  if (session > 0) {
+    std::vector<uint8_t> out(1 << 16);
+    hub.Drain(session, out.data(), out.size(), 64);
+    hub.Stop(session);
+  }
+  if (flags & 0x80) return 0;
+  uint64_t drops = 0, failedWrites = 0;
+  for (int k = 0; k < kVerdictCount; k++) drops += c.drops[k].load();
+  for (const auto& t : tuns) failedWrites += t.writesFailed;
+  FUZZ_CHECK(c.drops[0].load() == 0);
+  FUZZ_CHECK(c.packets.load() + c.errors.load() + drops == datagrams);
+  FUZZ_CHECK((c.errors.load() == 0) == (failedWrites == 0));
+  return 0;
+}

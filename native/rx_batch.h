@@ -1,0 +1,56 @@
+// The receive loop's per-batch work (UDP → checks → TUN), callable without threads or real fds: the
+// worker's receive thread waits until its socket is readable and calls Run until it returns 0; the
+// fuzzer (native/fuzz/rx_loop_fuzz.cc) calls Run over fake I/O.
+//
+// One Run:
+//   1. recvmmsg up to NextRecvBatch messages (UdpIO::RecvBatch), each one datagram or a UDP GRO train of
+//      gso-sized datagrams;
+//   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
+//   3. offline: plan the TUN writes (gro.h: checksum completion, TCP coalescing into GSO writes,
+//      super-packets) and write them, one writev each, through the flow's TUN queue.
+// Capture (capture.h): checked once per batch; only then is each packet copied into the loop's ring.
+// No allocation, no blocking while online in the table.
+#pragma once
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fdb.h"
+#include "gro.h"
+#include "io.h"
+#include "loop_settings.h"
+
+namespace vxtun {
+
+class RxBatch {
+ public:
+  // tun: the worker's own queue (used when s.tunQueues has at most one). Buffers are allocated here, once.
+  RxBatch(int id, UdpIO* sock, TunIO* tun, TableHolder* table, TableHolder::ReaderSlot* slot,
+          const WorkerSettings& s, Counters* c);
+  RxBatch(const RxBatch&) = delete;
+  RxBatch& operator=(const RxBatch&) = delete;
+  ~RxBatch();
+
+  // One batch. Returns 1 when the socket may hold more (the batch was full), 0 when it is drained, or a
+  // negative errno when the loop must end (FatalMessage says why).
+  int Run();
+  std::string FatalMessage(int rc) const;
+
+ private:
+  struct Arrays;
+  int id_;
+  UdpIO* sock_;
+  TunIO* tun_;
+  TableHolder* table_;
+  TableHolder::ReaderSlot* slot_;
+  const WorkerSettings& settings_;
+  Counters* c_;
+  int want_;
+  bool tunGone_ = false;
+  std::unique_ptr<Arrays> a_;
+};
+
+}  // namespace vxtun

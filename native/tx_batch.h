@@ -1,0 +1,56 @@
+// The transmit loop's per-batch work (TUN → VXLAN → UDP), callable without threads or real fds: the
+// worker's transmit thread waits until its TUN queue is readable and calls Run until it returns 0; the
+// fuzzer (native/fuzz/tx_loop_fuzz.cc) calls Run over fake I/O.
+//
+// One Run:
+//   1. read up to kBatch packets or kBatchBytes from the TUN queue, each with its virtio-net header placed
+//      so the packet starts 22 bytes into its buffer (or scattered for the predicted TSO layout, tso.h);
+//   2. online in the table: classify each packet (ParseInnerIp, LPM on the inner destination) and write
+//      the VXLAN+Ethernet prefix in front of it, over the spent virtio-net header; a NEEDS_CSUM packet gets
+//      its checksum finished (tso.h); a TSO super-packet is planned into per-segment header blocks plus
+//      payload iovecs (no payload copy) and becomes UDP GSO messages of ≤ 64 datagrams / 65,507 bytes, or
+//      single datagrams when UDP GSO is off;
+//   3. offline: one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket).
+#pragma once
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fdb.h"
+#include "io.h"
+#include "loop_settings.h"
+#include "tso.h"
+
+namespace vxtun {
+
+class TxBatch {
+ public:
+  TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolder* table, TableHolder::ReaderSlot* slot,
+          const WorkerSettings& s, Counters* c);
+  TxBatch(const TxBatch&) = delete;
+  TxBatch& operator=(const TxBatch&) = delete;
+  ~TxBatch();
+
+  // One batch. Returns 1 when the queue may hold more, 0 when it is drained, or a negative errno when the
+  // loop must end (FatalMessage says why).
+  int Run();
+  std::string FatalMessage(int rc) const;
+
+ private:
+  struct Arrays;
+  void SetLayout(const TsoLayout& l);
+  int id_;
+  TunIO* tun_;
+  std::vector<UdpSender*> senders_;
+  TableHolder* table_;
+  TableHolder::ReaderSlot* slot_;
+  const WorkerSettings& settings_;
+  Counters* c_;
+  bool sendFailed_ = false;
+  std::unique_ptr<Arrays> a_;
+};
+
+}  // namespace vxtun
