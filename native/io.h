@@ -40,8 +40,10 @@ class TunIO {
   // iovecs at iovs[i] (readv); stops early once the packets read add up to `budget` bytes.
   virtual int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) = 0;
   // Writes n packets; packet i is gathered from counts[i] consecutive iovecs of iov (its
-  // virtio-net header first).
-  virtual int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) = 0;
+  // virtio-net header first). A failed write adds weights[i] to *failed (1 when weights is null): the
+  // received datagrams it carried.
+  virtual int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n,
+                         uint64_t* failed) = 0;
   virtual int PollFd() const = 0;
 };
 

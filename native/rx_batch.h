@@ -8,6 +8,9 @@
 //   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
 //   3. offline: plan the TUN writes (gro.h: checksum completion, TCP coalescing into GSO writes,
 //      super-packets) and write them, one writev each, through the flow's TUN queue.
+// Steps 2-3 repeat within one Run when a batch holds more datagrams than the per-batch arrays (Flush):
+// a message may be a train of any number of datagrams. Every datagram received is counted once: in
+// packets, in errors (the write that carried it failed) or under its drop reason.
 // Capture (capture.h): checked once per batch; only then is each packet copied into the loop's ring.
 // No allocation, no blocking while online in the table.
 #pragma once
@@ -41,6 +44,7 @@ class RxBatch {
 
  private:
   struct Arrays;
+  bool Flush(const Table* t, CaptureHub* cap);
   int id_;
   UdpIO* sock_;
   TunIO* tun_;

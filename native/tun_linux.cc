@@ -42,7 +42,7 @@ int TunQueue::ReadBatch(const struct iovec* const* iovs, const int* counts, size
   return got;
 }
 
-int TunQueue::WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) {
+int TunQueue::WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) {
   for (int i = 0; i < n; i++) {
     ssize_t r;
     do r = writev(fd_, iov, counts[i]);
@@ -51,7 +51,7 @@ int TunQueue::WriteBatch(const struct iovec* iov, const int* counts, int n, uint
       // EBADFD/EIO: the device is gone; anything else (EINVAL for a packet the stack rejects)
       // costs only this packet.
       if (errno == EBADFD || errno == EIO || errno == EBADF) return -errno;
-      ++*failed;
+      *failed += weights ? static_cast<uint64_t>(weights[i]) : 1;
     }
     iov += counts[i];
   }

@@ -16,7 +16,7 @@ class TunQueue final : public TunIO {
   explicit TunQueue(int fd) : fd_(fd) {}
   ~TunQueue() override;
   int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) override;
-  int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) override;
+  int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) override;
   int PollFd() const override { return fd_; }
   int fd() const { return fd_; }
 

@@ -58,10 +58,13 @@ struct PacketSpec {
   uint8_t fill = 0;
 };
 
-inline std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
+// Appends the packet to out (no allocation beyond out's growth: the harnesses build thousands per input).
+inline void AppendPacket(std::vector<uint8_t>& out, const PacketSpec& s) {
   const size_t ihl = s.v6 ? 40 : 20, l4h = s.proto == 6 ? 20 : 8;
-  std::vector<uint8_t> p(ihl + l4h + s.payload, s.fill);
-  std::memset(p.data(), 0, ihl + l4h);
+  const size_t at = out.size(), len = ihl + l4h + s.payload;
+  out.resize(at + len, s.fill);
+  uint8_t* p = out.data() + at;
+  std::memset(p, 0, ihl + l4h);
   if (s.v6) {
     p[0] = 0x60;
     Put16(&p[4], static_cast<uint16_t>(l4h + s.payload));
@@ -71,14 +74,14 @@ inline std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
     p[24] = 0xfd, p[27] = s.dstNet, p[39] = s.dstHost;
   } else {
     p[0] = 0x45;
-    Put16(&p[2], static_cast<uint16_t>(p.size() > 65535 ? 65535 : p.size()));
+    Put16(&p[2], static_cast<uint16_t>(len > 65535 ? 65535 : len));
     p[8] = 64;
     p[9] = s.proto;
     p[12] = 10, p[13] = 244, p[14] = s.srcNet, p[15] = s.srcHost;
     p[16] = 10, p[17] = 244, p[18] = s.dstNet, p[19] = s.dstHost;
-    Put16(&p[10], static_cast<uint16_t>(~Fold(SumBytes(p.data(), 20))));
+    Put16(&p[10], static_cast<uint16_t>(~Fold(SumBytes(p, 20))));
   }
-  uint8_t* t = &p[ihl];
+  uint8_t* t = p + ihl;
   Put16(t, s.sport);
   Put16(t + 2, s.dport);
   if (s.proto == 6) {
@@ -92,18 +95,24 @@ inline std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
     Put16(t + 4, static_cast<uint16_t>(8 + s.payload));
   }
   InnerIp ip;
-  if (ParseInnerIp(p.data(), p.size(), &ip) == Verdict::Forward) {
+  if (ParseInnerIp(p, len, &ip) == Verdict::Forward) {
     const size_t off = s.proto == 6 ? 16 : 6;
     uint16_t c = static_cast<uint16_t>(~Fold(SumBytes(t, l4h + s.payload, PseudoHeaderSum(ip, l4h + s.payload))));
     if (s.proto == 17 && c == 0) c = 0xffff;
     Put16(t + off, c);
   }
+}
+
+inline std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
+  std::vector<uint8_t> p;
+  AppendPacket(p, s);
   return p;
 }
 
-// Gathers iovecs into one buffer.
-inline std::vector<uint8_t> Gather(const struct iovec* iov, int n) {
-  std::vector<uint8_t> out;
+// Gathers iovecs into one buffer (reused: cleared first).
+inline const std::vector<uint8_t>& Gather(const struct iovec* iov, int n) {
+  static std::vector<uint8_t> out;
+  out.clear();
   for (int i = 0; i < n; i++) {
     const uint8_t* b = static_cast<const uint8_t*>(iov[i].iov_base);
     out.insert(out.end(), b, b + iov[i].iov_len);
@@ -145,7 +154,7 @@ class FakeTun final : public TunIO {
  public:
   std::deque<std::vector<uint8_t>> reads;  // [virtio-net header | packet]
   uint64_t packetsRead = 0;
-  uint64_t writes = 0, writesFailed = 0;
+  uint64_t writes = 0, writesFailed = 0, datagramsFailed = 0;
   unsigned failEvery = 0;  // every n-th write fails (0: none)
   bool gone = false;       // the device is gone: writes return -EIO
 
@@ -168,13 +177,13 @@ class FakeTun final : public TunIO {
     return got;
   }
 
-  int WriteBatch(const struct iovec* iov, const int* counts, int n, uint64_t* failed) override {
+  int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) override {
     if (gone) return -EIO;
     for (int i = 0; i < n; i++) {
       FUZZ_CHECK(counts[i] >= 2);
       FUZZ_CHECK(iov[0].iov_len == kVnetHdrLen);
       const VnetHdr v = ReadVnetHdr(static_cast<const uint8_t*>(iov[0].iov_base));
-      const std::vector<uint8_t> p = Gather(iov + 1, counts[i] - 1);
+      const std::vector<uint8_t>& p = Gather(iov + 1, counts[i] - 1);
       InnerIp ip;
       FUZZ_CHECK(ParseInnerIp(p.data(), p.size(), &ip) == Verdict::Forward);
       FUZZ_CHECK(ip.length == p.size());
@@ -191,7 +200,10 @@ class FakeTun final : public TunIO {
       writes++;
       if (failEvery && writes % failEvery == 0) {
         writesFailed++;
-        ++*failed;
+        const uint64_t w = weights ? static_cast<uint64_t>(weights[i]) : 1;
+        FUZZ_CHECK(w >= 1);
+        datagramsFailed += w;
+        *failed += w;
       }
       iov += counts[i];
     }
@@ -209,7 +221,7 @@ class FakeSender final : public UdpSender {
   bool broken = false;
   int SendBatch(OutMsg* m, int n, uint64_t* failed) override {
     for (int i = 0; i < n; i++) {
-      const std::vector<uint8_t> d = Gather(m[i].iov, m[i].iovcnt);
+      const std::vector<uint8_t>& d = Gather(m[i].iov, m[i].iovcnt);
       FUZZ_CHECK(d.size() <= 65507);
       FUZZ_CHECK(m[i].gsoSize == 0 || !broken);
       const size_t seg = m[i].gsoSize ? m[i].gsoSize : d.size();
