@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "bounded.h"
 #include "tso.h"
 #include "virtio.h"
 
@@ -30,9 +31,11 @@ struct TxBatch::Arrays {
   uint8_t* at(int i) { return mem.get() + static_cast<size_t>(i) * kTxSlot; }
   std::unique_ptr<uint8_t[]> hdrs{new uint8_t[kBatch * kHdrScratchPerPkt]};
   std::unique_ptr<uint8_t[]> capScratch{new uint8_t[kCapturePrefix + kCaptureMaxSnap]};
-  std::vector<struct iovec> iov = std::vector<struct iovec>(static_cast<size_t>(kBatch) * 2 * kMaxTsoSegs);
-  std::vector<OutMsg> msgs = std::vector<OutMsg>(static_cast<size_t>(kBatch) * kMaxTsoSegs);
-  std::vector<OutMsg> bySocket = std::vector<OutMsg>(msgs.size());
+  // A packet adds at most kMaxTsoSegs messages and 2·kMaxTsoSegs iovecs; when fewer are left, the messages so
+  // far are sent first (SendPending).
+  Bounded<struct iovec> iov{static_cast<size_t>(kBatch) * 2 * kMaxTsoSegs};
+  Bounded<OutMsg> msgs{static_cast<size_t>(kBatch) * kMaxTsoSegs};
+  Bounded<OutMsg> bySocket{static_cast<size_t>(kBatch) * kMaxTsoSegs};
   // The read iovecs of every slot for the current layout (one contiguous iovec when there is none).
   std::vector<struct iovec> readIov = std::vector<struct iovec>(static_cast<size_t>(kBatch) * kMaxReadIov);
   const struct iovec* readAt[kBatch];
@@ -79,6 +82,30 @@ void TxBatch::SetLayout(const TsoLayout& l) {
   }
 }
 
+// Sends the messages built so far, grouped by socket (stable: a flow's packets keep their order); counts the
+// datagrams that failed in *failed. Negative errno when a socket is gone.
+int TxBatch::SendPending(uint64_t* failed) {
+  Arrays& A = *a_;
+  const size_t nm = A.msgs.size(), nsock = senders_.size();
+  int s = 0;
+  if (nm == 0) return 0;
+  if (nsock == 1) {
+    s = senders_[0]->SendBatch(A.msgs.data(), static_cast<int>(nm), failed);
+  } else {
+    A.bySocket.Clear();
+    for (size_t sock = 0; sock < nsock && s >= 0; sock++) {
+      const size_t from = A.bySocket.size();
+      for (size_t j = 0; j < nm; j++)
+        if (A.msgs[j].socket == sock) A.bySocket.Append(A.msgs[j]);
+      if (A.bySocket.size() > from)
+        s = senders_[sock]->SendBatch(A.bySocket.data() + from, static_cast<int>(A.bySocket.size() - from), failed);
+    }
+  }
+  A.msgs.Clear();
+  A.iov.Clear();
+  return s < 0 ? s : 0;
+}
+
 int TxBatch::Run() {
   Arrays& A = *a_;
   const TsoLayout layout = A.layout;
@@ -89,17 +116,27 @@ int TxBatch::Run() {
   const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, kBatch, kBatchBytes);
   if (n < 0) return n;
   if (n == 0) return 0;
-  size_t nm = 0, ni = 0;
-  uint64_t datagrams = 0, bytes = 0, tsoSplit = 0;
+  msgs.Clear();
+  iov.Clear();
+  uint64_t datagrams = 0, bytes = 0, tsoSplit = 0, failed = 0, tooBig = 0, tooBigPkts = 0, forwarded = 0;
   uint64_t drops[kVerdictCount] = {};
   TsoLayout next = layout;
   const Table* t = table_->Enter(slot_);
   // Capture: one relaxed load per batch; a TSO super-packet is captured once, whole (up to the snap length).
-  CaptureHub* const cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
-  for (int i = 0; i < n; i++) {
+  CaptureHub* cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
+  int sendErr = 0;
+  for (int i = 0; i < n && sendErr == 0; i++) {
     if (A.sizes[i] < kVnetHdrLen) {
       drops[static_cast<int>(Verdict::Short)]++;
       continue;
+    }
+    if (msgs.room() < static_cast<size_t>(kMaxTsoSegs) || iov.room() < 2 * static_cast<size_t>(kMaxTsoSegs)) {
+      // Cannot happen with the arrays sized for kBatch packets; checked all the same. Offline while sending.
+      TableHolder::Exit(slot_);
+      sendErr = SendPending(&failed);
+      t = table_->Enter(slot_);
+      cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
+      if (sendErr < 0) break;
     }
     uint8_t* const slot = A.at(i);
     const VnetHdr v = ReadVnetHdr(slot + kTxHeadroom);
@@ -127,8 +164,9 @@ int TxBatch::Run() {
     }
     if (th != 0 && v.gsoSize >= kMinLayoutMss && r.ip.headerLen + th <= kMaxLayoutH)
       next = TsoLayout{r.ip.headerLen + th, v.gsoSize};
+    // The checksum to complete lies in the transport header: never in the IP header the classification read.
     if (verdict == Verdict::Forward && v.gsoType == kVnetGsoNone && (v.flags & kVnetFlagNeedsCsum) &&
-        !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset))
+        (v.csumStart < r.ip.headerLen || !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset)))
       verdict = Verdict::BadIp;
     if (verdict != Verdict::Forward) {
       drops[static_cast<int>(verdict)]++;
@@ -151,11 +189,13 @@ int TxBatch::Run() {
     base.dstPort = settings_.portNet;
     base.socket = static_cast<uint16_t>(r.flowHash % nsock);
     if (v.gsoType == kVnetGsoNone) {
-      iov[ni] = {slot, kEncapPrefix + r.length};
-      msgs[nm] = base;
-      msgs[nm].iov = &iov[ni++];
-      msgs[nm++].iovcnt = 1;
+      OutMsg m = base;
+      m.iov = iov.Take(1);
+      *m.iov = {slot, kEncapPrefix + r.length};
+      m.iovcnt = 1;
+      msgs.Append(m);
       datagrams++;
+      forwarded++;
       bytes += r.length;
       continue;
     }
@@ -173,21 +213,25 @@ int TxBatch::Run() {
       for (int s = 0; s < plan.segments; s += per) {
         const int cnt = std::min(per, plan.segments - s);
         const size_t tail = s + cnt == plan.segments ? last : layout.mss;
-        iov[ni] = {slot + static_cast<size_t>(s) * plan.segBytes,
-                   static_cast<size_t>(cnt - 1) * plan.segBytes + kEncapPrefix + h + tail};
-        msgs[nm] = base;
-        msgs[nm].iov = &iov[ni++];
-        msgs[nm].iovcnt = 1;
-        msgs[nm++].gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+        OutMsg m = base;
+        m.iov = iov.Take(1);
+        *m.iov = {slot + static_cast<size_t>(s) * plan.segBytes,
+                  static_cast<size_t>(cnt - 1) * plan.segBytes + kEncapPrefix + h + tail};
+        m.iovcnt = 1;
+        m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+        msgs.Append(m);
       }
       datagrams += static_cast<uint64_t>(plan.segments);
+      forwarded++;
       bytes += r.length + static_cast<size_t>(plan.segments - 1) * h;
       tsoSplit++;
       continue;
     }
+    struct iovec* const segIov = iov.Take(2 * static_cast<size_t>(kMaxTsoSegs));
     const TsoPlan plan = PlanTsoSegments(pkt, r.ip, th, v.gsoSize, slot,
                                          A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt, kHdrScratchPerPkt,
-                                         &iov[ni], kMaxTsoSegs);
+                                         segIov, kMaxTsoSegs);
+    iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
     if (plan.segments == 0) {
       drops[static_cast<int>(Verdict::BadIp)]++;
       continue;
@@ -195,42 +239,32 @@ int TxBatch::Run() {
     const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
     for (int s = 0; s < plan.segments; s += per) {
       const int cnt = std::min(per, plan.segments - s);
-      msgs[nm] = base;
-      msgs[nm].iov = &iov[ni + 2 * static_cast<size_t>(s)];
-      msgs[nm].iovcnt = 2 * cnt;
-      msgs[nm++].gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+      OutMsg m = base;
+      m.iov = segIov + 2 * static_cast<size_t>(s);
+      m.iovcnt = 2 * cnt;
+      m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+      msgs.Append(m);
     }
-    ni += 2 * static_cast<size_t>(plan.segments);
     datagrams += static_cast<uint64_t>(plan.segments);
+    forwarded++;
     bytes += r.length + static_cast<size_t>(plan.segments - 1) * (r.ip.headerLen + th);
     tsoSplit++;
   }
   TableHolder::Exit(slot_);
-  uint64_t failed = 0;
-  if (nm > 0) {
-    int s = 0;
-    if (nsock == 1) {
-      s = senders_[0]->SendBatch(msgs.data(), static_cast<int>(nm), &failed);
-    } else {
-      // Group by socket (stable: a flow's packets keep their order).
-      size_t k = 0;
-      for (size_t sock = 0; sock < nsock && s >= 0; sock++) {
-        const size_t from = k;
-        for (size_t j = 0; j < nm; j++)
-          if (msgs[j].socket == sock) A.bySocket[k++] = msgs[j];
-        if (k > from) s = senders_[sock]->SendBatch(&A.bySocket[from], static_cast<int>(k - from), &failed);
-      }
-    }
-    if (s < 0) {
-      sendFailed_ = true;
-      return s;
-    }
+  if (sendErr == 0) sendErr = SendPending(&failed);
+  if (sendErr < 0) {
+    sendFailed_ = true;
+    return sendErr;
   }
+  // Segments that cannot fit a UDP datagram are send errors too (the packet was valid; the MTU is not).
   AddCounter(c_->packets, datagrams - std::min(failed, datagrams));
   AddCounter(c_->bytes, bytes);
-  AddCounter(c_->errors, failed);
+  AddCounter(c_->errors, std::min(failed, datagrams) + tooBig);
   AddCounter(c_->offloaded, tsoSplit);
   for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], drops[k]);
+  tally_.read += static_cast<uint64_t>(n);
+  tally_.forwarded += forwarded;
+  tally_.tooBig += tooBigPkts;
   // The next reads use the layout of the last super-packet seen (after the sends: the slots are free).
   if (next.h != layout.h || next.mss != layout.mss) SetLayout(next);
   for (int i = 0; i < n; i++) got += A.sizes[i];

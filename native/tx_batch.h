@@ -9,7 +9,8 @@
 //      the VXLAN+Ethernet prefix in front of it, over the spent virtio-net header; a NEEDS_CSUM packet gets
 //      its checksum finished (tso.h); a TSO super-packet is planned into per-segment header blocks plus
 //      payload iovecs (no payload copy) and becomes UDP GSO messages of ≤ 64 datagrams / 65,507 bytes, or
-//      single datagrams when UDP GSO is off;
+//      single datagrams when UDP GSO is off; a datagram that cannot fit 65,507 bytes (an MTU above the
+//      cap in src/config.ts) is not sent and counted as a send error;
 //   3. offline: one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket).
 #pragma once
 #include <sys/uio.h>
@@ -39,7 +40,16 @@ class TxBatch {
   int Run();
   std::string FatalMessage(int rc) const;
 
+  // What every Run so far did with the packets it read (for the fuzzer's accounting): each is forwarded
+  // (as one or more datagrams), dropped under a reason (Counters::drops) or too big for UDP (tooBig; its
+  // segments are added to Counters::errors).
+  struct Tally {
+    uint64_t read = 0, forwarded = 0, tooBig = 0;
+  };
+  const Tally& tally() const { return tally_; }
+
  private:
+  int SendPending(uint64_t* failed);
   struct Arrays;
   void SetLayout(const TsoLayout& l);
   int id_;
@@ -50,6 +60,7 @@ class TxBatch {
   const WorkerSettings& settings_;
   Counters* c_;
   bool sendFailed_ = false;
+  Tally tally_;
   std::unique_ptr<Arrays> a_;
 };
 

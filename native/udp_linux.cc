@@ -68,23 +68,43 @@ int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32
   return r;
 }
 
+// The datagrams a message makes: its bytes cut at gsoSize (one when it is not a GSO message).
+size_t OutMsgDatagrams(const OutMsg& m) {
+  if (m.gsoSize == 0) return 1;
+  size_t total = 0;
+  for (int i = 0; i < m.iovcnt; i++) total += m.iov[i].iov_len;
+  return total == 0 ? 1 : (total + m.gsoSize - 1) / m.gsoSize;
+}
+
 int UdpSocket::ResendSegments(const OutMsg& m, uint64_t* failed) {
-  // Each segment of a planned GSO message is an iovec pair; send them as separate datagrams.
+  // Send a GSO message's datagrams one by one: each is an iovec pair (PlanTsoSegments' shape), or a
+  // gsoSize slice of a single iovec (PlanTsoInPlace's shape).
   struct mmsghdr hdrs[kBatch];
+  struct iovec slices[kBatch];
   struct sockaddr_in addr = {};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = m.dstIp;
   addr.sin_port = m.dstPort;
+  const bool sliced = m.iovcnt == 1;
+  const size_t total = sliced ? m.iov[0].iov_len : 0;
+  const int segs = sliced ? static_cast<int>(OutMsgDatagrams(m)) : m.iovcnt / 2;
   int done = 0;
-  const int segs = m.iovcnt / 2;
   while (done < segs) {
     const int k = segs - done < kBatch ? segs - done : kBatch;
     for (int j = 0; j < k; j++) {
       hdrs[j] = {};
       hdrs[j].msg_hdr.msg_name = &addr;
       hdrs[j].msg_hdr.msg_namelen = sizeof(addr);
-      hdrs[j].msg_hdr.msg_iov = m.iov + 2 * (done + j);
-      hdrs[j].msg_hdr.msg_iovlen = 2;
+      if (sliced) {
+        const size_t off = static_cast<size_t>(done + j) * m.gsoSize;
+        const size_t len = total - off < m.gsoSize ? total - off : m.gsoSize;
+        slices[j] = {static_cast<uint8_t*>(m.iov[0].iov_base) + off, len};
+        hdrs[j].msg_hdr.msg_iov = &slices[j];
+        hdrs[j].msg_hdr.msg_iovlen = 1;
+      } else {
+        hdrs[j].msg_hdr.msg_iov = m.iov + 2 * (done + j);
+        hdrs[j].msg_hdr.msg_iovlen = 2;
+      }
     }
     const int r = sendmmsg(fd_, hdrs, static_cast<unsigned>(k), 0);
     if (r < 0) {
@@ -144,7 +164,7 @@ int UdpSocket::SendBatch(OutMsg* msgs, int n, uint64_t* failed) {
         if (ResendSegments(m, failed) < 0) return -EBADF;
       } else {
         // This datagram failed (EAGAIN after the send timeout, ENETUNREACH, …): skip it.
-        *failed += m.gsoSize > 0 ? static_cast<uint64_t>(m.iovcnt / 2) : 1;
+        *failed += OutMsgDatagrams(m);
       }
       ++done;
     }

@@ -24,7 +24,8 @@ class UdpSocket final : public UdpIO, public UdpSender {
   int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
                 int n) override;
   // Sends n messages (all for this socket). A GSO message whose every segment is an iovec pair
-  // (the shape PlanTsoSegments makes) can be resent unsegmented if GSO fails.
+  // (the shape PlanTsoSegments makes) or a single iovec (PlanTsoInPlace) is resent unsegmented if GSO
+  // fails.
   int SendBatch(OutMsg* msgs, int n, uint64_t* failed) override;
   int PollFd() const override { return fd_; }
   bool gsoBroken() const override { return gsoBroken_; }
@@ -34,6 +35,9 @@ class UdpSocket final : public UdpIO, public UdpSender {
   int fd_;
   bool gsoBroken_ = false;
 };
+
+// The datagrams message m makes: its bytes cut at gsoSize (one when it is not a GSO message).
+size_t OutMsgDatagrams(const OutMsg& m);
 
 // Opens `count` receive sockets bound to bindIp:port (network byte order), sharing the port
 // through SO_REUSEPORT when count > 1. Throws SysError.
