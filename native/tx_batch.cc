@@ -189,6 +189,11 @@ int TxBatch::Run() {
     base.dstPort = settings_.portNet;
     base.socket = static_cast<uint16_t>(r.flowHash % nsock);
     if (v.gsoType == kVnetGsoNone) {
+      if (kEncapPrefix + r.length > kMaxUdpPayload) {  // an MTU above the cap (config.ts): cannot be sent
+        tooBig++;
+        tooBigPkts++;
+        continue;
+      }
       OutMsg m = base;
       m.iov = iov.Take(1);
       *m.iov = {slot, kEncapPrefix + r.length};
@@ -207,8 +212,14 @@ int TxBatch::Run() {
         drops[static_cast<int>(Verdict::BadIp)]++;
         continue;
       }
+      if (plan.segBytes > kMaxUdpPayload) {  // a segment larger than a UDP datagram: cannot be sent
+        tooBig += static_cast<uint64_t>(plan.segments);
+        tooBigPkts++;
+        continue;
+      }
       const size_t h = layout.h;
       const size_t last = r.length - h - static_cast<size_t>(plan.segments - 1) * layout.mss;
+      // ≥ 1: segBytes ≤ 65,507 was checked above.
       const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
       for (int s = 0; s < plan.segments; s += per) {
         const int cnt = std::min(per, plan.segments - s);
@@ -234,6 +245,12 @@ int TxBatch::Run() {
     iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
     if (plan.segments == 0) {
       drops[static_cast<int>(Verdict::BadIp)]++;
+      continue;
+    }
+    if (plan.segBytes > kMaxUdpPayload) {
+      iov.Shrink(2 * static_cast<size_t>(plan.segments));
+      tooBig += static_cast<uint64_t>(plan.segments);
+      tooBigPkts++;
       continue;
     }
     const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;

@@ -64,6 +64,12 @@ export interface ConfigEnv {
 export const DEFAULT_VNI = 1;
 export const DEFAULT_PORT = 8472;
 export const DEFAULT_DEVICE = 'vxtun0';
+/**
+ * The largest device MTU: a packet plus the 22-byte VXLAN + Ethernet prefix must fit one UDP datagram
+ * (65,507 bytes over IPv4). The transmit loop cuts super-packets into datagrams of 22 + MTU bytes at most
+ * (native/tx_batch.cc); above this it could fit none.
+ */
+export const MAX_MTU = 65507 - 22;
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9465';
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
@@ -485,11 +491,12 @@ function configFromValue(doc: unknown, env: ConfigEnv): Config {
   let mtu: Config['mtu'] = 'auto';
   if (m.has('mtu') && m.get('mtu') !== 'auto') {
     // IPv6 requires links of at least 1280 bytes (RFC 8200); IPv4 hosts must accept 576 (RFC 791).
+    // At most MAX_MTU: every packet must fit one UDP datagram with the 22-byte VXLAN + Ethernet prefix.
     const v = m.get('mtu');
     const min = ipv6Network === undefined ? 576 : 1280;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 65535) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_MTU) {
       const why = ipv6Network === undefined ? '' : ' (ipv6Network is set, and IPv6 needs 1280)';
-      fail('mtu', `expected 'auto' or an integer ${min}..65535${why}, got ${describe(v)}`);
+      fail('mtu', `expected 'auto' or an integer ${min}..${MAX_MTU}${why}, got ${describe(v)}`);
     }
     mtu = v;
   }

@@ -23,6 +23,7 @@ t.test('bad configs through the CLI: exit 2, one line naming the field, nothing 
     ['network /0', { ...good, network: '0.0.0.0/0' }, 'network'],
     ['IPv4 CIDR as ipv6Network', { ...good, ipv6Network: '10.0.0.0/8' }, 'ipv6Network'],
     ['MTU as a word', { ...good, mtu: 'big' }, 'mtu'],
+    ['MTU above the UDP datagram cap', { ...good, mtu: 65486 }, 'mtu'],
     ['multicast VTEP MAC', { ...good, vtepMAC: '01:00:5e:00:00:01' }, 'vtepMAC'],
     ['zero workers', { ...good, dataplane: { workers: 0 } }, 'dataplane.workers'],
     ['unknown engine', { ...good, dataplane: { engine: 'ebpf' } }, 'dataplane.engine'],

@@ -186,6 +186,7 @@ t.test('JSON works and means the same as YAML', async (t) => {
 
 t.test('other accepted values', async (t) => {
   t.equal(parseConfigText(minimal('mtu: 576\n'), 'x', env).mtu, 576);
+  t.equal(parseConfigText(minimal('mtu: 65485\n'), 'x', env).mtu, 65485, 'the largest MTU whose datagrams fit UDP');
   t.equal(parseConfigText(minimal('ipv6Network: fd10:244::/56\nmtu: 1280\n'), 'x', env).mtu, 1280);
   t.equal(parseConfigText(minimal('vni: 16777215\n'), 'x', env).vni, 16777215);
   t.equal(parseConfigText(minimal('device: vxlan-overlay01\n'), 'x', env).device, 'vxlan-overlay01');
@@ -253,8 +254,11 @@ const BAD: Bad[] = [
   { name: 'device slash', text: minimal('device: a/b\n'), field: 'device' },
   { name: 'device dotdot', text: minimal('device: ".."\n'), field: 'device' },
   { name: 'device space', text: minimal('device: "vx 0"\n'), field: 'device' },
-  { name: 'mtu too small', text: minimal('mtu: 500\n'), field: 'mtu', message: /576\.\.65535/ },
-  { name: 'mtu too small for IPv6', text: minimal('ipv6Network: fd10:244::/56\nmtu: 1000\n'), field: 'mtu', message: /1280\.\.65535.*ipv6Network/ },
+  { name: 'mtu too small', text: minimal('mtu: 500\n'), field: 'mtu', message: /576\.\.65485/ },
+  { name: 'mtu too small for IPv6', text: minimal('ipv6Network: fd10:244::/56\nmtu: 1000\n'), field: 'mtu', message: /1280\.\.65485.*ipv6Network/ },
+  // Above 65,485 a packet and its VXLAN + Ethernet prefix no longer fit one UDP datagram (issue 14 item 9).
+  { name: 'mtu above the UDP datagram cap', text: minimal('mtu: 65486\n'), field: 'mtu', message: /576\.\.65485, got 65486/ },
+  { name: 'mtu 65535', text: minimal('mtu: 65535\n'), field: 'mtu', message: /\.\.65485/ },
   { name: 'mtu a string', text: minimal('mtu: "1450"\n'), field: 'mtu' },
   { name: 'vtepMAC multicast', text: minimal('vtepMAC: "01:00:5e:00:00:01"\n'), field: 'vtepMAC', message: /unicast/ },
   { name: 'vtepMAC garbage', text: minimal('vtepMAC: 0a-00-00-00-01-01\n'), field: 'vtepMAC' },
