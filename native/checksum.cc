@@ -136,27 +136,59 @@ uint64_t PseudoHeaderSum(const InnerIp& ip, size_t l4len) {
   return acc + ip.proto + (l4len & 0xffff) + (l4len >> 16);
 }
 
+namespace {
+
+// Where pkt's TCP/UDP checksum field is and what it is checked against; false when the packet has
+// none to check (CsumFix::NotApplicable).
+struct L4Csum {
+  size_t l4len = 0;
+  size_t off = 0;       // of the field, in the L4 header
+  uint16_t field = 0;
+  uint64_t pseudo = 0;  // the pseudo-header sum, with the L4 length
+};
+
+bool FindL4Csum(const uint8_t* pkt, const InnerIp& ip, L4Csum* c) {
+  if (ip.proto != 6 && ip.proto != 17) return false;
+  if (ip.family == 4 && (((pkt[6] << 8) | pkt[7]) & 0x3fff) != 0) return false;  // MF or offset
+  c->l4len = ip.length - ip.headerLen;
+  c->off = ip.proto == 6 ? 16 : 6;
+  if (c->l4len < c->off + 2) return false;
+  const uint8_t* l4 = pkt + ip.headerLen;
+  c->field = static_cast<uint16_t>(l4[c->off] << 8 | l4[c->off + 1]);
+  if (ip.proto == 17 && ip.family == 4 && c->field == 0) return false;
+  c->pseudo = PseudoHeaderSum(ip, c->l4len);
+  return true;
+}
+
+// Linux seeds a partial checksum with the pseudo-header sum including the L4 length, or, for GSO
+// packets, without it.
+bool IsSeed(const L4Csum& c) {
+  const uint64_t pseudoNoLen = c.pseudo - (c.l4len & 0xffff) - (c.l4len >> 16);
+  return c.field == Fold(c.pseudo) || c.field == Fold(pseudoNoLen);
+}
+
+}  // namespace
+
 CsumFix CompletePartialChecksum(uint8_t* pkt, const InnerIp& ip) {
-  if (ip.proto != 6 && ip.proto != 17) return CsumFix::NotApplicable;
-  if (ip.family == 4 && (((pkt[6] << 8) | pkt[7]) & 0x3fff) != 0) return CsumFix::NotApplicable;  // MF or offset
-  const size_t l4len = ip.length - ip.headerLen;
-  const size_t off = ip.proto == 6 ? 16 : 6;
-  if (l4len < off + 2) return CsumFix::NotApplicable;
+  L4Csum c;
+  if (!FindL4Csum(pkt, ip, &c)) return CsumFix::NotApplicable;
   uint8_t* l4 = pkt + ip.headerLen;
-  const uint16_t field = static_cast<uint16_t>(l4[off] << 8 | l4[off + 1]);
-  if (ip.proto == 17 && ip.family == 4 && field == 0) return CsumFix::NotApplicable;
-  const uint64_t pseudo = PseudoHeaderSum(ip, l4len);
-  if (Fold(SumBytes(l4, l4len, pseudo)) == 0xffff) return CsumFix::Valid;
-  // Linux seeds a partial checksum with the pseudo-header sum including the L4 length, or, for
-  // GSO packets, without it.
-  const uint64_t pseudoNoLen = pseudo - (l4len & 0xffff) - (l4len >> 16);
-  if (field != Fold(pseudo) && field != Fold(pseudoNoLen)) return CsumFix::Bad;
-  l4[off] = l4[off + 1] = 0;
-  uint16_t sum = static_cast<uint16_t>(~Fold(SumBytes(l4, l4len, pseudo)));
-  if (ip.proto == 17 && sum == 0) sum = 0xffff;
-  l4[off] = static_cast<uint8_t>(sum >> 8);
-  l4[off + 1] = static_cast<uint8_t>(sum);
+  // One pass over the bytes: the sum with the field verifies it, and the same sum less the field
+  // (one's-complement subtraction: adding its complement) is what a completed checksum complements.
+  const uint16_t sum = Fold(SumBytes(l4, c.l4len, c.pseudo));
+  if (sum == 0xffff) return CsumFix::Valid;
+  if (!IsSeed(c)) return CsumFix::Bad;
+  uint16_t csum = static_cast<uint16_t>(~Fold(uint64_t{sum} + static_cast<uint16_t>(~c.field)));
+  if (ip.proto == 17 && csum == 0) csum = 0xffff;
+  l4[c.off] = static_cast<uint8_t>(csum >> 8);
+  l4[c.off + 1] = static_cast<uint8_t>(csum);
   return CsumFix::Completed;
+}
+
+bool SeedOrValidChecksum(const uint8_t* pkt, const InnerIp& ip) {
+  L4Csum c;
+  if (!FindL4Csum(pkt, ip, &c)) return true;
+  return IsSeed(c) || Fold(SumBytes(pkt + ip.headerLen, c.l4len, c.pseudo)) == 0xffff;
 }
 
 }  // namespace vxtun

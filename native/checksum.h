@@ -36,7 +36,16 @@ enum class CsumFix : uint8_t {
 };
 
 // Checks the TCP/UDP checksum of pkt (an IP packet described by ip) and completes it in place if
-// it is partial.
+// it is partial. One sum over the L4 bytes either way.
+//
+// "Completed" is not "verified": a corrupted packet whose (once valid) field happens to equal a
+// seed (about 2 in 65,536) is indistinguishable from a partial one, and leaves valid. So a
+// completed packet is only ever written alone, never coalesced (gro.h).
 CsumFix CompletePartialChecksum(uint8_t* pkt, const InnerIp& ip);
+
+// For a packet the kernel will checksum itself (a GSO write with NEEDS_CSUM, gro.h): true when the
+// TCP/UDP field holds a partial seed (the normal state of a kernel GSO packet; not summed) or the
+// checksum verifies, or there is none (NotApplicable above); false when it is Bad. Never writes.
+bool SeedOrValidChecksum(const uint8_t* pkt, const InnerIp& ip);
 
 }  // namespace vxtun

@@ -35,6 +35,8 @@ Seg Describe(const RxPkt& k) {
   const size_t th = TcpHeaderLen(k.p, k.ip);
   if (th == 0) return s;
   if (k.ip.family == 4 && k.ip.headerLen != kIpv4MinHeader) return s;  // IPv4 options: keep it simple
+  // The run's head header gets a fresh IPv4 checksum (close()): it must have verified first.
+  if (k.ip.family == 4 && !Ipv4HeaderChecksumOk(k.p, k.ip.headerLen)) return s;
   const uint8_t* tcp = k.p + k.ip.headerLen;
   s.flags = tcp[13];
   if (s.flags != kAck && s.flags != (kAck | kPsh)) return s;
@@ -135,6 +137,14 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
     // A super-packet: GSO write (coalescing on) or userspace split (off).
     if (th != 0 && k.ip.length > mtu && mtu > k.ip.headerLen + th) {
       close();
+      // Segmenting (here or in the kernel) rewrites every checksum: only a packet whose checksums
+      // stand (or are a kernel's partial seed) may be. A bad one goes in whole, unchanged, for
+      // the pod's stack to reject.
+      if ((k.ip.family == 4 && !Ipv4HeaderChecksumOk(k.p, k.ip.headerLen)) || !SeedOrValidChecksum(k.p, k.ip)) {
+        TunWrite* w = begin(TunWrite::kPlain, i, VnetHdr{});
+        if (!w || !add(w, k.p, k.ip.length)) return -1;
+        continue;
+      }
       if (!coalesce) {
         TunWrite* w = begin(TunWrite::kSplit, i, VnetHdr{});
         if (!w) return -1;
@@ -153,10 +163,10 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
       if (!w || !add(w, k.p, k.ip.length)) return -1;
       continue;
     }
-    const CsumFix fix =
-        coalesce && k.outerVerified && k.ip.proto == 6 ? CsumFix::Valid : CompletePartialChecksum(k.p, k.ip);
+    // Verified, not assumed (gro.h): one sum, which also completes a partial checksum.
+    const CsumFix fix = CompletePartialChecksum(k.p, k.ip);
     if (fix == CsumFix::Completed) st->csumCompleted++;
-    const Seg sg = coalesce && (fix == CsumFix::Valid || fix == CsumFix::Completed) ? Describe(k) : Seg{};
+    const Seg sg = coalesce && fix == CsumFix::Valid ? Describe(k) : Seg{};
     if (run && sg.th != 0 && run->segments < kMaxRunSegments && SameShape(pkts[runHead], runFirst, k, sg) &&
         sg.seq == runNextSeq && sg.payload <= runFirst.payload && runLast.payload == runFirst.payload &&
         !(runLast.flags & kPsh) && runFirst.hlen + runPayload + sg.payload <= kMaxGsoPacket) {

@@ -147,6 +147,17 @@ export interface NativeTunDevice {
   close(): void;
 }
 
+/** One planned TUN write (groWrites): its virtio-net header and the bytes it gathers after it. */
+export interface NativeGroWrite {
+  kind: 'plain' | 'gso' | 'split';
+  /** The index of its first packet; it covers packets first .. first + segments − 1. */
+  first: number;
+  segments: number;
+  vnet: { flags: number; gsoType: number; hdrLen: number; gsoSize: number; csumStart: number; csumOffset: number };
+  /** The packet written (for 'split', the packet the receive loop segments before writing). */
+  bytes: Buffer;
+}
+
 export interface NativeBinding {
   Dataplane: new (opts: NativeOpenOptions) => NativeDataplane;
   TunDevice: new (name: string) => NativeTunDevice;
@@ -160,8 +171,13 @@ export interface NativeBinding {
   encapBatch(bufs: Uint8Array[], vni: number, dstMac: string, srcMac: string): number;
   /** Benchmarks: plans the transmit split of a TSO super-packet; returns the segment count. */
   tsoPlan(packet: Uint8Array, mss: number): number;
-  /** Benchmarks: plans the receive-side coalescing of inner packets; returns the TUN write count. */
-  groPlan(packets: Uint8Array[], mtu: number): number;
+  /**
+   * Benchmarks: plans the receive-side coalescing of inner packets; returns the TUN write count. `outerVerified`:
+   * the packets came in a UDP GRO train (native/gro.h RxPkt).
+   */
+  groPlan(packets: Uint8Array[], mtu: number, outerVerified?: boolean): number;
+  /** Tests: the TUN writes planned for copies of the packets (native/gro.h PlanTunWrites; the inputs are not changed). */
+  groWrites(packets: Uint8Array[], mtu: number, outerVerified: boolean, coalesce?: boolean): NativeGroWrite[];
   /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
   completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
   /** Tests: the folded one's-complement sum by one implementation (native/checksum.h); null when the CPU lacks it. */

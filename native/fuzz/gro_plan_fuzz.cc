@@ -1,11 +1,17 @@
 // libFuzzer harness: the receive-side write plan (PlanTunWrites, gro.h). The input steers a train
 // of TCP segments built from a valid base packet — sequence gaps, PSH, short payloads, another
-// flow, a corrupted checksum, IPv4 or IPv6 — so that coalescing is actually reached. Invariants:
+// flow, a corrupted payload, from a UDP GRO train or not, IPv4 or IPv6 — so that coalescing is
+// actually reached; two bytes after the train make one packet's checksum a partial seed and
+// break one IPv4 header checksum. Invariants:
 //   - every packet lands in exactly one write, in order;
 //   - a coalesced write gathers into one valid super-packet: its IP length equals the gathered
 //     length (≤ 65535), its payload is the members' payloads in order, every member but the last
-//     carries exactly gso_size bytes, and no member had a bad checksum;
-//   - a plain write gathers exactly one packet.
+//     carries exactly gso_size bytes, and every member's TCP (and IPv4 header) checksum verified
+//     as received — whether or not it came in a UDP GRO train;
+//   - a plain write gathers exactly one packet, unchanged but for a completed checksum, which only
+//     a packet whose field held a partial seed may get;
+//   - a super-packet is segmented (GSO write or split) only when its checksums verified or its
+//     field held a partial seed.
 #include <sys/uio.h>
 
 #include <vector>
@@ -22,6 +28,19 @@ namespace {
 void Put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
+}
+
+// Whether the TCP checksum of a parsed packet verifies (the slow way: byte by byte).
+bool L4Valid(const uint8_t* pkt, const InnerIp& ip) {
+  const size_t l4len = ip.length - ip.headerLen;
+  const size_t alen = ip.family == 4 ? 4 : 16;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < alen; i += 2) sum += (ip.src[i] << 8 | ip.src[i + 1]) + (ip.dst[i] << 8 | ip.dst[i + 1]);
+  sum += ip.proto + l4len;
+  const uint8_t* l4 = pkt + ip.headerLen;
+  for (size_t i = 0; i < l4len; i++) sum += i % 2 ? l4[i] : l4[i] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
 }
 
 // A TCP packet (IPv4 or IPv6) with `payload` bytes of `fill`, valid checksums.
@@ -69,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t mss = 1 + r.U16() % 1400;
   const int n = 1 + r.U8() % 64;
   std::vector<std::vector<uint8_t>> store;
-  std::vector<bool> bad;
+  std::vector<bool> train;
   uint32_t seq = 1000;
   for (int i = 0; i < n; i++) {
     const uint8_t c = r.U8();
@@ -77,19 +96,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (c & 0x04) seq += 7;                                      // a gap
     const uint8_t flags = static_cast<uint8_t>(0x10 | ((c & 0x08) ? 0x08 : 0) | ((c & 0x80) ? 0x01 : 0));
     auto p = Tcp(v6, (c & 0x10) ? 4000 : 3000, seq, flags, len, static_cast<uint8_t>(i));
-    const bool corrupt = (c & 0x20) && len > 0;
-    if (corrupt) p.back() ^= 0x5a;
+    if ((c & 0x20) && len > 0) p.back() ^= 0x5a;  // corrupted after its checksum was taken
     seq += static_cast<uint32_t>(len);
     store.push_back(std::move(p));
-    bad.push_back(corrupt);
+    train.push_back(c & 0x40);
   }
+  // After the train (zeros when the input ends): a packet whose checksum field becomes a partial
+  // seed (with or without the L4 length), and one whose IPv4 header checksum breaks.
+  const uint8_t seedAt = r.U8(), seedKind = r.U8(), ipAt = r.U8();
+  if (seedAt != 0) {
+    auto& p = store[static_cast<size_t>((seedAt - 1) % n)];
+    InnerIp ip;
+    FUZZ_CHECK(ParseInnerIp(p.data(), p.size(), &ip) == Verdict::Forward);
+    Put16(&p[ip.headerLen + 16], Fold(PseudoHeaderSum(ip, (seedKind & 1) ? 0 : ip.length - ip.headerLen)));
+  }
+  if (ipAt != 0 && !v6) store[static_cast<size_t>((ipAt - 1) % n)][4] ^= 0x01;  // the ID: no other rule sees it
   std::vector<std::vector<uint8_t>> orig = store;
   std::vector<RxPkt> pkts(static_cast<size_t>(n));
+  // What each packet's checksums were as received (independently of PlanTunWrites).
+  std::vector<bool> verified(static_cast<size_t>(n)), seeded(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) {
     RxPkt& k = pkts[static_cast<size_t>(i)];
     k.p = store[static_cast<size_t>(i)].data();
     FUZZ_CHECK(ParseInnerIp(k.p, store[static_cast<size_t>(i)].size(), &k.ip) == Verdict::Forward);
     k.len = k.ip.length;
+    k.outerVerified = train[static_cast<size_t>(i)];
+    const size_t l4len = k.ip.length - k.ip.headerLen;
+    const uint8_t* tcp = k.p + k.ip.headerLen;
+    const uint16_t field = static_cast<uint16_t>(tcp[16] << 8 | tcp[17]);
+    const bool l4ok = L4Valid(k.p, k.ip);
+    verified[static_cast<size_t>(i)] = l4ok && (v6 || Ipv4HeaderChecksumOk(k.p, k.ip.headerLen));
+    seeded[static_cast<size_t>(i)] =
+        !l4ok && (field == Fold(PseudoHeaderSum(k.ip, l4len)) || field == Fold(PseudoHeaderSum(k.ip, 0)));
   }
   std::vector<uint8_t> vnet(static_cast<size_t>(n) * kVnetHdrLen);
   std::vector<struct iovec> iov(2 * static_cast<size_t>(n) + 8);
@@ -110,20 +148,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const auto& e = iov[static_cast<size_t>(tw.firstIov + k)];
       g.insert(g.end(), static_cast<uint8_t*>(e.iov_base), static_cast<uint8_t*>(e.iov_base) + e.iov_len);
     }
+    const size_t at = static_cast<size_t>(tw.pkt);
+    const bool ipOk = v6 || Ipv4HeaderChecksumOk(orig[at].data(), 20);
     if (tw.kind == TunWrite::kSplit) {
       FUZZ_CHECK(!coalesce && tw.segments == 1);
+      FUZZ_CHECK(ipOk && (verified[at] || seeded[at]));
       next++;
       continue;
     }
     if (tw.segments == 1 && v.gsoType == kVnetGsoNone) {
-      const auto& o = orig[static_cast<size_t>(tw.pkt)];
+      FUZZ_CHECK(v.flags == 0);
+      const auto& o = orig[at];
       FUZZ_CHECK(g.size() == o.size());
-      // Only a completed checksum may differ.
-      for (size_t i = 0; i < g.size(); i++) FUZZ_CHECK(g[i] == o[i] || i >= (v6 ? 40u : 20u));
+      // Only a partial checksum may change: completed.
+      const size_t csumAt = (v6 ? 40u : 20u) + 16;
+      for (size_t i = 0; i < g.size(); i++) FUZZ_CHECK(g[i] == o[i] || ((i == csumAt || i == csumAt + 1) && seeded[at]));
+      if (std::memcmp(g.data(), o.data(), g.size()) != 0) {
+        InnerIp ip;
+        FUZZ_CHECK(ParseInnerIp(g.data(), g.size(), &ip) == Verdict::Forward && L4Valid(g.data(), ip));
+      }
       next++;
       continue;
     }
     FUZZ_CHECK(v.flags == kVnetFlagNeedsCsum && v.gsoSize > 0);
+    if (tw.segments == 1) FUZZ_CHECK(ipOk && (verified[at] || seeded[at]));  // a super-packet
     InnerIp ip;
     FUZZ_CHECK(ParseInnerIp(g.data(), g.size(), &ip) == Verdict::Forward);
     FUZZ_CHECK(ip.length == g.size() && g.size() <= 65535);
@@ -132,7 +180,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t off = hlen;
       for (int m = 0; m < tw.segments; m++) {
         const auto& o = orig[static_cast<size_t>(tw.pkt + m)];
-        FUZZ_CHECK(!bad[static_cast<size_t>(tw.pkt + m)]);
+        FUZZ_CHECK(verified[static_cast<size_t>(tw.pkt + m)]);
         const size_t pl = o.size() - hlen;
         if (m + 1 < tw.segments) FUZZ_CHECK(pl == v.gsoSize);
         FUZZ_CHECK(pl <= v.gsoSize && off + pl <= g.size());
