@@ -354,6 +354,7 @@ Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
   o.Set("rxSuperSplit", Napi::Number::New(env, static_cast<double>(st.rxSuperSplit)));
   o.Set("rxCoalesced", Napi::Number::New(env, static_cast<double>(st.rxCoalesced)));
   o.Set("txTsoSplit", Napi::Number::New(env, static_cast<double>(st.txTsoSplit)));
+  o.Set("rxSocketDrops", Napi::Number::New(env, static_cast<double>(st.rxSocketDrops)));
   o.Set("offloads", OffloadsObject(env, st.offloads));
   o.Set("captureDropped", Napi::Number::New(env, static_cast<double>(st.captureDropped)));
   o.Set("captureMatched", Napi::Number::New(env, static_cast<double>(st.captureMatched)));

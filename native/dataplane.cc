@@ -68,6 +68,7 @@ DataplaneStats Dataplane::Stats() const {
     st.captureMatched = capture_->matched();
     st.captureSessions = capture_->sessions();
   }
+  for (const auto& s : rx_) st.rxSocketDrops += SocketDrops(*s);
   for (const auto& w : workers_) {
     st.txPackets += w->tx.packets.load(std::memory_order_relaxed);
     st.txBytes += w->tx.bytes.load(std::memory_order_relaxed);

@@ -34,6 +34,7 @@ struct DataplaneStats {
   uint64_t captureDropped = 0;  // capture records lost to a full ring (all captures, ever)
   uint64_t captureMatched = 0;  // packets that passed a capture's filter (all captures, ever)
   int captureSessions = 0;      // captures running now
+  uint64_t rxSocketDrops = 0;   // datagrams the kernel dropped at the receive sockets (buffer full): never seen
 };
 
 class Dataplane {

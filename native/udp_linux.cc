@@ -227,6 +227,18 @@ std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(uint32_t bindIp, int count
   return out;
 }
 
+uint64_t SocketDrops(const UdpSocket& s) {
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+  uint32_t mem[16] = {};  // SK_MEMINFO_VARS is 9 since Linux 4.x; room for more
+  socklen_t len = sizeof(mem);
+  constexpr int kSkMeminfoDrops = 8;
+  if (getsockopt(s.PollFd(), SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 || len < (kSkMeminfoDrops + 1) * sizeof(uint32_t))
+    return 0;
+  return mem[kSkMeminfoDrops];
+}
+
 bool ProbeUdpGso(const UdpSocket& s) {
   int v = 0;
   socklen_t len = sizeof(v);

@@ -45,6 +45,11 @@ std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(uint32_t bindIp, uint16_t
 // Opens `count` transmit sockets bound to bindIp and kernel-chosen ports. Throws SysError.
 std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(uint32_t bindIp, int count);
 
+// What the kernel dropped at this socket since it was opened (SO_MEMINFO's SK_MEMINFO_DROPS: the receive
+// buffer was full, e.g. while the worker could not run), one per buffer: a datagram, or a whole UDP GRO
+// train; 0 when the kernel cannot say.
+uint64_t SocketDrops(const UdpSocket& s);
+
 // UDP_SEGMENT is available on this socket (Linux ≥ 4.18).
 bool ProbeUdpGso(const UdpSocket& s);
 // Turns UDP_GRO on; true when the kernel confirms it (getsockopt, Linux ≥ 5.12).

@@ -263,6 +263,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
           superSplit: s.rxSuperSplit,
         },
         ...(dev ? { queueDrops: dev.txDropped } : {}),
+        ...(s.rxSocketDrops !== undefined ? { socketDrops: s.rxSocketDrops } : {}),
       },
       ready,
       version: VERSION,

@@ -6,7 +6,7 @@ import type { Status } from './status.js';
 
 /** What a scrape reads: the counters and peers of a status document (a Status is one). */
 export interface MetricsSnapshot {
-  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops' | 'queueDrops'>;
+  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops' | 'queueDrops' | 'socketDrops'>;
   peers: readonly unknown[];
   /** Absent with the js engine (no capture). */
   capture?: Status['capture'];
@@ -59,6 +59,11 @@ export function createMetrics(source: MetricsSource): Metrics {
     'vxtun_queue_drops_total',
     "Packets the kernel dropped at the device's full transmit queue, before vxtun read them (the device's tx_dropped).",
     (c) => c.queueDrops ?? 0,
+  );
+  total(
+    'vxtun_socket_drops_total',
+    "Datagrams (a UDP GRO train counts once) the kernel dropped at vxtun's full receive sockets, before vxtun read them.",
+    (c) => c.socketDrops ?? 0,
   );
   new client.Gauge({
     name: 'vxtun_peers',

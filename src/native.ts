@@ -46,6 +46,8 @@ export interface NativeStats {
   rxCoalesced: number;
   /** TSO super-packets read from the TUN and split into datagrams. */
   txTsoSplit: number;
+  /** Datagrams the kernel dropped at the receive sockets (buffer full) before vxtun read them (native engine only). */
+  rxSocketDrops?: number;
   /** The offloads in use now (UDP GSO can turn itself off after a failed send). */
   offloads: OffloadFlags;
   txDrops: DropCounts;

@@ -34,6 +34,12 @@ export interface Status {
      * Absent when the kernel's counters cannot be read.
      */
     queueDrops?: number;
+    /**
+     * What the kernel dropped at vxtun's receive sockets because their buffers were full (the workers could not
+     * keep up, or were stopped), counted as the kernel does (SO_MEMINFO): one per datagram, or per UDP GRO train
+     * however many datagrams it held. Never seen by vxtun, so not a drop reason. Absent with the js engine.
+     */
+    socketDrops?: number;
   };
   ready: boolean;
   version: string;
@@ -101,6 +107,7 @@ export function formatStatus(s: Status): string {
     lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
   }
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  if (c.socketDrops) lines.push(`socket drops ${c.socketDrops} (the receive sockets' buffers were full; the kernel dropped these datagrams or UDP GRO trains before vxtun read them)`);
   if (c.queueDrops) lines.push(`queue drops ${c.queueDrops} (the device's transmit queue was full; the kernel dropped them before vxtun read them)`);
   return lines.join('\n');
 }
