@@ -7,6 +7,7 @@
 #      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON points src/native.ts at it,
 #      LD_PRELOAD puts gcc's libasan first (node itself is not instrumented), detect_leaks=0
 #      because node does not free everything at exit; any ASan/UBSan report fails the run;
+#  1b. runs test/integration/train-flood.test.ts the same way: its daemons load the ASan addon (issue 14 item 2);
 #   2. builds native/sanitize/dataplane_cycles.cc with every native source but addon.cc under
 #      ASan+UBSan (LeakSanitizer on) and runs it in a throwaway network namespace: N open → start
 #      → traffic → close cycles; it fails on any leaked allocation (LSan at exit) or file
@@ -81,6 +82,35 @@ else
   results+=("native tests under ASan+UBSan: passed ${summary}")
 fi
 rm -f "$out"/asan.* "$out"/ubsan.*
+
+# ---- 1b. the receive-train flood against the instrumented daemon ----
+# test/integration/train-flood.test.ts starts real daemons (dist/cli.js, built by `npm run build`) in network
+# namespaces; they inherit VXTUN_NATIVE_ADDON and LD_PRELOAD, so the 8,192-datagram batch of issue 14 item 2 runs
+# through the ASan+UBSan addon. Needs root, /dev/net/tun, iproute2 and python3 (the test says why it skips).
+flood=test/integration/train-flood.test.ts
+if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null || [ ! -f dist/cli.js ]; then
+  results+=("train flood under ASan+UBSan: SKIPPED (needs root, /dev/net/tun, iproute2 and dist/ from npm run build)")
+  [ -n "${VXTUN_REQUIRE_NETNS:-}" ] && status=1
+else
+  echo "sanitize: running $flood against $addon"
+  log="$out/train-flood.log"
+  VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
+    "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "$flood" >"$log" 2>&1
+  rc=$?
+  reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)
+  summary=$(grep -E '^# \{ total' "$log" | tail -n 1)
+  if [ "$rc" -ne 0 ] || [ -n "$reports" ]; then
+    status=1
+    tail -n 30 "$log" >&2
+    for r in $reports; do echo "--- $r" >&2; head -n 60 "$r" >&2; done
+    results+=("train flood under ASan+UBSan: FAILED (tap exit $rc) ${summary}")
+  else
+    results+=("train flood under ASan+UBSan: passed ${summary}")
+  fi
+  rm -f "$out"/asan.* "$out"/ubsan.*
+fi
 
 # ---- 2. start/stop cycles under LeakSanitizer ----
 driver="$out/dataplane_cycles"
