@@ -51,12 +51,26 @@ max_len() {
 
 status=0
 summary=()
+# The sources are compiled once (instrumented for coverage and the sanitizers, without libFuzzer's main), in
+# parallel; each harness is then compiled and linked against them.
+objdir="$out/obj"
+mkdir -p "$objdir"
+echo "fuzz: compiling ${#sources[@]} sources"
+objs=()
+for f in "${sources[@]}"; do objs+=("$objdir/$(basename "${f%.cc}").o"); done
+# shellcheck disable=SC2016
+if ! printf '%s\n' "${sources[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c \
+    'f="$1"; shift; o="$1"; shift; exec "$@" -c -o "$o/$(basename "${f%.cc}").o" "$f"' _ {} "$objdir" \
+    "$CXX" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}"; then
+  echo "fuzz: compiling the sources failed" >&2
+  exit 1
+fi
 for h in "${harnesses[@]}"; do
   src="native/fuzz/${h}_fuzz.cc"
   if [ ! -f "$src" ]; then echo "fuzz: no harness $src" >&2; status=1; summary+=("$h: no such harness"); continue; fi
   bin="$out/$h"
   echo "fuzz: building $h"
-  if ! "$CXX" "${flags[@]}" -o "$bin" "$src" "${sources[@]}"; then
+  if ! "$CXX" "${flags[@]}" -o "$bin" "$src" "${objs[@]}"; then
     status=1; summary+=("$h: BUILD FAILED"); continue
   fi
   work="$out/work/$h"
