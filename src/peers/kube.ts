@@ -13,9 +13,9 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { ConfigError } from '../errors.js';
 import type { Cidr } from '../net/cidr.js';
-import type { Logger } from '../log.js';
+import { clip, type Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { claims, resolveConflicts } from './conflicts.js';
+import { describeConflict, resolveConflicts } from './conflicts.js';
 import { peerKey } from './diff.js';
 import {
   annotationKeys,
@@ -32,7 +32,15 @@ import {
   type NodeVerdict,
 } from './node-annotations.js';
 import { describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
-import { AbortedError, type Advertisement, type LocalNode, type Peer, type PeerSource, type SourceState } from './peer-source.js';
+import {
+  AbortedError,
+  type Advertisement,
+  type LocalNode,
+  type Peer,
+  type PeerConflict,
+  type PeerSource,
+  type SourceState,
+} from './peer-source.js';
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -76,10 +84,9 @@ class KubeSource implements PeerSource {
   readonly #informer: NodeInformer;
   readonly #known = new Map<string, Known>();
   readonly #created = new Map<string, number>();
-  /** For each claim (public IP, pod CIDR), how many programmable nodes hold it; kept up to date per event. */
-  readonly #claimCount = new Map<string, number>();
   #ownCIDRs: Cidr[] = [];
-  #conflicted = new Map<string, string>();
+  /** Nodes left out by conflict resolution → the reason (clipped), as last logged. */
+  #conflicted = new Map<string, PeerConflict>();
   #synced = false;
   #flushPending = false;
   #onSnapshot: ((peers: Peer[]) => void) | undefined;
@@ -119,7 +126,8 @@ class KubeSource implements PeerSource {
     let ok = 0;
     for (const [name, k] of this.#known) if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
     const others = this.#known.size - (this.#known.has(this.#o.nodeName) ? 1 : 0);
-    return { ...s, nodes: this.#known.size, skipped: others - ok };
+    const conflicts = [...this.#conflicted.values()];
+    return { ...s, nodes: this.#known.size, skipped: others - ok, ...(conflicts.length > 0 ? { conflicts } : {}) };
   }
 
   async local(signal: AbortSignal): Promise<LocalNode> {
@@ -152,7 +160,7 @@ class KubeSource implements PeerSource {
       }
       const now = performance.now();
       if (reason !== lastReason || now - lastLog >= waitLogMs) {
-        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason, ...this.#informer.state });
+        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason: clip(reason), ...this.#informer.state });
         lastLog = now;
         lastReason = reason;
       }
@@ -186,26 +194,16 @@ class KubeSource implements PeerSource {
     }
     if (before?.key === key) return; // a heartbeat or an unrelated change: nothing for the table
     if (this.#synced) this.#log.debug('node changed', { node: name });
-    if (before?.verdict.ok) this.#countClaims(before.verdict.peer, -1);
-    if (verdict.ok) this.#countClaims(verdict.peer, 1);
     this.#known.set(name, { verdict, key });
     const created = createdAt(node);
     if (created !== undefined) this.#created.set(name, created);
     if (!verdict.ok && name !== this.#o.nodeName) {
-      const fields = { node: name, reason: verdict.reason };
+      const fields = { node: name, reason: clip(verdict.reason) };
       if (verdict.kind === 'pending') this.#log.debug('node not programmed yet', fields);
       else if (verdict.kind === 'foreign') this.#log.warn('node skipped: not a vxlan peer of ours', fields);
       else this.#log.warn('node skipped: malformed', fields);
     }
     this.#scheduleFlush(false);
-  }
-
-  #countClaims(p: Peer, delta: 1 | -1): void {
-    for (const k of claims(p)) {
-      const n = (this.#claimCount.get(k) ?? 0) + delta;
-      if (n > 0) this.#claimCount.set(k, n);
-      else this.#claimCount.delete(k);
-    }
   }
 
   #remove(node: V1Node): void {
@@ -214,7 +212,6 @@ class KubeSource implements PeerSource {
     const before = this.#known.get(name);
     if (!before) return;
     this.#known.delete(name);
-    if (before.verdict.ok) this.#countClaims(before.verdict.peer, -1);
     if (name === this.#o.nodeName) {
       this.#conditionSet = false; // a re-created Node needs the condition again
       this.#wakeAll();
@@ -245,11 +242,14 @@ class KubeSource implements PeerSource {
       selfCIDRs: this.#ownCIDRs,
       programmed: (n) => (programmed ??= new Set(this.#lastSnapshot.map((p) => p.name))).has(n),
       created: this.#created,
-      claimCount: this.#claimCount,
+      ...(this.#self ? { selfMAC: this.#self.vtepMAC } : {}),
     });
-    const conflicted = new Map(conflicts.map((c) => [c.peer, `${c.what} is also claimed by ${c.holder}`]));
-    for (const [name, why] of conflicted) {
-      if (this.#conflicted.get(name) !== why) this.#log.warn('node skipped: conflicting', { node: name, reason: why });
+    // Logged once per conflict: again only when a node's reason changes (not on every event).
+    const conflicted = new Map<string, PeerConflict>();
+    for (const c of conflicts) {
+      const reason = clip(describeConflict(c));
+      conflicted.set(c.peer, { node: c.peer, holder: c.holder, reason });
+      if (this.#conflicted.get(c.peer)?.reason !== reason) this.#log.warn('node skipped: conflicting', { node: c.peer, reason });
     }
     this.#conflicted = conflicted;
     // An identical snapshot is not delivered again, except after a list (the first one must always go out).

@@ -12,7 +12,7 @@
 //      kubernetes-client/javascript#1933);
 //   5. tracks the connection state for /status.
 import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Node, type V1NodeList } from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+import { clip, type Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff.js';
 
 export interface NodeInformerOptions {
@@ -52,11 +52,11 @@ export function describeKubeError(err: unknown): string {
     const body = e.body as { message?: unknown } | string | undefined;
     const detail = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : undefined;
     const text = typeof e.message === 'string' && !e.message.startsWith('HTTP-Code') ? e.message : undefined;
-    return `HTTP ${status}${detail ? `: ${detail}` : text ? `: ${text}` : ''}`;
+    return clip(`HTTP ${status}${detail ? `: ${detail}` : text ? `: ${text}` : ''}`);
   }
   const msg = typeof e?.message === 'string' ? e.message : String(err);
   const reason = /, reason: (.*)$/.exec(msg);
-  return reason?.[1] ?? msg;
+  return clip(reason?.[1] ?? msg);
 }
 
 const NODES_PATH = '/api/v1/nodes';

@@ -189,6 +189,58 @@ t.test('malformed and foreign nodes are logged and skipped; the others are progr
   t.equal(h.logs.find((l) => l.fields['node'] === 'joining')?.level, 'debug', 'a node without annotations yet: debug only');
 });
 
+t.test('a nested pod CIDR, an unusable public IP, our VTEP MAC: left out, logged once (clipped), in state()', async (t) => {
+  const api = await server(t, [own(), flannelNode(2)]);
+  const h = startHarness(api.url);
+  t.teardown(() => h.stop());
+  await h.local();
+  h.run({ vtepMAC: '0a:aa:00:00:00:01' });
+  await h.snapshot((p) => names(p).includes('node-b'));
+  const node = (name: string, cidr: string, ann: Record<string, string>) =>
+    makeNode({ name, podCIDRs: [cidr], internalIP: '192.168.99.77', annotations: ann, created: '2000-01-01T00:00:00Z' });
+  const fa = (mac: string, ip: string) => flannelAnnotations({ vtepMAC: mac, publicIP: ip });
+  // Older than node-b and with a smaller name, but node-b was programmed first: the newcomer loses.
+  api.upsertNode(node('aaa-nested', '10.244.2.0/25', fa('0a:00:00:00:20:01', '192.168.99.20')));
+  api.upsertNode(node('aab-contains', '10.244.0.0/22', fa('0a:00:00:00:21:01', '192.168.99.21')));
+  api.upsertNode(node('metadata', '10.244.30.0/24', fa('0a:00:00:00:30:01', '169.254.169.254')));
+  api.upsertNode(node('loopback', '10.244.31.0/24', fa('0a:00:00:00:31:01', '127.0.0.1')));
+  api.upsertNode(node('my-mac', '10.244.32.0/24', fa('0A:AA:00:00:00:01', '192.168.99.32')));
+  const huge = 'x'.repeat(250_000);
+  api.upsertNode(node('huge', '10.244.33.0/24', { ...fa('0a:00:00:00:33:01', '192.168.99.33'), [`${PREFIX}/backend-type`]: huge }));
+  api.upsertNode(flannelNode(4));
+  const snap = await h.snapshot((p) => names(p).includes('node-d'));
+  t.same(names(snap), ['node-a', 'node-b', 'node-d'], 'only the good nodes are programmed');
+  const expected: [string, RegExp][] = [
+    ['aaa-nested', /^pod CIDR 10\.244\.2\.0\/25 \(overlaps 10\.244\.2\.0\/24\) is also claimed by node-b$/],
+    ['aab-contains', /^pod CIDR 10\.244\.0\.0\/22 \(overlaps ours\) is also claimed by node-a$/],
+    ['loopback', /^public IP 127\.0\.0\.1 is loopback$/],
+    ['metadata', /^public IP 169\.254\.169\.254 is link-local$/],
+    ['my-mac', /^VTEP MAC 0a:aa:00:00:00:01 is ours/i],
+  ];
+  const state = h.source.state();
+  t.same(state.conflicts?.map((c) => c.node), expected.map(([n]) => n), 'state() lists the conflicts, sorted by node');
+  for (const [name, re] of expected) t.match(state.conflicts?.find((c) => c.node === name)?.reason, re, `${name}: reason`);
+  t.equal(state.skipped, expected.length + 1, 'skipped counts them (and the malformed one)');
+
+  // Many more events, none changing a conflict: each is still logged once.
+  for (let i = 0; i < 20; i++) {
+    api.patchNode('aaa-nested', { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(Date.now() + i).toISOString() }] } });
+    api.upsertNode(flannelNode(5 + (i % 3)));
+    api.deleteNode(`node-${String.fromCharCode(101 + (i % 3))}`);
+  }
+  api.upsertNode(flannelNode(9));
+  await h.snapshot((p) => names(p).includes('node-i'));
+  for (const [name] of expected) {
+    const warned = h.logs.filter((l) => l.msg === 'node skipped: conflicting' && l.fields['node'] === name);
+    t.equal(warned.length, 1, `${name}: logged once`);
+  }
+  // A 250 KB annotation is not copied into a log line: every logged value is at most 200 characters.
+  const long = h.logs.flatMap((l) => Object.entries(l.fields).filter(([, v]) => typeof v === 'string' && v.length > 200).map(([k]) => `${l.msg} ${k}`));
+  t.same(long, [], 'no logged field is longer than 200 characters');
+  const hugeLine = h.logs.find((l) => l.fields['node'] === 'huge' && l.level === 'warn');
+  t.match(hugeLine?.fields['reason'], /^backend type "x{20,}.*more\)$/, 'the huge value is clipped, saying how much was cut');
+});
+
 t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   const api = await server(t);
   const h = startHarness(api.url);
