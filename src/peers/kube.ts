@@ -31,7 +31,7 @@ import {
   type NodeParseContext,
   type NodeVerdict,
 } from './node-annotations.js';
-import { describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
+import { abortOn, describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
 import {
   AbortedError,
   type Advertisement,
@@ -99,6 +99,8 @@ class KubeSource implements PeerSource {
   #publishFailures = 0;
   #conditionSet = false;
   #stopped = false;
+  /** Aborts our requests in flight (patches) on stop: nothing may outlive the source. */
+  readonly #stopRequests = new AbortController();
   #flushForced = false;
   #lastSnapshot: Peer[] = [];
 
@@ -317,14 +319,14 @@ class KubeSource implements PeerSource {
     if (!desired) return;
     const body = annotationsPatch(node, desired);
     if (body) {
-      await this.#core.patchNode({ name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await this.#core.patchNode({ name, body }, abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
       this.#log.info('published our node annotations', { node: name, ...desired });
     }
     if (!this.#conditionSet) {
       const now = this.#o.now?.() ?? new Date();
       await this.#core.patchNodeStatus(
         { name, body: networkAvailablePatch(now) },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
       );
       this.#conditionSet = true;
       this.#log.info('set NetworkUnavailable=False on our node', { node: name });
@@ -343,6 +345,7 @@ class KubeSource implements PeerSource {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#publishTimer);
+    this.#stopRequests.abort();
     this.#informer.stop();
     this.#wakeAll();
   }

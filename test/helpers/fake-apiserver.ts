@@ -101,6 +101,8 @@ export class FakeApiServer {
   stall = false;
   /** Every watch is ended as soon as it has been answered (kubernetes-client/javascript#1933). */
   endWatchesAtOnce = false;
+  /** Requests of these kinds are never answered (a hung API server); their connections end only at stop(). */
+  readonly hold = new Set<FailKind>();
   /** Called with each request before it is answered (tests use it to inject faults at a precise moment). */
   beforeRequest: ((r: RecordedRequest) => void) | undefined;
   readonly requests: RecordedRequest[] = [];
@@ -366,6 +368,9 @@ export class FakeApiServer {
     const m = /^\/api\/v1\/nodes(?:\/([^/]+)(\/status)?)?$/.exec(url.pathname);
     if (!m) return this.#json(res, 404, status(404, 'NotFound', `the server could not find the requested resource`));
     const [, name, sub] = m;
+    const kind: FailKind =
+      req.method === 'PATCH' ? 'patch' : name !== undefined ? 'get' : q['watch'] === 'true' || q['watch'] === '1' ? 'watch' : 'list';
+    if (this.hold.has(kind)) return; // never answered: the response stays open until stop() drops the connection
     if (req.method === 'GET' && name === undefined) {
       return q['watch'] === 'true' || q['watch'] === '1' ? this.#watch(res, q) : this.#list(res, q);
     }
@@ -443,8 +448,10 @@ export class FakeApiServer {
       clearTimeout(w.timer);
       this.#watchers.delete(w);
     });
+    if (res.destroyed || this.#server === undefined) return this.#endWatch(w); // the client left, or an outage began
     const timeout = Number(q['timeoutSeconds'] ?? 0);
-    if (timeout > 0 && !this.stall) w.timer = setTimeout(() => this.#endWatch(w), timeout * 1000);
+    // unref: a watch the server would end in 5-10 minutes must not keep a test process alive on its own.
+    if (timeout > 0 && !this.stall) w.timer = setTimeout(() => this.#endWatch(w), timeout * 1000).unref();
     if (this.stall) this.#watchers.delete(w); // silent: it never hears of changes
     if (this.endWatchesAtOnce) this.#endWatch(w);
   }
