@@ -3,7 +3,8 @@
 //
 //   local():  start the informer; wait until our Node is listed with a pod CIDR; take our stored VTEP MAC from our
 //             backend-data annotation (so it survives restarts) and our InternalIP as the underlay hint.
-//   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch on nodes/status),
+//   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch), both through the
+//             nodes/status subresource (deploy/rbac.yaml grants patch on nodes/status only),
 //             retrying with backoff, and restoring the annotations if someone else changes them; deliver a full
 //             snapshot after the list and after every change that matters, coalesced per event-loop turn.
 //
@@ -319,7 +320,8 @@ class KubeSource implements PeerSource {
     if (!desired) return;
     const body = annotationsPatch(node, desired);
     if (body) {
-      await this.#core.patchNode({ name, body }, abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+      // Through the status subresource, like flannel: vxtun's ClusterRole may patch nodes/status, not nodes.
+      await this.#core.patchNodeStatus({ name, body }, abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
       this.#log.info('published our node annotations', { node: name, ...desired });
     }
     if (!this.#conditionSet) {

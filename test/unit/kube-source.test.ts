@@ -72,16 +72,16 @@ t.test('local() waits for our pod CIDR, then run() delivers add, update and dele
   t.same(h.source.state(), { connected: true, nodes: 2, skipped: 0 }, 'state');
 });
 
-t.test('our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge on status', async (t) => {
+t.test('our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge, both on nodes/status', async (t) => {
   const api = await server(t);
   const h = startHarness(api.url);
   t.teardown(() => h.stop());
   await h.local();
   h.run({ vtepMAC: '0a:11:22:33:44:55' });
-  await h.until(() => api.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/status')), 5_000, 'the status patch');
+  await h.until(() => api.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'the condition patch');
   const patches = api.requests.filter((r) => r.method === 'PATCH');
-  t.equal(patches.length, 2, 'two patches');
-  t.equal(patches[0]!.path, '/api/v1/nodes/node-a');
+  t.equal(patches.length, 2, 'two patches (none refused: the fake server answers 403 to PATCH nodes/NAME, as RBAC does)');
+  t.equal(patches[0]!.path, '/api/v1/nodes/node-a/status', 'annotations through the status subresource (RBAC: nodes/status patch only)');
   t.equal(patches[0]!.contentType, 'application/merge-patch+json', 'annotations: JSON merge patch');
   t.same(
     patches[0]!.body,
@@ -136,7 +136,7 @@ t.test('public-ip-overwrite on our node is what we publish; a stored VTEP MAC is
   t.equal(l.vtepMAC, '0a:aa:bb:cc:dd:ee', 'the VTEP MAC from our backend-data');
   h.run({ vtepMAC: l.vtepMAC });
   await h.until(() => api.requests.some((r) => r.method === 'PATCH'), 5_000, 'a patch');
-  const patch = api.requests.find((r) => r.method === 'PATCH' && !r.path.endsWith('/status'));
+  const patch = api.requests.find((r) => r.method === 'PATCH' && r.contentType === 'application/merge-patch+json');
   t.match(patch?.body, { metadata: { annotations: { [`${PREFIX}/public-ip`]: '203.0.113.7' } } }, 'public-ip = the overwrite');
 });
 
