@@ -82,7 +82,7 @@ const CASES: Case[] = [
     run: true,
     async setup(api, child) {
       await child.waitFor(/"event":"local"/, 30_000);
-      await until(() => got(api, (r) => r.method === 'PATCH' && r.path.endsWith('/status')), 30_000, 'the condition patch');
+      await until(() => got(api, (r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'), 30_000, 'the condition patch');
     },
   },
   {

@@ -248,7 +248,7 @@ t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   await h.local();
   h.run();
   await h.snapshot((p) => names(p).includes('node-b'));
-  await h.until(() => api.requests.some((r) => r.path.endsWith('/status')), 5_000, 'our patches');
+  await h.until(() => api.requests.some((r) => r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'our patches');
   const rv = api.resourceVersion;
   const firstWatchRV = Number(watches(api)[0]?.query['resourceVersion']);
   api.expireWatches();
