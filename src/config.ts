@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import { Cidr } from './net/cidr.js';
 import { parseIP, type IP } from './net/ip.js';
 import { formatMac, isUnicast, macFromName, parseMac } from './net/mac.js';
+import { unusablePublicIP } from './peers/conflicts.js';
 
 export type OffloadMode = 'auto' | 'on' | 'off';
 
@@ -374,6 +375,8 @@ function staticPeersOf(v: unknown, nodeName: string, network: Cidr, ipv6Network:
 
     if (!m.has('publicIP')) fail(`${at}.publicIP`, 'required: the underlay address other nodes send to');
     const publicIP = underlayIP(m.get('publicIP'), `${at}.publicIP`);
+    const unusable = unusablePublicIP(publicIP);
+    if (unusable !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is ${unusable}, not an address other nodes can send to`);
     const sameIP = ips.get(publicIP.text);
     if (sameIP !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is also the publicIP of ${sameIP}`);
     ips.set(publicIP.text, name);

@@ -122,7 +122,7 @@ function specToPeer(p: PeerSpec): Peer {
 
 /** The peer source the config asks for. The Kubernetes client is loaded only when used (it takes a second). */
 export async function peerSourceFor(config: Config, logger: Logger): Promise<PeerSource> {
-  if (config.peers.kind === 'static') return staticPeerSource(config.peers.static.map(specToPeer), config.nodeName);
+  if (config.peers.kind === 'static') return staticPeerSource(config.peers.static.map(specToPeer), config.nodeName, logger);
   const k = config.peers.kubernetes;
   const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([import('./peers/kube.js'), import('./peers/kube-config.js')]);
   return kubePeerSource({

@@ -8,6 +8,22 @@ export interface Logger {
 }
 
 const noop = (): void => {};
+
+/** Longest text of hostile origin (a Node annotation, a reason quoting one) a log line carries. */
+export const MAX_LOGGED_TEXT = 200;
+
+/**
+ * `text` cut to at most `max` characters (ending in "…(N more)" when cut), so a 250 KB annotation is not copied
+ * into a log line. Use it for every reason or value that can come from outside.
+ */
+export function clip(text: string, max = MAX_LOGGED_TEXT): string {
+  if (text.length <= max) return text;
+  for (let keep = max - 10; keep > 0; keep--) {
+    const out = `${text.slice(0, keep)}…(${text.length - keep} more)`;
+    if (out.length <= max) return out;
+  }
+  return text.slice(0, max);
+}
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
 
 /** Formats a log line: `level msg key=value …` (values JSON-encoded when not plain words). */

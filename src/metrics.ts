@@ -10,6 +10,8 @@ export interface MetricsSnapshot {
   peers: readonly unknown[];
   /** Absent with the js engine (no capture). */
   capture?: Status['capture'];
+  /** The peer source's state; its conflicts give vxtun_peer_conflicts (0 when absent). */
+  controlPlane?: Pick<NonNullable<Status['controlPlane']>, 'conflicts'>;
 }
 export type MetricsSource = () => MetricsSnapshot;
 
@@ -71,6 +73,14 @@ export function createMetrics(source: MetricsSource): Metrics {
     registers: [registry],
     collect() {
       this.set(read().peers.length);
+    },
+  });
+  new client.Gauge({
+    name: 'vxtun_peer_conflicts',
+    help: 'Nodes left out of the forwarding table by conflict resolution (overlapping pod CIDRs, shared or unusable public IP, our VTEP MAC).',
+    registers: [registry],
+    collect() {
+      this.set(read().controlPlane?.conflicts?.length ?? 0);
     },
   });
   total('vxtun_capture_packets_total', 'Packets that passed a running capture\'s filter (vxtun dump).', () => read().capture?.packets ?? 0);

@@ -69,6 +69,11 @@ export interface ControlPlaneStatus {
   nodes: number;
   /** Nodes left out of the table: malformed, another backend or VNI, conflicting, or not set up yet. */
   skipped: number;
+  /**
+   * Of those, the nodes left out by conflict resolution (overlapping pod CIDRs, a shared or unusable public IP, our
+   * VTEP MAC; README "Conflicts"), sorted by node name. Absent when the source reports none.
+   */
+  conflicts?: { node: string; holder: string; reason: string }[];
 }
 
 /** Sums transmit and receive drops per reason; every known reason is present, zero or not. */

@@ -9,8 +9,12 @@
 //   FLANNEL_IPMASQ=false                   whether the node masquerades (the CNI plugin's bridge does it if not)
 //
 // The file is replaced atomically (write a temporary file in the same directory, then rename), so a CNI plugin
-// running at the same moment reads the old file or the new one, never half of one.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+// running at the same moment reads the old file or the new one, never half of one. The directory is a hostPath
+// other node software can write to, so the temporary file is created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) under
+// a random name: a file or symlink planted at any name is never opened, followed or overwritten.
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Cidr } from './net/cidr.js';
 
@@ -39,16 +43,47 @@ export function formatSubnetEnv(e: SubnetEnv): string {
   return out;
 }
 
-/** Writes `text` to `path` atomically (mode 0644), creating the directory (0755) if needed. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export interface AtomicWriteDeps {
+  /** The random part of the temporary file's name (tests inject collisions). */
+  randomSuffix?: () => string;
+}
+
+const kTempTries = 8;
+const kTempFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // libuv adds O_CLOEXEC
+
+/**
+ * Writes `text` to `path` atomically (mode 0644), creating the directory (0755) if needed: an exclusively created,
+ * randomly named temporary file in the same directory (never following a symlink), fsync, rename over `path`
+ * (which replaces a symlink at `path` rather than writing through it), fsync of the directory.
+ */
+export async function writeFileAtomic(path: string, text: string, deps: AtomicWriteDeps = {}): Promise<void> {
+  const randomSuffix = deps.randomSuffix ?? ((): string => randomBytes(12).toString('hex'));
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  let tmp = '';
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  for (let i = 0; fh === undefined; i++) {
+    tmp = join(dir, `.${basename(path)}.${randomSuffix()}.tmp`);
+    try {
+      fh = await open(tmp, kTempFlags, 0o644);
+    } catch (err) {
+      // EEXIST: something (maybe a planted symlink) holds that name; try another, never touch it.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i + 1 >= kTempTries) throw err;
+    }
+  }
   try {
-    await writeFile(tmp, text, { mode: 0o644, flush: true });
+    try {
+      await fh.chmod(0o644); // the umask may have narrowed the creation mode
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
+  const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
+  if (d) await d.sync().catch(() => {}).finally(() => d.close());
 }

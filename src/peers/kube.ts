@@ -3,7 +3,8 @@
 //
 //   local():  start the informer; wait until our Node is listed with a pod CIDR; take our stored VTEP MAC from our
 //             backend-data annotation (so it survives restarts) and our InternalIP as the underlay hint.
-//   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch on nodes/status),
+//   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch), both through the
+//             nodes/status subresource (deploy/rbac.yaml grants patch on nodes/status only),
 //             retrying with backoff, and restoring the annotations if someone else changes them; deliver a full
 //             snapshot after the list and after every change that matters, coalesced per event-loop turn.
 //
@@ -13,9 +14,9 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { ConfigError } from '../errors.js';
 import type { Cidr } from '../net/cidr.js';
-import type { Logger } from '../log.js';
+import { clip, type Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { claims, resolveConflicts } from './conflicts.js';
+import { describeConflict, resolveConflicts } from './conflicts.js';
 import { peerKey } from './diff.js';
 import {
   annotationKeys,
@@ -31,8 +32,16 @@ import {
   type NodeParseContext,
   type NodeVerdict,
 } from './node-annotations.js';
-import { describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
-import { AbortedError, type Advertisement, type LocalNode, type Peer, type PeerSource, type SourceState } from './peer-source.js';
+import { abortOn, describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
+import {
+  AbortedError,
+  type Advertisement,
+  type LocalNode,
+  type Peer,
+  type PeerConflict,
+  type PeerSource,
+  type SourceState,
+} from './peer-source.js';
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -76,10 +85,9 @@ class KubeSource implements PeerSource {
   readonly #informer: NodeInformer;
   readonly #known = new Map<string, Known>();
   readonly #created = new Map<string, number>();
-  /** For each claim (public IP, pod CIDR), how many programmable nodes hold it; kept up to date per event. */
-  readonly #claimCount = new Map<string, number>();
   #ownCIDRs: Cidr[] = [];
-  #conflicted = new Map<string, string>();
+  /** Nodes left out by conflict resolution → the reason (clipped), as last logged. */
+  #conflicted = new Map<string, PeerConflict>();
   #synced = false;
   #flushPending = false;
   #onSnapshot: ((peers: Peer[]) => void) | undefined;
@@ -92,6 +100,8 @@ class KubeSource implements PeerSource {
   #publishFailures = 0;
   #conditionSet = false;
   #stopped = false;
+  /** Aborts our requests in flight (patches) on stop: nothing may outlive the source. */
+  readonly #stopRequests = new AbortController();
   #flushForced = false;
   #lastSnapshot: Peer[] = [];
 
@@ -119,7 +129,8 @@ class KubeSource implements PeerSource {
     let ok = 0;
     for (const [name, k] of this.#known) if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
     const others = this.#known.size - (this.#known.has(this.#o.nodeName) ? 1 : 0);
-    return { ...s, nodes: this.#known.size, skipped: others - ok };
+    const conflicts = [...this.#conflicted.values()];
+    return { ...s, nodes: this.#known.size, skipped: others - ok, ...(conflicts.length > 0 ? { conflicts } : {}) };
   }
 
   async local(signal: AbortSignal): Promise<LocalNode> {
@@ -152,7 +163,7 @@ class KubeSource implements PeerSource {
       }
       const now = performance.now();
       if (reason !== lastReason || now - lastLog >= waitLogMs) {
-        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason, ...this.#informer.state });
+        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason: clip(reason), ...this.#informer.state });
         lastLog = now;
         lastReason = reason;
       }
@@ -186,26 +197,16 @@ class KubeSource implements PeerSource {
     }
     if (before?.key === key) return; // a heartbeat or an unrelated change: nothing for the table
     if (this.#synced) this.#log.debug('node changed', { node: name });
-    if (before?.verdict.ok) this.#countClaims(before.verdict.peer, -1);
-    if (verdict.ok) this.#countClaims(verdict.peer, 1);
     this.#known.set(name, { verdict, key });
     const created = createdAt(node);
     if (created !== undefined) this.#created.set(name, created);
     if (!verdict.ok && name !== this.#o.nodeName) {
-      const fields = { node: name, reason: verdict.reason };
+      const fields = { node: name, reason: clip(verdict.reason) };
       if (verdict.kind === 'pending') this.#log.debug('node not programmed yet', fields);
       else if (verdict.kind === 'foreign') this.#log.warn('node skipped: not a vxlan peer of ours', fields);
       else this.#log.warn('node skipped: malformed', fields);
     }
     this.#scheduleFlush(false);
-  }
-
-  #countClaims(p: Peer, delta: 1 | -1): void {
-    for (const k of claims(p)) {
-      const n = (this.#claimCount.get(k) ?? 0) + delta;
-      if (n > 0) this.#claimCount.set(k, n);
-      else this.#claimCount.delete(k);
-    }
   }
 
   #remove(node: V1Node): void {
@@ -214,7 +215,6 @@ class KubeSource implements PeerSource {
     const before = this.#known.get(name);
     if (!before) return;
     this.#known.delete(name);
-    if (before.verdict.ok) this.#countClaims(before.verdict.peer, -1);
     if (name === this.#o.nodeName) {
       this.#conditionSet = false; // a re-created Node needs the condition again
       this.#wakeAll();
@@ -245,11 +245,14 @@ class KubeSource implements PeerSource {
       selfCIDRs: this.#ownCIDRs,
       programmed: (n) => (programmed ??= new Set(this.#lastSnapshot.map((p) => p.name))).has(n),
       created: this.#created,
-      claimCount: this.#claimCount,
+      ...(this.#self ? { selfMAC: this.#self.vtepMAC } : {}),
     });
-    const conflicted = new Map(conflicts.map((c) => [c.peer, `${c.what} is also claimed by ${c.holder}`]));
-    for (const [name, why] of conflicted) {
-      if (this.#conflicted.get(name) !== why) this.#log.warn('node skipped: conflicting', { node: name, reason: why });
+    // Logged once per conflict: again only when a node's reason changes (not on every event).
+    const conflicted = new Map<string, PeerConflict>();
+    for (const c of conflicts) {
+      const reason = clip(describeConflict(c));
+      conflicted.set(c.peer, { node: c.peer, holder: c.holder, reason });
+      if (this.#conflicted.get(c.peer)?.reason !== reason) this.#log.warn('node skipped: conflicting', { node: c.peer, reason });
     }
     this.#conflicted = conflicted;
     // An identical snapshot is not delivered again, except after a list (the first one must always go out).
@@ -317,14 +320,15 @@ class KubeSource implements PeerSource {
     if (!desired) return;
     const body = annotationsPatch(node, desired);
     if (body) {
-      await this.#core.patchNode({ name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      // Through the status subresource, like flannel: vxtun's ClusterRole may patch nodes/status, not nodes.
+      await this.#core.patchNodeStatus({ name, body }, abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
       this.#log.info('published our node annotations', { node: name, ...desired });
     }
     if (!this.#conditionSet) {
       const now = this.#o.now?.() ?? new Date();
       await this.#core.patchNodeStatus(
         { name, body: networkAvailablePatch(now) },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
       );
       this.#conditionSet = true;
       this.#log.info('set NetworkUnavailable=False on our node', { node: name });
@@ -343,6 +347,7 @@ class KubeSource implements PeerSource {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#publishTimer);
+    this.#stopRequests.abort();
     this.#informer.stop();
     this.#wakeAll();
   }

@@ -5,6 +5,7 @@ import { Cidr } from '../net/cidr.js';
 import { parseIP, type IP } from '../net/ip.js';
 import { formatMac, isUnicast, parseMac } from '../net/mac.js';
 import type { Peer } from './peer-source.js';
+import { clip } from '../log.js';
 
 /** The parts of a v1 Node that vxtun reads. */
 export interface NodeLike {
@@ -51,7 +52,8 @@ export type SkipKind = 'pending' | 'foreign' | 'malformed';
 export type NodeVerdict = { ok: true; peer: Peer } | { ok: false; kind: SkipKind; reason: string };
 
 type Result<T> = { ok: true; value: T } | { ok: false; kind: SkipKind; reason: string };
-const skip = (kind: SkipKind, reason: string): { ok: false; kind: SkipKind; reason: string } => ({ ok: false, kind, reason });
+// Reasons quote annotation values, which can be 250 KB: clipped here, once, so verdicts and log lines stay small.
+const skip = (kind: SkipKind, reason: string): { ok: false; kind: SkipKind; reason: string } => ({ ok: false, kind, reason: clip(reason) });
 
 function annotation(node: NodeLike, key: string): string | undefined {
   const v = node.metadata?.annotations?.[key];

@@ -10,9 +10,24 @@
 //      server-side watch timeout; a watch that stays silent past that timeout plus a margin is treated as dead;
 //   4. slows down a server that ends every watch at once without sending anything (1.4 re-watches immediately,
 //      kubernetes-client/javascript#1933);
-//   5. tracks the connection state for /status.
-import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Node, type V1NodeList } from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+//   5. tracks the connection state for /status;
+//   6. leaves nothing behind once stopped: the list request is aborted (stopSignal), the watch request too, even
+//      before its response headers (ListWatch cannot abort that one: its agent is destroyed), and no timer is
+//      armed after the end. A request left in flight against a hung API server would keep the process alive: a
+//      shutdown that hangs (see test/unit/kube-source-stop.test.ts).
+import {
+  CoreV1Api,
+  KubeConfig,
+  ListWatch,
+  Watch,
+  Observable,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+  type V1Node,
+  type V1NodeList,
+} from '@kubernetes/client-node';
+import { clip, type Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff.js';
 
 export interface NodeInformerOptions {
@@ -52,11 +67,27 @@ export function describeKubeError(err: unknown): string {
     const body = e.body as { message?: unknown } | string | undefined;
     const detail = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : undefined;
     const text = typeof e.message === 'string' && !e.message.startsWith('HTTP-Code') ? e.message : undefined;
-    return `HTTP ${status}${detail ? `: ${detail}` : text ? `: ${text}` : ''}`;
+    return clip(`HTTP ${status}${detail ? `: ${detail}` : text ? `: ${text}` : ''}`);
   }
   const msg = typeof e?.message === 'string' ? e.message : String(err);
   const reason = /, reason: (.*)$/.exec(msg);
-  return reason?.[1] ?? msg;
+  return clip(reason?.[1] ?? msg);
+}
+
+/**
+ * Request options (the generated API's second argument) that abort the request when `signal` aborts, merged with
+ * `opt` (e.g. setHeaderOptions(…)).
+ */
+export function abortOn(signal: AbortSignal, opt?: ConfigurationOptions): ConfigurationOptions {
+  const pass = <T>(x: T): Observable<T> => new Observable(Promise.resolve(x));
+  const middleware = {
+    pre: (request: RequestContext): Observable<RequestContext> => {
+      request.setSignal(signal);
+      return pass(request);
+    },
+    post: (response: ResponseContext): Observable<ResponseContext> => pass(response),
+  };
+  return { ...opt, middleware: [...(opt?.middleware ?? []), middleware], middlewareMergeStrategy: 'append' };
 }
 
 const NODES_PATH = '/api/v1/nodes';
@@ -169,7 +200,7 @@ export class NodeInformer {
     let resourceVersion = '';
     let pages = 0;
     do {
-      const page = await this.#core.listNode({ limit: this.#opts.pageSize, _continue: cont });
+      const page = await this.#core.listNode({ limit: this.#opts.pageSize, _continue: cont }, abortOn(this.#stopSignal.signal));
       pages++;
       for (const n of page.items) items.push(this.trim(n));
       cont = page.metadata?._continue || undefined;
@@ -223,7 +254,19 @@ class GuardedWatch extends Watch {
   readonly #informer: NodeInformer;
 
   constructor(kc: KubeConfig, informer: NodeInformer) {
-    super(kc);
+    // Watch.watch gives fetch its own AbortController, which ListWatch learns of only once the response headers
+    // have come: until then stop() could not abort the request. Each request gets a new agent from the
+    // KubeConfig; the one of the request in flight is destroyed on stop, which ends its connection.
+    let agent: { destroy?: () => void } | undefined;
+    const tracked = Object.create(kc) as KubeConfig;
+    tracked.applyToFetchOptions = async (opts) => {
+      const init = await kc.applyToFetchOptions(opts);
+      agent = init.agent as typeof agent;
+      if (informer.stopped) agent?.destroy?.();
+      return init;
+    };
+    informer.stopSignal.addEventListener('abort', () => agent?.destroy?.(), { once: true });
+    super(tracked);
     this.#informer = informer;
   }
 
@@ -250,6 +293,7 @@ class GuardedWatch extends Watch {
     let idle: NodeJS.Timeout | undefined;
     const arm = (): void => {
       clearTimeout(idle);
+      if (ended || inf.stopped) return; // never a timer after the end
       idle = setTimeout(() => controller?.abort(), inf.idleTimeoutMs);
     };
     controller = await super.watch(

@@ -50,6 +50,16 @@ export interface SourceState {
   nodes: number;
   /** Nodes not in the snapshot: malformed, another backend type, conflicting, or not set up yet. */
   skipped: number;
+  /** Of those, nodes left out by conflict resolution (src/peers/conflicts.ts), with the reasons. */
+  conflicts?: PeerConflict[];
+}
+
+/** A node left out of the table because of a conflict (its reason clipped to 200 characters). */
+export interface PeerConflict {
+  node: string;
+  /** The node that keeps the contested value. */
+  holder: string;
+  reason: string;
 }
 
 export interface PeerSource {

@@ -6,8 +6,14 @@
 //                                                    ADDED/MODIFIED/DELETED after N, BOOKMARK when asked,
 //                                                    ERROR 410 Expired when N is older than the history kept
 //   GET   /api/v1/nodes/NAME                         one Node
-//   PATCH /api/v1/nodes/NAME[/status]                JSON merge patch; strategic merge patch (status.conditions
-//                                                    and status.addresses merge by type); anything else 415
+//   PATCH /api/v1/nodes/NAME/status                  JSON merge patch; strategic merge patch (status.conditions
+//                                                    and status.addresses merge by type); JSON patch (RFC 6902);
+//                                                    anything else 415. As the status subresource does: metadata
+//                                                    (annotations, labels) and status changes are kept, spec
+//                                                    changes ignored; resourceVersion bumped, a MODIFIED event sent
+//   PATCH /api/v1/nodes/NAME                         403, as RBAC answers vxtun's ClusterRole (deploy/rbac.yaml:
+//                                                    nodes get/list/watch, nodes/status patch); with
+//                                                    `allowNodePatch`, the main resource (status changes ignored)
 //
 // Every JSON reply carries Content-Type: application/json (the client refuses to parse without it); errors are
 // Status objects. Faults on demand: compaction (old resourceVersions → 410), ERROR 410 on open watches, clean ends
@@ -35,7 +41,12 @@ export interface FakeApiServerOptions {
   token?: string;
   /** How a watch from a too-old resourceVersion is refused: an ERROR event (what real servers do) or HTTP 410. */
   expiredAs?: 'event' | 'http';
+  /** Serve PATCH on /api/v1/nodes/NAME (a ClusterRole with `patch` on nodes) instead of answering 403. */
+  allowNodePatch?: boolean;
 }
+
+/** The identity the fake server's RBAC answers for (deploy/rbac.yaml's ServiceAccount). */
+export const FAKE_USER = 'system:serviceaccount:kube-system:vxtun';
 
 interface HistoryEvent {
   rv: number;
@@ -73,6 +84,50 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * RFC 6902 JSON patch (add, remove, replace, test; move/copy are not needed by anyone here and are refused).
+ * Throws an Error with the reason on a bad operation (the server answers 422 or 400 then).
+ */
+export function jsonPatch(target: Json, ops: unknown): Json {
+  if (!Array.isArray(ops)) throw new Error('a JSON patch is a list of operations');
+  const doc = clone(target);
+  for (const op of ops as Json[]) {
+    const path = typeof op?.['path'] === 'string' ? (op['path'] as string) : undefined;
+    if (path === undefined || (path !== '' && !path.startsWith('/'))) throw new Error(`bad path ${JSON.stringify(op?.['path'])}`);
+    const keys = path === '' ? [] : path.slice(1).split('/').map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = keys.pop();
+    if (last === undefined) throw new Error('the document root cannot be patched here');
+    let parent: unknown = doc;
+    for (const k of keys) {
+      parent = Array.isArray(parent) ? parent[Number(k)] : (parent as Json | undefined)?.[k];
+      if (typeof parent !== 'object' || parent === null) throw new Error(`path ${path} does not exist`);
+    }
+    const obj = parent as Json;
+    const has = Object.prototype.hasOwnProperty.call(obj, last);
+    switch (op['op']) {
+      case 'add':
+        if (Array.isArray(obj)) obj.splice(last === '-' ? obj.length : Number(last), 0, clone(op['value']));
+        else obj[last] = clone(op['value']);
+        break;
+      case 'replace':
+        if (!has) throw new Error(`path ${path} does not exist`);
+        obj[last] = clone(op['value']);
+        break;
+      case 'remove':
+        if (!has) throw new Error(`path ${path} does not exist`);
+        if (Array.isArray(obj)) obj.splice(Number(last), 1);
+        else delete obj[last];
+        break;
+      case 'test':
+        if (JSON.stringify(obj[last]) !== JSON.stringify(op['value'])) throw new Error(`test failed at ${path}`);
+        break;
+      default:
+        throw new Error(`unsupported op ${JSON.stringify(op['op'])}`);
+    }
+  }
+  return doc;
+}
+
 /** Strategic merge patch, as far as Nodes need it: lists under status.conditions/addresses merge by `type`. */
 export function strategicMergePatch(target: Json, patch: Json): Json {
   const merged = mergePatch(target, patch) as Json;
@@ -97,10 +152,13 @@ export class FakeApiServer {
   port: number;
   readonly token: string | undefined;
   expiredAs: 'event' | 'http';
+  allowNodePatch: boolean;
   /** Watches stay open and silent; timeoutSeconds is ignored. */
   stall = false;
   /** Every watch is ended as soon as it has been answered (kubernetes-client/javascript#1933). */
   endWatchesAtOnce = false;
+  /** Requests of these kinds are never answered (a hung API server); their connections end only at stop(). */
+  readonly hold = new Set<FailKind>();
   /** Called with each request before it is answered (tests use it to inject faults at a precise moment). */
   beforeRequest: ((r: RecordedRequest) => void) | undefined;
   readonly requests: RecordedRequest[] = [];
@@ -122,6 +180,7 @@ export class FakeApiServer {
     this.port = opts.port ?? 0;
     this.token = opts.token;
     this.expiredAs = opts.expiredAs ?? 'event';
+    this.allowNodePatch = opts.allowNodePatch ?? false;
   }
 
   static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
@@ -366,6 +425,9 @@ export class FakeApiServer {
     const m = /^\/api\/v1\/nodes(?:\/([^/]+)(\/status)?)?$/.exec(url.pathname);
     if (!m) return this.#json(res, 404, status(404, 'NotFound', `the server could not find the requested resource`));
     const [, name, sub] = m;
+    const kind: FailKind =
+      req.method === 'PATCH' ? 'patch' : name !== undefined ? 'get' : q['watch'] === 'true' || q['watch'] === '1' ? 'watch' : 'list';
+    if (this.hold.has(kind)) return; // never answered: the response stays open until stop() drops the connection
     if (req.method === 'GET' && name === undefined) {
       return q['watch'] === 'true' || q['watch'] === '1' ? this.#watch(res, q) : this.#list(res, q);
     }
@@ -443,31 +505,51 @@ export class FakeApiServer {
       clearTimeout(w.timer);
       this.#watchers.delete(w);
     });
+    if (res.destroyed || this.#server === undefined) return this.#endWatch(w); // the client left, or an outage began
     const timeout = Number(q['timeoutSeconds'] ?? 0);
-    if (timeout > 0 && !this.stall) w.timer = setTimeout(() => this.#endWatch(w), timeout * 1000);
+    // unref: a watch the server would end in 5-10 minutes must not keep a test process alive on its own.
+    if (timeout > 0 && !this.stall) w.timer = setTimeout(() => this.#endWatch(w), timeout * 1000).unref();
     if (this.stall) this.#watchers.delete(w); // silent: it never hears of changes
     if (this.endWatchesAtOnce) this.#endWatch(w);
   }
 
   #patch(res: http.ServerResponse, name: string, statusSub: boolean, rec: RecordedRequest): void {
+    if (!statusSub && !this.allowNodePatch) {
+      const msg = `nodes "${name}" is forbidden: User "${FAKE_USER}" cannot patch resource "nodes" in API group "" at the cluster scope`;
+      return this.#json(res, 403, status(403, 'Forbidden', msg));
+    }
     const code = this.#takeFailure('patch');
     if (code) return this.#json(res, code, status(code, 'InternalError', 'injected failure'));
     const old = this.#nodes.get(name);
     if (!old) return this.#json(res, 404, status(404, 'NotFound', `nodes "${name}" not found`));
     const type = (rec.contentType ?? '').split(';')[0]!.trim();
-    if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
-      return this.#json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${JSON.stringify(type)})`));
+    const types = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+    if (!types.includes(type)) {
+      return this.#json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${types.join(', ')} (got ${JSON.stringify(type)})`));
     }
     const patch = rec.body;
-    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-      return this.#json(res, 400, status(400, 'BadRequest', 'the patch is not a JSON object'));
+    let next: Json;
+    if (type === 'application/json-patch+json') {
+      try {
+        next = jsonPatch(old, patch);
+      } catch (e) {
+        return this.#json(res, 422, status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(e as Error).message}`));
+      }
+    } else {
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+        return this.#json(res, 400, status(400, 'BadRequest', 'the patch is not a JSON object'));
+      }
+      next = type === 'application/merge-patch+json' ? (mergePatch(old, patch) as Json) : strategicMergePatch(old, patch as Json);
     }
-    const p = { ...(patch as Json) };
-    // The main resource ignores status; the status subresource ignores spec (metadata goes through both).
-    if (statusSub) delete p['spec'];
-    else delete p['status'];
-    const next = type === 'application/merge-patch+json' ? (mergePatch(old, p) as Json) : strategicMergePatch(old, p);
-    (next['metadata'] as Json)['name'] = name;
+    // The status subresource keeps metadata and status changes and ignores spec; the main resource ignores status.
+    // Name and resourceVersion are the server's.
+    if (statusSub) next['spec'] = clone(old['spec']);
+    else next['status'] = clone(old['status']);
+    if (next['spec'] === undefined) delete next['spec'];
+    if (next['status'] === undefined) delete next['status'];
+    const meta = (typeof next['metadata'] === 'object' && next['metadata'] !== null ? next['metadata'] : (next['metadata'] = {})) as Json;
+    meta['name'] = name;
+    meta['uid'] = (old['metadata'] as Json)['uid'];
     this.#json(res, 200, this.#commit('MODIFIED', next));
   }
 }

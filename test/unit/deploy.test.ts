@@ -63,24 +63,43 @@ t.test('DaemonSet: host network, NET_ADMIN, /dev/net/tun, /run/flannel, NODE_NAM
   t.same(pod['tolerations'], [{ operator: 'Exists' }], 'tolerates every taint (no key, no effect)');
   t.equal(pod['serviceAccountName'], find('ServiceAccount')['metadata']['name']);
   t.equal(ds['metadata']['namespace'], find('ServiceAccount')['metadata']['namespace']);
-  t.same(c['securityContext']['capabilities']['add'], ['NET_ADMIN']);
-  t.equal(c['securityContext']['privileged'], false, 'not privileged');
+  t.same(c['securityContext'], {
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  }, 'least privilege: NET_ADMIN only (test/integration/least-privilege.test.ts), no escalation, seccomp, read-only root');
+  for (const init of pod['initContainers']) {
+    t.match(init['securityContext'], { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }, `${init['name']}: no capabilities`);
+    t.notOk(init['securityContext']['capabilities']['add'], `${init['name']}: adds none`);
+  }
+  t.notOk(pod['securityContext']?.['privileged'], 'no privileged pod');
+  t.notOk(pod['hostPID'] || pod['hostIPC'], 'no host PID or IPC namespace');
   t.same(c['env'].find((e: Obj) => e['name'] === 'NODE_NAME')?.['valueFrom'], { fieldRef: { fieldPath: 'spec.nodeName' } });
   const volume = (name: string) => pod['volumes'].find((v: Obj) => v['name'] === name);
   const mountOf = (path: string) => c['volumeMounts'].find((m: Obj) => m['mountPath'] === path);
   t.same(volume(mountOf('/dev/net/tun')?.['name'])?.['hostPath'], { path: '/dev/net/tun', type: 'CharDevice' });
-  t.equal(volume(mountOf('/run/flannel')?.['name'])?.['hostPath']?.['path'], '/run/flannel');
+  t.same(volume(mountOf('/run/flannel')?.['name'])?.['hostPath'], { path: '/run/flannel', type: 'DirectoryOrCreate' }, 'subnet.env on the host');
+  t.same(volume(mountOf('/run/vxtun')?.['name'])?.['hostPath'], { path: '/run/vxtun', type: 'DirectoryOrCreate' }, 'the admin socket directory on the host');
+  const writable = c['volumeMounts'].filter((m: Obj) => !m['readOnly']).map((m: Obj) => m['mountPath']).sort();
+  t.same(writable, ['/dev/net/tun', '/run/flannel', '/run/vxtun'], 'writes nowhere else (the root filesystem is read-only)');
   const configMount = c['volumeMounts'].find((m: Obj) => volume(m['name'])?.['configMap']);
   t.equal(volume(configMount['name'])['configMap']['name'], find('ConfigMap')['metadata']['name']);
   t.same(c['args'], ['run', '--config', `${configMount['mountPath']}/config.yaml`], 'runs the ConfigMap config');
-  t.same(c['readinessProbe']['httpGet'], { host: '127.0.0.1', port: 9465, path: '/readyz' }, 'readiness = /readyz on the admin address');
+  // Probes and admin.listen agree (the TCP listener serves /healthz, /readyz and /metrics only).
+  const config = parseConfigText(find('ConfigMap')['data']['config.yaml'], 'config.yaml', { NODE_NAME: 'node-1', hostname: 'x' });
+  const admin = { host: config.admin!.host, port: config.admin!.port };
+  t.same(c['readinessProbe']['httpGet'], { ...admin, path: '/readyz' }, 'readiness = /readyz at admin.listen');
+  t.same(c['livenessProbe']['httpGet'], { ...admin, path: '/healthz' }, 'liveness = /healthz at admin.listen');
+  t.ok(c['livenessProbe']['failureThreshold'] * c['livenessProbe']['periodSeconds'] >= 30, 'liveness is patient (≥ 30 s of failures before a restart)');
   t.same(ds['spec']['selector']['matchLabels'], { app: 'vxtun' });
   t.match(ds['spec']['template']['metadata']['labels'], ds['spec']['selector']['matchLabels']);
 });
 
-t.test('RBAC: nodes get/list/watch/patch, nodes/status patch, nothing more', async (t) => {
+t.test('RBAC: nodes get/list/watch, nodes/status patch, nothing more', async (t) => {
   t.same(find('ClusterRole')['rules'], [
-    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
   ]);
   const b = find('ClusterRoleBinding');

@@ -72,16 +72,16 @@ t.test('local() waits for our pod CIDR, then run() delivers add, update and dele
   t.same(h.source.state(), { connected: true, nodes: 2, skipped: 0 }, 'state');
 });
 
-t.test('our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge on status', async (t) => {
+t.test('our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge, both on nodes/status', async (t) => {
   const api = await server(t);
   const h = startHarness(api.url);
   t.teardown(() => h.stop());
   await h.local();
   h.run({ vtepMAC: '0a:11:22:33:44:55' });
-  await h.until(() => api.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/status')), 5_000, 'the status patch');
+  await h.until(() => api.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'the condition patch');
   const patches = api.requests.filter((r) => r.method === 'PATCH');
-  t.equal(patches.length, 2, 'two patches');
-  t.equal(patches[0]!.path, '/api/v1/nodes/node-a');
+  t.equal(patches.length, 2, 'two patches (none refused: the fake server answers 403 to PATCH nodes/NAME, as RBAC does)');
+  t.equal(patches[0]!.path, '/api/v1/nodes/node-a/status', 'annotations through the status subresource (RBAC: nodes/status patch only)');
   t.equal(patches[0]!.contentType, 'application/merge-patch+json', 'annotations: JSON merge patch');
   t.same(
     patches[0]!.body,
@@ -136,7 +136,7 @@ t.test('public-ip-overwrite on our node is what we publish; a stored VTEP MAC is
   t.equal(l.vtepMAC, '0a:aa:bb:cc:dd:ee', 'the VTEP MAC from our backend-data');
   h.run({ vtepMAC: l.vtepMAC });
   await h.until(() => api.requests.some((r) => r.method === 'PATCH'), 5_000, 'a patch');
-  const patch = api.requests.find((r) => r.method === 'PATCH' && !r.path.endsWith('/status'));
+  const patch = api.requests.find((r) => r.method === 'PATCH' && r.contentType === 'application/merge-patch+json');
   t.match(patch?.body, { metadata: { annotations: { [`${PREFIX}/public-ip`]: '203.0.113.7' } } }, 'public-ip = the overwrite');
 });
 
@@ -189,6 +189,58 @@ t.test('malformed and foreign nodes are logged and skipped; the others are progr
   t.equal(h.logs.find((l) => l.fields['node'] === 'joining')?.level, 'debug', 'a node without annotations yet: debug only');
 });
 
+t.test('a nested pod CIDR, an unusable public IP, our VTEP MAC: left out, logged once (clipped), in state()', async (t) => {
+  const api = await server(t, [own(), flannelNode(2)]);
+  const h = startHarness(api.url);
+  t.teardown(() => h.stop());
+  await h.local();
+  h.run({ vtepMAC: '0a:aa:00:00:00:01' });
+  await h.snapshot((p) => names(p).includes('node-b'));
+  const node = (name: string, cidr: string, ann: Record<string, string>) =>
+    makeNode({ name, podCIDRs: [cidr], internalIP: '192.168.99.77', annotations: ann, created: '2000-01-01T00:00:00Z' });
+  const fa = (mac: string, ip: string) => flannelAnnotations({ vtepMAC: mac, publicIP: ip });
+  // Older than node-b and with a smaller name, but node-b was programmed first: the newcomer loses.
+  api.upsertNode(node('aaa-nested', '10.244.2.0/25', fa('0a:00:00:00:20:01', '192.168.99.20')));
+  api.upsertNode(node('aab-contains', '10.244.0.0/22', fa('0a:00:00:00:21:01', '192.168.99.21')));
+  api.upsertNode(node('metadata', '10.244.30.0/24', fa('0a:00:00:00:30:01', '169.254.169.254')));
+  api.upsertNode(node('loopback', '10.244.31.0/24', fa('0a:00:00:00:31:01', '127.0.0.1')));
+  api.upsertNode(node('my-mac', '10.244.32.0/24', fa('0A:AA:00:00:00:01', '192.168.99.32')));
+  const huge = 'x'.repeat(250_000);
+  api.upsertNode(node('huge', '10.244.33.0/24', { ...fa('0a:00:00:00:33:01', '192.168.99.33'), [`${PREFIX}/backend-type`]: huge }));
+  api.upsertNode(flannelNode(4));
+  const snap = await h.snapshot((p) => names(p).includes('node-d'));
+  t.same(names(snap), ['node-a', 'node-b', 'node-d'], 'only the good nodes are programmed');
+  const expected: [string, RegExp][] = [
+    ['aaa-nested', /^pod CIDR 10\.244\.2\.0\/25 \(overlaps 10\.244\.2\.0\/24\) is also claimed by node-b$/],
+    ['aab-contains', /^pod CIDR 10\.244\.0\.0\/22 \(overlaps ours\) is also claimed by node-a$/],
+    ['loopback', /^public IP 127\.0\.0\.1 is loopback$/],
+    ['metadata', /^public IP 169\.254\.169\.254 is link-local$/],
+    ['my-mac', /^VTEP MAC 0a:aa:00:00:00:01 is ours/i],
+  ];
+  const state = h.source.state();
+  t.same(state.conflicts?.map((c) => c.node), expected.map(([n]) => n), 'state() lists the conflicts, sorted by node');
+  for (const [name, re] of expected) t.match(state.conflicts?.find((c) => c.node === name)?.reason, re, `${name}: reason`);
+  t.equal(state.skipped, expected.length + 1, 'skipped counts them (and the malformed one)');
+
+  // Many more events, none changing a conflict: each is still logged once.
+  for (let i = 0; i < 20; i++) {
+    api.patchNode('aaa-nested', { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(Date.now() + i).toISOString() }] } });
+    api.upsertNode(flannelNode(5 + (i % 3)));
+    api.deleteNode(`node-${String.fromCharCode(101 + (i % 3))}`);
+  }
+  api.upsertNode(flannelNode(9));
+  await h.snapshot((p) => names(p).includes('node-i'));
+  for (const [name] of expected) {
+    const warned = h.logs.filter((l) => l.msg === 'node skipped: conflicting' && l.fields['node'] === name);
+    t.equal(warned.length, 1, `${name}: logged once`);
+  }
+  // A 250 KB annotation is not copied into a log line: every logged value is at most 200 characters.
+  const long = h.logs.flatMap((l) => Object.entries(l.fields).filter(([, v]) => typeof v === 'string' && v.length > 200).map(([k]) => `${l.msg} ${k}`));
+  t.same(long, [], 'no logged field is longer than 200 characters');
+  const hugeLine = h.logs.find((l) => l.fields['node'] === 'huge' && l.level === 'warn');
+  t.match(hugeLine?.fields['reason'], /^backend type "x{20,}.*more\)$/, 'the huge value is clipped, saying how much was cut');
+});
+
 t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   const api = await server(t);
   const h = startHarness(api.url);
@@ -196,7 +248,7 @@ t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   await h.local();
   h.run();
   await h.snapshot((p) => names(p).includes('node-b'));
-  await h.until(() => api.requests.some((r) => r.path.endsWith('/status')), 5_000, 'our patches');
+  await h.until(() => api.requests.some((r) => r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'our patches');
   const rv = api.resourceVersion;
   const firstWatchRV = Number(watches(api)[0]?.query['resourceVersion']);
   api.expireWatches();

@@ -150,3 +150,16 @@ t.test('promtool does reject a broken exposition (the check can fail)', { skip: 
   const r = spawnSync('promtool', ['check', 'metrics'], { input: bad, encoding: 'utf8' });
   t.not(r.status, 0, `a counter without _total is flagged: ${(r.stdout + r.stderr).trim()}`);
 });
+
+t.test('vxtun_peer_conflicts: the nodes left out by conflict resolution (0 without any)', async (t) => {
+  const { counters, peers } = fakeStatus();
+  const conflicts = [
+    { node: 'n-nested', holder: 'node-2', reason: 'pod CIDR 10.244.2.0/25 (overlaps 10.244.2.0/24) is also claimed by node-2' },
+    { node: 'n-meta', holder: 'n-meta', reason: 'public IP 169.254.169.254 is link-local' },
+  ];
+  let withConflicts = true;
+  const m = createMetrics(() => ({ counters, peers, controlPlane: withConflicts ? { conflicts } : {} }));
+  t.equal(samples(await m.render()).get('vxtun_peer_conflicts'), 2);
+  withConflicts = false;
+  t.equal(samples(await m.render()).get('vxtun_peer_conflicts'), 0);
+});

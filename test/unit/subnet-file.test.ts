@@ -1,5 +1,5 @@
 // subnet.env in flannel's exact format, written atomically; and loading the Kubernetes client configuration.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -57,6 +57,48 @@ t.test('atomic write: replaces by rename, leaves no temporary file, creates the 
   t.equal(statSync(path).mode & 0o777, 0o644);
   t.same(readdirSync(join(dir, 'run', 'flannel')), ['subnet.env'], 'no temporary file left');
   await t.rejects(writeFileAtomic(join(path, 'below-a-file'), 'x'), /ENOTDIR|EEXIST/, 'errors are reported');
+});
+
+t.test('atomic write: a symlink planted at a temporary name is never followed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-subnet-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'precious\n', { mode: 0o600 });
+  const flannel = join(dir, 'flannel');
+  mkdirSync(flannel);
+  const path = join(flannel, 'subnet.env');
+  // The name the old code used (".subnet.env.PID.tmp"), and the names the random generator is made to pick first.
+  const planted = [`.subnet.env.${process.pid}.tmp`, '.subnet.env.guess1.tmp', '.subnet.env.guess2.tmp'];
+  for (const name of planted) symlinkSync(victim, join(flannel, name));
+  const guesses = ['guess1', 'guess2', 'fresh'];
+  let picked = 0;
+  await writeFileAtomic(path, 'A=1\n', { randomSuffix: () => guesses[Math.min(picked++, guesses.length - 1)]! });
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the symlinks\' target is untouched');
+  t.equal(statSync(victim).mode & 0o777, 0o600, 'and keeps its mode');
+  t.ok(lstatSync(path).isFile(), 'subnet.env is a regular file, not a symlink');
+  t.equal(readFileSync(path, 'utf8'), 'A=1\n');
+  t.equal(statSync(path).mode & 0o777, 0o644);
+  for (const name of planted) t.ok(lstatSync(join(flannel, name)).isSymbolicLink(), `${name} left as it was`);
+  t.same(readdirSync(flannel).sort(), [...planted, 'subnet.env'].sort(), 'no temporary file left');
+
+  // With the default (random) names: the planted predictable name is not used at all.
+  await writeFileAtomic(path, 'A=2\n');
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  t.equal(readFileSync(path, 'utf8'), 'A=2\n');
+  t.ok(lstatSync(path).isFile());
+
+  // A symlink planted at the target itself is replaced (rename), not written through.
+  rmSync(path);
+  symlinkSync(victim, path);
+  await writeFileAtomic(path, 'A=3\n');
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n', 'a symlink at the target is not followed');
+  t.ok(lstatSync(path).isFile());
+  t.equal(readFileSync(path, 'utf8'), 'A=3\n');
+
+  // A generator that only ever names planted symlinks: a clear error after a bounded number of tries, nothing followed.
+  await t.rejects(writeFileAtomic(path, 'A=4\n', { randomSuffix: () => 'guess1' }), /EEXIST/);
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  t.equal(readFileSync(path, 'utf8'), 'A=3\n', 'the old file is kept on failure');
 });
 
 t.test('kubeconfig loading', async (t) => {
