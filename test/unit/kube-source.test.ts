@@ -372,9 +372,14 @@ t.test('bookmarks move the resourceVersion a resumed watch starts from', async (
   await h.local();
   h.run();
   await h.snapshot((p) => names(p).includes('node-b'));
+  // The watch must be open before the bookmark is sent: the snapshot comes from the list, and on a loaded machine the
+  // watch request may arrive later — a bookmark sent to no one, then a close of the late watch, resumed it from the
+  // list's resourceVersion (seen once in 12 runs beside a CPU hog).
+  await h.until(() => api.openWatches === 1, 5_000, 'the watch open');
   api.advance(500);
   api.bookmark();
-  await new Promise((r) => setTimeout(r, 100));
+  // Nothing observable says the client has read the bookmark (it changes no snapshot): give it time.
+  await new Promise((r) => setTimeout(r, 300));
   api.closeWatches();
   await h.until(() => watches(api).length === 2, 5_000, 'a second watch');
   t.equal(watches(api)[1]?.query['resourceVersion'], String(api.resourceVersion), 'resumed from the bookmark');
