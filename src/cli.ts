@@ -172,10 +172,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    err(`vxtun: ${String(e)}`);
-    process.exit(1);
-  },
-);
+/**
+ * Resolves once everything written to `s` so far has left the process (a write's callback runs after the data queued
+ * before it). A pipe takes 64 KiB at once; process.exit() before this would drop the rest (`vxtun status --json | jq`).
+ */
+const flushed = (s: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (s.destroyed || !s.writable) return resolve();
+    s.write('', () => resolve()); // called with an error too (EPIPE: the reader is gone)
+  });
+
+async function exitWith(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+main(process.argv).then(exitWith, (e: unknown) => {
+  err(`vxtun: ${String(e)}`);
+  return exitWith(1);
+});
