@@ -1,6 +1,10 @@
-// The admin HTTP server (design.md "Admin HTTP"): GET /healthz, /readyz, /status, /metrics, /debug/pcap.
+// The admin HTTP servers (design.md "Admin surface"). On TCP (`admin.listen`, safe to expose to Prometheus):
+// GET /healthz, /readyz, /metrics, nothing else. On the unix socket (`admin.socket`, mode 0600, see
+// src/admin-socket.ts): the same plus GET /status and /debug/pcap. Every malformed request gets a 4xx; nothing a
+// request does can throw out of the server.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenUnixSocket, type UnixSocketHandle } from './admin-socket.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { servePcap, type PcapStreamDeps } from './pcap-stream.js';
@@ -38,15 +42,16 @@ export function parseTarget(url: string | undefined): { pathname: string; query:
 }
 
 export interface AdminServer {
+  /** HOST:PORT, or the socket path. */
   readonly address: string;
   close(): Promise<void>;
 }
 
-export async function startAdminServer(
-  listen: { host: string; port: number },
-  handlers: AdminHandlers,
-  logger: Logger,
-): Promise<AdminServer> {
+/** What a listener serves: 'public' (TCP) only the probes and metrics; 'local' (the unix socket) everything. */
+export type AdminScope = 'public' | 'local';
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+function createAdminHttp(handlers: AdminHandlers, logger: Logger, scope: AdminScope): http.Server {
   const route = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const send = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       const headers: http.OutgoingHttpHeaders = { 'content-type': type, 'cache-control': 'no-store' };
@@ -58,6 +63,7 @@ export async function startAdminServer(
     if (!target) return send(400, 'bad request target\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
     const { pathname, query } = target;
+    if (scope === 'public' && !PUBLIC_PATHS.has(pathname)) return send(404, 'not found\n');
     switch (pathname) {
       case '/healthz':
         return send(200, 'ok\n');
@@ -109,6 +115,22 @@ export async function startAdminServer(
   server.on('error', (err) => logger.error('admin server error', { error: err.message }));
   server.maxConnections = MAX_CONNECTIONS;
   server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+const closeServer = (server: http.Server) =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** The TCP listener (`admin.listen`): /healthz, /readyz and /metrics only. */
+export async function startAdminServer(
+  listen: { host: string; port: number },
+  handlers: AdminHandlers,
+  logger: Logger,
+): Promise<AdminServer> {
+  const server = createAdminHttp(handlers, logger, 'public');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -119,10 +141,22 @@ export async function startAdminServer(
   const a = server.address() as AddressInfo;
   return {
     address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
+  };
+}
+
+/**
+ * The unix socket listener (`admin.socket`): everything, /status and /debug/pcap included. Throws (a runtime
+ * failure, exit 1) when another daemon answers on `path` or `path` is not a socket; see src/admin-socket.ts.
+ */
+export async function startAdminSocket(path: string, handlers: AdminHandlers, logger: Logger): Promise<AdminServer> {
+  const server = createAdminHttp(handlers, logger, 'local');
+  const handle: UnixSocketHandle = await listenUnixSocket(server, path);
+  return {
+    address: path,
+    close: async () => {
+      await closeServer(server);
+      handle.remove();
+    },
   };
 }

@@ -1,7 +1,7 @@
 // A real admin server (src/admin.ts) for CLI tests that need no dataplane: it serves a generated Status with any
 // number of peers and a capture source that hands out ready packet blocks (made by src/pcapng.ts's reference
 // writer), so `vxtun status` and `vxtun dump` can be run against it as against a daemon.
-import { startAdminServer, type AdminServer } from '../../src/admin.js';
+import { startAdminSocket, type AdminServer } from '../../src/admin.js';
 import { createCaptureHub, type CaptureRecord, type CaptureSource } from '../../src/capture.js';
 import { silentLogger } from '../../src/log.js';
 import { recordBlock } from '../../src/pcapng.js';
@@ -77,13 +77,13 @@ export function stubCaptureSource(packets: number, size = 1000): CaptureSource {
   };
 }
 
-/** An admin server on 127.0.0.1 serving bigStatus(peers) and stubCaptureSource(packets). */
-export function startStubAdmin(o: { peers: number; packets: number }): Promise<AdminServer> {
+/** An admin server on the unix socket `socket` serving bigStatus(peers) and stubCaptureSource(packets). */
+export function startStubAdmin(socket: string, o: { peers: number; packets: number }): Promise<AdminServer> {
   const status = bigStatus(o.peers);
   const hub = createCaptureHub(stubCaptureSource(o.packets));
   const outer = () => ({ publicIP: '192.168.0.1', port: 8472, vni: 1 });
-  return startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  return startAdminSocket(
+    socket,
     { status: () => status, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: STUB_REASONS } },
     silentLogger,
   );

@@ -50,13 +50,13 @@ function throughSlowPipe(args: string[], file: string): Promise<{ cli: number | 
 }
 
 t.test('status --json and dump -w - deliver every byte through a slow pipe', async (t) => {
-  const admin = await startStubAdmin({ peers: PEERS, packets: PACKETS });
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-cli-pipe-'));
+  const admin = await startStubAdmin(join(dir, 'admin.sock'), { peers: PEERS, packets: PACKETS });
   t.teardown(async () => {
     await admin.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const where = ['--admin', admin.address];
+  const where = ['--socket', admin.address];
 
   await t.test(`status --json with ${PEERS} peers`, async (t) => {
     const r = await throughSlowPipe(['status', '--json', ...where], join(dir, 'status.json'));

@@ -1,12 +1,23 @@
-// GET /debug/pcap on a real admin server on 127.0.0.1, fed by a fake capture source that hands out
+// GET /debug/pcap on a real admin server on a unix socket (its only listener), fed by a fake capture source that hands out
 // packet blocks made by the reference writer (src/pcapng.ts). Filters, snap length and the block
 // bytes themselves are native: test/native/pcapng-epb.test.ts, test/native/capture-filter.test.ts
 // and test/integration/vxtun-dump.test.ts.
-import t from 'tap';
-import { startAdminServer } from '../../src/admin.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { startAdminSocket } from '../../src/admin.js';
 import { createCaptureHub, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
 import { silentLogger } from '../../src/log.js';
 import { parseComment, PcapngReader, recordBlock } from '../../src/pcapng.js';
+import { unixGet } from '../helpers/unix-http.js';
+
+/** A temporary directory with a short path (a socket path has at most 107 bytes; tap's fixture paths are longer). */
+function shortDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-pcap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
@@ -42,13 +53,14 @@ t.test('streams pcapng, ends by count, rejects bad parameters', async (t) => {
   };
   const hub = createCaptureHub(src);
   const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
-  const admin = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const admin = await startAdminSocket(
+    `${shortDir(t)}/admin.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());
-  const base = `http://${admin.address}/debug/pcap`;
+  const base = `/debug/pcap`;
+  const fetch = (path: string) => unixGet(admin.address, path);
 
   const ra = await fetch(`${base}?count=2&filter=drops&snaplen=100`);
   const rb = await fetch(`${base}?count=1&outer=1`);
@@ -102,22 +114,24 @@ t.test('busy: 503; js engine: 501', async (t) => {
     captureStats: () => null,
   };
   const outer = () => ({ publicIP: '1.1.1.1', port: 8472, vni: 1 });
-  const busy = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const dir = shortDir(t);
+  const busy = await startAdminSocket(
+    `${dir}/busy.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => busy.close());
-  const rb = await fetch(`http://${busy.address}/debug/pcap`);
+  const rb = await unixGet(busy.address, '/debug/pcap');
   t.equal(rb.status, 503);
   t.match(await rb.text(), /too many captures/);
-  const admin = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const admin = await startAdminSocket(
+    `${dir}/js.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());
-  const r = await fetch(`http://${admin.address}/debug/pcap`);
+  const r = await unixGet(admin.address, '/debug/pcap');
   t.equal(r.status, 501);
   t.match(await r.text(), /needs the native engine/);
 });
+
