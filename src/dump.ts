@@ -8,6 +8,7 @@ import { parseDumpFilter } from './dump-filter.js';
 import { UsageError } from './errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
+import { MAX_COUNT, MAX_SECONDS } from './pcap-stream.js';
 import { OUTER_BYTES, parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
 
 export interface DumpOptions {
@@ -50,10 +51,10 @@ export function socketHint(e: unknown): string {
 /** The query for GET /debug/pcap; throws UsageError on bad options (before any request). */
 export function dumpQuery(o: DumpOptions): URLSearchParams {
   const q = new URLSearchParams();
-  for (const [name, v, int] of [['count', o.count, true], ['seconds', o.seconds, false]] as const) {
+  for (const [name, v, int, max] of [['count', o.count, true, MAX_COUNT], ['seconds', o.seconds, false, MAX_SECONDS]] as const) {
     if (v === undefined) continue;
-    if (!Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) {
-      throw new UsageError(`--${name === 'count' ? 'count' : 'seconds'}: expected a positive ${int ? 'integer' : 'number'}, got "${v}"`);
+    if (!Number.isFinite(v) || v <= 0 || v > max || (int && !Number.isInteger(v))) {
+      throw new UsageError(`--${name}: expected a positive ${int ? 'integer' : 'number'} (at most ${max}), got "${v}"`);
     }
     q.set(name, String(v));
   }

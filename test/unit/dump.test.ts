@@ -13,7 +13,8 @@ t.test('query', async (t) => {
     dumpQuery({ socket: '/x', count: 5, seconds: 1.5, outer: true, filter: ['host', '10.0.0.1', 'and', '(tcp', 'or', 'udp)'] }).toString(),
     'count=5&seconds=1.5&outer=1&filter=host+10.0.0.1+and+%28tcp+or+udp%29',
   );
-  t.throws(() => dumpQuery({ socket: '/x', count: 0, filter: [] }), { name: 'UsageError', message: /--count: expected a positive integer, got "0"/ });
+  t.throws(() => dumpQuery({ socket: '/x', count: 0, filter: [] }), { name: 'UsageError', message: /--count: expected a positive integer \(at most 1000000000\), got "0"/ });
+  t.throws(() => dumpQuery({ socket: '/x', seconds: 1e10, filter: [] }), { name: 'UsageError', message: /--seconds: expected a positive number \(at most 86400\), got "10000000000"/ });
   t.throws(() => dumpQuery({ socket: '/x', count: 1.5, filter: [] }), UsageError);
   t.throws(() => dumpQuery({ socket: '/x', seconds: NaN, filter: [] }), { message: /--seconds/ });
   t.throws(() => dumpQuery({ socket: '/x', filter: ['port'] }), { message: /bad filter "port"/ });
