@@ -96,7 +96,7 @@ async function main(): Promise<void> {
           got[which] = await tcp1(lab, args.seconds);
           continue;
         }
-        const dump = lab.spawn(lab.nodeNs(args.node), process.execPath, [cliPath(), 'dump', '-w', '/dev/null', ...args.dumpArgs]);
+        const dump = lab.spawn(lab.nodeNs(args.node), process.execPath, [cliPath(), 'dump', '--socket', daemons[args.node - 1]!.socket, '-w', '/dev/null', ...args.dumpArgs]);
         await dump.waitForOutput(/listening on /, 20_000);
         try {
           got[which] = await tcp1(lab, args.seconds);

@@ -98,7 +98,7 @@ function config(dir: string, api: RemoteFakeApi, admin: string): Record<string, 
     network: '10.0.0.0/8',
     peers: { kubernetes: { kubeconfig: writeKubeconfig(dir, api.url, 'bench') } },
     subnetFile: join(dir, 'subnet.env'),
-    admin: { listen: admin },
+    admin: { listen: admin, socket: join(dir, 'admin.sock') },
     dataplane: { workers: 1 },
   };
 }

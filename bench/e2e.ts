@@ -163,7 +163,7 @@ async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<
 
 /** Starts `vxtun dump -w /dev/null` on node 1 and waits until it captures. */
 async function startDump(s: Setup, extra: string[]): Promise<NsProcess> {
-  const dump = s.lab.spawn(s.lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null', ...extra]);
+  const dump = s.lab.spawn(s.lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '--socket', s.daemons[0]!.socket, '-w', '/dev/null', ...extra]);
   await dump.waitForOutput(/listening on /, 20_000);
   return dump;
 }

@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
     say(`soak: ${seconds}s of traffic through ${nodes.map((n) => `${n.name} (pid ${n.process.pid})`).join(' and ')}; sample every ${sampleS}s after a ${warmupS}s warm-up`);
-    const dump = opt.capture ? lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '-w', '/dev/null']) : undefined;
+    const dump = opt.capture ? lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '--socket', nodes[0]!.socket, '--seconds', '86400', '-w', '/dev/null']) : undefined;
     if (dump) {
       await dump.waitForOutput(/listening on /, 20_000);
       say(`soak: capturing on ${nodes[0]!.name} throughout (vxtun dump -w /dev/null, pid ${dump.pid})`);

@@ -1,4 +1,4 @@
-// A streaming GET against the admin server for `vxtun dump`, cheap enough to run next to a busy
+// A streaming GET against the admin server (its unix socket, or HOST:PORT) for `vxtun dump`, cheap enough to run next to a busy
 // dataplane. It speaks HTTP/1.0 over a plain socket, so the daemon sends the body unchunked and ends
 // it by closing, and it reads into one reused buffer (net's `onread`): a long capture allocates
 // nothing per read. Body chunks are views into that buffer, valid only during the callback.
@@ -21,7 +21,10 @@ export interface StreamResponse {
 const READ_BUFFER = 1 << 20;
 const MAX_HEAD = 16 << 10;
 
-/** Splits "HOST:PORT" / "[V6]:PORT" (the --admin form). */
+/** Where to connect: the admin unix socket ({ path }) or a TCP address. */
+export type AdminTarget = { path: string } | { host: string; port: number };
+
+/** Splits "HOST:PORT" / "[V6]:PORT". */
 export function splitHostPort(addr: string): { host: string; port: number } {
   const u = new URL(`http://${addr}`);
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80) };
@@ -41,9 +44,9 @@ export function parseResponseHead(head: string): { status: number; headers: Map<
   return { status: Number(m[1]), headers };
 }
 
-/** GETs `path` from `addr`; resolves once the response head has arrived. Rejects on connection errors and on abort. */
-export function streamGet(addr: string, path: string, signal: AbortSignal): Promise<StreamResponse> {
-  const { host, port } = splitHostPort(addr);
+/** GETs `path` from `target`; resolves once the response head has arrived. Rejects on connection errors and on abort. */
+export function streamGet(target: AdminTarget, path: string, signal: AbortSignal): Promise<StreamResponse> {
+  const host = 'path' in target ? 'localhost' : target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
     let head: Buffer | undefined = Buffer.alloc(0); // until the head is complete
     let rest: Buffer | undefined; // body bytes read with the head, delivered first
@@ -89,10 +92,10 @@ export function streamGet(addr: string, path: string, signal: AbortSignal): Prom
       resolve(response(parsed));
       return false; // paused until body() is called
     };
-    const sock: Socket = connect({ host, port, onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: onRead } });
+    const sock: Socket = connect({ ...target, onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: onRead } });
     const abort = () => sock.destroy();
     signal.addEventListener('abort', abort, { once: true });
-    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: ${addr}\r\nUser-Agent: vxtun-dump\r\n\r\n`));
+    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: ${host}\r\nUser-Agent: vxtun-dump\r\n\r\n`));
     sock.on('error', (e) => (closed ??= { error: e }));
     sock.on('close', () => {
       signal.removeEventListener('abort', abort);

@@ -98,9 +98,38 @@ const POLL_MS = 20;
 /** One drain buffer: at 20 ms per tick it holds 50 MB/s of packet blocks; a busier session takes several per tick. */
 const READ_BYTES = 1 << 20;
 /** Buffers kept for reuse (those still being written to a socket are not in the pool). */
-const POOL_MAX = 16;
+const POOL_MAX = 4;
 
-export function createCaptureHub(source: CaptureSource): CaptureHub {
+/**
+ * The memory all capture sessions together may hold (design.md "Admin surface": bounded in sessions, time and
+ * memory). A session costs its native rings — one per forwarding loop (2 per worker), each CAPTURE_RING_BYTES, all
+ * touched once a client stops reading — plus what its stream may buffer in the daemon (SESSION_BUFFER_BYTES, see
+ * src/pcap-stream.ts); the drain pool (POOL_MAX buffers) is shared. The hub runs as many sessions as fit, at least
+ * one: with many workers one session alone can exceed the budget (16 workers: 32 rings, 73 MiB), since the ring size
+ * is fixed by the addon.
+ */
+export const CAPTURE_MEMORY_BUDGET = 64 << 20;
+/** native/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,272 bytes). */
+export const CAPTURE_RING_BYTES = 1024 * 2272;
+/** What one stream may buffer in the daemon before its session stops being drained (src/pcap-stream.ts). */
+export const SESSION_BUFFER_BYTES = 2 << 20;
+/** The addon's own limit (native/capture.h kMaxCaptures). */
+const ADDON_MAX_SESSIONS = 8;
+
+/** How many sessions fit the budget with `loops` forwarding loops (2 per worker): at least 1, at most the addon's 8. */
+export function maxCaptureSessions(loops: number): number {
+  const perSession = loops * CAPTURE_RING_BYTES + SESSION_BUFFER_BYTES + READ_BYTES;
+  const fit = Math.floor((CAPTURE_MEMORY_BUDGET - POOL_MAX * READ_BYTES) / perSession);
+  return Math.max(1, Math.min(ADDON_MAX_SESSIONS, fit));
+}
+
+export interface CaptureHubOptions {
+  /** Sessions allowed at once (default: the addon's limit). */
+  maxSessions?: number;
+}
+
+export function createCaptureHub(source: CaptureSource, opts: CaptureHubOptions = {}): CaptureHub {
+  const maxSessions = opts.maxSessions ?? ADDON_MAX_SESSIONS;
   const live = new Map<number, CaptureSink>();
   let timer: NodeJS.Timeout | undefined;
   // Drain buffers are reused: a steady capture allocates nothing (no page faults, no GC pressure in the daemon).
@@ -137,8 +166,10 @@ export function createCaptureHub(source: CaptureSource): CaptureHub {
       return live.size;
     },
     open(o, sink) {
+      const busy = () => new CaptureBusyError(`too many captures are running (at most ${maxSessions}, a memory budget); stop one and retry`);
+      if (live.size >= maxSessions) throw busy();
       const id = source.captureStart(o);
-      if (id < 0) throw new CaptureBusyError('too many captures are running; stop one and retry');
+      if (id < 0) throw busy();
       live.set(id, sink);
       timer ??= setInterval(tick, POLL_MS);
       let last: CaptureCounters = { matched: 0, dropped: 0 };
@@ -162,8 +193,11 @@ export function createCaptureHub(source: CaptureSource): CaptureHub {
   };
 }
 
-/** A hub over the dataplane's capture methods, or undefined when it has none (the js engine). */
-export function captureHubFor(dp: Partial<CaptureSource>): CaptureHub | undefined {
+/**
+ * A hub over the dataplane's capture methods, or undefined when it has none (the js engine); `workers` sizes the
+ * session limit (maxCaptureSessions).
+ */
+export function captureHubFor(dp: Partial<CaptureSource> & { workers: number }): CaptureHub | undefined {
   if (!dp.captureStart || !dp.captureStop || !dp.captureRead || !dp.captureStats) return undefined;
-  return createCaptureHub(dp as CaptureSource);
+  return createCaptureHub(dp as CaptureSource, { maxSessions: maxCaptureSessions(2 * dp.workers) });
 }

@@ -2,17 +2,17 @@
 // The vxtun command line: the only place that prints or exits (design.md "CLI").
 // Exit codes: 0 ok; 2 bad config or bad arguments (one line naming the field; nothing created);
 // 1 runtime failure (e.g. "opening /dev/net/tun: EPERM …").
+import http from 'node:http';
 import os from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { loadConfigFile } from './config.js';
+import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config.js';
 import { runDaemon } from './daemon.js';
-import { DumpError, runDump } from './dump.js';
+import { DumpError, runDump, socketHint } from './dump.js';
 import { ConfigError, UsageError } from './errors.js';
 import { lineLogger } from './log.js';
 import { formatStatus, type Status } from './status.js';
 import { VERSION } from './version.js';
 
-const DEFAULT_ADMIN = '127.0.0.1:9465';
 /** SIGINT/SIGTERM must leave within 5 s (design.md): past this, exit anyway (the kernel then removes the device). */
 const SHUTDOWN_DEADLINE_MS = 4_500;
 
@@ -28,12 +28,15 @@ class ExitError extends Error {
   }
 }
 
-function parseAdmin(value: string): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-    throw new UsageError(`--admin: expected HOST:PORT (e.g. ${DEFAULT_ADMIN}), got "${value}"`);
+function parseSocket(value: string): string {
+  try {
+    const path = parseSocketPath(value, '--socket');
+    if (path === null) throw new UsageError('--socket: expected the path of the admin socket, got "off"');
+    return path;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
   }
-  return value;
 }
 
 async function cmdRun(opts: { config: string; debug?: boolean }): Promise<void> {
@@ -54,26 +57,41 @@ async function cmdRun(opts: { config: string; debug?: boolean }): Promise<void> 
   await runDaemon({ config, logger }, abort.signal);
 }
 
-async function fetchStatus(admin: string): Promise<Status> {
-  let res: Response;
-  try {
-    res = await fetch(`http://${admin}/status`, { signal: AbortSignal.timeout(5_000) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause;
-    throw new ExitError(1, `vxtun: cannot reach the admin server at ${admin}: ${cause?.code ?? (e as Error).message}`);
-  }
-  if (!res.ok) throw new ExitError(1, `vxtun: admin server at ${admin} answered ${res.status}`);
-  return (await res.json()) as Status;
+/** The daemon answers within this (a status of thousands of peers is a few MB: well within). */
+const STATUS_TIMEOUT_MS = 10_000;
+
+/** GET /status over the admin unix socket. */
+function fetchStatus(socket: string): Promise<Status> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: socket, path: '/status', agent: false, headers: { host: 'localhost' }, timeout: STATUS_TIMEOUT_MS }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', (e) => reject(new ExitError(1, `vxtun: reading the status from ${socket}: ${e.message}`)));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        if (res.statusCode !== 200) return reject(new ExitError(1, `vxtun: admin socket ${socket} answered ${res.statusCode}: ${text.trim().slice(0, 200)}`));
+        try {
+          resolve(JSON.parse(text) as Status);
+        } catch (e) {
+          reject(new ExitError(1, `vxtun: admin socket ${socket} sent a bad status: ${(e as Error).message}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      reject(new ExitError(1, `vxtun: cannot reach the admin socket ${socket}: ${e.code ?? e.message}${socketHint(e)}`)),
+    );
+  });
 }
 
-async function cmdStatus(opts: { admin: string; json?: boolean }): Promise<void> {
-  const s = await fetchStatus(opts.admin);
+async function cmdStatus(opts: { socket: string; json?: boolean }): Promise<void> {
+  const s = await fetchStatus(opts.socket);
   out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
 }
 
 async function cmdDump(
   filter: string[],
-  opts: { admin: string; write?: string; count?: string; seconds?: string; outer?: boolean; snaplen?: string },
+  opts: { socket: string; write?: string; count?: string; seconds?: string; outer?: boolean; snaplen?: string },
 ): Promise<void> {
   const abort = new AbortController();
   const stop = () => abort.abort();
@@ -90,7 +108,7 @@ async function cmdDump(
   }
   try {
     const dumpOpts = {
-      admin: opts.admin,
+      socket: opts.socket,
       write: opts.write,
       count: num(opts.count),
       seconds: num(opts.seconds),
@@ -125,13 +143,13 @@ function program(): Command {
     .action(cmdRun);
   p.command('status')
     .description("print a running daemon's status")
-    .option('--admin <host:port>', 'admin server address', parseAdmin, DEFAULT_ADMIN)
+    .option('--socket <path>', "the daemon's admin unix socket (admin.socket)", parseSocket, DEFAULT_ADMIN_SOCKET)
     .option('--json', 'print the status JSON')
     .action(cmdStatus);
   p.command('dump')
     .description("capture a running daemon's packets with their verdicts (pcapng with -w; see the README for filters)")
     .argument('[filter...]', 'e.g. host 10.244.2.2 and not (port 22 or drops)')
-    .option('--admin <host:port>', 'admin server address', parseAdmin, DEFAULT_ADMIN)
+    .option('--socket <path>', "the daemon's admin unix socket (admin.socket)", parseSocket, DEFAULT_ADMIN_SOCKET)
     .option('-w, --write <file>', 'write pcapng to FILE ("-" for stdout) instead of printing lines')
     .option('-c, --count <n>', 'stop after N packets')
     .option('--seconds <s>', 'stop after S seconds')
@@ -172,10 +190,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    err(`vxtun: ${String(e)}`);
-    process.exit(1);
-  },
-);
+/**
+ * Resolves once everything written to `s` so far has left the process (a write's callback runs after the data queued
+ * before it). A pipe takes 64 KiB at once; process.exit() before this would drop the rest (`vxtun status --json | jq`).
+ */
+const flushed = (s: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (s.destroyed || !s.writable) return resolve();
+    s.write('', () => resolve()); // called with an error too (EPIPE: the reader is gone)
+  });
+
+async function exitWith(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+main(process.argv).then(exitWith, (e: unknown) => {
+  err(`vxtun: ${String(e)}`);
+  return exitWith(1);
+});

@@ -49,8 +49,12 @@ export interface Config {
     offloads: { tso: OffloadMode; gro: OffloadMode; udpGso: OffloadMode; udpGro: OffloadMode };
   };
   security: { acceptUnknownVteps: boolean; checkInnerSource: boolean };
-  /** null when `admin.listen` is "off". `host` is an IPv4/IPv6 literal (no brackets) or "localhost". */
-  admin: { host: string; port: number } | null;
+  admin: {
+    /** TCP for /healthz, /readyz, /metrics only; null when "off". `host` is an IPv4/IPv6 literal (no brackets) or "localhost". */
+    listen: { host: string; port: number } | null;
+    /** The unix socket that also serves /status and /debug/pcap (mode 0600); null when "off". */
+    socket: string | null;
+  };
   /** null when off. */
   subnetFile: string | null;
   ipMasq: boolean;
@@ -72,6 +76,9 @@ export const DEFAULT_DEVICE = 'vxtun0';
  */
 export const MAX_MTU = 65507 - 22;
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9465';
+export const DEFAULT_ADMIN_SOCKET = '/run/vxtun/vxtun.sock';
+/** sun_path holds 108 bytes with the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
@@ -465,8 +472,25 @@ function securityOf(v: unknown): Config['security'] {
 }
 
 function adminOf(v: unknown): Config['admin'] {
-  const m = v === undefined ? new Map<string, unknown>() : mapping(v, 'admin', ['listen']);
-  return parseListenAddress(m.has('listen') ? m.get('listen') : DEFAULT_ADMIN_LISTEN, 'admin.listen');
+  const m = v === undefined ? new Map<string, unknown>() : mapping(v, 'admin', ['listen', 'socket']);
+  return {
+    listen: parseListenAddress(m.has('listen') ? m.get('listen') : DEFAULT_ADMIN_LISTEN, 'admin.listen'),
+    socket: parseSocketPath(m.has('socket') ? m.get('socket') : DEFAULT_ADMIN_SOCKET, 'admin.socket'),
+  };
+}
+
+/**
+ * A unix socket path: absolute, at most MAX_SOCKET_PATH_BYTES bytes (sun_path), no NUL, not a directory ("…/");
+ * "off" gives null. Errors are ConfigErrors on `field` ("admin.socket", or a command-line flag name).
+ */
+export function parseSocketPath(v: unknown, field: string): string | null {
+  if (v === 'off') return null;
+  if (typeof v !== 'string' || !v.startsWith('/') || v.endsWith('/') || v.includes('\0')) {
+    fail(field, `expected an absolute path of a unix socket (like ${DEFAULT_ADMIN_SOCKET}) or "off", got ${describe(v)}`);
+  }
+  const bytes = Buffer.byteLength(v);
+  if (bytes > MAX_SOCKET_PATH_BYTES) fail(field, `a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${bytes}`);
+  return v;
 }
 
 function subnetFileOf(v: unknown, kind: Config['peers']['kind']): string | null {

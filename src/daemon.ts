@@ -31,7 +31,7 @@ import {
   type UnderlayAddress,
 } from './device.js';
 import { openJsDataplane } from './engine-js.js';
-import { startAdminServer, type AdminServer } from './admin.js';
+import { startAdminServer, startAdminSocket, type AdminServer } from './admin.js';
 import { startDropLog, type DropLog } from './drop-log.js';
 import { createMetrics } from './metrics.js';
 import { captureHubFor, type CaptureHub } from './capture.js';
@@ -59,7 +59,7 @@ export interface DaemonDeps {
   /** The device's kernel counters (default: /proc/net/dev). */
   deviceStats?: DeviceStatsReader;
   /** Called once the table is programmed and traffic flows. */
-  onReady?: (info: { adminAddress?: string; device: string }) => void;
+  onReady?: (info: { adminAddress?: string; adminSocket?: string; device: string }) => void;
 }
 
 interface Underlay {
@@ -218,6 +218,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   let programmed = false; // the addon holds the table of `peers`
   let ready = false;
   let admin: AdminServer | undefined;
+  let adminSocket: AdminServer | undefined;
   let dropLog: DropLog | undefined;
   let captureHub: CaptureHub | undefined;
   let closed = false;
@@ -294,14 +295,22 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       return { rx: s.rxDrops, tx: s.txDrops };
     };
     dropLog = startDropLog({ read: readDrops, logger });
-    if (config.admin) {
-      captureHub = captureHubFor(dp);
+    const { listen, socket } = config.admin;
+    if (listen || socket) {
+      captureHub = socket ? captureHubFor(dp) : undefined; // captures are served on the socket only
       const outer = () => ({ publicIP: underlay.publicIP, port: config.port, vni: config.vni });
       const pcap = { hub: captureHub, outer, device: config.device, reasons: native.dropReasons };
       const handlers = { status, ready: () => ready, metrics: createMetrics(status), pcap };
-      admin = await startAdminServer(config.admin, handlers, logger).catch((err: unknown) => {
-        throw withContext(`admin server on ${config.admin!.host}:${config.admin!.port}`, err);
-      });
+      if (listen) {
+        admin = await startAdminServer(listen, handlers, logger).catch((err: unknown) => {
+          throw withContext(`admin server on ${listen.host}:${listen.port}`, err);
+        });
+      }
+      if (socket) {
+        adminSocket = await startAdminSocket(socket, handlers, logger).catch((err: unknown) => {
+          throw withContext(`admin socket ${socket}`, err);
+        });
+      }
     }
     await warnIfNotForwarding(logger);
     if (config.subnetFile) {
@@ -319,6 +328,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       workers: dp.workers,
       offloads: OFFLOADS.filter((k) => offloads[k]).join(',') || 'none',
       admin: admin?.address ?? 'off',
+      adminSocket: adminSocket?.address ?? 'off',
     });
 
     const publicIP = parseIP(underlay.publicIP);
@@ -350,7 +360,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
           if (!ready) {
             ready = true;
             logger.info('ready', { peers: others(peers).length });
-            deps.onReady?.({ adminAddress: admin?.address, device: config.device });
+            deps.onReady?.({ adminAddress: admin?.address, adminSocket: adminSocket?.address, device: config.device });
           }
         } catch (err) {
           logger.error('could not apply a peer snapshot; keeping the previous table', { error: (err as Error).message });
@@ -371,6 +381,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     lastStats = dp.stats();
     closed = true;
     await admin?.close();
+    await adminSocket?.close();
     for (const e of await removeRoutes(ip, setup)) logger.debug('route removal', { error: e.message });
     dp.close();
     logger.info('stopped', { device: config.device, txPackets: lastStats.txPackets, rxPackets: lastStats.rxPackets });

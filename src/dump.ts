@@ -8,10 +8,12 @@ import { parseDumpFilter } from './dump-filter.js';
 import { UsageError } from './errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
+import { MAX_COUNT, MAX_SECONDS } from './pcap-stream.js';
 import { OUTER_BYTES, parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
 
 export interface DumpOptions {
-  admin: string;
+  /** The daemon's admin unix socket (admin.socket). */
+  socket: string;
   /** '-' = stdout, a path, or undefined to print lines. */
   write?: string;
   count?: number;
@@ -38,13 +40,21 @@ export class DumpError extends Error {
   override name = 'DumpError';
 }
 
+/** What to try when the admin socket cannot be reached (ENOENT: no daemon, or another path; EACCES: not root). */
+export function socketHint(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ECONNREFUSED') return ' (is vxtun running? --socket takes the path set as admin.socket in its config)';
+  if (code === 'EACCES') return ' (the socket is mode 0600: run as its owner, root)';
+  return '';
+}
+
 /** The query for GET /debug/pcap; throws UsageError on bad options (before any request). */
 export function dumpQuery(o: DumpOptions): URLSearchParams {
   const q = new URLSearchParams();
-  for (const [name, v, int] of [['count', o.count, true], ['seconds', o.seconds, false]] as const) {
+  for (const [name, v, int, max] of [['count', o.count, true, MAX_COUNT], ['seconds', o.seconds, false, MAX_SECONDS]] as const) {
     if (v === undefined) continue;
-    if (!Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) {
-      throw new UsageError(`--${name === 'count' ? 'count' : 'seconds'}: expected a positive ${int ? 'integer' : 'number'}, got "${v}"`);
+    if (!Number.isFinite(v) || v <= 0 || v > max || (int && !Number.isInteger(v))) {
+      throw new UsageError(`--${name}: expected a positive ${int ? 'integer' : 'number'} (at most ${max}), got "${v}"`);
     }
     q.set(name, String(v));
   }
@@ -99,15 +109,15 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
   const q = dumpQuery(o);
   let res: StreamResponse;
   try {
-    res = await streamGet(o.admin, `/debug/pcap?${q}`, io.signal);
+    res = await streamGet({ path: o.socket }, `/debug/pcap?${q}`, io.signal);
   } catch (e) {
     if (io.signal.aborted) return { packets: 0 };
-    throw new DumpError(`cannot reach the admin server at ${o.admin}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new DumpError(`cannot reach the admin socket ${o.socket}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}${socketHint(e)}`);
   }
   if (res.status !== 200) {
     const text = await res.text().catch(() => '');
     if (res.status === 400) throw new UsageError(text || 'the daemon rejected the dump parameters');
-    throw new DumpError(`admin server at ${o.admin} answered ${res.status}${text ? `: ${text}` : ''}`);
+    throw new DumpError(`admin socket ${o.socket} answered ${res.status}${text ? `: ${text}` : ''}`);
   }
   let fd: number | undefined;
   if (o.write !== undefined && o.write !== '-') {
@@ -127,7 +137,7 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
     res.destroy();
   });
   const target = o.write === '-' ? 'stdout' : (o.write ?? 'lines');
-  io.status(`listening on ${o.admin} (${o.outer ? 'outer datagrams' : 'inner packets'}) → ${target}`);
+  io.status(`listening on ${o.socket} (${o.outer ? 'outer datagrams' : 'inner packets'}) → ${target}`);
   const reader = new PcapngReader();
   const scanner = new PcapngScanner();
   let packets = 0;

@@ -1,5 +1,6 @@
 // Runs the real vxtun daemon (dist/cli.js) in a lab node namespace, the way an operator would:
-// a config file, `vxtun run --config`, `vxtun status --json` to look at it, SIGTERM to stop it.
+// a config file, `vxtun run --config`, `vxtun status --json` to look at it (through the node's own admin
+// socket in its temporary directory: the namespaces share one file system), SIGTERM to stop it.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface VxtunNode {
   readonly configPath: string;
   /** Where the daemon writes its subnet file (kubernetes mode), while it runs. */
   readonly subnetFile: string | null;
+  /** The daemon's admin unix socket (admin.socket): /status and /debug/pcap. */
+  readonly socket: string;
   readonly process: NsProcess;
   status(): Promise<Status>;
   /** SIGTERM, wait (≤ 5 s as the contract says, then SIGKILL); resolves with the exit status. */
@@ -80,6 +83,10 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   // Never the default /run/flannel/subnet.env: the namespaces share the host's file system.
   if (opts.kubernetes && !('subnetFile' in config)) config['subnetFile'] = join(dir, 'subnet.env');
   const subnetFile = typeof config['subnetFile'] === 'string' ? config['subnetFile'] : null;
+  // Never the default /run/vxtun/vxtun.sock either: each node its own socket, unless `extra` sets one.
+  const admin = { socket: join(dir, 'admin.sock'), ...(config['admin'] as Record<string, unknown> | undefined) };
+  config['admin'] = admin;
+  const socket = String(admin.socket);
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const cli = cliPath();
   const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath]);
@@ -95,9 +102,10 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
     ns,
     configPath,
     subnetFile,
+    socket,
     process: proc,
     async status() {
-      const r = await nsExec(ns, process.execPath, [cli, 'status', '--json']);
+      const r = await nsExec(ns, process.execPath, [cli, 'status', '--json', '--socket', socket]);
       return JSON.parse(r.stdout) as Status;
     },
     stop: (signal = 'SIGTERM') => proc.stop(signal, 5_000),

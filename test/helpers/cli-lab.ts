@@ -18,7 +18,7 @@ export interface CliLab {
   cli: string;
   /** node-1 and node-2 as static peers. */
   peers: [StaticPeer, StaticPeer];
-  /** A valid config for node-1 with those peers. */
+  /** A valid config for node-1 with those peers (its admin socket in `dir`, never the host's /run/vxtun). */
   good: Record<string, unknown>;
   /** node-1's links, addresses and routes, as one string to compare. */
   snapshot(): Promise<string>;
@@ -43,7 +43,7 @@ export async function createCliLab(t: Test, tmpPrefix: string): Promise<CliLab> 
     dir,
     cli,
     peers,
-    good: labConfig(lab, 1, { peers }),
+    good: { ...labConfig(lab, 1, { peers }), admin: { socket: join(dir, 'admin.sock') } },
     snapshot: async () =>
       [
         (await lab.ip(ns, ['-br', 'link', 'show'])).stdout.replace(/\s+/g, ' '),

@@ -1,7 +1,7 @@
 // `vxtun dump` against two running vxtun nodes, checked with the real tshark:
 //
 //   pod-1 ──veth── node-1 [vxtun0] ══ UDP 8472 over 192.168.99.0/24 ══ [vxtun0] node-2 ──veth── pod-2
-//   10.244.1.2       ↑ vxtun dump (admin 127.0.0.1:9465 in node-1)                        10.244.2.2
+//   10.244.1.2       ↑ vxtun dump (node-1's admin socket)                                  10.244.2.2
 //
 // Fields and comments of a capture that ends by time; a filtered capture of drop verdicts (no-route)
 // that ends by count; --outer decoded as VXLAN; `-w -` piped into `tshark -r -` while a second
@@ -41,7 +41,7 @@ t.test('vxtun dump', { skip }, async (t) => {
   for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
   const [n1] = nodes as [VxtunNode, VxtunNode];
   const cli = cliPath();
-  const dump = (args: string[]): NsProcess => lab.spawn(n1.ns, process.execPath, [cli, 'dump', ...args]);
+  const dump = (args: string[]): NsProcess => lab.spawn(n1.ns, process.execPath, [cli, 'dump', '--socket', n1.socket, ...args]);
   const listening = (p: NsProcess) => p.waitForOutput(LISTENING, 20_000);
   const finished = async (p: NsProcess, what: string, timeoutMs = 20_000) => {
     const exit = await Promise.race([p.exited, sleep(timeoutMs).then(() => null)]);
@@ -121,7 +121,7 @@ t.test('vxtun dump', { skip }, async (t) => {
   await t.test('-w - into tshark -r -, with a second capture printing lines at the same time', async (t) => {
     const out = join(dir, 'piped.txt');
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const pipeline = `${q(process.execPath)} ${q(cli)} dump -w - -c 4 host ${lab.podIP(2)} | tshark -r - -T fields -E separator='|' -e frame.comment -e ip.dst -e icmp.type > ${q(out)}`;
+    const pipeline = `${q(process.execPath)} ${q(cli)} dump --socket ${q(n1.socket)} -w - -c 4 host ${lab.podIP(2)} | tshark -r - -T fields -E separator='|' -e frame.comment -e ip.dst -e icmp.type > ${q(out)}`;
     const lines = dump(['-c', '4', 'icmp']);
     const piped = lab.spawn(n1.ns, 'sh', ['-c', pipeline]);
     await Promise.all([listening(lines), listening(piped)]);
@@ -206,7 +206,7 @@ t.test('vxtun dump', { skip }, async (t) => {
     // super-packets for the device, and that is what a capture there shows (like tcpdump on a GRO interface), so the
     // capture keeps up (about one record per 64 KB instead of one per segment).
     const file = join(dir, 'rx.pcapng');
-    const p = lab.spawn(nodes[1]!.ns, process.execPath, [cli, 'dump', '-w', file, '-s', '96', 'tcp', 'and', 'port', '5298']);
+    const p = lab.spawn(nodes[1]!.ns, process.execPath, [cli, 'dump', '--socket', nodes[1]!.socket, '-w', file, '-s', '96', 'tcp', 'and', 'port', '5298']);
     let received = 0;
     let retransmits = 0;
     try {
@@ -246,10 +246,10 @@ t.test('vxtun dump', { skip }, async (t) => {
     t.match(bad.stderr, /^vxtun: bad filter "host nonsense": expected an IP address after "host", got "nonsense"\n$/, 'bad filter: exit 2, one line');
     const badCount = await lab.exec(n1.ns, process.execPath, [cli, 'dump', '-c', '0'], { okExitCodes: [2] });
     t.match(badCount.stderr, /--count: expected a positive integer/);
-    const script = `fetch('http://127.0.0.1:9465/debug/pcap?filter=' + encodeURIComponent(process.argv[1])).then(async (r) => console.log(r.status, (await r.text()).trim()))`;
-    const http = await lab.exec(n1.ns, process.execPath, ['-e', script, 'port 99999']);
+    const script = `require('http').get({ socketPath: process.argv[1], path: '/debug/pcap?filter=' + encodeURIComponent(process.argv[2]) }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(r.statusCode, b.trim())); })`;
+    const http = await lab.exec(n1.ns, process.execPath, ['-e', script, n1.socket, 'port 99999']);
     t.match(http.stdout, /^400 bad filter "port 99999": expected a port 0\.\.65535/, 'the admin server answers 400');
-    const http2 = await lab.exec(n1.ns, process.execPath, ['-e', script.replace('?filter=', '?seconds=-1&filter='), '']);
+    const http2 = await lab.exec(n1.ns, process.execPath, ['-e', script.replace('?filter=', '?seconds=-1&filter='), n1.socket, '']);
     t.match(http2.stdout, /^400 seconds: expected a positive number/);
     const s = await n1.status();
     t.equal(s.ready, true, 'the daemon is still fine');

@@ -23,6 +23,7 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
       ['no entry for this node', { ...good, nodeName: 'node-9' }, 'peers.static'],
       ['two peer sources', { ...good, peers: { static: peers, kubernetes: {} } }, 'peers'],
       ['bad admin address', { ...good, admin: { listen: 'nowhere' } }, 'admin.listen'],
+      ['relative admin socket', { ...good, admin: { socket: 'vxtun.sock' } }, 'admin.socket'],
       ['bad MTU', { ...good, mtu: 100 }, 'mtu'],
       ['public IP not on this host', { ...good, underlay: { publicIP: '192.168.99.77' } }, 'underlay.publicIP'],
       ['no such underlay interface', { ...good, underlay: { interface: 'nope0' } }, 'underlay.interface'],
@@ -43,7 +44,7 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
   });
 
   await t.test('bad arguments: exit 2', async (t) => {
-    for (const args of [['run'], ['frobnicate'], ['status', '--admin', 'nonsense'], ['run', '--config', 'x', '--bogus']]) {
+    for (const args of [['run'], ['frobnicate'], ['status', '--socket', 'relative.sock'], ['status', '--admin', '127.0.0.1:9465'], ['dump', '--socket', '/' + 'a'.repeat(200)], ['run', '--config', 'x', '--bogus']]) {
       const r = await nsExec(ns, process.execPath, [cli, ...args], { okExitCodes: [0, 1, 2] });
       t.equal(r.code, 2, `vxtun ${args.join(' ')}: exit 2 (${r.stderr.trim().split('\n')[0]})`);
     }

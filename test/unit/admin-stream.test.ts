@@ -44,7 +44,7 @@ t.test('a long body from node:http arrives whole, in order, unchunked', async (t
     }),
   );
   t.teardown(() => srv.close());
-  const r = await streamGet(addrOf(srv), '/debug/pcap?count=1', never());
+  const r = await streamGet(splitHostPort(addrOf(srv)), '/debug/pcap?count=1', never());
   t.equal(r.status, 200);
   t.equal(r.headers.get('content-type'), 'application/x-pcapng');
   t.notOk(r.headers.has('transfer-encoding'), 'HTTP/1.0: the server does not chunk');
@@ -70,7 +70,7 @@ t.test('an error answer is read as text', async (t) => {
     }),
   );
   t.teardown(() => srv.close());
-  const r = await streamGet(addrOf(srv), '/debug/pcap?filter=hots', never());
+  const r = await streamGet(splitHostPort(addrOf(srv)), '/debug/pcap?filter=hots', never());
   t.equal(r.status, 400);
   t.equal(await r.text(), 'filter: unknown word "hots"');
 });
@@ -89,7 +89,7 @@ t.test('a head split into single bytes, with body bytes in its last read', async
     }),
   );
   t.teardown(() => srv.close());
-  const r = await streamGet(addrOf(srv), '/', never());
+  const r = await streamGet(splitHostPort(addrOf(srv)), '/', never());
   t.equal(r.status, 200);
   t.equal(await r.text(), 'BODY-REST');
 });
@@ -98,7 +98,7 @@ t.test('failures: refused, garbled, chunked, closed early, aborted, consumer err
   const refusedSrv = await listen(createNetServer());
   const refused = addrOf(refusedSrv);
   await new Promise((r) => refusedSrv.close(r));
-  await t.rejects(streamGet(refused, '/', never()), { code: 'ECONNREFUSED' });
+  await t.rejects(streamGet(splitHostPort(refused), '/', never()), { code: 'ECONNREFUSED' });
 
   const reply = (text: string, end = true) =>
     listen(createNetServer((s) => (end ? s.end(text) : s.write(text))));
@@ -108,24 +108,24 @@ t.test('failures: refused, garbled, chunked, closed early, aborted, consumer err
   const silent = await reply('', false);
   const streaming = await reply('HTTP/1.1 200 OK\r\n\r\nsome body', false);
   t.teardown(() => [garbled, chunked, early, silent, streaming].forEach((s) => s.close()));
-  await t.rejects(streamGet(addrOf(garbled), '/', never()), /malformed status line/);
-  await t.rejects(streamGet(addrOf(chunked), '/', never()), /unexpected chunked body/);
-  await t.rejects(streamGet(addrOf(early), '/', never()), /closed before a response/);
+  await t.rejects(streamGet(splitHostPort(addrOf(garbled)), '/', never()), /malformed status line/);
+  await t.rejects(streamGet(splitHostPort(addrOf(chunked)), '/', never()), /unexpected chunked body/);
+  await t.rejects(streamGet(splitHostPort(addrOf(early)), '/', never()), /closed before a response/);
 
   const ac = new AbortController();
-  const pending = streamGet(addrOf(silent), '/', ac.signal);
+  const pending = streamGet(splitHostPort(addrOf(silent)), '/', ac.signal);
   setTimeout(() => ac.abort(), 20);
   await t.rejects(pending, /aborted/, 'abort while waiting for the head');
 
   const ac2 = new AbortController();
-  const r = await streamGet(addrOf(streaming), '/', ac2.signal);
+  const r = await streamGet(splitHostPort(addrOf(streaming)), '/', ac2.signal);
   const seen: string[] = [];
   const body = r.body((c) => void seen.push(c.toString()));
   setTimeout(() => ac2.abort(), 20);
   await t.resolves(body, 'abort during the body ends it quietly');
   t.same(seen, ['some body']);
 
-  const r2 = await streamGet(addrOf(streaming), '/', never());
+  const r2 = await streamGet(splitHostPort(addrOf(streaming)), '/', never());
   await t.rejects(
     r2.body(() => Promise.reject(new Error('disk full'))),
     /disk full/,

@@ -24,7 +24,7 @@ peers:
   # kubernetes: { kubeconfig: /etc/vxtun/kubeconfig, annotationPrefix: flannel.alpha.coreos.com }
 dataplane: { engine: native, workers: auto, offloads: { tso: auto, gro: auto, udpGso: auto, udpGro: auto } }
 security: { acceptUnknownVteps: false, checkInnerSource: true }
-admin: { listen: "127.0.0.1:9465" }
+admin: { listen: "127.0.0.1:9465", socket: /run/vxtun/vxtun.sock }
 subnetFile: /run/flannel/subnet.env
 ipMasq: false
 `;
@@ -78,7 +78,7 @@ t.test('the design.md example parses', async (t) => {
   );
   t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
-  t.same(c.admin, { host: '127.0.0.1', port: 9465 });
+  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
   t.equal(c.subnetFile, '/run/flannel/subnet.env');
   t.equal(c.ipMasq, false);
 });
@@ -95,7 +95,7 @@ t.test('defaults of a minimal static config', async (t) => {
   t.same(c.underlay, {});
   t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
-  t.same(c.admin, { host: '127.0.0.1', port: 9465 });
+  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
   t.equal(c.subnetFile, null, 'off in static mode');
   t.equal(c.ipMasq, false);
   if (c.peers.kind !== 'static') return t.fail('expected static peers');
@@ -155,7 +155,7 @@ t.test('JSON works and means the same as YAML', async (t) => {
   t.equal(c.ipv6Network?.toString(), 'fd10:244::/56');
   t.same(c.dataplane, { engine: 'js', workers: 4, offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' } });
   t.same(c.security, { acceptUnknownVteps: true, checkInnerSource: false });
-  t.same(c.admin, { host: '::1', port: 9000 });
+  t.same(c.admin, { listen: { host: '::1', port: 9000 }, socket: '/run/vxtun/vxtun.sock' });
   t.equal(c.subnetFile, null);
   t.equal(c.ipMasq, true);
   if (c.peers.kind !== 'static') return t.fail('expected static peers');
@@ -181,7 +181,7 @@ t.test('JSON works and means the same as YAML', async (t) => {
     env,
   );
   t.same(j, y, 'same Config from YAML and JSON');
-  t.equal(y.admin, null, 'admin.listen off');
+  t.equal(y.admin.listen, null, 'admin.listen off');
 });
 
 t.test('other accepted values', async (t) => {
@@ -191,8 +191,11 @@ t.test('other accepted values', async (t) => {
   t.equal(parseConfigText(minimal('vni: 16777215\n'), 'x', env).vni, 16777215);
   t.equal(parseConfigText(minimal('device: vxlan-overlay01\n'), 'x', env).device, 'vxlan-overlay01');
   t.equal(parseConfigText(minimal('dataplane: { workers: 64 }\n'), 'x', env).dataplane.workers, 64);
-  t.same(parseConfigText(minimal('admin: { listen: "localhost:80" }\n'), 'x', env).admin, { host: 'localhost', port: 80 });
-  t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, { host: '127.0.0.1', port: 9465 });
+  t.same(parseConfigText(minimal('admin: { listen: "localhost:80" }\n'), 'x', env).admin.listen, { host: 'localhost', port: 80 });
+  t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(parseConfigText(minimal('admin: { socket: off }\n'), 'x', env).admin.socket, null, 'admin.socket off');
+  t.same(parseConfigText(minimal('admin: { socket: /tmp/x/a.sock }\n'), 'x', env).admin.socket, '/tmp/x/a.sock');
+  t.same(parseConfigText(minimal(`admin: { socket: /${'a'.repeat(106)} }\n`), 'x', env).admin.socket, `/${'a'.repeat(106)}`, '107 bytes');
   t.equal(parseConfigText(minimal('subnetFile: /tmp/subnet.env\n'), 'x', env).subnetFile, '/tmp/subnet.env');
   t.equal(parseConfigText(minimal('vtepMAC: 66:57:0F:F0:5A:20\n'), 'x', env).vtepMAC, '66:57:0f:f0:5a:20', 'equal to the derived MAC');
   const local = parseConfigText(withPeers('{ name: node-a, podCIDR: 10.244.0.0/16, publicIP: 10.0.0.1 }'), 'x', env);
@@ -327,6 +330,12 @@ const BAD: Bad[] = [
   { name: 'admin hostname', text: minimal('admin: { listen: "myhost:9465" }\n'), field: 'admin.listen' },
   { name: 'admin IPv4 in brackets', text: minimal('admin: { listen: "[127.0.0.1]:9465" }\n'), field: 'admin.listen' },
   { name: 'admin a number', text: minimal('admin: { listen: 9465 }\n'), field: 'admin.listen' },
+  { name: 'admin socket relative', text: minimal('admin: { socket: run/vxtun.sock }\n'), field: 'admin.socket', message: /absolute path/ },
+  { name: 'admin socket empty', text: minimal('admin: { socket: "" }\n'), field: 'admin.socket' },
+  { name: 'admin socket a directory', text: minimal('admin: { socket: /run/vxtun/ }\n'), field: 'admin.socket' },
+  { name: 'admin socket a number', text: minimal('admin: { socket: 1 }\n'), field: 'admin.socket' },
+  { name: 'admin socket too long', text: minimal(`admin: { socket: /${'a'.repeat(107)} }\n`), field: 'admin.socket', message: /at most 107 bytes, got 108/ },
+  { name: 'admin unknown key', text: minimal('admin: { sock: /a }\n'), field: 'admin.sock', message: /did you mean 'socket'/ },
   // JSON
   { name: 'JSON port as string', text: '{"nodeName": "node-a", "network": "10.244.0.0/16", "port": "8472", "peers": {"kubernetes": {}}}', field: 'port', message: /got the string "8472"/ },
 ];

@@ -14,6 +14,7 @@ import { FakeApiServer, type Json } from '../helpers/fake-apiserver.js';
 import { fakeDeviceConf, fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
 import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
 import { recordingLogger, type LogLine } from '../helpers/kube-source-harness.js';
+import { unixGet } from '../helpers/unix-http.js';
 
 const ownNode = (podCIDRs = ['10.244.1.0/24']) =>
   makeNode({ name: 'node-a', podCIDRs, internalIP: '192.168.99.1', ready: true });
@@ -49,7 +50,7 @@ async function setup(t: Test, nodes: Json[]): Promise<{ api: FakeApiServer; conf
     admin: { listen: 'off' },
   });
   const config = parseConfigText(text, 'test.json', { hostname: 'x' });
-  config.admin = { host: '127.0.0.1', port: 0 };
+  config.admin = { listen: null, socket: join(dir, 'admin.sock') };
   return { api, config, dir };
 }
 
@@ -60,7 +61,7 @@ function start(config: Config): Running {
   let onReady!: (addr: string) => void;
   const ready = new Promise<string>((r) => (onReady = r));
   const done = runDaemon(
-    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, onReady: (i) => onReady(i.adminAddress!) },
+    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, onReady: (i) => onReady(i.adminSocket!) },
     abort.signal,
   );
   return {
@@ -70,8 +71,7 @@ function start(config: Config): Running {
     logs,
     ready,
     async status() {
-      const res = await fetch(`http://${await ready}/status`);
-      return (await res.json()) as Status;
+      return (await unixGet(await ready, '/status')).json<Status>();
     },
   };
 }
@@ -222,7 +222,9 @@ t.test('static mode reports its control plane too', async (t) => {
     'static.json',
     { hostname: 'x' },
   );
-  config.admin = { host: '127.0.0.1', port: 0 };
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-daemon-static-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  config.admin = { listen: null, socket: join(dir, 'admin.sock') };
   const d = start(config);
   t.teardown(() => d.abort.abort());
   const s = await d.status();

@@ -114,7 +114,7 @@ t.test('ConfigMap: a valid vxtun config in kubernetes mode, and a CNI config for
   t.equal(config.nodeName, 'node-1', 'node name from $NODE_NAME');
   t.same(config.peers, { kind: 'kubernetes', kubernetes: { annotationPrefix: 'flannel.alpha.coreos.com' } }, 'in-cluster, flannel prefix');
   t.equal(config.subnetFile, '/run/flannel/subnet.env');
-  t.same(config.admin, { host: '127.0.0.1', port: 9465 });
+  t.same(config.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
   const cni = JSON.parse(data['cni-conf.json']) as Obj;
   t.equal(cni['plugins'][0]['type'], 'flannel');
   const init = find('DaemonSet')['spec']['template']['spec']['initContainers'];

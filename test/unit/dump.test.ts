@@ -8,18 +8,19 @@ const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff000000
 const TCP = Buffer.from('45000028000040004006000' + '00af401020af40202' + '9c4014510000000000000000501200000000000', 'hex');
 
 t.test('query', async (t) => {
-  t.equal(dumpQuery({ admin: 'x:1', filter: [] }).toString(), '');
+  t.equal(dumpQuery({ socket: '/x', filter: [] }).toString(), '');
   t.equal(
-    dumpQuery({ admin: 'x:1', count: 5, seconds: 1.5, outer: true, filter: ['host', '10.0.0.1', 'and', '(tcp', 'or', 'udp)'] }).toString(),
+    dumpQuery({ socket: '/x', count: 5, seconds: 1.5, outer: true, filter: ['host', '10.0.0.1', 'and', '(tcp', 'or', 'udp)'] }).toString(),
     'count=5&seconds=1.5&outer=1&filter=host+10.0.0.1+and+%28tcp+or+udp%29',
   );
-  t.throws(() => dumpQuery({ admin: 'x:1', count: 0, filter: [] }), { name: 'UsageError', message: /--count: expected a positive integer, got "0"/ });
-  t.throws(() => dumpQuery({ admin: 'x:1', count: 1.5, filter: [] }), UsageError);
-  t.throws(() => dumpQuery({ admin: 'x:1', seconds: NaN, filter: [] }), { message: /--seconds/ });
-  t.throws(() => dumpQuery({ admin: 'x:1', filter: ['port'] }), { message: /bad filter "port"/ });
-  t.equal(dumpQuery({ admin: 'x:1', snaplen: 96, filter: [] }).toString(), 'snaplen=96');
+  t.throws(() => dumpQuery({ socket: '/x', count: 0, filter: [] }), { name: 'UsageError', message: /--count: expected a positive integer \(at most 1000000000\), got "0"/ });
+  t.throws(() => dumpQuery({ socket: '/x', seconds: 1e10, filter: [] }), { name: 'UsageError', message: /--seconds: expected a positive number \(at most 86400\), got "10000000000"/ });
+  t.throws(() => dumpQuery({ socket: '/x', count: 1.5, filter: [] }), UsageError);
+  t.throws(() => dumpQuery({ socket: '/x', seconds: NaN, filter: [] }), { message: /--seconds/ });
+  t.throws(() => dumpQuery({ socket: '/x', filter: ['port'] }), { message: /bad filter "port"/ });
+  t.equal(dumpQuery({ socket: '/x', snaplen: 96, filter: [] }).toString(), 'snaplen=96');
   for (const bad of [0, 1963, 1.5, NaN]) {
-    t.throws(() => dumpQuery({ admin: 'x:1', snaplen: bad, filter: [] }), { name: 'UsageError', message: /--snaplen: expected an integer 1\.\.1962/ }, `snaplen ${bad}`);
+    t.throws(() => dumpQuery({ socket: '/x', snaplen: bad, filter: [] }), { name: 'UsageError', message: /--snaplen: expected an integer 1\.\.1962/ }, `snaplen ${bad}`);
   }
 });
 

@@ -1,12 +1,26 @@
-// GET /debug/pcap on a real admin server on 127.0.0.1, fed by a fake capture source that hands out
+// GET /debug/pcap on a real admin server on a unix socket (its only listener), fed by a fake capture source that hands out
 // packet blocks made by the reference writer (src/pcapng.ts). Filters, snap length and the block
 // bytes themselves are native: test/native/pcapng-epb.test.ts, test/native/capture-filter.test.ts
 // and test/integration/vxtun-dump.test.ts.
-import t from 'tap';
-import { startAdminServer } from '../../src/admin.js';
-import { createCaptureHub, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { startAdminSocket } from '../../src/admin.js';
+import { connect, type Socket } from 'node:net';
+import { CAPTURE_MEMORY_BUDGET, CAPTURE_RING_BYTES, createCaptureHub, maxCaptureSessions, SESSION_BUFFER_BYTES, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
+import { IDLE_TIMEOUT_MS } from '../../src/pcap-stream.js';
 import { silentLogger } from '../../src/log.js';
 import { parseComment, PcapngReader, recordBlock } from '../../src/pcapng.js';
+import { stubCaptureSource } from '../helpers/stub-admin.js';
+import { unixGet } from '../helpers/unix-http.js';
+
+/** A temporary directory with a short path (a socket path has at most 107 bytes; tap's fixture paths are longer). */
+function shortDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-pcap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
@@ -42,13 +56,14 @@ t.test('streams pcapng, ends by count, rejects bad parameters', async (t) => {
   };
   const hub = createCaptureHub(src);
   const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
-  const admin = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const admin = await startAdminSocket(
+    `${shortDir(t)}/admin.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());
-  const base = `http://${admin.address}/debug/pcap`;
+  const base = `/debug/pcap`;
+  const fetch = (path: string) => unixGet(admin.address, path);
 
   const ra = await fetch(`${base}?count=2&filter=drops&snaplen=100`);
   const rb = await fetch(`${base}?count=1&outer=1`);
@@ -102,22 +117,111 @@ t.test('busy: 503; js engine: 501', async (t) => {
     captureStats: () => null,
   };
   const outer = () => ({ publicIP: '1.1.1.1', port: 8472, vni: 1 });
-  const busy = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const dir = shortDir(t);
+  const busy = await startAdminSocket(
+    `${dir}/busy.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => busy.close());
-  const rb = await fetch(`http://${busy.address}/debug/pcap`);
+  const rb = await unixGet(busy.address, '/debug/pcap');
   t.equal(rb.status, 503);
   t.match(await rb.text(), /too many captures/);
-  const admin = await startAdminServer(
-    { host: '127.0.0.1', port: 0 },
+  const admin = await startAdminSocket(
+    `${dir}/js.sock`,
     { status: () => ({}) as never, ready: () => true, pcap: { outer, device: 'vxtun0', reasons: REASONS } },
     silentLogger,
   );
   t.teardown(() => admin.close());
-  const r = await fetch(`http://${admin.address}/debug/pcap`);
+  const r = await unixGet(admin.address, '/debug/pcap');
   t.equal(r.status, 501);
   t.match(await r.text(), /needs the native engine/);
 });
+
+t.test('out-of-range and unknown parameters: 400, no session', async (t) => {
+  const hub = createCaptureHub(stubCaptureSource(1_000_000));
+  const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
+  const admin = await startAdminSocket(`${shortDir(t)}/admin.sock`, { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } }, silentLogger);
+  t.teardown(() => admin.close());
+  for (const [q, re] of [
+    ['seconds=1e10', /^seconds: expected a positive number \(at most 86400\), got "1e10"/],
+    ['seconds=86401', /^seconds: expected a positive number \(at most 86400\)/],
+    ['seconds=-1', /^seconds: expected a positive number/],
+    ['seconds=NaN', /^seconds: expected a positive number/],
+    ['seconds=Infinity', /^seconds: expected a positive number/],
+    ['count=-3', /^count: expected a positive integer/],
+    ['count=1e10', /^count: expected a positive integer \(at most 1000000000\)/],
+    ['count=2.5', /^count: expected a positive integer/],
+    ['snaplen=abc', /^snaplen: expected a positive integer/],
+    ['count=1&count=2', /^count: given twice/],
+    ['cuont=1', /^unknown parameter "cuont"/],
+    ['x=%zz', /^unknown parameter "x"/],
+  ] as const) {
+    const r = await unixGet(admin.address, `/debug/pcap?${q}`);
+    t.equal(r.status, 400, q);
+    t.match(await r.text(), re, q);
+  }
+  t.equal(hub.sessions, 0, 'no session for a rejected request');
+});
+
+t.test('the session limit follows the memory budget', async (t) => {
+  t.equal(maxCaptureSessions(2), 8, '1 worker (2 loops): 8 sessions (the addon\'s limit)');
+  t.equal(maxCaptureSessions(4), 5, '2 workers: 5 sessions');
+  t.equal(maxCaptureSessions(8), 2, '4 workers: 2');
+  t.equal(maxCaptureSessions(32), 1, '16 workers: still 1 (one session alone exceeds the budget)');
+  for (const loops of [2, 4, 8]) {
+    const n = maxCaptureSessions(loops);
+    t.ok(n * (loops * CAPTURE_RING_BYTES + SESSION_BUFFER_BYTES) <= CAPTURE_MEMORY_BUDGET, `${loops} loops: ${n} sessions fit ${CAPTURE_MEMORY_BUDGET >> 20} MiB`);
+  }
+  const hub = createCaptureHub(stubCaptureSource(0), { maxSessions: 2 });
+  const opts = { program: new Uint8Array(0), snaplen: 100, outer: false, publicIP: '1.1.1.1', port: 8472, vni: 1 };
+  const sink = { onBlocks: (_b: Buffer, _r: number, release: () => void) => release() };
+  const a = hub.open(opts, sink);
+  hub.open(opts, sink);
+  t.throws(() => hub.open(opts, sink), { name: 'CaptureBusyError', message: /at most 2/ });
+  a.close();
+  t.doesNotThrow(() => hub.open(opts, sink), 'a freed slot can be taken');
+  hub.close();
+});
+
+t.test('clients that stop reading are cut off and their sessions freed', async (t) => {
+  const hub = createCaptureHub(stubCaptureSource(Number.MAX_SAFE_INTEGER), { maxSessions: 3 });
+  const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
+  const admin = await startAdminSocket(`${shortDir(t)}/admin.sock`, { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } }, silentLogger);
+  t.teardown(() => admin.close());
+  // Three clients that send a request and never read.
+  const stuck = await Promise.all(
+    [1, 2, 3].map(
+      () =>
+        new Promise<Socket>((resolve) => {
+          const s = connect({ path: admin.address }, () => {
+            s.pause();
+            s.write('GET /debug/pcap HTTP/1.1\r\nHost: x\r\n\r\n');
+            resolve(s);
+          });
+        }),
+    ),
+  );
+  const closed = stuck.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+  t.teardown(() => stuck.forEach((s) => s.destroy()));
+  const started = Date.now();
+  await until(() => hub.sessions === 3, 'three sessions', 10_000);
+  t.equal((await unixGet(admin.address, '/debug/pcap')).status, 503, 'a fourth client: 503 while they hold the slots');
+  await until(() => hub.sessions === 0, 'the stuck sessions to be cut off', IDLE_TIMEOUT_MS + 50_000);
+  const took = Date.now() - started;
+  t.ok(took >= IDLE_TIMEOUT_MS - 1_000, `cut off after ${took} ms without progress (timeout ${IDLE_TIMEOUT_MS} ms)`);
+  stuck.forEach((s) => s.resume()); // (a paused socket does not see the end)
+  await Promise.all(closed);
+  t.pass('their connections were closed');
+  const r = await unixGet(admin.address, '/debug/pcap?count=3');
+  t.equal(r.status, 200, 'a new client gets a session');
+  t.equal(new PcapngReader().push(await r.arrayBuffer()).length, 3, 'and its packets');
+});
+
+async function until(pred: () => boolean, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out (${ms} ms) waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
