@@ -33,7 +33,9 @@ t.test('vxtun run with CAP_NET_ADMIN only (setpriv, no_new_privs) comes up and f
 
   const subnetFile = join(dir, 'flannel', 'subnet.env');
   const configPath = join(dir, 'node-1.json');
-  writeFileSync(configPath, JSON.stringify(labConfig(lab, 1, { peers, extra: { subnetFile } })));
+  // Never the default /run/vxtun/vxtun.sock: the namespaces share the host's file system.
+  const adminSocket = join(dir, 'admin.sock');
+  writeFileSync(configPath, JSON.stringify(labConfig(lab, 1, { peers, extra: { subnetFile, admin: { socket: adminSocket } } })));
   const only = '-all,+net_admin';
   const args = [`--bounding-set=${only}`, `--inh-caps=${only}`, `--ambient-caps=${only}`, '--no-new-privs', '--', process.execPath, cliPath(), 'run', '--config', configPath];
   const n1 = lab.spawn(lab.nodeNs(1), 'setpriv', args);
@@ -56,8 +58,8 @@ t.test('vxtun run with CAP_NET_ADMIN only (setpriv, no_new_privs) comes up and f
       t.equal(r.received, 3, `pod-${a} → pod-${b} ${lab.podIP(b, fam)}: ${r.received}/${r.sent}`);
     }
   }
-  const status = await nsExec(lab.nodeNs(1), process.execPath, [cliPath(), 'status', '--json']);
-  t.equal((JSON.parse(status.stdout) as { peers: unknown[] }).peers.length, 1, 'status over the admin listener');
+  const status = await nsExec(lab.nodeNs(1), process.execPath, [cliPath(), 'status', '--json', '--socket', adminSocket]);
+  t.equal((JSON.parse(status.stdout) as { peers: unknown[] }).peers.length, 1, 'status over the admin socket');
 
   const exit = await n1.stop('SIGTERM', 5_000);
   t.match(exit, { code: 0 }, 'stops cleanly (routes removed, device closed) with CAP_NET_ADMIN only');

@@ -89,7 +89,8 @@ t.test('DaemonSet: host network, NET_ADMIN, /dev/net/tun, /run/flannel, NODE_NAM
   t.same(c['args'], ['run', '--config', `${configMount['mountPath']}/config.yaml`], 'runs the ConfigMap config');
   // Probes and admin.listen agree (the TCP listener serves /healthz, /readyz and /metrics only).
   const config = parseConfigText(find('ConfigMap')['data']['config.yaml'], 'config.yaml', { NODE_NAME: 'node-1', hostname: 'x' });
-  const admin = { host: config.admin!.host, port: config.admin!.port };
+  const admin = { host: config.admin.listen!.host, port: config.admin.listen!.port };
+  t.equal(config.admin.socket, '/run/vxtun/vxtun.sock', 'the admin socket lies in the /run/vxtun hostPath');
   t.same(c['readinessProbe']['httpGet'], { ...admin, path: '/readyz' }, 'readiness = /readyz at admin.listen');
   t.same(c['livenessProbe']['httpGet'], { ...admin, path: '/healthz' }, 'liveness = /healthz at admin.listen');
   t.ok(c['livenessProbe']['failureThreshold'] * c['livenessProbe']['periodSeconds'] >= 30, 'liveness is patient (≥ 30 s of failures before a restart)');
