@@ -75,6 +75,12 @@ export const DEFAULT_DEVICE = 'vxtun0';
  * (native/tx_batch.cc); above this it could fit none.
  */
 export const MAX_MTU = 65507 - 22;
+
+/** `mtu: auto`: the underlay's MTU less the encapsulation overhead, capped at MAX_MTU (an underlay of 65,536 bytes, as
+ * loopback has, would otherwise give a device MTU whose packets no UDP datagram can carry). */
+export function autoMtu(underlayMtu: number, overhead: number): number {
+  return Math.min(underlayMtu - overhead, MAX_MTU);
+}
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9465';
 export const DEFAULT_ADMIN_SOCKET = '/run/vxtun/vxtun.sock';
 /** sun_path holds 108 bytes with the terminating NUL. */

@@ -4,7 +4,7 @@
 // addresses and routes: a failed start leaves nothing behind.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
-import type { Config, PeerSpec } from './config.js';
+import { autoMtu, type Config, type PeerSpec } from './config.js';
 import { ConfigError, DataplaneError, withContext } from './errors.js';
 import type { Logger } from './log.js';
 import {
@@ -182,7 +182,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   if (config.vtepMAC === 'auto' && local.vtepMAC === undefined) logger.info('generated a VTEP MAC', { vtepMAC });
   const podCIDRs = local.podCIDRs.map((c) => c.toString());
   const underlay = await resolveUnderlay(ip, config, local.address);
-  const mtu = config.mtu === 'auto' ? underlay.bind.mtu - ENCAP_OVERHEAD_V4 : config.mtu;
+  const mtu = config.mtu === 'auto' ? autoMtu(underlay.bind.mtu, ENCAP_OVERHEAD_V4) : config.mtu;
   const minMtu = config.ipv6Network ? 1280 : 576;
   if (mtu < minMtu) {
     throw new ConfigError('mtu', `${mtu} is below ${minMtu} (underlay ${underlay.bind.interface} has MTU ${underlay.bind.mtu})`);

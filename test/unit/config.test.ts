@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfigFile, parseConfigText, parseListenAddress, type Config } from '../../src/config.js';
+import { autoMtu, loadConfigFile, MAX_MTU, parseConfigText, parseListenAddress, type Config } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { macFromName } from '../../src/net/mac.js';
 
@@ -377,4 +377,11 @@ t.test('loadConfigFile', async (t) => {
     message: `config: cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`,
   });
   await t.rejects(loadConfigFile(dir, env), { name: 'ConfigError', field: 'config', message: /cannot read .*EISDIR/ });
+});
+
+t.test('mtu auto: the underlay MTU less the overhead, capped where a packet still fits one UDP datagram', async (t) => {
+  t.equal(autoMtu(1500, 50), 1450);
+  t.equal(autoMtu(9000, 50), 8950);
+  t.equal(autoMtu(65535, 50), MAX_MTU, 'the largest veth MTU gives exactly the cap');
+  t.equal(autoMtu(65536, 50), MAX_MTU, 'a loopback-sized underlay is capped (was 65486)');
 });
