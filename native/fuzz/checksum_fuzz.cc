@@ -8,23 +8,11 @@
 // Input: the IP packet.
 #include "../checksum.h"
 #include "fuzz_input.h"
+#include "slow_checksum.h"
 
 using namespace vxtun;
 
 namespace {
-
-// Whether the TCP/UDP checksum of a parsed packet verifies (the slow way: byte by byte).
-bool L4Valid(const uint8_t* pkt, const InnerIp& ip) {
-  const size_t l4len = ip.length - ip.headerLen;
-  const size_t alen = ip.family == 4 ? 4 : 16;
-  uint64_t sum = 0;
-  for (size_t i = 0; i < alen; i += 2) sum += (ip.src[i] << 8 | ip.src[i + 1]) + (ip.dst[i] << 8 | ip.dst[i + 1]);
-  sum += ip.proto + l4len;
-  const uint8_t* l4 = pkt + ip.headerLen;
-  for (size_t i = 0; i < l4len; i++) sum += i % 2 ? l4[i] : l4[i] << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return sum == 0xffff;
-}
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include "../gro.h"
 #include "../segment.h"
 #include "fuzz_input.h"
+#include "slow_checksum.h"
 
 using namespace vxtun;
 
@@ -28,19 +29,6 @@ namespace {
 void Put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
-}
-
-// Whether the TCP checksum of a parsed packet verifies (the slow way: byte by byte).
-bool L4Valid(const uint8_t* pkt, const InnerIp& ip) {
-  const size_t l4len = ip.length - ip.headerLen;
-  const size_t alen = ip.family == 4 ? 4 : 16;
-  uint64_t sum = 0;
-  for (size_t i = 0; i < alen; i += 2) sum += (ip.src[i] << 8 | ip.src[i + 1]) + (ip.dst[i] << 8 | ip.dst[i + 1]);
-  sum += ip.proto + l4len;
-  const uint8_t* l4 = pkt + ip.headerLen;
-  for (size_t i = 0; i < l4len; i++) sum += i % 2 ? l4[i] : l4[i] << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return sum == 0xffff;
 }
 
 // A TCP packet (IPv4 or IPv6) with `payload` bytes of `fill`, valid checksums.

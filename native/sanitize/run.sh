@@ -63,25 +63,32 @@ addon="$root/$out/build/Release/vxtun.node"
 if ! nm -D "$addon" | grep __asan_init >/dev/null; then echo "sanitize: $addon is not instrumented" >&2; exit 1; fi
 
 libasan=$(g++ -print-file-name=libasan.so)
+# tap_instrumented NAME LOG FILE…: runs tap over the files with the instrumented addon (VXTUN_NATIVE_ADDON, inherited
+# by any daemon a test starts) and gcc's libasan preloaded; any ASan/UBSan report or a failing test fails the step.
+tap_instrumented() {
+  local name="$1" log="$2"; shift 2
+  VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
+    "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "$@" >"$log" 2>&1
+  local rc=$?
+  local reports summary
+  reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)
+  summary=$(grep -E '^# \{ total' "$log" | tail -n 1)
+  if [ "$rc" -ne 0 ] || [ -n "$reports" ]; then
+    status=1
+    tail -n 30 "$log" >&2
+    for r in $reports; do echo "--- $r" >&2; head -n 60 "$r" >&2; done
+    results+=("$name under ASan+UBSan: FAILED (tap exit $rc) ${summary}")
+  else
+    results+=("$name under ASan+UBSan: passed ${summary}")
+  fi
+  rm -f "$out"/asan.* "$out"/ubsan.*
+}
+
 tests=(test/native/*.test.ts)
 echo "sanitize: running ${#tests[@]} native test files against $addon"
-log="$out/native-tests.log"
-VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
-  "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "${tests[@]}" >"$log" 2>&1
-rc=$?
-reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)
-summary=$(grep -E '^# \{ total' "$log" | tail -n 1)
-if [ "$rc" -ne 0 ] || [ -n "$reports" ]; then
-  status=1
-  tail -n 30 "$log" >&2
-  for r in $reports; do echo "--- $r" >&2; head -n 60 "$r" >&2; done
-  results+=("native tests under ASan+UBSan: FAILED (tap exit $rc) ${summary}")
-else
-  results+=("native tests under ASan+UBSan: passed ${summary}")
-fi
-rm -f "$out"/asan.* "$out"/ubsan.*
+tap_instrumented "native tests" "$out/native-tests.log" "${tests[@]}"
 
 # ---- 1b. the receive-train flood against the instrumented daemon ----
 # test/integration/train-flood.test.ts starts real daemons (dist/cli.js, built by `npm run build`) in network
@@ -93,23 +100,7 @@ if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null |
   [ -n "${VXTUN_REQUIRE_NETNS:-}" ] && status=1
 else
   echo "sanitize: running $flood against $addon"
-  log="$out/train-flood.log"
-  VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
-    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
-    "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "$flood" >"$log" 2>&1
-  rc=$?
-  reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)
-  summary=$(grep -E '^# \{ total' "$log" | tail -n 1)
-  if [ "$rc" -ne 0 ] || [ -n "$reports" ]; then
-    status=1
-    tail -n 30 "$log" >&2
-    for r in $reports; do echo "--- $r" >&2; head -n 60 "$r" >&2; done
-    results+=("train flood under ASan+UBSan: FAILED (tap exit $rc) ${summary}")
-  else
-    results+=("train flood under ASan+UBSan: passed ${summary}")
-  fi
-  rm -f "$out"/asan.* "$out"/ubsan.*
+  tap_instrumented "train flood" "$out/train-flood.log" "$flood"
 fi
 
 # ---- 2. start/stop cycles under LeakSanitizer ----

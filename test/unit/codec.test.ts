@@ -16,6 +16,7 @@ import {
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP, type IP } from '../../src/net/ip.js';
 import { parseMac } from '../../src/net/mac.js';
+import { xorshift32 } from '../helpers/rng.js';
 
 // ---- fixtures --------------------------------------------------------------------------------------------------
 
@@ -332,18 +333,7 @@ t.test('checkRx', async (t) => {
 
 // ---- round trip and robustness ---------------------------------------------------------------------------------
 
-/** Deterministic PRNG (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+const rng = xorshift32;
 
 t.test('encap → checkRx round trip', async (t) => {
   const next = rng(0xc0ffee);

@@ -7,6 +7,7 @@ import { parseIP } from '../../src/net/ip.js';
 import { resolveConflicts, unusablePublicIP, type ConflictOptions } from '../../src/peers/conflicts.js';
 import type { Peer } from '../../src/peers/peer-source.js';
 import { staticPeerSource } from '../../src/peers/static.js';
+import { uniform } from '../helpers/rng.js';
 
 const peer = (name: string, cidrs: string[], ip: string, mac = '0a:00:00:00:00:01'): Peer => ({
   name,
@@ -93,18 +94,7 @@ t.test('static peers: the same rules (our VTEP MAC is known only at run())', asy
 
 // ---- property test ----
 
-/** xorshift32: a seeded generator, so a failure can be replayed from the printed seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
+const rng = uniform;
 
 /** The rule, written the obvious O(n²) way. */
 function model(cands: readonly Peer[], o: ConflictOptions): Set<string> {
