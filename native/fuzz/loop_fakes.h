@@ -6,6 +6,7 @@
 // an unknown VTEP.
 #pragma once
 #include <arpa/inet.h>
+#include <sanitizer/asan_interface.h>
 #include <sys/uio.h>
 
 #include <cstdio>
@@ -162,7 +163,8 @@ inline const std::vector<uint8_t>& Gather(const struct iovec* iov, int n) {
 }
 
 // A receive socket serving queued messages (a message larger than the buffer arrives empty, as
-// MSG_TRUNC makes the real one report it).
+// MSG_TRUNC makes the real one report it). The bytes of each buffer past the message are poisoned (ASan): the
+// batch's buffers live across inputs, and a read past the message would otherwise see an earlier input's bytes.
 class FakeUdp final : public UdpIO {
  public:
   struct Msg {
@@ -182,7 +184,9 @@ class FakeUdp final : public UdpIO {
     for (; i < n && !queue.empty(); i++) {
       Msg& m = queue.front();
       sizes[i] = m.data.size() > cap ? 0 : m.data.size();
+      ASAN_UNPOISON_MEMORY_REGION(bufs[i], cap);
       if (sizes[i]) std::memcpy(bufs[i], m.data.data(), sizes[i]);
+      ASAN_POISON_MEMORY_REGION(bufs[i] + sizes[i], cap - sizes[i]);
       srcIps[i] = m.src;
       gsoSizes[i] = m.gso;
       queue.pop_front();
