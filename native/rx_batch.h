@@ -41,6 +41,12 @@ class RxBatch {
   // negative errno when the loop must end (FatalMessage says why).
   int Run();
   std::string FatalMessage(int rc) const;
+  // Back to the state of a new batch (the arrays' contents aside): the fuzzer reuses one batch, whose
+  // arrays are megabytes, for every input.
+  void Reset() {
+    want_ = kBatch;
+    tunGone_ = false;
+  }
 
  private:
   struct Arrays;

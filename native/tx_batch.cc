@@ -54,6 +54,12 @@ TxBatch::TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolde
 
 TxBatch::~TxBatch() = default;
 
+void TxBatch::Reset() {
+  SetLayout(TsoLayout{});
+  sendFailed_ = false;
+  tally_ = Tally{};
+}
+
 std::string TxBatch::FatalMessage(int rc) const {
   return "worker " + std::to_string(id_) + (sendFailed_ ? ": sending to the underlay: " : ": reading the TUN device: ") +
          ErrnoName(-rc);

@@ -47,6 +47,9 @@ class TxBatch {
     uint64_t read = 0, forwarded = 0, tooBig = 0;
   };
   const Tally& tally() const { return tally_; }
+  // Back to the state of a new batch (the arrays' contents aside: no layout predicted, nothing failed,
+  // an empty tally): the fuzzer reuses one batch, whose arrays are megabytes, for every input.
+  void Reset();
 
  private:
   int SendPending(uint64_t* failed);

@@ -49,12 +49,6 @@ size_t AppendDatagram(std::vector<uint8_t>& out, const PacketSpec& s) {
   return at;
 }
 
-std::vector<uint8_t> Datagram(const PacketSpec& s) {
-  std::vector<uint8_t> d;
-  AppendDatagram(d, s);
-  return d;
-}
-
 // Built once (the batch's arrays are megabytes): the batch reads the settings and fakes by reference, and
 // each input resets them.
 struct World {
@@ -77,7 +71,8 @@ struct World {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* w = new World;
+  static World* w = new World;  // reset below: the settings, fakes and queue here, the batch's predictions
+  w->batch.Reset();
   Reader r(data, size);
   const uint8_t flags = r.U8();
   WorkerSettings& s = w->s;
@@ -124,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (udp.queue.size() >= 160) break;
     const uint8_t op = r.U8();
     const int kind = op & 3, srcSel = (op >> 2) & 3, variant = op >> 4;
-    FakeUdp::Msg m;
+    FakeUdp::Msg& m = udp.queue.emplace();  // recycled: cleared, its buffer kept
     m.src = Vtep(srcSel == 3 ? 0 : srcSel);
     PacketSpec ps;
     ps.v6 = variant & 1;
@@ -155,20 +150,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // A raw message of a size at a limit: a valid datagram's head, then filler.
       const size_t len = (variant & 8) ? r.U16() : kRawSizes[r.U8() % 12];
       ps.payload = 64;
-      m.data = Datagram(ps);
+      AppendDatagram(m.data, ps);
       m.data.resize(len, static_cast<uint8_t>(op));
       m.gso = (variant & 4) ? r.U16() : 0;
     } else {
       // One datagram with one byte changed.
       ps.seq = seq[flow];
       ps.payload = r.U16() % 9000;
-      m.data = Datagram(ps);
+      AppendDatagram(m.data, ps);
       seq[flow] += static_cast<uint32_t>(ps.payload);
       const uint16_t at = r.U16();
       const uint8_t x = r.U8();
       if (variant & 8) m.data[at % m.data.size()] ^= x;
     }
-    udp.queue.push_back(std::move(m));
   }
   uint64_t datagrams = 0;
   for (const auto& m : udp.queue) datagrams += Datagrams(m);
@@ -177,6 +171,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t p0 = c.packets.load(), e0 = c.errors.load();
   uint64_t d0 = 0;
   for (int k = 0; k < kVerdictCount; k++) d0 += c.drops[k].load();
+  uint64_t dk0[kVerdictCount];
+  for (int k = 0; k < kVerdictCount; k++) dk0[k] = c.drops[k].load();
   int rc = 1;
   for (int guard = 0; guard < 10000 && (rc > 0 || !udp.queue.empty()); guard++) {
     rc = w->batch.Run();
@@ -188,11 +184,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(rc == 0 && udp.queue.empty());
   }
   static std::vector<uint8_t> out(1 << 18);
-  if (flags & 0x08) hub.Drain(w->session, out.data(), out.size(), 128);
+  uint64_t capBytes = 0;
+  if (flags & 0x08) capBytes += hub.Drain(w->session, out.data(), out.size(), 128).bytes;
   if (session > 0) {
-    hub.Drain(session, out.data(), out.size(), 64);
+    capBytes += hub.Drain(session, out.data(), out.size(), 64).bytes;
     FUZZ_CHECK(hub.Stop(session));
   }
+  // Executions stay independent (libFuzzer replays one input alone): the world's capture session ends every
+  // input empty with no drops pending (a ring this input filled would carry its drop count into the next
+  // input's first record): drained, or restarted when it dropped.
+  if (flags & 0x08) {
+    CaptureSessionStats st;
+    FUZZ_CHECK(hub.SessionStats(w->session, &st));
+    if (st.dropped > 0) {
+      FUZZ_CHECK(hub.Stop(w->session));
+      w->session = hub.Start(CaptureOptions{});
+      FUZZ_CHECK(w->session > 0);
+    } else {
+      while (hub.Drain(w->session, out.data(), out.size(), kCaptureSlots).records > 0) {
+      }
+    }
+  }
+  uint64_t dropMix = 0, writes = 0;
+  for (int k = 0; k < kVerdictCount; k++) dropMix = dropMix * 31 + (c.drops[k].load() - dk0[k]);
+  for (const auto& t : w->tuns) writes = writes * 31 + t.writes;
+  Digest({datagrams, static_cast<uint64_t>(rc), c.packets.load() - p0, c.errors.load() - e0, dropMix, writes, capBytes});
   if (flags & 0x80) {
     // The device is gone: the worker's loop would end here; the rest of the batch is lost with it.
     udp.queue.clear();

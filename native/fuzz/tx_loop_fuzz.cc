@@ -46,12 +46,11 @@ struct World {
   }
 };
 
-// [virtio-net header | packet]
-std::vector<uint8_t> WithVnet(const VnetHdr& v, const std::vector<uint8_t>& p) {
-  std::vector<uint8_t> out(kVnetHdrLen);
+// Writes [virtio-net header | packet] into out (a recycled read: cleared, its buffer kept).
+void WithVnet(std::vector<uint8_t>& out, const VnetHdr& v, const PacketSpec& ps) {
+  out.resize(kVnetHdrLen);
   WriteVnetHdr(out.data(), v);
-  out.insert(out.end(), p.begin(), p.end());
-  return out;
+  AppendPacket(out, ps);
 }
 
 }  // namespace
@@ -65,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!worlds[nsend - 1]) {
     worlds[nsend - 1] = new World;
     // Rebuild the batch with nsend senders.
-    World* w = worlds[nsend - 1];
+    World* w = worlds[nsend - 1];  // reset below: the settings, fakes and queue here, the batch's layout and tally
+  w->batch.Reset();
     std::vector<UdpSender*> ss;
     for (int i = 0; i < nsend; i++) ss.push_back(&w->senders[i]);
     w->batch.~TxBatch();
@@ -104,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FakeTun& tun = w->tun;
   tun.reads.clear();
-  std::vector<uint8_t> last;
+  static std::vector<uint8_t> last;  // this input's last super-packet (the buffer is kept between inputs)
+  last.clear();
   uint32_t seq = 1;
   while (r.U8() != 0 || tun.reads.empty()) {
     if (tun.reads.size() >= 96) break;
@@ -121,21 +122,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (kind == 0) {
       ps.proto = (variant & 0x20) ? 17 : 6;
       ps.payload = r.U16() % 9000;
-      std::vector<uint8_t> p = BuildPacket(ps);
       if (r.U8() & 1) {  // NEEDS_CSUM: the right offsets, or fuzzed ones
         v.flags = kVnetFlagNeedsCsum;
         v.csumStart = static_cast<uint16_t>(ps.v6 ? 40 : 20);
         v.csumOffset = ps.proto == 6 ? 16 : 6;
         if (variant & 0x10) v.csumStart = r.U16(), v.csumOffset = r.U16();
       }
-      tun.reads.push_back(WithVnet(v, p));
+      WithVnet(tun.reads.emplace(), v, ps);
     } else if (kind == 1) {
       // A TSO super-packet.
       const size_t hl = (ps.v6 ? 40 : 20) + 20;
       ps.payload = r.U16() % (65536 - hl);
       const uint16_t mssSel = r.U16();
       const size_t mss = (variant & 0x10) ? mssSel : 512 + mssSel % 8500;
-      std::vector<uint8_t> p = BuildPacket(ps);
       v.flags = kVnetFlagNeedsCsum;
       v.gsoType = ps.v6 ? kVnetGsoTcpv6 : kVnetGsoTcpv4;
       if (variant & 0x20) v.gsoType = r.U8();
@@ -144,8 +143,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       v.csumStart = static_cast<uint16_t>(hl - 20);
       v.csumOffset = 16;
       seq += static_cast<uint32_t>(ps.payload);
-      last = WithVnet(v, p);
-      tun.reads.push_back(last);
+      std::vector<uint8_t>& p = tun.reads.emplace();
+      WithVnet(p, v, ps);
+      last.assign(p.begin(), p.end());
     } else if (kind == 2) {
       // A raw read of a size at a limit: a header of fuzzed bytes, then a valid packet's head.
       const size_t len = (variant & 1) ? r.U16() : kRawSizes[r.U8() % 10];
@@ -156,14 +156,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       rv.csumStart = r.U16();
       rv.csumOffset = r.U16();
       ps.payload = 1500;
-      std::vector<uint8_t> p = WithVnet(rv, BuildPacket(ps));
+      std::vector<uint8_t>& p = tun.reads.emplace();
+      WithVnet(p, rv, ps);
       p.resize(len, static_cast<uint8_t>(op));
-      tun.reads.push_back(p);
     } else {
       // The last super-packet again (its layout is predicted for the next batch), up to 8 times.
       const int times = 1 + (variant & 7);
-      for (int k = 0; k < times && !last.empty(); k++) tun.reads.push_back(last);
-      if (last.empty()) tun.reads.push_back(WithVnet(v, BuildPacket(ps)));
+      for (int k = 0; k < times && !last.empty(); k++) tun.reads.emplace().assign(last.begin(), last.end());
+      if (last.empty()) WithVnet(tun.reads.emplace(), v, ps);
     }
   }
   const uint64_t queued = tun.reads.size();
@@ -172,6 +172,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t p0 = c.packets.load(), e0 = c.errors.load();
   uint64_t d0 = 0;
   for (int k = 0; k < kVerdictCount; k++) d0 += c.drops[k].load();
+  uint64_t dk0[kVerdictCount];
+  for (int k = 0; k < kVerdictCount; k++) dk0[k] = c.drops[k].load();
   int rc = 1;
   for (int guard = 0; guard < 10000 && (rc > 0 || !tun.reads.empty()); guard++) {
     rc = w->batch.Run();
@@ -179,15 +181,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(tun.reads.empty());
   static std::vector<uint8_t> out(1 << 18);
-  if (flags & 0x02) w->hub.Drain(w->session, out.data(), out.size(), 128);
+  uint64_t capBytes = 0;
+  if (flags & 0x02) capBytes += w->hub.Drain(w->session, out.data(), out.size(), 128).bytes;
   if (session > 0) {
-    w->hub.Drain(session, out.data(), out.size(), 64);
+    capBytes += w->hub.Drain(session, out.data(), out.size(), 64).bytes;
     FUZZ_CHECK(w->hub.Stop(session));
+  }
+  // Executions stay independent (libFuzzer replays one input alone): the world's capture session ends every
+  // input empty with no drops pending (a ring this input filled would carry its drop count into the next
+  // input's first record): drained, or restarted when it dropped.
+  if (flags & 0x02) {
+    CaptureSessionStats st;
+    FUZZ_CHECK(w->hub.SessionStats(w->session, &st));
+    if (st.dropped > 0) {
+      FUZZ_CHECK(w->hub.Stop(w->session));
+      w->session = w->hub.Start(CaptureOptions{});
+      FUZZ_CHECK(w->session > 0);
+    } else {
+      while (w->hub.Drain(w->session, out.data(), out.size(), kCaptureSlots).records > 0) {
+      }
+    }
   }
   const TxBatch::Tally& t1 = w->batch.tally();
   uint64_t drops = 0, sent = 0, failed = 0;
   for (int k = 0; k < kVerdictCount; k++) drops += c.drops[k].load();
   for (const auto& f : w->senders) sent += f.sent, failed += f.failedDatagrams;
+  uint64_t dropMix = 0, msgs = 0;
+  for (int k = 0; k < kVerdictCount; k++) dropMix = dropMix * 31 + (c.drops[k].load() - dk0[k]);
+  for (const auto& f : w->senders) msgs = msgs * 31 + f.msgs;
+  Digest({queued, t1.forwarded - t0.forwarded, t1.tooBig - t0.tooBig, c.packets.load() - p0, c.errors.load() - e0,
+          dropMix, sent, failed, msgs, capBytes});
   FUZZ_CHECK(c.drops[0].load() == 0);
   FUZZ_CHECK(t1.read - t0.read == queued);
   FUZZ_CHECK((t1.forwarded - t0.forwarded) + (drops - d0) + (t1.tooBig - t0.tooBig) == queued);
