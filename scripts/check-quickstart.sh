@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the README's Quick start the honest way: on a fresh machine with nothing but Node 20 added.
 #
-#   bash scripts/check-quickstart.sh [--base DIR] [--keep]      (npm run check:quickstart)
+#   bash scripts/check-quickstart.sh [--base DIR] [--keep] [--first-only]      (npm run check:quickstart)
 #
 # 1. A minimal Debian rootfs (`debootstrap --variant=minbase bookworm`), made once into --base (default
 #    /var/tmp/vxtun-quickstart-base) and copied afresh for every run, so each run starts from a pristine system.
@@ -20,10 +20,12 @@ repo=$(pwd)
 
 base=/var/tmp/vxtun-quickstart-base
 keep=0
+first_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --base) base="${2:?--base needs a directory}"; shift 2 ;;
     --keep) keep=1; shift ;;
+    --first-only) first_only=1; shift ;;   # only the demo command (a quicker check while working on it)
     -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "check-quickstart: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -71,12 +73,16 @@ for f in /etc/ssl/certs/ca-certificates.crt /etc/npmrc /usr/etc/npmrc /root/.npm
 done
 git clone -q "$repo" "$root/root/vxtun"
 
-for tool in sudo ping ip iperf3 g++ make python3; do
-  if chroot "$root" sh -c "command -v $tool" >/dev/null 2>&1; then echo "check-quickstart: $tool is in the fresh rootfs"; fi
+absent=()
+for tool in sudo ping ip nft iperf3 g++ make python3; do
+  chroot "$root" sh -c "command -v $tool" >/dev/null 2>&1 || absent+=("$tool")
 done
+echo "check-quickstart: not in the fresh rootfs: ${absent[*]-none}"
 
 script=$(printf 'set -e\ncd /root/vxtun\n')
-for i in 0 1; do
+last=1
+[ "$first_only" -eq 1 ] && last=0
+for i in $(seq 0 "$last"); do
   script+=$(printf '\necho "quickstart: \\$ %s"\nstart=$(date +%%s)\n%s\necho "quickstart: command %d exited 0 after $(( $(date +%%s) - start )) s"\n' \
     "${cmds[$i]//\"/\\\"}" "${cmds[$i]}" "$((i + 1))")
 done
