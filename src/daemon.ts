@@ -43,6 +43,7 @@ import { parseIP } from './net/ip.js';
 import { randomMac } from './net/mac.js';
 import { formatSubnetEnv, writeFileAtomic } from './subnet-file.js';
 import { mergeDrops, peerView, type Status } from './status.js';
+import { execMasqTool, startMasq, type Masq, type MasqRunner } from './masq/index.js';
 import { VERSION } from './version.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -58,6 +59,8 @@ export interface DaemonDeps {
   peerSource?: PeerSource;
   /** The device's kernel counters (default: /proc/net/dev). */
   deviceStats?: DeviceStatsReader;
+  /** Runs nft / iptables for ipMasq (default: the real tools); give a fake along with a fake `ip`. */
+  masq?: MasqRunner;
   /** Called once the table is programmed and traffic flows. */
   onReady?: (info: { adminAddress?: string; adminSocket?: string; device: string }) => void;
 }
@@ -221,6 +224,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   let adminSocket: AdminServer | undefined;
   let dropLog: DropLog | undefined;
   let captureHub: CaptureHub | undefined;
+  let masq: Masq | undefined;
   let closed = false;
   let offloads: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
   let lastStats = dp.stats();
@@ -268,6 +272,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       },
       ready,
       version: VERSION,
+      ipMasq: masq?.state ?? { enabled: config.ipMasq, backend: null },
       controlPlane: { source: source.kind, ...source.state() },
       ...(s.captureMatched !== undefined
         ? { capture: { sessions: s.captureSessions ?? 0, packets: s.captureMatched, dropped: s.captureDropped ?? 0 } }
@@ -290,6 +295,12 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     for (const w of warnings) logger.warn(w, { device: config.device });
     offloads = dp.start((message) => fail(new DataplaneError(`dataplane stopped: ${message}`)), wantedOffloads(config));
     checkRequiredOffloads(config, offloads);
+    // Before the subnet file: FLANNEL_IPMASQ=true tells the CNI plugin that these rules are in place.
+    masq = await startMasq(
+      deps.masq ?? execMasqTool,
+      { enabled: config.ipMasq, network: config.network, ipv6Network: config.ipv6Network, podCIDRs: local.podCIDRs },
+      logger,
+    );
     const readDrops = () => {
       const s = stats();
       return { rx: s.rxDrops, tx: s.txDrops };
@@ -382,6 +393,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     closed = true;
     await admin?.close();
     await adminSocket?.close();
+    await masq?.stop();
     for (const e of await removeRoutes(ip, setup)) logger.debug('route removal', { error: e.message });
     dp.close();
     logger.info('stopped', { device: config.device, txPackets: lastStats.txPackets, rxPackets: lastStats.rxPackets });

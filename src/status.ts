@@ -45,6 +45,8 @@ export interface Status {
   version: string;
   /** The peer source and its connection to its backend (absent in daemons before 0.2). */
   controlPlane?: ControlPlaneStatus;
+  /** Masquerading (config ipMasq) and the backend holding vxtun's rules (absent in daemons before 0.2). */
+  ipMasq?: { enabled: boolean; backend: 'nftables' | 'iptables' | null };
   /** Packet captures (`vxtun dump`); absent with the js engine, which cannot capture. */
   capture?: CaptureStatus;
 }
@@ -111,6 +113,7 @@ export function formatStatus(s: Status): string {
     const conn = cp.connected ? 'connected' : `NOT CONNECTED${cp.lastError ? ` (${cp.lastError})` : ''}`;
     lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
   }
+  if (s.ipMasq) lines.push(`ipMasq ${s.ipMasq.enabled ? `on (${s.ipMasq.backend ?? 'no backend'})` : 'off'}`);
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
   if (c.socketDrops) lines.push(`socket drops ${c.socketDrops} (the receive sockets' buffers were full; the kernel dropped these datagrams or UDP GRO trains before vxtun read them)`);
   if (c.queueDrops) lines.push(`queue drops ${c.queueDrops} (the device's transmit queue was full; the kernel dropped them before vxtun read them)`);

@@ -6,7 +6,13 @@
 //   FLANNEL_IPV6_NETWORK=fd10:244::/56                                ┐ when ipv6Network is set and the node
 //   FLANNEL_IPV6_SUBNET=fd10:244:0:1::1/64                            ┘ has an IPv6 pod CIDR
 //   FLANNEL_MTU=1450                       the device MTU
-//   FLANNEL_IPMASQ=false                   whether the node masquerades (the CNI plugin's bridge does it if not)
+//   FLANNEL_IPMASQ=true                    config ipMasq: whether vxtun masquerades
+//
+// FLANNEL_IPMASQ=true: vxtun masquerades what leaves the cluster network (src/masq/, installed before this file is
+// written), and the flannel CNI plugin configures the bridge with ipMasq false, so pod ↔ pod traffic keeps the pods'
+// own addresses. FLANNEL_IPMASQ=false: vxtun installs no NAT, and the plugin has the bridge masquerade everything
+// that leaves the pod's own subnet, traffic to pods on other nodes included (the bridge's ipMasq = !FLANNEL_IPMASQ
+// unless the CNI config's delegate sets it).
 //
 // The file is replaced atomically (write a temporary file in the same directory, then rename), so a CNI plugin
 // running at the same moment reads the old file or the new one, never half of one. The directory is a hostPath

@@ -31,6 +31,8 @@ export interface VxtunNodeOptions {
   extra?: Record<string, unknown>;
   /** How long to wait for "ready". Default 15 s. */
   readyTimeoutMs?: number;
+  /** The daemon's environment (default: this process's), e.g. a PATH without nft to take the iptables path. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface VxtunNode {
@@ -89,7 +91,7 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   const socket = String(admin.socket);
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const cli = cliPath();
-  const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath]);
+  const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath], opts.env ? { env: opts.env } : {});
   void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
   try {
     await proc.waitForOutput(/ info ready /, opts.readyTimeoutMs ?? 15_000);

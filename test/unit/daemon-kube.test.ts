@@ -1,6 +1,6 @@
 // runDaemon in kubernetes mode with its real wiring (config → kubeconfig → kube source → table, admin, subnet
-// file) against the fake API server on 127.0.0.1, with the addon and `ip` replaced by recording doubles: no root,
-// no namespaces. What the dataplane itself does with a table is covered by the native and namespace tests.
+// file) against the fake API server on 127.0.0.1, with the addon, `ip` and the packet filter tools (ipMasq) replaced
+// by recording doubles: no root, no namespaces. What the dataplane itself does with a table is covered by the native and namespace tests.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { parseMac, isLocallyAdministered, isUnicast } from '../../src/net/mac.js
 import { formatStatus, type Status } from '../../src/status.js';
 import { FakeApiServer, type Json } from '../helpers/fake-apiserver.js';
 import { fakeDeviceConf, fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
+import { fakeMasq } from '../helpers/fake-masq.js';
 import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
 import { recordingLogger, type LogLine } from '../helpers/kube-source-harness.js';
 import { unixGet } from '../helpers/unix-http.js';
@@ -61,7 +62,7 @@ function start(config: Config): Running {
   let onReady!: (addr: string) => void;
   const ready = new Promise<string>((r) => (onReady = r));
   const done = runDaemon(
-    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, onReady: (i) => onReady(i.adminSocket!) },
+    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, masq: fakeMasq().run, onReady: (i) => onReady(i.adminSocket!) },
     abort.signal,
   );
   return {

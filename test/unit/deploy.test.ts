@@ -116,8 +116,10 @@ t.test('ConfigMap: a valid vxtun config in kubernetes mode, and a CNI config for
   t.same(config.peers, { kind: 'kubernetes', kubernetes: { annotationPrefix: 'flannel.alpha.coreos.com' } }, 'in-cluster, flannel prefix');
   t.equal(config.subnetFile, '/run/flannel/subnet.env');
   t.same(config.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.equal(config.ipMasq, true, 'ipMasq on, as kube-flannel runs flanneld --ip-masq');
   const cni = JSON.parse(data['cni-conf.json']) as Obj;
   t.equal(cni['plugins'][0]['type'], 'flannel');
+  t.notOk('ipMasq' in cni['plugins'][0]['delegate'], "the delegate leaves ipMasq to subnet.env (the bridge's ipMasq = !FLANNEL_IPMASQ)");
   const init = find('DaemonSet')['spec']['template']['spec']['initContainers'];
   t.ok(init.some((c: Obj) => c['args'].includes('/etc/vxtun/cni-conf.json')), 'an init container installs it');
   t.ok(init.some((c: Obj) => c['args'].includes('/opt/cni/bin/flannel')), 'and the flannel CNI plugin binary');
