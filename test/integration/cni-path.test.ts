@@ -30,7 +30,7 @@ import { labSkipReason } from '../helpers/lab-guard.js';
 
 const MB = 1024 * 1024;
 const KERNEL = 3;
-const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tcpdump']);
+const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tcpdump', 'iptables']);
 
 /** Three nodes, pods by CNI; vxtun on 1 and 2 (static peers), kernel VXLAN on 3. */
 async function threeNodes(t: Test, ipMasq: boolean): Promise<{ lab: Lab; nodes: VxtunNode[] }> {
