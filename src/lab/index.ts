@@ -11,3 +11,6 @@ export * from './vxtun-node.js';
 export * from './raw-udp.js';
 export * from './payload-capture.js';
 export * from './cpu-time.js';
+export * from './cni-delegate.js';
+export * from './cni.js';
+export * from './arrival-capture.js';

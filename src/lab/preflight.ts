@@ -2,12 +2,15 @@
 
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { CNI_PLUGIN_DIR } from './cni.js';
 
 export interface PreflightOptions {
   /** Also require /dev/net/tun (vxtun's own dataplane). Default true. */
   tun?: boolean;
   /** Programs that must be on PATH. Default ['ip', 'bridge', 'sysctl']. */
   tools?: readonly string[];
+  /** Also require the CNI plugins the lab makes its pods with (missingCniPlugins). Default true. */
+  cni?: boolean;
 }
 
 /** Resolves a program name on PATH, or undefined. */
@@ -38,5 +41,20 @@ export function labUnavailableReason(opts: PreflightOptions = {}): string | unde
   }
   const missing = (opts.tools ?? ['ip', 'bridge', 'sysctl']).filter((t) => !which(t));
   if (missing.length) return `missing tools: ${missing.join(', ')} (Debian: iproute2, procps, iputils-ping…)`;
+  if (opts.cni ?? true) return missingCniPlugins();
   return undefined;
 }
+
+/** Why the lab cannot make pods here (the CNI plugins it runs are missing), or undefined. */
+export function missingCniPlugins(dir = CNI_PLUGIN_DIR): string | undefined {
+  const missing = ['bridge', 'host-local'].map((p) => join(dir, p)).filter((p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return missing.length ? `missing CNI plugins: ${missing.join(', ')} (Debian: containernetworking-plugins)` : undefined;
+}
+

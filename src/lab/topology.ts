@@ -1,15 +1,32 @@
 // The standard testbed: an underlay bridge namespace, N "node" namespaces on it, and one "pod" namespace behind
-// each node. Everything lives in namespaces named `${prefix}-…`; nothing is created in the caller's namespace.
+// each node, made as a kube-flannel node makes its pods: the lab writes the node's subnet.env (with vxtun's own
+// formatSubnetEnv, as vxtun or flanneld would), renders the flannel CNI plugin's delegate from it
+// (cni-delegate.ts) and runs the real `bridge` + `host-local` plugins in the node's namespace (cni.ts).
+// Everything lives in namespaces named `${prefix}-…` and in the lab's own temporary directory; nothing is created in
+// the caller's namespace.
 //
 //   ${prefix}-ul   br0 ── n1, n2, … (veth peers of each node's eth0)
-//   ${prefix}-nI   eth0 192.168.99.I/24 · pod0 10.244.I.1/24, fd10:244:0:I::1/64 · forwarding on
-//   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via the node's pod0
+//   ${prefix}-nI   eth0 192.168.99.I/24 · cni0 10.244.I.1/24, fd10:244:0:I::1/64 (bridge, one veth per pod) · forwarding on
+//   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via cni0 (CNI ADD, container id ${prefix}-pI)
 //   ${prefix}-NAME eth0 192.168.99.X/24 (lab.addHost: another host on the underlay, e.g. a rogue one)
+//
+//   <lab dir>/node-I/subnet.env        the node's subnet.env (startVxtunNode points the daemon's subnetFile here)
+//   <lab dir>/node-I/flannel/<cid>     the rendered delegate saved by ADD, replayed by DEL (as /var/lib/cni/flannel)
+//   <lab dir>/node-I/networks/cbr0/    host-local's leases (ipam.dataDir instead of /var/lib/cni/networks)
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { Cidr } from '../net/cidr.js';
+import { formatSubnetEnv, writeFileAtomic } from '../subnet-file.js';
+import { cniAdd, cniDel, type CniPod, type CniResult } from './cni.js';
+import { canonicalJson, KUBE_FLANNEL_NETCONF, parseSubnetEnv, renderDelegate, type FlannelNetConf } from './cni-delegate.js';
+import { missingCniPlugins } from './preflight.js';
 import {
   ipIn,
   liveProcesses,
@@ -32,8 +49,15 @@ export interface LabOptions {
   logger?: Logger;
   /** MTU of the underlay links (node eth0 and the bridge ports). Default 1500. */
   underlayMTU?: number;
-  /** MTU of the pod veth pair. Default underlayMTU − 50 (what flannel gives pods). */
+  /** MTU of the pod veth pair (FLANNEL_MTU in each node's subnet.env). Default underlayMTU − 50 (what flannel gives pods). */
   podMTU?: number;
+  /**
+   * FLANNEL_IPMASQ in each node's subnet.env, and the `ipMasq` startVxtunNode gives the daemon: true means the node
+   * masquerades what leaves the cluster network, so the CNI plugin's bridge does not (ipMasq false in its delegate);
+   * false makes the bridge masquerade everything that leaves the pod's own subnet. Default true, as the shipped
+   * DaemonSet and kube-flannel (`--ip-masq`) run.
+   */
+  ipMasq?: boolean;
   /**
    * On SIGINT/SIGTERM/SIGHUP remove the lab synchronously, then let the signal take its normal course.
    * Default true. Set false if the program handles those signals itself and calls destroy().
@@ -56,21 +80,28 @@ export class Lab {
   readonly logger: Logger;
   readonly underlayMTU: number;
   readonly podMTU: number;
+  readonly ipMasq: boolean;
+  /** The lab's own temporary directory (node-I/ below it); removed by destroy() and destroySync(). */
+  readonly dir: string;
   readonly handleSignals: boolean;
   readonly stopTimeoutMs: number;
   /** Namespaces this lab created and has not deleted yet, in creation order. */
   readonly #created: string[] = [];
   /** Processes started through lab.spawn (processes from spawnInNs in our namespaces are stopped too). */
   readonly #processes = new Set<NsProcess>();
+  /** Pods added by CNI and not deleted yet (DEL on destroy, before the namespaces go). */
+  readonly #pods: { node: number; pod: CniPod }[] = [];
   #destroying: Promise<readonly Error[]> | undefined;
   #destroyed = false;
 
-  private constructor(opts: Required<Omit<LabOptions, 'setupNode'>>) {
+  private constructor(opts: Required<Omit<LabOptions, 'setupNode'>> & { dir: string }) {
     this.prefix = opts.prefix;
     this.nodes = opts.nodes;
     this.logger = opts.logger;
     this.underlayMTU = opts.underlayMTU;
     this.podMTU = opts.podMTU;
+    this.ipMasq = opts.ipMasq;
+    this.dir = opts.dir;
     this.handleSignals = opts.handleSignals;
     this.stopTimeoutMs = opts.stopTimeoutMs;
   }
@@ -90,12 +121,17 @@ export class Lab {
     ] as const) {
       if (!Number.isInteger(v) || v < 1280 || v > 65535) throw new Error(`lab: ${k} must be 1280…65535, got ${v}`);
     }
+    if (opts.ipMasq !== undefined && typeof opts.ipMasq !== 'boolean') throw new Error(`lab: ipMasq must be true or false, got ${String(opts.ipMasq)}`);
+    const missing = missingCniPlugins();
+    if (missing) throw new Error(`lab: ${missing}`);
     const lab = new Lab({
       prefix,
       nodes: opts.nodes,
       logger: opts.logger ?? silentLogger,
       underlayMTU,
       podMTU,
+      ipMasq: opts.ipMasq ?? true,
+      dir: mkdtempSync(join(tmpdir(), `vxtun-lab-${prefix}-`)),
       handleSignals: opts.handleSignals ?? true,
       stopTimeoutMs: opts.stopTimeoutMs ?? 3000,
     });
@@ -170,6 +206,63 @@ export class Lab {
   podNetwork(family: Family = 4): string {
     return family === 4 ? '10.244.0.0/16' : 'fd10:244::/56';
   }
+  /** Node i's own directory in the lab's temporary directory. */
+  nodeDir(i: number): string {
+    return join(this.dir, `node-${this.#check(i)}`);
+  }
+  /** Node i's subnet.env: the CNI delegate is rendered from it; a vxtun daemon on node i writes it again. */
+  subnetEnvPath(i: number): string {
+    return join(this.nodeDir(i), 'subnet.env');
+  }
+  /** The text the lab writes as node i's subnet.env (vxtun's formatSubnetEnv for the node's subnets). */
+  subnetEnvText(i: number): string {
+    return formatSubnetEnv({
+      network: Cidr.parse(this.podNetwork(4)),
+      ipv6Network: Cidr.parse(this.podNetwork(6)),
+      podCIDRs: [Cidr.parse(this.podCIDR(i, 4)), Cidr.parse(this.podCIDR(i, 6))],
+      mtu: this.podMTU,
+      ipMasq: this.ipMasq,
+    });
+  }
+  /** The flannel plugin's config on node i: kube-flannel's, with host-local's state in the node's directory. */
+  flannelNetConf(i: number): FlannelNetConf {
+    return { ...KUBE_FLANNEL_NETCONF, ipam: { dataDir: join(this.nodeDir(i), 'networks') } };
+  }
+  /** The delegate config node i's pods are made with, rendered from its subnet.env file as the flannel plugin does. */
+  async renderedDelegate(i: number): Promise<Record<string, unknown>> {
+    return renderDelegate(parseSubnetEnv(await readFile(this.subnetEnvPath(i), 'utf8')), this.flannelNetConf(i));
+  }
+
+  /**
+   * Adds a pod to node i the way a kube-flannel node does (CNI ADD of the delegate rendered from the node's
+   * subnet.env): namespace `${prefix}-NAME` (NAME 1–8 lowercase letters/digits starting with a letter, other than `ul`
+   * or n<digits>; the standard pod i is p<i>), container id `${prefix}-NAME`. Returns the plugin's result; destroy()
+   * runs DEL and removes the namespace.
+   */
+  async addPod(i: number, name: string): Promise<{ ns: string; result: CniResult }> {
+    this.#check(i);
+    if (!/^[a-z][a-z0-9]{0,7}$/.test(name) || name === 'ul' || /^n\d+$/.test(name)) {
+      throw new Error(`lab addPod: bad pod name ${JSON.stringify(name)}`);
+    }
+    const ns = `${this.prefix}-${name}`;
+    if (this.#created.includes(ns)) throw new Error(`lab addPod: ${ns} exists`);
+    await this.#addNs(ns, []);
+    return { ns, result: await this.#cniAdd(i, ns) };
+  }
+
+  async #cniAdd(i: number, podNs: string): Promise<CniResult> {
+    const pod: CniPod = { nodeNs: this.nodeNs(i), podNs, containerId: podNs };
+    const delegate = canonicalJson(await this.renderedDelegate(i));
+    const result = await cniAdd(pod, delegate, this.#cniOptions(i));
+    this.#pods.push({ node: i, pod });
+    this.logger.debug('pod added by CNI', { pod: podNs, node: pod.nodeNs, ips: result.ips.map((x) => x.address).join(',') });
+    return result;
+  }
+
+  #cniOptions(i: number): { stateDir: string; logger: Logger } {
+    return { stateDir: join(this.nodeDir(i), 'flannel'), logger: this.logger };
+  }
+
   /** Every namespace this lab created and still owns. */
   namespaces(): readonly string[] {
     return [...this.#created];
@@ -246,6 +339,18 @@ export class Lab {
         this.logger.debug('stopped', { ns: p.ns, pid: p.pid, command: p.command, ...info });
       }),
     );
+    // CNI DEL of every pod while its node still exists, newest first (as a kubelet tears pods down).
+    for (const entry of [...this.#pods].reverse()) {
+      const { node, pod } = entry;
+      try {
+        await cniDel(pod, this.#cniOptions(node));
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        errors.push(err);
+        this.logger.error('CNI DEL failed', { pod: pod.containerId, error: err.message });
+      }
+      this.#pods.splice(this.#pods.indexOf(entry), 1);
+    }
     for (const ns of [...this.#created].reverse()) {
       try {
         const pids = (await run('ip', ['netns', 'pids', ns], { logger: this.logger })).stdout.trim();
@@ -265,6 +370,13 @@ export class Lab {
           this.logger.error('could not delete namespace', { ns, error: err.message });
         }
       }
+    }
+    try {
+      await rm(this.dir, { recursive: true, force: true });
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      errors.push(err);
+      this.logger.error('could not remove the lab directory', { dir: this.dir, error: err.message });
     }
     this.#destroyed = true;
     unregisterLab(this);
@@ -289,6 +401,14 @@ export class Lab {
         // nothing more can be done while exiting
       }
       this.#forget(ns);
+    }
+    // No CNI DEL here (no time to wait for plugins): the pods' veths and cni0 go with the namespaces, host-local's
+    // leases and the saved delegates with the directory.
+    this.#pods.length = 0;
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // nothing more can be done while exiting
     }
     this.#destroyed = true;
     unregisterLab(this);
@@ -337,6 +457,7 @@ export class Lab {
       const node = this.nodeNs(i);
       const pod = this.podNs(i);
       const ulPort = `n${i}`;
+      await writeFileAtomic(this.subnetEnvPath(i), this.subnetEnvText(i));
       await this.#addNs(node, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
       // The veth is created from inside the node namespace, its peer directly in the underlay namespace.
       await this.ip(node, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', ulPort, 'netns', ul]);
@@ -346,19 +467,18 @@ export class Lab {
       await this.ip(node, ['link', 'set', 'eth0', 'up']);
 
       await this.#addNs(pod, []);
-      await this.ip(pod, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'pod0', 'netns', node]);
-      const mtu = String(this.podMTU);
-      await this.ip(pod, ['link', 'set', 'eth0', 'mtu', mtu]);
-      await this.ip(node, ['link', 'set', 'pod0', 'mtu', mtu]);
-      await this.ip(pod, ['addr', 'add', `${this.podIP(i, 4)}/24`, 'dev', 'eth0']);
-      await this.ip(pod, ['addr', 'add', `${this.podIP(i, 6)}/64`, 'dev', 'eth0', 'nodad']);
-      await this.ip(node, ['addr', 'add', `${this.podGatewayIP(i, 4)}/24`, 'dev', 'pod0']);
-      await this.ip(node, ['addr', 'add', `${this.podGatewayIP(i, 6)}/64`, 'dev', 'pod0', 'nodad']);
-      await this.ip(pod, ['link', 'set', 'eth0', 'up']);
-      await this.ip(node, ['link', 'set', 'pod0', 'up']);
-      await this.ip(pod, ['-4', 'route', 'add', 'default', 'via', this.podGatewayIP(i, 4)]);
-      await this.ip(pod, ['-6', 'route', 'add', 'default', 'via', this.podGatewayIP(i, 6)]);
+      await this.#addCniPod(i);
       if (setupNode) await setupNode(this, i);
+    }
+  }
+
+  /** CNI ADD of pod i (namespace already made); its addresses must be the ones podIP/podGatewayIP promise. */
+  async #addCniPod(i: number): Promise<void> {
+    const result = await this.#cniAdd(i, this.podNs(i));
+    const got = result.ips.map((x) => `${x.address} gw ${x.gateway ?? '-'}`).sort();
+    const want = ([4, 6] as const).map((f) => `${this.podIP(i, f)}/${f === 4 ? 24 : 64} gw ${this.podGatewayIP(i, f)}`).sort();
+    if (got.join(', ') !== want.join(', ')) {
+      throw new Error(`CNI gave pod ${this.podNs(i)} ${got.join(', ') || 'no address'}; the lab expects ${want.join(', ')}`);
     }
   }
 }

@@ -80,6 +80,8 @@ export interface TransferResult {
   seconds: number;
   /** bytes × 8 / seconds / 1e6. */
   mbitPerSecond: number;
+  /** The client address the receiver's socket saw (after any address translation on the way). */
+  receiverSawPeer: string;
 }
 
 interface AgentReport {
@@ -87,6 +89,7 @@ interface AgentReport {
   bytes: number;
   sha256: string;
   seconds: number;
+  peer?: string;
 }
 
 /**
@@ -142,6 +145,7 @@ export async function tcpTransfer(
       sha256Received: got.sha256,
       seconds: sent.seconds,
       mbitPerSecond: sent.seconds > 0 ? (got.bytes * 8) / sent.seconds / 1e6 : 0,
+      receiverSawPeer: got.peer ?? '',
     };
     log.info('tcp transfer', { from: clientNs, to: serverIP, port, ...result });
     return result;

@@ -20,10 +20,7 @@ export interface StaticPeer {
 export interface VxtunNodeOptions {
   /** Static mode: every node of the overlay, this one included (its entry is the one named `name`). */
   peers?: StaticPeer[];
-  /**
-   * Kubernetes mode instead of `peers`: a kubeconfig file and optionally the annotation prefix. The subnet file
-   * then goes to the node's temporary directory (`subnetFile`) unless `extra` sets one.
-   */
+  /** Kubernetes mode instead of `peers`: a kubeconfig file and optionally the annotation prefix. */
   kubernetes?: { kubeconfig: string; annotationPrefix?: string };
   /** Default `node-<i>`. */
   name?: string;
@@ -39,7 +36,7 @@ export interface VxtunNode {
   readonly name: string;
   readonly ns: string;
   readonly configPath: string;
-  /** Where the daemon writes its subnet file (kubernetes mode), while it runs. */
+  /** Where the daemon writes its subnet file (lab.subnetEnvPath(i) unless `extra` sets another or "off"). */
   readonly subnetFile: string | null;
   /** The daemon's admin unix socket (admin.socket): /status and /debug/pcap. */
   readonly socket: string;
@@ -59,7 +56,11 @@ export function labPeer(lab: Lab, i: number, vtepMAC?: string): StaticPeer {
   };
 }
 
-/** The config a lab node runs with (JSON, which is YAML). */
+/**
+ * The config a lab node runs with (JSON, which is YAML). `subnetFile` is node i's subnet.env in the lab directory
+ * (the file its pods' CNI delegate was rendered from: the daemon writes it again, as on a real node) and `ipMasq` is
+ * the lab's; `extra` may override both.
+ */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
   if ((opts.peers === undefined) === (opts.kubernetes === undefined)) throw new Error('labConfig: give peers or kubernetes');
   return {
@@ -67,6 +68,8 @@ export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<s
     network: lab.podNetwork(4),
     ipv6Network: lab.podNetwork(6),
     peers: opts.kubernetes ? { kubernetes: opts.kubernetes } : { static: opts.peers },
+    subnetFile: lab.subnetEnvPath(i),
+    ipMasq: lab.ipMasq,
     ...opts.extra,
   };
 }
@@ -81,10 +84,9 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   const ns = lab.nodeNs(i);
   const dir = mkdtempSync(join(tmpdir(), `vxtun-${lab.prefix}-`));
   const configPath = join(dir, `${name}.json`);
+  // Never the default /run/flannel/subnet.env (the namespaces share the host's file system): the lab's file for node i.
   const config = labConfig(lab, i, opts);
-  // Never the default /run/flannel/subnet.env: the namespaces share the host's file system.
-  if (opts.kubernetes && !('subnetFile' in config)) config['subnetFile'] = join(dir, 'subnet.env');
-  const subnetFile = typeof config['subnetFile'] === 'string' ? config['subnetFile'] : null;
+  const subnetFile = typeof config['subnetFile'] === 'string' && config['subnetFile'] !== 'off' ? config['subnetFile'] : null;
   // Never the default /run/vxtun/vxtun.sock either: each node its own socket, unless `extra` sets one.
   const admin = { socket: join(dir, 'admin.sock'), ...(config['admin'] as Record<string, unknown> | undefined) };
   config['admin'] = admin;

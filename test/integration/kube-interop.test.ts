@@ -89,7 +89,7 @@ t.test('kubernetes mode: vxtun and kernel VXLAN nodes from Node annotations', { 
     t.match(cond, { status: 'False', reason: 'VxtunIsUp' }, 'NetworkUnavailable=False');
     t.equal(
       readFileSync(vx.subnetFile!, 'utf8'),
-      `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=${lab.underlayMTU - 50}\nFLANNEL_IPMASQ=false\n`,
+      `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=${lab.underlayMTU - 50}\nFLANNEL_IPMASQ=true\n`,
     );
     t.same(status0.peers.map((p) => [p.name, p.vtepMAC, p.publicIP]), [['node-2', k2.vtepMAC, lab.underlayIP(2)]], 'vxtun learned node-2');
     t.match(status0.controlPlane, { source: 'kubernetes', connected: true, nodes: 2 });

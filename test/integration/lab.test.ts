@@ -3,12 +3,14 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { labSkipReason } from '../helpers/lab-guard.js';
 import {
   cidrNetworkAddress,
+  cniDel,
   Lab,
   labVtepMAC,
   listNamespaces,
@@ -139,6 +141,45 @@ t.test('destroy stops processes (also stubborn ones) and deletes namespaces; it 
   t.throws(() => lab.spawn(lab.nodeNs(1), 'true', []), /destroyed/);
 });
 
+t.test('pods come from CNI; addPod adds another; destroy runs DEL and removes the lab directory', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 1, podMTU: 1400 });
+  t.teardown(() => lab.destroy());
+  const node = lab.nodeNs(1);
+  t.equal(readFileSync(lab.subnetEnvPath(1), 'utf8'), lab.subnetEnvText(1));
+  t.match(lab.subnetEnvText(1), /FLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n/);
+  const link = JSON.parse((await lab.ip(lab.podNs(1), ['-j', 'link', 'show', 'dev', 'eth0'])).stdout) as { mtu: number }[];
+  t.equal(link[0]?.mtu, 1400, 'the pod MTU is FLANNEL_MTU');
+  const ports = (await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n');
+  t.equal(ports.length, 1, 'one veth on cni0');
+  const leases = join(lab.nodeDir(1), 'networks', 'cbr0');
+  t.equal(readFileSync(join(leases, lab.podIP(1, 4)), 'utf8').split(/\s+/)[0], lab.podNs(1), 'host-local leased .2 to the pod, under the lab directory');
+
+  const extra = await lab.addPod(1, 'q');
+  t.equal(extra.ns, `${lab.prefix}-q`);
+  t.same(extra.result.ips.map((x) => x.address), ['10.244.1.3/24', 'fd10:244:0:1::3/64'], 'the next addresses');
+  t.equal((await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n').length, 2);
+  await t.rejects(lab.addPod(1, 'q'), /exists/);
+  await t.rejects(lab.addPod(1, 'n1'), /bad pod name/);
+
+  // DEL runs while the node still exists: afterwards host-local holds no lease.
+  t.same(await lab.destroy(), []);
+  t.notOk(existsSync(lab.dir), 'lab directory removed');
+  t.same(await ours(lab.prefix), []);
+});
+
+t.test('DEL really releases: leases and veths go before the namespaces', { skip }, async (t) => {
+  // The DEL destroy() runs, done here by hand so its effect can be seen while the node still exists.
+  const lab = await Lab.create({ nodes: 1 });
+  t.teardown(() => lab.destroy());
+  const leases = join(lab.nodeDir(1), 'networks', 'cbr0');
+  t.ok(readdirSync(leases).includes(lab.podIP(1, 4)));
+  const pod = { nodeNs: lab.nodeNs(1), podNs: lab.podNs(1), containerId: lab.podNs(1) };
+  t.equal(await cniDel(pod, { stateDir: join(lab.nodeDir(1), 'flannel') }), true);
+  t.notOk(readdirSync(leases).some((f) => f.startsWith('10.') || f.startsWith('fd10')), 'no lease left');
+  t.equal((await lab.ip(lab.nodeNs(1), ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim(), '', 'no veth left on cni0');
+  t.same(await lab.destroy(), [], 'destroy after an external DEL: nothing saved, nothing to do');
+});
+
 const fixture = fileURLToPath(new URL('./fixtures/lab-crash.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -157,7 +198,7 @@ for (const mode of ['throw', 'exit', 'signal'] as const) {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    let report: { pid: number; namespaces: string[] } | undefined;
+    let report: { pid: number; namespaces: string[]; dir: string } | undefined;
     await eventually(() => {
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) report = JSON.parse(line) as typeof report;
@@ -175,6 +216,7 @@ for (const mode of ['throw', 'exit', 'signal'] as const) {
     if (mode === 'exit') t.equal(how.code, 3, 'exit code is kept');
     if (mode === 'signal') t.equal(how.signal, 'SIGTERM', 'the process still dies by SIGTERM');
     t.same(await ours(prefix), [], 'namespaces removed');
+    t.notOk(existsSync(report.dir), 'the lab directory (subnet.env, CNI state) is removed too');
     t.ok(await eventually(() => !alive(report!.pid)), 'the lab process was killed');
   });
 }
