@@ -2,10 +2,10 @@
 # Installs the Debian/Ubuntu packages vxtun's build, demo and tests use, and only those that are missing:
 #
 #   bash scripts/setup.sh demo    building the addon (python3, make, g++), the lab demo (iproute2, procps,
-#                                 iputils-ping, the CNI plugins, nftables)
-#   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iperf3, tshark, tcpdump,
-#                                 clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/debootstrap
-#                                 for the image test, iptables for the ipMasq fallback)
+#                                 the CNI plugins, nftables for ipMasq)
+#   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iputils-ping, iperf3, tshark,
+#                                 tcpdump, clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/
+#                                 debootstrap for the image test, iptables for the ipMasq fallback)
 #
 # Runs as root (a fresh machine's root shell has no sudo). Prints what it installs; installs nothing and touches
 # nothing when every tool is already there. Exits 1 with the list of missing packages when it cannot install them
@@ -22,12 +22,12 @@ esac
 # "a command or file that tells the package is installed" → package
 need=(
   "python3:python3" "make:make" "g++:g++"
-  "ip:iproute2" "bridge:iproute2" "sysctl:procps" "ping:iputils-ping" "nft:nftables"
+  "ip:iproute2" "bridge:iproute2" "sysctl:procps" "nft:nftables"
   "/usr/lib/cni/bridge:containernetworking-plugins" "/usr/lib/cni/host-local:containernetworking-plugins"
 )
 if [ "$profile" = test ]; then
   need+=(
-    "iperf3:iperf3" "tshark:tshark" "tcpdump:tcpdump" "iptables:iptables"
+    "ping:iputils-ping" "iperf3:iperf3" "tshark:tshark" "tcpdump:tcpdump" "iptables:iptables"
     "clang++:clang" "promtool:prometheus"
     "podman:podman" "buildah:buildah" "runc:runc" "debootstrap:debootstrap"
   )

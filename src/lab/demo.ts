@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { formatStatus } from '../status.js';
 import { CNI_PLUGIN_DIR, cniPackageVersion, cniPluginVersion } from './cni.js';
 import { labVtepMAC, programKernelVxlanNode } from './kernel-vxlan.js';
-import { labUnavailableReason } from './preflight.js';
+import { labUnavailableReason, which } from './preflight.js';
 import { Lab } from './topology.js';
 import { tcpTransfer } from './traffic.js';
 import { labPeer, startVxtunNode, type VxtunNode } from './vxtun-node.js';
@@ -25,6 +25,8 @@ const MB = 1024 * 1024;
 export async function runDemo(io: DemoIO): Promise<void> {
   const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl'] });
   if (reason) throw new Error(`the demo ${reason}`);
+  // The lab's nodes run with ipMasq true (as the DaemonSet), so vxtun installs masquerade rules: nft, or iptables.
+  if (!which('nft') && !which('iptables')) throw new Error('the demo needs nft or iptables for ipMasq (Debian: nftables)');
   const { print } = io;
   const lab = await Lab.create({ nodes: 3, logger: io.log });
   const nodes: VxtunNode[] = [];
