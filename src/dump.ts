@@ -140,17 +140,35 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
   io.status(`listening on ${o.socket} (${o.outer ? 'outer datagrams' : 'inner packets'}) → ${target}`);
   const reader = new PcapngReader();
   const scanner = new PcapngScanner();
+  // Saved as received, but only whole blocks: the bytes of a block still arriving wait in `tail` (a copy: the
+  // stream reuses its buffer), so a dump stopped mid-block (Ctrl-C, SIGTERM) leaves a valid file. Only the block
+  // boundaries are walked (the daemon already applied count and filter).
+  let tail: Buffer = Buffer.alloc(0);
+  const wholeBlocks = (chunk: Uint8Array): Uint8Array[] => {
+    const before = scanner.complete;
+    scanner.push(chunk);
+    // `tail` starts where the whole blocks ended before this chunk, so the newly whole bytes are the first `ready`
+    // of tail + chunk (a block that completes here includes all of the tail, so ready ≥ tail.length unless 0). The
+    // common case copies only the new tail (part of one block), never the chunk.
+    const ready = scanner.complete - before;
+    if (ready === 0) {
+      tail = Buffer.concat([tail, chunk]);
+      return [];
+    }
+    const out = [tail, chunk.subarray(0, ready - tail.length)].filter((b) => b.length > 0);
+    tail = Buffer.from(chunk.subarray(ready - tail.length));
+    return out;
+  };
   let packets = 0;
   try {
     await res.body((chunk) => {
       if (sinkClosed) return res.destroy();
       if (fd !== undefined) {
-        // Saved as received; only the block boundaries are walked (the daemon already applied count and filter).
-        scanner.push(chunk);
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+        for (const b of wholeBlocks(chunk)) for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
       } else if (stdout) {
-        scanner.push(chunk);
-        if (!stdout.write(Buffer.from(chunk)) && !sinkClosed) {
+        const whole = wholeBlocks(chunk);
+        const more = whole.length === 0 || whole.map((b) => stdout.write(Buffer.from(b))).every(Boolean);
+        if (!more && !sinkClosed) {
           return new Promise<void>((resolve) => {
             wake = resolve;
             stdout.once('drain', resolve);

@@ -292,8 +292,13 @@ function readIsb(body: Buffer): CaptureStreamStats {
  * comes): counts packet blocks and keeps the last statistics block.
  */
 export class PcapngScanner {
+  /** Whole packet blocks (EPBs) seen so far. */
   packets = 0;
   stats?: CaptureStreamStats;
+  /** Bytes pushed so far that belong to whole blocks: a stream cut here is a valid pcapng file. */
+  complete = 0;
+  private blockLen = 0; // length of the block being passed
+  private blockIsEpb = false;
   private skip = 0; // bytes of the current block still to pass
   private head: number[] = []; // a block header's first bytes, when they straddle chunks (rare)
   private isb: Buffer[] | undefined; // a statistics block being collected (rare)
@@ -312,6 +317,7 @@ export class PcapngScanner {
           const whole = Buffer.concat(this.isb);
           this.stats = readIsb(whole.subarray(8, whole.length - 4));
           this.isb = undefined;
+          this.complete += this.blockLen;
         }
         continue;
       }
@@ -319,6 +325,10 @@ export class PcapngScanner {
         const n = Math.min(this.skip, b.length - off);
         this.skip -= n;
         off += n;
+        if (this.skip === 0) {
+          this.complete += this.blockLen;
+          if (this.blockIsEpb) this.packets++;
+        }
         continue;
       }
       // A block starts here: its type and length, read in place unless they straddle two chunks.
@@ -336,7 +346,8 @@ export class PcapngScanner {
         len = h.readUInt32LE(4);
       }
       if (len < 12 || len % 4) throw new Error(`pcapng: bad block length ${len}`);
-      if (type === EPB) this.packets++;
+      this.blockLen = len;
+      this.blockIsEpb = type === EPB;
       if (type === ISB) {
         const head = Buffer.alloc(8);
         head.writeUInt32LE(type, 0);
