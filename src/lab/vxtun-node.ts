@@ -26,7 +26,7 @@ export interface VxtunNodeOptions {
   name?: string;
   /** Extra top-level config keys (e.g. { dataplane: { workers: 1 } }). */
   extra?: Record<string, unknown>;
-  /** How long to wait for "ready". Default 15 s. */
+  /** How long to wait for "ready". Default 30 s (a start takes about 1 s; a loaded 2-vCPU machine has taken 15). */
   readyTimeoutMs?: number;
   /** The daemon's environment (default: this process's), e.g. a PATH without nft to take the iptables path. */
   env?: NodeJS.ProcessEnv;
@@ -96,7 +96,7 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', configPath], opts.env ? { env: opts.env } : {});
   void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
   try {
-    await proc.waitForOutput(/ info ready /, opts.readyTimeoutMs ?? 15_000);
+    await proc.waitForOutput(/ info ready /, opts.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await proc.stop('SIGKILL', 1_000);
     throw new Error(`vxtun on ${name} did not become ready: ${(err as Error).message}\n${proc.stderr()}`);
