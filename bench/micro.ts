@@ -7,8 +7,8 @@
 // Native cases process a batch of 64 packets per call (the loops' batch size), so the N-API call
 // is amortised as it is in the dataplane; TypeScript cases run the same 64 packets in a JS loop.
 import Benchmark from 'benchmark';
-import * as codec from '../src/codec.js';
-import { loadNative, type NativePolicy } from '../src/native.js';
+import * as codec from '../src/dataplane/codec.js';
+import { loadNative, type NativePolicy } from '../src/dataplane/addon.js';
 import { Cidr } from '../src/net/cidr.js';
 import { parseIP } from '../src/net/ip.js';
 import { parseMac } from '../src/net/mac.js';

@@ -1,6 +1,6 @@
-// The JavaScript surface of the addon. It is deliberately narrow: src/native.ts types it, and the
+// The JavaScript surface of the addon. It is deliberately narrow: src/dataplane/addon.ts types it, and the
 // TypeScript layer owns validation, so this file only converts values and reports syscall errors
-// (as Error objects carrying code/syscall, which src/native.ts turns into DataplaneError).
+// (as Error objects carrying code/syscall, which src/dataplane/addon.ts turns into DataplaneError).
 //
 //   new Dataplane(opts)   open the TUN device and UDP sockets       opts: see ParseOptions
 //   .start(onFatal, want) probe offloads, start the worker threads   → the offloads in use
@@ -727,7 +727,7 @@ Napi::Value JS_tsoScatter(const Napi::CallbackInfo& info) {
 }
 
 // captureEpb(record, outer?) → Buffer: one capture record as native/pcapng_epb.h writes it, for the
-// differential test against src/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
+// differential test against src/dump/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
 // verdict, vtep: "a.b.c.d", worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
 Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -786,7 +786,7 @@ Napi::Value JS_onesSum(const Napi::CallbackInfo& info) {
 }
 
 // captureFilterMatch(program, dir, verdict, peer, packet) → boolean (tests): decodes a compiled `vxtun dump`
-// filter (src/dump-filter.ts compileDumpFilter, format in capture_filter.h) and matches one packet
+// filter (src/dump/filter.ts compileDumpFilter, format in capture_filter.h) and matches one packet
 // with it. A malformed program throws a TypeError carrying CaptureFilter::Decode's message.
 Napi::Value JS_captureFilterMatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

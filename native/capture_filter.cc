@@ -1,5 +1,5 @@
 // CaptureFilter: decoding and evaluation of compiled `vxtun dump` filters. The program format and
-// the meaning of every op are in capture_filter.h; the reference is src/dump-filter.ts.
+// the meaning of every op are in capture_filter.h; the reference is src/dump/filter.ts.
 #include "capture_filter.h"
 
 #include <cstring>
@@ -82,7 +82,7 @@ bool NetOperandOk(const uint8_t* at) {
   return bits <= 8 * n && HostBitsClear(at + 2, n, bits);
 }
 
-// ---- the packet: summarizePacket() in src/packet-summary.ts, as far as the filter needs it ----
+// ---- the packet: summarizePacket() in src/dump/packet-summary.ts, as far as the filter needs it ----
 
 struct PacketFacts {
   uint8_t family = 0;  // 4, 6, or 0 when not IP

@@ -1,6 +1,6 @@
 // `vxtun dump` filters evaluated in the addon, so that a forwarding loop can drop a packet the
 // capture does not want before copying it into a capture ring. The filter language and its
-// reference meaning live in src/dump-filter.ts (parseDumpFilter); compileDumpFilter there turns a
+// reference meaning live in src/dump/filter.ts (parseDumpFilter); compileDumpFilter there turns a
 // filter into the program below, and CaptureFilter::Match must agree with parseDumpFilter on every
 // input. Change the two files together.
 //
@@ -29,7 +29,7 @@
 //   0x22  OR       -                              pops b, a; pushes a || b
 // NETx addresses have their host bits clear (Decode rejects one that has not).
 //
-// What the packet ops see is src/packet-summary.ts summarizePacket(), computed at most once per
+// What the packet ops see is src/dump/packet-summary.ts summarizePacket(), computed at most once per
 // Match and only when a packet op runs: IPv4 when the version nibble is 4 and there are 20 bytes,
 // IPv6 when it is 6 and there are 40 (extension headers are not followed), anything else is not IP
 // (no address, protocol or port matches). Ports exist only for TCP/UDP with 4 bytes of transport

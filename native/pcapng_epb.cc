@@ -55,7 +55,7 @@ size_t Comment(const CaptureRecordHeader& h, const char* name, char* c) {
   return static_cast<size_t>(p - c);
 }
 
-// The synthesised outer IPv4 + UDP header (src/pcapng.ts outerDatagram).
+// The synthesised outer IPv4 + UDP header (src/dump/pcapng.ts outerDatagram).
 void OuterHeader(const CaptureRecordHeader& h, const uint8_t* inner, size_t innerCap, size_t innerOrig,
                  const EpbOuter& o, uint8_t* out) {
   memset(out, 0, kOuterHdr);

@@ -1,4 +1,4 @@
-// One capture record (capture.h) as a pcapng Enhanced Packet Block, exactly as src/pcapng.ts
+// One capture record (capture.h) as a pcapng Enhanced Packet Block, exactly as src/dump/pcapng.ts
 // recordBlock writes it (that is the reference; test/native/pcapng-epb.test.ts compares the two):
 //
 //   EPB on interface 0, ns timestamp, captured bytes, original length, options:

@@ -1,7 +1,7 @@
 // The TUN device for the `js` engine (dataplane.engine: js): the addon only opens the device and
 // moves bytes — a reader thread hands batches of packets to JavaScript, and JavaScript writes
 // packets back — while lookup, checks and encapsulation happen per packet in TypeScript
-// (src/engine-js.ts). It is the portable baseline that shows what the native path buys.
+// (src/dataplane/engine-js.ts). It is the portable baseline that shows what the native path buys.
 #pragma once
 #include <napi.h>
 

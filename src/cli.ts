@@ -5,12 +5,12 @@
 import http from 'node:http';
 import os from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config.js';
-import { runDaemon } from './daemon.js';
-import { DumpError, runDump, socketHint } from './dump.js';
+import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config/config.js';
+import { runDaemon } from './daemon/daemon.js';
+import { DumpError, runDump, socketHint } from './dump/command.js';
 import { ConfigError, UsageError } from './errors.js';
 import { lineLogger } from './log.js';
-import { formatStatus, type Status } from './status.js';
+import { formatStatus, type Status } from './admin/status.js';
 import { VERSION } from './version.js';
 
 /** SIGINT/SIGTERM must leave within 5 s (design.md): past this, exit anyway (the kernel then removes the device). */

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TUN_TX_QUEUE_LEN } from '../../src/device.js';
+import { TUN_TX_QUEUE_LEN } from '../../src/device/device.js';
 import { tcpTransfer, type Lab, type NsProcess } from '../../src/lab/index.js';
 
 const PORT = 8472;
@@ -20,7 +20,7 @@ export function buildRelay(dir: string): string {
 }
 
 /**
- * Starts the relay on node i (peer j), with `iovecs` in vxtun's iovec layout, and gives its device what vxtun's configureDevice gives its own (src/device.ts):
+ * Starts the relay on node i (peer j), with `iovecs` in vxtun's iovec layout, and gives its device what vxtun's configureDevice gives its own (src/device/device.ts):
  * addrgenmode none, MTU underlay − 50, transmit queue TUN_TX_QUEUE_LEN, gso_max_segs 128, the pod subnets' network addresses, routes for the pod
  * networks. gso_max_size stays at the kernel's 65536, as vxtun leaves it: lowering it makes the kernel segment every
  * forwarded super-packet above it in software before the TUN sees it.

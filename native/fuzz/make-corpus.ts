@@ -8,9 +8,9 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encap, internetChecksum } from '../../src/codec.js';
-import { compileDumpFilter } from '../../src/dump-filter.js';
-import { loadNative } from '../../src/native.js';
+import { encap, internetChecksum } from '../../src/dataplane/codec.js';
+import { compileDumpFilter } from '../../src/dump/filter.js';
+import { loadNative } from '../../src/dataplane/addon.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

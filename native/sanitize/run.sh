@@ -4,7 +4,7 @@
 #
 #   1. builds the addon with -fsanitize=address,undefined through a separate node-gyp project
 #      (build-sanitize/binding.gyp, generated from binding.gyp with the sources' paths adjusted),
-#      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON points src/native.ts at it,
+#      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON points src/dataplane/addon.ts at it,
 #      LD_PRELOAD puts gcc's libasan first (node itself is not instrumented), detect_leaks=0
 #      because node does not free everything at exit; any ASan/UBSan report fails the run;
 #  1b. runs test/integration/train-flood.test.ts the same way: its daemons load the ASan addon (issue 14 item 2);

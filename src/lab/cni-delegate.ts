@@ -20,7 +20,7 @@
 import { ConfigError } from '../errors.js';
 import { Cidr } from '../net/cidr.js';
 
-/** A parsed subnet.env (src/subnet-file.ts writes it, flanneld writes the same). */
+/** A parsed subnet.env (src/device/subnet-file.ts writes it, flanneld writes the same). */
 export interface FlannelSubnetEnv {
   /** FLANNEL_NETWORK: IPv4 networks (a comma-separated list; repeats dropped). Empty when absent. */
   networks: Cidr[];

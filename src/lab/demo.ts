@@ -4,7 +4,7 @@
 // every pair of pods (no ping needed), a verified 50 MB transfer across each kind of pair, the
 // status of one vxtun node, and a full teardown.
 import type { Logger } from '../log.js';
-import { formatStatus } from '../status.js';
+import { formatStatus } from '../admin/status.js';
 import { CNI_PLUGIN_DIR, cniPackageVersion, cniPluginVersion } from './cni.js';
 import { labVtepMAC, programKernelVxlanNode } from './kernel-vxlan.js';
 import { labUnavailableReason, which } from './preflight.js';

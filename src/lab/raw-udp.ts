@@ -2,7 +2,7 @@
 // checksums computed here), and a sender that puts them on the wire from inside a lab namespace
 // through a raw socket (IPPROTO_RAW, i.e. IP_HDRINCL), so the outer source can be spoofed. Root only;
 // the sending is done by a few lines of python3 (node has no raw sockets).
-import { internetChecksum } from '../codec.js';
+import { internetChecksum } from '../dataplane/codec.js';
 import { parseIP } from '../net/ip.js';
 import type { Lab } from './topology.js';
 

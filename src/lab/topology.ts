@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { Cidr } from '../net/cidr.js';
-import { formatSubnetEnv, writeFileAtomic } from '../subnet-file.js';
+import { formatSubnetEnv, writeFileAtomic } from '../device/subnet-file.js';
 import { cniAdd, cniDel, type CniPod, type CniResult } from './cni.js';
 import { canonicalJson, KUBE_FLANNEL_NETCONF, parseSubnetEnv, renderDelegate, type FlannelNetConf } from './cni-delegate.js';
 import { missingCniPlugins } from './preflight.js';

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Status } from '../status.js';
+import type { Status } from '../admin/status.js';
 import { nsExec, type ExitInfo, type NsProcess } from './exec.js';
 import { distFile } from './paths.js';
 import type { Lab } from './topology.js';

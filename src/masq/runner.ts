@@ -1,5 +1,5 @@
 // How the masquerade backends run their tools (nft, iptables, ip6tables and their -restore forms): a function
-// passed in, like src/device.ts's IpRunner, so unit tests hand in a recording fake and nothing touches a real
+// passed in, like src/device/device.ts's IpRunner, so unit tests hand in a recording fake and nothing touches a real
 // packet filter.
 import { spawn } from 'node:child_process';
 import { DataplaneError } from '../errors.js';

@@ -12,12 +12,9 @@
 import type { Cidr } from '../net/cidr.js';
 import type { IP } from '../net/ip.js';
 
-export interface Peer {
-  name: string;
-  podCIDRs: Cidr[];
-  publicIP: IP;
-  vtepMAC: string;
-}
+import type { Peer } from './peer.js';
+
+export type { Peer };
 
 /** The local node as the source knows it. */
 export interface LocalNode {

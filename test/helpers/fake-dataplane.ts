@@ -1,7 +1,7 @@
 // Test doubles for runDaemon's injected dependencies: a native binding whose Dataplane records the tables it is
 // given (optionally building each one with the real addon's Table, as setTable does), an `ip` runner that
 // describes one underlay interface and records every other command, and in-memory device settings.
-import type { DeviceConf, IpRunner } from '../../src/device.js';
+import type { DeviceConf, IpRunner } from '../../src/device/device.js';
 import type {
   NativeBinding,
   NativeDataplane,
@@ -10,7 +10,7 @@ import type {
   NativeTable,
   NativeTableHandle,
   OffloadFlags,
-} from '../../src/native.js';
+} from '../../src/dataplane/addon.js';
 
 export interface FakeNative {
   binding: NativeBinding;

@@ -1,11 +1,11 @@
-// A real admin server (src/admin.ts) for CLI tests that need no dataplane: it serves a generated Status with any
-// number of peers and a capture source that hands out ready packet blocks (made by src/pcapng.ts's reference
+// A real admin server (src/admin/server.ts) for CLI tests that need no dataplane: it serves a generated Status with any
+// number of peers and a capture source that hands out ready packet blocks (made by src/dump/pcapng.ts's reference
 // writer), so `vxtun status` and `vxtun dump` can be run against it as against a daemon.
-import { startAdminSocket, type AdminServer } from '../../src/admin.js';
-import { createCaptureHub, type CaptureRecord, type CaptureSource } from '../../src/capture.js';
+import { startAdminSocket, type AdminServer } from '../../src/admin/server.js';
+import { createCaptureHub, type CaptureRecord, type CaptureSource } from '../../src/dump/capture.js';
 import { silentLogger } from '../../src/log.js';
-import { recordBlock } from '../../src/pcapng.js';
-import type { Status } from '../../src/status.js';
+import { recordBlock } from '../../src/dump/pcapng.js';
+import type { Status } from '../../src/admin/status.js';
 
 export const STUB_REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { cliPath, ipIn, Lab, labConfig, labPeer, ping, run, startVxtunNode, tcpTransfer } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
-import type { Status } from '../../src/status.js';
+import type { Status } from '../../src/admin/status.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 import { createPodmanSandbox } from '../helpers/podman-sandbox.js';
 

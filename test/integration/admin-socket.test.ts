@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { cliPath, Lab, labPeer, nsExec, ping, startVxtunNode, type VxtunNode } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
-import type { Status } from '../../src/status.js';
+import type { Status } from '../../src/admin/status.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason();

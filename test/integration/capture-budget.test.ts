@@ -1,15 +1,15 @@
 // Capture sessions of a running daemon (real addon, 2 workers, namespace lab) against clients that never read:
 // eight of them ask for /debug/pcap on the admin socket while bulk traffic fills the capture rings. Only as many
-// get a session as the memory budget allows (src/capture.ts maxCaptureSessions; the rest 503), the daemon's RSS
+// get a session as the memory budget allows (src/dump/capture.ts maxCaptureSessions; the rest 503), the daemon's RSS
 // grows by at most the budget (plus slack for the JS heap), the stuck sessions are cut off after the idle timeout
-// (src/pcap-stream.ts IDLE_TIMEOUT_MS) and a new capture works afterwards. The RSS numbers are printed.
+// (src/admin/pcap-stream.ts IDLE_TIMEOUT_MS) and a new capture works afterwards. The RSS numbers are printed.
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
-import { CAPTURE_MEMORY_BUDGET, maxCaptureSessions } from '../../src/capture.js';
+import { CAPTURE_MEMORY_BUDGET, maxCaptureSessions } from '../../src/dump/capture.js';
 import { Lab, labPeer, ping, startVxtunNode, tcpTransfer, type VxtunNode } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
-import { IDLE_TIMEOUT_MS } from '../../src/pcap-stream.js';
+import { IDLE_TIMEOUT_MS } from '../../src/admin/pcap-stream.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason();

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { cliPath } from '../../src/lab/index.js';
-import { PcapngReader } from '../../src/pcapng.js';
-import type { Status } from '../../src/status.js';
+import { PcapngReader } from '../../src/dump/pcapng.js';
+import type { Status } from '../../src/admin/status.js';
 import { startStubAdmin } from '../helpers/stub-admin.js';
 
 const PEERS = 5_000;

@@ -11,7 +11,7 @@
 // spoofed-source datagrams get through. Every expected verdict is also checked against the reference codec.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { checkRx, ENCAP_PREFIX, encap, type RxOptions, type Table } from '../../src/codec.js';
+import { checkRx, ENCAP_PREFIX, encap, type RxOptions, type Table } from '../../src/dataplane/codec.js';
 import {
   ipv4Udp,
   ipv6Udp,

@@ -10,10 +10,10 @@
 // (rx packets), under a drop reason, as a write error, or in a train the kernel dropped at the full socket
 // (socketDrops, SO_MEMINFO: one per train) — and the daemon keeps forwarding (pod-1 ⇄ pod-2 ping afterwards).
 //
-// Runs against whatever addon src/native.ts loads: native/sanitize/run.sh runs it with VXTUN_NATIVE_ADDON set to
+// Runs against whatever addon src/dataplane/addon.ts loads: native/sanitize/run.sh runs it with VXTUN_NATIVE_ADDON set to
 // its ASan build (and ASan's log_path), so the same flood runs under the sanitizer.
 import t, { type Test } from 'tap';
-import { encap } from '../../src/codec.js';
+import { encap } from '../../src/dataplane/codec.js';
 import { ipv4Udp, Lab, labPeer, ping, startVxtunNode, type VxtunNode } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
 import { parseMac } from '../../src/net/mac.js';

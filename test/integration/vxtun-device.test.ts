@@ -1,12 +1,12 @@
 // What the kernel itself sends into vxtun0: nothing. On a router (IPv6 forwarding on, as on a Kubernetes node and on
 // every lab node) a new TUN device joins the all-routers group ff02::2 and, once up, the kernel sends MLDv2 reports
 // for it (from ::, to ff02::16) into the device, where no peer owns them: three no-route drops on every start that
-// say nothing about pod traffic (src/device.ts quietMulticast). So on a healthy node `no-route` stays 0 — after the
+// say nothing about pod traffic (src/device/device.ts quietMulticast). So on a healthy node `no-route` stays 0 — after the
 // start, after IPv6 forwarding is switched on again (as Docker or a sysctl reload does) and after traffic — while a
 // pod packet for an address no node owns is still counted.
 import t, { type Test } from 'tap';
 import { Lab, labPeer, ping, startVxtunNode, type VxtunNode } from '../../src/lab/index.js';
-import { TUN_TX_QUEUE_LEN } from '../../src/device.js';
+import { TUN_TX_QUEUE_LEN } from '../../src/device/device.js';
 import { lineLogger } from '../../src/log.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 

@@ -1,12 +1,12 @@
 // Differential test: the addon's capture filter (native/capture_filter.h, reached through the
-// test-only captureFilterMatch) against the reference, src/dump-filter.ts parseDumpFilter, on random
+// test-only captureFilterMatch) against the reference, src/dump/filter.ts parseDumpFilter, on random
 // filters × random packets × random direction/verdict/peer; then fixed cases, and malformed
 // programs that Decode must refuse. Reproduce a failure with
 // VXTUN_SEED=<seed printed below> npx tap test/native/capture-filter.test.ts.
 import t from 'tap';
-import type { CaptureRecord } from '../../src/capture.js';
-import { compileDumpFilter, parseDumpFilter } from '../../src/dump-filter.js';
-import { loadNative } from '../../src/native.js';
+import type { CaptureRecord } from '../../src/dump/capture.js';
+import { compileDumpFilter, parseDumpFilter } from '../../src/dump/filter.js';
+import { loadNative } from '../../src/dataplane/addon.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import { addressIn, buildIp, hex, makePrefix, put16, Rng, tcpSegment, testSeed, udpDatagram } from './fixtures/packets.js';
 

@@ -3,8 +3,8 @@
 // CHECKSUM_PARTIAL seed with and without the L4 length), corrupted, no checksum, fragments, other
 // protocols. Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/checksum.test.ts.
 import t from 'tap';
-import { innerInfo, internetChecksum } from '../../src/codec.js';
-import { loadNative } from '../../src/native.js';
+import { innerInfo, internetChecksum } from '../../src/dataplane/codec.js';
+import { loadNative } from '../../src/dataplane/addon.js';
 import {
   addressIn,
   buildIp,

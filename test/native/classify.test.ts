@@ -1,5 +1,5 @@
 // Differential test: the native classifier (Table.classifyTx / classifyRx) against the reference
-// codec (src/codec.ts checkTx / checkRx) on random tables and thousands of random and mutated
+// codec (src/dataplane/codec.ts checkTx / checkRx) on random tables and thousands of random and mutated
 // packets. Reproduce a failure with VXTUN_SEED=<seed printed below> npx tap test/native/classify.test.ts.
 import t from 'tap';
 import {
@@ -10,8 +10,8 @@ import {
   ENCAP_PREFIX,
   type RxOptions,
   type Table as RefTable,
-} from '../../src/codec.js';
-import { loadNative, type Classification, type NativePolicy, type NativeTable, type NativeTableHandle } from '../../src/native.js';
+} from '../../src/dataplane/codec.js';
+import { loadNative, type Classification, type NativePolicy, type NativeTable, type NativeTableHandle } from '../../src/dataplane/addon.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import { formatMac } from '../../src/net/mac.js';

@@ -2,7 +2,7 @@
 // linear scan written here, on tables of 1, 100 and 10,000 peers with nested prefixes.
 // Reproduce a failure with VXTUN_SEED=<seed printed below> npx tap test/native/fdb.test.ts.
 import t from 'tap';
-import { loadNative, type NativeTable } from '../../src/native.js';
+import { loadNative, type NativeTable } from '../../src/dataplane/addon.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import {
   addOne,

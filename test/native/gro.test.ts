@@ -5,8 +5,8 @@
 // pod's stack to drop; a partial one alone, completed. Then a property test over random trains.
 // Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/gro.test.ts.
 import t, { type Test } from 'tap';
-import { internetChecksum } from '../../src/codec.js';
-import { loadNative, type NativeGroWrite } from '../../src/native.js';
+import { internetChecksum } from '../../src/dataplane/codec.js';
+import { loadNative, type NativeGroWrite } from '../../src/dataplane/addon.js';
 import {
   buildIp,
   concat,

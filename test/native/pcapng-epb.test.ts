@@ -1,11 +1,11 @@
 // Differential test: the daemon's native pcapng packet blocks (native/pcapng_epb.h, via the
-// test-only captureEpb export) against the reference writer src/pcapng.ts recordBlock, byte for
+// test-only captureEpb export) against the reference writer src/dump/pcapng.ts recordBlock, byte for
 // byte, on random capture records with and without --outer. Reproduce a failure with
 // VXTUN_SEED=<seed printed below> npx tap test/native/pcapng-epb.test.ts.
 import t from 'tap';
-import type { CaptureRecord } from '../../src/capture.js';
-import { loadNative, type NativeCaptureRecord } from '../../src/native.js';
-import { PcapngReader, pcapngHeader, parseComment, recordBlock } from '../../src/pcapng.js';
+import type { CaptureRecord } from '../../src/dump/capture.js';
+import { loadNative, type NativeCaptureRecord } from '../../src/dataplane/addon.js';
+import { PcapngReader, pcapngHeader, parseComment, recordBlock } from '../../src/dump/pcapng.js';
 import { buildIp, hex, Rng, testSeed } from './fixtures/packets.js';
 
 const native = loadNative();

@@ -2,8 +2,8 @@
 // written here from the contract, on random IPv4/IPv6 TCP packets, plus properties every
 // segmentation must have. Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/segment.test.ts.
 import t from 'tap';
-import { innerInfo, internetChecksum } from '../../src/codec.js';
-import { loadNative } from '../../src/native.js';
+import { innerInfo, internetChecksum } from '../../src/dataplane/codec.js';
+import { loadNative } from '../../src/dataplane/addon.js';
 import {
   addressIn,
   buildIp,

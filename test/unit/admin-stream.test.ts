@@ -4,7 +4,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import t from 'tap';
-import { parseResponseHead, splitHostPort, streamGet } from '../../src/admin-stream.js';
+import { parseResponseHead, splitHostPort, streamGet } from '../../src/dump/admin-stream.js';
 
 const addrOf = (s: Server | HttpServer) => `127.0.0.1:${(s.address() as AddressInfo).port}`;
 const listen = async <S extends Server | HttpServer>(s: S): Promise<S> => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
-import { startAdminServer, startAdminSocket } from '../../src/admin.js';
+import { startAdminServer, startAdminSocket } from '../../src/admin/server.js';
 import { silentLogger } from '../../src/log.js';
 import { unixGet } from '../helpers/unix-http.js';
 

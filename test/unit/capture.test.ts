@@ -2,7 +2,7 @@
 // count and back-pressure, and closed with the stream. The native side is a fake here; the real
 // addon's sessions run in test/integration/vxtun-dump.test.ts.
 import t from 'tap';
-import { CaptureBusyError, createCaptureHub, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
+import { CaptureBusyError, createCaptureHub, type CaptureSessionOptions, type CaptureSource } from '../../src/dump/capture.js';
 
 const OPTS: CaptureSessionOptions = { program: new Uint8Array(0), snaplen: 1962, outer: false, publicIP: '1.1.1.1', port: 8472, vni: 1 };
 

@@ -11,7 +11,7 @@ import {
 } from '../../src/lab/cni-delegate.js';
 import { ConfigError } from '../../src/errors.js';
 import { Cidr } from '../../src/net/cidr.js';
-import { formatSubnetEnv } from '../../src/subnet-file.js';
+import { formatSubnetEnv } from '../../src/device/subnet-file.js';
 
 const V4 = 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n';
 const V6 = 'FLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n';

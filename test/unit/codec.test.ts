@@ -12,7 +12,7 @@ import {
   type RxOptions,
   type RxResult,
   type Table,
-} from '../../src/codec.js';
+} from '../../src/dataplane/codec.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP, type IP } from '../../src/net/ip.js';
 import { parseMac } from '../../src/net/mac.js';

@@ -6,11 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { parseConfigText, type Config } from '../../src/config.js';
-import { runDaemon } from '../../src/daemon.js';
+import { parseConfigText, type Config } from '../../src/config/config.js';
+import { runDaemon } from '../../src/daemon/daemon.js';
 import { DataplaneError } from '../../src/errors.js';
 import type { MasqRunner } from '../../src/masq/runner.js';
-import type { Status } from '../../src/status.js';
+import type { Status } from '../../src/admin/status.js';
 import { fakeDeviceConf, fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
 import { fakeMasq, type FakeMasq, type FakeMasqOptions } from '../helpers/fake-masq.js';
 import { recordingLogger, type LogLine } from '../helpers/kube-source-harness.js';

@@ -1,8 +1,8 @@
 // /proc/net/dev parsing for the device's kernel counters (status counters.queueDrops), table-tested against real
 // layouts: the header lines, a name glued to its first number, IPv6-less hosts, malformed lines.
 import t from 'tap';
-import { parseProcNetDev } from '../../src/device.js';
-import { formatStatus, type Status } from '../../src/status.js';
+import { parseProcNetDev } from '../../src/device/device.js';
+import { formatStatus, type Status } from '../../src/admin/status.js';
 
 const HEADER =
   'Inter-|   Receive                                                |  Transmit\n' +

@@ -1,7 +1,7 @@
 // quietMulticast's steps and their order against fakes (test/integration/vxtun-device.test.ts checks the kernel's
 // side): on a router, ff02::2 is left in MLDv1 mode before IFF_MULTICAST goes, and both settings come back.
 import t from 'tap';
-import { quietMulticast, type IpRunner } from '../../src/device.js';
+import { quietMulticast, type IpRunner } from '../../src/device/device.js';
 import { fakeDeviceConf } from '../helpers/fake-dataplane.js';
 
 /** An `ip` runner that records its calls in `log` (as `ip …`) and fails `failOn` when given. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { dropDeltas, dropLine, startDropLog, type DropSnapshot } from '../../src/drop-log.js';
+import { dropDeltas, dropLine, startDropLog, type DropSnapshot } from '../../src/admin/drop-log.js';
 import type { Logger } from '../../src/log.js';
 
 const zero = (): DropSnapshot => ({

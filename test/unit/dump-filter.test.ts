@@ -1,6 +1,6 @@
 import t from 'tap';
-import type { CaptureRecord } from '../../src/capture.js';
-import { compileDumpFilter, parseDumpFilter } from '../../src/dump-filter.js';
+import type { CaptureRecord } from '../../src/dump/capture.js';
+import { compileDumpFilter, parseDumpFilter } from '../../src/dump/filter.js';
 import { UsageError } from '../../src/errors.js';
 
 // 10.244.1.2:40000 → 10.244.2.2:5201 TCP SYN; ICMP echo; an IPv6 UDP packet.

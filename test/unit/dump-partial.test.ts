@@ -1,5 +1,5 @@
 // A dump stopped while a block is still arriving (Ctrl-C, SIGTERM, a test's SIGINT on a loaded machine) must leave a
-// valid pcapng file and a valid stream: only whole blocks are written. Before src/dump.ts held the partial block
+// valid pcapng file and a valid stream: only whole blocks are written. Before src/dump/command.ts held the partial block
 // back, the file ended mid-block and tshark refused it ("cut short in the middle of a packet").
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
-import { runDump } from '../../src/dump.js';
-import { enhancedPacketBlock, PcapngReader, pcapngHeader } from '../../src/pcapng.js';
+import { runDump } from '../../src/dump/command.js';
+import { enhancedPacketBlock, PcapngReader, pcapngHeader } from '../../src/dump/pcapng.js';
 
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { dumpQuery, formatDumpLine, formatDumpSummary } from '../../src/dump.js';
+import { dumpQuery, formatDumpLine, formatDumpSummary } from '../../src/dump/command.js';
 import { UsageError } from '../../src/errors.js';
-import { outerDatagram, type PcapngPacket } from '../../src/pcapng.js';
-import type { CaptureRecord } from '../../src/capture.js';
+import { outerDatagram, type PcapngPacket } from '../../src/dump/pcapng.js';
+import type { CaptureRecord } from '../../src/dump/capture.js';
 
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 const TCP = Buffer.from('45000028000040004006000' + '00af401020af40202' + '9c4014510000000000000000501200000000000', 'hex');

@@ -2,10 +2,10 @@
 // an exposition that `promtool check metrics` (Debian's prometheus package) accepts.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { startAdminServer } from '../../src/admin.js';
+import { startAdminServer } from '../../src/admin/server.js';
 import { silentLogger } from '../../src/log.js';
-import { createMetrics, type MetricsSnapshot, type MetricsSource } from '../../src/metrics.js';
-import type { Status } from '../../src/status.js';
+import { createMetrics, type MetricsSnapshot, type MetricsSource } from '../../src/admin/metrics.js';
+import type { Status } from '../../src/admin/status.js';
 
 const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 

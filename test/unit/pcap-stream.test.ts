@@ -1,17 +1,17 @@
 // GET /debug/pcap on a real admin server on a unix socket (its only listener), fed by a fake capture source that hands out
-// packet blocks made by the reference writer (src/pcapng.ts). Filters, snap length and the block
+// packet blocks made by the reference writer (src/dump/pcapng.ts). Filters, snap length and the block
 // bytes themselves are native: test/native/pcapng-epb.test.ts, test/native/capture-filter.test.ts
 // and test/integration/vxtun-dump.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { startAdminSocket } from '../../src/admin.js';
+import { startAdminSocket } from '../../src/admin/server.js';
 import { connect, type Socket } from 'node:net';
-import { CAPTURE_MEMORY_BUDGET, CAPTURE_RING_BYTES, createCaptureHub, maxCaptureSessions, SESSION_BUFFER_BYTES, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/capture.js';
-import { IDLE_TIMEOUT_MS } from '../../src/pcap-stream.js';
+import { CAPTURE_MEMORY_BUDGET, CAPTURE_RING_BYTES, createCaptureHub, maxCaptureSessions, SESSION_BUFFER_BYTES, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/dump/capture.js';
+import { IDLE_TIMEOUT_MS } from '../../src/admin/pcap-stream.js';
 import { silentLogger } from '../../src/log.js';
-import { parseComment, PcapngReader, recordBlock } from '../../src/pcapng.js';
+import { parseComment, PcapngReader, recordBlock } from '../../src/dump/pcapng.js';
 import { stubCaptureSource } from '../helpers/stub-admin.js';
 import { unixGet } from '../helpers/unix-http.js';
 

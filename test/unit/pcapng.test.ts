@@ -1,7 +1,7 @@
 // pcapng bytes checked field by field against the specification (draft-ietf-opsawg-pcapng
 // sections 4.1 SHB, 4.2 IDB, 4.3 EPB), read back with our reader, and the --outer datagram layout.
 import t from 'tap';
-import type { CaptureRecord } from '../../src/capture.js';
+import type { CaptureRecord } from '../../src/dump/capture.js';
 import {
   enhancedPacketBlock,
   interfaceStatisticsBlock,
@@ -12,7 +12,7 @@ import {
   PcapngReader,
   recordBlock,
   recordComment,
-} from '../../src/pcapng.js';
+} from '../../src/dump/pcapng.js';
 
 // IPv4 ICMP echo request 10.244.1.2 → 10.244.2.2, 28 bytes.
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');

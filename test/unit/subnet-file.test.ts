@@ -6,7 +6,7 @@ import t from 'tap';
 import { ConfigError } from '../../src/errors.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { loadKubeConfig } from '../../src/peers/kube-config.js';
-import { formatSubnetEnv, writeFileAtomic } from '../../src/subnet-file.js';
+import { formatSubnetEnv, writeFileAtomic } from '../../src/device/subnet-file.js';
 import { writeKubeconfig } from '../helpers/kube-nodes.js';
 
 const net = Cidr.parse('10.244.0.0/16');

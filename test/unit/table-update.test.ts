@@ -1,9 +1,9 @@
-// How a peer snapshot reaches the addon (src/table-update.ts): whole tables at start, after a failure and for large
+// How a peer snapshot reaches the addon (src/daemon/table-sync.ts): whole tables at start, after a failure and for large
 // changes; otherwise only the changed peers. The addon's side of the verbs is tested in test/native/fdb.test.ts.
 import t from 'tap';
 import { diffPeers } from '../../src/peers/diff.js';
 import type { Peer } from '../../src/peers/peer-source.js';
-import { buildNativeTable, DELTA_MAX, planTableUpdate, type PlanInput } from '../../src/table-update.js';
+import { buildNativeTable, DELTA_MAX, planTableUpdate, type PlanInput } from '../../src/daemon/table-sync.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP } from '../../src/net/ip.js';
 

@@ -1,6 +1,6 @@
 // The few facts about an inner IP packet that `vxtun dump` filters on and prints: addresses,
 // protocol, ports. Pure; tolerant of truncated packets (snap length) and garbage (drops).
-import { formatIP } from './net/ip.js';
+import { formatIP } from '../net/ip.js';
 
 export interface PacketSummary {
   family: 4 | 6 | 0;

@@ -4,11 +4,11 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { streamGet, type StreamResponse } from './admin-stream.js';
-import { parseDumpFilter } from './dump-filter.js';
-import { UsageError } from './errors.js';
+import { parseDumpFilter } from './filter.js';
+import { UsageError } from '../errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
-import { MAX_COUNT, MAX_SECONDS } from './pcap-stream.js';
+import { MAX_COUNT, MAX_SECONDS } from '../admin/pcap-stream.js';
 import { OUTER_BYTES, parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
 
 export interface DumpOptions {

@@ -4,8 +4,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CaptureSessionOptions } from './capture.js';
-import { DataplaneError } from './errors.js';
+import type { CaptureSessionOptions } from '../dump/capture.js';
+import { DataplaneError } from '../errors.js';
 
 /** The forwarding table handed to the addon: remote peers and the local node's pod CIDRs. */
 export interface NativeTable {
@@ -91,7 +91,7 @@ export interface NativeDataplane {
   /** Stops and joins the threads, closes the sockets and the device. Idempotent. */
   close(): void;
   /**
-   * Packet capture (native engine only; src/capture.ts drives it). Each session filters in the loops, keeps matching
+   * Packet capture (native engine only; src/dump/capture.ts drives it). Each session filters in the loops, keeps matching
    * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/capture.h).
    */
   captureStart?(o: CaptureSessionOptions): number;
@@ -185,7 +185,7 @@ export interface NativeBinding {
   /** Tests: the folded one's-complement sum by one implementation (native/checksum.h); null when the CPU lacks it. */
   onesSum(bytes: Uint8Array, impl: 'auto' | 'scalar' | 'avx2'): number | null;
   /**
-   * Tests: decodes a compiled `vxtun dump` filter (compileDumpFilter, src/dump-filter.ts) and matches one packet
+   * Tests: decodes a compiled `vxtun dump` filter (compileDumpFilter, src/dump/filter.ts) and matches one packet
    * (dir 0 tx / 1 rx, verdict 0 forward / k dropReasons[k-1], peer '' when unknown). Throws TypeError on a bad program.
    */
   captureFilterMatch(program: Uint8Array, dir: number, verdict: number, peer: string, packet: Uint8Array): boolean;
@@ -204,7 +204,7 @@ let cached: NativeBinding | undefined;
 export function loadNative(): NativeBinding {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const tried: string[] = [];
   const override = process.env['VXTUN_NATIVE_ADDON'];
   for (const p of override ? [override] : ['build/Release/vxtun.node', 'build/Debug/vxtun.node']) {

@@ -15,9 +15,9 @@
 // CaptureRecord (the reference), and compileDumpFilter, the postfix bytecode that the addon's
 // CaptureFilter evaluates on the forwarding threads (format: native/capture_filter.h).
 import type { CaptureRecord } from './capture.js';
-import { UsageError } from './errors.js';
-import { Cidr } from './net/cidr.js';
-import { ipEquals, parseIP, type IP } from './net/ip.js';
+import { UsageError } from '../errors.js';
+import { Cidr } from '../net/cidr.js';
+import { ipEquals, parseIP, type IP } from '../net/ip.js';
 import { PROTO, summarizePacket, type PacketSummary } from './packet-summary.js';
 
 export type DumpPredicate = (r: CaptureRecord, s?: PacketSummary) => boolean;

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { Cidr } from './net/cidr.js';
-import { DataplaneError } from './errors.js';
+import type { Cidr } from '../net/cidr.js';
+import { DataplaneError } from '../errors.js';
 
 const execFileP = promisify(execFile);
 

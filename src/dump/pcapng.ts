@@ -17,7 +17,7 @@
 // The daemon writes packet blocks natively (native/pcapng_epb.h); recordBlock here is the
 // reference it is tested against.
 import type { CaptureRecord } from './capture.js';
-import { ipv4HeaderChecksum } from './codec.js';
+import { ipv4HeaderChecksum } from '../dataplane/codec.js';
 
 export const LINKTYPE_RAW = 101;
 /** What --outer puts before the inner packet: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */

@@ -6,7 +6,7 @@
 //
 // Receive-side reasons count datagrams from the underlay; transmit-side ones count packets read
 // from the device. A counter that went down (a new dataplane) counts from zero again.
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 
 export type DropCounts = Readonly<Record<string, number>>;
 

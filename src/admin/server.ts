@@ -1,11 +1,11 @@
 // The admin HTTP servers (design.md "Admin surface"). On TCP (`admin.listen`, safe to expose to Prometheus):
 // GET /healthz, /readyz, /metrics, nothing else. On the unix socket (`admin.socket`, mode 0600, see
-// src/admin-socket.ts): the same plus GET /status and /debug/pcap. Every malformed request gets a 4xx; nothing a
+// src/admin/socket-file.ts): the same plus GET /status and /debug/pcap. Every malformed request gets a 4xx; nothing a
 // request does can throw out of the server.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenUnixSocket, type UnixSocketHandle } from './admin-socket.js';
-import type { Logger } from './log.js';
+import { listenUnixSocket, type UnixSocketHandle } from './socket-file.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { servePcap, type PcapStreamDeps } from './pcap-stream.js';
 import type { Status } from './status.js';
@@ -15,7 +15,7 @@ export interface AdminHandlers {
   ready(): boolean;
   /** Serves GET /metrics when given (else 404). */
   metrics?: Metrics;
-  /** Serves GET /debug/pcap (src/pcap-stream.ts) when given (else 404). */
+  /** Serves GET /debug/pcap (src/admin/pcap-stream.ts) when given (else 404). */
   pcap?: PcapStreamDeps;
 }
 
@@ -147,7 +147,7 @@ export async function startAdminServer(
 
 /**
  * The unix socket listener (`admin.socket`): everything, /status and /debug/pcap included. Throws (a runtime
- * failure, exit 1) when another daemon answers on `path` or `path` is not a socket; see src/admin-socket.ts.
+ * failure, exit 1) when another daemon answers on `path` or `path` is not a socket; see src/admin/socket-file.ts.
  */
 export async function startAdminSocket(path: string, handlers: AdminHandlers, logger: Logger): Promise<AdminServer> {
   const server = createAdminHttp(handlers, logger, 'local');

@@ -6,21 +6,14 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { ConfigError } from './errors.js';
-import { Cidr } from './net/cidr.js';
-import { parseIP, type IP } from './net/ip.js';
-import { formatMac, isUnicast, macFromName, parseMac } from './net/mac.js';
-import { unusablePublicIP } from './peers/conflicts.js';
+import type { Peer } from '../peers/peer.js';
+import { ConfigError } from '../errors.js';
+import { Cidr } from '../net/cidr.js';
+import { parseIP, type IP } from '../net/ip.js';
+import { formatMac, isUnicast, macFromName, parseMac } from '../net/mac.js';
+import { unusablePublicIP } from '../peers/conflicts.js';
 
 export type OffloadMode = 'auto' | 'on' | 'off';
-
-export interface PeerSpec {
-  name: string;
-  podCIDRs: Cidr[];
-  publicIP: IP;
-  /** Lowercase colon form; defaults to macFromName(name). */
-  vtepMAC: string;
-}
 
 export interface KubernetesSource {
   /** Absent: in-cluster service account. */
@@ -42,7 +35,7 @@ export interface Config {
    */
   vtepMAC: string | 'auto';
   underlay: { interface?: string; publicIP?: IP };
-  peers: { kind: 'static'; static: PeerSpec[] } | { kind: 'kubernetes'; kubernetes: KubernetesSource };
+  peers: { kind: 'static'; static: Peer[] } | { kind: 'kubernetes'; kubernetes: KubernetesSource };
   dataplane: {
     engine: 'native' | 'js';
     workers: number | 'auto';
@@ -324,7 +317,7 @@ interface CidrOwner {
   field: string;
 }
 
-function staticPeersOf(v: unknown, nodeName: string, network: Cidr, ipv6Network: Cidr | undefined): PeerSpec[] {
+function staticPeersOf(v: unknown, nodeName: string, network: Cidr, ipv6Network: Cidr | undefined): Peer[] {
   const path = 'peers.static';
   if (!Array.isArray(v)) {
     fail(path, `expected a list of peers ({name, podCIDR, publicIP, vtepMAC}), got ${describe(v)}`);
@@ -334,7 +327,7 @@ function staticPeersOf(v: unknown, nodeName: string, network: Cidr, ipv6Network:
   const ips = new Map<string, string>();
   const macs = new Map<string, string>();
   const cidrs: CidrOwner[] = [];
-  const peers: PeerSpec[] = [];
+  const peers: Peer[] = [];
 
   entries.forEach((entry, i) => {
     const at = `${path}[${i}]`;

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Cidr } from './net/cidr.js';
+import type { Cidr } from '../net/cidr.js';
 
 export interface SubnetEnv {
   network: Cidr;

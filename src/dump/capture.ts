@@ -104,14 +104,14 @@ const POOL_MAX = 4;
  * The memory all capture sessions together may hold (design.md "Admin surface": bounded in sessions, time and
  * memory). A session costs its native rings — one per forwarding loop (2 per worker), each CAPTURE_RING_BYTES, all
  * touched once a client stops reading — plus what its stream may buffer in the daemon (SESSION_BUFFER_BYTES, see
- * src/pcap-stream.ts); the drain pool (POOL_MAX buffers) is shared. The hub runs as many sessions as fit, at least
+ * src/admin/pcap-stream.ts); the drain pool (POOL_MAX buffers) is shared. The hub runs as many sessions as fit, at least
  * one: with many workers one session alone can exceed the budget (16 workers: 32 rings, 73 MiB), since the ring size
  * is fixed by the addon.
  */
 export const CAPTURE_MEMORY_BUDGET = 64 << 20;
 /** native/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,272 bytes). */
 export const CAPTURE_RING_BYTES = 1024 * 2272;
-/** What one stream may buffer in the daemon before its session stops being drained (src/pcap-stream.ts). */
+/** What one stream may buffer in the daemon before its session stops being drained (src/admin/pcap-stream.ts). */
 export const SESSION_BUFFER_BYTES = 2 << 20;
 /** The addon's own limit (native/capture.h kMaxCaptures). */
 const ADDON_MAX_SESSIONS = 8;

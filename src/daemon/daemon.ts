@@ -4,9 +4,9 @@
 // addresses and routes: a failed start leaves nothing behind.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { autoMtu, type Config, type PeerSpec } from './config.js';
-import { ConfigError, DataplaneError, withContext } from './errors.js';
-import type { Logger } from './log.js';
+import { autoMtu, type Config } from '../config/config.js';
+import { ConfigError, DataplaneError, withContext } from '../errors.js';
+import type { Logger } from '../log.js';
 import {
   loadNative,
   wrapNativeError,
@@ -14,7 +14,7 @@ import {
   type NativeDataplane,
   type NativeTable,
   type OffloadFlags,
-} from './native.js';
+} from '../dataplane/addon.js';
 import {
   configureDevice,
   defaultRouteInterface,
@@ -29,22 +29,22 @@ import {
   type DeviceStatsReader,
   type IpRunner,
   type UnderlayAddress,
-} from './device.js';
-import { openJsDataplane } from './engine-js.js';
-import { startAdminServer, startAdminSocket, type AdminServer } from './admin.js';
-import { startDropLog, type DropLog } from './drop-log.js';
-import { createMetrics } from './metrics.js';
-import { captureHubFor, type CaptureHub } from './capture.js';
-import { diffPeers } from './peers/diff.js';
-import { planTableUpdate } from './table-update.js';
-import { AbortedError, type LocalNode, type Peer, type PeerSource } from './peers/peer-source.js';
-import { staticPeerSource } from './peers/static.js';
-import { parseIP } from './net/ip.js';
-import { randomMac } from './net/mac.js';
-import { formatSubnetEnv, writeFileAtomic } from './subnet-file.js';
-import { mergeDrops, peerView, type Status } from './status.js';
-import { execMasqTool, startMasq, type Masq, type MasqRunner } from './masq/index.js';
-import { VERSION } from './version.js';
+} from '../device/device.js';
+import { openJsDataplane } from '../dataplane/engine-js.js';
+import { startAdminServer, startAdminSocket, type AdminServer } from '../admin/server.js';
+import { startDropLog, type DropLog } from '../admin/drop-log.js';
+import { createMetrics } from '../admin/metrics.js';
+import { captureHubFor, type CaptureHub } from '../dump/capture.js';
+import { diffPeers } from '../peers/diff.js';
+import { planTableUpdate } from './table-sync.js';
+import { AbortedError, type LocalNode, type Peer, type PeerSource } from '../peers/peer-source.js';
+import { staticPeerSource } from '../peers/static.js';
+import { parseIP } from '../net/ip.js';
+import { randomMac } from '../net/mac.js';
+import { formatSubnetEnv, writeFileAtomic } from '../device/subnet-file.js';
+import { mergeDrops, peerView, type Status } from '../admin/status.js';
+import { execMasqTool, startMasq, type Masq, type MasqRunner } from '../masq/index.js';
+import { VERSION } from '../version.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const ENCAP_OVERHEAD_V4 = 50;
@@ -119,15 +119,11 @@ export function checkRequiredOffloads(config: Config, got: OffloadFlags): void {
   }
 }
 
-function specToPeer(p: PeerSpec): Peer {
-  return { name: p.name, podCIDRs: p.podCIDRs, publicIP: p.publicIP, vtepMAC: p.vtepMAC };
-}
-
 /** The peer source the config asks for. The Kubernetes client is loaded only when used (it takes a second). */
 export async function peerSourceFor(config: Config, logger: Logger): Promise<PeerSource> {
-  if (config.peers.kind === 'static') return staticPeerSource(config.peers.static.map(specToPeer), config.nodeName, logger);
+  if (config.peers.kind === 'static') return staticPeerSource(config.peers.static, config.nodeName, logger);
   const k = config.peers.kubernetes;
-  const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([import('./peers/kube.js'), import('./peers/kube-config.js')]);
+  const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([import('../peers/kube.js'), import('../peers/kube-config.js')]);
   return kubePeerSource({
     kubeConfig: loadKubeConfig(k.kubeconfig),
     nodeName: config.nodeName,

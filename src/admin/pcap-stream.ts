@@ -5,12 +5,12 @@
 // (default DEFAULT_SECONDS, at most MAX_SECONDS), when the client goes away, or when the client has not
 // taken any data for IDLE_TIMEOUT_MS while some waits (a client that stops reading is cut off and its
 // session freed). Several streams may run at once, each its own session, as many as the memory
-// budget allows (src/capture.ts CAPTURE_MEMORY_BUDGET; then 503). Bad or unknown parameters (or
+// budget allows (src/dump/capture.ts CAPTURE_MEMORY_BUDGET; then 503). Bad or unknown parameters (or
 // filter) → 400 with a one-line reason, before anything is captured.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CaptureBusyError, MAX_SNAPLEN, SESSION_BUFFER_BYTES, type CaptureHub, type CaptureSession } from './capture.js';
-import { compileDumpFilter } from './dump-filter.js';
-import { interfaceStatisticsBlock, OUTER_BYTES, pcapngHeader, type OuterContext } from './pcapng.js';
+import { CaptureBusyError, MAX_SNAPLEN, SESSION_BUFFER_BYTES, type CaptureHub, type CaptureSession } from '../dump/capture.js';
+import { compileDumpFilter } from '../dump/filter.js';
+import { interfaceStatisticsBlock, OUTER_BYTES, pcapngHeader, type OuterContext } from '../dump/pcapng.js';
 
 export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */

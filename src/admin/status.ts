@@ -1,6 +1,6 @@
 // The status document served at GET /status and printed by `vxtun status` (design.md "Status JSON").
-import type { NativeStats } from './native.js';
-import type { Peer } from './peers/peer-source.js';
+import type { NativeStats } from '../dataplane/addon.js';
+import type { Peer } from '../peers/peer-source.js';
 
 export type OffloadState = 'on' | 'off';
 

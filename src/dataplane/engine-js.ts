@@ -1,16 +1,16 @@
 // The `js` engine (dataplane.engine: js): the portable baseline. The addon opens the TUN device
 // and moves bytes (native/tun_device.h); everything else happens per packet in TypeScript — the
-// lookup and receive checks of the reference codec (src/codec.ts), encapsulation, a `dgram` socket
-// for the underlay, and the two receive repairs (src/repair.ts). It offers the same interface as
+// lookup and receive checks of the reference codec (src/dataplane/codec.ts), encapsulation, a `dgram` socket
+// for the underlay, and the two receive repairs (src/dataplane/repair.ts). It offers the same interface as
 // the native dataplane, so the daemon and every namespace test run on either; bench:e2e shows in
 // numbers what the native path buys.
 import dgram from 'node:dgram';
 import { checkRx, checkTx, ENCAP_PREFIX, type Table } from './codec.js';
-import { DataplaneError } from './errors.js';
-import type { NativeBinding, NativeDataplane, NativeOpenOptions, NativeStats, NativeTable, OffloadFlags } from './native.js';
-import { Cidr } from './net/cidr.js';
-import { parseIP, type IP } from './net/ip.js';
-import { parseMac } from './net/mac.js';
+import { DataplaneError } from '../errors.js';
+import type { NativeBinding, NativeDataplane, NativeOpenOptions, NativeStats, NativeTable, OffloadFlags } from './addon.js';
+import { Cidr } from '../net/cidr.js';
+import { parseIP, type IP } from '../net/ip.js';
+import { parseMac } from '../net/mac.js';
 import { completePartialChecksum, splitToMtu } from './repair.js';
 
 const NO_OFFLOADS: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };

@@ -2,9 +2,9 @@
 // (setTable) at start and after large changes, otherwise only the changed peers (the incremental
 // verbs, updatePeers: design.md "setPeers/upsert/remove"). At 5,000 nodes a whole table costs the
 // addon 12–21 ms to read and build; one changed peer costs it well under a millisecond.
-import type { NativeTable } from './native.js';
-import type { PeerDiff } from './peers/diff.js';
-import type { Peer } from './peers/peer-source.js';
+import type { NativeTable } from '../dataplane/addon.js';
+import type { PeerDiff } from '../peers/diff.js';
+import type { Peer } from '../peers/peer-source.js';
 
 /** Above this many changed peers the whole table is sent (it is then about as cheap, and one code path). */
 export const DELTA_MAX = 256;

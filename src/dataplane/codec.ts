@@ -11,8 +11,9 @@
 //   20..21 ethertype 0x0800 (IPv4) or 0x86dd (IPv6)
 //   22..   the inner IP packet
 
-import type { Cidr } from './net/cidr.js';
-import { ipEquals, type IP } from './net/ip.js';
+import type { Cidr } from '../net/cidr.js';
+import type { Peer } from '../peers/peer.js';
+import { ipEquals, type IP } from '../net/ip.js';
 
 export const VXLAN_HEADER = 8;
 export const ETH_HEADER = 14;
@@ -37,17 +38,10 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export type TxDropReason = 'short' | 'bad-ip' | 'no-route';
 export type RxDropReason = Exclude<DropReason, 'no-route'>;
 
-export interface TablePeer {
-  name: string;
-  publicIP: IP;
-  vtepMAC: string;
-  podCIDRs: Cidr[];
-}
-
 /** The forwarding table: the local node's pod CIDRs, and every other node (`peers` excludes the local node). */
 export interface Table {
   local: { podCIDRs: Cidr[] };
-  peers: TablePeer[];
+  peers: Peer[];
 }
 
 export interface InnerInfo {
