@@ -43,7 +43,8 @@ import { parseIP } from '../net/ip.js';
 import { randomMac } from '../net/mac.js';
 import { formatSubnetEnv, writeFileAtomic } from '../device/subnet-file.js';
 import { mergeDrops, peerView, type Status } from '../admin/status.js';
-import { execMasqTool, startMasq, type Masq, type MasqRunner } from '../masq/index.js';
+import { startMasq, type Masq } from '../masq/index.js';
+import { runTool, type ToolRunner } from '../run-tool.js';
 import { VERSION } from '../version.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -60,7 +61,7 @@ export interface DaemonDeps {
   /** The device's kernel counters (default: /proc/net/dev). */
   deviceStats?: DeviceStatsReader;
   /** Runs nft / iptables for ipMasq (default: the real tools); give a fake along with a fake `ip`. */
-  masq?: MasqRunner;
+  masq?: ToolRunner;
   /** Called once the table is programmed and traffic flows. */
   onReady?: (info: { adminAddress?: string; adminSocket?: string; device: string }) => void;
 }
@@ -293,7 +294,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     checkRequiredOffloads(config, offloads);
     // Before the subnet file: FLANNEL_IPMASQ=true tells the CNI plugin that these rules are in place.
     masq = await startMasq(
-      deps.masq ?? execMasqTool,
+      deps.masq ?? runTool,
       { enabled: config.ipMasq, network: config.network, ipv6Network: config.ipv6Network, podCIDRs: local.podCIDRs },
       logger,
     );

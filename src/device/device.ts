@@ -3,28 +3,19 @@
 // about the underlay we need to choose the MTU and the bind address. The TUN device itself is
 // created by the addon and vanishes, with its addresses, routes and settings, when the dataplane
 // closes.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { Cidr } from '../net/cidr.js';
 import { DataplaneError } from '../errors.js';
-
-const execFileP = promisify(execFile);
+import { runTool, toolError } from '../run-tool.js';
 
 /** Runs `ip ARGS…` and returns stdout; rejects with DataplaneError naming the command. */
 export type IpRunner = (args: string[]) => Promise<string>;
 
 export const execIp: IpRunner = async (args) => {
-  try {
-    const { stdout } = await execFileP('ip', args, { timeout: 10_000 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; code?: string | number; message: string };
-    if (e.code === 'ENOENT') throw new DataplaneError('the ip command (iproute2) is not installed', 'ENOENT', 'exec');
-    const detail = (e.stderr ?? '').trim() || e.message;
-    throw new DataplaneError(`ip ${args.join(' ')}: ${detail}`, undefined, 'ip');
-  }
+  const r = await runTool('ip', args);
+  if (r.status !== 0) throw toolError('ip', args, r);
+  return r.stdout;
 };
 
 export interface UnderlayAddress {

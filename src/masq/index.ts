@@ -11,7 +11,7 @@ import type { MasqBackend, MasqBackendName } from './backend.js';
 import { iptablesBackend } from './iptables.js';
 import { nftBackend } from './nft.js';
 import { masqRules, type MasqInput } from './rules.js';
-import { isMissingTool, type MasqRunner } from './runner.js';
+import { isMissingTool, type ToolRunner } from '../run-tool.js';
 
 export interface MasqChoice {
   backend: MasqBackend;
@@ -20,8 +20,8 @@ export interface MasqChoice {
 }
 
 /** Prefers nftables; iptables only where `nft` is not installed. Null when neither is. */
-export async function chooseMasqBackend(run: MasqRunner): Promise<MasqChoice | null> {
-  const candidates: [string, (r: MasqRunner) => MasqBackend][] = [
+export async function chooseMasqBackend(run: ToolRunner): Promise<MasqChoice | null> {
+  const candidates: [string, (r: ToolRunner) => MasqBackend][] = [
     ['nft', nftBackend],
     ['iptables', iptablesBackend],
   ];
@@ -59,7 +59,7 @@ const off: Masq = { state: { enabled: false, backend: null }, stop: async () => 
  * Sets masquerading up as `opts.enabled` says. Enabled: throws DataplaneError when no backend is installed or the
  * kernel refuses the rules, after removing whatever part was installed. Disabled: never throws.
  */
-export async function startMasq(run: MasqRunner, opts: MasqOptions, logger: Logger): Promise<Masq> {
+export async function startMasq(run: ToolRunner, opts: MasqOptions, logger: Logger): Promise<Masq> {
   let choice: MasqChoice | null;
   try {
     choice = await chooseMasqBackend(run);
@@ -123,5 +123,5 @@ export async function startMasq(run: MasqRunner, opts: MasqOptions, logger: Logg
 }
 
 export type { MasqBackend, MasqBackendName } from './backend.js';
-export type { MasqRunner, ToolResult } from './runner.js';
-export { execMasqTool } from './runner.js';
+
+

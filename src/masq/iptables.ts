@@ -4,7 +4,7 @@
 // means "no such chain / rule". A jump cannot outlive the chain it names, so a missing chain means nothing to remove.
 import type { MasqBackend } from './backend.js';
 import { IPT_CHAIN, iptablesJumpArgs, iptablesRestoreInput, type MasqFamily, type MasqRule } from './rules.js';
-import { isMissingTool, toolError, type MasqRunner } from './runner.js';
+import { isMissingTool, toolError, type ToolRunner } from '../run-tool.js';
 
 const TOOL: Record<MasqFamily, string> = { 4: 'iptables', 6: 'ip6tables' };
 /** Wait this long (seconds) for the xtables lock, which kube-proxy takes often. */
@@ -12,7 +12,7 @@ const WAIT = ['-w', '10'];
 /** Enough to remove jumps a foreign tool copied; vxtun itself never adds a second one. */
 const kMaxJumps = 16;
 
-export function iptablesBackend(run: MasqRunner): MasqBackend {
+export function iptablesBackend(run: ToolRunner): MasqBackend {
   const tool = async (family: MasqFamily, args: string[], okStatus: number[] = [0], input?: string) => {
     const cmd = input === undefined ? TOOL[family] : `${TOOL[family]}-restore`;
     const full = [...WAIT, ...args];

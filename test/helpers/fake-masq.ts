@@ -1,8 +1,8 @@
-// A stand-in for nft, iptables and ip6tables (and their -restore forms) behind the MasqRunner seam: it records every
+// A stand-in for nft, iptables and ip6tables (and their -restore forms) behind the ToolRunner seam: it records every
 // call and keeps just enough state to answer like the tools do (vxtun's nft table present or not; per family,
 // vxtun's iptables chain and the number of POSTROUTING jumps to it), so no test touches a real packet filter.
 import { DataplaneError } from '../../src/errors.js';
-import type { MasqRunner, ToolResult } from '../../src/masq/runner.js';
+import type { ToolRunner, ToolResult } from '../../src/run-tool.js';
 import { IPT_CHAIN } from '../../src/masq/rules.js';
 
 export interface ToolCall {
@@ -12,7 +12,7 @@ export interface ToolCall {
 }
 
 export interface FakeMasq {
-  run: MasqRunner;
+  run: ToolRunner;
   calls: ToolCall[];
   /** vxtun's nft table: the script that created it, or null. */
   nftTable: string | null;
@@ -32,7 +32,7 @@ const absent = (): ToolResult => ({ status: 1, stdout: '', stderr: 'iptables: No
 
 export function fakeMasq(opts: FakeMasqOptions = {}): FakeMasq {
   const tools = new Set(opts.tools ?? ['nft']);
-  const f: FakeMasq = { run: undefined as unknown as MasqRunner, calls: [], nftTable: null, ipt: {} };
+  const f: FakeMasq = { run: undefined as unknown as ToolRunner, calls: [], nftTable: null, ipt: {} };
   const iptState = (tool: string) => (f.ipt[tool] ??= { chain: null, jumps: 0 });
   f.run = async (cmd, args, input) => {
     const call: ToolCall = { cmd, args: [...args], ...(input !== undefined ? { input } : {}) };

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { parseConfigText, type Config } from '../../src/config/config.js';
 import { runDaemon } from '../../src/daemon/daemon.js';
 import { DataplaneError } from '../../src/errors.js';
-import type { MasqRunner } from '../../src/masq/runner.js';
+import type { ToolRunner } from '../../src/run-tool.js';
 import type { Status } from '../../src/admin/status.js';
 import { fakeDeviceConf, fakeIp, fakeNative, type FakeNative } from '../helpers/fake-dataplane.js';
 import { fakeMasq, type FakeMasq, type FakeMasqOptions } from '../helpers/fake-masq.js';
@@ -56,7 +56,7 @@ function start(config: Config, masqOpts: FakeMasqOptions = {}): Run {
   const native = fakeNative();
   const masq = fakeMasq(masqOpts);
   const events: string[] = [];
-  const run: MasqRunner = (cmd, args, input) => {
+  const run: ToolRunner = (cmd, args, input) => {
     const what = input?.includes('{') ? 'apply' : input !== undefined ? 'script' : '';
     const subnet = config.subnetFile && existsSync(config.subnetFile) ? ' subnet.env' : '';
     events.push(`${cmd} ${args.join(' ')}${what ? ` (${what})` : ''} closed=${native.closed}${subnet}`);

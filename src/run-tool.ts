@@ -1,8 +1,7 @@
-// How the masquerade backends run their tools (nft, iptables, ip6tables and their -restore forms): a function
-// passed in, like src/device/device.ts's IpRunner, so unit tests hand in a recording fake and nothing touches a real
-// packet filter.
+// How vxtun runs the host's tools (ip, nft, iptables, ip6tables and their -restore forms): one function type,
+// passed in wherever a tool is run, so unit tests hand in a recording fake and nothing touches the real host.
 import { spawn } from 'node:child_process';
-import { DataplaneError } from '../errors.js';
+import { DataplaneError } from './errors.js';
 
 export interface ToolResult {
   /** The exit status (a tool killed by a signal or the timeout counts as 128 + 1). */
@@ -15,12 +14,12 @@ export interface ToolResult {
  * Runs `cmd args…` with `input` on stdin and resolves with its exit status and output, whatever the status. Rejects
  * only when the tool cannot be started: DataplaneError with code ENOENT when it is not installed.
  */
-export type MasqRunner = (cmd: string, args: readonly string[], input?: string) => Promise<ToolResult>;
+export type ToolRunner = (cmd: string, args: readonly string[], input?: string) => Promise<ToolResult>;
 
 /** Long, because iptables waits for the xtables lock that kube-proxy may hold (-w). */
 const kToolTimeoutMs = 30_000;
 
-export const execMasqTool: MasqRunner = (cmd, args, input) =>
+export const runTool: ToolRunner = (cmd, args, input) =>
   new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: kToolTimeoutMs });
     let stdout = '';
