@@ -1,5 +1,10 @@
 // The generic readers every config section uses. A reader takes the parsed value (YAML/JSON mappings as Maps) and the
 // key path as the user wrote it, and returns the value or throws ConfigError(field, "expected …, got …").
+// Hand-written on purpose, not a schema library: zod 4 was tried on the dataplane section and kept every message only
+// with an error function on each check plus an issue mapper (Maps to objects, unknown keys first with did-you-mean,
+// key paths as written): 73 lines (schema 30, mapper 43) for dataplane.ts's 28, and 180-280 ms more on every start
+// (the CLI imports this folder). The cross-field rules (pod CIDRs inside the networks, no duplicates, the node's own
+// entry) stay hand-written either way.
 import { ConfigError } from '../errors.js';
 
 export function fail(field: string, message: string): never {
