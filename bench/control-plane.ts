@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfigText } from '../src/config/config.js';
+import { parseConfigText } from '../src/config/index.js';
 import { runDaemon } from '../src/daemon/daemon.js';
 import { cliPath, Lab, labUnavailableReason } from '../src/lab/index.js';
 import type { Logger } from '../src/log.js';

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config/config.js';
+import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config/index.js';
 import { runDaemon } from './daemon/daemon.js';
 import { DumpError, runDump, socketHint } from './dump/command.js';
 import { ConfigError, UsageError } from './errors.js';

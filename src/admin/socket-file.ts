@@ -6,7 +6,7 @@
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import { MAX_SOCKET_PATH_BYTES } from '../config/config.js';
+import { MAX_SOCKET_PATH_BYTES } from '../config/index.js';
 
 export interface UnixSocketHandle {
   /** Removes the socket file if it is still ours (same inode). Idempotent; never throws. */

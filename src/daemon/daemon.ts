@@ -4,7 +4,7 @@
 // addresses and routes: a failed start leaves nothing behind.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { autoMtu, type Config } from '../config/config.js';
+import { autoMtu, type Config } from '../config/index.js';
 import { ConfigError, DataplaneError, withContext } from '../errors.js';
 import type { Logger } from '../log.js';
 import {

@@ -3,6 +3,8 @@
 // it by closing, and it reads into one reused buffer (net's `onread`): a long capture allocates
 // nothing per read. Body chunks are views into that buffer, valid only during the callback.
 import { connect, type Socket } from 'node:net';
+import { UsageError } from '../errors.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
 
 export interface StreamResponse {
   status: number;
@@ -22,12 +24,13 @@ const READ_BUFFER = 1 << 20;
 const MAX_HEAD = 16 << 10;
 
 /** Where to connect: the admin unix socket ({ path }) or a TCP address. */
-export type AdminTarget = { path: string } | { host: string; port: number };
+export type AdminTarget = { path: string } | HostPort;
 
-/** Splits "HOST:PORT" / "[V6]:PORT". */
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const u = new URL(`http://${addr}`);
-  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80) };
+/** Splits "HOST:PORT" / "[V6]:PORT" (src/net/host-port.ts); a UsageError naming `addr` when it is neither. */
+export function splitHostPort(addr: string): HostPort {
+  const r = parseHostPort(addr);
+  if (!r.ok) throw new UsageError(`${JSON.stringify(addr)}: ${r.reason ?? 'expected HOST:PORT or [IPv6]:PORT'}`);
+  return { host: r.host, port: r.port };
 }
 
 /** Parses a response head (status line and headers, without the blank line); throws on a malformed one. */
@@ -46,7 +49,7 @@ export function parseResponseHead(head: string): { status: number; headers: Map<
 
 /** GETs `path` from `target`; resolves once the response head has arrived. Rejects on connection errors and on abort. */
 export function streamGet(target: AdminTarget, path: string, signal: AbortSignal): Promise<StreamResponse> {
-  const host = 'path' in target ? 'localhost' : target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+  const host = 'path' in target ? 'localhost' : formatHostPort(target);
   return new Promise((resolve, reject) => {
     let head: Buffer | undefined = Buffer.alloc(0); // until the head is complete
     let rest: Buffer | undefined; // body bytes read with the head, delivered first

@@ -1,5 +1,5 @@
 // The static peer source: the list from the config file, delivered once. Config validation already refuses
-// overlapping pod CIDRs, shared public IPs and MACs and unusable public IPs (src/config/config.ts); conflict resolution
+// overlapping pod CIDRs, shared public IPs and MACs and unusable public IPs (src/peers/static-config.ts); conflict resolution
 // runs here too (src/peers/conflicts.ts), since only run() knows our VTEP MAC, and a source never hands the table
 // a peer the kubernetes source would leave out.
 import { ConfigError } from '../errors.js';

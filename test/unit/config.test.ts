@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { autoMtu, loadConfigFile, MAX_MTU, parseConfigText, parseListenAddress, type Config } from '../../src/config/config.js';
+import { autoMtu, loadConfigFile, MAX_MTU, parseConfigText, parseListenAddress, type Config } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { macFromName } from '../../src/net/mac.js';
 

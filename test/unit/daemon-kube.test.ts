@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { parseConfigText, type Config } from '../../src/config/config.js';
+import { parseConfigText, type Config } from '../../src/config/index.js';
 import { runDaemon } from '../../src/daemon/daemon.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseMac, isLocallyAdministered, isUnicast } from '../../src/net/mac.js';

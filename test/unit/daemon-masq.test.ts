@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { parseConfigText, type Config } from '../../src/config/config.js';
+import { parseConfigText, type Config } from '../../src/config/index.js';
 import { runDaemon } from '../../src/daemon/daemon.js';
 import { DataplaneError } from '../../src/errors.js';
 import type { ToolRunner } from '../../src/run-tool.js';

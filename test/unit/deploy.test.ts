@@ -11,7 +11,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { parseConfigText } from '../../src/config/config.js';
+import { parseConfigText } from '../../src/config/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = join(root, 'deploy');

@@ -1,0 +1,68 @@
+// The validated config (README "Config file"): its shape, what its defaults depend on, the defaults and the limits.
+import type { Offload, OffloadMode } from '../dataplane/offloads.js';
+import type { Cidr } from '../net/cidr.js';
+import type { HostPort } from '../net/host-port.js';
+import type { IP } from '../net/ip.js';
+import type { KubernetesSource } from '../peers/kube-section.js';
+import type { Peer } from '../peers/peer.js';
+
+export interface Config {
+  nodeName: string;
+  network: Cidr;
+  ipv6Network?: Cidr;
+  vni: number;
+  port: number;
+  device: string;
+  mtu: number | 'auto';
+  /**
+   * Lowercase colon form, or 'auto' (reuse the one in our node annotation, else generate). In static mode this is
+   * always resolved to the local node's entry in `peers.static`, since that is the MAC the other nodes send to.
+   */
+  vtepMAC: string | 'auto';
+  underlay: { interface?: string; publicIP?: IP };
+  peers: { kind: 'static'; static: Peer[] } | { kind: 'kubernetes'; kubernetes: KubernetesSource };
+  dataplane: {
+    engine: 'native' | 'js';
+    workers: number | 'auto';
+    offloads: Record<Offload, OffloadMode>;
+  };
+  security: { acceptUnknownVteps: boolean; checkInnerSource: boolean };
+  admin: {
+    /** TCP for /healthz, /readyz, /metrics only; null when "off". `host` is an IPv4/IPv6 literal (no brackets) or "localhost". */
+    listen: HostPort | null;
+    /** The unix socket that also serves /status and /debug/pcap (mode 0600); null when "off". */
+    socket: string | null;
+  };
+  /** null when off. */
+  subnetFile: string | null;
+  ipMasq: boolean;
+}
+
+/** What the defaults depend on. */
+export interface ConfigEnv {
+  NODE_NAME?: string;
+  hostname: string;
+}
+
+export const DEFAULT_VNI = 1;
+export const DEFAULT_PORT = 8472;
+export const DEFAULT_DEVICE = 'vxtun0';
+/**
+ * The largest device MTU: a packet plus the 22-byte VXLAN + Ethernet prefix must fit one UDP datagram
+ * (65,507 bytes over IPv4). The transmit loop cuts super-packets into datagrams of 22 + MTU bytes at most
+ * (native/tx_batch.cc); above this it could fit none.
+ */
+export const MAX_MTU = 65507 - 22;
+
+/** `mtu: auto`: the underlay's MTU less the encapsulation overhead, capped at MAX_MTU (an underlay of 65,536 bytes, as
+ * loopback has, would otherwise give a device MTU whose packets no UDP datagram can carry). */
+export function autoMtu(underlayMtu: number, overhead: number): number {
+  return Math.min(underlayMtu - overhead, MAX_MTU);
+}
+export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9465';
+export const DEFAULT_ADMIN_SOCKET = '/run/vxtun/vxtun.sock';
+/** sun_path holds 108 bytes with the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
+/** Node names and annotation prefixes: a DNS subdomain's length limit. */
+export const MAX_NAME = 253;

@@ -1,0 +1,109 @@
+// The config's `peers.static` section: the list of nodes, this one included, each a Peer (src/peers/peer.ts). Besides
+// each entry's own fields it refuses what would make the forwarding table ambiguous: duplicate names, public IPs and
+// VTEP MACs, pod CIDRs outside the cluster networks or overlapping another's, and public IPs other nodes cannot send
+// to (src/peers/conflicts.ts). The list must hold an entry named after this node.
+import { describe, fail, mapping } from '../config/readers.js';
+import { MAX_NAME } from '../config/types.js';
+import { anyCidr, underlayIP, unicastMac } from '../config/values.js';
+import type { Cidr } from '../net/cidr.js';
+import { macFromName } from '../net/mac.js';
+import { unusablePublicIP } from './conflicts.js';
+import type { Peer } from './peer.js';
+
+const MAX_PEER_CIDRS = 4;
+const ENTRY_KEYS = ['name', 'podCIDR', 'podCIDRs', 'publicIP', 'vtepMAC'];
+
+interface CidrOwner {
+  cidr: Cidr;
+  peer: string;
+  field: string;
+}
+
+/** What the whole list must not repeat, filled entry by entry; each value names the entry that has it. */
+interface Seen {
+  names: Map<string, string>;
+  ips: Map<string, string>;
+  macs: Map<string, string>;
+  cidrs: CidrOwner[];
+}
+
+/** The networks pod CIDRs must lie in. */
+export interface PodNetworks {
+  network: Cidr;
+  ipv6Network: Cidr | undefined;
+}
+
+export function staticPeersOf(v: unknown, nodeName: string, nets: PodNetworks): Peer[] {
+  const path = 'peers.static';
+  if (!Array.isArray(v)) {
+    fail(path, `expected a list of peers ({name, podCIDR, publicIP, vtepMAC}), got ${describe(v)}`);
+  }
+  const entries: unknown[] = v;
+  const seen: Seen = { names: new Map(), ips: new Map(), macs: new Map(), cidrs: [] };
+  const peers = entries.map((entry, i) => peerOf(entry, `${path}[${i}]`, nets, seen));
+  if (!seen.names.has(nodeName)) fail(path, `no entry named ${JSON.stringify(nodeName)} (nodeName)`);
+  return peers;
+}
+
+function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer {
+  const m = mapping(entry, at, ENTRY_KEYS);
+
+  if (!m.has('name')) fail(`${at}.name`, 'required');
+  const name = m.get('name');
+  if (typeof name !== 'string' || name === '' || name.length > MAX_NAME) {
+    fail(`${at}.name`, `expected a non-empty string of at most ${MAX_NAME} characters, got ${describe(name)}`);
+  }
+  const sameName = seen.names.get(name);
+  if (sameName !== undefined) fail(`${at}.name`, `duplicate name ${describe(name)} (also ${sameName})`);
+  seen.names.set(name, `${at}.name`);
+
+  const podCIDRs = podCIDRsOf(m, at, name, nets, seen.cidrs);
+
+  if (!m.has('publicIP')) fail(`${at}.publicIP`, 'required: the underlay address other nodes send to');
+  const publicIP = underlayIP(m.get('publicIP'), `${at}.publicIP`);
+  const unusable = unusablePublicIP(publicIP);
+  if (unusable !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is ${unusable}, not an address other nodes can send to`);
+  const sameIP = seen.ips.get(publicIP.text);
+  if (sameIP !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is also the publicIP of ${sameIP}`);
+  seen.ips.set(publicIP.text, name);
+
+  const vtepMAC = m.has('vtepMAC') ? unicastMac(m.get('vtepMAC'), `${at}.vtepMAC`) : macFromName(name);
+  const sameMac = seen.macs.get(vtepMAC);
+  if (sameMac !== undefined) fail(`${at}.vtepMAC`, `${vtepMAC} is also the vtepMAC of ${sameMac}`);
+  seen.macs.set(vtepMAC, name);
+
+  return { name, podCIDRs, publicIP, vtepMAC };
+}
+
+/** Exactly one of podCIDR (a string) and podCIDRs (a list of 1..MAX_PEER_CIDRS), each inside its family's network. */
+function podCIDRsOf(m: Map<string, unknown>, at: string, name: string, nets: PodNetworks, owners: CidrOwner[]): Cidr[] {
+  if (m.has('podCIDR') === m.has('podCIDRs')) {
+    fail(at, m.has('podCIDR') ? 'give podCIDR or podCIDRs, not both' : 'podCIDR or podCIDRs is required');
+  }
+  let items: { value: unknown; field: string }[];
+  if (m.has('podCIDR')) {
+    items = [{ value: m.get('podCIDR'), field: `${at}.podCIDR` }];
+  } else {
+    const list = m.get('podCIDRs');
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_PEER_CIDRS) {
+      const got = !Array.isArray(list) ? describe(list) : list.length === 0 ? 'an empty list' : `${list.length}`;
+      fail(`${at}.podCIDRs`, `expected a list of 1..${MAX_PEER_CIDRS} CIDRs, got ${got}`);
+    }
+    const values: unknown[] = list;
+    items = values.map((value, k) => ({ value, field: `${at}.podCIDRs[${k}]` }));
+  }
+  return items.map(({ value, field }) => {
+    const c = anyCidr(value, field, '10.244.1.0/24');
+    const net = c.family === 4 ? nets.network : nets.ipv6Network;
+    if (net === undefined) fail(field, `${c.toString()} is an IPv6 CIDR but ipv6Network is not set`);
+    if (!net.contains(c.bytes) || c.prefixLen < net.prefixLen) {
+      fail(field, `${c.toString()} is outside ${c.family === 4 ? 'network' : 'ipv6Network'} ${net.toString()}`);
+    }
+    const other = owners.find((o) => o.cidr.overlaps(c));
+    if (other !== undefined) {
+      fail(field, `${c.toString()} overlaps ${other.cidr.toString()} of ${other.peer} (${other.field})`);
+    }
+    owners.push({ cidr: c, peer: name, field });
+    return c;
+  });
+}
