@@ -1,4 +1,4 @@
-// The status document served at GET /status and printed by `vxtun status` (design.md "Status JSON").
+// The status document served at GET /status and printed by `vxtun status` (README "Admin API", the /status example).
 import type { NativeStats } from '../dataplane/addon.js';
 import type { Peer } from '../peers/peer-source.js';
 
