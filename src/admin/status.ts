@@ -73,7 +73,7 @@ export interface ControlPlaneStatus {
   skipped: number;
   /**
    * Of those, the nodes left out by conflict resolution (overlapping pod CIDRs, a shared or unusable public IP, our
-   * VTEP MAC; README "Conflicts"), sorted by node name. Absent when the source reports none.
+   * VTEP MAC; README "Running in a cluster", Conflicts), sorted by node name. Absent when the source reports none.
    */
   conflicts?: { node: string; holder: string; reason: string }[];
 }

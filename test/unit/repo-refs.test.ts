@@ -2,7 +2,8 @@
 // (README "The interface contract"), never at documents outside it. Two checks over every tracked text file (test
 // fixtures, fuzz corpora and this file's examples excepted):
 //   1. a `*.md` name must be a tracked Markdown file, and nothing may point into a `research/` folder;
-//   2. a path under src/, native/, test/, bench/, scripts/ or deploy/ ending in a source extension must be tracked.
+//   2. a path under src/, native/, test/, bench/, scripts/ or deploy/ ending in a source extension must be tracked;
+//   3. a section named as README "Section" must be a heading of README.md.
 // The file list comes from `git ls-files` (new files not yet added count as tracked); where git is missing (the Quick start's fresh rootfs) from walking the tree
 // without the build outputs.
 import { execFileSync } from 'node:child_process';
@@ -22,6 +23,7 @@ export interface BadRef {
 
 const MD_NAME = /(?<![\w.\/-])((?:[\w.-]+\/)*[\w-]+\.md)(?![\w.])/g;
 const RESEARCH = /(?<![\w-])research\//g;
+const README_SECTION = /README "([^"\n]+)"/g;
 const REPO_PATH =
   /(?<![\w.\/-])((?:src|native|test|bench|scripts|deploy)\/(?:[\w.-]+\/)*[\w-]+(?:\.[\w-]+)*\.(?:ts|mts|mjs|js|cc|h|c|sh|ya?ml|json))(?![\w\/])/g;
 
@@ -31,8 +33,29 @@ function lineOf(text: string, index: number): number {
   return n;
 }
 
-/** The references in `files` that name something outside the repository or a file that is not tracked. Pure. */
-export function findBadRefs(files: readonly { path: string; text: string }[], tracked: ReadonlySet<string>): BadRef[] {
+/** The headings of a Markdown text (`#` to `######`), fenced code blocks excepted. */
+export function markdownHeadings(md: string): Set<string> {
+  const out = new Set<string>();
+  let fenced = false;
+  for (const line of md.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    else if (!fenced) {
+      const m = /^#{1,6} +(.+?) *$/.exec(line);
+      if (m) out.add(m[1]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * The references in `files` that name something outside the repository, a file that is not tracked, or a README
+ * section that is not one of `readmeHeadings`. Pure.
+ */
+export function findBadRefs(
+  files: readonly { path: string; text: string }[],
+  tracked: ReadonlySet<string>,
+  readmeHeadings: ReadonlySet<string>,
+): BadRef[] {
   const mdNames = new Set([...tracked].filter((p) => p.endsWith('.md')).map((p) => posix.basename(p)));
   const out: BadRef[] = [];
   for (const { path, text } of files) {
@@ -44,6 +67,9 @@ export function findBadRefs(files: readonly { path: string; text: string }[], tr
     for (const m of text.matchAll(RESEARCH)) add(m.index!, m[0], 'points into a research folder outside the repository');
     for (const m of text.matchAll(REPO_PATH)) {
       if (!tracked.has(m[1]!)) add(m.index!, m[1]!, 'not a tracked file');
+    }
+    for (const m of text.matchAll(README_SECTION)) {
+      if (!readmeHeadings.has(m[1]!)) add(m.index!, m[0], 'no such heading in README.md');
     }
   }
   return out;
@@ -84,17 +110,22 @@ t.test('the checker finds what it must and passes what it must', async (t) => {
     { path: 'src/b.ts', text: 'x\ny\n// (research flannel.md §2; ../shared/research/fast-path.txt)\n' },
     { path: 'native/c.h', text: '// see native/vxlan.h and src/gone.ts, not dist/src/x.ts or core/vxlan.h\n' },
     { path: 'test/d.ts', text: `import x from '../../src/cli.js'; // src/lab/*.ts, native/{core,engine}, a.b.md.x\n` },
+    { path: 'deploy/e.yaml', text: '# README "Code map" and README "Conflicts" and README "Quick"\n' },
   ];
-  t.same(findBadRefs(files, tracked), [
+  const headings = markdownHeadings('# vxtun\n## Code map\n```sh\n# Conflicts\n```\n### Quick start\n');
+  t.same([...headings], ['vxtun', 'Code map', 'Quick start'], 'headings, not comments in code blocks');
+  t.same(findBadRefs(files, tracked, headings), [
     { at: 'src/a.ts:2', ref: doc, why: 'no such Markdown file in the repository' },
     { at: 'src/b.ts:3', ref: 'flannel.md', why: 'no such Markdown file in the repository' },
     { at: 'src/b.ts:3', ref: 'research/', why: 'points into a research folder outside the repository' },
     { at: 'native/c.h:1', ref: 'native/vxlan.h', why: 'not a tracked file' },
     { at: 'native/c.h:1', ref: 'src/gone.ts', why: 'not a tracked file' },
+    { at: 'deploy/e.yaml:1', ref: 'README "Conflicts"', why: 'no such heading in README.md' },
+    { at: 'deploy/e.yaml:1', ref: 'README "Quick"', why: 'no such heading in README.md' },
   ]);
 });
 
-t.test('no tracked file names a document outside the repository or a missing src/ or native/ file', async (t) => {
+t.test('no tracked file names a document outside the repository, a missing file or a missing README section', async (t) => {
   const { files, how } = trackedFiles();
   t.ok(files.length > 100, `${how} lists the repository's files (${files.length})`);
   t.ok(files.includes('README.md') && files.includes('test/unit/repo-refs.test.ts'), `${how} lists README.md and this file`);
@@ -111,6 +142,8 @@ t.test('no tracked file names a document outside the repository or a missing src
     if (buf.includes(0)) continue; // binary
     texts.push({ path, text: buf.toString('utf8') });
   }
-  const bad = findBadRefs(texts, tracked);
+  const headings = markdownHeadings(readFileSync(join(root, 'README.md'), 'utf8'));
+  t.ok(headings.has('Code map'), `README.md's headings are read (${headings.size})`);
+  const bad = findBadRefs(texts, tracked, headings);
   t.same(bad, [], `${bad.length} references to fix (${texts.length} files read)`);
 });
