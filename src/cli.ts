@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The vxtun command line: the only place that prints or exits (design.md "CLI").
+// The vxtun command line: the only place that prints or exits (README "Command line").
 // Exit codes: 0 ok; 2 bad config or bad arguments (one line naming the field; nothing created);
 // 1 runtime failure (e.g. "opening /dev/net/tun: EPERM …").
 import http from 'node:http';
@@ -13,7 +13,7 @@ import { lineLogger } from './log.js';
 import { formatStatus, type Status } from './admin/status.js';
 import { VERSION } from './version.js';
 
-/** SIGINT/SIGTERM must leave within 5 s (design.md): past this, exit anyway (the kernel then removes the device). */
+/** SIGINT/SIGTERM must leave within 5 s (README "Command line"): past this, exit anyway (the kernel then removes the device). */
 const SHUTDOWN_DEADLINE_MS = 4_500;
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');

@@ -1,4 +1,4 @@
-// Prometheus metrics for GET /metrics (design.md "Admin HTTP"): the contract's series, read at
+// Prometheus metrics for GET /metrics (README "Admin API"): the contract's series, read at
 // scrape time from the same counters as /status, plus prom-client's default process metrics, all
 // in a private registry (nothing is registered globally, so several daemons or tests can coexist).
 import client from 'prom-client';
@@ -49,7 +49,7 @@ export function createMetrics(source: MetricsSource): Metrics {
   total('vxtun_rx_bytes_total', 'Inner IP bytes received from peers.', (c) => c.rxBytes);
   new client.Counter({
     name: 'vxtun_drops_total',
-    help: 'Packets and datagrams dropped, by reason (design.md "Receive-side rules"; no-route on transmit).',
+    help: 'Packets and datagrams dropped, by reason (README "Receive-side rules"; no-route on transmit).',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

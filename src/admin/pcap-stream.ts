@@ -1,4 +1,4 @@
-// GET /debug/pcap?count=&seconds=&outer=&snaplen=&filter= (design.md "Admin HTTP"): a live pcapng
+// GET /debug/pcap?count=&seconds=&outer=&snaplen=&filter= (README "Admin API"): a live pcapng
 // stream of what the dataplane forwards and drops. The response is chunked: the section and
 // interface headers at once, then packet blocks as the capture session delivers them, an interface
 // statistics block every second and one at the end. It ends after `count` packets, after `seconds`

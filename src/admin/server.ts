@@ -1,4 +1,4 @@
-// The admin HTTP servers (design.md "Admin surface"). On TCP (`admin.listen`, safe to expose to Prometheus):
+// The admin HTTP servers (README "Admin API"). On TCP (`admin.listen`, safe to expose to Prometheus):
 // GET /healthz, /readyz, /metrics, nothing else. On the unix socket (`admin.socket`, mode 0600, see
 // src/admin/socket-file.ts): the same plus GET /status and /debug/pcap. Every malformed request gets a 4xx; nothing a
 // request does can throw out of the server.

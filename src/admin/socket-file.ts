@@ -1,4 +1,4 @@
-// The admin unix socket's file (design.md "Admin surface": `admin.socket`, mode 0600). Its parent directory is
+// The admin unix socket's file (README "Admin API": `admin.socket`, mode 0600). Its parent directory is
 // created (0700) when missing. What is at the path already decides what happens, without following a symlink:
 // nothing → listen; a socket nobody answers on (a dead daemon's) → replaced; a socket another daemon answers on →
 // an error, never stolen; anything else (a symlink, a file, a directory) → an error, left alone. On close the

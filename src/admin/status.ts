@@ -1,4 +1,4 @@
-// The status document served at GET /status and printed by `vxtun status` (design.md "Status JSON").
+// The status document served at GET /status and printed by `vxtun status` (README "Admin API", the /status example).
 import type { NativeStats } from '../dataplane/addon.js';
 import type { Peer } from '../peers/peer-source.js';
 
@@ -73,7 +73,7 @@ export interface ControlPlaneStatus {
   skipped: number;
   /**
    * Of those, the nodes left out by conflict resolution (overlapping pod CIDRs, a shared or unusable public IP, our
-   * VTEP MAC; README "Conflicts"), sorted by node name. Absent when the source reports none.
+   * VTEP MAC; README "Running in a cluster", Conflicts), sorted by node name. Absent when the source reports none.
    */
   conflicts?: { node: string; holder: string; reason: string }[];
 }

@@ -1,5 +1,5 @@
-// /run/flannel/subnet.env, as flannel writes it (WriteSubnetFile in flannel's pkg/subnet/subnet.go; research
-// flannel.md §2), so the stock flannel CNI plugin works on a vxtun node unchanged:
+// /run/flannel/subnet.env, as flannel writes it (WriteSubnetFile in flannel's pkg/subnet/subnet.go; README
+// "What flannel reads and writes"), so the stock flannel CNI plugin works on a vxtun node unchanged:
 //
 //   FLANNEL_NETWORK=10.244.0.0/16          the cluster network        ┐ when there is an IPv4 pod CIDR
 //   FLANNEL_SUBNET=10.244.1.1/24           first usable IP / length   ┘

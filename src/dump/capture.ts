@@ -101,7 +101,7 @@ const READ_BYTES = 1 << 20;
 const POOL_MAX = 4;
 
 /**
- * The memory all capture sessions together may hold (design.md "Admin surface": bounded in sessions, time and
+ * The memory all capture sessions together may hold (README "Admin API": bounded in sessions, time and
  * memory). A session costs its native rings — one per forwarding loop (2 per worker), each CAPTURE_RING_BYTES, all
  * touched once a client stops reading — plus what its stream may buffer in the daemon (SESSION_BUFFER_BYTES, see
  * src/admin/pcap-stream.ts); the drain pool (POOL_MAX buffers) is shared. The hub runs as many sessions as fit, at least

@@ -1,4 +1,4 @@
-// pcapng for `vxtun dump` (design.md "Packet dump"): writing a live stream and reading one back.
+// pcapng for `vxtun dump` (README "Packet dump"): writing a live stream and reading one back.
 // Pure. Block layouts from the pcapng specification (draft-ietf-opsawg-pcapng): every block is
 // type u32, total length u32, body padded to 4 bytes, total length u32; little-endian here.
 //

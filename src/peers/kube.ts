@@ -1,4 +1,4 @@
-// The kubernetes peer source (design.md "Kubernetes mode"): every Node's pod CIDRs, public IP and VTEP MAC from a
+// The kubernetes peer source (README "Running in a cluster"): every Node's pod CIDRs, public IP and VTEP MAC from a
 // Node informer and flannel's annotations, and our own node's annotations and NetworkUnavailable condition.
 //
 //   local():  start the informer; wait until our Node is listed with a pod CIDR; take our stored VTEP MAC from our

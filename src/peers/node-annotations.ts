@@ -1,4 +1,5 @@
-// Node objects ⇄ flannel's kube-subnet-manager annotations (design.md "Kubernetes mode"; research flannel.md §2).
+// Node objects ⇄ flannel's kube-subnet-manager annotations (README "Running in a cluster" and
+// "What flannel reads and writes").
 // Pure functions: a Node becomes a Peer or a reason to skip it, and our own advertisement becomes the annotation
 // set and the patch bodies vxtun sends. They accept the client's V1Node objects and raw watch JSON alike.
 import { Cidr } from '../net/cidr.js';

@@ -1,7 +1,8 @@
 // A Node informer that keeps going. @kubernetes/client-node 1.4's ListWatch (what makeInformer returns) lists, then
 // watches from the list's resourceVersion, re-watches when the server ends a stream, and relists after 410 Gone —
 // but on any other error (connection refused, a 5xx, a failed list) it emits `error` and stops for good, and its
-// own stop() emits an error too ("The user aborted a request."). Research: node-ecosystem.md §1. This wrapper:
+// own stop() emits an error too ("The user aborted a request."). test/helpers/fake-apiserver.ts
+// serves each case and test/unit/kube-source.test.ts drives them. This wrapper:
 //
 //   1. restarts the ListWatch after an error with capped exponential backoff (it resumes from the last
 //      resourceVersion, so nothing is relisted unless the server answers 410), and ignores errors after stop();

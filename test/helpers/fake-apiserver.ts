@@ -1,5 +1,6 @@
 // A fake Kubernetes API server for the tests: Nodes only, over plain HTTP, speaking the protocol the real one
-// speaks to @kubernetes/client-node 1.4 (research node-ecosystem.md §1):
+// speaks to @kubernetes/client-node 1.4 (the requests and replies below were
+// captured from 1.4; test/unit/kube-source.test.ts runs the real client against this server):
 //
 //   GET   /api/v1/nodes[?limit=&continue=]          NodeList with metadata.resourceVersion (and continue)
 //   GET   /api/v1/nodes?watch=true&resourceVersion=N  200, chunked, one {"type","object"} JSON per line:

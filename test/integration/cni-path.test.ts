@@ -147,7 +147,7 @@ t.test('ipMasq false: the bridge masquerades, so a remote pod sees the NODE\'s a
   await t.test('every ordered pair (IPv4): traffic flows, but from <sending node subnet>.0', async (t) => {
     for (const [a, b] of orderedPairs) {
       // The bridge's MASQUERADE takes the address of the device the packet leaves by: vxtun0 or flannel.1,
-      // whose address is the node's subnet .0 (design.md: `<own subnet>.0/32`).
+      // whose address is the node's subnet .0 (README "How it works": `<own subnet>.0/32`).
       await checkPair(t, lab, a, b, 4, 1 * MB, cidrNetworkAddress(lab.podCIDR(a, 4)));
     }
   });

@@ -1,4 +1,4 @@
-// The transfer tests with every offload on and with each one off (design.md: every offload has
+// The transfer tests with every offload on and with each one off (README "Performance": every offload has
 // its own switch, because kernels have shipped bugs in each). Three nodes: two vxtun nodes and a
 // kernel VXLAN node; sha256-checked transfers vxtun ⇄ vxtun and vxtun ⇄ kernel, both ways.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// A rogue host on the underlay sends crafted VXLAN datagrams to node-1:8472 (design.md "Receive-side rules"):
+// A rogue host on the underlay sends crafted VXLAN datagrams to node-1:8472 (README "Receive-side rules"):
 //
 //   pod-1 ──veth── node-1 [vxtun0] ══ 192.168.99.0/24 ══ [vxtun0] node-2 ──veth── pod-2
 //   capture here    ▲ :8472                 │

@@ -1,5 +1,5 @@
 // One vxtun node and one Linux kernel VXLAN node programmed as flannel programs it
-// (design.md "Wire format and interop facts"):
+// (README "Wire format"):
 //
 //   pod-1 ── node-1 [vxtun0, userspace] ══ UDP 8472 ══ [flannel.1, kernel] node-2 ── pod-2
 //

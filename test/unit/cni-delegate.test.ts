@@ -1,6 +1,6 @@
 // The flannel CNI plugin's delegate config, rendered from subnet.env: table tests against the outputs the plugin
-// documents (its own test suite's expected files, and the kube-flannel rendering recorded in
-// ../shared/research/real-components.md §1), plus the inputs it refuses and the ones our parser refuses.
+// documents (its own test suite's expected files, and the kube-flannel rendering the plugin's
+// rules give, README "Tests"), plus the inputs it refuses and the ones our parser refuses.
 import t from 'tap';
 import {
   canonicalJson,
@@ -39,7 +39,7 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: 'kube-flannel on a vxtun node that does not masquerade (real-components.md §1, byte for byte)',
+    name: 'kube-flannel on a vxtun node that does not masquerade (as the plugin renders it, byte for byte)',
     env: 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n',
     conf: KUBE_FLANNEL_NETCONF,
     want:

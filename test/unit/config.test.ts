@@ -6,7 +6,7 @@ import { macFromName } from '../../src/net/mac.js';
 
 const env = { hostname: 'host-1' };
 
-// The example from design.md ("Config file"), with comments dropped.
+// A config with every key set, like the example in README "Configuration" (comments dropped).
 const DESIGN_EXAMPLE = `
 nodeName: node-a
 network: 10.244.0.0/16
@@ -55,7 +55,7 @@ function configError(text: string, e: { NODE_NAME?: string; hostname: string } =
 /** Plain view of the parts of a Config that hold class instances. */
 const cidrs = (cs: { toString(): string }[]): string[] => cs.map((c) => c.toString());
 
-t.test('the design.md example parses', async (t) => {
+t.test('the full config example parses', async (t) => {
   const c = parseConfigText(DESIGN_EXAMPLE, 'design.yaml', env);
   t.equal(c.nodeName, 'node-a');
   t.equal(c.network.toString(), '10.244.0.0/16');
