@@ -10,7 +10,8 @@ import { DEFAULT_DEVICE, DEFAULT_PORT, DEFAULT_VNI, MAX_MTU, MAX_NAME, type Conf
 import { underlayOf } from './underlay.js';
 import { ifname, podNetwork, unicastMac } from './values.js';
 
-const TOP_KEYS = [
+/** The top-level keys a config file may have. */
+export const TOP_KEYS = [
   'nodeName',
   'network',
   'ipv6Network',

@@ -2,6 +2,7 @@
 // limits, and the admin address parsers the command line shares. Importers use this file, not the ones behind it.
 export { loadConfigFile, parseConfigText } from './load.js';
 export { parseListenAddress, parseSocketPath } from './admin.js';
+export { TOP_KEYS } from './document.js';
 export {
   autoMtu,
   DEFAULT_ADMIN_LISTEN,
