@@ -65,7 +65,7 @@ export const DEFAULT_DEVICE = 'vxtun0';
 /**
  * The largest device MTU: a packet plus the 22-byte VXLAN + Ethernet prefix must fit one UDP datagram
  * (65,507 bytes over IPv4). The transmit loop cuts super-packets into datagrams of 22 + MTU bytes at most
- * (native/tx_batch.cc); above this it could fit none.
+ * (native/engine/tx_batch.cc); above this it could fit none.
  */
 export const MAX_MTU = 65507 - 22;
 
