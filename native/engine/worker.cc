@@ -8,12 +8,12 @@
 
 namespace vxtun {
 
-Worker::Worker(int id, TunIO* tun, UdpIO* rx, std::vector<UdpSender*> tx, TableHolder* table,
+Worker::Worker(int id, TunIO* tun, UdpIO* rxSock, std::vector<UdpSender*> txSocks, TableHolder* table,
                const WorkerSettings& s, int stopFd, FatalFn fatal)
     : id_(id),
       tun_(tun),
-      rxSock_(rx),
-      txSocks_(std::move(tx)),
+      rxSock_(rxSock),
+      txSocks_(std::move(txSocks)),
       table_(table),
       settings_(s),
       stopFd_(stopFd),

@@ -175,8 +175,8 @@ Napi::Value DataplaneWrap::JS_start(const Napi::CallbackInfo& info) {
   Napi::ThreadSafeFunction tsfn = fatal_;
   const OffloadSet got = dp_->Start(want, [tsfn](const std::string& msg) mutable {
     auto* copy = new std::string(msg);
-    if (tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, std::string* s) {
-          cb.Call({Napi::String::New(env, *s)});
+    if (tsfn.NonBlockingCall(copy, [](Napi::Env cbEnv, Napi::Function cb, std::string* s) {
+          cb.Call({Napi::String::New(cbEnv, *s)});
           delete s;
         }) != napi_ok)
       delete copy;

@@ -131,8 +131,8 @@ Napi::Value JS_tsoScatter(const Napi::CallbackInfo& info) {
   const int k = TsoScatterIovecs(slot.data(), kSlot, l, iov.data(), static_cast<int>(iov.size()));
   if (k == 0 || pkt.ByteLength() > 65535) return env.Null();
   // What readv does: the virtio-net header (zeros here) and the packet, across the iovecs in order.
-  std::vector<uint8_t> in(kVnetHdrLen, 0);
-  in.insert(in.end(), pkt.Data(), pkt.Data() + pkt.ByteLength());
+  std::vector<uint8_t> in(kVnetHdrLen + pkt.ByteLength(), 0);
+  if (pkt.ByteLength() > 0) std::memcpy(in.data() + kVnetHdrLen, pkt.Data(), pkt.ByteLength());
   size_t at = 0;
   for (int i = 0; i < k && at < in.size(); i++) {
     const size_t take = std::min(iov[i].iov_len, in.size() - at);
