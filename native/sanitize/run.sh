@@ -96,7 +96,7 @@ tap_instrumented() {
 }
 
 tests=(test/native/*.test.ts)
-echo "sanitize: running ${#tests[@]} native test files against $addon"
+echo "sanitize: running ${#tests[@]} native test files against $testing_addon and $addon"
 tap_instrumented "native tests" "$out/native-tests.log" "${tests[@]}"
 
 # ---- 1b. the receive-train flood against the instrumented daemon ----
