@@ -25,7 +25,7 @@ import { parseConfigText } from '../src/config/index.js';
 import { runDaemon } from '../src/daemon/daemon.js';
 import { cliPath, Lab, labUnavailableReason } from '../src/lab/index.js';
 import type { Logger } from '../src/log.js';
-import { loadNative } from '../src/dataplane/addon.js';
+import { loadTestingAddon } from '../src/dataplane/testing.js';
 import { startFakeApiInNs, startFakeApiProcess, type RemoteFakeApi } from '../test/helpers/fake-apiserver-remote.js';
 import { fakeDeviceConf, fakeIp, fakeNative } from '../test/helpers/fake-dataplane.js';
 import { makeNode, PREFIX, syntheticNode, writeKubeconfig } from '../test/helpers/kube-nodes.js';
@@ -191,7 +191,7 @@ async function inProcess(dir: string): Promise<Results> {
       warn: noop,
       error: (msg, f) => out(`error ${msg} ${JSON.stringify(f)}`),
     };
-    const native = fakeNative(loadNative(), 1);
+    const native = fakeNative(loadTestingAddon(), 1);
     const t0 = performance.now();
     let readyAt = 0;
     void runDaemon({ config: cfg, logger, native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), onReady: () => (readyAt = performance.now()) }, abort.signal);

@@ -8,13 +8,14 @@
 // is amortised as it is in the dataplane; TypeScript cases run the same 64 packets in a JS loop.
 import Benchmark from 'benchmark';
 import * as codec from '../src/dataplane/codec.js';
-import { loadNative, type NativePolicy } from '../src/dataplane/addon.js';
+import type { NativePolicy } from '../src/dataplane/addon.js';
+import { loadTestingAddon } from '../src/dataplane/testing.js';
 import { Cidr } from '../src/net/cidr.js';
 import { parseIP } from '../src/net/ip.js';
 import { parseMac } from '../src/net/mac.js';
 
 const quick = process.argv.includes('--quick');
-const native = loadNative();
+const native = loadTestingAddon();
 const BATCH = 64;
 const LOCAL = '0a:00:00:00:01:01';
 const PEER = '0a:00:00:00:02:01';
@@ -87,7 +88,7 @@ const superPkt = tcpPacket(46 * 1398 + 100);
 cases.push({ name: 'TSO split 64 KB native', packets: 47, bytes: superPkt.length, fn: () => native.tsoPlan(superPkt, 1398) });
 const train = Array.from({ length: 46 }, (_, i) => tcpPacket(1398, 1 + i * 1398));
 cases.push({ name: 'GRO coalesce 46×1398 B native', packets: 46, bytes: 46 * 1438, fn: () => native.groPlan(train, 1450) });
-// The same segments from a UDP GRO train (each inner checksum verified all the same, native/gro.h), and with
+// The same segments from a UDP GRO train (each inner checksum verified all the same, native/core/gro.h), and with
 // partial checksums (completed, each written alone).
 cases.push({ name: 'GRO coalesce 46×1398 B UDP GRO train native', packets: 46, bytes: 46 * 1438, fn: () => native.groPlan(train, 1450, true) });
 const partialTrain = train.map((p) => {

@@ -5,7 +5,8 @@
 #                                 the CNI plugins, nftables for ipMasq)
 #   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iputils-ping, iperf3, tshark,
 #                                 tcpdump, clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/
-#                                 debootstrap for the image test, iptables for the ipMasq fallback)
+#                                 debootstrap for the image test, iptables for the ipMasq fallback, and
+#                                 g++-aarch64-linux-gnu for the arm64 guard, native/check-arm64.sh)
 #
 # Runs as root (a fresh machine's root shell has no sudo). Prints what it installs; installs nothing and touches
 # nothing when every tool is already there. Exits 1 with the list of missing packages when it cannot install them
@@ -30,6 +31,7 @@ if [ "$profile" = test ]; then
     "ping:iputils-ping" "iperf3:iperf3" "tshark:tshark" "tcpdump:tcpdump" "iptables:iptables"
     "clang++:clang" "promtool:prometheus"
     "podman:podman" "buildah:buildah" "runc:runc" "debootstrap:debootstrap"
+    "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu"
   )
 fi
 

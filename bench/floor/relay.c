@@ -50,7 +50,7 @@
 #define UDP_GRO 104
 #endif
 
-#define VNET_HDR_LEN 10        // struct virtio_net_hdr, as native/virtio.h kVnetHdrLen
+#define VNET_HDR_LEN 10        // struct virtio_net_hdr, as native/core/virtio.h kVnetHdrLen
 #define MAX_UDP_PAYLOAD 65507  // 65535 − 20 (IPv4) − 8 (UDP)
 #define BUF_BYTES (128 * 1024)
 
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
 
   udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (udp_fd < 0) die("socket");
-  const int buf_bytes = 4 << 20;  // as native/constants.h kSocketBufBytes
+  const int buf_bytes = 4 << 20;  // as native/core/constants.h kSocketBufBytes
   if (setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf_bytes, sizeof(buf_bytes)) < 0)
     setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUF, &buf_bytes, sizeof(buf_bytes));
   if (setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf_bytes, sizeof(buf_bytes)) < 0)

@@ -1,4 +1,4 @@
-// libFuzzer harness: compiled `vxtun dump` filters (CaptureFilter, capture_filter.h) — decoding of
+// libFuzzer harness: compiled `vxtun dump` filters (CaptureFilter, core/capture_filter.h) — decoding of
 // arbitrary programs and matching of arbitrary packets. Invariants: a refused program says why and
 // leaves the filter as it was; an accepted one matches deterministically, and appending NOT (or
 // FALSE OR) to it still decodes and gives the opposite (the same) answer.
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "../capture_filter.h"
+#include "core/capture_filter.h"
 #include "fuzz_input.h"
 
 using namespace vxtun;

@@ -1,12 +1,12 @@
 // libFuzzer harness: completion of partial inner checksums (CompletePartialChecksum). Invariants
-// (checksum.h): "completed" means the TCP/UDP checksum is now valid and only its two bytes changed,
+// (core/checksum.h): "completed" means the TCP/UDP checksum is now valid and only its two bytes changed,
 // and a second call says "valid"; "valid" means it was valid; "bad" means it was not; and only
 // "completed" writes to the packet.
 //
 // Also: every SumBytes implementation (scalar, AVX2) gives the same sum over the input bytes.
 //
 // Input: the IP packet.
-#include "../checksum.h"
+#include "core/checksum.h"
 #include "fuzz_input.h"
 #include "slow_checksum.h"
 

@@ -7,8 +7,8 @@
 // (fuzz_input.h), then the datagram.
 #include <arpa/inet.h>
 
-#include "../checksum.h"
-#include "../classify.h"
+#include "core/checksum.h"
+#include "core/classify.h"
 #include "fuzz_input.h"
 
 using namespace vxtun;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../fdb.h"
+#include "core/fdb.h"
 
 namespace vxtun::fuzz {
 

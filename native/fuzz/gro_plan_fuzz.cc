@@ -1,4 +1,4 @@
-// libFuzzer harness: the receive-side write plan (PlanTunWrites, gro.h). The input steers a train
+// libFuzzer harness: the receive-side write plan (PlanTunWrites, core/gro.h). The input steers a train
 // of TCP segments built from a valid base packet — sequence gaps, PSH, short payloads, another
 // flow, a corrupted payload, from a UDP GRO train or not, IPv4 or IPv6 — so that coalescing is
 // actually reached; two bytes after the train make one packet's checksum a partial seed and
@@ -16,9 +16,9 @@
 
 #include <vector>
 
-#include "../checksum.h"
-#include "../gro.h"
-#include "../segment.h"
+#include "core/checksum.h"
+#include "core/gro.h"
+#include "core/segment.h"
 #include "fuzz_input.h"
 #include "slow_checksum.h"
 

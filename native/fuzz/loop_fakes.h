@@ -1,4 +1,4 @@
-// Shared by the loop harnesses (rx_loop_fuzz.cc, tx_loop_fuzz.cc): fake I/O seams (io.h) that serve
+// Shared by the loop harnesses (rx_loop_fuzz.cc, tx_loop_fuzz.cc): fake I/O seams (engine/io.h) that serve
 // generated batches and check what the loops write, a fixed forwarding table, and a TCP/UDP packet builder.
 //
 // The table: our VTEP MAC 02:00:00:00:00:01, VNI 1, local pods 10.244.0.0/24 and fd00::/64; peer 0 at
@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "../checksum.h"
-#include "../fdb.h"
-#include "../io.h"
-#include "../virtio.h"
-#include "../vxlan.h"
+#include "core/checksum.h"
+#include "core/fdb.h"
+#include "core/virtio.h"
+#include "core/vxlan.h"
+#include "engine/io.h"
 #include "fuzz_input.h"
 
 namespace vxtun::fuzz {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encap, internetChecksum } from '../../src/dataplane/codec.js';
 import { compileDumpFilter } from '../../src/dump/filter.js';
-import { loadNative } from '../../src/dataplane/addon.js';
+import { loadTestingAddon } from '../../src/dataplane/testing.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -121,7 +121,7 @@ const flipped = (d: Uint8Array, at: number, x: number): Uint8Array => {
 };
 
 // ---- capture_filter's layout (capture_filter_fuzz.cc): program, dir, verdict, peer, packet ----
-const REASONS = loadNative().dropReasons;
+const REASONS = loadTestingAddon().dropReasons;
 function filterInput(program: Uint8Array | number[], dir: number, verdict: string, peer: string, packet: Uint8Array | number[]): Uint8Array {
   const name = [...Buffer.from(peer, 'utf8')];
   const code = verdict === 'forward' ? 0 : REASONS.indexOf(verdict) + 1;

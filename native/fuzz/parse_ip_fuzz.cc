@@ -1,9 +1,9 @@
 // libFuzzer harness: inner IP parsing (ParseInnerIp) and what the transmit path does with a parsed
 // packet (ClassifyTx, InnerFlowHash, the IPv4 header checksum, TcpHeaderLen) — on an input that is
 // the packet itself, as read from the TUN.
-#include "../checksum.h"
-#include "../classify.h"
-#include "../segment.h"
+#include "core/checksum.h"
+#include "core/classify.h"
+#include "core/segment.h"
 #include "fuzz_input.h"
 
 using namespace vxtun;

@@ -36,9 +36,10 @@ fi
 
 out=build-fuzz
 mkdir -p "$out/crashes"
-sources=(native/vxlan.cc native/classify.cc native/fdb.cc native/checksum.cc native/segment.cc native/gro.cc native/capture_filter.cc
-  native/tso.cc native/capture.cc native/pcapng_epb.cc native/rx_batch.cc native/tx_batch.cc native/tun_linux.cc)
-flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra
+# By folder: the pure functions (native/core) and the engine the loop harnesses drive (native/engine, which
+# links against native/linux's sockets and TUN queues). native/node and native/testing are the napi side.
+sources=(native/core/*.cc native/engine/*.cc native/linux/*.cc)
+flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Inative
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 
 # Larger inputs only where the code under test scales with them (segment counts, 16-bit lengths).
@@ -57,10 +58,13 @@ objdir="$out/obj"
 mkdir -p "$objdir"
 echo "fuzz: compiling ${#sources[@]} sources"
 objs=()
-for f in "${sources[@]}"; do objs+=("$objdir/$(basename "${f%.cc}").o"); done
+# One object per source, named after its path under native/ (core/fdb.cc → core_fdb.o: names may repeat across folders).
+obj_name() { local r="${1#native/}"; r="${r%.cc}"; echo "${r//\//_}.o"; }
+for f in "${sources[@]}"; do objs+=("$objdir/$(obj_name "$f")"); done
 # shellcheck disable=SC2016
-if ! printf '%s\n' "${sources[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c \
-    'f="$1"; shift; o="$1"; shift; exec "$@" -c -o "$o/$(basename "${f%.cc}").o" "$f"' _ {} "$objdir" \
+if ! for i in "${!sources[@]}"; do printf '%s\n%s\n' "${sources[$i]}" "${objs[$i]}"; done |
+    xargs -d '\n' -n 2 -P "$(nproc 2>/dev/null || echo 2)" bash -c \
+    'a=("$@"); n=${#a[@]}; exec "${a[@]:0:n-2}" -c -o "${a[n-1]}" "${a[n-2]}"' _ \
     "$CXX" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}"; then
   echo "fuzz: compiling the sources failed" >&2
   exit 1

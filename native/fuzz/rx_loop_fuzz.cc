@@ -1,4 +1,4 @@
-// libFuzzer harness: the receive loop's real per-batch code (RxBatch::Run, rx_batch.h) over fake I/O
+// libFuzzer harness: the receive loop's real per-batch code (RxBatch::Run, engine/rx_batch.h) over fake I/O
 // (loop_fakes.h). The input is a small program that builds the messages the fake socket serves: UDP GRO
 // trains of 1 to 256 VXLAN datagrams (TCP or UDP, IPv4 or IPv6, from known and unknown VTEPs, some
 // corrupted), raw messages of sizes at every limit (0, 1, 21, 22, kBufSize, 65535…), and single datagrams
@@ -14,8 +14,8 @@
 // packets + errors + drops = datagrams; errors = the datagrams of failed writes; ASan/UBSan clean.
 #include <vector>
 
-#include "../capture.h"
-#include "../rx_batch.h"
+#include "engine/capture.h"
+#include "engine/rx_batch.h"
 #include "loop_fakes.h"
 
 using namespace vxtun;
@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kMtus[8] = {576, 1280, 1450, 1500, 9000, 65485, 68, 1};
 constexpr size_t kRawSizes[12] = {0, 1, 21, 22, 41, 42, 1514, 65507, 65535, kBufSize - 1, kBufSize, kBufSize + 1};
 
-// The datagrams RxBatch cuts a message into (rx_batch.cc): a train at its gso size, unless it is one
+// The datagrams RxBatch cuts a message into (engine/rx_batch.cc): a train at its gso size, unless it is one
 // kernel GSO_UDP_TUNNEL packet delivered whole.
 uint64_t Datagrams(const FakeUdp::Msg& m) {
   const size_t size = m.data.size() > kBufSize ? 0 : m.data.size();

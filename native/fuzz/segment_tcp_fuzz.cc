@@ -1,5 +1,5 @@
 // libFuzzer harness: TCP segmentation (SegmentTcp) with a fuzzer-chosen MSS, segment limit and
-// output capacity. Invariants (segment.h): the segments' payloads concatenate to the original
+// output capacity. Invariants (core/segment.h): the segments' payloads concatenate to the original
 // payload; every segment is at most headers + mss, all but the last exactly that; each segment is a
 // well-formed IP packet with a valid IPv4 header checksum and a valid TCP checksum, sequence numbers
 // advancing by the payload offset, IPv4 IDs by one, FIN/PSH only on the last segment and CWR only on
@@ -8,8 +8,8 @@
 //
 // Input: mss u16, maxSegs u8 (+1), capacity u8 (0: the addon's 2 × kBufSize; k > 0: the exact
 // size needed minus k − 1, so k == 1 fits exactly and k > 1 must be refused), then the IP packet.
-#include "../checksum.h"
-#include "../segment.h"
+#include "core/checksum.h"
+#include "core/segment.h"
 #include "fuzz_input.h"
 
 using namespace vxtun;

@@ -1,10 +1,10 @@
 // The slow reference for the fuzzers' checksum invariants: a TCP/UDP checksum verified byte by byte, independent of
-// native/checksum.cc (which is what the harnesses check).
+// native/core/checksum.cc (which is what the harnesses check).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
-#include "../vxlan.h"
+#include "core/vxlan.h"
 
 namespace vxtun {
 

@@ -1,4 +1,4 @@
-// libFuzzer harness: the transmit loop's real per-batch code (TxBatch::Run, tx_batch.h) over fake I/O
+// libFuzzer harness: the transmit loop's real per-batch code (TxBatch::Run, engine/tx_batch.h) over fake I/O
 // (loop_fakes.h). The input is a small program that builds the packets the fake TUN queue serves: plain
 // TCP/UDP packets (IPv4/IPv6, routed, unrouted, NEEDS_CSUM with fuzzed offsets), TSO super-packets of up
 // to 64 KiB with any MSS (up to 65,535: segments larger than a UDP datagram) and fuzzed virtio-net headers,
@@ -15,8 +15,8 @@
 // are those the senders took, the errors at least those they failed; ASan/UBSan clean.
 #include <vector>
 
-#include "../capture.h"
-#include "../tx_batch.h"
+#include "engine/capture.h"
+#include "engine/tx_batch.h"
 #include "loop_fakes.h"
 
 using namespace vxtun;

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "../dataplane.h"
+#include "engine/dataplane.h"
 
 using namespace vxtun;
 

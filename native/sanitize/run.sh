@@ -4,11 +4,12 @@
 #
 #   1. builds the addon with -fsanitize=address,undefined through a separate node-gyp project
 #      (build-sanitize/binding.gyp, generated from binding.gyp with the sources' paths adjusted),
-#      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON points src/dataplane/addon.ts at it,
+#      and runs test/native/*.test.ts against it: VXTUN_NATIVE_ADDON and VXTUN_TESTING_ADDON point the loaders at
+#      the two instrumented addons (vxtun.node, vxtun_testing.node),
 #      LD_PRELOAD puts gcc's libasan first (node itself is not instrumented), detect_leaks=0
 #      because node does not free everything at exit; any ASan/UBSan report fails the run;
 #  1b. runs test/integration/train-flood.test.ts the same way: its daemons load the ASan addon (issue 14 item 2);
-#   2. builds native/sanitize/dataplane_cycles.cc with every native source but addon.cc under
+#   2. builds native/sanitize/dataplane_cycles.cc with native/{core,engine,linux} (no napi) under
 #      ASan+UBSan (LeakSanitizer on) and runs it in a throwaway network namespace: N open → start
 #      → traffic → close cycles; it fails on any leaked allocation (LSan at exit) or file
 #      descriptor. Needs root; without it this step is reported as skipped (exit 0 only if step 1
@@ -37,13 +38,18 @@ results=()
 node - "$out/binding.gyp" "${san[@]}" <<'JS'
 const fs = require('fs');
 const path = require('path');
+const { execSync } = require('child_process');
 const [file, ...san] = process.argv.slice(2);
 const gyp = JSON.parse(fs.readFileSync('binding.gyp', 'utf8'));
-for (const t of gyp.targets) {
-  t.sources = t.sources.map((s) => path.relative(path.dirname(file), s));
-  t.cflags_cc = [...(t.cflags_cc ?? []).filter((f) => !/^-O/.test(f)), ...san];
-  t.ldflags = [...(t.ldflags ?? []), ...san.filter((f) => f.startsWith('-fsanitize'))];
-}
+const rel = (p) => path.relative(path.dirname(file), p);
+// Sources are listed by folder ("<!@(ls -1 native/core/*.cc …)"): expanded here, from the repository root.
+const expand = (s) => (s.startsWith('<!@(') ? execSync(s.slice(4, -1), { encoding: 'utf8' }).split('\n').filter(Boolean) : [s]);
+const d = gyp.target_defaults ?? {};
+d.include_dirs = (d.include_dirs ?? []).map(rel);
+d.cflags_cc = [...(d.cflags_cc ?? []).filter((f) => !/^-O/.test(f)), ...san];
+d.ldflags = [...(d.ldflags ?? []), ...san.filter((f) => f.startsWith('-fsanitize'))];
+gyp.target_defaults = d;
+for (const t of gyp.targets) t.sources = t.sources.flatMap(expand).map(rel);
 fs.writeFileSync(file, JSON.stringify(gyp, null, 2) + '\n');
 JS
 # Node's headers: npm's nodedir when run through npm, else those installed beside node (no download).
@@ -59,15 +65,18 @@ if ! (cd "$out" && "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn ${
   exit 1
 fi
 addon="$root/$out/build/Release/vxtun.node"
+testing_addon="$root/$out/build/Release/vxtun_testing.node"
 # (no grep -q: its early exit would kill nm with SIGPIPE, which pipefail reports as a failure)
-if ! nm -D "$addon" | grep __asan_init >/dev/null; then echo "sanitize: $addon is not instrumented" >&2; exit 1; fi
+for a in "$addon" "$testing_addon"; do
+  if ! nm -D "$a" | grep __asan_init >/dev/null; then echo "sanitize: $a is not instrumented" >&2; exit 1; fi
+done
 
 libasan=$(g++ -print-file-name=libasan.so)
 # tap_instrumented NAME LOG FILE…: runs tap over the files with the instrumented addon (VXTUN_NATIVE_ADDON, inherited
 # by any daemon a test starts) and gcc's libasan preloaded; any ASan/UBSan report or a failing test fails the step.
 tap_instrumented() {
   local name="$1" log="$2"; shift 2
-  VXTUN_NATIVE_ADDON="$addon" LD_PRELOAD="$libasan" \
+  VXTUN_NATIVE_ADDON="$addon" VXTUN_TESTING_ADDON="$testing_addon" LD_PRELOAD="$libasan" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path="$root/$out/asan" \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$root/$out/ubsan" \
     "$root/node_modules/.bin/tap" --disable-coverage --reporter=terse "$@" >"$log" 2>&1
@@ -87,7 +96,7 @@ tap_instrumented() {
 }
 
 tests=(test/native/*.test.ts)
-echo "sanitize: running ${#tests[@]} native test files against $addon"
+echo "sanitize: running ${#tests[@]} native test files against $testing_addon and $addon"
 tap_instrumented "native tests" "$out/native-tests.log" "${tests[@]}"
 
 # ---- 1b. the receive-train flood against the instrumented daemon ----
@@ -105,13 +114,11 @@ fi
 
 # ---- 2. start/stop cycles under LeakSanitizer ----
 driver="$out/dataplane_cycles"
-# The addon's sources (binding.gyp) minus those on the Node side (they include napi.h, directly or via
-# their own header): the dataplane as a plain C++ library.
-srcs=$(node -p "JSON.parse(require('fs').readFileSync('binding.gyp','utf8')).targets[0].sources.join(' ')" | tr ' ' '\n' |
-  while read -r f; do grep -qs 'napi.h' "$f" "${f%.cc}.h" || echo "$f"; done)
+# The dataplane as a plain C++ library, by folder: native/core, native/engine and native/linux (native/node and
+# native/testing are the napi side).
+srcs=(native/core/*.cc native/engine/*.cc native/linux/*.cc)
 echo "sanitize: building $driver"
-# shellcheck disable=SC2086
-if ! g++ -std=c++20 -pthread -Wall -Wextra "${san[@]}" -o "$driver" native/sanitize/dataplane_cycles.cc $srcs; then
+if ! g++ -std=c++20 -pthread -Wall -Wextra -Inative "${san[@]}" -o "$driver" native/sanitize/dataplane_cycles.cc "${srcs[@]}"; then
   status=1
   results+=("dataplane start/stop leak check: BUILD FAILED")
 elif [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then

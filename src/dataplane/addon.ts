@@ -38,9 +38,9 @@ export interface NativeStats {
   rxPackets: number;
   rxBytes: number;
   rxErrors: number;
-  /** Received packets whose partial inner TCP/UDP checksum was completed (native/checksum.h). */
+  /** Received packets whose partial inner TCP/UDP checksum was completed (native/core/checksum.h). */
   rxCsumCompleted: number;
-  /** Received TCP super-packets larger than the MTU that were segmented (native/segment.h). */
+  /** Received TCP super-packets larger than the MTU that were segmented (native/core/segment.h). */
   rxSuperSplit: number;
   /** Received packets merged into another packet's GSO write to the TUN. */
   rxCoalesced: number;
@@ -92,50 +92,13 @@ export interface NativeDataplane {
   close(): void;
   /**
    * Packet capture (native engine only; src/dump/capture.ts drives it). Each session filters in the loops, keeps matching
-   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/capture.h).
+   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/engine/capture.h).
    */
   captureStart?(o: CaptureSessionOptions): number;
   captureStop?(id: number): boolean;
   /** Writes whole pcapng packet blocks into `into` (reused by the caller) and says how many bytes and packets. */
   captureRead?(id: number, into: Uint8Array, maxRecords: number): { bytes: number; records: number };
   captureStats?(id: number): { matched: number; dropped: number } | null;
-}
-
-/** A capture record as native/capture.h stores it (captureEpb's input). */
-export interface NativeCaptureRecord {
-  tsNs: bigint;
-  origLen: number;
-  dropsBefore: number;
-  dir: 0 | 1;
-  verdict: number;
-  vtep: string;
-  worker: number;
-  /** data starts with the 22-byte VXLAN + Ethernet prefix. */
-  hasPrefix: boolean;
-  peer: string;
-  data: Uint8Array;
-}
-
-export interface Classification {
-  verdict: string;
-  peer: string | null;
-  length: number;
-}
-
-export interface NativeTableHandle {
-  lookup(ip: string): string | null;
-  /** Replaces this handle's table with the incremental update of it (Dataplane.updatePeers' semantics). */
-  update(upsert: NativeTable['peers'], remove: string[]): void;
-  /** Tests: the peers in table order. */
-  peers(): { name: string; publicIP: string; vtepMAC: string }[];
-  /** Tests: the receive-side map, public IP → peer name. */
-  peerByIp(publicIP: string): string | null;
-  /** Benchmarks: how many of the 4-byte IPv4 addresses in `addrs` match a peer. */
-  lookupBatch(addrs: Uint8Array): number;
-  /** Benchmarks: how many of the datagrams pass the receive checks. */
-  classifyRxBatch(datagrams: Uint8Array[], srcIP: string, policy: NativePolicy): number;
-  classifyTx(packet: Uint8Array): Classification;
-  classifyRx(datagram: Uint8Array, srcIP: string, policy: NativePolicy): Classification;
 }
 
 /** The `js` engine's TUN device: the addon moves bytes, TypeScript does the rest. */
@@ -149,48 +112,9 @@ export interface NativeTunDevice {
   close(): void;
 }
 
-/** One planned TUN write (groWrites): its virtio-net header and the bytes it gathers after it. */
-export interface NativeGroWrite {
-  kind: 'plain' | 'gso' | 'split';
-  /** The index of its first packet; it covers packets first .. first + segments − 1. */
-  first: number;
-  segments: number;
-  vnet: { flags: number; gsoType: number; hdrLen: number; gsoSize: number; csumStart: number; csumOffset: number };
-  /** The packet written (for 'split', the packet the receive loop segments before writing). */
-  bytes: Buffer;
-}
-
 export interface NativeBinding {
   Dataplane: new (opts: NativeOpenOptions) => NativeDataplane;
   TunDevice: new (name: string) => NativeTunDevice;
-  Table: new (table: NativeTable) => NativeTableHandle;
-  encap(packet: Uint8Array, vni: number, dstMac: string, srcMac: string): Buffer;
-  /** Splits a TCP packet into segments of at most `mss` payload bytes; null if it cannot be split. */
-  segmentTcp(packet: Uint8Array, mss: number): Buffer[] | null;
-  /** Test export: one TSO packet through the transmit loop's scattered read with layout {h, mss} (native/tso.h). */
-  tsoScatter(packet: Uint8Array, mss: number, h: number): { capture: Buffer; segments: Buffer[] | null; unscattered: Buffer | null } | null;
-  /** Benchmarks: writes the 22-byte prefix in place into each buffer (22 bytes headroom + packet). */
-  encapBatch(bufs: Uint8Array[], vni: number, dstMac: string, srcMac: string): number;
-  /** Benchmarks: plans the transmit split of a TSO super-packet; returns the segment count. */
-  tsoPlan(packet: Uint8Array, mss: number): number;
-  /**
-   * Benchmarks: plans the receive-side coalescing of inner packets; returns the TUN write count. `outerVerified`:
-   * the packets came in a UDP GRO train (native/gro.h RxPkt).
-   */
-  groPlan(packets: Uint8Array[], mtu: number, outerVerified?: boolean): number;
-  /** Tests: the TUN writes planned for copies of the packets (native/gro.h PlanTunWrites; the inputs are not changed). */
-  groWrites(packets: Uint8Array[], mtu: number, outerVerified: boolean, coalesce?: boolean): NativeGroWrite[];
-  /** Checks an IP packet's TCP/UDP checksum and completes a partial one in place. */
-  completeChecksum(packet: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad';
-  /** Tests: the folded one's-complement sum by one implementation (native/checksum.h); null when the CPU lacks it. */
-  onesSum(bytes: Uint8Array, impl: 'auto' | 'scalar' | 'avx2'): number | null;
-  /**
-   * Tests: decodes a compiled `vxtun dump` filter (compileDumpFilter, src/dump/filter.ts) and matches one packet
-   * (dir 0 tx / 1 rx, verdict 0 forward / k dropReasons[k-1], peer '' when unknown). Throws TypeError on a bad program.
-   */
-  captureFilterMatch(program: Uint8Array, dir: number, verdict: number, peer: string, packet: Uint8Array): boolean;
-  /** Tests: one capture record as the daemon writes it into a pcapng stream (native/pcapng_epb.h). */
-  captureEpb(record: NativeCaptureRecord, outer?: { publicIP: string; port: number; vni: number }): Buffer;
   /** The drop reasons, in the addon's order. */
   dropReasons: string[];
 }
@@ -198,26 +122,34 @@ export interface NativeBinding {
 let cached: NativeBinding | undefined;
 
 /**
- * Loads build/Release (then build/Debug) vxtun.node; the error lists every path tried. VXTUN_NATIVE_ADDON, when
- * set, is the only path tried (the sanitizer build, native/sanitize/run.sh, is loaded that way).
+ * Loads build/Release (then build/Debug) vxtun.node, the production addon (native/node/module.cc); the error lists
+ * every path tried. VXTUN_NATIVE_ADDON, when set, is the only path tried (the sanitizer build,
+ * native/sanitize/run.sh, is loaded that way). Tests and benches load the test addon with loadTestingAddon
+ * (src/dataplane/testing.ts).
  */
 export function loadNative(): NativeBinding {
-  if (cached) return cached;
+  cached ??= requireAddon<NativeBinding>('vxtun.node', 'VXTUN_NATIVE_ADDON');
+  return cached;
+}
+
+/**
+ * Requires build/Release/<file> (then build/Debug/<file>), or only the path in the environment variable `override`
+ * when it is set; throws a DataplaneError listing every path tried.
+ */
+export function requireAddon<T>(file: string, override: string): T {
   const require = createRequire(import.meta.url);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const tried: string[] = [];
-  const override = process.env['VXTUN_NATIVE_ADDON'];
-  for (const p of override ? [override] : ['build/Release/vxtun.node', 'build/Debug/vxtun.node']) {
+  const only = process.env[override];
+  for (const p of only ? [only] : [`build/Release/${file}`, `build/Debug/${file}`]) {
     const full = path.resolve(root, p);
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      cached = require(full) as any as NativeBinding;
-      return cached;
+      return require(full) as T;
     } catch (err) {
       tried.push(`${full}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  throw new DataplaneError(`cannot load the native addon (run npm ci / npm run build); tried ${tried.join('; ')}`);
+  throw new DataplaneError(`cannot load the native addon ${file} (run npm ci / npm run build); tried ${tried.join('; ')}`);
 }
 
 /** Converts an addon error into the project's taxonomy. */

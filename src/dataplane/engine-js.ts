@@ -1,5 +1,5 @@
 // The `js` engine (dataplane.engine: js): the portable baseline. The addon opens the TUN device
-// and moves bytes (native/tun_device.h); everything else happens per packet in TypeScript — the
+// and moves bytes (native/node/tun_device.h); everything else happens per packet in TypeScript — the
 // lookup and receive checks of the reference codec (src/dataplane/codec.ts), encapsulation, a `dgram` socket
 // for the underlay, and the two receive repairs (src/dataplane/repair.ts). It offers the same interface as
 // the native dataplane, so the daemon and every namespace test run on either; bench:e2e shows in

@@ -1,5 +1,5 @@
 // The two receive-side repairs of the js engine, in TypeScript (the native engine's are
-// native/checksum.cc and native/segment.cc; their header comments say why they exist): finishing
+// native/core/checksum.cc and native/core/segment.cc; their header comments say why they exist): finishing
 // a partial inner TCP/UDP checksum, and splitting a TCP super-packet larger than the MTU.
 import { innerInfo, internetChecksum, ipv4HeaderChecksum } from './codec.js';
 
@@ -37,7 +37,7 @@ function l4Sum(pkt: Uint8Array, info: Info, l4: { proto: number; off: number; le
   return s;
 }
 
-/** Completes a partial TCP/UDP checksum in place (see native/checksum.h for the rule). */
+/** Completes a partial TCP/UDP checksum in place (see native/core/checksum.h for the rule). */
 export function completePartialChecksum(pkt: Uint8Array): 'not-applicable' | 'valid' | 'completed' | 'bad' {
   const info = innerInfo(pkt);
   if (typeof info === 'string') return 'not-applicable';
@@ -56,7 +56,7 @@ export function completePartialChecksum(pkt: Uint8Array): 'not-applicable' | 'va
   return 'completed';
 }
 
-/** Splits a TCP packet into segments of at most `mss` payload bytes (see native/segment.h), or null. */
+/** Splits a TCP packet into segments of at most `mss` payload bytes (see native/core/segment.h), or null. */
 export function segmentTcp(pkt: Uint8Array, mss: number): Uint8Array[] | null {
   const info = innerInfo(pkt);
   if (typeof info === 'string' || mss <= 0) return null;

@@ -1,8 +1,8 @@
 // Packet capture on the TypeScript side: one native capture session per `vxtun dump` stream.
 //
 // The addon runs each session's filter in the forwarding loops, keeps matching packets in bounded
-// per-loop rings and drains them as ready pcapng Enhanced Packet Blocks (native/capture.h,
-// native/pcapng_epb.h). This module only opens and closes sessions and, on one timer, hands each
+// per-loop rings and drains them as ready pcapng Enhanced Packet Blocks (native/engine/capture.h,
+// native/core/pcapng_epb.h). This module only opens and closes sessions and, on one timer, hands each
 // session's blocks to its stream — no per-packet JavaScript. While no session runs, the loops copy
 // nothing.
 
@@ -28,7 +28,7 @@ export interface CaptureRecord {
   dropsBefore?: number;
 }
 
-/** The most inner bytes a capture keeps per packet (native/capture.h kCaptureMaxSnap): an MTU-sized packet whole. */
+/** The most inner bytes a capture keeps per packet (native/core/capture_record.h kCaptureMaxSnap): an MTU-sized packet whole. */
 export const MAX_SNAPLEN = 1962;
 
 /** What one capture keeps and how it is written. */
@@ -109,11 +109,11 @@ const POOL_MAX = 4;
  * is fixed by the addon.
  */
 export const CAPTURE_MEMORY_BUDGET = 64 << 20;
-/** native/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,272 bytes). */
+/** native/engine/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,272 bytes). */
 export const CAPTURE_RING_BYTES = 1024 * 2272;
 /** What one stream may buffer in the daemon before its session stops being drained (src/admin/pcap-stream.ts). */
 export const SESSION_BUFFER_BYTES = 2 << 20;
-/** The addon's own limit (native/capture.h kMaxCaptures). */
+/** The addon's own limit (native/engine/capture.h kMaxCaptures). */
 const ADDON_MAX_SESSIONS = 8;
 
 /** How many sessions fit the budget with `loops` forwarding loops (2 per worker): at least 1, at most the addon's 8. */

@@ -13,7 +13,7 @@
 //
 // One parser (parseFilterAst) feeds two back ends: parseDumpFilter, a JS predicate over a decoded
 // CaptureRecord (the reference), and compileDumpFilter, the postfix bytecode that the addon's
-// CaptureFilter evaluates on the forwarding threads (format: native/capture_filter.h).
+// CaptureFilter evaluates on the forwarding threads (format: native/core/capture_filter.h).
 import type { CaptureRecord } from './capture.js';
 import { UsageError } from '../errors.js';
 import { Cidr } from '../net/cidr.js';
@@ -213,7 +213,7 @@ export function parseDumpFilter(text: string): DumpPredicate {
   return (r, s) => root(r, s ?? summarizePacket(r.packet));
 }
 
-// ---- bytecode for the addon (native/capture_filter.h documents the format) ----
+// ---- bytecode for the addon (native/core/capture_filter.h documents the format) ----
 
 const OP = {
   FALSE: 0x01,
@@ -319,7 +319,7 @@ function emit(n: FilterAst, reasons: readonly string[], out: number[]): void {
 }
 
 /**
- * Compiles a filter for the addon: the postfix program that native/capture_filter.h evaluates, with
+ * Compiles a filter for the addon: the postfix program that native/core/capture_filter.h evaluates, with
  * the same meaning as parseDumpFilter(text) on the decoded record. `reasons` is the addon's drop
  * reason list (loadNative().dropReasons): verdict code 0 is forward, code k is reasons[k-1]. An
  * empty filter is an empty program (matches everything). Throws the same UsageError as

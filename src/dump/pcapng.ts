@@ -14,7 +14,7 @@
 // (packets that passed the filter), isb_osdrop (of those, lost to a full capture ring) and
 // isb_usrdeliv (written to this stream).
 //
-// The daemon writes packet blocks natively (native/pcapng_epb.h); recordBlock here is the
+// The daemon writes packet blocks natively (native/core/pcapng_epb.h); recordBlock here is the
 // reference it is tested against.
 import type { CaptureRecord } from './capture.js';
 import { ipv4HeaderChecksum } from '../dataplane/codec.js';

@@ -1,5 +1,5 @@
 // Test doubles for runDaemon's injected dependencies: a native binding whose Dataplane records the tables it is
-// given (optionally building each one with the real addon's Table, as setTable does), an `ip` runner that
+// given (optionally building each one with the test addon's Table, as setTable does), an `ip` runner that
 // describes one underlay interface and records every other command, and in-memory device settings.
 import type { DeviceConf, IpRunner } from '../../src/device/device.js';
 import type {
@@ -8,9 +8,9 @@ import type {
   NativeOpenOptions,
   NativeStats,
   NativeTable,
-  NativeTableHandle,
   OffloadFlags,
 } from '../../src/dataplane/addon.js';
+import type { NativeTableHandle, TestingBinding } from '../../src/dataplane/testing.js';
 
 export interface FakeNative {
   binding: NativeBinding;
@@ -43,10 +43,10 @@ function zeroStats(): NativeStats {
 }
 
 /**
- * `real`: build every table with the addon (new real.Table(t)): the same parse and build as setTable.
+ * `real`: build every table with the test addon (new real.Table(t)): the same parse and Table::Build as setTable.
  * `keep`: how many of the latest tables to remember (all by default).
  */
-export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
+export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
   const f: FakeNative = { binding: undefined as unknown as NativeBinding, tables: [], tablesSet: 0, updates: 0, opened: [], closed: 0 };
   const record = (table: NativeTable) => {
     f.tables.push({ table, at: performance.now() });
@@ -69,7 +69,7 @@ export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
       this.current = table;
       record(table);
     }
-    /** The addon's semantics (native/fdb.h Table::Update), and with `real` the addon's own Update on a real table. */
+    /** The addon's semantics (native/core/fdb.h Table::Update), and with `real` the addon's own Update on a real table. */
     updatePeers(upsert: NativeTable['peers'], remove: string[]): void {
       this.handle?.update(upsert, remove);
       const byName = new Map(upsert.map((p) => [p.name, p]));
@@ -92,11 +92,9 @@ export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
       f.closed++;
     }
   }
-  // Only Dataplane is replaced; the rest of the binding is the real one when given (the addon grows verbs).
   f.binding = {
-    ...real,
     Dataplane,
-    Table: real?.Table ?? class {},
+    TunDevice: class {},
     dropReasons: real?.dropReasons ?? [],
   } as unknown as NativeBinding;
   return f;

@@ -1,4 +1,4 @@
-// A TCP flow stays on one transmit loop with several workers (native/forwarder.h WorkerSettings::tunQueues).
+// A TCP flow stays on one transmit loop with several workers (native/engine/worker.h WorkerSettings::tunQueues).
 //
 // The kernel sends a flow's outgoing packets to the TUN queue whose fd last wrote packets of that flow (tun
 // "automq"). When every worker wrote what it received, a flow whose data and ACKs met different workers had its

@@ -1,4 +1,4 @@
-// Differential test: the addon's capture filter (native/capture_filter.h, reached through the
+// Differential test: the addon's capture filter (native/core/capture_filter.h, reached through the
 // test-only captureFilterMatch) against the reference, src/dump/filter.ts parseDumpFilter, on random
 // filters × random packets × random direction/verdict/peer; then fixed cases, and malformed
 // programs that Decode must refuse. Reproduce a failure with
@@ -6,11 +6,11 @@
 import t from 'tap';
 import type { CaptureRecord } from '../../src/dump/capture.js';
 import { compileDumpFilter, parseDumpFilter } from '../../src/dump/filter.js';
-import { loadNative } from '../../src/dataplane/addon.js';
+import { loadTestingAddon } from '../../src/dataplane/testing.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import { addressIn, buildIp, hex, makePrefix, put16, Rng, tcpSegment, testSeed, udpDatagram } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const REASONS = native.dropReasons;
 const SEED = testSeed(0xf11e7e57);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);

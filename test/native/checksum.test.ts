@@ -1,10 +1,10 @@
-// Differential test: native.completeChecksum (native/checksum.h) against a slow reference written
+// Differential test: native.completeChecksum (native/core/checksum.h) against a slow reference written
 // here, on random IPv4/IPv6 TCP/UDP packets in every state: valid, partial (Linux's
 // CHECKSUM_PARTIAL seed with and without the L4 length), corrupted, no checksum, fragments, other
 // protocols. Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/checksum.test.ts.
 import t from 'tap';
 import { innerInfo, internetChecksum } from '../../src/dataplane/codec.js';
-import { loadNative } from '../../src/dataplane/addon.js';
+import { loadTestingAddon } from '../../src/dataplane/testing.js';
 import {
   addressIn,
   buildIp,
@@ -27,7 +27,7 @@ import {
   udpDatagram,
 } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0xc5c5);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 
@@ -39,7 +39,7 @@ const foldedSum = (b: Uint8Array): number => ~internetChecksum(b) & 0xffff;
 /** The checksum field's offset inside the L4 header. */
 const fieldOffset = (proto: number): number => (proto === 6 ? 16 : 6);
 
-/** The contract of native/checksum.h, slowly: the result and the packet afterwards. */
+/** The contract of native/core/checksum.h, slowly: the result and the packet afterwards. */
 function refComplete(pkt: Uint8Array): { result: Fix; after: Uint8Array } {
   const after = Uint8Array.from(pkt);
   const info = innerInfo(pkt);

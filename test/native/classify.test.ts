@@ -11,7 +11,8 @@ import {
   type RxOptions,
   type Table as RefTable,
 } from '../../src/dataplane/codec.js';
-import { loadNative, type Classification, type NativePolicy, type NativeTable, type NativeTableHandle } from '../../src/dataplane/addon.js';
+import type { NativePolicy, NativeTable } from '../../src/dataplane/addon.js';
+import { loadTestingAddon, type Classification, type NativeTableHandle } from '../../src/dataplane/testing.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import { formatMac } from '../../src/net/mac.js';
@@ -32,7 +33,7 @@ import {
   type Prefix,
 } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0x5eed0c1a);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 
@@ -542,7 +543,7 @@ t.test('receive edge cases (small table)', async (t) => {
 });
 
 t.test('a destination inside the local CIDRs is no-route even when a wider peer prefix covers it', (t) => {
-  const native = loadNative();
+  const native = loadTestingAddon();
   const table = new native.Table({
     local: ['10.1.1.0/24'],
     peers: [{ name: 'b', publicIP: '192.168.99.2', vtepMAC: '0a:00:00:00:02:01', cidrs: ['10.1.0.0/16'] }],

@@ -2,7 +2,8 @@
 // linear scan written here, on tables of 1, 100 and 10,000 peers with nested prefixes.
 // Reproduce a failure with VXTUN_SEED=<seed printed below> npx tap test/native/fdb.test.ts.
 import t from 'tap';
-import { loadNative, type NativeTable } from '../../src/dataplane/addon.js';
+import type { NativeTable } from '../../src/dataplane/addon.js';
+import { loadTestingAddon } from '../../src/dataplane/testing.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import {
   addOne,
@@ -18,7 +19,7 @@ import {
   type Prefix,
 } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0xfdb0);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 

@@ -1,4 +1,4 @@
-// The receive-side write plan (native/gro.h PlanTunWrites, through native.groWrites): a segment is
+// The receive-side write plan (native/core/gro.h PlanTunWrites, through native.groWrites): a segment is
 // merged into a GSO write (NEEDS_CSUM: the kernel completes the checksum and checks nothing) only
 // when its own TCP and IPv4 header checksums verified as received — in a plain batch and in a UDP
 // GRO train alike. A bad segment is written alone, unchanged, with no virtio-net flags, for the
@@ -6,7 +6,7 @@
 // Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/gro.test.ts.
 import t, { type Test } from 'tap';
 import { internetChecksum } from '../../src/dataplane/codec.js';
-import { loadNative, type NativeGroWrite } from '../../src/dataplane/addon.js';
+import { loadTestingAddon, type NativeGroWrite } from '../../src/dataplane/testing.js';
 import {
   buildIp,
   concat,
@@ -23,11 +23,11 @@ import {
   u16,
 } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0x6e0);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 
-const NEEDS_CSUM = 1; // native/virtio.h
+const NEEDS_CSUM = 1; // native/core/virtio.h
 const GSO_NONE = 0;
 const MTU = 1500; // IPv6 + TCP headers + MSS fit
 const MSS = 1398;

@@ -1,14 +1,14 @@
-// Differential test: the daemon's native pcapng packet blocks (native/pcapng_epb.h, via the
+// Differential test: the daemon's native pcapng packet blocks (native/core/pcapng_epb.h, via the
 // test-only captureEpb export) against the reference writer src/dump/pcapng.ts recordBlock, byte for
 // byte, on random capture records with and without --outer. Reproduce a failure with
 // VXTUN_SEED=<seed printed below> npx tap test/native/pcapng-epb.test.ts.
 import t from 'tap';
 import type { CaptureRecord } from '../../src/dump/capture.js';
-import { loadNative, type NativeCaptureRecord } from '../../src/dataplane/addon.js';
+import { loadTestingAddon, type NativeCaptureRecord } from '../../src/dataplane/testing.js';
 import { PcapngReader, pcapngHeader, parseComment, recordBlock } from '../../src/dump/pcapng.js';
 import { buildIp, hex, Rng, testSeed } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0x9ca9e9b);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 const PREFIX = 22;

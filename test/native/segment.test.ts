@@ -1,9 +1,9 @@
-// Differential test: native.segmentTcp (native/segment.h) against a slow reference segmenter
+// Differential test: native.segmentTcp (native/core/segment.h) against a slow reference segmenter
 // written here from the contract, on random IPv4/IPv6 TCP packets, plus properties every
 // segmentation must have. Reproduce a failure with VXTUN_SEED=<seed> npx tap test/native/segment.test.ts.
 import t from 'tap';
 import { innerInfo, internetChecksum } from '../../src/dataplane/codec.js';
-import { loadNative } from '../../src/dataplane/addon.js';
+import { loadTestingAddon } from '../../src/dataplane/testing.js';
 import {
   addressIn,
   buildIp,
@@ -26,12 +26,12 @@ import {
   udpDatagram,
 } from './fixtures/packets.js';
 
-const native = loadNative();
+const native = loadTestingAddon();
 const SEED = testSeed(0x5e6e);
 t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 
 /**
- * The addon's capacity (native/addon.cc JS_segmentTcp: `struct iovec segs[256]`, scratch of
+ * The addon's capacity (native/testing/packet_exports.cc JS_segmentTcp: `struct iovec segs[256]`, scratch of
  * 2 × kBufSize bytes): a split into more segments "does not fit" and gives null (segment.h).
  * With IP + TCP headers of at most 120 bytes, 256 segments of a 64 KiB packet always fit the
  * scratch, so the segment count is the only limit.
@@ -42,7 +42,7 @@ const FIN = 0x01;
 const PSH = 0x08;
 const CWR = 0x80;
 
-/** The contract of native/segment.h, written out slowly. */
+/** The contract of native/core/segment.h, written out slowly. */
 function refSegment(pkt: Uint8Array, mss: number): Uint8Array[] | null {
   const info = innerInfo(pkt);
   if (typeof info === 'string') return null; // the addon parses the packet first
@@ -318,7 +318,7 @@ t.test('segmentTcp: null cases and limits (small table)', async (t) => {
   t.equal(compare(one, 1460), null, 'and it equals the reference');
 });
 
-// The transmit loop's scattered read (native/tso.h): a TSO packet read into per-segment slots is split in place
+// The transmit loop's scattered read (native/core/tso.h): a TSO packet read into per-segment slots is split in place
 // into exactly what segmentTcp builds; a read whose headers do not match the predicted layout is moved back intact;
 // and a capture of a scattered packet sees the packet as read.
 t.test('scattered transmit reads: in-place segments = segmentTcp, unscatter restores the packet, capture sees it', async (t) => {

@@ -80,7 +80,7 @@ for (const [f, re] of bad) {
   t.throws(() => parseDumpFilter(f), { message: re }, `"${f}" message`);
 }
 
-// ---- compileDumpFilter: the same grammar and errors, bytecode per native/capture_filter.h ----
+// ---- compileDumpFilter: the same grammar and errors, bytecode per native/core/capture_filter.h ----
 
 const REASONS = ['short', 'bad-header', 'no-route'];
 for (const [f] of bad) {

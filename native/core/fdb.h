@@ -1,0 +1,87 @@
+// The forwarding table: inner destination prefix → peer {name, public IP, VTEP MAC}, plus the
+// reverse map public IP → peer used by the receive-side checks, and the local node's pod CIDRs.
+//
+// A Table is immutable once built and pure: no threads, no syscalls. engine/table_holder.h publishes
+// one at a time to the forwarding loops.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace vxtun {
+
+struct Prefix4 {
+  uint32_t addr = 0;  // host byte order, host bits zero
+  uint8_t len = 0;
+};
+struct Prefix6 {
+  uint64_t hi = 0, lo = 0;  // host byte order halves, host bits zero
+  uint8_t len = 0;
+};
+
+struct PeerEntry {
+  std::string name;
+  uint32_t publicIp = 0;  // network byte order, as in sockaddr_in
+  uint8_t mac[6] = {};
+  std::vector<Prefix4> v4;
+  std::vector<Prefix6> v6;
+};
+
+// Parses "a.b.c.d/n" or "x::/n" (host bits must be zero). Returns false on any error.
+bool ParsePrefix(const std::string& s, Prefix4* v4, Prefix6* v6, bool* isV6);
+void Load6(const uint8_t* p, uint64_t* hi, uint64_t* lo);
+uint32_t Load4(const uint8_t* p);  // big-endian bytes → host order
+
+class Table {
+ public:
+  // Builds a table; returns null and sets *err when two peers claim the same prefix or public IP.
+  static std::unique_ptr<Table> Build(std::vector<PeerEntry> peers, std::vector<Prefix4> local4,
+                                      std::vector<Prefix6> local6, std::string* err);
+  // The incremental verbs (design.md: upsert/remove): a copy of base without the peers named in
+  // `remove`, with each of `upsert` in place of the peer of the same name (or added), and base's
+  // local prefixes; validated like Build. Equal to Build over the resulting peer set (tested).
+  static std::unique_ptr<Table> Update(const Table& base, std::vector<PeerEntry> upsert,
+                                       const std::vector<std::string>& remove, std::string* err);
+
+  // Longest-prefix match; the peer's index or -1.
+  int Lookup4(uint32_t dst) const;
+  int Lookup6(uint64_t hi, uint64_t lo) const;
+  // The peer whose public IP (network byte order) this is, or -1.
+  int PeerByIp(uint32_t ipNet) const;
+  bool IsLocal4(uint32_t a) const;
+  bool IsLocal6(uint64_t hi, uint64_t lo) const;
+  static bool Contains4(const std::vector<Prefix4>& ps, uint32_t a);
+  static bool Contains6(const std::vector<Prefix6>& ps, uint64_t hi, uint64_t lo);
+
+  const PeerEntry& peer(int i) const { return peers_[static_cast<size_t>(i)]; }
+  size_t size() const { return peers_.size(); }
+
+ private:
+  struct Key6 {
+    uint64_t hi, lo;
+    bool operator==(const Key6& o) const { return hi == o.hi && lo == o.lo; }
+  };
+  struct Hash6 {
+    size_t operator()(const Key6& k) const { return std::hash<uint64_t>()(k.hi * 0x9e3779b97f4a7c15ull ^ k.lo); }
+  };
+  struct Level4 {
+    uint8_t len;
+    uint32_t mask;
+    std::unordered_map<uint32_t, int> map;
+  };
+  struct Level6 {
+    uint8_t len;
+    uint64_t maskHi, maskLo;
+    std::unordered_map<Key6, int, Hash6> map;
+  };
+  std::vector<PeerEntry> peers_;
+  std::vector<Level4> levels4_;  // longest prefix first
+  std::vector<Level6> levels6_;
+  std::unordered_map<uint32_t, int> byIp_;
+  std::vector<Prefix4> local4_;
+  std::vector<Prefix6> local6_;
+};
+
+}  // namespace vxtun

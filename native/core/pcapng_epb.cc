@@ -1,0 +1,143 @@
+#include "core/pcapng_epb.h"
+
+#include <string.h>
+
+#include <algorithm>
+
+#include "core/vxlan.h"
+
+namespace vxtun {
+namespace {
+
+constexpr uint32_t kEpb = 6;
+constexpr uint16_t kOptComment = 1;
+constexpr uint16_t kOptDropCount = 4;
+constexpr size_t kOuterHdr = 28;  // IPv4 20 + UDP 8
+constexpr size_t kCommentMax = 64 + 255 + 32;
+
+size_t Pad4(size_t n) { return (n + 3) & ~static_cast<size_t>(3); }
+void Le16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v), p[1] = static_cast<uint8_t>(v >> 8); }
+void Le32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void Be16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8), p[1] = static_cast<uint8_t>(v); }
+
+// "dir=rx peer=node-2 vtep=10.0.0.2 verdict=drop:bad-mac" into c (≥ kCommentMax); returns the length.
+// Appended by hand: this runs for every captured packet on the daemon's JS thread.
+size_t Comment(const CaptureRecordHeader& h, const char* name, char* c) {
+  char* p = c;
+  auto put = [&p](const char* s, size_t n) {
+    memcpy(p, s, n);
+    p += n;
+  };
+  auto putByte = [&p](uint8_t v) {
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  put(h.dir == kCaptureTx ? "dir=tx peer=" : "dir=rx peer=", 12);
+  if (h.nameLen)
+    put(name, h.nameLen);
+  else
+    *p++ = '-';
+  put(" vtep=", 6);
+  for (int i = 0; i < 4; i++) {
+    if (i) *p++ = '.';
+    putByte(h.vtep[i]);
+  }
+  put(" verdict=", 9);
+  if (h.verdict == 0) {
+    put("forward", 7);
+  } else {
+    const char* v = VerdictName(static_cast<Verdict>(h.verdict));
+    if (!v) v = "?";
+    put("drop:", 5);
+    put(v, std::min<size_t>(strlen(v), 32));
+  }
+  return static_cast<size_t>(p - c);
+}
+
+// The synthesised outer IPv4 + UDP header (src/dump/pcapng.ts outerDatagram).
+void OuterHeader(const CaptureRecordHeader& h, const uint8_t* inner, size_t innerCap, size_t innerOrig,
+                 const EpbOuter& o, uint8_t* out) {
+  memset(out, 0, kOuterHdr);
+  const size_t afterIp = kCapturePrefix + innerOrig;
+  out[0] = 0x45;
+  Be16(out + 2, static_cast<uint16_t>(std::min<size_t>(0xffff, kOuterHdr + afterIp)));
+  Be16(out + 6, 0x4000);  // DF
+  out[8] = 64;
+  out[9] = 17;
+  const uint8_t* local = reinterpret_cast<const uint8_t*>(&o.publicIpNet);
+  memcpy(out + 12, h.dir == kCaptureTx ? local : h.vtep, 4);
+  memcpy(out + 16, h.dir == kCaptureTx ? h.vtep : local, 4);
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(out[i] << 8 | out[i + 1]);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  Be16(out + 10, static_cast<uint16_t>(~sum & 0xffff));
+  uint32_t hash = 0;
+  for (size_t i = 12; i < std::min<size_t>(innerCap, 40); i++) hash = hash * 31 + inner[i];
+  const uint16_t flowPort = static_cast<uint16_t>(32768 + hash % 28232);
+  Be16(out + 20, h.dir == kCaptureTx ? flowPort : o.port);
+  Be16(out + 22, h.dir == kCaptureTx ? o.port : flowPort);
+  Be16(out + 24, static_cast<uint16_t>(std::min<size_t>(0xffff, 8 + afterIp)));
+}
+
+}  // namespace
+
+size_t CaptureEpbBound(const CaptureRecordHeader& h) {
+  return 28 + Pad4(kOuterHdr + kCapturePrefix + h.capLen) + 4 + Pad4(kCommentMax) + 12 + 4 + 4;
+}
+
+size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uint8_t* data, const EpbOuter* outer,
+                       uint8_t* out, size_t cap) {
+  const bool hasPrefix = (h.flags & kCaptureHasPrefix) && h.capLen >= kCapturePrefix;
+  const uint8_t* inner = hasPrefix ? data + kCapturePrefix : data;
+  const size_t innerCap = hasPrefix ? h.capLen - kCapturePrefix : h.capLen;
+  const size_t innerOrig = hasPrefix ? h.origLen - kCapturePrefix : h.origLen;
+  char comment[kCommentMax];
+  const size_t clen = Comment(h, name, comment);
+  const size_t dataLen = outer ? kOuterHdr + kCapturePrefix + innerCap : innerCap;
+  const size_t origLen = std::max(outer ? kOuterHdr + kCapturePrefix + innerOrig : innerOrig, dataLen);
+  const size_t optLen = 4 + Pad4(clen) + (h.dropsBefore ? 12 : 0) + 4;
+  const size_t total = 28 + Pad4(dataLen) + optLen + 4;
+  if (total > cap) return 0;
+  memset(out, 0, total);
+  Le32(out, kEpb);
+  Le32(out + 4, static_cast<uint32_t>(total));
+  Le32(out + 8, 0);  // interface 0
+  Le32(out + 12, static_cast<uint32_t>(h.tsNs >> 32));
+  Le32(out + 16, static_cast<uint32_t>(h.tsNs));
+  Le32(out + 20, static_cast<uint32_t>(dataLen));
+  Le32(out + 24, static_cast<uint32_t>(origLen));
+  uint8_t* d = out + 28;
+  if (outer) {
+    OuterHeader(h, inner, innerCap, innerOrig, *outer, d);
+    d += kOuterHdr;
+    if (hasPrefix) {
+      memcpy(d, data, kCapturePrefix);
+    } else {
+      d[0] = 0x08;  // VXLAN I flag; VNI; zero MACs; ethertype from the IP version
+      d[4] = static_cast<uint8_t>(outer->vni >> 16), d[5] = static_cast<uint8_t>(outer->vni >> 8);
+      d[6] = static_cast<uint8_t>(outer->vni);
+      Be16(d + 20, innerCap > 0 && inner[0] >> 4 == 6 ? 0x86dd : 0x0800);
+    }
+    d += kCapturePrefix;
+  }
+  if (innerCap) memcpy(d, inner, innerCap);
+  uint8_t* o = out + 28 + Pad4(dataLen);
+  Le16(o, kOptComment);
+  Le16(o + 2, static_cast<uint16_t>(clen));
+  memcpy(o + 4, comment, clen);
+  o += 4 + Pad4(clen);
+  if (h.dropsBefore) {
+    Le16(o, kOptDropCount);
+    Le16(o + 2, 8);
+    Le32(o + 4, h.dropsBefore);
+    o += 12;
+  }
+  o += 4;  // opt_endofopt (zeroed)
+  Le32(o, static_cast<uint32_t>(total));
+  return total;
+}
+
+}  // namespace vxtun

@@ -1,0 +1,110 @@
+// Packet capture for `vxtun dump` (design.md "Packet dump"). Each running capture is a session
+// with its own filter, snap length and one bounded ring per forwarding loop. The loops test the
+// filter and copy only matching packets (so a narrow filter also stays complete under load); the
+// JS thread drains a session's rings into ready pcapng Enhanced Packet Blocks (core/pcapng_epb.h), so
+// no per-packet JavaScript runs while capturing.
+//
+// Contract with the loops:
+//   - CaptureHub::active() is one relaxed atomic load; a loop calls it once per batch and, when it
+//     is false, does nothing else for capture (no copy, no clock read, no filter).
+//   - CaptureHub::Capture never waits and never allocates: when a session's ring is full the record
+//     is dropped and counted; the next record of that ring carries the count (epb_dropcount).
+//   - The loops touch sessions only between TableHolder::Enter and Exit: Stop unpublishes a session
+//     and waits for a grace period (TableHolder::Synchronize) before freeing it.
+//   - Each ring has one producer (its loop thread) and one consumer (the JS thread).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/capture_filter.h"
+#include "core/capture_record.h"
+#include "core/fdb.h"
+#include "core/vxlan.h"
+#include "engine/table_holder.h"
+
+namespace vxtun {
+
+constexpr size_t kCaptureSlot = sizeof(CaptureRecordHeader) + 255 + kCapturePrefix + kCaptureMaxSnap + 1;  // 2272
+constexpr size_t kCaptureSlots = 1024;                                 // per loop and session
+constexpr int kMaxCaptures = 8;                                        // sessions running at once
+
+class CaptureRing {
+ public:
+  CaptureRing();
+  // Producer side: never waits; false (and counted) when full.
+  bool Push(const CaptureRecordHeader& meta, const char* name, const uint8_t* data, size_t capLen);
+  // Consumer side: the oldest record, or null when empty; Pop releases it.
+  const CaptureRecordHeader* Peek() const;
+  void Pop();
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  std::unique_ptr<uint8_t[]> mem_;
+  alignas(64) std::atomic<uint64_t> head_{0};  // written by the producer
+  uint32_t pendingDrops_ = 0;                  // producer only
+  alignas(64) std::atomic<uint64_t> tail_{0};  // written by the consumer
+  alignas(64) std::atomic<uint64_t> dropped_{0};
+};
+
+// What a capture keeps and how it is written.
+struct CaptureOptions {
+  CaptureFilter filter;
+  size_t snaplen = kCaptureMaxSnap;  // inner bytes kept per packet (1..kCaptureMaxSnap)
+  bool outer = false;                // write synthesised outer IPv4/UDP + VXLAN + Ethernet + packet
+  uint32_t publicIpNet = 0;          // this node's underlay address (for outer)
+  uint16_t port = 0;                 // the VXLAN UDP port, host order (for outer)
+  uint32_t vni = 0;                  // (for outer: a transmit drop's synthesised prefix)
+};
+
+struct CaptureSessionStats {
+  uint64_t matched = 0;  // packets that passed the filter
+  uint64_t dropped = 0;  // of those, lost to a full ring
+};
+
+struct CaptureDrain {
+  size_t bytes = 0;    // pcapng bytes written
+  size_t records = 0;  // Enhanced Packet Blocks written
+};
+
+class CaptureSession;
+
+// The sessions of one dataplane.
+class CaptureHub {
+ public:
+  // loops: rings per session (2 per worker); grace: the table holder the loops Enter/Exit per batch.
+  CaptureHub(int loops, TableHolder* grace);
+  ~CaptureHub();
+  bool active() const { return sessions_.load(std::memory_order_relaxed) > 0; }
+
+  // Loop side (between Enter and Exit). data is the prefix + inner packet when hasPrefix, else the
+  // inner packet; peer may be null (unknown). len bytes are readable at data; origLen, when larger,
+  // is the packet's whole length (a gathered head of a longer packet: at least the snap length).
+  void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet, bool hasPrefix,
+               const uint8_t* data, size_t len, size_t origLen = 0);
+
+  // JS thread only.
+  int Start(CaptureOptions opts);  // → session id, or -1 when kMaxCaptures are running
+  bool Stop(int id);               // false when the id is not running
+  // Writes whole EPBs (oldest first across the loops) into out[0..cap), at most maxRecords.
+  CaptureDrain Drain(int id, uint8_t* out, size_t cap, size_t maxRecords);
+  bool SessionStats(int id, CaptureSessionStats* out) const;
+  int sessions() const { return sessions_.load(std::memory_order_relaxed); }
+  uint64_t matched() const;  // all sessions, ever
+  uint64_t dropped() const;  // all sessions, ever
+
+ private:
+  CaptureSession* Find(int id) const;
+  const int loops_;
+  TableHolder* const grace_;
+  std::atomic<CaptureSession*> slots_[kMaxCaptures] = {};
+  std::atomic<int> sessions_{0};
+  uint64_t pastMatched_ = 0, pastDropped_ = 0;  // of stopped sessions
+  int nextId_ = 1;
+};
+
+}  // namespace vxtun

@@ -1,0 +1,81 @@
+// The dataplane: TUN queues, UDP sockets, workers and the forwarding table of one device.
+// Lifecycle: construct (opens the device and sockets; throws SysError) → [the caller configures
+// the device: MTU, addresses, up] → Start (probes offloads, starts the workers) → SetTable… →
+// Close. Close is idempotent: it stops and joins every thread, then closes every fd (removing the
+// device).
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/table_holder.h"
+#include "engine/worker.h"
+#include "linux/tun_linux.h"
+#include "linux/udp_linux.h"
+
+namespace vxtun {
+
+struct DataplaneOptions {
+  std::string device;
+  int workers = 1;
+  int txSocketsPerWorker = 4;  // outer source ports per worker
+  uint16_t port = 8472;        // host byte order
+  uint32_t bindIp = 0;         // network byte order
+  size_t mtu = 1450;           // the TUN device's MTU
+  RxPolicy policy;
+};
+
+struct DataplaneStats {
+  uint64_t txPackets = 0, txBytes = 0, txErrors = 0, txTsoSplit = 0;
+  uint64_t rxPackets = 0, rxBytes = 0, rxErrors = 0, rxCsumCompleted = 0, rxSuperSplit = 0, rxCoalesced = 0;
+  uint64_t txDrops[kVerdictCount] = {};
+  uint64_t rxDrops[kVerdictCount] = {};
+  OffloadSet offloads;  // as in use now
+  uint64_t captureDropped = 0;  // capture records lost to a full ring (all captures, ever)
+  uint64_t captureMatched = 0;  // packets that passed a capture's filter (all captures, ever)
+  int captureSessions = 0;      // captures running now
+  uint64_t rxSocketDrops = 0;   // datagrams the kernel dropped at the receive sockets (buffer full): never seen
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(const DataplaneOptions& o);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  // Probes each offload in `want` and starts the workers with those that work; returns them.
+  OffloadSet Start(const OffloadSet& want, FatalFn fatal);
+  void SetTable(std::unique_ptr<Table> t) { table_.Replace(std::move(t)); }
+  // The incremental verbs: publishes Table::Update of the current table; false (and *err, the table
+  // unchanged) when the result would be invalid. JS thread only, like SetTable.
+  bool UpdatePeers(std::vector<PeerEntry> upsert, const std::vector<std::string>& remove, std::string* err) {
+    auto t = Table::Update(table_.Current(), std::move(upsert), remove, err);
+    if (!t) return false;
+    table_.Replace(std::move(t));
+    return true;
+  }
+  DataplaneStats Stats() const;
+  // Packet capture (capture.h); the hub exists from construction, the loops use it once started.
+  CaptureHub& capture() { return *capture_; }
+  void Close();
+  bool closed() const { return closed_; }
+  int workers() const { return static_cast<int>(tun_.size()); }
+
+ private:
+  DataplaneOptions opts_;
+  TableHolder table_;
+  std::vector<std::unique_ptr<TunQueue>> tun_;
+  std::vector<std::unique_ptr<UdpSocket>> rx_;
+  std::vector<std::unique_ptr<UdpSocket>> tx_;  // workers × txSocketsPerWorker
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<CaptureHub> capture_;
+  OffloadSet offloads_;
+  int stopFd_ = -1;
+  bool started_ = false;
+  bool closed_ = false;
+  std::mutex mu_;  // guards Start/Close
+};
+
+}  // namespace vxtun

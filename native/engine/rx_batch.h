@@ -1,0 +1,67 @@
+// The receive loop's per-batch work (UDP → checks → TUN), callable without threads or real fds: the
+// worker's receive thread waits until its socket is readable and calls Run until it returns 0; the
+// fuzzer (native/fuzz/rx_loop_fuzz.cc) calls Run over fake I/O.
+//
+// One Run:
+//   1. recvmmsg up to NextRecvBatch messages (UdpIO::RecvBatch), each one datagram or a UDP GRO train of
+//      gso-sized datagrams;
+//   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
+//   3. offline: plan the TUN writes (core/gro.h: checksum completion, TCP coalescing into GSO writes,
+//      super-packets) and write them, one writev each, through the flow's TUN queue.
+// Steps 2-3 repeat within one Run when a batch holds more datagrams than the per-batch arrays (Flush):
+// a message may be a train of any number of datagrams. Every datagram received is counted once: in
+// packets, in errors (the write that carried it failed) or under its drop reason.
+// Capture (capture.h): checked once per batch; only then is each packet copied into the loop's ring.
+// No allocation, no blocking while online in the table.
+#pragma once
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/fdb.h"
+#include "core/gro.h"
+#include "engine/io.h"
+#include "engine/loop_settings.h"
+#include "engine/table_holder.h"
+
+namespace vxtun {
+
+class RxBatch {
+ public:
+  // tun: the worker's own queue (used when s.tunQueues has at most one). Buffers are allocated here, once.
+  RxBatch(int id, UdpIO* sock, TunIO* tun, TableHolder* table, TableHolder::ReaderSlot* slot,
+          const WorkerSettings& s, Counters* c);
+  RxBatch(const RxBatch&) = delete;
+  RxBatch& operator=(const RxBatch&) = delete;
+  ~RxBatch();
+
+  // One batch. Returns 1 when the socket may hold more (the batch was full), 0 when it is drained, or a
+  // negative errno when the loop must end (FatalMessage says why).
+  int Run();
+  std::string FatalMessage(int rc) const;
+  // Back to the state of a new batch (the arrays' contents aside): the fuzzer reuses one batch, whose
+  // arrays are megabytes, for every input.
+  void Reset() {
+    want_ = kBatch;
+    tunGone_ = false;
+  }
+
+ private:
+  struct Arrays;
+  bool Flush(const Table* t, CaptureHub* cap);
+  int id_;
+  UdpIO* sock_;
+  TunIO* tun_;
+  TableHolder* table_;
+  TableHolder::ReaderSlot* slot_;
+  const WorkerSettings& settings_;
+  Counters* c_;
+  int want_;
+  bool tunGone_ = false;
+  std::unique_ptr<Arrays> a_;
+};
+
+}  // namespace vxtun

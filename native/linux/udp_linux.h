@@ -1,0 +1,58 @@
+// The underlay UDP sockets on Linux. The kernel builds the outer IPv4/UDP headers and the UDP
+// checksum (never zero: a zero checksum rules out UDP GSO and GRO).
+//
+// Receive: one socket per worker bound to our underlay address and the VXLAN port, sharing the
+// port through SO_REUSEPORT; optionally UDP_GRO, which hands over several same-flow datagrams in
+// one message with their segment size in a cmsg.
+// Transmit: a small pool of sockets per worker bound to our address and kernel-chosen ports; the
+// inner flow hash picks one, so the outer source port follows the inner flow (RSS and GRO at the
+// peer). Sends are sendmmsg batches, with UDP_SEGMENT for GSO messages; the first EIO on a GSO
+// send (no checksum offload on the route) turns GSO off for that socket for good and the message
+// is resent datagram by datagram.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "engine/io.h"
+
+namespace vxtun {
+
+class UdpSocket final : public UdpIO, public UdpSender {
+ public:
+  explicit UdpSocket(int fd) : fd_(fd) {}
+  ~UdpSocket() override;
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+                int n) override;
+  // Sends n messages (all for this socket). A GSO message whose every segment is an iovec pair
+  // (the shape PlanTsoSegments makes) or a single iovec (PlanTsoInPlace) is resent unsegmented if GSO
+  // fails.
+  int SendBatch(OutMsg* msgs, int n, uint64_t* failed) override;
+  int PollFd() const override { return fd_; }
+  bool gsoBroken() const override { return gsoBroken_; }
+
+ private:
+  int ResendSegments(const OutMsg& m, uint64_t* failed);
+  int fd_;
+  bool gsoBroken_ = false;
+};
+
+// The datagrams message m makes: its bytes cut at gsoSize (one when it is not a GSO message).
+size_t OutMsgDatagrams(const OutMsg& m);
+
+// Opens `count` receive sockets bound to bindIp:port (network byte order), sharing the port
+// through SO_REUSEPORT when count > 1. Throws SysError.
+std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(uint32_t bindIp, uint16_t port, int count);
+// Opens `count` transmit sockets bound to bindIp and kernel-chosen ports. Throws SysError.
+std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(uint32_t bindIp, int count);
+
+// What the kernel dropped at this socket since it was opened (SO_MEMINFO's SK_MEMINFO_DROPS: the receive
+// buffer was full, e.g. while the worker could not run), one per buffer: a datagram, or a whole UDP GRO
+// train; 0 when the kernel cannot say.
+uint64_t SocketDrops(const UdpSocket& s);
+
+// UDP_SEGMENT is available on this socket (Linux ≥ 4.18).
+bool ProbeUdpGso(const UdpSocket& s);
+// Turns UDP_GRO on; true when the kernel confirms it (getsockopt, Linux ≥ 5.12).
+bool EnableUdpGro(const UdpSocket& s);
+
+}  // namespace vxtun

@@ -1,0 +1,243 @@
+#include "node/dataplane_wrap.h"
+
+#include <cstdint>
+#include <memory>
+#include <set>
+
+#include "engine/dataplane.h"
+#include "node/convert.h"
+#include "node/sys_error.h"
+
+namespace vxtun {
+namespace {
+
+struct AddonData;
+
+Napi::Object OffloadsObject(Napi::Env env, const OffloadSet& o) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("tso", Napi::Boolean::New(env, o.tso));
+  r.Set("gro", Napi::Boolean::New(env, o.gro));
+  r.Set("udpGso", Napi::Boolean::New(env, o.udpGso));
+  r.Set("udpGro", Napi::Boolean::New(env, o.udpGro));
+  return r;
+}
+
+class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Dataplane",
+                       {InstanceMethod("start", &DataplaneWrap::JS_start),
+                        InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
+                        InstanceMethod("updatePeers", &DataplaneWrap::JS_updatePeers),
+                        InstanceMethod("stats", &DataplaneWrap::JS_stats),
+                        InstanceMethod("close", &DataplaneWrap::JS_close),
+                        InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
+                        InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
+                        InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
+                        InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
+                        InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
+  }
+  // opts: see node/dataplane_wrap.h
+  explicit DataplaneWrap(const Napi::CallbackInfo& info);
+  ~DataplaneWrap() override { Shutdown(); }
+  void Shutdown();
+
+ private:
+  Napi::Value JS_start(const Napi::CallbackInfo& info);
+  Napi::Value JS_setTable(const Napi::CallbackInfo& info);
+  // updatePeers(upsert: peer[], remove: string[]): the incremental verbs; a RangeError (table unchanged) when the
+  // result would be invalid, like setTable.
+  Napi::Value JS_updatePeers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    std::vector<PeerEntry> upsert = ParsePeers(env, info[0]);
+    const std::vector<std::string> remove = ParseNames(env, info[1]);
+    std::string err;
+    if (!dp_->UpdatePeers(std::move(upsert), remove, &err)) throw Napi::RangeError::New(env, err);
+    return env.Undefined();
+  }
+  Napi::Value JS_stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  // captureStart({program, snaplen, outer, publicIP, port, vni}) → id, or -1 when too many run.
+  Napi::Value JS_captureStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "captureStart: expected an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    CaptureOptions c;
+    Napi::Value prog = o.Get("program");
+    if (prog.IsTypedArray()) {
+      auto a = prog.As<Napi::Uint8Array>();
+      std::string err;
+      if (!CaptureFilter::Decode(a.Data(), a.ByteLength(), &c.filter, &err))
+        throw Napi::TypeError::New(env, "captureStart: bad filter program: " + err);
+    }
+    c.snaplen = GetU32(o, "snaplen", static_cast<uint32_t>(kCaptureMaxSnap));
+    c.outer = o.Get("outer").ToBoolean();
+    c.publicIpNet = ParseIpv4(env, GetString(o, "publicIP"));
+    c.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
+    c.vni = GetU32(o, "vni", kMaxVni);
+    return Napi::Number::New(env, dp_->capture().Start(std::move(c)));
+  }
+  Napi::Value JS_captureStop(const Napi::CallbackInfo& info) {
+    if (!dp_ || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
+    return Napi::Boolean::New(info.Env(), dp_->capture().Stop(info[0].As<Napi::Number>().Int32Value()));
+  }
+  // captureRead(id, into: Uint8Array, maxRecords) → {bytes, records}: whole pcapng EPBs written into `into` (oldest
+  // first), drained straight from the rings: the caller owns and reuses the buffer, so a drain allocates nothing.
+  Napi::Value JS_captureRead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "captureRead: expected a Uint8Array to fill");
+    auto into = info[1].As<Napi::Uint8Array>();
+    CaptureDrain d;
+    if (dp_ && !dp_->closed() && info[0].IsNumber()) {
+      const size_t maxRecords = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : SIZE_MAX;
+      d = dp_->capture().Drain(info[0].As<Napi::Number>().Int32Value(), into.Data(), into.ByteLength(), maxRecords);
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("bytes", Napi::Number::New(env, static_cast<double>(d.bytes)));
+    r.Set("records", Napi::Number::New(env, static_cast<double>(d.records)));
+    return r;
+  }
+  // captureStats(id) → {matched, dropped} or null when the id is not running
+  Napi::Value JS_captureStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CaptureSessionStats st;
+    if (!dp_ || !info[0].IsNumber() || !dp_->capture().SessionStats(info[0].As<Napi::Number>().Int32Value(), &st))
+      return env.Null();
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("matched", Napi::Number::New(env, static_cast<double>(st.matched)));
+    r.Set("dropped", Napi::Number::New(env, static_cast<double>(st.dropped)));
+    return r;
+  }
+  Napi::Value JS_workers(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), dp_ ? dp_->workers() : 0);
+  }
+  void RequireOpen(Napi::Env env) {
+    if (!dp_ || dp_->closed()) throw Napi::Error::New(env, "dataplane is closed");
+  }
+
+  std::unique_ptr<Dataplane> dp_;
+  Napi::ThreadSafeFunction fatal_;
+  bool haveFatal_ = false;
+  AddonData* data_ = nullptr;
+};
+
+// Per-environment state: every open dataplane, so env teardown can stop their threads.
+struct AddonData {
+  std::set<DataplaneWrap*> open;
+};
+
+DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataplaneWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  DataplaneOptions opts;
+  opts.device = GetString(o, "device");
+  opts.workers = static_cast<int>(GetU32(o, "workers", 64));
+  opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
+  opts.bindIp = ParseIpv4(env, GetString(o, "bindIP"));
+  opts.mtu = GetU32(o, "mtu", 65535);
+  opts.policy = ParsePolicy(o);
+  try {
+    dp_ = std::make_unique<Dataplane>(opts);
+  } catch (const SysError& e) {
+    ThrowSys(env, e);
+  }
+  data_ = env.GetInstanceData<AddonData>();
+  data_->open.insert(this);
+}
+
+void DataplaneWrap::Shutdown() {
+  if (dp_) dp_->Close();
+  if (haveFatal_) {
+    fatal_.Release();
+    haveFatal_ = false;
+  }
+  if (data_) data_->open.erase(this);
+  data_ = nullptr;
+}
+
+Napi::Value DataplaneWrap::JS_start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "expected an onFatal callback");
+  if (haveFatal_) throw Napi::Error::New(env, "dataplane already started");
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "expected the wanted offloads");
+  Napi::Object wo = info[1].As<Napi::Object>();
+  OffloadSet want;
+  want.tso = GetBool(wo, "tso");
+  want.gro = GetBool(wo, "gro");
+  want.udpGso = GetBool(wo, "udpGso");
+  want.udpGro = GetBool(wo, "udpGro");
+  fatal_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "vxtun-fatal", 0, 1);
+  haveFatal_ = true;
+  Napi::ThreadSafeFunction tsfn = fatal_;
+  const OffloadSet got = dp_->Start(want, [tsfn](const std::string& msg) mutable {
+    auto* copy = new std::string(msg);
+    if (tsfn.NonBlockingCall(copy, [](Napi::Env cbEnv, Napi::Function cb, std::string* s) {
+          cb.Call({Napi::String::New(cbEnv, *s)});
+          delete s;
+        }) != napi_ok)
+      delete copy;
+  });
+  return OffloadsObject(env, got);
+}
+
+Napi::Value DataplaneWrap::JS_setTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  dp_->SetTable(ParseTable(env, info[0]));
+  return env.Undefined();
+}
+
+Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!dp_) throw Napi::Error::New(env, "dataplane is closed");
+  const DataplaneStats st = dp_->Stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("txPackets", Napi::Number::New(env, static_cast<double>(st.txPackets)));
+  o.Set("txBytes", Napi::Number::New(env, static_cast<double>(st.txBytes)));
+  o.Set("txErrors", Napi::Number::New(env, static_cast<double>(st.txErrors)));
+  o.Set("rxPackets", Napi::Number::New(env, static_cast<double>(st.rxPackets)));
+  o.Set("rxBytes", Napi::Number::New(env, static_cast<double>(st.rxBytes)));
+  o.Set("rxErrors", Napi::Number::New(env, static_cast<double>(st.rxErrors)));
+  o.Set("rxCsumCompleted", Napi::Number::New(env, static_cast<double>(st.rxCsumCompleted)));
+  o.Set("rxSuperSplit", Napi::Number::New(env, static_cast<double>(st.rxSuperSplit)));
+  o.Set("rxCoalesced", Napi::Number::New(env, static_cast<double>(st.rxCoalesced)));
+  o.Set("txTsoSplit", Napi::Number::New(env, static_cast<double>(st.txTsoSplit)));
+  o.Set("rxSocketDrops", Napi::Number::New(env, static_cast<double>(st.rxSocketDrops)));
+  o.Set("offloads", OffloadsObject(env, st.offloads));
+  o.Set("captureDropped", Napi::Number::New(env, static_cast<double>(st.captureDropped)));
+  o.Set("captureMatched", Napi::Number::New(env, static_cast<double>(st.captureMatched)));
+  o.Set("captureSessions", Napi::Number::New(env, static_cast<double>(st.captureSessions)));
+  Napi::Object txd = Napi::Object::New(env), rxd = Napi::Object::New(env);
+  for (int k = 1; k < kVerdictCount; k++) {
+    const char* name = VerdictName(static_cast<Verdict>(k));
+    txd.Set(name, Napi::Number::New(env, static_cast<double>(st.txDrops[k])));
+    rxd.Set(name, Napi::Number::New(env, static_cast<double>(st.rxDrops[k])));
+  }
+  o.Set("txDrops", txd);
+  o.Set("rxDrops", rxd);
+  return o;
+}
+
+Napi::Value DataplaneWrap::JS_close(const Napi::CallbackInfo& info) {
+  Shutdown();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Function InitDataplaneWrap(Napi::Env env) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  env.AddCleanupHook([data] {
+    // Env teardown (process exit, worker thread end): stop every dataplane's threads first.
+    std::set<DataplaneWrap*> open = data->open;
+    for (DataplaneWrap* w : open) w->Shutdown();
+  });
+  return DataplaneWrap::Init(env);
+}
+
+}  // namespace vxtun
