@@ -1,5 +1,5 @@
 // Classification of one packet against the forwarding table: the transmit decision (which peer)
-// and the receive-side rules (design.md "Receive-side rules"). Pure: spans in, verdict out.
+// and the receive-side rules (README "Receive-side rules"). Pure: spans in, verdict out.
 #pragma once
 #include <cstddef>
 #include <cstdint>

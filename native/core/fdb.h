@@ -39,7 +39,7 @@ class Table {
   // Builds a table; returns null and sets *err when two peers claim the same prefix or public IP.
   static std::unique_ptr<Table> Build(std::vector<PeerEntry> peers, std::vector<Prefix4> local4,
                                       std::vector<Prefix6> local6, std::string* err);
-  // The incremental verbs (design.md: upsert/remove): a copy of base without the peers named in
+  // The incremental verbs (README "How it works": upsert/remove): a copy of base without the peers named in
   // `remove`, with each of `upsert` in place of the peer of the same name (or added), and base's
   // local prefixes; validated like Build. Equal to Build over the resulting peer set (tested).
   static std::unique_ptr<Table> Update(const Table& base, std::vector<PeerEntry> upsert,

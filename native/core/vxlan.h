@@ -1,5 +1,5 @@
 // VXLAN encapsulation and header/inner-packet validation: pure functions over byte spans.
-// No syscalls, no allocation, no logging. Wire format: design.md "Wire format and interop facts".
+// No syscalls, no allocation, no logging. Wire format: README "Wire format".
 //
 //   datagram = [VXLAN 8: 0x08 000000 VNI(24) 00][Ethernet 14: dst=peer VTEP MAC, src=ours, type][IP packet]
 //

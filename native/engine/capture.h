@@ -1,4 +1,4 @@
-// Packet capture for `vxtun dump` (design.md "Packet dump"). Each running capture is a session
+// Packet capture for `vxtun dump` (README "Packet dump"). Each running capture is a session
 // with its own filter, snap length and one bounded ring per forwarding loop. The loops test the
 // filter and copy only matching packets (so a narrow filter also stays complete under load); the
 // JS thread drains a session's rings into ready pcapng Enhanced Packet Blocks (core/pcapng_epb.h), so

@@ -10,7 +10,7 @@
 //      its checksum finished (core/tso.h); a TSO super-packet is planned into per-segment header blocks plus
 //      payload iovecs (no payload copy) and becomes UDP GSO messages of ≤ 64 datagrams / 65,507 bytes, or
 //      single datagrams when UDP GSO is off; a datagram that cannot fit 65,507 bytes (an MTU above the
-//      cap in src/config/config.ts) is not sent and counted as a send error;
+//      cap in src/config/types.ts MAX_MTU) is not sent and counted as a send error;
 //   3. offline: one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket).
 #pragma once
 #include <sys/uio.h>

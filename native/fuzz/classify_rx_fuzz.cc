@@ -1,6 +1,6 @@
 // libFuzzer harness: VXLAN decapsulation and the receive-side rules (ClassifyRx) over a
-// fuzzer-chosen table and policy, checked against a slow reference written from design.md
-// ("Receive-side rules") — the same rules as src/dataplane/codec.ts checkRx.
+// fuzzer-chosen table and policy, checked against a slow reference written from README "Receive-side rules"
+// — the same rules as src/dataplane/codec.ts checkRx.
 //
 // Input: flags u8 (bit0 acceptUnknownVteps, bit1 checkInnerSource; bits 4..7 pick the outer
 // source: peer k's public IP, or 192.168.99.254 when no such peer), vni[3], our mac[6], a table

@@ -1,4 +1,4 @@
-// The config's public surface (README "Config file"): load and validate a file, the Config type, its defaults and
+// The config's public surface (README "Configuration"): load and validate a file, the Config type, its defaults and
 // limits, and the admin address parsers the command line shares. Importers use this file, not the ones behind it.
 export { loadConfigFile, parseConfigText } from './load.js';
 export { parseListenAddress, parseSocketPath } from './admin.js';

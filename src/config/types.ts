@@ -1,4 +1,4 @@
-// The validated config (README "Config file"): its shape, what its defaults depend on, the defaults and the limits.
+// The validated config (README "Configuration"): its shape, what its defaults depend on, the defaults and the limits.
 import type { Offload, OffloadMode } from '../dataplane/offloads.js';
 import type { Cidr } from '../net/cidr.js';
 import type { HostPort } from '../net/host-port.js';
@@ -50,7 +50,7 @@ export const DEFAULT_DEVICE = 'vxtun0';
 /**
  * The largest device MTU: a packet plus the 22-byte VXLAN + Ethernet prefix must fit one UDP datagram
  * (65,507 bytes over IPv4). The transmit loop cuts super-packets into datagrams of 22 + MTU bytes at most
- * (native/tx_batch.cc); above this it could fit none.
+ * (native/engine/tx_batch.cc); above this it could fit none.
  */
 export const MAX_MTU = 65507 - 22;
 
