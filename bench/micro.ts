@@ -76,7 +76,7 @@ for (const size of [64, 512, 1400]) {
   const peerMac = parseMac(PEER)!;
   cases.push(
     { name: `encap ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => native.encapBatch(withRoom, 1, PEER, LOCAL) },
-    { name: `encap ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const p of plain) codec.encap(p, 1, localMac, peerMac); } },
+    { name: `encap ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const p of plain) codec.encap(p, 1, peerMac, localMac); } },
     { name: `decap+checks ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => nativeTable.classifyRxBatch(datagrams, '192.168.99.2', policy) },
     { name: `decap+checks ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const d of datagrams) codec.checkRx(d, src, table, rxOpts); } },
   );

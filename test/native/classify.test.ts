@@ -260,8 +260,7 @@ function validDatagram(rng: Rng, w: World): { d: Uint8Array; sender: Node; famil
   const dstCidrs = family === 4 ? w.local.v4 : w.local.v6;
   const dst = dstCidrs.length > 0 ? addressIn(rng, rng.pick(dstCidrs)) : addressIn(rng, family === 4 ? NET10 : NETFD);
   const pkt = randomPacket(rng, src, dst);
-  // codec.encap(packet, vni, srcMac, dstMac); the addon's encap(packet, vni, dstMac, srcMac).
-  const d = refEncap(pkt, w.vni, sender.mac, w.local.mac);
+  const d = refEncap(pkt, w.vni, w.local.mac, sender.mac);
   return { d, sender, family };
 }
 
@@ -508,11 +507,11 @@ t.test('receive edge cases (small table)', async (t) => {
   const v4 = (src: string, dst: string, edit?: (p: Uint8Array) => void): Uint8Array => {
     const p = buildIp({ family: 4, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
     edit?.(p);
-    return refEncap(p, 7, Uint8Array.of(0x0a, 0, 0, 0, 0, 2), myMac);
+    return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const v6 = (src: string, dst: string): Uint8Array => {
     const p = buildIp({ family: 6, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
-    return refEncap(p, 7, Uint8Array.of(0x0a, 0, 0, 0, 0, 2), myMac);
+    return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const cases: [string, Uint8Array, string, string][] = [
     ['valid IPv4', v4('10.2.0.5', '10.1.0.9'), '192.168.0.2', 'forward'],
