@@ -7,14 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { autoMtu, type Config } from '../config/config.js';
 import { ConfigError, DataplaneError, withContext } from '../errors.js';
 import type { Logger } from '../log.js';
-import {
-  loadNative,
-  wrapNativeError,
-  type NativeBinding,
-  type NativeDataplane,
-  type NativeTable,
-  type OffloadFlags,
-} from '../dataplane/addon.js';
+import { loadNative, wrapNativeError, type NativeBinding } from '../dataplane/addon.js';
+import { NO_OFFLOADS, OFFLOADS, perOffload, type OffloadFlags } from '../dataplane/offloads.js';
+import type { Dataplane } from '../dataplane/types.js';
 import {
   configureDevice,
   defaultRouteInterface,
@@ -42,7 +37,7 @@ import { staticPeerSource } from '../peers/static.js';
 import { parseIP } from '../net/ip.js';
 import { randomMac } from '../net/mac.js';
 import { formatSubnetEnv, writeFileAtomic } from '../device/subnet-file.js';
-import { mergeDrops, peerView, type Status } from '../admin/status.js';
+import { mergeDrops, offloadStates, peerView, type Status } from '../admin/status.js';
 import { execMasqTool, startMasq, type Masq, type MasqRunner } from '../masq/index.js';
 import { VERSION } from '../version.js';
 
@@ -102,12 +97,9 @@ function defaultWorkers(): number {
   return Math.max(1, Math.min(64, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
 }
 
-const OFFLOADS = ['tso', 'gro', 'udpGso', 'udpGro'] as const;
-
 /** What to ask the addon for: every offload not switched off (design.md: each has its own switch). */
 export function wantedOffloads(config: Config): OffloadFlags {
-  const o = config.dataplane.offloads;
-  return { tso: o.tso !== 'off', gro: o.gro !== 'off', udpGso: o.udpGso !== 'off', udpGro: o.udpGro !== 'off' };
+  return perOffload((o) => config.dataplane.offloads[o] !== 'off');
 }
 
 /** An offload set to "on" that the kernel refused is a start-up failure; "auto" just goes without. */
@@ -189,7 +181,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const workers = config.dataplane.workers === 'auto' ? defaultWorkers() : config.dataplane.workers;
   const native = deps.native ?? loadNative();
 
-  let dp: NativeDataplane;
+  let dp: Dataplane;
   try {
     const opts = {
       device: config.device,
@@ -222,7 +214,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   let captureHub: CaptureHub | undefined;
   let masq: Masq | undefined;
   let closed = false;
-  let offloads: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
+  let offloads: OffloadFlags = NO_OFFLOADS;
   let lastStats = dp.stats();
   const stats = () => (closed ? lastStats : (lastStats = dp.stats()));
   const readDevice = deps.deviceStats ?? procNetDevStats;
@@ -242,12 +234,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       podCIDRs,
       engine: config.dataplane.engine,
       workers: dp.workers,
-      offloads: {
-        tso: s.offloads.tso ? 'on' : 'off',
-        gro: s.offloads.gro ? 'on' : 'off',
-        udpGso: s.offloads.udpGso ? 'on' : 'off',
-        udpGro: s.offloads.udpGro ? 'on' : 'off',
-      },
+      offloads: offloadStates(s.offloads),
       peers: peers.filter((p) => p.name !== config.nodeName).map(peerView),
       counters: {
         txPackets: s.txPackets,
