@@ -33,7 +33,10 @@ t.test('resolveUnderlay: the source’s address when it is ours, else the field 
   t.same(await resolveUnderlay(fakeIp(), config(), undefined), underlay, 'no address known: the default route’s interface');
   const hint = { ip: parseIP('192.168.99.7')! };
   t.same(await resolveUnderlay(fakeIp(), config(), hint), underlay, 'a hint that is not ours is not used');
-  await t.rejects(resolveUnderlay(fakeIp(), config(), { ip: parseIP('192.168.99.7')!, field: 'peers.static' }), new ConfigError('peers.static', '192.168.99.7 is not an address of this host; set underlay.interface to bind another address'));
+  await t.rejects(
+    resolveUnderlay(fakeIp(), config(), { ip: parseIP('192.168.99.7')!, field: 'peers.static' }),
+    new ConfigError('peers.static', '192.168.99.7 is not an address of this host; set underlay.interface to bind another address'),
+  );
   await t.rejects(resolveUnderlay(fakeIp(), config({ underlay: { interface: 'eth9' } }), undefined), { name: 'ConfigError', field: 'underlay.interface' });
 });
 
