@@ -8,8 +8,8 @@
 // is amortised as it is in the dataplane; TypeScript cases run the same 64 packets in a JS loop.
 import Benchmark from 'benchmark';
 import * as codec from '../src/dataplane/codec.js';
-import type { NativePolicy } from '../src/dataplane/addon.js';
 import { loadTestingAddon } from '../src/dataplane/testing.js';
+import type { DataplanePolicy } from '../src/dataplane/types.js';
 import { Cidr } from '../src/net/cidr.js';
 import { parseIP } from '../src/net/ip.js';
 import { parseMac } from '../src/net/mac.js';
@@ -64,7 +64,7 @@ const nativeTable = new native.Table({
   local: ['10.244.1.0/24'],
   peers: [{ name: 'node-2', publicIP: '192.168.99.2', vtepMAC: PEER, cidrs: ['10.244.2.0/24'] }],
 });
-const policy: NativePolicy = { vni: 1, vtepMAC: LOCAL, acceptUnknownVteps: false, checkInnerSource: true };
+const policy: DataplanePolicy = { vni: 1, vtepMAC: LOCAL, acceptUnknownVteps: false, checkInnerSource: true };
 const rxOpts: codec.RxOptions = { vni: 1, localMac: parseMac(LOCAL)!, acceptUnknownVteps: false, checkInnerSource: true };
 const src = parseIP('192.168.99.2')!;
 
@@ -77,7 +77,7 @@ for (const size of [64, 512, 1400]) {
   const peerMac = parseMac(PEER)!;
   cases.push(
     { name: `encap ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => native.encapBatch(withRoom, 1, PEER, LOCAL) },
-    { name: `encap ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const p of plain) codec.encap(p, 1, localMac, peerMac); } },
+    { name: `encap ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const p of plain) codec.encap(p, 1, peerMac, localMac); } },
     { name: `decap+checks ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => nativeTable.classifyRxBatch(datagrams, '192.168.99.2', policy) },
     { name: `decap+checks ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const d of datagrams) codec.checkRx(d, src, table, rxOpts); } },
   );

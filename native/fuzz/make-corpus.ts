@@ -101,7 +101,7 @@ function rxInput(flags: number, datagram: Uint8Array | number[]): Uint8Array {
   return Uint8Array.from([flags, 0, 0, 1, ...mac(OUR_MAC), ...tableBytes(), ...datagram]);
 }
 const dg = (pkt: Uint8Array, vni = 1, dstMac = OUR_MAC): Uint8Array =>
-  encap(pkt, vni, Uint8Array.from(mac(PEER_MAC)), Uint8Array.from(mac(dstMac)));
+  encap(pkt, vni, Uint8Array.from(mac(dstMac)), Uint8Array.from(mac(PEER_MAC)));
 
 const STRICT = 0x02;
 const v4udp = ipPacket(4, '10.244.2.2', '10.244.1.2', 17, udp(bytes(32, 1)), 'valid');

@@ -1,5 +1,6 @@
 // The status document served at GET /status and printed by `vxtun status` (README "Admin API", the /status example).
-import type { NativeStats } from '../dataplane/addon.js';
+import { OFFLOADS, perOffload, type Offload, type OffloadFlags } from '../dataplane/offloads.js';
+import type { DataplaneStats } from '../dataplane/types.js';
 import type { Peer } from '../peers/peer-source.js';
 
 export type OffloadState = 'on' | 'off';
@@ -15,7 +16,8 @@ export interface Status {
   podCIDRs: string[];
   engine: 'native' | 'js';
   workers: number;
-  offloads: { tso: OffloadState; gro: OffloadState; udpGso: OffloadState; udpGro: OffloadState };
+  /** One entry per offload (src/dataplane/offloads.ts), in OFFLOADS order. */
+  offloads: Record<Offload, OffloadState>;
   peers: { name: string; podCIDRs: string[]; publicIP: string; vtepMAC: string }[];
   counters: {
     txPackets: number;
@@ -78,8 +80,13 @@ export interface ControlPlaneStatus {
   conflicts?: { node: string; holder: string; reason: string }[];
 }
 
+/** Each offload's state as /status shows it. */
+export function offloadStates(flags: OffloadFlags): Status['offloads'] {
+  return perOffload((o) => (flags[o] ? 'on' : 'off'));
+}
+
 /** Sums transmit and receive drops per reason; every known reason is present, zero or not. */
-export function mergeDrops(reasons: readonly string[], s: NativeStats): Record<string, number> {
+export function mergeDrops(reasons: readonly string[], s: DataplaneStats): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of reasons) out[r] = (s.txDrops[r] ?? 0) + (s.rxDrops[r] ?? 0);
   return out;
@@ -99,7 +106,7 @@ export function formatStatus(s: Status): string {
   const lines = [
     `node ${s.node}  device ${s.device}  mtu ${s.mtu}  vni ${s.vni}  port ${s.port}  ${s.ready ? 'ready' : 'NOT READY'}`,
     `vtep ${s.publicIP} ${s.vtepMAC}  pod CIDRs ${s.podCIDRs.join(', ')}`,
-    `engine ${s.engine}  workers ${s.workers}  offloads tso=${s.offloads.tso} gro=${s.offloads.gro} udpGso=${s.offloads.udpGso} udpGro=${s.offloads.udpGro}`,
+    `engine ${s.engine}  workers ${s.workers}  offloads ${OFFLOADS.map((o) => `${o}=${s.offloads[o]}`).join(' ')}`,
     `peers (${s.peers.length}):`,
   ];
   const w = Math.max(4, ...s.peers.map((p) => p.name.length));

@@ -126,9 +126,10 @@ export function innerInfo(packet: Uint8Array): InnerInfo | 'short' | 'bad-ip' {
 /**
  * The datagram for one inner IP packet: VXLAN header, inner Ethernet header (dst, src, ethertype chosen by the IP
  * version nibble), then the packet unchanged. Throws RangeError for a packet that is not IPv4/IPv6 by its version
- * nibble, a VNI outside 0..2^24-1, or MACs that are not 6 bytes.
+ * nibble, a VNI outside 0..2^24-1, or MACs that are not 6 bytes. The MACs come in the addon's order (destination,
+ * then source: src/dataplane/addon.ts `encap`), which is also their order on the wire.
  */
-export function encap(packet: Uint8Array, vni: number, srcMac: Uint8Array, dstMac: Uint8Array): Uint8Array {
+export function encap(packet: Uint8Array, vni: number, dstMac: Uint8Array, srcMac: Uint8Array): Uint8Array {
   if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw new RangeError(`VNI must be 0..16777215, got ${vni}`);
   if (srcMac.length !== 6 || dstMac.length !== 6) throw new RangeError('MAC addresses have 6 bytes');
   const version = packet.length > 0 ? (packet[0] ?? 0) >> 4 : -1;

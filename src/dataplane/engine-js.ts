@@ -7,15 +7,15 @@
 import dgram from 'node:dgram';
 import { checkRx, checkTx, ENCAP_PREFIX, type Table } from './codec.js';
 import { DataplaneError } from '../errors.js';
-import type { NativeBinding, NativeDataplane, NativeOpenOptions, NativeStats, NativeTable, OffloadFlags } from './addon.js';
+import type { NativeBinding } from './addon.js';
+import { NO_OFFLOADS } from './offloads.js';
+import type { Dataplane, DataplaneOptions, DataplaneStats, DataplaneTable } from './types.js';
 import { Cidr } from '../net/cidr.js';
 import { parseIP, type IP } from '../net/ip.js';
 import { parseMac } from '../net/mac.js';
 import { completePartialChecksum, splitToMtu } from './repair.js';
 
-const NO_OFFLOADS: OffloadFlags = { tso: false, gro: false, udpGso: false, udpGro: false };
-
-function toTable(t: NativeTable): Table {
+function toTable(t: DataplaneTable): Table {
   return {
     local: { podCIDRs: t.local.map((c) => Cidr.parse(c)) },
     peers: t.peers.map((p) => ({
@@ -27,7 +27,7 @@ function toTable(t: NativeTable): Table {
   };
 }
 
-function bindSocket(opts: NativeOpenOptions): Promise<dgram.Socket> {
+function bindSocket(opts: DataplaneOptions): Promise<dgram.Socket> {
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
   return new Promise((resolve, reject) => {
     sock.once('error', (err: NodeJS.ErrnoException) => {
@@ -39,7 +39,7 @@ function bindSocket(opts: NativeOpenOptions): Promise<dgram.Socket> {
 }
 
 /** Opens the js engine: the UDP socket first (a port clash fails before a device exists), then the TUN. */
-export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOptions): Promise<NativeDataplane> {
+export async function openJsDataplane(native: NativeBinding, opts: DataplaneOptions): Promise<Dataplane> {
   const sock = await bindSocket(opts);
   let tun;
   try {
@@ -50,7 +50,7 @@ export async function openJsDataplane(native: NativeBinding, opts: NativeOpenOpt
   }
   const reasons = native.dropReasons;
   const zero = () => Object.fromEntries(reasons.map((r) => [r, 0])) as Record<string, number>;
-  const stats: NativeStats = {
+  const stats: DataplaneStats = {
     txPackets: 0, txBytes: 0, txErrors: 0, rxPackets: 0, rxBytes: 0, rxErrors: 0,
     rxCsumCompleted: 0, rxSuperSplit: 0, rxCoalesced: 0, txTsoSplit: 0,
     txDrops: zero(), rxDrops: zero(), offloads: NO_OFFLOADS,

@@ -18,4 +18,5 @@ export function perOffload<T>(f: (o: Offload) => T): Record<Offload, T> {
   return Object.fromEntries(OFFLOADS.map((o) => [o, f(o)])) as Record<Offload, T>;
 }
 
-export const NO_OFFLOADS: OffloadFlags = perOffload(() => false);
+/** Every offload off (the js engine's set; frozen, as it is shared). */
+export const NO_OFFLOADS: Readonly<OffloadFlags> = Object.freeze(perOffload(() => false));

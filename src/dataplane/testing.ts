@@ -2,7 +2,8 @@
 // differential tests (test/native), the micro benchmarks (bench/micro.ts) and the fuzz corpus generator
 // (native/fuzz/make-corpus.ts) call. The daemon never loads it: the production addon (src/dataplane/addon.ts)
 // exports only what src/ uses.
-import { requireAddon, type NativePolicy, type NativeTable } from './addon.js';
+import { requireAddon } from './addon.js';
+import type { DataplanePeer, DataplanePolicy, DataplaneTable } from './types.js';
 
 /** A capture record as native/core/capture_record.h lays it out (captureEpb's input). */
 export interface NativeCaptureRecord {
@@ -28,7 +29,7 @@ export interface Classification {
 export interface NativeTableHandle {
   lookup(ip: string): string | null;
   /** Replaces this handle's table with the incremental update of it (Dataplane.updatePeers' semantics). */
-  update(upsert: NativeTable['peers'], remove: string[]): void;
+  update(upsert: DataplanePeer[], remove: string[]): void;
   /** Tests: the peers in table order. */
   peers(): { name: string; publicIP: string; vtepMAC: string }[];
   /** Tests: the receive-side map, public IP → peer name. */
@@ -36,9 +37,9 @@ export interface NativeTableHandle {
   /** Benchmarks: how many of the 4-byte IPv4 addresses in `addrs` match a peer. */
   lookupBatch(addrs: Uint8Array): number;
   /** Benchmarks: how many of the datagrams pass the receive checks. */
-  classifyRxBatch(datagrams: Uint8Array[], srcIP: string, policy: NativePolicy): number;
+  classifyRxBatch(datagrams: Uint8Array[], srcIP: string, policy: DataplanePolicy): number;
   classifyTx(packet: Uint8Array): Classification;
-  classifyRx(datagram: Uint8Array, srcIP: string, policy: NativePolicy): Classification;
+  classifyRx(datagram: Uint8Array, srcIP: string, policy: DataplanePolicy): Classification;
 }
 
 /** One planned TUN write (groWrites): its virtio-net header and the bytes it gathers after it. */
@@ -54,7 +55,7 @@ export interface NativeGroWrite {
 
 export interface TestingBinding {
   /** A standalone forwarding table (native/testing/table_wrap.h), built as setTable builds one. */
-  Table: new (table: NativeTable) => NativeTableHandle;
+  Table: new (table: DataplaneTable) => NativeTableHandle;
   encap(packet: Uint8Array, vni: number, dstMac: string, srcMac: string): Buffer;
   /** Splits a TCP packet into segments of at most `mss` payload bytes; null if it cannot be split. */
   segmentTcp(packet: Uint8Array, mss: number): Buffer[] | null;

@@ -2,29 +2,24 @@
 // given (optionally building each one with the test addon's Table, as setTable does), an `ip` runner that
 // describes one underlay interface and records every other command, and in-memory device settings.
 import type { DeviceConf, IpRunner } from '../../src/device/device.js';
-import type {
-  NativeBinding,
-  NativeDataplane,
-  NativeOpenOptions,
-  NativeStats,
-  NativeTable,
-  OffloadFlags,
-} from '../../src/dataplane/addon.js';
+import type { NativeBinding } from '../../src/dataplane/addon.js';
 import type { NativeTableHandle, TestingBinding } from '../../src/dataplane/testing.js';
+import { NO_OFFLOADS, type OffloadFlags } from '../../src/dataplane/offloads.js';
+import type { Dataplane, DataplaneOptions, DataplanePeer, DataplaneStats, DataplaneTable } from '../../src/dataplane/types.js';
 
 export interface FakeNative {
   binding: NativeBinding;
   /** Every table the dataplane held, with the time it arrived (performance.now()): each setTable, and each updatePeers applied to the previous one. */
-  tables: { table: NativeTable; at: number }[];
+  tables: { table: DataplaneTable; at: number }[];
   /** How many tables were set in all (whole or by updatePeers). */
   tablesSet: number;
   /** How many of those came by updatePeers. */
   updates: number;
-  opened: NativeOpenOptions[];
+  opened: DataplaneOptions[];
   closed: number;
 }
 
-function zeroStats(): NativeStats {
+function zeroStats(): DataplaneStats {
   return {
     txPackets: 0,
     txBytes: 0,
@@ -36,7 +31,7 @@ function zeroStats(): NativeStats {
     rxSuperSplit: 0,
     rxCoalesced: 0,
     txTsoSplit: 0,
-    offloads: { tso: false, gro: false, udpGso: false, udpGro: false },
+    offloads: NO_OFFLOADS,
     txDrops: {},
     rxDrops: {},
   };
@@ -48,33 +43,33 @@ function zeroStats(): NativeStats {
  */
 export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
   const f: FakeNative = { binding: undefined as unknown as NativeBinding, tables: [], tablesSet: 0, updates: 0, opened: [], closed: 0 };
-  const record = (table: NativeTable) => {
+  const record = (table: DataplaneTable) => {
     f.tables.push({ table, at: performance.now() });
     f.tablesSet++;
     if (f.tables.length > keep) f.tables.shift();
   };
-  class Dataplane implements NativeDataplane {
+  class FakeDataplane implements Dataplane {
     readonly workers: number;
-    constructor(opts: NativeOpenOptions) {
+    constructor(opts: DataplaneOptions) {
       f.opened.push(opts);
       this.workers = opts.workers;
     }
     start(_onFatal: (message: string) => void, _want: OffloadFlags): OffloadFlags {
-      return { tso: false, gro: false, udpGso: false, udpGro: false };
+      return NO_OFFLOADS;
     }
     private handle: NativeTableHandle | undefined;
-    private current: NativeTable = { local: [], peers: [] };
-    setTable(table: NativeTable): void {
+    private current: DataplaneTable = { local: [], peers: [] };
+    setTable(table: DataplaneTable): void {
       if (real) this.handle = new real.Table(table);
       this.current = table;
       record(table);
     }
     /** The addon's semantics (native/core/fdb.h Table::Update), and with `real` the addon's own Update on a real table. */
-    updatePeers(upsert: NativeTable['peers'], remove: string[]): void {
+    updatePeers(upsert: DataplanePeer[], remove: string[]): void {
       this.handle?.update(upsert, remove);
       const byName = new Map(upsert.map((p) => [p.name, p]));
       const gone = new Set(remove);
-      const peers: NativeTable['peers'] = [];
+      const peers: DataplanePeer[] = [];
       for (const p of this.current.peers) {
         const u = byName.get(p.name);
         if (u) peers.push(u), byName.delete(p.name);
@@ -85,7 +80,7 @@ export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
       f.updates++;
       record(this.current);
     }
-    stats(): NativeStats {
+    stats(): DataplaneStats {
       return zeroStats();
     }
     close(): void {
@@ -93,7 +88,7 @@ export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
     }
   }
   f.binding = {
-    Dataplane,
+    Dataplane: FakeDataplane,
     TunDevice: class {},
     dropReasons: real?.dropReasons ?? [],
   } as unknown as NativeBinding;

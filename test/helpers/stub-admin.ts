@@ -6,6 +6,7 @@ import { createCaptureHub, type CaptureRecord, type CaptureSource } from '../../
 import { silentLogger } from '../../src/log.js';
 import { recordBlock } from '../../src/dump/pcapng.js';
 import type { Status } from '../../src/admin/status.js';
+import { perOffload } from '../../src/dataplane/offloads.js';
 
 export const STUB_REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
 
@@ -23,7 +24,7 @@ export function bigStatus(peers: number): Status {
     podCIDRs: ['10.0.0.0/24'],
     engine: 'native',
     workers: 2,
-    offloads: { tso: 'on', gro: 'on', udpGso: 'on', udpGro: 'on' },
+    offloads: perOffload(() => 'on'),
     peers: Array.from({ length: peers }, (_, k) => {
       const [hi, lo] = [1 + (k >> 8), k & 255];
       return { name: `node-${k + 1}`, podCIDRs: [`10.${hi}.${lo}.0/24`], publicIP: `192.168.${hi}.${lo}`, vtepMAC: `0a:00:00:00:${hex(hi)}:${hex(lo)}` };

@@ -12,6 +12,7 @@ import {
   type VxtunNode,
 } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
+import { OFFLOADS, perOffload } from '../../src/dataplane/offloads.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const MB = 1024 * 1024;
@@ -20,11 +21,8 @@ const KERNEL = 3;
 
 const variants: [string, Record<string, string>][] = [
   ['all offloads auto', {}],
-  ['tso off', { tso: 'off' }],
-  ['gro off', { gro: 'off' }],
-  ['udpGso off', { udpGso: 'off' }],
-  ['udpGro off', { udpGro: 'off' }],
-  ['all off', { tso: 'off', gro: 'off', udpGso: 'off', udpGro: 'off' }],
+  ...OFFLOADS.map((o): [string, Record<string, string>] => [`${o} off`, { [o]: 'off' }]),
+  ['all off', perOffload(() => 'off')],
 ];
 
 t.test('transfers under each offload setting', { skip }, async (t) => {
@@ -45,7 +43,7 @@ t.test('transfers under each offload setting', { skip }, async (t) => {
       for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { workers: 2, offloads } } }));
       try {
         const s = await nodes[0]!.status();
-        for (const k of ['tso', 'gro', 'udpGso', 'udpGro'] as const) {
+        for (const k of OFFLOADS) {
           if (offloads[k] === 'off') t.equal(s.offloads[k], 'off', `${k} is off when switched off`);
         }
         for (const [a, b] of [[1, 2], [2, 1], [1, KERNEL], [KERNEL, 1]] as const) {

@@ -81,7 +81,7 @@ const patched = (d: Uint8Array, at: number, value: number): Uint8Array => {
 function buildCases(phase: string, mac1: Uint8Array, mac2: Uint8Array): Case[] {
   const token = (name: string) => bytes(`${MARK}-${phase}-${name}`);
   const udp4 = (name: string, src: string, dst: string) => ipv4Udp({ src, dst, sport: 40000, dport: SINK_PORT, payload: token(name) });
-  const wrap = (pkt: Uint8Array, vni = 1, dst = mac1) => encap(pkt, vni, mac2, dst);
+  const wrap = (pkt: Uint8Array, vni = 1, dst = mac1) => encap(pkt, vni, dst, mac2);
   const good = (name: string) => wrap(udp4(name, '10.244.2.2', '10.244.1.2'));
   const header = wrap(udp4('x', '10.244.2.2', '10.244.1.2')).subarray(0, 20); // VXLAN header + our MAC + src MAC
   return [

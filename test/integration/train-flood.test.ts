@@ -98,7 +98,7 @@ t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is sto
     for (let i = 0; i < SEGMENTS; i++) {
       const payload = new Uint8Array(payloadBytes).fill(i & 0xff);
       const inner = ipv4Udp({ src: podIP2, dst: podIP1, sport: 40000, dport: SINK_PORT, payload }, { id: i });
-      datagrams.push(encap(inner, 1, mac2, mac1));
+      datagrams.push(encap(inner, 1, mac1, mac2));
     }
     const seg = datagrams[0]!.length;
     const message = Buffer.concat(datagrams.map((d) => Buffer.from(d)));

@@ -11,8 +11,8 @@ import {
   type RxOptions,
   type Table as RefTable,
 } from '../../src/dataplane/codec.js';
-import type { NativePolicy, NativeTable } from '../../src/dataplane/addon.js';
 import { loadTestingAddon, type Classification, type NativeTableHandle } from '../../src/dataplane/testing.js';
+import type { DataplanePolicy, DataplaneTable } from '../../src/dataplane/types.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import { formatMac } from '../../src/net/mac.js';
@@ -50,7 +50,7 @@ interface Node {
 interface World {
   local: Node;
   peers: Node[];
-  nativeTable: NativeTable;
+  nativeTable: DataplaneTable;
   refTable: RefTable;
   handle: NativeTableHandle;
   vni: number;
@@ -95,7 +95,7 @@ function randomWorld(rng: Rng): World {
   const peers = Array.from({ length: npeers }, (_, i) =>
     node(`peer-${i}`, rng.weighted([[0, 1], [1, 6], [2, 2], [3, 1]]), rng.weighted([[0, 3], [1, 5], [2, 2]])),
   );
-  const nativeTable: NativeTable = {
+  const nativeTable: DataplaneTable = {
     local: [...local.v4, ...local.v6].map((p) => p.text),
     peers: peers.map((p) => ({
       name: p.name,
@@ -261,8 +261,7 @@ function validDatagram(rng: Rng, w: World): { d: Uint8Array; sender: Node; famil
   const dstCidrs = family === 4 ? w.local.v4 : w.local.v6;
   const dst = dstCidrs.length > 0 ? addressIn(rng, rng.pick(dstCidrs)) : addressIn(rng, family === 4 ? NET10 : NETFD);
   const pkt = randomPacket(rng, src, dst);
-  // codec.encap(packet, vni, srcMac, dstMac); the addon's encap(packet, vni, dstMac, srcMac).
-  const d = refEncap(pkt, w.vni, sender.mac, w.local.mac);
+  const d = refEncap(pkt, w.vni, w.local.mac, sender.mac);
   return { d, sender, family };
 }
 
@@ -417,7 +416,7 @@ function compareRx(w: World, c: RxCase, seen: Map<string, number>): { got: Class
   const from = parseIP(c.from);
   if (from === null) throw new Error(`bad outer source ${c.from}`);
   for (const pol of POLICIES) {
-    const np: NativePolicy = { vni: c.policyVni, vtepMAC: formatMac(w.local.mac), ...pol };
+    const np: DataplanePolicy = { vni: c.policyVni, vtepMAC: formatMac(w.local.mac), ...pol };
     const rp: RxOptions = { vni: c.policyVni, localMac: w.local.mac, ...pol };
     const got = w.handle.classifyRx(c.datagram, c.from, np);
     const want = normRx(checkRx(c.datagram, from, w.refTable, rp));
@@ -492,7 +491,7 @@ t.test('classifyRx agrees with codec.checkRx on random and mutated datagrams, un
 
 t.test('receive edge cases (small table)', async (t) => {
   // A fixed table, to pin down cases random generation rarely reaches.
-  const tab: NativeTable = {
+  const tab: DataplaneTable = {
     local: ['10.1.0.0/24', 'fd00:1::/64'],
     peers: [
       { name: 'b', publicIP: '192.168.0.2', vtepMAC: '0a:00:00:00:00:02', cidrs: ['10.2.0.0/24', 'fd00:2::/64'] },
@@ -509,11 +508,11 @@ t.test('receive edge cases (small table)', async (t) => {
   const v4 = (src: string, dst: string, edit?: (p: Uint8Array) => void): Uint8Array => {
     const p = buildIp({ family: 4, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
     edit?.(p);
-    return refEncap(p, 7, Uint8Array.of(0x0a, 0, 0, 0, 0, 2), myMac);
+    return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const v6 = (src: string, dst: string): Uint8Array => {
     const p = buildIp({ family: 6, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
-    return refEncap(p, 7, Uint8Array.of(0x0a, 0, 0, 0, 0, 2), myMac);
+    return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const cases: [string, Uint8Array, string, string][] = [
     ['valid IPv4', v4('10.2.0.5', '10.1.0.9'), '192.168.0.2', 'forward'],

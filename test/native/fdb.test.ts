@@ -2,8 +2,8 @@
 // linear scan written here, on tables of 1, 100 and 10,000 peers with nested prefixes.
 // Reproduce a failure with VXTUN_SEED=<seed printed below> npx tap test/native/fdb.test.ts.
 import t from 'tap';
-import type { NativeTable } from '../../src/dataplane/addon.js';
 import { loadTestingAddon } from '../../src/dataplane/testing.js';
+import type { DataplanePeer, DataplaneTable } from '../../src/dataplane/types.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
 import {
   addOne,
@@ -106,7 +106,7 @@ interface Generated {
   local: Prefix[];
   peers: { name: string; publicIP: string; cidrs: Prefix[] }[];
   all: Prefix[];
-  native: NativeTable;
+  native: DataplaneTable;
 }
 
 /**
@@ -179,7 +179,7 @@ function generate(rng: Rng, npeers: number, opts: { defaultRoutes?: boolean } = 
         : randomPrefixIn(rng, fam === 4 ? NET10 : NETFD, fam === 4 ? rng.range(16, 28) : rng.range(48, 120)),
     );
   }
-  const nativeTable: NativeTable = {
+  const nativeTable: DataplaneTable = {
     local: local.map((p) => p.text),
     peers: peers.map((p, i) => ({
       name: p.name,
@@ -275,7 +275,7 @@ for (const [npeers, lookups, extra] of [
 
 
 t.test('longest prefix wins regardless of peer order (small tables)', async (t) => {
-  const mk = (order: string[]): NativeTable => {
+  const mk = (order: string[]): DataplaneTable => {
     const peers: Record<string, string[]> = {
       wide: ['10.0.0.0/8', 'fd00::/8'],
       mid: ['10.1.0.0/16', 'fd00:1::/32'],
@@ -342,7 +342,7 @@ t.test('building a table rejects a prefix or public IP claimed twice', async (t)
 t.test('incremental updates (Table.update) = a table built from scratch over the same peers', async (t) => {
   const rng = new Rng(SEED ^ 0x0dd5);
   const g = generate(rng, 300, {});
-  type Entry = NativeTable['peers'][number];
+  type Entry = DataplanePeer;
   // The pool: each generated peer, and variants of it (another MAC, another public IP, fewer of its own prefixes),
   // so that no two peers the test puts in a table can claim the same prefix.
   let freshIP = 0;

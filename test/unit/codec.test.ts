@@ -176,22 +176,23 @@ t.test('innerInfo', async (t) => {
 
 t.test('encap', async (t) => {
   const p = v4({ payload: 2 });
-  const d = encap(p, 0x123456, LOCAL_MAC, B_MAC);
+  const d = encap(p, 0x123456, B_MAC, LOCAL_MAC);
   t.same(
     Array.from(d.subarray(0, ENCAP_PREFIX)),
     [0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0x0a, 0, 0, 0, 0x02, 0x01, 0x0a, 0, 0, 0, 0x01, 0x01, 0x08, 0x00],
   );
   t.same(d.subarray(ENCAP_PREFIX), p, 'the packet follows unchanged');
   t.equal(d.length, ENCAP_PREFIX + p.length);
-  const d6 = encap(v6(), 1, LOCAL_MAC, B_MAC);
+  const d6 = encap(v6(), 1, B_MAC, LOCAL_MAC);
   t.same(Array.from(d6.subarray(0, 8)), [0x08, 0, 0, 0, 0, 0, 1, 0]);
   t.same(Array.from(d6.subarray(20, 22)), [0x86, 0xdd]);
-  t.same(Array.from(encap(p, 0xffffff, LOCAL_MAC, B_MAC).subarray(4, 8)), [0xff, 0xff, 0xff, 0]);
-  t.throws(() => encap(new Uint8Array(0), 1, LOCAL_MAC, B_MAC), RangeError);
-  t.throws(() => encap(v4({ version: 5 }), 1, LOCAL_MAC, B_MAC), RangeError);
-  t.throws(() => encap(p, 0x1000000, LOCAL_MAC, B_MAC), RangeError);
-  t.throws(() => encap(p, -1, LOCAL_MAC, B_MAC), RangeError);
-  t.throws(() => encap(p, 1, new Uint8Array(5), B_MAC), RangeError);
+  t.same(Array.from(encap(p, 0xffffff, B_MAC, LOCAL_MAC).subarray(4, 8)), [0xff, 0xff, 0xff, 0]);
+  t.throws(() => encap(new Uint8Array(0), 1, B_MAC, LOCAL_MAC), RangeError);
+  t.throws(() => encap(v4({ version: 5 }), 1, B_MAC, LOCAL_MAC), RangeError);
+  t.throws(() => encap(p, 0x1000000, B_MAC, LOCAL_MAC), RangeError);
+  t.throws(() => encap(p, -1, B_MAC, LOCAL_MAC), RangeError);
+  t.throws(() => encap(p, 1, new Uint8Array(5), LOCAL_MAC), RangeError, 'a short destination MAC');
+  t.throws(() => encap(p, 1, B_MAC, new Uint8Array(7)), RangeError, 'a long source MAC');
 });
 
 // ---- transmit --------------------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ t.test('encap → checkRx round trip', async (t) => {
       t.fail(`tx ${i}: ${JSON.stringify(tx)}`);
       continue;
     }
-    const d = encap(p, 1, B_MAC, LOCAL_MAC);
+    const d = encap(p, 1, LOCAL_MAC, B_MAC);
     const rx = checkRx(d, FROM_B, TABLE, OPTS);
     if (rx.verdict !== 'forward') {
       t.fail(`rx ${i}: ${JSON.stringify(rx)}`);

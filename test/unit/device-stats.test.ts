@@ -3,6 +3,7 @@
 import t from 'tap';
 import { parseProcNetDev } from '../../src/device/device.js';
 import { formatStatus, type Status } from '../../src/admin/status.js';
+import { perOffload } from '../../src/dataplane/offloads.js';
 
 const HEADER =
   'Inter-|   Receive                                                |  Transmit\n' +
@@ -25,7 +26,7 @@ for (const c of cases) t.same(parseProcNetDev(c.text, c.device), c.want, c.name)
 t.test('vxtun status prints queue drops only when there are some', async (t) => {
   const base: Status = {
     node: 'node-1', device: 'vxtun0', mtu: 1450, vni: 1, port: 8472, publicIP: '192.168.99.1', vtepMAC: '02:00:00:00:00:01',
-    podCIDRs: ['10.244.1.0/24'], engine: 'native', workers: 2, offloads: { tso: 'on', gro: 'on', udpGso: 'on', udpGro: 'on' },
+    podCIDRs: ['10.244.1.0/24'], engine: 'native', workers: 2, offloads: perOffload(() => 'on'),
     peers: [], ready: true, version: '0.1.0',
     counters: { txPackets: 1, txBytes: 2, rxPackets: 3, rxBytes: 4, txErrors: 0, rxErrors: 0, drops: {}, offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 } },
   };

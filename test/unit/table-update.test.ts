@@ -3,7 +3,7 @@
 import t from 'tap';
 import { diffPeers } from '../../src/peers/diff.js';
 import type { Peer } from '../../src/peers/peer-source.js';
-import { buildNativeTable, DELTA_MAX, planTableUpdate, type PlanInput } from '../../src/daemon/table-sync.js';
+import { buildTable, DELTA_MAX, planTableUpdate, type PlanInput } from '../../src/daemon/table-sync.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP } from '../../src/net/ip.js';
 
@@ -37,7 +37,7 @@ t.test('whole tables: first snapshot, after a failure, without the verbs, for la
   ] as const) {
     const p = plan(base, next, over);
     t.equal(p.kind, 'full', why);
-    if (p.kind === 'full') t.same(p.table, buildNativeTable('node-0', next, ['10.0.0.0/24']), `${why}: the whole table`);
+    if (p.kind === 'full') t.same(p.table, buildTable('node-0', next, ['10.0.0.0/24']), `${why}: the whole table`);
   }
   const many = Array.from({ length: DELTA_MAX + 3 }, (_, i) => peer(i)); // base has node-0 (ourselves) and node-1
   t.equal(plan(base, many).kind, 'full', `${DELTA_MAX + 1} added peers: more than ${DELTA_MAX}`);

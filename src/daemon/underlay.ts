@@ -1,0 +1,87 @@
+// This node as a VXLAN tunnel endpoint on the underlay: the local address the dataplane binds, the address it
+// advertises, its VTEP MAC, and the device MTU that leaves room for the encapsulation. Settled once at start, after
+// the peer source has named this node and before anything is opened.
+import { autoMtu, type Config } from '../config/index.js';
+import { ConfigError, DataplaneError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { defaultRouteInterface, listIPv4Addresses, type IpRunner, type UnderlayAddress } from '../device/device.js';
+import { parseIP, type IP } from '../net/ip.js';
+import { randomMac } from '../net/mac.js';
+import type { LocalNode } from '../peers/peer-source.js';
+
+/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const ENCAP_OVERHEAD_V4 = 50;
+
+export interface Underlay {
+  /** The address peers send to (advertised to the overlay). */
+  publicIP: string;
+  /** The local address the dataplane binds, with its interface and that interface's MTU. */
+  bind: UnderlayAddress;
+}
+
+/** Everything the daemon settles about this node before it opens the device. */
+export interface Vtep {
+  vtepMAC: string;
+  underlay: Underlay;
+  /** The device's MTU. */
+  mtu: number;
+}
+
+/**
+ * Works out which local address to bind and which MTU the underlay has (README "Configuration", `underlay`). `own`
+ * is the peer source's idea of our address (LocalNode.address): required when it names a field, else a hint that
+ * is used only if it is an address of this host (on underlay.interface, when that is set).
+ */
+export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNode['address']): Promise<Underlay> {
+  const addrs = await listIPv4Addresses(ip);
+  const usable = (a: string) => addrs.some((x) => x.address === a && (!config.underlay.interface || x.interface === config.underlay.interface));
+  const ownIP = own && (own.field !== undefined || usable(own.ip.text)) ? own.ip.text : undefined;
+  const wanted = config.underlay.publicIP?.text ?? ownIP;
+  const iface = config.underlay.interface ?? (wanted ? undefined : await defaultRouteInterface(ip));
+  if (config.underlay.interface && !addrs.some((a) => a.interface === config.underlay.interface)) {
+    throw new ConfigError('underlay.interface', `${config.underlay.interface} does not exist or has no IPv4 address`);
+  }
+  const exact = wanted ? addrs.find((a) => a.address === wanted && (!iface || a.interface === iface)) : undefined;
+  const bind = exact ?? addrs.find((a) => a.interface === iface);
+  if (!bind) {
+    if (wanted) {
+      throw new ConfigError(
+        config.underlay.publicIP ? 'underlay.publicIP' : (own?.field ?? 'underlay'),
+        `${wanted} is not an address of this host; set underlay.interface to bind another address`,
+      );
+    }
+    throw new ConfigError('underlay', 'no default route to pick the underlay interface from; set underlay.interface');
+  }
+  return { publicIP: wanted ?? bind.address, bind };
+}
+
+/**
+ * The device MTU: the configured one, or the underlay interface's less the encapsulation. A ConfigError (`mtu`) below
+ * what the overlay's IP versions need (1280 with an IPv6 network, else 576).
+ */
+export function deviceMtu(config: Config, underlay: Underlay): number {
+  const mtu = config.mtu === 'auto' ? autoMtu(underlay.bind.mtu, ENCAP_OVERHEAD_V4) : config.mtu;
+  const minMtu = config.ipv6Network ? 1280 : 576;
+  if (mtu < minMtu) {
+    throw new ConfigError('mtu', `${mtu} is below ${minMtu} (underlay ${underlay.bind.interface} has MTU ${underlay.bind.mtu})`);
+  }
+  return mtu;
+}
+
+/**
+ * The VTEP MAC (the configured one; with `auto`, the one the overlay already knows us by, else a new random one, which
+ * is logged), the underlay and the device MTU.
+ */
+export async function resolveVtep(ip: IpRunner, config: Config, local: LocalNode, logger: Logger): Promise<Vtep> {
+  const vtepMAC = config.vtepMAC !== 'auto' ? config.vtepMAC : (local.vtepMAC ?? randomMac());
+  if (config.vtepMAC === 'auto' && local.vtepMAC === undefined) logger.info('generated a VTEP MAC', { vtepMAC });
+  const underlay = await resolveUnderlay(ip, config, local.address);
+  return { vtepMAC, underlay, mtu: deviceMtu(config, underlay) };
+}
+
+/** The advertised address as the peer source takes it. */
+export function advertisedIP(underlay: Underlay): IP {
+  const publicIP = parseIP(underlay.publicIP);
+  if (!publicIP) throw new DataplaneError(`bad underlay address ${underlay.publicIP}`);
+  return publicIP;
+}

@@ -1,0 +1,99 @@
+// What every dataplane engine implements, whichever moves the packets: the native engine (the addon's Dataplane,
+// src/dataplane/addon.ts) and the js engine (src/dataplane/engine-js.ts). The daemon, the admin server and the
+// tests see only these types, so they run on either engine.
+import type { CaptureSessionOptions } from '../dump/capture.js';
+import type { OffloadFlags } from './offloads.js';
+
+export type { OffloadFlags };
+
+/** A remote node as the forwarding table holds it: addresses as text, as the engines parse them. */
+export interface DataplanePeer {
+  name: string;
+  publicIP: string;
+  vtepMAC: string;
+  cidrs: string[];
+}
+
+/** The forwarding table handed to a dataplane: remote peers and the local node's pod CIDRs. */
+export interface DataplaneTable {
+  local: string[];
+  peers: DataplanePeer[];
+}
+
+/** The receive checks' settings (README "Receive-side rules"). */
+export interface DataplanePolicy {
+  vni: number;
+  vtepMAC: string;
+  acceptUnknownVteps: boolean;
+  checkInnerSource: boolean;
+}
+
+export interface DataplaneOptions extends DataplanePolicy {
+  device: string;
+  workers: number;
+  port: number;
+  bindIP: string;
+  /** The TUN device's MTU; received TCP packets larger than this are segmented. */
+  mtu: number;
+}
+
+/** Packets dropped, per drop reason (the addon's `dropReasons`). */
+export type DropCounts = Record<string, number>;
+
+export interface DataplaneStats {
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+  rxPackets: number;
+  rxBytes: number;
+  rxErrors: number;
+  /** Received packets whose partial inner TCP/UDP checksum was completed (native/checksum.h). */
+  rxCsumCompleted: number;
+  /** Received TCP super-packets larger than the MTU that were segmented (native/segment.h). */
+  rxSuperSplit: number;
+  /** Received packets merged into another packet's GSO write to the TUN. */
+  rxCoalesced: number;
+  /** TSO super-packets read from the TUN and split into datagrams. */
+  txTsoSplit: number;
+  /** Datagrams the kernel dropped at the receive sockets (buffer full) before vxtun read them (native engine only). */
+  rxSocketDrops?: number;
+  /** The offloads in use now (UDP GSO can turn itself off after a failed send). */
+  offloads: OffloadFlags;
+  txDrops: DropCounts;
+  rxDrops: DropCounts;
+  /** Capture records lost because a capture ring was full, all captures since start (native engine only). */
+  captureDropped?: number;
+  /** Packets that passed a capture's filter, all captures since start (native engine only). */
+  captureMatched?: number;
+  /** Captures running now (native engine only). */
+  captureSessions?: number;
+}
+
+export interface Dataplane {
+  readonly workers: number;
+  /**
+   * Probes the wanted offloads, starts the worker threads with those that work, and returns them.
+   * Call after the device is up. onFatal is called (on the JS thread) if a loop dies.
+   */
+  start(onFatal: (message: string) => void, want: OffloadFlags): OffloadFlags;
+  /** Publishes a new table atomically; lookups never wait. */
+  setTable(table: DataplaneTable): void;
+  /**
+   * The incremental verbs: the current table without the peers named in `remove` and with `upsert` in place of (or
+   * added to) the peers of the same names. Throws (table unchanged) when the result would be invalid, like setTable.
+   * Optional: a dataplane without it gets whole tables.
+   */
+  updatePeers?(upsert: DataplanePeer[], remove: string[]): void;
+  stats(): DataplaneStats;
+  /** Stops and joins the threads, closes the sockets and the device. Idempotent. */
+  close(): void;
+  /**
+   * Packet capture (native engine only; src/dump/capture.ts drives it). Each session filters in the loops, keeps matching
+   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/capture.h).
+   */
+  captureStart?(o: CaptureSessionOptions): number;
+  captureStop?(id: number): boolean;
+  /** Writes whole pcapng packet blocks into `into` (reused by the caller) and says how many bytes and packets. */
+  captureRead?(id: number, into: Uint8Array, maxRecords: number): { bytes: number; records: number };
+  captureStats?(id: number): { matched: number; dropped: number } | null;
+}
