@@ -6,13 +6,12 @@
 //
 // Receive-side reasons count datagrams from the underlay; transmit-side ones count packets read
 // from the device. A counter that went down (a new dataplane) counts from zero again.
+import type { DropCounts } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 
-export type DropCounts = Readonly<Record<string, number>>;
-
 export interface DropSnapshot {
-  rx: DropCounts;
-  tx: DropCounts;
+  rx: Readonly<DropCounts>;
+  tx: Readonly<DropCounts>;
 }
 
 export interface DropDelta {

@@ -1,6 +1,6 @@
 // The REFERENCE codec: VXLAN encapsulation and the transmit/receive checks, written to be slow and obviously correct.
 // The native addon implements the same rules fast and is differential-tested against this file on random packets,
-// so every rule below is part of the contract (design.md, "Receive-side rules"); change both together.
+// so every rule below is part of the contract (README "Receive-side rules"); change both together.
 //
 // Datagram layout (the UDP payload), ENCAP_PREFIX = 22 bytes before the inner IP packet:
 //   0      flags 0x08 (I bit), then 3 reserved bytes, all zero

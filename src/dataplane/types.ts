@@ -47,9 +47,9 @@ export interface DataplaneStats {
   rxPackets: number;
   rxBytes: number;
   rxErrors: number;
-  /** Received packets whose partial inner TCP/UDP checksum was completed (native/checksum.h). */
+  /** Received packets whose partial inner TCP/UDP checksum was completed (native/core/checksum.h). */
   rxCsumCompleted: number;
-  /** Received TCP super-packets larger than the MTU that were segmented (native/segment.h). */
+  /** Received TCP super-packets larger than the MTU that were segmented (native/core/segment.h). */
   rxSuperSplit: number;
   /** Received packets merged into another packet's GSO write to the TUN. */
   rxCoalesced: number;
@@ -89,7 +89,7 @@ export interface Dataplane {
   close(): void;
   /**
    * Packet capture (native engine only; src/dump/capture.ts drives it). Each session filters in the loops, keeps matching
-   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/capture.h).
+   * packets in its own bounded rings and is drained as ready pcapng packet blocks (native/engine/capture.h).
    */
   captureStart?(o: CaptureSessionOptions): number;
   captureStop?(id: number): boolean;
