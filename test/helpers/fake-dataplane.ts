@@ -77,8 +77,10 @@ export function fakeNative(real?: NativeBinding, keep = Infinity): FakeNative {
       const peers: NativeTable['peers'] = [];
       for (const p of this.current.peers) {
         const u = byName.get(p.name);
-        if (u) peers.push(u), byName.delete(p.name);
-        else if (!gone.has(p.name)) peers.push(p);
+        if (u) {
+          peers.push(u);
+          byName.delete(p.name);
+        } else if (!gone.has(p.name)) peers.push(p);
       }
       peers.push(...byName.values());
       this.current = { local: this.current.local, peers };
