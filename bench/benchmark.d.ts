@@ -5,13 +5,12 @@ declare module 'benchmark' {
     hz: number;
     stats: { rme: number; sample: number[] };
   }
-  class Suite {
-    constructor(name?: string);
+  interface Suite {
     add(name: string, fn: () => void, options?: { minSamples?: number; maxTime?: number }): Suite;
     on(event: 'cycle', cb: (e: { target: Target }) => void): Suite;
     on(event: 'complete', cb: () => void): Suite;
     run(options?: { async?: boolean }): Suite;
   }
-  const Benchmark: { Suite: typeof Suite };
+  const Benchmark: { Suite: new (name?: string) => Suite };
   export default Benchmark;
 }

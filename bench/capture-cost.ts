@@ -62,7 +62,8 @@ async function tcp1(lab: Lab, seconds: number): Promise<Run> {
     const c0 = readMachineCpu();
     const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
     const c1 = readMachineCpu();
-    const gbit = ((JSON.parse(r.stdout) as Record<string, any>).end.sum_received.bits_per_second as number) / 1e9;
+    const iperf = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+    const gbit = iperf.end.sum_received.bits_per_second / 1e9;
     const d = machineCpuDelta(c0, c1);
     return {
       gbit,

@@ -146,7 +146,15 @@ interface Sample {
   idleShare: number; // the machine's idle share of that time (≈ 0: throughput is bound by CPU)
 }
 
-async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<string, any>> {
+/** The fields of `iperf3 -J` output this bench reads (TCP: sum_received; UDP: sum). */
+interface IperfResult {
+  end: {
+    sum_received: { bytes: number; bits_per_second: number };
+    sum: { packets: number; lost_packets: number; seconds: number };
+  };
+}
+
+async function iperf(s: Setup, args: string[], seconds: number): Promise<IperfResult> {
   const { lab } = s;
   const port = String(5201 + Math.floor(Math.random() * 1000));
   const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', port]);
@@ -155,7 +163,7 @@ async function iperf(s: Setup, args: string[], seconds: number): Promise<Record<
     const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J', ...args], {
       timeoutMs: (seconds + 20) * 1000,
     });
-    return JSON.parse(r.stdout) as Record<string, any>;
+    return JSON.parse(r.stdout) as IperfResult;
   } finally {
     await srv.stop();
   }
@@ -184,15 +192,15 @@ async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
   const m1 = readMachineCpu();
   const cpu1 = dataplanePids(s).reduce((t, pid) => t + processCpuSeconds(pid), 0);
   const machine = machineCpuDelta(m0, m1);
-  const bytes1 = t1.end.sum_received.bytes as number;
+  const bytes1 = t1.end.sum_received.bytes;
   const t4 = await iperf(s, ['-P', '4'], seconds);
   const u = await iperf(s, ['-u', '-l', '64', '-b', '0'], Math.max(2, Math.floor(seconds / 2)));
-  const udpPackets = (u.end.sum.packets as number) - (u.end.sum.lost_packets as number);
+  const udpPackets = u.end.sum.packets - u.end.sum.lost_packets;
   const p = await ping(s.lab, s.lab.podNs(1), s.lab.podIP(2), { count: 20, intervalS: 0.05 });
   return {
-    tcp1: (t1.end.sum_received.bits_per_second as number) / 1e9,
-    tcp4: (t4.end.sum_received.bits_per_second as number) / 1e9,
-    udp64: udpPackets / (u.end.sum.seconds as number),
+    tcp1: t1.end.sum_received.bits_per_second / 1e9,
+    tcp4: t4.end.sum_received.bits_per_second / 1e9,
+    udp64: udpPackets / u.end.sum.seconds,
     rttMs: p.rttAvgMs,
     machinePerGB: machine.busySeconds / (bytes1 / 1e9),
     idleShare: machine.idleShare,

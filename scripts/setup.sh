@@ -5,8 +5,9 @@
 #                                 the CNI plugins, nftables for ipMasq)
 #   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iputils-ping, iperf3, tshark,
 #                                 tcpdump, clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/
-#                                 debootstrap for the image test, iptables for the ipMasq fallback, and
-#                                 g++-aarch64-linux-gnu for the arm64 guard, native/check-arm64.sh)
+#                                 debootstrap for the image test, iptables for the ipMasq fallback, clang-format
+#                                 for `npm run format:check`, and g++-aarch64-linux-gnu for the arm64 guard,
+#                                 native/check-arm64.sh)
 #
 # Runs as root (a fresh machine's root shell has no sudo). Prints what it installs; installs nothing and touches
 # nothing when every tool is already there. Exits 1 with the list of missing packages when it cannot install them
@@ -16,7 +17,7 @@ set -euo pipefail
 profile="${1:-test}"
 case "$profile" in
   demo | test) ;;
-  -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
   *) echo "setup: unknown profile '$profile' (demo or test)" >&2; exit 2 ;;
 esac
 
@@ -29,7 +30,7 @@ need=(
 if [ "$profile" = test ]; then
   need+=(
     "ping:iputils-ping" "iperf3:iperf3" "tshark:tshark" "tcpdump:tcpdump" "iptables:iptables"
-    "clang++:clang" "promtool:prometheus"
+    "clang++:clang" "clang-format:clang-format" "promtool:prometheus"
     "podman:podman" "buildah:buildah" "runc:runc" "debootstrap:debootstrap"
     "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu"
   )

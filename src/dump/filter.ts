@@ -103,7 +103,10 @@ export function parseFilterAst(text: string): FilterAst | null {
         i++;
         const w = arg('an IP address after "host"');
         const ip = parseIP(w);
-        if (!ip) i--, bad('an IP address after "host"');
+        if (!ip) {
+          i--;
+          bad('an IP address after "host"');
+        }
         return { kind: 'host', ip: ip! };
       }
       case 'net': {
@@ -122,14 +125,20 @@ export function parseFilterAst(text: string): FilterAst | null {
         i++;
         const w = arg('a protocol after "proto"').toLowerCase();
         const n = isProtoWord(w) ? PROTO_WORDS[w]! : /^\d{1,3}$/.test(w) && Number(w) <= 255 ? Number(w) : NaN;
-        if (Number.isNaN(n)) i--, bad('tcp, udp, icmp, icmp6 or 0..255 after "proto"');
+        if (Number.isNaN(n)) {
+          i--;
+          bad('tcp, udp, icmp, icmp6 or 0..255 after "proto"');
+        }
         return { kind: 'proto', proto: n };
       }
       case 'port': {
         i++;
         const w = arg('a port after "port"');
         const n = /^\d{1,5}$/.test(w) ? Number(w) : NaN;
-        if (!(n <= 65535)) i--, bad('a port 0..65535 after "port"');
+        if (!(n <= 65535)) {
+          i--;
+          bad('a port 0..65535 after "port"');
+        }
         return { kind: 'port', port: n };
       }
       case 'peer': {

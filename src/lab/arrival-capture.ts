@@ -2,7 +2,7 @@
 // packets that open an exchange — ICMP/ICMPv6 echo requests and TCP SYNs (IPv4 and IPv6) — so a test can tell
 // whether the receiving pod saw the sending pod's own address or a translated one. parseArrival is pure.
 import type { NsProcess } from './exec.js';
-import type { Lab } from './topology.js';
+import type { Lab } from './lab.js';
 
 export interface Arrival {
   kind: 'echo' | 'syn';

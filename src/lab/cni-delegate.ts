@@ -1,5 +1,5 @@
 // What the flannel CNI plugin hands to its delegate (the `bridge` plugin on a kube-flannel node), rendered from a
-// node's subnet.env by the plugin's rules. Pure: text in, objects and JSON out. The lab (topology.ts) runs the
+// node's subnet.env by the plugin's rules. Pure: text in, objects and JSON out. The lab (lab.ts) runs the
 // real `bridge` + `host-local` plugins with this config (cni.ts), so its pods are made as a node's are.
 //
 // The rules (flannel's CNI plugin, ADD):

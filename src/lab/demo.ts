@@ -8,7 +8,7 @@ import { formatStatus } from '../admin/status.js';
 import { CNI_PLUGIN_DIR, cniPackageVersion, cniPluginVersion } from './cni.js';
 import { labVtepMAC, programKernelVxlanNode } from './kernel-vxlan.js';
 import { labUnavailableReason, which } from './preflight.js';
-import { Lab } from './topology.js';
+import { Lab } from './lab.js';
 import { tcpTransfer } from './traffic.js';
 import { labPeer, startVxtunNode, type VxtunNode } from './vxtun-node.js';
 

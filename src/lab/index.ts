@@ -2,7 +2,7 @@
 // Used by tests (test/integration), `vxtun demo` and benchmarks. Library code: no printing, no exiting.
 
 export * from './exec.js';
-export * from './topology.js';
+export * from './lab.js';
 export * from './kernel-vxlan.js';
 export * from './traffic.js';
 export * from './preflight.js';

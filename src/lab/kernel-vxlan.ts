@@ -1,7 +1,7 @@
 // Programs a lab node as a Linux kernel VXLAN node exactly the way flannel's vxlan backend does, so vxtun can be
 // tested against (and compared with) the real thing. IPv4 only: flannel carries IPv6 pods over an IPv6 underlay.
 
-import type { Lab } from './topology.js';
+import type { Lab } from './lab.js';
 
 export interface KernelVxlanRemote {
   /** The remote node's IPv4 pod subnet, e.g. 10.244.2.0/24. */

@@ -3,7 +3,7 @@
 // by [A-Za-z0-9_-]*) in any frame. It also binds a UDP port and discards what arrives there, so
 // test datagrams to that port cause no ICMP errors.
 import type { NsProcess } from './exec.js';
-import type { Lab } from './topology.js';
+import type { Lab } from './lab.js';
 
 const CAPTURE = `
 import os, re, select, signal, socket, sys

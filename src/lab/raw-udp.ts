@@ -4,7 +4,7 @@
 // the sending is done by a few lines of python3 (node has no raw sockets).
 import { internetChecksum } from '../dataplane/codec.js';
 import { parseIP } from '../net/ip.js';
-import type { Lab } from './topology.js';
+import type { Lab } from './lab.js';
 
 function v4(addr: string): Uint8Array {
   const ip = parseIP(addr);

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { describeExit, nsExec, spawnInNs, type NsProcess } from './exec.js';
 import { distFile } from './paths.js';
-import type { Family, Lab } from './topology.js';
+import type { Family, Lab } from './lab.js';
 
 export interface PingOptions {
   count?: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Status } from '../admin/status.js';
 import { nsExec, type ExitInfo, type NsProcess } from './exec.js';
 import { distFile } from './paths.js';
-import type { Lab } from './topology.js';
+import type { Lab } from './lab.js';
 
 /** A static peer as the config file spells it. */
 export interface StaticPeer {

@@ -72,8 +72,10 @@ export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
       const peers: DataplanePeer[] = [];
       for (const p of this.current.peers) {
         const u = byName.get(p.name);
-        if (u) peers.push(u), byName.delete(p.name);
-        else if (!gone.has(p.name)) peers.push(p);
+        if (u) {
+          peers.push(u);
+          byName.delete(p.name);
+        } else if (!gone.has(p.name)) peers.push(p);
       }
       peers.push(...byName.values());
       this.current = { local: this.current.local, peers };

@@ -284,7 +284,10 @@ t.test('truncation at every length', async (t) => {
   };
   for (const [, p] of bases) {
     const ctxs = Array.from({ length: p.length + 1 }, (_, len) => ({ dir: 0, verdict: 0, peer: '', packet: p.subarray(0, len) }));
-    for (const f of filters) compare(f, ctxs, REASONS, report), (n += ctxs.length);
+    for (const f of filters) {
+      compare(f, ctxs, REASONS, report);
+      n += ctxs.length;
+    }
   }
   t.equal(bad, 0, `${n} truncated packets agree`);
 });
