@@ -21,11 +21,11 @@ export interface BadRef {
   why: string;
 }
 
-const MD_NAME = /(?<![\w.\/-])((?:[\w.-]+\/)*[\w-]+\.md)(?![\w.])/g;
+const MD_NAME = /(?<![\w./-])((?:[\w.-]+\/)*[\w-]+\.md)(?![\w.])/g;
 const RESEARCH = /(?<![\w-])research\//g;
 const README_SECTION = /README "([^"\n]+)"/g;
 const REPO_PATH =
-  /(?<![\w.\/-])((?:src|native|test|bench|scripts|deploy)\/(?:[\w.-]+\/)*[\w-]+(?:\.[\w-]+)*\.(?:ts|mts|mjs|js|cc|h|c|sh|ya?ml|json))(?![\w\/])/g;
+  /(?<![\w./-])((?:src|native|test|bench|scripts|deploy)\/(?:[\w.-]+\/)*[\w-]+(?:\.[\w-]+)*\.(?:ts|mts|mjs|js|cc|h|c|sh|ya?ml|json))(?![\w/])/g;
 
 function lineOf(text: string, index: number): number {
   let n = 1;
