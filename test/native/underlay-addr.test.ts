@@ -2,7 +2,7 @@
 // → peer map and the receive checks take either family and compare family and bytes (an IPv4 address never equals
 // its IPv4-mapped IPv6 form); bad addresses are TypeErrors naming the field; a capture record with an IPv6 VTEP
 // names it in its comment and, as native/core/pcapng_epb.h says, gets no synthesised outer header.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { NativeTable } from '../../src/dataplane/addon.js';
 import { loadTestingAddon, type NativeCaptureRecord } from '../../src/dataplane/testing.js';
 import { parseComment } from '../../src/dump/pcapng.js';
@@ -35,6 +35,7 @@ t.test('public IP → peer: either family, same family and bytes only', async (t
   t.equal(tab.peerByIp('2001:DB8:0:0:0:0:0:2'), 'six', 'any text form of the same address');
   t.equal(tab.peerByIp('::ffff:192.0.2.1'), null, 'the IPv4-mapped form is another address');
   t.equal(tab.peerByIp('::192.0.2.1'), null);
+  t.equal(tab.peerByIp('c000:201::'), null, 'the same bytes (c0 00 02 01, then zeros) in the other family');
   t.equal(tab.peerByIp('2001:db8::1'), null);
   t.equal(tab.peerByIp('192.0.2.2'), null);
   t.same(
@@ -50,7 +51,8 @@ t.test('two peers with one IPv6 public IP (written differently) are refused', as
   t.throws(() => new native.Table(tab), { name: 'RangeError', message: 'peer again: public IP is used by another peer' });
   const distinct = table();
   distinct.peers.push({ name: 'mapped', publicIP: '::ffff:192.0.2.1', vtepMAC: '0a:00:00:00:00:04', cidrs: ['10.244.3.0/24'] });
-  t.doesNotThrow(() => new native.Table(distinct), 'a v4 address and its IPv4-mapped form are two addresses');
+  distinct.peers.push({ name: 'same-bytes', publicIP: 'c000:201::', vtepMAC: '0a:00:00:00:00:05', cidrs: ['10.244.4.0/24'] });
+  t.doesNotThrow(() => new native.Table(distinct), 'a v4 address, its IPv4-mapped form and c000:201:: are three addresses');
 });
 
 t.test('the receive checks match the outer source by family and bytes', async (t) => {
@@ -76,7 +78,7 @@ t.test('a bad underlay address is a TypeError naming the field', async (t) => {
 });
 
 /** The packet bytes and the comment of one EPB (native/core/pcapng_epb.h layout). */
-function readEpb(b: Buffer): { data: Buffer; origLen: number; comment: string } {
+function readEpb(t: Test, b: Buffer): { data: Buffer; origLen: number; comment: string } {
   t.equal(b.readUInt32LE(0), 6, 'an Enhanced Packet Block');
   t.equal(b.readUInt32LE(4), b.length, 'total length');
   const capLen = b.readUInt32LE(20);
@@ -103,19 +105,19 @@ t.test('capture records: an IPv6 VTEP is named, and gets no IPv4 outer header', 
   });
   const outer = { publicIP: '192.0.2.100', port: 8472, vni: 1 };
 
-  const v4 = readEpb(native.captureEpb(record('192.0.2.1', 'four'), outer));
+  const v4 = readEpb(t, native.captureEpb(record('192.0.2.1', 'four'), outer));
   t.equal(v4.comment, 'dir=rx peer=four vtep=192.0.2.1 verdict=forward');
   t.equal(v4.data.length, 28 + d.length, 'IPv4 ends: outer IPv4 + UDP synthesised');
   t.same([...v4.data.subarray(12, 20)], [192, 0, 2, 1, 192, 0, 2, 100], 'outer source = the VTEP, destination = us');
 
-  const v6 = readEpb(native.captureEpb(record('2001:db8::2', 'six'), outer));
+  const v6 = readEpb(t, native.captureEpb(record('2001:db8::2', 'six'), outer));
   t.equal(v6.comment, 'dir=rx peer=six vtep=2001:db8::2 verdict=forward');
-  const inner = readEpb(native.captureEpb(record('2001:db8::2', 'six')));
+  const inner = readEpb(t, native.captureEpb(record('2001:db8::2', 'six')));
   t.same(v6.data, inner.data, 'an IPv6 VTEP: the inner packet alone, as without --outer');
   t.equal(v6.origLen, inner.origLen);
   t.same(v6.data, d.subarray(22));
 
-  const mapped = readEpb(native.captureEpb(record('::ffff:192.0.2.1', 'four'), outer));
+  const mapped = readEpb(t, native.captureEpb(record('::ffff:192.0.2.1', 'four'), outer));
   t.equal(mapped.comment, 'dir=rx peer=four vtep=::ffff:192.0.2.1 verdict=forward', 'an IPv4-mapped VTEP is IPv6');
   t.same(mapped.data, inner.data, '… and gets no IPv4 outer header either');
 
@@ -124,6 +126,6 @@ t.test('capture records: an IPv6 VTEP is named, and gets no IPv4 outer header', 
   const reasons = native.dropReasons;
   const longest = reasons.reduce((a, r) => (r.length > a.length ? r : a), '');
   const big = { ...record('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', name), verdict: reasons.indexOf(longest) + 1 };
-  const c = parseComment(readEpb(native.captureEpb(big, outer)).comment);
+  const c = parseComment(readEpb(t, native.captureEpb(big, outer)).comment);
   t.same(c, { dir: 'rx', peer: name, vtep: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', verdict: `drop:${longest}` });
 });
