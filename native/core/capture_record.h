@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/constants.h"
+#include "core/underlay_addr.h"
 
 namespace vxtun {
 
@@ -18,14 +19,15 @@ struct CaptureRecordHeader {
   uint32_t origLen;      // bytes the packet had (prefix included when flagged)
   uint32_t dropsBefore;  // records of this ring lost (ring full) since the previous record
   uint16_t capLen;       // data bytes kept
+  uint16_t worker;
   uint8_t dir;           // kCaptureTx / kCaptureRx
   uint8_t verdict;       // Verdict: 0 forward, else the drop reason
-  uint8_t vtep[4];       // peer's public IPv4 (tx: destination, rx: outer source); 0 when none
-  uint16_t worker;
   uint8_t flags;
   uint8_t nameLen;       // peer name bytes that follow (0: unknown peer)
+  UnderlayAddr vtep;     // the peer's underlay address (tx: destination, rx: outer source); none when unknown
+  uint8_t reserved[7];   // zero
 };
-static_assert(sizeof(CaptureRecordHeader) == 32, "capture record layout");
+static_assert(sizeof(CaptureRecordHeader) == 48, "capture record layout");
 
 constexpr size_t kCapturePrefix = kEncapPrefix;                        // 22
 constexpr size_t kCaptureMaxSnap = 1962;                               // inner bytes kept at most (an MTU-sized packet whole)

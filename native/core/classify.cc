@@ -26,11 +26,11 @@ Verdict ClassifyTx(const Table& t, const uint8_t* pkt, size_t len, TxResult* out
   return Verdict::Forward;
 }
 
-Verdict ClassifyRx(const Table& t, const RxPolicy& pol, uint32_t srcIpNet, const uint8_t* d, size_t len,
+Verdict ClassifyRx(const Table& t, const RxPolicy& pol, const UnderlayAddr& src, const uint8_t* d, size_t len,
                    RxResult* out) {
   Verdict v = CheckVxlanHeader(d, len, pol.vni);
   if (v != Verdict::Forward) return v;
-  const int peer = t.PeerByIp(srcIpNet);
+  const int peer = t.PeerByIp(src);
   if (peer < 0 && !pol.acceptUnknownVteps) return Verdict::UnknownVtep;
   if (std::memcmp(d + kVxlanHeader, pol.mac, 6) != 0) return Verdict::BadMac;
   const uint16_t type = static_cast<uint16_t>(d[20] << 8 | d[21]);

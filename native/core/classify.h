@@ -33,10 +33,10 @@ struct RxResult {
   InnerIp ip;          // the parsed inner packet (pointers into the datagram)
 };
 
-// A datagram received from outer source srcIpNet (network byte order). Checks, in the contract's
+// A datagram received from outer source src (either family). Checks, in the contract's
 // order, and returns the first failure: Short, BadHeader, Vni, UnknownVtep, BadMac, Ethertype,
 // BadIp, SpoofedSource, NotLocal — or Forward.
-Verdict ClassifyRx(const Table& t, const RxPolicy& pol, uint32_t srcIpNet, const uint8_t* d, size_t len,
+Verdict ClassifyRx(const Table& t, const RxPolicy& pol, const UnderlayAddr& src, const uint8_t* d, size_t len,
                    RxResult* out);
 
 }  // namespace vxtun

@@ -146,8 +146,8 @@ int Table::Lookup6(uint64_t hi, uint64_t lo) const {
   return -1;
 }
 
-int Table::PeerByIp(uint32_t ipNet) const {
-  auto it = byIp_.find(ipNet);
+int Table::PeerByIp(const UnderlayAddr& ip) const {
+  auto it = byIp_.find(ip);
   return it == byIp_.end() ? -1 : it->second;
 }
 

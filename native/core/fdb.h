@@ -1,5 +1,6 @@
 // The forwarding table: inner destination prefix → peer {name, public IP, VTEP MAC}, plus the
 // reverse map public IP → peer used by the receive-side checks, and the local node's pod CIDRs.
+// Public IPs are underlay addresses of either family (core/underlay_addr.h).
 //
 // A Table is immutable once built and pure: no threads, no syscalls. engine/table_holder.h publishes
 // one at a time to the forwarding loops.
@@ -9,6 +10,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "core/underlay_addr.h"
 
 namespace vxtun {
 
@@ -23,7 +26,7 @@ struct Prefix6 {
 
 struct PeerEntry {
   std::string name;
-  uint32_t publicIp = 0;  // network byte order, as in sockaddr_in
+  UnderlayAddr publicIp;  // IPv4 or IPv6
   uint8_t mac[6] = {};
   std::vector<Prefix4> v4;
   std::vector<Prefix6> v6;
@@ -48,8 +51,8 @@ class Table {
   // Longest-prefix match; the peer's index or -1.
   int Lookup4(uint32_t dst) const;
   int Lookup6(uint64_t hi, uint64_t lo) const;
-  // The peer whose public IP (network byte order) this is, or -1.
-  int PeerByIp(uint32_t ipNet) const;
+  // The peer whose public IP this is (same family, same bytes), or -1.
+  int PeerByIp(const UnderlayAddr& ip) const;
   bool IsLocal4(uint32_t a) const;
   bool IsLocal6(uint64_t hi, uint64_t lo) const;
   static bool Contains4(const std::vector<Prefix4>& ps, uint32_t a);
@@ -79,7 +82,7 @@ class Table {
   std::vector<PeerEntry> peers_;
   std::vector<Level4> levels4_;  // longest prefix first
   std::vector<Level6> levels6_;
-  std::unordered_map<uint32_t, int> byIp_;
+  std::unordered_map<UnderlayAddr, int, UnderlayAddrHash> byIp_;
   std::vector<Prefix4> local4_;
   std::vector<Prefix6> local6_;
 };

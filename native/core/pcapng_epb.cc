@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <string>
 
 #include "core/vxlan.h"
 
@@ -13,7 +14,8 @@ constexpr uint32_t kEpb = 6;
 constexpr uint16_t kOptComment = 1;
 constexpr uint16_t kOptDropCount = 4;
 constexpr size_t kOuterHdr = 28;  // IPv4 20 + UDP 8
-constexpr size_t kCommentMax = 64 + 255 + 32;
+constexpr size_t kCommentMax = 64 + 255 + 32;  // with an IPv4 VTEP (or none)
+constexpr size_t kCommentMaxV6 = kCommentMax + 32;  // an IPv6 VTEP's text is up to 30 bytes longer
 
 size_t Pad4(size_t n) { return (n + 3) & ~static_cast<size_t>(3); }
 void Le16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v), p[1] = static_cast<uint8_t>(v >> 8); }
@@ -22,7 +24,7 @@ void Le32(uint8_t* p, uint32_t v) {
 }
 void Be16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8), p[1] = static_cast<uint8_t>(v); }
 
-// "dir=rx peer=node-2 vtep=10.0.0.2 verdict=drop:bad-mac" into c (≥ kCommentMax); returns the length.
+// "dir=rx peer=node-2 vtep=10.0.0.2 verdict=drop:bad-mac" into c (≥ CommentMax(h) bytes); returns the length.
 // Appended by hand: this runs for every captured packet on the daemon's JS thread.
 size_t Comment(const CaptureRecordHeader& h, const char* name, char* c) {
   char* p = c;
@@ -41,9 +43,14 @@ size_t Comment(const CaptureRecordHeader& h, const char* name, char* c) {
   else
     *p++ = '-';
   put(" vtep=", 6);
-  for (int i = 0; i < 4; i++) {
-    if (i) *p++ = '.';
-    putByte(h.vtep[i]);
+  if (h.vtep.IsV6()) {
+    const std::string v = h.vtep.ToString();
+    put(v.data(), v.size());
+  } else {  // IPv4, or none as 0.0.0.0
+    for (int i = 0; i < 4; i++) {
+      if (i) *p++ = '.';
+      putByte(h.vtep.bytes[i]);
+    }
   }
   put(" verdict=", 9);
   if (h.verdict == 0) {
@@ -67,9 +74,9 @@ void OuterHeader(const CaptureRecordHeader& h, const uint8_t* inner, size_t inne
   Be16(out + 6, 0x4000);  // DF
   out[8] = 64;
   out[9] = 17;
-  const uint8_t* local = reinterpret_cast<const uint8_t*>(&o.publicIpNet);
-  memcpy(out + 12, h.dir == kCaptureTx ? local : h.vtep, 4);
-  memcpy(out + 16, h.dir == kCaptureTx ? h.vtep : local, 4);
+  const uint8_t* local = o.publicIp.bytes;
+  memcpy(out + 12, h.dir == kCaptureTx ? local : h.vtep.bytes, 4);
+  memcpy(out + 16, h.dir == kCaptureTx ? h.vtep.bytes : local, 4);
   uint32_t sum = 0;
   for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(out[i] << 8 | out[i + 1]);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
@@ -82,19 +89,25 @@ void OuterHeader(const CaptureRecordHeader& h, const uint8_t* inner, size_t inne
   Be16(out + 24, static_cast<uint16_t>(std::min<size_t>(0xffff, 8 + afterIp)));
 }
 
+size_t CommentMax(const CaptureRecordHeader& h) { return h.vtep.IsV6() ? kCommentMaxV6 : kCommentMax; }
+
+// The outer header is synthesised for IPv4 ends only (the contract in pcapng_epb.h).
+bool OuterIpv4(const CaptureRecordHeader& h, const EpbOuter& o) { return !h.vtep.IsV6() && !o.publicIp.IsV6(); }
+
 }  // namespace
 
 size_t CaptureEpbBound(const CaptureRecordHeader& h) {
-  return 28 + Pad4(kOuterHdr + kCapturePrefix + h.capLen) + 4 + Pad4(kCommentMax) + 12 + 4 + 4;
+  return 28 + Pad4(kOuterHdr + kCapturePrefix + h.capLen) + 4 + Pad4(CommentMax(h)) + 12 + 4 + 4;
 }
 
 size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uint8_t* data, const EpbOuter* outer,
                        uint8_t* out, size_t cap) {
+  if (outer && !OuterIpv4(h, *outer)) outer = nullptr;
   const bool hasPrefix = (h.flags & kCaptureHasPrefix) && h.capLen >= kCapturePrefix;
   const uint8_t* inner = hasPrefix ? data + kCapturePrefix : data;
   const size_t innerCap = hasPrefix ? h.capLen - kCapturePrefix : h.capLen;
   const size_t innerOrig = hasPrefix ? h.origLen - kCapturePrefix : h.origLen;
-  char comment[kCommentMax];
+  char comment[kCommentMaxV6];
   const size_t clen = Comment(h, name, comment);
   const size_t dataLen = outer ? kOuterHdr + kCapturePrefix + innerCap : innerCap;
   const size_t origLen = std::max(outer ? kOuterHdr + kCapturePrefix + innerOrig : innerOrig, dataLen);

@@ -7,6 +7,11 @@
 //   With an outer context the bytes are a synthesised outer IPv4 + UDP header (checksum 0; the
 //   remote port derived from the inner addresses) + the VXLAN/Ethernet prefix (synthesised with
 //   zero MACs for a transmit drop that never had one) + the inner packet.
+//   The outer header is IPv4 only: it is synthesised when this node's address (EpbOuter::publicIp)
+//   and the record's VTEP are IPv4 (a VTEP of none, a transmit drop without a peer, is 0.0.0.0). A
+//   record with an IPv6 address at either end is written as its inner packet alone, as without an
+//   outer context; its comment names the IPv6 VTEP. The IPv6 outer header is issue 17's (with
+//   src/dump/pcapng.ts outerDatagram, the reference, in the same change).
 // Pure: no allocation, little-endian output.
 #pragma once
 #include <cstddef>
@@ -17,7 +22,7 @@
 namespace vxtun {
 
 struct EpbOuter {
-  uint32_t publicIpNet;  // this node's underlay address
+  UnderlayAddr publicIp;  // this node's underlay address
   uint16_t port;         // VXLAN UDP port, host order
   uint32_t vni;
 };

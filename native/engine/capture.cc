@@ -74,7 +74,7 @@ CaptureHub::~CaptureHub() {
   for (auto& s : slots_) delete s.exchange(nullptr);
 }
 
-void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet,
+void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, const UnderlayAddr& vtep,
                          bool hasPrefix, const uint8_t* data, size_t len, size_t origLen) {
   hasPrefix = hasPrefix && len >= kCapturePrefix;
   const size_t innerOff = hasPrefix ? kCapturePrefix : 0;
@@ -91,7 +91,7 @@ void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const Pee
       m.origLen = static_cast<uint32_t>(std::max(len, origLen));
       m.dir = dir;
       m.verdict = static_cast<uint8_t>(v);
-      memcpy(m.vtep, &vtepNet, 4);
+      m.vtep = vtep;
       m.worker = static_cast<uint16_t>(worker);
       m.flags = hasPrefix ? kCaptureHasPrefix : 0;
       m.nameLen = static_cast<uint8_t>(name.size());
@@ -142,7 +142,7 @@ CaptureDrain CaptureHub::Drain(int id, uint8_t* out, size_t cap, size_t maxRecor
   CaptureDrain d;
   CaptureSession* s = Find(id);
   if (!s) return d;
-  EpbOuter outer{s->opts().publicIpNet, s->opts().port, s->opts().vni};
+  EpbOuter outer{s->opts().publicIp, s->opts().port, s->opts().vni};
   const EpbOuter* o = s->opts().outer ? &outer : nullptr;
   // Oldest first across the loops' rings (each ring is already in time order).
   while (d.records < maxRecords) {

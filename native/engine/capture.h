@@ -29,7 +29,9 @@
 
 namespace vxtun {
 
-constexpr size_t kCaptureSlot = sizeof(CaptureRecordHeader) + 255 + kCapturePrefix + kCaptureMaxSnap + 1;  // 2272
+// 2288 bytes; src/dump/capture.ts CAPTURE_RING_BYTES (kCaptureSlots × this) budgets sessions with it: change both.
+constexpr size_t kCaptureSlot = sizeof(CaptureRecordHeader) + 255 + kCapturePrefix + kCaptureMaxSnap + 1;
+static_assert(kCaptureSlot == 2288, "src/dump/capture.ts CAPTURE_RING_BYTES assumes this size");
 constexpr size_t kCaptureSlots = 1024;                                 // per loop and session
 constexpr int kMaxCaptures = 8;                                        // sessions running at once
 
@@ -55,8 +57,8 @@ class CaptureRing {
 struct CaptureOptions {
   CaptureFilter filter;
   size_t snaplen = kCaptureMaxSnap;  // inner bytes kept per packet (1..kCaptureMaxSnap)
-  bool outer = false;                // write synthesised outer IPv4/UDP + VXLAN + Ethernet + packet
-  uint32_t publicIpNet = 0;          // this node's underlay address (for outer)
+  bool outer = false;                // write synthesised outer IP/UDP + VXLAN + Ethernet + packet (core/pcapng_epb.h)
+  UnderlayAddr publicIp;             // this node's underlay address (for outer)
   uint16_t port = 0;                 // the VXLAN UDP port, host order (for outer)
   uint32_t vni = 0;                  // (for outer: a transmit drop's synthesised prefix)
 };
@@ -84,8 +86,9 @@ class CaptureHub {
   // Loop side (between Enter and Exit). data is the prefix + inner packet when hasPrefix, else the
   // inner packet; peer may be null (unknown). len bytes are readable at data; origLen, when larger,
   // is the packet's whole length (a gathered head of a longer packet: at least the snap length).
-  void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, uint32_t vtepNet, bool hasPrefix,
-               const uint8_t* data, size_t len, size_t origLen = 0);
+  // vtep: the peer's underlay address (none when there is no peer).
+  void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, const UnderlayAddr& vtep,
+               bool hasPrefix, const uint8_t* data, size_t len, size_t origLen = 0);
 
   // JS thread only.
   int Start(CaptureOptions opts);  // → session id, or -1 when kMaxCaptures are running

@@ -21,7 +21,7 @@ struct DataplaneOptions {
   int workers = 1;
   int txSocketsPerWorker = 4;  // outer source ports per worker
   uint16_t port = 8472;        // host byte order
-  uint32_t bindIp = 0;         // network byte order
+  UnderlayAddr bindIp;         // this node's underlay address; the sockets are of its family
   size_t mtu = 1450;           // the TUN device's MTU
   RxPolicy policy;
 };

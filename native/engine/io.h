@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/underlay_addr.h"
+
 namespace vxtun {
 
 // A failed syscall during setup. `what` carries the context ("opening /dev/net/tun").
@@ -27,7 +29,7 @@ std::string ErrnoName(int e);
 struct OutMsg {
   struct iovec* iov = nullptr;
   int iovcnt = 0;
-  uint32_t dstIp = 0;     // network byte order
+  UnderlayAddr dst;       // the peer's underlay address, either family
   uint16_t dstPort = 0;   // network byte order
   uint16_t gsoSize = 0;
   uint16_t socket = 0;    // which transmit socket (chosen by inner flow hash)
@@ -50,9 +52,10 @@ class TunIO {
 class UdpIO {
  public:
   virtual ~UdpIO() = default;
-  // Receives up to n messages; srcIps[i] is the sender (IPv4, network byte order) and gsoSizes[i]
-  // the UDP_GRO segment size when several datagrams were coalesced into message i (else 0).
-  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+  // Receives up to n messages; srcs[i] is the sender's address (none when the socket reports no
+  // address of a known family) and gsoSizes[i] the UDP_GRO segment size when several datagrams were
+  // coalesced into message i (else 0).
+  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
                         int n) = 0;
   virtual int PollFd() const = 0;
 };
@@ -62,7 +65,8 @@ class UdpSender {
  public:
   virtual ~UdpSender() = default;
   // Sends n messages; every datagram that could not be sent is counted in *failed (a GSO message
-  // counts each of its datagrams). Returns n, or -errno when the socket is gone.
+  // counts each of its datagrams): one whose destination is of another family than the socket's
+  // too. Returns n, or -errno when the socket is gone.
   virtual int SendBatch(OutMsg* msgs, int n, uint64_t* failed) = 0;
   // UDP GSO failed on this socket once and is off for good (messages are then sent unsegmented).
   virtual bool gsoBroken() const = 0;

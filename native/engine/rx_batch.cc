@@ -24,10 +24,10 @@ struct RxBatch::Arrays {
   std::unique_ptr<uint8_t[]> mem{new uint8_t[kBatch * kBufSize]};
   uint8_t* readAt[kBatch];
   size_t sizes[kBatch];
-  uint32_t srcs[kBatch];
+  UnderlayAddr srcs[kBatch];
   uint16_t gsos[kBatch];
   Bounded<RxPkt> pkts{kMaxRxPkts};
-  Bounded<uint32_t> pktSrc{kMaxRxPkts};  // outer source of each forwarded packet (for capture)
+  Bounded<uint16_t> pktMsg{kMaxRxPkts};  // the message (index into srcs) of each forwarded packet (for capture)
   std::unique_ptr<uint8_t[]> capScratch{new uint8_t[kCapturePrefix + kCaptureMaxSnap]};
   // PlanTunWrites checks its own writes against these capacities (core/gro.h).
   std::vector<uint8_t> vnet = std::vector<uint8_t>(static_cast<size_t>(kMaxRxPkts) * kVnetHdrLen);
@@ -75,12 +75,12 @@ bool RxBatch::Flush(const Table* t, CaptureHub* cap) {
   if (cap) {
     for (int w = 0; w < nw; w++) {
       const RxPkt& k = pkts[writes[w].pkt];
-      const int p = t->PeerByIp(A.pktSrc[writes[w].pkt]);
+      const UnderlayAddr& src = A.srcs[A.pktMsg[writes[w].pkt]];
+      const int p = t->PeerByIp(src);
       const PeerEntry* peer = p < 0 ? nullptr : &t->peer(p);
       uint8_t* const prefix = k.p - kEncapPrefix;
       if (writes[w].kind == TunWrite::kSplit) {  // split below: captured as received
-        cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, A.pktSrc[writes[w].pkt], true, prefix,
-                     kEncapPrefix + k.len);
+        cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, src, true, prefix, kEncapPrefix + k.len);
         continue;
       }
       // Gather the write's iovecs (after its virtio-net header) up to what a capture keeps.
@@ -94,8 +94,7 @@ bool RxBatch::Flush(const Table* t, CaptureHub* cap) {
         have += take;
         total += e.iov_len;
       }
-      cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, A.pktSrc[writes[w].pkt], true,
-                   A.capScratch.get(), have, total);
+      cap->Capture(2 * id_ + 1, kCaptureRx, id_, Verdict::Forward, peer, src, true, A.capScratch.get(), have, total);
     }
   }
   TableHolder::Exit(slot_);
@@ -151,7 +150,7 @@ bool RxBatch::Flush(const Table* t, CaptureHub* cap) {
   AddCounter(c_->csumCompleted, gst.csumCompleted);
   AddCounter(c_->superSplit, split);
   pkts.Clear();
-  A.pktSrc.Clear();
+  A.pktMsg.Clear();
   return true;
 }
 
@@ -164,7 +163,7 @@ int RxBatch::Run() {
   uint64_t bytes = 0;
   uint64_t drops[kVerdictCount] = {};
   A.pkts.Clear();
-  A.pktSrc.Clear();
+  A.pktMsg.Clear();
   const Table* t = table_->Enter(slot_);
   CaptureHub* cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
   bool gone = false;
@@ -202,7 +201,7 @@ int RxBatch::Run() {
           cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
         }
         A.pkts.Append(RxPkt{d + off + kEncapPrefix, r.length, r.ip, step < size});
-        A.pktSrc.Append(A.srcs[i]);
+        A.pktMsg.Append(static_cast<uint16_t>(i));
         bytes += r.length;
       }
       if (step == 0) break;

@@ -176,7 +176,7 @@ int TxBatch::Run() {
       verdict = Verdict::BadIp;
     if (verdict != Verdict::Forward) {
       drops[static_cast<int>(verdict)]++;
-      if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, 0, false, pkt, plen);
+      if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, UnderlayAddr{}, false, pkt, plen);
       continue;
     }
     const PeerEntry& peer = t->peer(r.peer);
@@ -191,7 +191,7 @@ int TxBatch::Run() {
       }
     }
     OutMsg base;
-    base.dstIp = peer.publicIp;
+    base.dst = peer.publicIp;
     base.dstPort = settings_.portNet;
     base.socket = static_cast<uint16_t>(r.flowHash % nsock);
     if (v.gsoType == kVnetGsoNone) {

@@ -2,10 +2,12 @@
 // fuzzer-chosen table and policy, checked against a slow reference written from README "Receive-side rules"
 // — the same rules as src/dataplane/codec.ts checkRx.
 //
-// Input: flags u8 (bit0 acceptUnknownVteps, bit1 checkInnerSource; bits 4..7 pick the outer
-// source: peer k's public IP, or 192.168.99.254 when no such peer), vni[3], our mac[6], a table
-// (fuzz_input.h), then the datagram.
-#include <arpa/inet.h>
+// Input: flags u8 (bit0 acceptUnknownVteps, bit1 checkInnerSource; bit2 the outer source is the other
+// family's form of the picked address (a.b.c.d ↔ ::ffff:a.b.c.d, 2001:db8::a.b.c.d ↔ a.b.c.d: never a
+// peer's); bit3 the peers' public IPs are IPv6 (fuzz_input.h v6Peers); bits 4..7 pick the outer
+// source: peer k's public IP, or 192.168.99.254 (2001:db8::192.168.99.254 with bit3) when no such
+// peer), vni[3], our mac[6], a table (fuzz_input.h), then the datagram.
+#include <cstring>
 
 #include "core/checksum.h"
 #include "core/classify.h"
@@ -40,13 +42,18 @@ bool In6(const std::vector<Prefix6>& ps, const uint8_t* a) {
 
 // The reference: each rule spelled out, in the contract's order.
 Verdict Reference(const Table& t, const RxPolicy& pol, const std::vector<Prefix4>& local4,
-                  const std::vector<Prefix6>& local6, uint32_t src, const uint8_t* d, size_t len) {
+                  const std::vector<Prefix6>& local6, const UnderlayAddr& src, const uint8_t* d, size_t len) {
   if (len < 22) return Verdict::Short;
   if (d[0] != 0x08 || d[1] || d[2] || d[3] || d[7]) return Verdict::BadHeader;
   if ((static_cast<uint32_t>(d[4]) << 16 | d[5] << 8 | d[6]) != pol.vni) return Verdict::Vni;
-  int peer = -1;
-  for (size_t i = 0; i < t.size(); i++)
-    if (t.peer(static_cast<int>(i)).publicIp == src) peer = static_cast<int>(i);
+  int peer = -1;  // same family and the same address bytes, compared byte by byte
+  for (size_t i = 0; i < t.size(); i++) {
+    const UnderlayAddr& a = t.peer(static_cast<int>(i)).publicIp;
+    const size_t n = a.IsV4() ? 4 : 16;
+    bool same = a.family == src.family;
+    for (size_t k = 0; k < n && same; k++) same = a.bytes[k] == src.bytes[k];
+    if (same) peer = static_cast<int>(i);
+  }
   if (peer < 0 && !pol.acceptUnknownVteps) return Verdict::UnknownVtep;
   for (int i = 0; i < 6; i++)
     if (d[8 + i] != pol.mac[i]) return Verdict::BadMac;
@@ -92,10 +99,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.Bytes(pol.mac, 6);
   std::vector<Prefix4> local4;
   std::vector<Prefix6> local6;
-  auto table = fuzz::ReadTable(r, &local4, &local6);
+  auto table = fuzz::ReadTable(r, &local4, &local6, flags & 8);
   if (!table) return 0;
   const size_t pick = flags >> 4;
-  const uint32_t src = pick < table->size() ? table->peer(static_cast<int>(pick)).publicIp : htonl(0xc0a863fe);
+  const uint8_t unknown[4] = {192, 168, 99, 254};
+  UnderlayAddr src = pick < table->size() ? table->peer(static_cast<int>(pick)).publicIp
+                     : (flags & 8)        ? fuzz::Doc6(unknown)
+                                          : UnderlayAddr::V4(unknown);
+  if (flags & 4) {
+    uint8_t v4[4];
+    std::memcpy(v4, src.bytes + (src.IsV6() ? 12 : 0), 4);
+    uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::memcpy(mapped + 12, v4, 4);
+    src = src.IsV6() ? UnderlayAddr::V4(v4) : UnderlayAddr::V6(mapped);
+  }
   size_t len;
   auto d = r.Rest(&len);
 
@@ -109,6 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (v == Verdict::Forward) {
     FUZZ_CHECK(out.length >= out.ip.headerLen && out.length <= len - kEncapPrefix);
     FUZZ_CHECK(out.peer == -1 || table->peer(out.peer).publicIp == src);
+    FUZZ_CHECK(!(flags & 4) || out.peer == -1);  // the other family's form is nobody's address
     FUZZ_CHECK(out.peer >= 0 || pol.acceptUnknownVteps);
     // What the receive loop does next with an accepted packet must be safe too.
     std::unique_ptr<uint8_t[]> pkt(new uint8_t[out.length]);

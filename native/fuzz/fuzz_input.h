@@ -5,6 +5,7 @@
 // Table layout (every count is taken modulo its bound, every prefix is masked to its length):
 //   npeers u8 (%5), then per peer: publicIP[4] mac[6] n4 u8 (%3) {addr[4] len u8 (%33)}… n6 u8 (%3)
 //   {addr[16] len u8 (%129)}…; then the local CIDRs: n4 u8 (%3) {…} n6 u8 (%3) {…}.
+//   publicIP[4] is an IPv4 address, or with v6Peers the IPv6 address 2001:db8::<those 4 bytes>.
 // An input that runs out reads as zeros.
 #pragma once
 #include <cstddef>
@@ -72,17 +73,24 @@ inline void ReadPrefixes(Reader& r, std::vector<Prefix4>* v4, std::vector<Prefix
   for (int i = r.U8() % 3; i > 0; i--) v6->push_back(ReadPrefix6(r));
 }
 
+// The IPv6 underlay address the fuzzers make of 4 input bytes: 2001:db8::a.b.c.d.
+inline UnderlayAddr Doc6(const uint8_t b[4]) {
+  uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+  std::memcpy(v6 + 12, b, 4);
+  return UnderlayAddr::V6(v6);
+}
+
 // Decodes a table; null when Table::Build rejects it (two peers with one IP or one prefix). The
 // local CIDRs are copied to *local4/*local6 when given (Table keeps its own private).
 inline std::unique_ptr<Table> ReadTable(Reader& r, std::vector<Prefix4>* local4 = nullptr,
-                                        std::vector<Prefix6>* local6 = nullptr) {
+                                        std::vector<Prefix6>* local6 = nullptr, bool v6Peers = false) {
   std::vector<PeerEntry> peers(r.U8() % 5);
   for (size_t i = 0; i < peers.size(); i++) {
     PeerEntry& p = peers[i];
     p.name = "peer-" + std::to_string(i);
     uint8_t ip[4];
     r.Bytes(ip, 4);
-    std::memcpy(&p.publicIp, ip, 4);  // network byte order, as the sockets deliver it
+    p.publicIp = v6Peers ? Doc6(ip) : UnderlayAddr::V4(ip);  // network byte order, as the sockets deliver it
     r.Bytes(p.mac, 6);
     ReadPrefixes(r, &p.v4, &p.v6);
   }

@@ -2,8 +2,8 @@
 // generated batches and check what the loops write, a fixed forwarding table, and a TCP/UDP packet builder.
 //
 // The table: our VTEP MAC 02:00:00:00:00:01, VNI 1, local pods 10.244.0.0/24 and fd00::/64; peer 0 at
-// 192.0.2.1 owns 10.244.1.0/24 and fd00:1::/64, peer 1 at 192.0.2.2 owns 10.244.2.0/24. 192.0.2.9 is
-// an unknown VTEP.
+// 192.0.2.1 owns 10.244.1.0/24 and fd00:1::/64, peer 1 at 2001:db8::2 (an IPv6 underlay address: the
+// loops never look at the family) owns 10.244.2.0/24. 192.0.2.9 is an unknown VTEP.
 #pragma once
 #include <arpa/inet.h>
 #include <sanitizer/asan_interface.h>
@@ -28,7 +28,13 @@ namespace vxtun::fuzz {
 
 constexpr uint8_t kOurMac[6] = {2, 0, 0, 0, 0, 1};
 constexpr uint8_t kPeerMac[2][6] = {{2, 0, 0, 0, 1, 1}, {2, 0, 0, 0, 1, 2}};
-inline uint32_t Vtep(int i) { return htonl(i == 0 ? 0xc0000201 : i == 1 ? 0xc0000202 : 0xc0000209); }
+inline UnderlayAddr Vtep(int i) {
+  if (i == 1) {
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    return UnderlayAddr::V6(v6);
+  }
+  return UnderlayAddr::V4Net(htonl(i == 0 ? 0xc0000201 : 0xc0000209));
+}
 
 inline std::unique_ptr<Table> FixedTable() {
   std::vector<PeerEntry> peers(2);
@@ -169,16 +175,16 @@ class FakeUdp final : public UdpIO {
  public:
   struct Msg {
     std::vector<uint8_t> data;
-    uint32_t src = 0;
+    UnderlayAddr src;
     uint16_t gso = 0;
     void clear() {
       data.clear();
-      src = 0;
+      src = UnderlayAddr{};
       gso = 0;
     }
   };
   RecycledQueue<Msg> queue;
-  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
                 int n) override {
     int i = 0;
     for (; i < n && !queue.empty(); i++) {
@@ -187,7 +193,7 @@ class FakeUdp final : public UdpIO {
       ASAN_UNPOISON_MEMORY_REGION(bufs[i], cap);
       if (sizes[i]) std::memcpy(bufs[i], m.data.data(), sizes[i]);
       ASAN_POISON_MEMORY_REGION(bufs[i] + sizes[i], cap - sizes[i]);
-      srcIps[i] = m.src;
+      srcs[i] = m.src;
       gsoSizes[i] = m.gso;
       queue.pop_front();
     }
@@ -263,7 +269,8 @@ class FakeTun final : public TunIO {
 };
 
 // A transmit socket: checks every message (each datagram ≤ 65,507 bytes with a valid VXLAN header for VNI
-// 1 and our inner source MAC) and counts datagrams; sends fail when failEvery says so.
+// 1, our inner source MAC, and addressed to the underlay address of the peer that owns its inner
+// destination) and counts datagrams; sends fail when failEvery says so.
 class FakeSender final : public UdpSender {
  public:
   uint64_t sent = 0, failedDatagrams = 0, msgs = 0;
@@ -285,6 +292,8 @@ class FakeSender final : public UdpSender {
         InnerIp ip;
         FUZZ_CHECK(ParseInnerIp(d.data() + off + kEncapPrefix, len - kEncapPrefix, &ip) == Verdict::Forward);
         FUZZ_CHECK(ip.length == len - kEncapPrefix);
+        // 10.244.1.0/24 and fd00:1::/64 are peer 0's, 10.244.2.0/24 peer 1's (FixedTable).
+        FUZZ_CHECK(m[i].dst == Vtep(ip.family == 4 && ip.dst[2] == 2 ? 1 : 0));
         count++;
       }
       msgs++;

@@ -96,7 +96,10 @@ function tableBytes(): number[] {
     ...prefix6('fd10:244:0:1::', 64),
   ];
 }
-/** flags: bit0 acceptUnknownVteps, bit1 checkInnerSource, bits 4..7 outer source (0 = the peer, 15 = unknown). */
+/**
+ * flags: bit0 acceptUnknownVteps, bit1 checkInnerSource, bit2 the outer source in the other family's form, bit3 IPv6
+ * peer addresses (2001:db8::<the 4 bytes>), bits 4..7 outer source (0 = the peer, 15 = unknown).
+ */
 function rxInput(flags: number, datagram: Uint8Array | number[]): Uint8Array {
   return Uint8Array.from([flags, 0, 0, 1, ...mac(OUR_MAC), ...tableBytes(), ...datagram]);
 }
@@ -137,6 +140,9 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
     'v6-tcp-partial-forward': rxInput(STRICT, dg(v6tcp)),
     'unknown-vtep': rxInput(STRICT | 0xf0, dg(v4udp)),
     'unknown-vtep-accepted': rxInput(STRICT | 0x01 | 0xf0, dg(v4udp)),
+    'v6-vtep-forward': rxInput(STRICT | 0x08, dg(v4udp)),
+    'v6-vtep-v4-source': rxInput(STRICT | 0x08 | 0x04, dg(v4udp)),
+    'v4-vtep-mapped-source': rxInput(STRICT | 0x04, dg(v6udp)),
     'spoofed-source': rxInput(STRICT, dg(ipPacket(4, '10.244.3.9', '10.244.1.2', 17, udp(bytes(8, 5)), 'valid'))),
     'spoofed-source-unchecked': rxInput(0, dg(ipPacket(6, 'fd10:244:0:3::9', 'fd10:244:0:1::2', 17, udp(bytes(8, 6)), 'valid'))),
     'not-local': rxInput(STRICT, dg(ipPacket(4, '10.244.2.2', '10.244.7.2', 17, udp(bytes(8, 7)), 'valid'))),

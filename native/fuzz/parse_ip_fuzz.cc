@@ -20,13 +20,13 @@ const Table& FixedTable() {
     Prefix6 p6;
     bool is6;
     peers[0].name = "node-2";
-    peers[0].publicIp = 0x0263a8c0;
+    peers[0].publicIp = UnderlayAddr::V4Net(0x0263a8c0);
     ParsePrefix("10.244.2.0/24", &p4, &p6, &is6);
     peers[0].v4.push_back(p4);
     ParsePrefix("fd10:244:0:2::/64", &p4, &p6, &is6);
     peers[0].v6.push_back(p6);
     peers[1].name = "gateway";
-    peers[1].publicIp = 0x0363a8c0;
+    peers[1].publicIp = UnderlayAddr::V4Net(0x0363a8c0);
     ParsePrefix("10.244.0.0/16", &p4, &p6, &is6);
     peers[1].v4.push_back(p4);
     std::vector<Prefix4> l4(1);

@@ -21,17 +21,52 @@ namespace vxtun {
 
 namespace {
 constexpr int kMaxMsgs = 1024;  // UIO_MAXIOV: sendmmsg's vlen limit
+
+// A socket address of either family.
+union SockAddr {
+  struct sockaddr sa;
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+};
+
+// addr:port (port in network byte order) as a socket address; returns its length (0 for none, which
+// the kernel refuses).
+socklen_t ToSockAddr(const UnderlayAddr& addr, uint16_t portNet, SockAddr* out) {
+  if (addr.IsV6()) {
+    out->v6 = {};
+    out->v6.sin6_family = AF_INET6;
+    memcpy(&out->v6.sin6_addr, addr.bytes, 16);
+    out->v6.sin6_port = portNet;
+    return sizeof(out->v6);
+  }
+  out->v4 = {};
+  out->v4.sin_family = addr.IsV4() ? AF_INET : AF_UNSPEC;
+  memcpy(&out->v4.sin_addr, addr.bytes, 4);
+  out->v4.sin_port = portNet;
+  return addr.IsV4() ? sizeof(out->v4) : 0;
 }
+
+// The sender's address as recvmmsg reported it; an IPv4-mapped IPv6 address (from a dual-stack
+// socket) as IPv4, so it matches the peer configured by its IPv4 address. None for any other family.
+UnderlayAddr FromSockAddr(const SockAddr& a) {
+  if (a.sa.sa_family == AF_INET) return UnderlayAddr::V4Net(a.v4.sin_addr.s_addr);
+  if (a.sa.sa_family == AF_INET6) {
+    if (IN6_IS_ADDR_V4MAPPED(&a.v6.sin6_addr)) return UnderlayAddr::V4(a.v6.sin6_addr.s6_addr + 12);
+    return UnderlayAddr::V6(a.v6.sin6_addr.s6_addr);
+  }
+  return UnderlayAddr{};
+}
+}  // namespace
 
 UdpSocket::~UdpSocket() {
   if (fd_ >= 0) close(fd_);
 }
 
-int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
                          int n) {
   struct mmsghdr msgs[kBatch];
   struct iovec iovs[kBatch];
-  struct sockaddr_in addrs[kBatch];
+  SockAddr addrs[kBatch];
   alignas(struct cmsghdr) char ctrl[kBatch][CMSG_SPACE(sizeof(int))];
   if (n > kBatch) n = kBatch;
   for (int i = 0; i < n; i++) {
@@ -55,7 +90,7 @@ int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32
   for (int i = 0; i < r; i++) {
     // A truncated datagram (larger than cap) cannot be checked: report it empty ("short").
     sizes[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
-    srcIps[i] = addrs[i].sin_family == AF_INET ? addrs[i].sin_addr.s_addr : 0;
+    srcs[i] = msgs[i].msg_hdr.msg_namelen > 0 ? FromSockAddr(addrs[i]) : UnderlayAddr{};
     gsoSizes[i] = 0;
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
       if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
@@ -81,10 +116,8 @@ int UdpSocket::ResendSegments(const OutMsg& m, uint64_t* failed) {
   // gsoSize slice of a single iovec (PlanTsoInPlace's shape).
   struct mmsghdr hdrs[kBatch];
   struct iovec slices[kBatch];
-  struct sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = m.dstIp;
-  addr.sin_port = m.dstPort;
+  SockAddr addr;
+  const socklen_t addrLen = ToSockAddr(m.dst, m.dstPort, &addr);
   const bool sliced = m.iovcnt == 1;
   const size_t total = sliced ? m.iov[0].iov_len : 0;
   const int segs = sliced ? static_cast<int>(OutMsgDatagrams(m)) : m.iovcnt / 2;
@@ -94,7 +127,7 @@ int UdpSocket::ResendSegments(const OutMsg& m, uint64_t* failed) {
     for (int j = 0; j < k; j++) {
       hdrs[j] = {};
       hdrs[j].msg_hdr.msg_name = &addr;
-      hdrs[j].msg_hdr.msg_namelen = sizeof(addr);
+      hdrs[j].msg_hdr.msg_namelen = addrLen;
       if (sliced) {
         const size_t off = static_cast<size_t>(done + j) * m.gsoSize;
         const size_t len = total - off < m.gsoSize ? total - off : m.gsoSize;
@@ -121,20 +154,16 @@ int UdpSocket::ResendSegments(const OutMsg& m, uint64_t* failed) {
 
 int UdpSocket::SendBatch(OutMsg* msgs, int n, uint64_t* failed) {
   struct mmsghdr hdrs[kMaxMsgs];
-  struct sockaddr_in addrs[kMaxMsgs];
+  SockAddr addrs[kMaxMsgs];
   alignas(struct cmsghdr) static thread_local char ctrl[kMaxMsgs][CMSG_SPACE(sizeof(uint16_t))];
   int base = 0;
   while (base < n) {
     const int k = n - base < kMaxMsgs ? n - base : kMaxMsgs;
     for (int i = 0; i < k; i++) {
       const OutMsg& m = msgs[base + i];
-      addrs[i] = {};
-      addrs[i].sin_family = AF_INET;
-      addrs[i].sin_addr.s_addr = m.dstIp;
-      addrs[i].sin_port = m.dstPort;
       hdrs[i] = {};
       hdrs[i].msg_hdr.msg_name = &addrs[i];
-      hdrs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+      hdrs[i].msg_hdr.msg_namelen = ToSockAddr(m.dst, m.dstPort, &addrs[i]);
       hdrs[i].msg_hdr.msg_iov = m.iov;
       hdrs[i].msg_hdr.msg_iovlen = static_cast<size_t>(m.iovcnt);
       if (m.gsoSize > 0) {
@@ -175,53 +204,59 @@ int UdpSocket::SendBatch(OutMsg* msgs, int n, uint64_t* failed) {
 
 namespace {
 
-void TuneSocket(int fd) {
+void TuneSocket(int fd, bool v6) {
   const int bufBytes = kSocketBufBytes;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufBytes, sizeof(bufBytes)) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof(bufBytes));
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufBytes, sizeof(bufBytes)) < 0)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof(bufBytes));
   // Like a kernel VXLAN device (df unset): let the kernel fragment rather than fail the send.
-  const int pmtu = IP_PMTUDISC_DONT;
-  setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+  if (v6) {
+    const int pmtu = IPV6_PMTUDISC_DONT;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+  } else {
+    const int pmtu = IP_PMTUDISC_DONT;
+    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+  }
   // Sends block when the socket buffer is full (back-pressure), but never for long: a stop
   // request must be able to join the thread.
   const struct timeval tv = {0, 100 * 1000};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-std::unique_ptr<UdpSocket> Bound(uint32_t bindIp, uint16_t port, bool reuseport, const std::string& where) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+std::unique_ptr<UdpSocket> Bound(const UnderlayAddr& bindIp, uint16_t port, bool reuseport, const std::string& where) {
+  SockAddr sa;
+  const socklen_t saLen = ToSockAddr(bindIp, port, &sa);
+  if (saLen == 0) throw SysError("binding UDP " + where + ": no underlay address", "bind", EAFNOSUPPORT);
+  const int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw SysError("creating UDP socket", "socket", errno);
   auto s = std::make_unique<UdpSocket>(fd);
   const int one = 1;
   if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
     throw SysError("setting SO_REUSEPORT", "setsockopt", errno);
-  TuneSocket(fd);
-  struct sockaddr_in sa = {};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = bindIp;
-  sa.sin_port = port;
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) < 0)
-    throw SysError("binding UDP " + where, "bind", errno);
+  // IPv6 only: IPv4 peers are reached through a socket of their own family, never as IPv4-mapped.
+  if (bindIp.IsV6() && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+    throw SysError("setting IPV6_V6ONLY", "setsockopt", errno);
+  TuneSocket(fd, bindIp.IsV6());
+  if (bind(fd, &sa.sa, saLen) < 0) throw SysError("binding UDP " + where, "bind", errno);
   return s;
 }
 
-std::string Where(uint32_t bindIp, uint16_t port) {
-  char ipText[INET_ADDRSTRLEN] = "?";
-  inet_ntop(AF_INET, &bindIp, ipText, sizeof(ipText));
-  return std::string(ipText) + ":" + std::to_string(ntohs(port));
+// "192.0.2.1:8472", "[fd99::1]:8472".
+std::string Where(const UnderlayAddr& bindIp, uint16_t port) {
+  const std::string ip = bindIp.ToString();
+  return (bindIp.IsV6() ? "[" + ip + "]" : ip) + ":" + std::to_string(ntohs(port));
 }
 
 }  // namespace
 
-std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(uint32_t bindIp, uint16_t port, int count) {
+std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(const UnderlayAddr& bindIp, uint16_t port, int count) {
   std::vector<std::unique_ptr<UdpSocket>> out;
   for (int i = 0; i < count; i++) out.push_back(Bound(bindIp, port, count > 1, Where(bindIp, port)));
   return out;
 }
 
-std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(uint32_t bindIp, int count) {
+std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(const UnderlayAddr& bindIp, int count) {
   std::vector<std::unique_ptr<UdpSocket>> out;
   for (int i = 0; i < count; i++) out.push_back(Bound(bindIp, 0, false, Where(bindIp, 0)));
   return out;

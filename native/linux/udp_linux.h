@@ -1,5 +1,9 @@
-// The underlay UDP sockets on Linux. The kernel builds the outer IPv4/UDP headers and the UDP
+// The underlay UDP sockets on Linux. The kernel builds the outer IP/UDP headers and the UDP
 // checksum (never zero: a zero checksum rules out UDP GSO and GRO).
+// A socket's family is its bind address's (core/underlay_addr.h): AF_INET, or AF_INET6 with
+// IPV6_V6ONLY. This file is the one place where underlay addresses become sockaddr_in/sockaddr_in6 and
+// back. A message for an address of the other family fails in the kernel (EAFNOSUPPORT from an IPv4
+// socket, ENETUNREACH from a v6-only one) and its datagrams count as failed, as any unsendable one.
 //
 // Receive: one socket per worker bound to our underlay address and the VXLAN port, sharing the
 // port through SO_REUSEPORT; optionally UDP_GRO, which hands over several same-flow datagrams in
@@ -21,7 +25,7 @@ class UdpSocket final : public UdpIO, public UdpSender {
  public:
   explicit UdpSocket(int fd) : fd_(fd) {}
   ~UdpSocket() override;
-  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, uint32_t* srcIps, uint16_t* gsoSizes,
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
                 int n) override;
   // Sends n messages (all for this socket). A GSO message whose every segment is an iovec pair
   // (the shape PlanTsoSegments makes) or a single iovec (PlanTsoInPlace) is resent unsegmented if GSO
@@ -39,11 +43,11 @@ class UdpSocket final : public UdpIO, public UdpSender {
 // The datagrams message m makes: its bytes cut at gsoSize (one when it is not a GSO message).
 size_t OutMsgDatagrams(const OutMsg& m);
 
-// Opens `count` receive sockets bound to bindIp:port (network byte order), sharing the port
-// through SO_REUSEPORT when count > 1. Throws SysError.
-std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(uint32_t bindIp, uint16_t port, int count);
+// Opens `count` receive sockets bound to bindIp:port (port in network byte order), sharing the port
+// through SO_REUSEPORT when count > 1. Throws SysError (EAFNOSUPPORT when bindIp is none).
+std::vector<std::unique_ptr<UdpSocket>> OpenUdpSockets(const UnderlayAddr& bindIp, uint16_t port, int count);
 // Opens `count` transmit sockets bound to bindIp and kernel-chosen ports. Throws SysError.
-std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(uint32_t bindIp, int count);
+std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(const UnderlayAddr& bindIp, int count);
 
 // What the kernel dropped at this socket since it was opened (SO_MEMINFO's SK_MEMINFO_DROPS: the receive
 // buffer was full, e.g. while the worker could not run), one per buffer: a datagram, or a whole UDP GRO

@@ -1,7 +1,5 @@
 #include "node/convert.h"
 
-#include <arpa/inet.h>
-
 #include <cstdio>
 
 namespace vxtun {
@@ -36,10 +34,15 @@ bool GetBool(const Napi::Object& o, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
-uint32_t ParseIpv4(Napi::Env env, const std::string& s) {
-  in_addr a;
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw Napi::TypeError::New(env, "expected an IPv4 address: " + s);
-  return a.s_addr;
+UnderlayAddr ParseUnderlayAddr(Napi::Env env, const std::string& s, const char* field) {
+  UnderlayAddr a;
+  if (!UnderlayAddr::Parse(s, &a))
+    throw Napi::TypeError::New(env, std::string("expected an IPv4 or IPv6 address for ") + field + ": " + s);
+  return a;
+}
+
+UnderlayAddr GetUnderlayAddr(const Napi::Object& o, const char* key) {
+  return ParseUnderlayAddr(o.Env(), GetString(o, key), key);
 }
 
 void ParsePrefixes(Napi::Env env, Napi::Value v, std::vector<Prefix4>* v4, std::vector<Prefix6>* v6) {
@@ -65,7 +68,7 @@ PeerEntry ParsePeer(Napi::Env env, Napi::Value ev) {
   Napi::Object po = ev.As<Napi::Object>();
   PeerEntry p;
   p.name = GetString(po, "name");
-  p.publicIp = ParseIpv4(env, GetString(po, "publicIP"));
+  p.publicIp = GetUnderlayAddr(po, "publicIP");
   if (!ParseMac(GetString(po, "vtepMAC"), p.mac)) throw Napi::TypeError::New(env, "bad MAC for peer " + p.name);
   ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
   return p;

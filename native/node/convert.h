@@ -11,6 +11,7 @@
 
 #include "core/classify.h"
 #include "core/fdb.h"
+#include "core/underlay_addr.h"
 
 namespace vxtun {
 
@@ -20,8 +21,10 @@ bool ParseMac(const std::string& s, uint8_t out[6]);
 std::string GetString(const Napi::Object& o, const char* key);
 uint32_t GetU32(const Napi::Object& o, const char* key, uint32_t max);
 bool GetBool(const Napi::Object& o, const char* key);
-// A dotted IPv4 address → network byte order.
-uint32_t ParseIpv4(Napi::Env env, const std::string& s);
+// An IPv4 or IPv6 address (src/net/ip.ts validated it) → the underlay address; TypeError naming `field`.
+UnderlayAddr ParseUnderlayAddr(Napi::Env env, const std::string& s, const char* field);
+// o[key] as an underlay address; throws naming `key` otherwise.
+UnderlayAddr GetUnderlayAddr(const Napi::Object& o, const char* key);
 // A CIDR string array → the IPv4 and IPv6 prefixes.
 void ParsePrefixes(Napi::Env env, Napi::Value v, std::vector<Prefix4>* v4, std::vector<Prefix6>* v6);
 // peer = { name, publicIP, vtepMAC, cidrs: string[] }

@@ -74,7 +74,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     }
     c.snaplen = GetU32(o, "snaplen", static_cast<uint32_t>(kCaptureMaxSnap));
     c.outer = o.Get("outer").ToBoolean();
-    c.publicIpNet = ParseIpv4(env, GetString(o, "publicIP"));
+    c.publicIp = GetUnderlayAddr(o, "publicIP");
     c.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
     c.vni = GetU32(o, "vni", kMaxVni);
     return Napi::Number::New(env, dp_->capture().Start(std::move(c)));
@@ -136,7 +136,7 @@ DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   opts.device = GetString(o, "device");
   opts.workers = static_cast<int>(GetU32(o, "workers", 64));
   opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
-  opts.bindIp = ParseIpv4(env, GetString(o, "bindIP"));
+  opts.bindIp = GetUnderlayAddr(o, "bindIP");
   opts.mtu = GetU32(o, "mtu", 65535);
   opts.policy = ParsePolicy(o);
   try {

@@ -4,10 +4,12 @@
 // after the cycles than before them. Runs as root inside a throwaway network namespace
 // (native/sanitize/run.sh makes one), where it creates its TUN device, address and route.
 //
-// Each cycle: open (TUN queues + UDP sockets on 127.0.0.1:8472) → device up, 10.99.1.1/32, route
-// 10.99.2.0/24 → Start with every offload wanted → two table swaps → traffic: UDP to 10.99.2.5
-// (TUN → transmit loop → sendmmsg to the "peer" 127.0.0.1, which is ourselves → receive loop) and
-// crafted datagrams straight to the port (one forwarded into the TUN, the rest dropped) → Close.
+// Each cycle: open (TUN queues + UDP sockets on 127.0.0.1:8472, or on [::1]:8472 every other pair of
+// cycles: the IPv6 underlay sockets) → device up, 10.99.1.1/32, route 10.99.2.0/24 → Start with every
+// offload wanted → two table swaps → traffic: UDP to 10.99.2.5 (TUN → transmit loop → sendmmsg to the
+// "peer" at the loopback address, which is ourselves → receive loop) and crafted datagrams straight to
+// the port (one forwarded into the TUN, the rest dropped) → Close. Each family must forward packets
+// received from the peer's address (rx > 0), or the check fails.
 //
 //   dataplane_cycles [CYCLES]   (default 25)
 #include <arpa/inet.h>
@@ -55,10 +57,16 @@ void Must(bool ok, const std::string& what) {
 
 void Sh(const std::string& cmd) { Must(std::system(cmd.c_str()) == 0, cmd); }
 
-std::unique_ptr<Table> MakeTable() {
+UnderlayAddr Loopback(bool v6) {
+  UnderlayAddr a;
+  Must(UnderlayAddr::Parse(v6 ? "::1" : "127.0.0.1", &a), "loopback address");
+  return a;
+}
+
+std::unique_ptr<Table> MakeTable(bool v6) {
   PeerEntry self;
   self.name = "self";
-  self.publicIp = htonl(INADDR_LOOPBACK);
+  self.publicIp = Loopback(v6);
   std::memcpy(self.mac, kPeerMac, 6);
   Prefix4 p4;
   Prefix6 p6;
@@ -123,16 +131,26 @@ void SendTo(int s, const void* p, size_t n, const char* ip, uint16_t port) {
   (void)sendto(s, p, n, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
 }
 
+void SendTo6(int s, const void* p, size_t n, const char* ip, uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, ip, &a.sin6_addr);
+  (void)sendto(s, p, n, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+}
+
 struct Totals {
   uint64_t tx = 0, rx = 0, drops = 0;
+  uint64_t rxByFamily[2] = {};  // IPv4, IPv6 underlay
 };
 
 void Cycle(int i, Totals* tot) {
+  const bool v6 = (i / 2) % 2 == 1;  // both worker counts with both families
   DataplaneOptions o;
   o.device = kDevice;
   o.workers = 1 + i % 2;
   o.port = kPort;
-  o.bindIp = htonl(INADDR_LOOPBACK);
+  o.bindIp = Loopback(v6);
   o.mtu = 1450;
   o.policy.vni = 1;
   std::memcpy(o.policy.mac, kOurMac, 6);
@@ -142,8 +160,8 @@ void Cycle(int i, Totals* tot) {
   OffloadSet want;
   want.tso = want.gro = want.udpGso = want.udpGro = true;
   dp.Start(want, [](const std::string& msg) { std::fprintf(stderr, "dataplane_cycles: fatal: %s\n", msg.c_str()); });
-  dp.SetTable(MakeTable());
-  dp.SetTable(MakeTable());
+  dp.SetTable(MakeTable(v6));
+  dp.SetTable(MakeTable(v6));
   // Two captures: everything, and drops only (program: DROPS); the second outlives Close.
   CaptureOptions all, drops;
   std::string err;
@@ -158,12 +176,22 @@ void Cycle(int i, Totals* tot) {
   char payload[1200];
   std::memset(payload, 'x', sizeof(payload));
   for (int k = 0; k < 20; k++) SendTo(s, payload, 100 + 50 * k, "10.99.2.5", 9);
+  close(s);
+  // The crafted datagrams come from the loopback address of the underlay's family: the peer's.
+  const int u = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  Must(u >= 0, "socket");
   for (int k = -1; k < 30; k++) {
     const auto d = Datagram(k);
-    SendTo(s, d.data(), d.size(), "127.0.0.1", kPort);
+    if (v6)
+      SendTo6(u, d.data(), d.size(), "::1", kPort);
+    else
+      SendTo(u, d.data(), d.size(), "127.0.0.1", kPort);
   }
-  SendTo(s, payload, 3, "127.0.0.1", kPort);  // short
-  close(s);
+  if (v6)
+    SendTo6(u, payload, 3, "::1", kPort);  // short
+  else
+    SendTo(u, payload, 3, "127.0.0.1", kPort);
+  close(u);
 
   // Wait (≤ 2 s) until the transmit loop has seen the traffic, then a moment for the receive side.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -177,6 +205,7 @@ void Cycle(int i, Totals* tot) {
   const DataplaneStats st = dp.Stats();
   tot->tx += st.txPackets;
   tot->rx += st.rxPackets;
+  tot->rxByFamily[v6 ? 1 : 0] += st.rxPackets;
   for (int k = 0; k < kVerdictCount; k++) tot->drops += st.rxDrops[k] + st.txDrops[k];
   dp.Close();
   dp.Close();  // idempotent
@@ -194,8 +223,10 @@ int main(int argc, char** argv) {
   Totals tot;
   for (int i = 1; i <= cycles; i++) Cycle(i, &tot);
   const int fdsAfter = CountFds();
-  std::printf("dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets, %llu drops; fds %d before, %d after\n",
+  std::printf("dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6), %llu drops; fds %d before, "
+              "%d after\n",
               cycles, static_cast<unsigned long long>(tot.tx), static_cast<unsigned long long>(tot.rx),
+              static_cast<unsigned long long>(tot.rxByFamily[1]),
               static_cast<unsigned long long>(tot.drops), fdsBefore, fdsAfter);
   std::fflush(stdout);  // before LeakSanitizer's exit-time report
   if (fdsAfter != fdsBefore) {
@@ -204,6 +235,11 @@ int main(int argc, char** argv) {
   }
   if (tot.tx == 0 || tot.drops == 0) {
     std::fprintf(stderr, "dataplane_cycles: no traffic went through the loops; the check proves nothing\n");
+    return 1;
+  }
+  if (cycles >= 3 && (tot.rxByFamily[0] == 0 || tot.rxByFamily[1] == 0)) {
+    std::fprintf(stderr, "dataplane_cycles: nothing was received over the %s underlay\n",
+                 tot.rxByFamily[0] == 0 ? "IPv4" : "IPv6");
     return 1;
   }
   return 0;  // LeakSanitizer reports and fails the exit status after this if anything leaked

@@ -16,7 +16,7 @@ namespace {
 
 // captureEpb(record, outer?) → Buffer: one capture record as native/core/pcapng_epb.h writes it, for the
 // differential test against src/dump/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
-// verdict, vtep: "a.b.c.d", worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
+// verdict, vtep: an IPv4 or IPv6 address, worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
 Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "captureEpb: expected a record");
@@ -28,8 +28,7 @@ Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   h.dropsBefore = GetU32(r, "dropsBefore", UINT32_MAX);
   h.dir = static_cast<uint8_t>(GetU32(r, "dir", 1));
   h.verdict = static_cast<uint8_t>(GetU32(r, "verdict", kVerdictCount - 1));
-  const uint32_t vtep = ParseIpv4(env, GetString(r, "vtep"));
-  memcpy(h.vtep, &vtep, 4);
+  h.vtep = GetUnderlayAddr(r, "vtep");
   h.worker = static_cast<uint16_t>(GetU32(r, "worker", 65535));
   h.flags = GetBool(r, "hasPrefix") ? kCaptureHasPrefix : 0;
   const std::string peer = GetString(r, "peer").substr(0, 255);
@@ -40,7 +39,7 @@ Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   const bool haveOuter = info[1].IsObject();
   if (haveOuter) {
     Napi::Object o = info[1].As<Napi::Object>();
-    outer = {ParseIpv4(env, GetString(o, "publicIP")), static_cast<uint16_t>(GetU32(o, "port", 65535)), GetU32(o, "vni", kMaxVni)};
+    outer = {GetUnderlayAddr(o, "publicIP"), static_cast<uint16_t>(GetU32(o, "port", 65535)), GetU32(o, "vni", kMaxVni)};
   }
   std::vector<uint8_t> out(CaptureEpbBound(h));
   const size_t n = WriteCaptureEpb(h, peer.data(), data.Data(), haveOuter ? &outer : nullptr, out.data(), out.size());

@@ -50,21 +50,20 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     Napi::Array a = Napi::Array::New(env, table_->size());
     for (size_t i = 0; i < table_->size(); i++) {
       const PeerEntry& p = table_->peer(static_cast<int>(i));
-      char ip[INET_ADDRSTRLEN], mac[18];
-      inet_ntop(AF_INET, &p.publicIp, ip, sizeof ip);
+      char mac[18];
       snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5]);
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", p.name);
-      o.Set("publicIP", std::string(ip));
+      o.Set("publicIP", p.publicIp.ToString());
       o.Set("vtepMAC", std::string(mac));
       a.Set(static_cast<uint32_t>(i), o);
     }
     return a;
   }
-  // peerByIp(publicIP) → the name of the peer with that public IP, or null (the receive-side map).
+  // peerByIp(publicIP) → the name of the peer with that public IP (either family), or null (the receive-side map).
   Napi::Value JS_peerByIp(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return PeerName(env, table_->PeerByIp(ParseIpv4(env, info[0].As<Napi::String>().Utf8Value())));
+    return PeerName(env, table_->PeerByIp(ParseUnderlayAddr(env, info[0].As<Napi::String>().Utf8Value(), "publicIP")));
   }
   // lookup(ip) → peer name or null (longest-prefix match, local CIDRs excluded).
   Napi::Value JS_lookup(const Napi::CallbackInfo& info) {
@@ -94,11 +93,11 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     o.Set("length", Napi::Number::New(env, static_cast<double>(v == Verdict::Forward ? r.length : 0)));
     return o;
   }
-  // classifyRx(datagram, srcIP, policy) → { verdict, peer, length }
+  // classifyRx(datagram, srcIP (either family), policy) → { verdict, peer, length }
   Napi::Value JS_classifyRx(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto buf = info[0].As<Napi::Uint8Array>();
-    const uint32_t src = ParseIpv4(env, info[1].As<Napi::String>().Utf8Value());
+    const UnderlayAddr src = ParseUnderlayAddr(env, info[1].As<Napi::String>().Utf8Value(), "srcIP");
     const RxPolicy pol = ParsePolicy(info[2].As<Napi::Object>());
     RxResult r;
     const Verdict v = ClassifyRx(*table_, pol, src, buf.Data(), buf.ByteLength(), &r);
@@ -119,7 +118,7 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
   Napi::Value JS_classifyRxBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto arr = info[0].As<Napi::Array>();
-    const uint32_t src = ParseIpv4(env, info[1].As<Napi::String>().Utf8Value());
+    const UnderlayAddr src = ParseUnderlayAddr(env, info[1].As<Napi::String>().Utf8Value(), "srcIP");
     const RxPolicy pol = ParsePolicy(info[2].As<Napi::Object>());
     uint32_t ok = 0;
     const uint32_t n = arr.Length();

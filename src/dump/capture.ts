@@ -109,8 +109,8 @@ const POOL_MAX = 4;
  * is fixed by the addon.
  */
 export const CAPTURE_MEMORY_BUDGET = 64 << 20;
-/** native/engine/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,272 bytes). */
-export const CAPTURE_RING_BYTES = 1024 * 2272;
+/** native/engine/capture.h: kCaptureSlots (1,024) × kCaptureSlot (2,288 bytes: a 48-byte record header). */
+export const CAPTURE_RING_BYTES = 1024 * 2288;
 /** What one stream may buffer in the daemon before its session stops being drained (src/admin/pcap-stream.ts). */
 export const SESSION_BUFFER_BYTES = 2 << 20;
 /** The addon's own limit (native/engine/capture.h kMaxCaptures). */

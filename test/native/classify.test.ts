@@ -77,7 +77,8 @@ function randomWorld(rng: Rng): World {
   const macs = new Set<string>();
   const node = (name: string, nv4: number, nv6: number): Node => {
     let publicIP: string;
-    do publicIP = rng.chance(0.8) ? `192.168.${rng.int(256)}.${rng.range(1, 254)}` : formatIP(rng.bytes(4));
+    // Underlay addresses of either family (native/core/underlay_addr.h): the receive checks compare family and bytes.
+    do publicIP = rng.chance(0.7) ? `192.168.${rng.int(256)}.${rng.range(1, 254)}` : formatIP(rng.bytes(rng.chance(0.5) ? 4 : 16));
     while (ips.has(publicIP));
     ips.add(publicIP);
     let mac: Uint8Array;
@@ -368,9 +369,16 @@ function mutate(rng: Rng, w: World, c: RxCase, m: RxMutation, family: 4 | 6): vo
       }
       break;
     }
-    case 'unknown-outer':
-      c.from = rng.chance(0.5) ? `192.168.${rng.int(256)}.${rng.int(256)}` : formatIP(rng.bytes(4));
+    case 'unknown-outer': {
+      // Random addresses of either family, or a peer's IPv4 address in its IPv4-mapped IPv6 form: nobody's.
+      const v4Peer = w.peers.find((p) => !p.publicIP.includes(':'));
+      const k = rng.int(4);
+      if (k === 0) c.from = `192.168.${rng.int(256)}.${rng.int(256)}`;
+      else if (k === 1) c.from = formatIP(rng.bytes(4));
+      else if (k === 2 || !v4Peer) c.from = formatIP(rng.bytes(16));
+      else c.from = `::ffff:${v4Peer.publicIP}`;
       break;
+    }
     case 'other-peer-outer':
       c.from = rng.pick(w.peers).publicIP;
       break;
