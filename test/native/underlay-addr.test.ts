@@ -3,7 +3,7 @@
 // its IPv4-mapped IPv6 form); bad addresses are TypeErrors naming the field; a capture record with an IPv6 VTEP
 // names it in its comment and, as native/core/pcapng_epb.h says, gets no synthesised outer header.
 import t, { type Test } from 'tap';
-import type { NativeTable } from '../../src/dataplane/addon.js';
+import type { DataplaneTable } from '../../src/dataplane/types.js';
 import { loadTestingAddon, type NativeCaptureRecord } from '../../src/dataplane/testing.js';
 import { parseComment } from '../../src/dump/pcapng.js';
 import { buildIp } from './fixtures/packets.js';
@@ -12,7 +12,7 @@ const native = loadTestingAddon();
 const OUR_MAC = '0a:00:00:00:00:01';
 const POLICY = { vni: 1, vtepMAC: OUR_MAC, acceptUnknownVteps: false, checkInnerSource: true };
 
-const table = (): NativeTable => ({
+const table = (): DataplaneTable => ({
   local: ['10.244.0.0/24'],
   peers: [
     { name: 'four', publicIP: '192.0.2.1', vtepMAC: '0a:00:00:00:00:02', cidrs: ['10.244.1.0/24'] },
