@@ -8,7 +8,17 @@
 //   npm run bench:capture -- [--pairs 15] [--seconds 4] [--node 1|2] [--dump-args "-s 96"] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { cliPath, Lab, labPeer, labUnavailableReason, machineCpuDelta, nsExec, readMachineCpu, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
+import {
+  cliPath,
+  Lab,
+  labPeer,
+  labUnavailableReason,
+  machineCpuDelta,
+  nsExec,
+  readMachineCpu,
+  startVxtunNode,
+  type VxtunNode,
+} from '../src/lab/index.js';
 
 interface Args {
   pairs: number;
@@ -24,16 +34,29 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
-      case '--pairs': a.pairs = Number(v); i++; break;
-      case '--seconds': a.seconds = Number(v); i++; break;
-      case '--dump-args': a.dumpArgs = (v ?? '').split(/\s+/).filter(Boolean); i++; break;
-      case '--json': a.json = v; i++; break;
+      case '--pairs':
+        a.pairs = Number(v);
+        i++;
+        break;
+      case '--seconds':
+        a.seconds = Number(v);
+        i++;
+        break;
+      case '--dump-args':
+        a.dumpArgs = (v ?? '').split(/\s+/).filter(Boolean);
+        i++;
+        break;
+      case '--json':
+        a.json = v;
+        i++;
+        break;
       case '--node':
         if (v !== '1' && v !== '2') throw new Error('--node: 1 (the sender) or 2 (the receiver)');
         a.node = Number(v) as 1 | 2;
         i++;
         break;
-      default: throw new Error(`unknown argument ${argv[i]}`);
+      default:
+        throw new Error(`unknown argument ${argv[i]}`);
     }
   }
   return a;
@@ -60,7 +83,9 @@ async function tcp1(lab: Lab, seconds: number): Promise<Run> {
   await srv.waitForOutput(/Server listening/, 5_000);
   try {
     const c0 = readMachineCpu();
-    const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
+    const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J'], {
+      timeoutMs: (seconds + 20) * 1000,
+    });
     const c1 = readMachineCpu();
     const iperf = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
     const gbit = iperf.end.sum_received.bits_per_second / 1e9;
@@ -97,14 +122,27 @@ async function main(): Promise<void> {
           got[which] = await tcp1(lab, args.seconds);
           continue;
         }
-        const dump = lab.spawn(lab.nodeNs(args.node), process.execPath, [cliPath(), 'dump', '--socket', daemons[args.node - 1]!.socket, '-w', '/dev/null', ...args.dumpArgs]);
+        const dump = lab.spawn(lab.nodeNs(args.node), process.execPath, [
+          cliPath(),
+          'dump',
+          '--socket',
+          daemons[args.node - 1]!.socket,
+          '-w',
+          '/dev/null',
+          ...args.dumpArgs,
+        ]);
         await dump.waitForOutput(/listening on /, 20_000);
         try {
           got[which] = await tcp1(lab, args.seconds);
         } finally {
           await dump.stop('SIGINT');
         }
-        summaries.push(dump.stderr().split('\n').find((l) => / captured/.test(l)) ?? '');
+        summaries.push(
+          dump
+            .stderr()
+            .split('\n')
+            .find((l) => / captured/.test(l)) ?? '',
+        );
       }
       const [n, c] = [got['none']!, got['capture']!];
       none.push(n);
@@ -118,17 +156,33 @@ async function main(): Promise<void> {
       );
     }
     const m = quantile(ratios, 0.5);
-    console.log(`vxtun bench:capture — ${args.pairs} pairs × ${args.seconds} s, 1-stream TCP, dump on node ${args.node} (${args.node === 1 ? 'sender' : 'receiver'}), args "${args.dumpArgs.join(' ')}"; ${os.cpus().length} CPUs, Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
-    const med = (rs: Run[], k: keyof Run) => quantile(rs.map((r) => r[k]), 0.5);
-    console.log(`without capture: median ${med(none, 'gbit').toFixed(2)} Gbit/s; with capture: median ${med(cap, 'gbit').toFixed(2)} Gbit/s`);
-    console.log(`capture ÷ none per pair: median ${m.toFixed(3)} (quartiles ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)}) → capture cost ${((1 - m) * 100).toFixed(1)} %`);
+    console.log(
+      `vxtun bench:capture — ${args.pairs} pairs × ${args.seconds} s, 1-stream TCP, dump on node ${args.node} (${args.node === 1 ? 'sender' : 'receiver'}), args "${args.dumpArgs.join(' ')}"; ${os.cpus().length} CPUs, Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`,
+    );
+    const med = (rs: Run[], k: keyof Run) =>
+      quantile(
+        rs.map((r) => r[k]),
+        0.5,
+      );
+    console.log(
+      `without capture: median ${med(none, 'gbit').toFixed(2)} Gbit/s; with capture: median ${med(cap, 'gbit').toFixed(2)} Gbit/s`,
+    );
+    console.log(
+      `capture ÷ none per pair: median ${m.toFixed(3)} (quartiles ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)}) → capture cost ${((1 - m) * 100).toFixed(1)} %`,
+    );
     // The machine's busy CPU seconds per GB (steal excluded): what the capture adds to the work, whatever the host did.
     const cm = quantile(cpuRatios, 0.5);
     console.log(
       `CPU seconds per GB, capture ÷ none per pair: median ${cm.toFixed(3)} (quartiles ${quantile(cpuRatios, 0.25).toFixed(3)}–${quantile(cpuRatios, 0.75).toFixed(3)}); ` +
-        `host steal during the runs: median ${(quantile([...none, ...cap].map((r) => r.steal), 0.5) * 100).toFixed(1)} %`,
+        `host steal during the runs: median ${(
+          quantile(
+            [...none, ...cap].map((r) => r.steal),
+            0.5,
+          ) * 100
+        ).toFixed(1)} %`,
     );
-    if (args.json) writeFileSync(args.json, JSON.stringify({ args, none, capture: cap, ratios, cpuRatios, summaries }, null, 2));
+    if (args.json)
+      writeFileSync(args.json, JSON.stringify({ args, none, capture: cap, ratios, cpuRatios, summaries }, null, 2));
   } finally {
     for (const d of daemons) await d.stop();
     await lab.destroy();

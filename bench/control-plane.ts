@@ -46,7 +46,8 @@ const SELF = 'node-1';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
@@ -61,13 +62,18 @@ interface Results {
 }
 
 /** The changes timed one by one: public-ip updates, then adds and deletes. */
-async function drive(api: RemoteFakeApi, seen: (name: string, change: 'updated' | 'added' | 'removed') => Promise<number>) {
+async function drive(
+  api: RemoteFakeApi,
+  seen: (name: string, change: 'updated' | 'added' | 'removed') => Promise<number>,
+) {
   const update: number[] = [];
   for (let k = 0; k < EVENTS; k++) {
     const name = (syntheticNode((k * 7919) % NODES)['metadata'] as { name: string }).name;
     const wait = seen(name, 'updated');
     const start = performance.now();
-    await api.patchNode(name, { metadata: { annotations: { [`${PREFIX}/public-ip`]: `172.31.${Math.floor(k / 250)}.${(k % 250) + 1}` } } });
+    await api.patchNode(name, {
+      metadata: { annotations: { [`${PREFIX}/public-ip`]: `172.31.${Math.floor(k / 250)}.${(k % 250) + 1}` } },
+    });
     update.push((await wait) - start);
   }
   const addDelete: number[] = [];
@@ -186,7 +192,8 @@ async function inProcess(dir: string): Promise<Results> {
     const logger: Logger = {
       debug: noop,
       info: (msg, f) => {
-        if (msg === 'node list received' && Number(f?.['nodes']) > NODES) [listed, listMs] = [performance.now(), Number(f?.['ms'])];
+        if (msg === 'node list received' && Number(f?.['nodes']) > NODES)
+          [listed, listMs] = [performance.now(), Number(f?.['ms'])];
       },
       warn: noop,
       error: (msg, f) => out(`error ${msg} ${JSON.stringify(f)}`),
@@ -194,7 +201,17 @@ async function inProcess(dir: string): Promise<Results> {
     const native = fakeNative(loadTestingAddon(), 1);
     const t0 = performance.now();
     let readyAt = 0;
-    void runDaemon({ config: cfg, logger, native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), onReady: () => (readyAt = performance.now()) }, abort.signal);
+    void runDaemon(
+      {
+        config: cfg,
+        logger,
+        native: native.binding,
+        ip: fakeIp(),
+        deviceConf: fakeDeviceConf(),
+        onReady: () => (readyAt = performance.now()),
+      },
+      abort.signal,
+    );
     const until = async (pred: () => boolean, what: string) => {
       const end = performance.now() + 30_000;
       while (!pred()) {
@@ -208,7 +225,10 @@ async function inProcess(dir: string): Promise<Results> {
       let checked = native.tablesSet;
       const has = () => native.tables.at(-1)!.table.peers.some((p) => p.name === name);
       // Look at a table only when a new one has been set.
-      await until(() => native.tablesSet !== checked && ((checked = native.tablesSet), change === 'removed' ? !has() : has()), name);
+      await until(
+        () => native.tablesSet !== checked && ((checked = native.tablesSet), change === 'removed' ? !has() : has()),
+        name,
+      );
       return native.tables.at(-1)!.at;
     };
     const { update, addDelete } = await drive(api, seen);
@@ -219,7 +239,8 @@ async function inProcess(dir: string): Promise<Results> {
       startMs: readyAt - t0,
       update,
       addDelete,
-      memory: 'not measured here (this process carries the TypeScript loader and the test doubles; the namespace run measures the daemon)',
+      memory:
+        'not measured here (this process carries the TypeScript loader and the test doubles; the namespace run measures the daemon)',
     };
   } finally {
     abort.abort();
@@ -235,14 +256,25 @@ async function main(): Promise<number> {
     const r = values['in-process'] || why ? await inProcess(dir) : await inNamespace(dir);
     out(`vxtun control-plane benchmark: ${NODES} nodes + this one; ${r.mode}; Node ${process.version}`);
     out(`  list, ${Math.ceil((NODES + 1) / 500)} pages of 500 (request → decoded):  ${r.listMs} ms`);
-    out(`  programming after the list returned:          ${ms(r.programMs)}   (target ≤ ${TARGET_PROGRAM_MS} ms; at start-up this includes creating the device)`);
+    out(
+      `  programming after the list returned:          ${ms(r.programMs)}   (target ≤ ${TARGET_PROGRAM_MS} ms; at start-up this includes creating the device)`,
+    );
     out(`  daemon start → ready:                         ${ms(r.startMs)}`);
     const u = r.update;
-    out(`  one update event → table (${u.length}):  median ${ms(pct(u, 50))}, p95 ${ms(pct(u, 95))}, p99 ${ms(pct(u, 99))}, max ${ms(Math.max(...u))}   (target ≤ ${TARGET_EVENT_MS} ms)`);
+    out(
+      `  one update event → table (${u.length}):  median ${ms(pct(u, 50))}, p95 ${ms(pct(u, 95))}, p99 ${ms(pct(u, 99))}, max ${ms(Math.max(...u))}   (target ≤ ${TARGET_EVENT_MS} ms)`,
+    );
     const a = r.addDelete;
-    out(`  one add/delete event → table (${a.length}):  median ${ms(pct(a, 50))}, p95 ${ms(pct(a, 95))}, max ${ms(Math.max(...a))}`);
+    out(
+      `  one add/delete event → table (${a.length}):  median ${ms(pct(a, 50))}, p95 ${ms(pct(a, 95))}, max ${ms(Math.max(...a))}`,
+    );
     out(`  memory: ${r.memory}`);
-    out(`  machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    out(
+      `  machine: ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
     const ok = r.programMs <= TARGET_PROGRAM_MS && pct(u, 50) <= TARGET_EVENT_MS && pct(a, 50) <= TARGET_EVENT_MS;
     out(ok ? 'PASS (programming ≤ 1 s after the list; median event → table ≤ 50 ms)' : 'FAIL');
     return ok ? 0 : 1;

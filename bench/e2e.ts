@@ -56,25 +56,55 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rounds: 5, seconds: 5, variants: {}, capture: false, floor: false, floorIovecs: false, captureArgs: [] };
+  const a: Args = {
+    rounds: 5,
+    seconds: 5,
+    variants: {},
+    capture: false,
+    floor: false,
+    floorIovecs: false,
+    captureArgs: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
-      case '--rounds': a.rounds = Number(v); i++; break;
-      case '--seconds': a.seconds = Number(v); i++; break;
-      case '--only': a.only = (v ?? '').split(','); i++; break;
-      case '--json': a.json = v; i++; break;
-      case '--capture': a.capture = true; break;
-      case '--floor': a.floor = true; break;
-      case '--floor-iovecs': a.floorIovecs = true; break;
-      case '--capture-args': a.captureArgs = (v ?? '').split(/\s+/).filter(Boolean); i++; break;
+      case '--rounds':
+        a.rounds = Number(v);
+        i++;
+        break;
+      case '--seconds':
+        a.seconds = Number(v);
+        i++;
+        break;
+      case '--only':
+        a.only = (v ?? '').split(',');
+        i++;
+        break;
+      case '--json':
+        a.json = v;
+        i++;
+        break;
+      case '--capture':
+        a.capture = true;
+        break;
+      case '--floor':
+        a.floor = true;
+        break;
+      case '--floor-iovecs':
+        a.floorIovecs = true;
+        break;
+      case '--capture-args':
+        a.captureArgs = (v ?? '').split(/\s+/).filter(Boolean);
+        i++;
+        break;
       case '--variant': {
         const [name, json] = (v ?? '').split(/=(.*)/s);
         a.variants[name!] = JSON.parse(json ?? '{}') as Record<string, unknown>;
         i++;
         break;
       }
-      default: throw new Error(`unknown argument ${argv[i]}`);
+      default:
+        throw new Error(`unknown argument ${argv[i]}`);
     }
   }
   return a;
@@ -93,7 +123,10 @@ interface Setup {
 }
 
 /** The processes whose CPU time is the dataplane's: the vxtun daemons or the floor relays. */
-const dataplanePids = (s: Setup): number[] => [...s.daemons.map((d) => d.process.pid), ...(s.relays ?? []).map((r) => r.pid)];
+const dataplanePids = (s: Setup): number[] => [
+  ...s.daemons.map((d) => d.process.pid),
+  ...(s.relays ?? []).map((r) => r.pid),
+];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -105,11 +138,19 @@ const median = (xs: number[]) => {
 let relayBinary: string | undefined;
 
 async function build(name: string, variant?: Record<string, unknown>): Promise<Setup> {
-  const lab = await Lab.create({ nodes: 2, prefix: `vxtb${name.slice(0, 3)}${Math.random().toString(16).slice(2, 5)}` });
+  const lab = await Lab.create({
+    nodes: 2,
+    prefix: `vxtb${name.slice(0, 3)}${Math.random().toString(16).slice(2, 5)}`,
+  });
   const daemons: VxtunNode[] = [];
   if (name === 'kernel') {
-    for (const [i, j] of [[1, 2], [2, 1]] as const) {
-      await programKernelVxlanNode(lab, i, { remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }] });
+    for (const [i, j] of [
+      [1, 2],
+      [2, 1],
+    ] as const) {
+      await programKernelVxlanNode(lab, i, {
+        remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }],
+      });
     }
   } else if (name === 'floor' || name === 'floor-iov') {
     const relays: NsProcess[] = [];
@@ -125,9 +166,14 @@ async function build(name: string, variant?: Record<string, unknown>): Promise<S
     }
     return { name, lab, daemons, relays };
   } else if (name === 'plain') {
-    for (const [i, j] of [[1, 2], [2, 1]] as const) {
+    for (const [i, j] of [
+      [1, 2],
+      [2, 1],
+    ] as const) {
       await lab.ip(lab.nodeNs(i), ['route', 'add', lab.podCIDR(j), 'via', lab.underlayIP(j)]);
-      await lab.ip(lab.nodeNs(i), ['-6', 'route', 'add', lab.podCIDR(j, 6), 'via', `fd00:99::${j}`]).catch(() => undefined);
+      await lab
+        .ip(lab.nodeNs(i), ['-6', 'route', 'add', lab.podCIDR(j, 6), 'via', `fd00:99::${j}`])
+        .catch(() => undefined);
     }
   } else {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
@@ -160,9 +206,14 @@ async function iperf(s: Setup, args: string[], seconds: number): Promise<IperfRe
   const srv = lab.spawn(lab.podNs(2), 'iperf3', ['-s', '-1', '--forceflush', '-p', port]);
   await srv.waitForOutput(/Server listening/, 5_000);
   try {
-    const r = await nsExec(lab.podNs(1), 'iperf3', ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J', ...args], {
-      timeoutMs: (seconds + 20) * 1000,
-    });
+    const r = await nsExec(
+      lab.podNs(1),
+      'iperf3',
+      ['-c', lab.podIP(2), '-p', port, '-t', String(seconds), '-J', ...args],
+      {
+        timeoutMs: (seconds + 20) * 1000,
+      },
+    );
     return JSON.parse(r.stdout) as IperfResult;
   } finally {
     await srv.stop();
@@ -171,7 +222,15 @@ async function iperf(s: Setup, args: string[], seconds: number): Promise<IperfRe
 
 /** Starts `vxtun dump -w /dev/null` on node 1 and waits until it captures. */
 async function startDump(s: Setup, extra: string[]): Promise<NsProcess> {
-  const dump = s.lab.spawn(s.lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '--socket', s.daemons[0]!.socket, '-w', '/dev/null', ...extra]);
+  const dump = s.lab.spawn(s.lab.nodeNs(1), process.execPath, [
+    cliPath(),
+    'dump',
+    '--socket',
+    s.daemons[0]!.socket,
+    '-w',
+    '/dev/null',
+    ...extra,
+  ]);
   await dump.waitForOutput(/listening on /, 20_000);
   return dump;
 }
@@ -210,11 +269,21 @@ async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const reason = labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3', ...(args.floor || args.floorIovecs ? ['cc'] : [])] });
+  const reason = labUnavailableReason({
+    tun: true,
+    tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3', ...(args.floor || args.floorIovecs ? ['cc'] : [])],
+  });
   if (reason) throw new Error(`bench:e2e ${reason}`);
-  const names = ['kernel', 'native', 'js', 'plain', ...(args.capture ? ['capture'] : []), ...(args.floor ? ['floor'] : []), ...(args.floorIovecs ? ['floor-iov'] : []), ...Object.keys(args.variants)].filter(
-    (n) => !args.only || args.only.includes(n),
-  );
+  const names = [
+    'kernel',
+    'native',
+    'js',
+    'plain',
+    ...(args.capture ? ['capture'] : []),
+    ...(args.floor ? ['floor'] : []),
+    ...(args.floorIovecs ? ['floor-iov'] : []),
+    ...Object.keys(args.variants),
+  ].filter((n) => !args.only || args.only.includes(n));
   const tmp = mkdtempSync(join(os.tmpdir(), 'vxtun-bench-'));
   if (names.includes('floor') || names.includes('floor-iov')) relayBinary = buildRelay(tmp);
   const setups: Setup[] = [];
@@ -223,19 +292,32 @@ async function main(): Promise<void> {
     for (const n of names) {
       const native = setups.find((x) => x.name === 'native');
       if (n === 'capture' && native) setups.push({ ...native, name: n, capture: true, shared: true });
-      else setups.push({ ...(await build(n === 'capture' ? 'native' : n, n === 'js' ? { engine: 'js' } : args.variants[n])), name: n, capture: n === 'capture' });
+      else
+        setups.push({
+          ...(await build(n === 'capture' ? 'native' : n, n === 'js' ? { engine: 'js' } : args.variants[n])),
+          name: n,
+          capture: n === 'capture',
+        });
     }
     for (let r = 0; r < args.rounds; r++) {
       const order = setups.map((_, i) => setups[(i + r) % setups.length]!);
       for (const s of order) {
         const m = await measure(s, args.seconds, args.captureArgs);
         samples.get(s.name)!.push(m);
-        console.error(`round ${r + 1}/${args.rounds} ${s.name}: tcp1 ${m.tcp1.toFixed(2)} Gbit/s, tcp4 ${m.tcp4.toFixed(2)}, udp64 ${(m.udp64 / 1e3).toFixed(0)} kpps, rtt ${m.rttMs.toFixed(3)} ms`);
+        console.error(
+          `round ${r + 1}/${args.rounds} ${s.name}: tcp1 ${m.tcp1.toFixed(2)} Gbit/s, tcp4 ${m.tcp4.toFixed(2)}, udp64 ${(m.udp64 / 1e3).toFixed(0)} kpps, rtt ${m.rttMs.toFixed(3)} ms`,
+        );
       }
     }
     const status = setups.find((s) => s.name === 'native')?.daemons[0];
     const offloads = status ? (await status.status()).offloads : undefined;
-    const med = (n: string, k: keyof Sample) => median(samples.get(n)!.map((x) => x[k] as number).filter((x) => x !== undefined));
+    const med = (n: string, k: keyof Sample) =>
+      median(
+        samples
+          .get(n)!
+          .map((x) => x[k] as number)
+          .filter((x) => x !== undefined),
+      );
     const k = (key: keyof Sample) => (names.includes('kernel') ? med('kernel', key) : NaN);
     const rows = names.map((n) => ({
       setup: n,
@@ -253,10 +335,14 @@ async function main(): Promise<void> {
       udp64VsKernel: med(n, 'udp64') / k('udp64'),
     }));
     const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-    console.log(`vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`);
+    console.log(
+      `vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`,
+    );
     if (offloads) console.log(`vxtun offloads in use: ${JSON.stringify(offloads)}`);
     console.log('');
-    console.log('| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB | machine CPU s/GB | idle | kernel ÷ cost |');
+    console.log(
+      '| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB | machine CPU s/GB | idle | kernel ÷ cost |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
       console.log(
@@ -266,16 +352,20 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(
-      'machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs\' idle share then. ' +
-        'kernel ÷ cost: kernel VXLAN\'s machine CPU per GB over the setup\'s, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0).',
+      "machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs' idle share then. " +
+        "kernel ÷ cost: kernel VXLAN's machine CPU per GB over the setup's, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0).",
     );
     if (names.includes('floor') && names.includes('native')) {
       console.log('');
-      console.log(`native ÷ floor: TCP 1 stream ${f(med('native', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('native', 'tcp4') / med('floor', 'tcp4'))}, UDP 64 B ${f(med('native', 'udp64') / med('floor', 'udp64'))}`);
+      console.log(
+        `native ÷ floor: TCP 1 stream ${f(med('native', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('native', 'tcp4') / med('floor', 'tcp4'))}, UDP 64 B ${f(med('native', 'udp64') / med('floor', 'udp64'))}`,
+      );
     }
     if (names.includes('floor') && names.includes('floor-iov')) {
       const cpu = (n: string) => rows.find((r) => r.setup === n)?.cpuPerGB ?? NaN;
-      console.log(`floor-iov ÷ floor (the cost of gathering): TCP 1 stream ${f(med('floor-iov', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('floor-iov', 'tcp4') / med('floor', 'tcp4'))}, CPU s/GB ${f(cpu('floor-iov') / cpu('floor'))}`);
+      console.log(
+        `floor-iov ÷ floor (the cost of gathering): TCP 1 stream ${f(med('floor-iov', 'tcp1') / med('floor', 'tcp1'))}, TCP 4 streams ${f(med('floor-iov', 'tcp4') / med('floor', 'tcp4'))}, CPU s/GB ${f(cpu('floor-iov') / cpu('floor'))}`,
+      );
     }
     if (args.json) writeFileSync(args.json, JSON.stringify({ rows, samples: Object.fromEntries(samples) }, null, 2));
   } finally {

@@ -58,14 +58,21 @@ interface Case {
 const cases: Case[] = [];
 const table: codec.Table = {
   local: { podCIDRs: [Cidr.parse('10.244.1.0/24')] },
-  peers: [{ name: 'node-2', publicIP: parseIP('192.168.99.2')!, vtepMAC: PEER, podCIDRs: [Cidr.parse('10.244.2.0/24')] }],
+  peers: [
+    { name: 'node-2', publicIP: parseIP('192.168.99.2')!, vtepMAC: PEER, podCIDRs: [Cidr.parse('10.244.2.0/24')] },
+  ],
 };
 const nativeTable = new native.Table({
   local: ['10.244.1.0/24'],
   peers: [{ name: 'node-2', publicIP: '192.168.99.2', vtepMAC: PEER, cidrs: ['10.244.2.0/24'] }],
 });
 const policy: DataplanePolicy = { vni: 1, vtepMAC: LOCAL, acceptUnknownVteps: false, checkInnerSource: true };
-const rxOpts: codec.RxOptions = { vni: 1, localMac: parseMac(LOCAL)!, acceptUnknownVteps: false, checkInnerSource: true };
+const rxOpts: codec.RxOptions = {
+  vni: 1,
+  localMac: parseMac(LOCAL)!,
+  acceptUnknownVteps: false,
+  checkInnerSource: true,
+};
 const src = parseIP('192.168.99.2')!;
 
 for (const size of [64, 512, 1400]) {
@@ -76,21 +83,60 @@ for (const size of [64, 512, 1400]) {
   const localMac = parseMac(LOCAL)!;
   const peerMac = parseMac(PEER)!;
   cases.push(
-    { name: `encap ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => native.encapBatch(withRoom, 1, PEER, LOCAL) },
-    { name: `encap ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const p of plain) codec.encap(p, 1, peerMac, localMac); } },
-    { name: `decap+checks ${size} B native`, packets: BATCH, bytes: BATCH * size, fn: () => nativeTable.classifyRxBatch(datagrams, '192.168.99.2', policy) },
-    { name: `decap+checks ${size} B typescript`, packets: BATCH, bytes: BATCH * size, fn: () => { for (const d of datagrams) codec.checkRx(d, src, table, rxOpts); } },
+    {
+      name: `encap ${size} B native`,
+      packets: BATCH,
+      bytes: BATCH * size,
+      fn: () => native.encapBatch(withRoom, 1, PEER, LOCAL),
+    },
+    {
+      name: `encap ${size} B typescript`,
+      packets: BATCH,
+      bytes: BATCH * size,
+      fn: () => {
+        for (const p of plain) codec.encap(p, 1, peerMac, localMac);
+      },
+    },
+    {
+      name: `decap+checks ${size} B native`,
+      packets: BATCH,
+      bytes: BATCH * size,
+      fn: () => nativeTable.classifyRxBatch(datagrams, '192.168.99.2', policy),
+    },
+    {
+      name: `decap+checks ${size} B typescript`,
+      packets: BATCH,
+      bytes: BATCH * size,
+      fn: () => {
+        for (const d of datagrams) codec.checkRx(d, src, table, rxOpts);
+      },
+    },
   );
 }
 
 // One 64 KB TSO super-packet (MSS 1398 → 47 segments), and the 46 segments of a received train.
 const superPkt = tcpPacket(46 * 1398 + 100);
-cases.push({ name: 'TSO split 64 KB native', packets: 47, bytes: superPkt.length, fn: () => native.tsoPlan(superPkt, 1398) });
+cases.push({
+  name: 'TSO split 64 KB native',
+  packets: 47,
+  bytes: superPkt.length,
+  fn: () => native.tsoPlan(superPkt, 1398),
+});
 const train = Array.from({ length: 46 }, (_, i) => tcpPacket(1398, 1 + i * 1398));
-cases.push({ name: 'GRO coalesce 46×1398 B native', packets: 46, bytes: 46 * 1438, fn: () => native.groPlan(train, 1450) });
+cases.push({
+  name: 'GRO coalesce 46×1398 B native',
+  packets: 46,
+  bytes: 46 * 1438,
+  fn: () => native.groPlan(train, 1450),
+});
 // The same segments from a UDP GRO train (each inner checksum verified all the same, native/core/gro.h), and with
 // partial checksums (completed, each written alone).
-cases.push({ name: 'GRO coalesce 46×1398 B UDP GRO train native', packets: 46, bytes: 46 * 1438, fn: () => native.groPlan(train, 1450, true) });
+cases.push({
+  name: 'GRO coalesce 46×1398 B UDP GRO train native',
+  packets: 46,
+  bytes: 46 * 1438,
+  fn: () => native.groPlan(train, 1450, true),
+});
 const partialTrain = train.map((p) => {
   const q = Buffer.from(p);
   const pseudo = Buffer.alloc(12);
@@ -100,7 +146,12 @@ const partialTrain = train.map((p) => {
   q.writeUInt16BE(~codec.internetChecksum(pseudo) & 0xffff, 36); // the pseudo-header seed (Linux CHECKSUM_PARTIAL)
   return q;
 });
-cases.push({ name: 'GRO 46×1398 B partial checksums native', packets: 46, bytes: 46 * 1438, fn: () => native.groPlan(partialTrain, 1450) });
+cases.push({
+  name: 'GRO 46×1398 B partial checksums native',
+  packets: 46,
+  bytes: 46 * 1438,
+  fn: () => native.groPlan(partialTrain, 1450),
+});
 
 for (const peers of [10, 1000, 10000]) {
   const t = new native.Table({
@@ -113,7 +164,8 @@ for (const peers of [10, 1000, 10000]) {
     })),
   });
   const addrs = Buffer.alloc(4 * 1024);
-  for (let i = 0; i < 1024; i++) addrs.set([10, ((i * 7919) % peers + 1) >> 8, ((i * 7919) % peers + 1) & 0xff, 5], 4 * i);
+  for (let i = 0; i < 1024; i++)
+    addrs.set([10, (((i * 7919) % peers) + 1) >> 8, (((i * 7919) % peers) + 1) & 0xff, 5], 4 * i);
   cases.push({ name: `FDB lookup, ${peers} peers native`, packets: 1024, bytes: 0, fn: () => t.lookupBatch(addrs) });
 }
 
@@ -124,7 +176,9 @@ suite.on('cycle', (e) => {
   const c = cases.find((x) => x.name === e.target.name)!;
   const pps = e.target.hz * c.packets;
   const gbps = (e.target.hz * c.bytes * 8) / 1e9;
-  rows.push(`| ${c.name} | ${(pps / 1e6).toFixed(2)} | ${c.bytes ? gbps.toFixed(1) : '-'} | ±${e.target.stats.rme.toFixed(1)}% |`);
+  rows.push(
+    `| ${c.name} | ${(pps / 1e6).toFixed(2)} | ${c.bytes ? gbps.toFixed(1) : '-'} | ±${e.target.stats.rme.toFixed(1)}% |`,
+  );
   console.error(`${c.name}: ${(pps / 1e6).toFixed(2)} Mpackets/s${c.bytes ? `, ${gbps.toFixed(1)} Gb/s` : ''}`);
 });
 suite.on('complete', () => {

@@ -14,7 +14,16 @@
 // Root (namespaces, TUN). Traffic stays inside the lab's namespaces.
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { cliPath, Lab, labPeer, labUnavailableReason, ping, startVxtunNode, tcpTransfer, type VxtunNode } from '../src/lab/index.js';
+import {
+  cliPath,
+  Lab,
+  labPeer,
+  labUnavailableReason,
+  ping,
+  startVxtunNode,
+  tcpTransfer,
+  type VxtunNode,
+} from '../src/lab/index.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -76,8 +85,21 @@ async function main(): Promise<number> {
   try {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers }));
-    say(`soak: ${seconds}s of traffic through ${nodes.map((n) => `${n.name} (pid ${n.process.pid})`).join(' and ')}; sample every ${sampleS}s after a ${warmupS}s warm-up`);
-    const dump = opt.capture ? lab.spawn(lab.nodeNs(1), process.execPath, [cliPath(), 'dump', '--socket', nodes[0]!.socket, '--seconds', '86400', '-w', '/dev/null']) : undefined;
+    say(
+      `soak: ${seconds}s of traffic through ${nodes.map((n) => `${n.name} (pid ${n.process.pid})`).join(' and ')}; sample every ${sampleS}s after a ${warmupS}s warm-up`,
+    );
+    const dump = opt.capture
+      ? lab.spawn(lab.nodeNs(1), process.execPath, [
+          cliPath(),
+          'dump',
+          '--socket',
+          nodes[0]!.socket,
+          '--seconds',
+          '86400',
+          '-w',
+          '/dev/null',
+        ])
+      : undefined;
     if (dump) {
       await dump.waitForOutput(/listening on /, 20_000);
       say(`soak: capturing on ${nodes[0]!.name} throughout (vxtun dump -w /dev/null, pid ${dump.pid})`);
@@ -94,7 +116,10 @@ async function main(): Promise<number> {
       for (let k = 0; Date.now() < deadline && !failure; k++) {
         const [a, b] = k % 2 === 0 ? [1, 2] : [2, 1];
         const fam = k % 4 < 2 ? 4 : 6;
-        const r = await tcpTransfer(lab.podNs(b), lab.podIP(b, fam), lab.podNs(a), { bytes: chunk, timeoutMs: 120_000 });
+        const r = await tcpTransfer(lab.podNs(b), lab.podIP(b, fam), lab.podNs(a), {
+          bytes: chunk,
+          timeoutMs: 120_000,
+        });
         if (r.bytes !== chunk || r.sha256Received !== r.sha256Sent) {
           failure = `transfer ${k} pod-${a} → pod-${b} (IPv${fam}): ${r.bytes}/${chunk} bytes, sha256 ${r.sha256Received === r.sha256Sent ? 'ok' : 'MISMATCH'}`;
         }
@@ -128,21 +153,29 @@ async function main(): Promise<number> {
         if (t >= warmupS) samples.get(n.name)!.push(s);
         line.push(`${n.name} rss ${mib(s.rssKb)} MiB fds ${s.fds}`);
       }
-      say(`  t=${t.toFixed(0).padStart(4)}s  ${line.join('   ')}${t < warmupS ? '  (warm-up)' : ''}  [${transfers} transfers, ${(bytes / 2 ** 20).toFixed(0)} MiB]`);
+      say(
+        `  t=${t.toFixed(0).padStart(4)}s  ${line.join('   ')}${t < warmupS ? '  (warm-up)' : ''}  [${transfers} transfers, ${(bytes / 2 ** 20).toFixed(0)} MiB]`,
+      );
     }
     await traffic;
     const pings = await pinger;
     if (dump) {
       const alive = dump.running();
       await dump.stop('SIGINT');
-      const summary = dump.stderr().split('\n').find((l) => / captured/.test(l)) ?? '(no summary)';
+      const summary =
+        dump
+          .stderr()
+          .split('\n')
+          .find((l) => / captured/.test(l)) ?? '(no summary)';
       say(`soak: capture: ${summary}`);
       if (!alive) failure ??= `the capture ended early: ${dump.stderr().slice(-300)}`;
     }
 
     let ok = failure === undefined;
     if (failure) say(`soak: FAILED: ${failure}`);
-    say(`soak: ${transfers} transfers, ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s; ping ${pings.sent - pings.lost}/${pings.sent}`);
+    say(
+      `soak: ${transfers} transfers, ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s; ping ${pings.sent - pings.lost}/${pings.sent}`,
+    );
     for (const n of nodes) {
       const ss = samples.get(n.name)!;
       if (ss.length < 4) {

@@ -63,23 +63,34 @@ const STATUS_TIMEOUT_MS = 10_000;
 /** GET /status over the admin unix socket. */
 function fetchStatus(socket: string): Promise<Status> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: socket, path: '/status', agent: false, headers: { host: 'localhost' }, timeout: STATUS_TIMEOUT_MS }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('error', (e) => reject(new ExitError(1, `vxtun: reading the status from ${socket}: ${e.message}`)));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        if (res.statusCode !== 200) return reject(new ExitError(1, `vxtun: admin socket ${socket} answered ${res.statusCode}: ${text.trim().slice(0, 200)}`));
-        try {
-          resolve(JSON.parse(text) as Status);
-        } catch (e) {
-          reject(new ExitError(1, `vxtun: admin socket ${socket} sent a bad status: ${(e as Error).message}`));
-        }
-      });
-    });
+    const req = http.get(
+      { socketPath: socket, path: '/status', agent: false, headers: { host: 'localhost' }, timeout: STATUS_TIMEOUT_MS },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('error', (e) => reject(new ExitError(1, `vxtun: reading the status from ${socket}: ${e.message}`)));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          if (res.statusCode !== 200)
+            return reject(
+              new ExitError(
+                1,
+                `vxtun: admin socket ${socket} answered ${res.statusCode}: ${text.trim().slice(0, 200)}`,
+              ),
+            );
+          try {
+            resolve(JSON.parse(text) as Status);
+          } catch (e) {
+            reject(new ExitError(1, `vxtun: admin socket ${socket} sent a bad status: ${(e as Error).message}`));
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', (e: NodeJS.ErrnoException) =>
-      reject(new ExitError(1, `vxtun: cannot reach the admin socket ${socket}: ${e.code ?? e.message}${socketHint(e)}`)),
+      reject(
+        new ExitError(1, `vxtun: cannot reach the admin socket ${socket}: ${e.code ?? e.message}${socketHint(e)}`),
+      ),
     );
   });
 }
@@ -153,7 +164,10 @@ function program(): Command {
     .option('-w, --write <file>', 'write pcapng to FILE ("-" for stdout) instead of printing lines')
     .option('-c, --count <n>', 'stop after N packets')
     .option('--seconds <s>', 'stop after S seconds')
-    .option('-s, --snaplen <n>', 'keep at most N bytes of each inner packet (default and maximum 1962: a whole MTU-sized packet)')
+    .option(
+      '-s, --snaplen <n>',
+      'keep at most N bytes of each inner packet (default and maximum 1962: a whole MTU-sized packet)',
+    )
     .option('--outer', 'whole datagrams: outer IPv4/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
     .action(cmdDump);
   p.command('version')
@@ -162,7 +176,9 @@ function program(): Command {
       out(VERSION);
     });
   p.command('demo')
-    .description('build a throwaway lab in network namespaces (two vxtun nodes, one kernel VXLAN node) and show traffic across it (root)')
+    .description(
+      'build a throwaway lab in network namespaces (two vxtun nodes, one kernel VXLAN node) and show traffic across it (root)',
+    )
     .action(cmdDemo);
   return p;
 }

@@ -15,7 +15,11 @@ const DEVICE = 'vxtun0';
 /** Compiles relay.c into dir; returns the binary's path. */
 export function buildRelay(dir: string): string {
   const bin = join(dir, 'relay');
-  execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', bin, join(dirname(fileURLToPath(import.meta.url)), 'relay.c')], { stdio: 'inherit' });
+  execFileSync(
+    'cc',
+    ['-O2', '-Wall', '-pthread', '-o', bin, join(dirname(fileURLToPath(import.meta.url)), 'relay.c')],
+    { stdio: 'inherit' },
+  );
   return bin;
 }
 
@@ -25,14 +29,30 @@ export function buildRelay(dir: string): string {
  * networks. gso_max_size stays at the kernel's 65536, as vxtun leaves it: lowering it makes the kernel segment every
  * forwarded super-packet above it in software before the TUN sees it.
  */
-export async function startFloorNode(lab: Lab, relay: string, i: number, j: number, opts: { iovecs?: boolean } = {}): Promise<NsProcess> {
+export async function startFloorNode(
+  lab: Lab,
+  relay: string,
+  i: number,
+  j: number,
+  opts: { iovecs?: boolean } = {},
+): Promise<NsProcess> {
   const ns = lab.nodeNs(i);
   const args = [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)];
   // iovecs: the same bytes gathered as vxtun gathers them (relay.c, VXTUN_RELAY_IOVECS).
   const p = lab.spawn(ns, relay, args, opts.iovecs ? { env: { ...process.env, VXTUN_RELAY_IOVECS: '1' } } : {});
   await p.waitForOutput(/relay ready/, 5_000);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);
-  await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'mtu', String(lab.underlayMTU - 50), 'txqueuelen', String(TUN_TX_QUEUE_LEN), 'up']);
+  await lab.ip(ns, [
+    'link',
+    'set',
+    'dev',
+    DEVICE,
+    'mtu',
+    String(lab.underlayMTU - 50),
+    'txqueuelen',
+    String(TUN_TX_QUEUE_LEN),
+    'up',
+  ]);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'gso_max_segs', '128']);
   await lab.ip(ns, ['addr', 'replace', `${lab.podCIDR(i).replace(/\/24$/, '')}/32`, 'dev', DEVICE]);
   await lab.ip(ns, ['-6', 'addr', 'replace', `${lab.podCIDR(i, 6).replace(/\/64$/, '')}/128`, 'dev', DEVICE, 'nodad']);
@@ -44,9 +64,17 @@ export async function startFloorNode(lab: Lab, relay: string, i: number, j: numb
 /** A sha256-checked transfer each way (so the floor is a relay that works); throws on a mismatch. */
 export async function verifyFloor(lab: Lab, bytes: number): Promise<string> {
   const out: string[] = [];
-  for (const [from, to] of [[1, 2], [2, 1]] as const) {
-    const r = await tcpTransfer(lab.podNs(to), lab.podIP(to), lab.podNs(from), { bytes, seed: `floor-${from}`, timeoutMs: 120_000 });
-    if (r.bytes !== bytes || r.sha256Sent !== r.sha256Received) throw new Error(`floor relay corrupted a transfer pod-${from} → pod-${to}`);
+  for (const [from, to] of [
+    [1, 2],
+    [2, 1],
+  ] as const) {
+    const r = await tcpTransfer(lab.podNs(to), lab.podIP(to), lab.podNs(from), {
+      bytes,
+      seed: `floor-${from}`,
+      timeoutMs: 120_000,
+    });
+    if (r.bytes !== bytes || r.sha256Sent !== r.sha256Received)
+      throw new Error(`floor relay corrupted a transfer pod-${from} → pod-${to}`);
     out.push(`pod-${from} → pod-${to} ${bytes} B sha256 match`);
   }
   return out.join(', ');
@@ -57,7 +85,13 @@ export async function stopRelays(relays: NsProcess[]): Promise<string[]> {
   const out: string[] = [];
   for (const r of relays) {
     await r.stop('SIGTERM', 3_000);
-    out.push(r.stderr().split('\n').reverse().find((l) => l.includes('"relay-stats"')) ?? r.stderr().trim().slice(-300));
+    out.push(
+      r
+        .stderr()
+        .split('\n')
+        .reverse()
+        .find((l) => l.includes('"relay-stats"')) ?? r.stderr().trim().slice(-300),
+    );
   }
   return out;
 }

@@ -34,9 +34,17 @@ inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 
 // -1 for a byte that is no op.
 int FixedOperandLen(uint8_t op) {
   switch (op) {
-    case kFalse: case kTx: case kRx: case kDrops: case kNot: case kAnd: case kOr: return 0;
-    case kVerdict: case kProto: return 1;
-    case kPeer: case kPort: return 2;
+    case kFalse:
+    case kTx:
+    case kRx:
+    case kDrops:
+    case kNot:
+    case kAnd:
+    case kOr: return 0;
+    case kVerdict:
+    case kProto: return 1;
+    case kPeer:
+    case kPort: return 2;
     case kHost4: return 4;
     case kHost6: return 16;
     case kNet4: return 1 + 4;
@@ -69,7 +77,7 @@ bool SamePrefix(const uint8_t* a, const uint8_t* b, unsigned bits) {
 bool HostBitsClear(const uint8_t* addr, size_t n, unsigned bits) {
   for (size_t i = 0; i < n; i++) {
     const size_t keep = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * i : 0;  // prefix bits in byte i
-    const uint8_t host = static_cast<uint8_t>(0xff >> keep);  // keep == 8 → 0
+    const uint8_t host = static_cast<uint8_t>(0xff >> keep);                        // keep == 8 → 0
     if (addr[i] & host) return false;
   }
   return true;
@@ -85,8 +93,8 @@ bool NetOperandOk(const uint8_t* at) {
 // ---- the packet: summarizePacket() in src/dump/packet-summary.ts, as far as the filter needs it ----
 
 struct PacketFacts {
-  uint8_t family = 0;  // 4, 6, or 0 when not IP
-  int proto = -1;      // IPv4 protocol / IPv6 next header; -1 when not IP
+  uint8_t family = 0;            // 4, 6, or 0 when not IP
+  int proto = -1;                // IPv4 protocol / IPv6 next header; -1 when not IP
   const uint8_t* src = nullptr;  // 4 or 16 bytes when IP
   const uint8_t* dst = nullptr;
   bool hasPorts = false;  // TCP/UDP with both ports in the captured bytes
@@ -103,7 +111,7 @@ PacketFacts Summarize(const uint8_t* p, size_t len) {
     s.proto = p[9];
     s.src = p + 12;
     s.dst = p + 16;
-    l4 = static_cast<size_t>(p[0] & 0x0f) * 4;  // may be < 20 in garbage; the reference reads there anyway
+    l4 = static_cast<size_t>(p[0] & 0x0f) * 4;       // may be < 20 in garbage; the reference reads there anyway
     if (((p[6] & 0x1f) << 8 | p[7]) != 0) return s;  // only the first fragment has the transport header
   } else if (version == 6 && len >= 40) {
     s.family = 6;

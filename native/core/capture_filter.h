@@ -49,10 +49,10 @@ constexpr size_t kMaxFilterStack = 32;
 
 // What a filter looks at: one packet and what the dataplane decided about it.
 struct CaptureView {
-  uint8_t dir;             // 0 tx, 1 rx
-  uint8_t verdict;         // 0 forward, else the verdict code
-  std::string_view peer;   // "" when unknown
-  const uint8_t* pkt;      // the inner IP packet (may be truncated or garbage)
+  uint8_t dir;            // 0 tx, 1 rx
+  uint8_t verdict;        // 0 forward, else the verdict code
+  std::string_view peer;  // "" when unknown
+  const uint8_t* pkt;     // the inner IP packet (may be truncated or garbage)
   size_t len;
 };
 

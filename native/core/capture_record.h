@@ -20,16 +20,16 @@ struct CaptureRecordHeader {
   uint32_t dropsBefore;  // records of this ring lost (ring full) since the previous record
   uint16_t capLen;       // data bytes kept
   uint16_t worker;
-  uint8_t dir;           // kCaptureTx / kCaptureRx
-  uint8_t verdict;       // Verdict: 0 forward, else the drop reason
+  uint8_t dir;      // kCaptureTx / kCaptureRx
+  uint8_t verdict;  // Verdict: 0 forward, else the drop reason
   uint8_t flags;
-  uint8_t nameLen;       // peer name bytes that follow (0: unknown peer)
-  UnderlayAddr vtep;     // the peer's underlay address (tx: destination, rx: outer source); none when unknown
-  uint8_t reserved[7];   // zero
+  uint8_t nameLen;      // peer name bytes that follow (0: unknown peer)
+  UnderlayAddr vtep;    // the peer's underlay address (tx: destination, rx: outer source); none when unknown
+  uint8_t reserved[7];  // zero
 };
 static_assert(sizeof(CaptureRecordHeader) == 48, "capture record layout");
 
-constexpr size_t kCapturePrefix = kEncapPrefix;                        // 22
-constexpr size_t kCaptureMaxSnap = 1962;                               // inner bytes kept at most (an MTU-sized packet whole)
+constexpr size_t kCapturePrefix = kEncapPrefix;  // 22
+constexpr size_t kCaptureMaxSnap = 1962;         // inner bytes kept at most (an MTU-sized packet whole)
 
 }  // namespace vxtun

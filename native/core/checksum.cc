@@ -142,7 +142,7 @@ namespace {
 // none to check (CsumFix::NotApplicable).
 struct L4Csum {
   size_t l4len = 0;
-  size_t off = 0;       // of the field, in the L4 header
+  size_t off = 0;  // of the field, in the L4 header
   uint16_t field = 0;
   uint64_t pseudo = 0;  // the pseudo-header sum, with the L4 length
 };

@@ -47,8 +47,7 @@ Verdict ClassifyRx(const Table& t, const RxPolicy& pol, const UnderlayAddr& src,
   } else {
     uint64_t hi, lo;
     Load6(ip.src, &hi, &lo);
-    if (pol.checkInnerSource && peer >= 0 && !Table::Contains6(t.peer(peer).v6, hi, lo))
-      return Verdict::SpoofedSource;
+    if (pol.checkInnerSource && peer >= 0 && !Table::Contains6(t.peer(peer).v6, hi, lo)) return Verdict::SpoofedSource;
     Load6(ip.dst, &hi, &lo);
     if (!t.IsLocal6(hi, lo)) return Verdict::NotLocal;
   }

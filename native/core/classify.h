@@ -11,26 +11,26 @@ namespace vxtun {
 
 struct RxPolicy {
   uint32_t vni = 1;
-  uint8_t mac[6] = {};             // our VTEP MAC
-  bool acceptUnknownVteps = false; // debugging switch: accept datagrams from unknown sources
-  bool checkInnerSource = true;    // inner source must lie in the sending peer's pod CIDRs
+  uint8_t mac[6] = {};              // our VTEP MAC
+  bool acceptUnknownVteps = false;  // debugging switch: accept datagrams from unknown sources
+  bool checkInnerSource = true;     // inner source must lie in the sending peer's pod CIDRs
 };
 
 struct TxResult {
-  int peer = -1;         // index into the table
-  size_t length = 0;     // the IP packet's own length
+  int peer = -1;      // index into the table
+  size_t length = 0;  // the IP packet's own length
   uint16_t ethertype = 0;
   uint32_t flowHash = 0;
-  InnerIp ip;            // the parsed packet (pointers into it)
+  InnerIp ip;  // the parsed packet (pointers into it)
 };
 
 // A packet read from the TUN: Forward (with the peer), or Short, BadIp, NoRoute.
 Verdict ClassifyTx(const Table& t, const uint8_t* pkt, size_t len, TxResult* out);
 
 struct RxResult {
-  int peer = -1;       // the sending peer, or -1 when unknown sources are accepted
-  size_t length = 0;   // inner IP length; the packet starts at kEncapPrefix
-  InnerIp ip;          // the parsed inner packet (pointers into the datagram)
+  int peer = -1;      // the sending peer, or -1 when unknown sources are accepted
+  size_t length = 0;  // inner IP length; the packet starts at kEncapPrefix
+  InnerIp ip;         // the parsed inner packet (pointers into the datagram)
 };
 
 // A datagram received from outer source src (either family). Checks, in the contract's

@@ -18,12 +18,13 @@ inline void Put16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v);
 }
 inline uint32_t Be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
+         p[3];
 }
 
 struct Seg {
-  size_t th = 0;       // TCP header length, 0 if not a coalescing candidate
-  size_t hlen = 0;     // IP + TCP header
+  size_t th = 0;    // TCP header length, 0 if not a coalescing candidate
+  size_t hlen = 0;  // IP + TCP header
   size_t payload = 0;
   uint32_t seq = 0;
   uint8_t flags = 0;
@@ -55,7 +56,7 @@ bool SameShape(const RxPkt& a, const Seg& sa, const RxPkt& b, const Seg& sb) {
   const uint8_t* y = b.p;
   if (a.ip.family == 4) {
     if (x[1] != y[1] || x[8] != y[8] || (x[6] & 0xe0) != (y[6] & 0xe0)) return false;  // TOS, TTL, flags
-    if (std::memcmp(x + 12, y + 12, 8) != 0) return false;                              // addresses
+    if (std::memcmp(x + 12, y + 12, 8) != 0) return false;                             // addresses
   } else {
     if (std::memcmp(x, y, 4) != 0 || x[7] != y[7]) return false;  // class, label, hop limit
     if (std::memcmp(x + 8, y + 8, 32) != 0) return false;
@@ -63,8 +64,8 @@ bool SameShape(const RxPkt& a, const Seg& sa, const RxPkt& b, const Seg& sb) {
   const uint8_t* tx = x + a.ip.headerLen;
   const uint8_t* ty = y + b.ip.headerLen;
   if (std::memcmp(tx, ty, 4) != 0 || std::memcmp(tx + 8, ty + 8, 4) != 0) return false;  // ports, ack
-  if (std::memcmp(tx + 14, ty + 14, 2) != 0) return false;                                // window
-  return std::memcmp(tx + 20, ty + 20, sa.th - 20) == 0;                                  // options
+  if (std::memcmp(tx + 14, ty + 14, 2) != 0) return false;                               // window
+  return std::memcmp(tx + 20, ty + 20, sa.th - 20) == 0;                                 // options
 }
 
 }  // namespace

@@ -50,19 +50,19 @@ struct RxPkt {
 
 struct TunWrite {
   enum Kind : uint8_t { kPlain, kGso, kSplit } kind = kPlain;
-  int pkt = 0;         // index of the (first) packet
-  int firstIov = 0;    // iov[firstIov] is this write's virtio-net header
+  int pkt = 0;       // index of the (first) packet
+  int firstIov = 0;  // iov[firstIov] is this write's virtio-net header
   int iovcnt = 0;
-  int segments = 1;    // packets merged into this write
+  int segments = 1;  // packets merged into this write
 };
 
 struct GroStats {
-  uint64_t coalesced = 0;       // packets that joined another packet's write
-  uint64_t csumCompleted = 0;   // partial inner checksums completed
+  uint64_t coalesced = 0;      // packets that joined another packet's write
+  uint64_t csumCompleted = 0;  // partial inner checksums completed
 };
 
 struct GroScratch {
-  uint8_t* vnet;   // capacity: maxWrites * kVnetHdrLen
+  uint8_t* vnet;  // capacity: maxWrites * kVnetHdrLen
   struct iovec* iov;
   int iovCap;
   TunWrite* writes;

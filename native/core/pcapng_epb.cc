@@ -13,8 +13,8 @@ namespace {
 constexpr uint32_t kEpb = 6;
 constexpr uint16_t kOptComment = 1;
 constexpr uint16_t kOptDropCount = 4;
-constexpr size_t kOuterHdr = 28;  // IPv4 20 + UDP 8
-constexpr size_t kCommentMax = 64 + 255 + 32;  // with an IPv4 VTEP (or none)
+constexpr size_t kOuterHdr = 28;                    // IPv4 20 + UDP 8
+constexpr size_t kCommentMax = 64 + 255 + 32;       // with an IPv4 VTEP (or none)
 constexpr size_t kCommentMaxV6 = kCommentMax + 32;  // an IPv6 VTEP's text is up to 30 bytes longer
 
 size_t Pad4(size_t n) { return (n + 3) & ~static_cast<size_t>(3); }

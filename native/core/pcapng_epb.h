@@ -23,7 +23,7 @@ namespace vxtun {
 
 struct EpbOuter {
   UnderlayAddr publicIp;  // this node's underlay address
-  uint16_t port;         // VXLAN UDP port, host order
+  uint16_t port;          // VXLAN UDP port, host order
   uint32_t vni;
 };
 

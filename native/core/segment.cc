@@ -20,7 +20,8 @@ inline void Put32(uint8_t* p, uint32_t v) {
   Put16(p + 2, static_cast<uint16_t>(v));
 }
 inline uint32_t Get32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
+         p[3];
 }
 }  // namespace
 
@@ -72,8 +73,8 @@ void TcpSegmenter::Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hd
   if (i > 0) flags &= static_cast<uint8_t>(~kTcpCwr);
   tcp[13] = flags;
   const size_t l4 = th_ + len;
-  uint64_t sum = tcpBase_ + (seq >> 16) + (seq & 0xffff) + (static_cast<uint32_t>(tcp[12]) << 8 | flags) + (l4 & 0xffff) +
-                 (l4 >> 16);
+  uint64_t sum = tcpBase_ + (seq >> 16) + (seq & 0xffff) + (static_cast<uint32_t>(tcp[12]) << 8 | flags) +
+                 (l4 & 0xffff) + (l4 >> 16);
   // th is a multiple of 4, so the payload's words line up with the segment's.
   sum = SumBytes(payload, len, sum);
   Put16(tcp + 16, static_cast<uint16_t>(~Fold(sum)));

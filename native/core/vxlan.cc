@@ -62,8 +62,7 @@ bool Ipv4HeaderChecksumOk(const uint8_t* hdr, size_t headerLen) {
   return sum == 0xffff;
 }
 
-void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const uint8_t* srcMac,
-                      uint16_t ethertype) {
+void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const uint8_t* srcMac, uint16_t ethertype) {
   out[0] = kVxlanFlagI;
   out[1] = out[2] = out[3] = 0;
   out[4] = static_cast<uint8_t>(vni >> 16);

@@ -33,12 +33,12 @@ const char* VerdictName(Verdict v);
 
 // The addresses and length of an inner IP packet, pointing into the caller's span.
 struct InnerIp {
-  uint8_t family = 0;           // 4 or 6
-  const uint8_t* src = nullptr; // 4 or 16 bytes
+  uint8_t family = 0;            // 4 or 6
+  const uint8_t* src = nullptr;  // 4 or 16 bytes
   const uint8_t* dst = nullptr;
-  size_t length = 0;            // the IP packet's own length (trailing bytes excluded)
-  size_t headerLen = 0;         // IPv4 IHL*4, or 40 for IPv6
-  uint8_t proto = 0;            // IPv4 protocol / IPv6 next header
+  size_t length = 0;     // the IP packet's own length (trailing bytes excluded)
+  size_t headerLen = 0;  // IPv4 IHL*4, or 40 for IPv6
+  uint8_t proto = 0;     // IPv4 protocol / IPv6 next header
 };
 
 // Parses an IP packet. Returns Forward, Short or BadIp. Does not check the IPv4 header checksum.
@@ -48,8 +48,7 @@ Verdict ParseInnerIp(const uint8_t* p, size_t len, InnerIp* out);
 bool Ipv4HeaderChecksumOk(const uint8_t* hdr, size_t headerLen);
 
 // Writes the 22-byte prefix (VXLAN header + inner Ethernet header) at out.
-void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const uint8_t* srcMac,
-                      uint16_t ethertype);
+void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const uint8_t* srcMac, uint16_t ethertype);
 
 // Checks the VXLAN header and VNI. Returns Forward, Short, BadHeader or Vni.
 Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni);

@@ -32,8 +32,8 @@ namespace vxtun {
 // 2288 bytes; src/dump/capture.ts CAPTURE_RING_BYTES (kCaptureSlots × this) budgets sessions with it: change both.
 constexpr size_t kCaptureSlot = sizeof(CaptureRecordHeader) + 255 + kCapturePrefix + kCaptureMaxSnap + 1;
 static_assert(kCaptureSlot == 2288, "src/dump/capture.ts CAPTURE_RING_BYTES assumes this size");
-constexpr size_t kCaptureSlots = 1024;                                 // per loop and session
-constexpr int kMaxCaptures = 8;                                        // sessions running at once
+constexpr size_t kCaptureSlots = 1024;  // per loop and session
+constexpr int kMaxCaptures = 8;         // sessions running at once
 
 class CaptureRing {
  public:

@@ -31,7 +31,7 @@ struct DataplaneStats {
   uint64_t rxPackets = 0, rxBytes = 0, rxErrors = 0, rxCsumCompleted = 0, rxSuperSplit = 0, rxCoalesced = 0;
   uint64_t txDrops[kVerdictCount] = {};
   uint64_t rxDrops[kVerdictCount] = {};
-  OffloadSet offloads;  // as in use now
+  OffloadSet offloads;          // as in use now
   uint64_t captureDropped = 0;  // capture records lost to a full ring (all captures, ever)
   uint64_t captureMatched = 0;  // packets that passed a capture's filter (all captures, ever)
   int captureSessions = 0;      // captures running now

@@ -29,10 +29,10 @@ std::string ErrnoName(int e);
 struct OutMsg {
   struct iovec* iov = nullptr;
   int iovcnt = 0;
-  UnderlayAddr dst;       // the peer's underlay address, either family
-  uint16_t dstPort = 0;   // network byte order
+  UnderlayAddr dst;      // the peer's underlay address, either family
+  uint16_t dstPort = 0;  // network byte order
   uint16_t gsoSize = 0;
-  uint16_t socket = 0;    // which transmit socket (chosen by inner flow hash)
+  uint16_t socket = 0;  // which transmit socket (chosen by inner flow hash)
 };
 
 class TunIO {
@@ -44,8 +44,7 @@ class TunIO {
   // Writes n packets; packet i is gathered from counts[i] consecutive iovecs of iov (its
   // virtio-net header first). A failed write adds weights[i] to *failed (1 when weights is null): the
   // received datagrams it carried.
-  virtual int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n,
-                         uint64_t* failed) = 0;
+  virtual int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) = 0;
   virtual int PollFd() const = 0;
 };
 

@@ -48,8 +48,7 @@ struct RxBatch::Arrays {
 
 RxBatch::RxBatch(int id, UdpIO* sock, TunIO* tun, TableHolder* table, TableHolder::ReaderSlot* slot,
                  const WorkerSettings& s, Counters* c)
-    : id_(id), sock_(sock), tun_(tun), table_(table), slot_(slot), settings_(s), c_(c), want_(kBatch),
-      a_(new Arrays) {}
+    : id_(id), sock_(sock), tun_(tun), table_(table), slot_(slot), settings_(s), c_(c), want_(kBatch), a_(new Arrays) {}
 
 RxBatch::~RxBatch() = default;
 

@@ -32,8 +32,8 @@ namespace vxtun {
 class RxBatch {
  public:
   // tun: the worker's own queue (used when s.tunQueues has at most one). Buffers are allocated here, once.
-  RxBatch(int id, UdpIO* sock, TunIO* tun, TableHolder* table, TableHolder::ReaderSlot* slot,
-          const WorkerSettings& s, Counters* c);
+  RxBatch(int id, UdpIO* sock, TunIO* tun, TableHolder* table, TableHolder::ReaderSlot* slot, const WorkerSettings& s,
+          Counters* c);
   RxBatch(const RxBatch&) = delete;
   RxBatch& operator=(const RxBatch&) = delete;
   ~RxBatch();

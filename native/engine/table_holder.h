@@ -42,7 +42,7 @@ class TableHolder {
 
  private:
   void WaitForReaders();  // with writerMu_ held
-  std::mutex writerMu_;  // serialises Replace and RegisterReader
+  std::mutex writerMu_;   // serialises Replace and RegisterReader
   std::atomic<const Table*> current_;
   std::atomic<uint64_t> epoch_{1};
   std::vector<std::unique_ptr<ReaderSlot>> slots_;

@@ -45,9 +45,15 @@ struct TxBatch::Arrays {
   uint8_t tmpl[kMaxLayoutH + 64];
 };
 
-TxBatch::TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolder* table,
-                 TableHolder::ReaderSlot* slot, const WorkerSettings& s, Counters* c)
-    : id_(id), tun_(tun), senders_(std::move(senders)), table_(table), slot_(slot), settings_(s), c_(c),
+TxBatch::TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolder* table, TableHolder::ReaderSlot* slot,
+                 const WorkerSettings& s, Counters* c)
+    : id_(id),
+      tun_(tun),
+      senders_(std::move(senders)),
+      table_(table),
+      slot_(slot),
+      settings_(s),
+      c_(c),
       a_(new Arrays) {
   SetLayout(TsoLayout{});
 }
@@ -61,8 +67,8 @@ void TxBatch::Reset() {
 }
 
 std::string TxBatch::FatalMessage(int rc) const {
-  return "worker " + std::to_string(id_) + (sendFailed_ ? ": sending to the underlay: " : ": reading the TUN device: ") +
-         ErrnoName(-rc);
+  return "worker " + std::to_string(id_) +
+         (sendFailed_ ? ": sending to the underlay: " : ": reading the TUN device: ") + ErrnoName(-rc);
 }
 
 // Every slot gets the same layout, or (when it does not fit a slot) every slot reads contiguously: Run
@@ -183,7 +189,8 @@ int TxBatch::Run() {
     WriteEncapPrefix(slot, settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
     if (cap) {
       if (inPlace) {
-        const size_t have = TsoScatterCopy(slot, r.length, layout, A.capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
+        const size_t have =
+            TsoScatterCopy(slot, r.length, layout, A.capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
         cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, A.capScratch.get(), have,
                      kEncapPrefix + r.length);
       } else {
@@ -245,9 +252,9 @@ int TxBatch::Run() {
       continue;
     }
     struct iovec* const segIov = iov.Take(2 * static_cast<size_t>(kMaxTsoSegs));
-    const TsoPlan plan = PlanTsoSegments(pkt, r.ip, th, v.gsoSize, slot,
-                                         A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt, kHdrScratchPerPkt,
-                                         segIov, kMaxTsoSegs);
+    const TsoPlan plan =
+        PlanTsoSegments(pkt, r.ip, th, v.gsoSize, slot, A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt,
+                        kHdrScratchPerPkt, segIov, kMaxTsoSegs);
     iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
     if (plan.segments == 0) {
       drops[static_cast<int>(Verdict::BadIp)]++;

@@ -23,8 +23,8 @@ using FatalFn = std::function<void(const std::string&)>;
 
 class Worker {
  public:
-  Worker(int id, TunIO* tun, UdpIO* rxSock, std::vector<UdpSender*> txSocks, TableHolder* table, const WorkerSettings& s,
-         int stopFd, FatalFn fatal);
+  Worker(int id, TunIO* tun, UdpIO* rxSock, std::vector<UdpSender*> txSocks, TableHolder* table,
+         const WorkerSettings& s, int stopFd, FatalFn fatal);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   void Start();

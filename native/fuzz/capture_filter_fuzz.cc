@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t len;
   auto pkt = r.Rest(&len);
 
-  const CaptureView v{dir, verdict, std::string_view(reinterpret_cast<const char*>(peer.get()), peerLen), pkt.get(), len};
+  const CaptureView v{dir, verdict, std::string_view(reinterpret_cast<const char*>(peer.get()), peerLen), pkt.get(),
+                      len};
   const CaptureView empty{dir, verdict, {}, nullptr, 0};
 
   CaptureFilter f;

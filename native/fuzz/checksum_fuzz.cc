@@ -12,9 +12,7 @@
 
 using namespace vxtun;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint16_t scalar = Fold(SumBytesWith(SumImpl::Scalar, data, size));
@@ -45,9 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(std::memcmp(pkt.get(), before.get(), len) == 0);
       FUZZ_CHECK(!L4Valid(pkt.get(), ip));
       break;
-    case CsumFix::NotApplicable:
-      FUZZ_CHECK(std::memcmp(pkt.get(), before.get(), len) == 0);
-      break;
+    case CsumFix::NotApplicable: FUZZ_CHECK(std::memcmp(pkt.get(), before.get(), len) == 0); break;
   }
   return 0;
 }

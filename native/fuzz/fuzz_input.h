@@ -105,12 +105,12 @@ inline std::unique_ptr<Table> ReadTable(Reader& r, std::vector<Prefix4>* local4 
 
 // Stops the fuzzer with a message when an invariant does not hold (libFuzzer reports it as a crash
 // and saves the input).
-#define FUZZ_CHECK(cond)                                                                       \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
+#define FUZZ_CHECK(cond)                                                                \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                            \
-    }                                                                                          \
+      std::abort();                                                                     \
+    }                                                                                   \
   } while (0)
 
 }  // namespace vxtun::fuzz

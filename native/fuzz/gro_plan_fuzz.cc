@@ -81,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int i = 0; i < n; i++) {
     const uint8_t c = r.U8();
     size_t len = (c & 0x03) == 3 ? r.U8() % (mss + 1) : mss;  // sometimes short
-    if (c & 0x04) seq += 7;                                      // a gap
+    if (c & 0x04) seq += 7;                                   // a gap
     const uint8_t flags = static_cast<uint8_t>(0x10 | ((c & 0x08) ? 0x08 : 0) | ((c & 0x80) ? 0x01 : 0));
     auto p = Tcp(v6, (c & 0x10) ? 4000 : 3000, seq, flags, len, static_cast<uint8_t>(i));
     if ((c & 0x20) && len > 0) p.back() ^= 0x5a;  // corrupted after its checksum was taken
@@ -150,7 +150,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(g.size() == o.size());
       // Only a partial checksum may change: completed.
       const size_t csumAt = (v6 ? 40u : 20u) + 16;
-      for (size_t i = 0; i < g.size(); i++) FUZZ_CHECK(g[i] == o[i] || ((i == csumAt || i == csumAt + 1) && seeded[at]));
+      for (size_t i = 0; i < g.size(); i++)
+        FUZZ_CHECK(g[i] == o[i] || ((i == csumAt || i == csumAt + 1) && seeded[at]));
       if (std::memcmp(g.data(), o.data(), g.size()) != 0) {
         InnerIp ip;
         FUZZ_CHECK(ParseInnerIp(g.data(), g.size(), &ip) == Verdict::Forward && L4Valid(g.data(), ip));

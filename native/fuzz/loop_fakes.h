@@ -109,8 +109,7 @@ inline void AppendPacket(std::vector<uint8_t>& out, const PacketSpec& s) {
     // The payload is s.payload bytes of s.fill at an even offset: its sum in closed form (summing tens of
     // megabytes per input byte by byte was a third of the harnesses' time).
     const uint64_t fillSum = (s.payload / 2) * (s.fill * 257ull) + ((s.payload & 1) ? s.fill << 8 : 0);
-    uint16_t c =
-        static_cast<uint16_t>(~Fold(SumBytes(t, l4h, PseudoHeaderSum(ip, l4h + s.payload) + fillSum)));
+    uint16_t c = static_cast<uint16_t>(~Fold(SumBytes(t, l4h, PseudoHeaderSum(ip, l4h + s.payload) + fillSum)));
     if (s.proto == 17 && c == 0) c = 0xffff;
     Put16(t + off, c);
   }

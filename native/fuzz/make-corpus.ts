@@ -39,7 +39,15 @@ function pseudoSum(src: number[], dst: number[], proto: number, l4len: number): 
 type Csum = 'valid' | 'partial' | 'bad';
 
 /** An IP packet carrying `l4` (TCP: proto 6, checksum at 16; UDP: 17, at 6) with the checksum as asked. */
-function ipPacket(family: 4 | 6, src: string, dst: string, proto: number, l4In: number[], csum: Csum, opts: { id?: number; frag?: number; ipOptions?: number[] } = {}): Uint8Array {
+function ipPacket(
+  family: 4 | 6,
+  src: string,
+  dst: string,
+  proto: number,
+  l4In: number[],
+  csum: Csum,
+  opts: { id?: number; frag?: number; ipOptions?: number[] } = {},
+): Uint8Array {
   const s = family === 4 ? v4(src) : v6(src);
   const d = family === 4 ? v4(dst) : v6(dst);
   const l4 = [...l4In];
@@ -60,7 +68,20 @@ function ipPacket(family: 4 | 6, src: string, dst: string, proto: number, l4In: 
   }
   const optionBytes = opts.ipOptions ?? [];
   const ihl = 5 + optionBytes.length / 4;
-  const hdr = [0x40 | ihl, 0, ...be16(ihl * 4 + l4.length), ...be16(opts.id ?? 0x1234), ...be16(opts.frag ?? 0x4000), 64, proto, 0, 0, ...s, ...d, ...optionBytes];
+  const hdr = [
+    0x40 | ihl,
+    0,
+    ...be16(ihl * 4 + l4.length),
+    ...be16(opts.id ?? 0x1234),
+    ...be16(opts.frag ?? 0x4000),
+    64,
+    proto,
+    0,
+    0,
+    ...s,
+    ...d,
+    ...optionBytes,
+  ];
   const c = internetChecksum(Uint8Array.from(hdr));
   hdr[10] = c >> 8;
   hdr[11] = c & 0xff;
@@ -70,9 +91,30 @@ function ipPacket(family: 4 | 6, src: string, dst: string, proto: number, l4In: 
 function tcp(payload: number[], opts: { flags?: number; options?: number[]; seq?: number } = {}): number[] {
   const o = opts.options ?? [];
   const doff = 5 + o.length / 4;
-  return [...be16(40000), ...be16(5201), ...be32(opts.seq ?? 0x10203040), ...be32(0x0a0b0c0d), doff << 4, opts.flags ?? 0x18, ...be16(501), 0, 0, 0, 0, ...o, ...payload];
+  return [
+    ...be16(40000),
+    ...be16(5201),
+    ...be32(opts.seq ?? 0x10203040),
+    ...be32(0x0a0b0c0d),
+    doff << 4,
+    opts.flags ?? 0x18,
+    ...be16(501),
+    0,
+    0,
+    0,
+    0,
+    ...o,
+    ...payload,
+  ];
 }
-const udp = (payload: number[]): number[] => [...be16(40001), ...be16(9999), ...be16(8 + payload.length), 0, 0, ...payload];
+const udp = (payload: number[]): number[] => [
+  ...be16(40001),
+  ...be16(9999),
+  ...be16(8 + payload.length),
+  0,
+  0,
+  ...payload,
+];
 
 const MSS_OPT = [2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]; // MSS 1460, NOP NOP, timestamps
 
@@ -125,7 +167,13 @@ const flipped = (d: Uint8Array, at: number, x: number): Uint8Array => {
 
 // ---- capture_filter's layout (capture_filter_fuzz.cc): program, dir, verdict, peer, packet ----
 const REASONS = loadTestingAddon().dropReasons;
-function filterInput(program: Uint8Array | number[], dir: number, verdict: string, peer: string, packet: Uint8Array | number[]): Uint8Array {
+function filterInput(
+  program: Uint8Array | number[],
+  dir: number,
+  verdict: string,
+  peer: string,
+  packet: Uint8Array | number[],
+): Uint8Array {
   const name = [...Buffer.from(peer, 'utf8')];
   const code = verdict === 'forward' ? 0 : REASONS.indexOf(verdict) + 1;
   return Uint8Array.from([...be16(program.length), ...program, dir, code, name.length, ...name, ...packet]);
@@ -144,7 +192,10 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
     'v6-vtep-v4-source': rxInput(STRICT | 0x08 | 0x04, dg(v4udp)),
     'v4-vtep-mapped-source': rxInput(STRICT | 0x04, dg(v6udp)),
     'spoofed-source': rxInput(STRICT, dg(ipPacket(4, '10.244.3.9', '10.244.1.2', 17, udp(bytes(8, 5)), 'valid'))),
-    'spoofed-source-unchecked': rxInput(0, dg(ipPacket(6, 'fd10:244:0:3::9', 'fd10:244:0:1::2', 17, udp(bytes(8, 6)), 'valid'))),
+    'spoofed-source-unchecked': rxInput(
+      0,
+      dg(ipPacket(6, 'fd10:244:0:3::9', 'fd10:244:0:1::2', 17, udp(bytes(8, 6)), 'valid')),
+    ),
     'not-local': rxInput(STRICT, dg(ipPacket(4, '10.244.2.2', '10.244.7.2', 17, udp(bytes(8, 7)), 'valid'))),
     vni: rxInput(STRICT, dg(v4udp, 42)),
     'bad-mac': rxInput(STRICT, dg(v4udp, 1, '0a:00:00:00:09:09')),
@@ -159,7 +210,9 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
   parse_ip: {
     'v4-udp': v4udp,
     'v4-tcp-options': v4tcp,
-    'v4-ip-options': ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(20, 8)), 'valid', { ipOptions: [0x94, 4, 0, 0] }),
+    'v4-ip-options': ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(20, 8)), 'valid', {
+      ipOptions: [0x94, 4, 0, 0],
+    }),
     'v4-fragment': ipPacket(4, '10.244.1.2', '10.244.2.2', 17, udp(bytes(16, 9)), 'valid', { frag: 0x2000 }),
     'v4-no-route': ipPacket(4, '10.244.1.2', '10.99.0.1', 1, [8, 0, 0, 0, 0, 1, 0, 1], 'valid'),
     'v6-udp': v6udp,
@@ -170,14 +223,54 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
   },
   segment_tcp: {
     // mss, maxSegs − 1, capacity mode, packet
-    'v4-mss1448': Uint8Array.from([...be16(1448), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(4000, 10), { flags: 0x19 }), 'partial')]),
-    'v4-mss536-options-cwr': Uint8Array.from([...be16(536), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(1700, 11), { flags: 0x98, options: MSS_OPT }), 'valid')]),
-    'v6-mss1000-fin': Uint8Array.from([...be16(1000), 255, 0, ...ipPacket(6, 'fd10:244:0:1::2', 'fd10:244:0:2::2', 6, tcp(bytes(2500, 12), { flags: 0x11 }), 'partial')]),
-    'v4-exact-fit': Uint8Array.from([...be16(100), 255, 1, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 13)), 'valid')]),
-    'v4-too-small': Uint8Array.from([...be16(100), 255, 2, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 14)), 'valid')]),
-    'v4-too-many': Uint8Array.from([...be16(10), 3, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(100, 15)), 'valid')]),
-    'v4-no-payload': Uint8Array.from([...be16(1448), 0, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp([], { flags: 0x10 }), 'valid')]),
-    'v4-seq-wrap': Uint8Array.from([...be16(700), 255, 0, ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(2000, 16), { seq: 0xffffff00 }), 'valid', { id: 0xffff })]),
+    'v4-mss1448': Uint8Array.from([
+      ...be16(1448),
+      255,
+      0,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(4000, 10), { flags: 0x19 }), 'partial'),
+    ]),
+    'v4-mss536-options-cwr': Uint8Array.from([
+      ...be16(536),
+      255,
+      0,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(1700, 11), { flags: 0x98, options: MSS_OPT }), 'valid'),
+    ]),
+    'v6-mss1000-fin': Uint8Array.from([
+      ...be16(1000),
+      255,
+      0,
+      ...ipPacket(6, 'fd10:244:0:1::2', 'fd10:244:0:2::2', 6, tcp(bytes(2500, 12), { flags: 0x11 }), 'partial'),
+    ]),
+    'v4-exact-fit': Uint8Array.from([
+      ...be16(100),
+      255,
+      1,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 13)), 'valid'),
+    ]),
+    'v4-too-small': Uint8Array.from([
+      ...be16(100),
+      255,
+      2,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(350, 14)), 'valid'),
+    ]),
+    'v4-too-many': Uint8Array.from([
+      ...be16(10),
+      3,
+      0,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(100, 15)), 'valid'),
+    ]),
+    'v4-no-payload': Uint8Array.from([
+      ...be16(1448),
+      0,
+      0,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp([], { flags: 0x10 }), 'valid'),
+    ]),
+    'v4-seq-wrap': Uint8Array.from([
+      ...be16(700),
+      255,
+      0,
+      ...ipPacket(4, '10.244.1.2', '10.244.2.2', 6, tcp(bytes(2000, 16), { seq: 0xffffff00 }), 'valid', { id: 0xffff }),
+    ]),
   },
   checksum: {
     'v4-tcp-partial': ipPacket(4, '10.244.2.2', '10.244.1.2', 6, tcp(bytes(300, 17)), 'partial'),
@@ -197,13 +290,43 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
   capture_filter: {
     'tcp-port': filterInput(compiled('tcp and port 5201'), 0, 'forward', 'node-2', v4tcp),
     'host-or-net6': filterInput(compiled('host 10.244.2.2 or net fd10:244::/32'), 1, 'forward', 'node-2', v6udp),
-    'not-drops-peer-rx': filterInput(compiled('not (drops or peer node-2) and rx'), 1, 'spoofed-source', 'node-3', v4udp),
-    'verdict-icmp': filterInput(compiled('verdict no-route and icmp'), 0, 'no-route', '', ipPacket(4, '10.244.1.2', '10.99.0.1', 1, [8, 0, 0, 0, 0, 1, 0, 1], 'valid')),
-    'udp-fragment': filterInput(compiled('udp and not port 53'), 0, 'forward', 'node-2', ipPacket(4, '10.244.1.2', '10.244.2.2', 17, udp(bytes(16, 22)), 'valid', { frag: 0x2001 })),
-    'net4-truncated': filterInput(compiled('net 10.244.0.0/16 and ( port 9999 || proto 58 ) or tx'), 1, 'forward', 'node-2', v4udp.subarray(0, 23)),
-    'v6-tcp-words': filterInput(compiled('! ( icmp6 or udp ) && host fd10:244:0:1::2 && port 40000'), 0, 'forward', 'gateway', v6tcp),
+    'not-drops-peer-rx': filterInput(
+      compiled('not (drops or peer node-2) and rx'),
+      1,
+      'spoofed-source',
+      'node-3',
+      v4udp,
+    ),
+    'verdict-icmp': filterInput(
+      compiled('verdict no-route and icmp'),
+      0,
+      'no-route',
+      '',
+      ipPacket(4, '10.244.1.2', '10.99.0.1', 1, [8, 0, 0, 0, 0, 1, 0, 1], 'valid'),
+    ),
+    'udp-fragment': filterInput(
+      compiled('udp and not port 53'),
+      0,
+      'forward',
+      'node-2',
+      ipPacket(4, '10.244.1.2', '10.244.2.2', 17, udp(bytes(16, 22)), 'valid', { frag: 0x2001 }),
+    ),
+    'net4-truncated': filterInput(
+      compiled('net 10.244.0.0/16 and ( port 9999 || proto 58 ) or tx'),
+      1,
+      'forward',
+      'node-2',
+      v4udp.subarray(0, 23),
+    ),
+    'v6-tcp-words': filterInput(
+      compiled('! ( icmp6 or udp ) && host fd10:244:0:1::2 && port 40000'),
+      0,
+      'forward',
+      'gateway',
+      v6tcp,
+    ),
     'empty-garbage': filterInput([], 0, 'forward', '', bytes(30, 23)),
-    'underflow': filterInput([0x02, 0x21], 0, 'forward', '', v4udp),
+    underflow: filterInput([0x02, 0x21], 0, 'forward', '', v4udp),
   },
 };
 

@@ -146,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ps.fill = static_cast<uint8_t>(i);
         const size_t at = AppendDatagram(m.data, ps);
         if ((mutate & 0x04) && i == (mutate >> 3) % count) m.data.back() ^= 0x5a;  // a bad inner checksum
-        if ((mutate & 0x80) && i == count / 2) m.data[at] = 0;                    // a bad VXLAN header
+        if ((mutate & 0x80) && i == count / 2) m.data[at] = 0;                     // a bad VXLAN header
         seq[flow] += static_cast<uint32_t>(ps.payload);
         if (i == 0) m.gso = static_cast<uint16_t>(m.data.size());
       }
@@ -213,7 +213,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t dropMix = 0, writes = 0;
   for (int k = 0; k < kVerdictCount; k++) dropMix = dropMix * 31 + (c.drops[k].load() - dk0[k]);
   for (const auto& t : w->tuns) writes = writes * 31 + t.writes;
-  Digest({datagrams, static_cast<uint64_t>(rc), c.packets.load() - p0, c.errors.load() - e0, dropMix, writes, capBytes});
+  Digest(
+      {datagrams, static_cast<uint64_t>(rc), c.packets.load() - p0, c.errors.load() - e0, dropMix, writes, capBytes});
   if (flags & 0x80) {
     // The device is gone: the worker's loop would end here; the rest of the batch is lost with it.
     udp.queue.clear();

@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     worlds[nsend - 1] = new World;
     // Rebuild the batch with nsend senders.
     World* w = worlds[nsend - 1];  // reset below: the settings, fakes and queue here, the batch's layout and tally
-  w->batch.Reset();
+    w->batch.Reset();
     std::vector<UdpSender*> ss;
     for (int i = 0; i < nsend; i++) ss.push_back(&w->senders[i]);
     w->batch.~TxBatch();

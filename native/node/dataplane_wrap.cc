@@ -25,17 +25,16 @@ Napi::Object OffloadsObject(Napi::Env env, const OffloadSet& o) {
 class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Dataplane",
-                       {InstanceMethod("start", &DataplaneWrap::JS_start),
-                        InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
-                        InstanceMethod("updatePeers", &DataplaneWrap::JS_updatePeers),
-                        InstanceMethod("stats", &DataplaneWrap::JS_stats),
-                        InstanceMethod("close", &DataplaneWrap::JS_close),
-                        InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
-                        InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
-                        InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
-                        InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
-                        InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
+    return DefineClass(
+        env, "Dataplane",
+        {InstanceMethod("start", &DataplaneWrap::JS_start), InstanceMethod("setTable", &DataplaneWrap::JS_setTable),
+         InstanceMethod("updatePeers", &DataplaneWrap::JS_updatePeers),
+         InstanceMethod("stats", &DataplaneWrap::JS_stats), InstanceMethod("close", &DataplaneWrap::JS_close),
+         InstanceMethod("captureStart", &DataplaneWrap::JS_captureStart),
+         InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
+         InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
+         InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
+         InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
   }
   // opts: see node/dataplane_wrap.h
   explicit DataplaneWrap(const Napi::CallbackInfo& info);

@@ -3,7 +3,8 @@
 // errors; the TypeScript layer owns validation.
 //
 //   new Dataplane(opts)   open the TUN device and UDP sockets
-//                         opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps, checkInnerSource }
+//                         opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps,
+//                         checkInnerSource }
 //   .start(onFatal, want) probe offloads, start the worker threads   → the offloads in use
 //                         want = {tso, gro, udpGso, udpGro} booleans; onFatal(message) on loop death
 //   .setTable(table)      publish a new forwarding table atomically (node/convert.h ParseTable)

@@ -21,10 +21,10 @@ using Batch = std::vector<Packet>;
 }  // namespace
 
 Napi::Function TunDeviceWrap::Init(Napi::Env env) {
-  return DefineClass(env, "TunDevice",
-                     {InstanceMethod("start", &TunDeviceWrap::JS_start), InstanceMethod("write", &TunDeviceWrap::JS_write),
-                      InstanceMethod("dropped", &TunDeviceWrap::JS_dropped),
-                      InstanceMethod("close", &TunDeviceWrap::JS_close)});
+  return DefineClass(
+      env, "TunDevice",
+      {InstanceMethod("start", &TunDeviceWrap::JS_start), InstanceMethod("write", &TunDeviceWrap::JS_write),
+       InstanceMethod("dropped", &TunDeviceWrap::JS_dropped), InstanceMethod("close", &TunDeviceWrap::JS_close)});
 }
 
 TunDeviceWrap::TunDeviceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDeviceWrap>(info) {

@@ -223,11 +223,12 @@ int main(int argc, char** argv) {
   Totals tot;
   for (int i = 1; i <= cycles; i++) Cycle(i, &tot);
   const int fdsAfter = CountFds();
-  std::printf("dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6), %llu drops; fds %d before, "
-              "%d after\n",
-              cycles, static_cast<unsigned long long>(tot.tx), static_cast<unsigned long long>(tot.rx),
-              static_cast<unsigned long long>(tot.rxByFamily[1]),
-              static_cast<unsigned long long>(tot.drops), fdsBefore, fdsAfter);
+  std::printf(
+      "dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6), %llu drops; fds %d before, "
+      "%d after\n",
+      cycles, static_cast<unsigned long long>(tot.tx), static_cast<unsigned long long>(tot.rx),
+      static_cast<unsigned long long>(tot.rxByFamily[1]), static_cast<unsigned long long>(tot.drops), fdsBefore,
+      fdsAfter);
   std::fflush(stdout);  // before LeakSanitizer's exit-time report
   if (fdsAfter != fdsBefore) {
     std::fprintf(stderr, "dataplane_cycles: file descriptors leaked: %d before, %d after\n", fdsBefore, fdsAfter);

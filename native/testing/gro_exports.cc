@@ -39,7 +39,8 @@ Napi::Value JS_groPlan(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> vnet(pkts.size() * kVnetHdrLen + kVnetHdrLen);
   std::vector<struct iovec> iov(2 * pkts.size() + 8);
   std::vector<TunWrite> writes(pkts.size() + 1);
-  const GroScratch s{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(), static_cast<int>(writes.size())};
+  const GroScratch s{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(),
+                     static_cast<int>(writes.size())};
   // Planning rewrites the headers of run heads in place; keep the inputs reusable across calls.
   constexpr size_t kHead = 128;
   std::vector<uint8_t> saved(pkts.size() * kHead);
@@ -79,7 +80,8 @@ Napi::Value JS_groWrites(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> vnet(pkts.size() * kVnetHdrLen + kVnetHdrLen);
   std::vector<struct iovec> iov(2 * pkts.size() + 8);
   std::vector<TunWrite> writes(pkts.size() + 1);
-  const GroScratch s{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(), static_cast<int>(writes.size())};
+  const GroScratch s{vnet.data(), iov.data(), static_cast<int>(iov.size()), writes.data(),
+                     static_cast<int>(writes.size())};
   GroStats st;
   const int nw = PlanTunWrites(pkts.data(), static_cast<int>(pkts.size()), coalesce, mtu, s, &st);
   if (nw < 0) throw Napi::Error::New(env, "groWrites: scratch ran out");

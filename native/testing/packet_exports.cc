@@ -75,7 +75,8 @@ Napi::Value JS_completeChecksum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto pkt = info[0].As<Napi::Uint8Array>();
   InnerIp ip;
-  if (ParseInnerIp(pkt.Data(), pkt.ByteLength(), &ip) != Verdict::Forward) return Napi::String::New(env, "not-applicable");
+  if (ParseInnerIp(pkt.Data(), pkt.ByteLength(), &ip) != Verdict::Forward)
+    return Napi::String::New(env, "not-applicable");
   switch (CompletePartialChecksum(pkt.Data(), ip)) {
     case CsumFix::Valid: return Napi::String::New(env, "valid");
     case CsumFix::Completed: return Napi::String::New(env, "completed");
@@ -167,7 +168,8 @@ Napi::Value JS_tsoScatter(const Napi::CallbackInfo& info) {
     const size_t off = static_cast<size_t>(i) * l.mss;
     const size_t len = payload - off < l.mss ? payload - off : l.mss;
     const uint8_t* d = slot.data() + static_cast<size_t>(i) * p.segBytes;
-    if (std::memcmp(d, prefix, kEncapPrefix) != 0) throw Napi::Error::New(env, "tsoScatter: a datagram lost its prefix");
+    if (std::memcmp(d, prefix, kEncapPrefix) != 0)
+      throw Napi::Error::New(env, "tsoScatter: a datagram lost its prefix");
     segs.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, d + kEncapPrefix, l.h + len));
   }
   out.Set("segments", segs);

@@ -15,15 +15,14 @@ namespace {
 class TableWrap : public Napi::ObjectWrap<TableWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Table",
-                       {InstanceMethod("lookup", &TableWrap::JS_lookup),
-                        InstanceMethod("update", &TableWrap::JS_update),
-                        InstanceMethod("peers", &TableWrap::JS_peers),
-                        InstanceMethod("peerByIp", &TableWrap::JS_peerByIp),
-                        InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
-                        InstanceMethod("classifyRx", &TableWrap::JS_classifyRx),
-                        InstanceMethod("lookupBatch", &TableWrap::JS_lookupBatch),
-                        InstanceMethod("classifyRxBatch", &TableWrap::JS_classifyRxBatch)});
+    return DefineClass(
+        env, "Table",
+        {InstanceMethod("lookup", &TableWrap::JS_lookup), InstanceMethod("update", &TableWrap::JS_update),
+         InstanceMethod("peers", &TableWrap::JS_peers), InstanceMethod("peerByIp", &TableWrap::JS_peerByIp),
+         InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
+         InstanceMethod("classifyRx", &TableWrap::JS_classifyRx),
+         InstanceMethod("lookupBatch", &TableWrap::JS_lookupBatch),
+         InstanceMethod("classifyRxBatch", &TableWrap::JS_classifyRxBatch)});
   }
   explicit TableWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TableWrap>(info) {
     table_ = ParseTable(info.Env(), info[0]);
@@ -51,7 +50,8 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     for (size_t i = 0; i < table_->size(); i++) {
       const PeerEntry& p = table_->peer(static_cast<int>(i));
       char mac[18];
-      snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5]);
+      snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
+               p.mac[5]);
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", p.name);
       o.Set("publicIP", p.publicIp.ToString());

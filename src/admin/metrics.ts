@@ -6,7 +6,10 @@ import type { Status } from './status.js';
 
 /** What a scrape reads: the counters and peers of a status document (a Status is one). */
 export interface MetricsSnapshot {
-  counters: Pick<Status['counters'], 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops' | 'queueDrops' | 'socketDrops'>;
+  counters: Pick<
+    Status['counters'],
+    'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes' | 'drops' | 'queueDrops' | 'socketDrops'
+  >;
   peers: readonly unknown[];
   /** Absent with the js engine (no capture). */
   capture?: Status['capture'];
@@ -83,8 +86,16 @@ export function createMetrics(source: MetricsSource): Metrics {
       this.set(read().controlPlane?.conflicts?.length ?? 0);
     },
   });
-  total('vxtun_capture_packets_total', 'Packets that passed a running capture\'s filter (vxtun dump).', () => read().capture?.packets ?? 0);
-  total('vxtun_capture_dropped_total', 'Of those, lost because the capture ring was full.', () => read().capture?.dropped ?? 0);
+  total(
+    'vxtun_capture_packets_total',
+    "Packets that passed a running capture's filter (vxtun dump).",
+    () => read().capture?.packets ?? 0,
+  );
+  total(
+    'vxtun_capture_dropped_total',
+    'Of those, lost because the capture ring was full.',
+    () => read().capture?.dropped ?? 0,
+  );
   new client.Gauge({
     name: 'vxtun_capture_sessions',
     help: 'Packet captures running now.',

@@ -8,7 +8,13 @@
 // budget allows (src/dump/capture.ts CAPTURE_MEMORY_BUDGET; then 503). Bad or unknown parameters (or
 // filter) → 400 with a one-line reason, before anything is captured.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CaptureBusyError, MAX_SNAPLEN, SESSION_BUFFER_BYTES, type CaptureHub, type CaptureSession } from '../dump/capture.js';
+import {
+  CaptureBusyError,
+  MAX_SNAPLEN,
+  SESSION_BUFFER_BYTES,
+  type CaptureHub,
+  type CaptureSession,
+} from '../dump/capture.js';
 import { compileDumpFilter } from '../dump/filter.js';
 import { interfaceStatisticsBlock, OUTER_BYTES, pcapngHeader, type OuterContext } from '../dump/pcapng.js';
 
@@ -57,7 +63,9 @@ export function parsePcapParams(q: URLSearchParams, reasons: readonly string[]):
     if (v === null || v === '') return undefined;
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0 || n > max || (int && !Number.isInteger(n))) {
-      throw new Error(`${name}: expected a positive ${int ? 'integer' : 'number'} (at most ${max}), got "${v.slice(0, 40)}"`);
+      throw new Error(
+        `${name}: expected a positive ${int ? 'integer' : 'number'} (at most ${max}), got "${v.slice(0, 40)}"`,
+      );
     }
     return n;
   };
@@ -119,13 +127,18 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
     if (err instanceof CaptureBusyError) return plain(503, err.message);
     throw err;
   }
-  res.writeHead(200, { 'content-type': 'application/x-pcapng', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(200, {
+    'content-type': 'application/x-pcapng',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
   const snaplen = p.outer ? p.snaplen + OUTER_BYTES : p.snaplen;
   res.write(pcapngHeader({ snaplen, ifName: deps.device, application: 'vxtun dump' }));
   const statsBlock = () => interfaceStatisticsBlock(startNs, nowNs(), { ...session.counters(), delivered: sent });
   const statsTimer = setInterval(() => {
     if (done) return;
-    if (res.writableLength === 0) lastProgress = Date.now(); // nothing waits: an idle capture, not a stuck client
+    if (res.writableLength === 0)
+      lastProgress = Date.now(); // nothing waits: an idle capture, not a stuck client
     else if (Date.now() - lastProgress > IDLE_TIMEOUT_MS) return void res.destroy(); // → 'close' → finish
     if (res.writableLength < MAX_BUFFERED) res.write(statsBlock(), () => (lastProgress = Date.now()));
   }, STATS_EVERY_MS);

@@ -89,13 +89,25 @@ function createAdminHttp(handlers: AdminHandlers, logger: Logger, scope: AdminSc
   };
   // Answers 500 when nothing was sent yet, else cuts the response: nothing a handler throws leaves the server.
   const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void => {
-    logger.error('admin request failed', { path: String(req.url).slice(0, 200), error: String((err as Error)?.message ?? err).slice(0, 200) });
+    logger.error('admin request failed', {
+      path: String(req.url).slice(0, 200),
+      error: String((err as Error)?.message ?? err).slice(0, 200),
+    });
     if (res.headersSent) return void res.destroy();
-    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+    res.writeHead(500, {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'close',
+    });
     res.end('internal error\n');
   };
   const server = http.createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+    },
     (req, res) => {
       try {
         route(req, res);
@@ -109,7 +121,11 @@ function createAdminHttp(handlers: AdminHandlers, logger: Logger, scope: AdminSc
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
     const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.on('error', (err) => logger.error('admin server error', { error: err.message }));

@@ -49,7 +49,8 @@ async function clearStale(path: string): Promise<void> {
   }
   if (st.isSymbolicLink()) throw new Error('it is a symbolic link; refusing to follow or replace it');
   if (!st.isSocket()) throw new Error('it exists and is not a socket; refusing to replace it');
-  if (await answers(path)) throw new Error('another process (a running vxtun?) answers on this socket; not taking it over');
+  if (await answers(path))
+    throw new Error('another process (a running vxtun?) answers on this socket; not taking it over');
   try {
     unlinkSync(path); // unlink never follows a symlink
   } catch (e) {
@@ -72,7 +73,8 @@ function ensureParent(path: string): void {
 /** Makes `server` listen on the unix socket `path` with mode 0600. */
 export async function listenUnixSocket(server: Server, path: string): Promise<UnixSocketHandle> {
   // libuv would silently bind a truncated path (config.ts checks this too; this is the contract's last line).
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new Error(`${path}: a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes`);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES)
+    throw new Error(`${path}: a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes`);
   ensureParent(path);
   await clearStale(path);
   // bind() creates the file with the process umask: narrow it for that call so the socket is never, even

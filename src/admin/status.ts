@@ -110,7 +110,8 @@ export function formatStatus(s: Status): string {
     `peers (${s.peers.length}):`,
   ];
   const w = Math.max(4, ...s.peers.map((p) => p.name.length));
-  for (const p of s.peers) lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}`);
+  for (const p of s.peers)
+    lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}`);
   const c = s.counters;
   lines.push(`tx ${c.txPackets} packets ${c.txBytes} bytes ${c.txErrors} errors`);
   lines.push(`rx ${c.rxPackets} packets ${c.rxBytes} bytes ${c.rxErrors} errors`);
@@ -122,7 +123,13 @@ export function formatStatus(s: Status): string {
   }
   if (s.ipMasq) lines.push(`ipMasq ${s.ipMasq.enabled ? `on (${s.ipMasq.backend ?? 'no backend'})` : 'off'}`);
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
-  if (c.socketDrops) lines.push(`socket drops ${c.socketDrops} (the receive sockets' buffers were full; the kernel dropped these datagrams or UDP GRO trains before vxtun read them)`);
-  if (c.queueDrops) lines.push(`queue drops ${c.queueDrops} (the device's transmit queue was full; the kernel dropped them before vxtun read them)`);
+  if (c.socketDrops)
+    lines.push(
+      `socket drops ${c.socketDrops} (the receive sockets' buffers were full; the kernel dropped these datagrams or UDP GRO trains before vxtun read them)`,
+    );
+  if (c.queueDrops)
+    lines.push(
+      `queue drops ${c.queueDrops} (the device's transmit queue was full; the kernel dropped them before vxtun read them)`,
+    );
   return lines.join('\n');
 }

@@ -21,10 +21,14 @@ export function parseListenAddress(v: unknown, field: string): HostPort | null {
 export function parseSocketPath(v: unknown, field: string): string | null {
   if (v === 'off') return null;
   if (typeof v !== 'string' || !v.startsWith('/') || v.endsWith('/') || v.includes('\0')) {
-    fail(field, `expected an absolute path of a unix socket (like ${DEFAULT_ADMIN_SOCKET}) or "off", got ${describe(v)}`);
+    fail(
+      field,
+      `expected an absolute path of a unix socket (like ${DEFAULT_ADMIN_SOCKET}) or "off", got ${describe(v)}`,
+    );
   }
   const bytes = Buffer.byteLength(v);
-  if (bytes > MAX_SOCKET_PATH_BYTES) fail(field, `a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${bytes}`);
+  if (bytes > MAX_SOCKET_PATH_BYTES)
+    fail(field, `a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${bytes}`);
   return v;
 }
 

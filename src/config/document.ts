@@ -34,7 +34,7 @@ function nodeNameOf(v: unknown, env: ConfigEnv): string {
   const rule = `a non-empty string of at most ${MAX_NAME} characters`;
   if (v === undefined) {
     const fromEnv = env.NODE_NAME !== undefined && env.NODE_NAME !== '';
-    const d = fromEnv ? env.NODE_NAME ?? '' : env.hostname;
+    const d = fromEnv ? (env.NODE_NAME ?? '') : env.hostname;
     const origin = fromEnv ? '$NODE_NAME' : 'the hostname';
     if (d === '' || d.length > MAX_NAME) fail('nodeName', `not set, and ${origin} (${describe(d)}) is not ${rule}`);
     return d;

@@ -9,8 +9,7 @@ import { describe, fail } from './readers.js';
 export function ifname(v: unknown, field: string): string {
   const what = 'an interface name (1..15 characters, no "/", ":" or whitespace)';
   if (typeof v !== 'string') fail(field, `expected ${what}, got ${describe(v)}`);
-  const ok =
-    v.length > 0 && Buffer.byteLength(v, 'utf8') <= 15 && v !== '.' && v !== '..' && !/[/:\s]/u.test(v);
+  const ok = v.length > 0 && Buffer.byteLength(v, 'utf8') <= 15 && v !== '.' && v !== '..' && !/[/:\s]/u.test(v);
   if (!ok) fail(field, `expected ${what}, got ${describe(v)}`);
   return v;
 }

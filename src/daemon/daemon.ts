@@ -7,14 +7,27 @@ import type { Config } from '../config/index.js';
 import { withContext } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadNative, type NativeBinding } from '../dataplane/addon.js';
-import { execIp, procDeviceConf, procNetDevStats, type DeviceConf, type DeviceStatsReader, type IpRunner } from '../device/device.js';
+import {
+  execIp,
+  procDeviceConf,
+  procNetDevStats,
+  type DeviceConf,
+  type DeviceStatsReader,
+  type IpRunner,
+} from '../device/device.js';
 import { startDropLog, type DropLog } from '../admin/drop-log.js';
 import { startMasq, type Masq } from '../masq/index.js';
 import { runTool, type ToolRunner } from '../run-tool.js';
 import type { PeerSource } from '../peers/peer-source.js';
 import { adminWiring } from './admin-wiring.js';
 import { openDataplane, startDataplane } from './dataplane-open.js';
-import { configureNodeDevice, deviceSetupFor, removeNodeRoutes, warnIfNotForwarding, writeSubnetFile } from './node-device.js';
+import {
+  configureNodeDevice,
+  deviceSetupFor,
+  removeNodeRoutes,
+  warnIfNotForwarding,
+  writeSubnetFile,
+} from './node-device.js';
 import { localNode, peerSourceFor } from './peer-source-choice.js';
 import { statusView, upLogFields, type NodeFacts } from './status-view.js';
 import { stopScope } from './stop-scope.js';
@@ -67,18 +80,32 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const setup = deviceSetupFor(config, local.podCIDRs, vtep.mtu);
   let masq: Masq | undefined;
   let dropLog: DropLog | undefined;
-  const onReady = () => deps.onReady?.({ adminAddress: admin.address, adminSocket: admin.socketAddress, device: config.device });
+  const onReady = () =>
+    deps.onReady?.({ adminAddress: admin.address, adminSocket: admin.socketAddress, device: config.device });
   const sync = tableSync({ dp, self: config.nodeName, localCIDRs: podCIDRs, logger, onReady });
   const readDevice = deps.deviceStats ?? procNetDevStats;
   const view = statusView({ facts, dp, readDevice, sync, source, masq: () => masq?.state });
   const ready = () => sync.ready;
-  const admin = adminWiring({ config, logger, dp, dropReasons: native.dropReasons, underlay: vtep.underlay, status: view.status, ready });
+  const admin = adminWiring({
+    config,
+    logger,
+    dp,
+    dropReasons: native.dropReasons,
+    underlay: vtep.underlay,
+    status: view.status,
+    ready,
+  });
   const run = stopScope(signal);
   try {
     await configureNodeDevice(ip, deps.deviceConf ?? procDeviceConf, setup, logger);
     const offloads = startDataplane(dp, config, run.fail);
     // Before the subnet file: FLANNEL_IPMASQ=true tells the CNI plugin that these rules are in place.
-    const masqOptions = { enabled: config.ipMasq, network: config.network, ipv6Network: config.ipv6Network, podCIDRs: local.podCIDRs };
+    const masqOptions = {
+      enabled: config.ipMasq,
+      network: config.network,
+      ipv6Network: config.ipv6Network,
+      podCIDRs: local.podCIDRs,
+    };
     masq = await startMasq(deps.masq ?? runTool, masqOptions, logger);
     dropLog = startDropLog({ read: view.drops, logger });
     await admin.start();
@@ -87,7 +114,9 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     logger.info('dataplane up', upLogFields(facts, offloads, admin));
 
     const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, publicIP: advertisedIP(vtep.underlay) };
-    const sourceDone = source.run(run.signal, self, sync.apply).catch((err: unknown) => run.fail(withContext(`peer source ${source.kind}`, err)));
+    const sourceDone = source
+      .run(run.signal, self, sync.apply)
+      .catch((err: unknown) => run.fail(withContext(`peer source ${source.kind}`, err)));
     await run.stopped();
     await sourceDone;
   } catch (err) {

@@ -13,7 +13,10 @@ import type { Vtep } from './underlay.js';
 
 /** One worker per CPU this process may use, 1..64. */
 export function defaultWorkers(): number {
-  return Math.max(1, Math.min(64, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+  return Math.max(
+    1,
+    Math.min(64, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
+  );
 }
 
 /** The dataplane's options from the config and the settled VTEP. */
@@ -57,7 +60,10 @@ export function checkRequiredOffloads(config: Config, got: OffloadFlags): void {
 
 /** Starts the loops with the wanted offloads and returns those in use; `onFatal` hears of a loop that died. */
 export function startDataplane(dp: Dataplane, config: Config, onFatal: (err: DataplaneError) => void): OffloadFlags {
-  const offloads = dp.start((message) => onFatal(new DataplaneError(`dataplane stopped: ${message}`)), wantedOffloads(config));
+  const offloads = dp.start(
+    (message) => onFatal(new DataplaneError(`dataplane stopped: ${message}`)),
+    wantedOffloads(config),
+  );
   checkRequiredOffloads(config, offloads);
   return offloads;
 }

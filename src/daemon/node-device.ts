@@ -20,7 +20,12 @@ export function deviceSetupFor(config: Config, podCIDRs: readonly Cidr[], mtu: n
 }
 
 /** Configures the device; what could not be done without failing the start is logged as warnings. */
-export async function configureNodeDevice(ip: IpRunner, conf: DeviceConf, setup: DeviceSetup, logger: Logger): Promise<void> {
+export async function configureNodeDevice(
+  ip: IpRunner,
+  conf: DeviceConf,
+  setup: DeviceSetup,
+  logger: Logger,
+): Promise<void> {
   const warnings = await configureDevice(ip, conf, setup).catch((err: unknown) => {
     throw withContext(`configuring device ${setup.device}`, err);
   });

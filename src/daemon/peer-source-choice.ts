@@ -10,7 +10,10 @@ import { staticPeerSource } from '../peers/static.js';
 export async function peerSourceFor(config: Config, logger: Logger): Promise<PeerSource> {
   if (config.peers.kind === 'static') return staticPeerSource(config.peers.static, config.nodeName, logger);
   const k = config.peers.kubernetes;
-  const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([import('../peers/kube.js'), import('../peers/kube-config.js')]);
+  const [{ kubePeerSource }, { loadKubeConfig }] = await Promise.all([
+    import('../peers/kube.js'),
+    import('../peers/kube-config.js'),
+  ]);
   return kubePeerSource({
     kubeConfig: loadKubeConfig(k.kubeconfig),
     nodeName: config.nodeName,

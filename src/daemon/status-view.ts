@@ -130,7 +130,11 @@ export function statusView(o: StatusViewOptions): StatusView {
 }
 
 /** The fields of the "dataplane up" log line. */
-export function upLogFields(f: NodeFacts, offloads: OffloadFlags, admin: { address?: string; socketAddress?: string }): Record<string, unknown> {
+export function upLogFields(
+  f: NodeFacts,
+  offloads: OffloadFlags,
+  admin: { address?: string; socketAddress?: string },
+): Record<string, unknown> {
   return {
     device: f.config.device,
     mtu: f.vtep.mtu,

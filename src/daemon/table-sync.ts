@@ -103,7 +103,14 @@ export function tableSync(o: TableSyncOptions): TableSync {
         const t0 = performance.now();
         const d = diffPeers(peers, snapshot);
         const incremental = typeof dp.updatePeers === 'function';
-        const plan = planTableUpdate({ self: o.self, programmed, incremental, diff: d, next: snapshot, localCIDRs: o.localCIDRs });
+        const plan = planTableUpdate({
+          self: o.self,
+          programmed,
+          incremental,
+          diff: d,
+          next: snapshot,
+          localCIDRs: o.localCIDRs,
+        });
         const t1 = performance.now();
         programmed = false; // until the dataplane has taken it (a throw keeps the previous table, and the next plan is whole)
         if (plan.kind === 'full') dp.setTable(plan.table);
@@ -111,8 +118,18 @@ export function tableSync(o: TableSyncOptions): TableSync {
         programmed = true;
         const t2 = performance.now();
         peers = snapshot;
-        const size = plan.kind === 'full' ? { peers: plan.table.peers.length } : plan.kind === 'delta' ? { upsert: plan.upsert.length, remove: plan.remove.length } : {};
-        logger.debug('table programmed', { how: plan.kind, ...size, planMs: +(t1 - t0).toFixed(2), addonMs: +(t2 - t1).toFixed(2) });
+        const size =
+          plan.kind === 'full'
+            ? { peers: plan.table.peers.length }
+            : plan.kind === 'delta'
+              ? { upsert: plan.upsert.length, remove: plan.remove.length }
+              : {};
+        logger.debug('table programmed', {
+          how: plan.kind,
+          ...size,
+          planMs: +(t1 - t0).toFixed(2),
+          addonMs: +(t2 - t1).toFixed(2),
+        });
         logPeerChanges(logger, { ...d, added: others(d.added), updated: others(d.updated) });
         if (!ready) {
           ready = true;
@@ -129,9 +146,11 @@ export function tableSync(o: TableSyncOptions): TableSync {
 /** Each change at info level, or past PEER_LOG_LIMIT changes one summary line (and each change at debug level). */
 function logPeerChanges(logger: Logger, d: PeerDiff): void {
   const few = d.added.length + d.updated.length + d.removed.length <= PEER_LOG_LIMIT;
-  const each = (msg: string, fields: Record<string, unknown>) => (few ? logger.info(msg, fields) : logger.debug(msg, fields));
+  const each = (msg: string, fields: Record<string, unknown>) =>
+    few ? logger.info(msg, fields) : logger.debug(msg, fields);
   for (const p of d.added) each('peer added', peerView(p));
   for (const p of d.updated) each('peer updated', peerView(p));
   for (const p of d.removed) each('peer removed', { name: p.name });
-  if (!few) logger.info('peers changed', { added: d.added.length, updated: d.updated.length, removed: d.removed.length });
+  if (!few)
+    logger.info('peers changed', { added: d.added.length, updated: d.updated.length, removed: d.removed.length });
 }

@@ -34,7 +34,8 @@ export interface Vtep {
  */
 export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNode['address']): Promise<Underlay> {
   const addrs = await listIPv4Addresses(ip);
-  const usable = (a: string) => addrs.some((x) => x.address === a && (!config.underlay.interface || x.interface === config.underlay.interface));
+  const usable = (a: string) =>
+    addrs.some((x) => x.address === a && (!config.underlay.interface || x.interface === config.underlay.interface));
   const ownIP = own && (own.field !== undefined || usable(own.ip.text)) ? own.ip.text : undefined;
   const wanted = config.underlay.publicIP?.text ?? ownIP;
   const iface = config.underlay.interface ?? (wanted ? undefined : await defaultRouteInterface(ip));
@@ -63,7 +64,10 @@ export function deviceMtu(config: Config, underlay: Underlay): number {
   const mtu = config.mtu === 'auto' ? autoMtu(underlay.bind.mtu, ENCAP_OVERHEAD_V4) : config.mtu;
   const minMtu = config.ipv6Network ? 1280 : 576;
   if (mtu < minMtu) {
-    throw new ConfigError('mtu', `${mtu} is below ${minMtu} (underlay ${underlay.bind.interface} has MTU ${underlay.bind.mtu})`);
+    throw new ConfigError(
+      'mtu',
+      `${mtu} is below ${minMtu} (underlay ${underlay.bind.interface} has MTU ${underlay.bind.mtu})`,
+    );
   }
   return mtu;
 }

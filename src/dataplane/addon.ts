@@ -56,7 +56,9 @@ export function requireAddon<T>(file: string, override: string): T {
       tried.push(`${full}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  throw new DataplaneError(`cannot load the native addon ${file} (run npm ci / npm run build); tried ${tried.join('; ')}`);
+  throw new DataplaneError(
+    `cannot load the native addon ${file} (run npm ci / npm run build); tried ${tried.join('; ')}`,
+  );
 }
 
 /** Converts an addon error into the project's taxonomy. */

@@ -32,7 +32,9 @@ function bindSocket(opts: DataplaneOptions): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     sock.once('error', (err: NodeJS.ErrnoException) => {
       sock.close();
-      reject(new DataplaneError(`binding UDP ${opts.bindIP}:${opts.port}: ${err.code ?? err.message}`, err.code, 'bind'));
+      reject(
+        new DataplaneError(`binding UDP ${opts.bindIP}:${opts.port}: ${err.code ?? err.message}`, err.code, 'bind'),
+      );
     });
     sock.bind(opts.port, opts.bindIP, () => resolve(sock));
   });
@@ -51,9 +53,19 @@ export async function openJsDataplane(native: NativeBinding, opts: DataplaneOpti
   const reasons = native.dropReasons;
   const zero = () => Object.fromEntries(reasons.map((r) => [r, 0])) as Record<string, number>;
   const stats: DataplaneStats = {
-    txPackets: 0, txBytes: 0, txErrors: 0, rxPackets: 0, rxBytes: 0, rxErrors: 0,
-    rxCsumCompleted: 0, rxSuperSplit: 0, rxCoalesced: 0, txTsoSplit: 0,
-    txDrops: zero(), rxDrops: zero(), offloads: NO_OFFLOADS,
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: 0,
+    rxPackets: 0,
+    rxBytes: 0,
+    rxErrors: 0,
+    rxCsumCompleted: 0,
+    rxSuperSplit: 0,
+    rxCoalesced: 0,
+    txTsoSplit: 0,
+    txDrops: zero(),
+    rxDrops: zero(),
+    offloads: NO_OFFLOADS,
   };
   let table: Table = { local: { podCIDRs: [] }, peers: [] };
   /** The table's peers by name (checkTx answers with a name), rebuilt with the table. */
@@ -61,7 +73,12 @@ export async function openJsDataplane(native: NativeBinding, opts: DataplaneOpti
   const macs = new Map<string, Uint8Array>();
   const ips = new Map<string, IP>();
   const ourMac = parseMac(opts.vtepMAC)!;
-  const rxOpts = { vni: opts.vni, localMac: ourMac, acceptUnknownVteps: opts.acceptUnknownVteps, checkInnerSource: opts.checkInnerSource };
+  const rxOpts = {
+    vni: opts.vni,
+    localMac: ourMac,
+    acceptUnknownVteps: opts.acceptUnknownVteps,
+    checkInnerSource: opts.checkInnerSource,
+  };
   let closed = false;
 
   const onPackets = (packets: Buffer[]) => {

@@ -60,7 +60,11 @@ export interface TestingBinding {
   /** Splits a TCP packet into segments of at most `mss` payload bytes; null if it cannot be split. */
   segmentTcp(packet: Uint8Array, mss: number): Buffer[] | null;
   /** One TSO packet through the transmit loop's scattered read with layout {h, mss} (native/core/tso.h). */
-  tsoScatter(packet: Uint8Array, mss: number, h: number): { capture: Buffer; segments: Buffer[] | null; unscattered: Buffer | null } | null;
+  tsoScatter(
+    packet: Uint8Array,
+    mss: number,
+    h: number,
+  ): { capture: Buffer; segments: Buffer[] | null; unscattered: Buffer | null } | null;
   /** Benchmarks: writes the 22-byte prefix in place into each buffer (22 bytes headroom + packet). */
   encapBatch(bufs: Uint8Array[], vni: number, dstMac: string, srcMac: string): number;
   /** Benchmarks: plans the transmit split of a TSO super-packet; returns the segment count. */

@@ -36,7 +36,8 @@ export async function listIPv4Addresses(ip: IpRunner): Promise<UnderlayAddress[]
   const out: UnderlayAddress[] = [];
   for (const l of links) {
     for (const a of l.addr_info ?? []) {
-      if (a.family === 'inet' && !a.local.startsWith('127.')) out.push({ interface: l.ifname, address: a.local, mtu: l.mtu });
+      if (a.family === 'inet' && !a.local.startsWith('127.'))
+        out.push({ interface: l.ifname, address: a.local, mtu: l.mtu });
     }
   }
   return out;
@@ -157,7 +158,10 @@ export function parseProcNetDev(text: string, device: string): DeviceStats | und
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0 || line.slice(0, colon).trim() !== device) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     if (f.length < 16 || !f.every((x) => /^\d+$/.test(x))) return undefined;
     return { txDropped: Number(f[11]) };
   }

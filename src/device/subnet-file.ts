@@ -44,7 +44,8 @@ export function formatSubnetEnv(e: SubnetEnv): string {
   const v6 = e.ipv6Network ? e.podCIDRs.find((c) => c.family === 6) : undefined;
   let out = '';
   if (v4) out += `FLANNEL_NETWORK=${e.network.toString()}\nFLANNEL_SUBNET=${firstUsable(v4)}\n`;
-  if (v6 && e.ipv6Network) out += `FLANNEL_IPV6_NETWORK=${e.ipv6Network.toString()}\nFLANNEL_IPV6_SUBNET=${firstUsable(v6)}\n`;
+  if (v6 && e.ipv6Network)
+    out += `FLANNEL_IPV6_NETWORK=${e.ipv6Network.toString()}\nFLANNEL_IPV6_SUBNET=${firstUsable(v6)}\n`;
   out += `FLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
   return out;
 }
@@ -91,5 +92,9 @@ export async function writeFileAtomic(path: string, text: string, deps: AtomicWr
     throw err;
   }
   const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
-  if (d) await d.sync().catch(() => {}).finally(() => d.close());
+  if (d)
+    await d
+      .sync()
+      .catch(() => {})
+      .finally(() => d.close());
 }

@@ -71,7 +71,10 @@ export function streamGet(target: AdminTarget, path: string, signal: AbortSignal
     const deliver = (chunk: Buffer): boolean => {
       const p = onChunk!(chunk);
       if (!p) return true;
-      p.then(() => void (!destroyed && sock.resume()), (e: unknown) => fail(e as Error));
+      p.then(
+        () => void (!destroyed && sock.resume()),
+        (e: unknown) => fail(e as Error),
+      );
       return false;
     };
     const onRead = (n: number, buf: Buffer): boolean => {
@@ -103,7 +106,10 @@ export function streamGet(target: AdminTarget, path: string, signal: AbortSignal
     sock.on('close', () => {
       signal.removeEventListener('abort', abort);
       closed ??= {};
-      if (head !== undefined) reject(closed.error ?? new Error(signal.aborted ? 'aborted' : 'the connection closed before a response arrived'));
+      if (head !== undefined)
+        reject(
+          closed.error ?? new Error(signal.aborted ? 'aborted' : 'the connection closed before a response arrived'),
+        );
       settle();
     });
     function response(h: { status: number; headers: Map<string, string> }): StreamResponse {
@@ -114,11 +120,14 @@ export function streamGet(target: AdminTarget, path: string, signal: AbortSignal
           onChunk = cb;
           return new Promise<void>((res, rej) => {
             done = { resolve: res, reject: rej };
-            void Promise.resolve(rest ? cb(rest) : undefined).then(() => {
-              rest = undefined;
-              if (closed) settle();
-              else sock.resume();
-            }, (e: unknown) => fail(e as Error));
+            void Promise.resolve(rest ? cb(rest) : undefined).then(
+              () => {
+                rest = undefined;
+                if (closed) settle();
+                else sock.resume();
+              },
+              (e: unknown) => fail(e as Error),
+            );
           });
         },
         async text() {

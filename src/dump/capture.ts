@@ -166,7 +166,10 @@ export function createCaptureHub(source: CaptureSource, opts: CaptureHubOptions 
       return live.size;
     },
     open(o, sink) {
-      const busy = () => new CaptureBusyError(`too many captures are running (at most ${maxSessions}, a memory budget); stop one and retry`);
+      const busy = () =>
+        new CaptureBusyError(
+          `too many captures are running (at most ${maxSessions}, a memory budget); stop one and retry`,
+        );
       if (live.size >= maxSessions) throw busy();
       const id = source.captureStart(o);
       if (id < 0) throw busy();

@@ -9,7 +9,14 @@ import { UsageError } from '../errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
 import { MAX_COUNT, MAX_SECONDS } from '../admin/pcap-stream.js';
-import { OUTER_BYTES, parseComment, PcapngReader, PcapngScanner, type CaptureStreamStats, type PcapngPacket } from './pcapng.js';
+import {
+  OUTER_BYTES,
+  parseComment,
+  PcapngReader,
+  PcapngScanner,
+  type CaptureStreamStats,
+  type PcapngPacket,
+} from './pcapng.js';
 
 export interface DumpOptions {
   /** The daemon's admin unix socket (admin.socket). */
@@ -43,7 +50,8 @@ export class DumpError extends Error {
 /** What to try when the admin socket cannot be reached (ENOENT: no daemon, or another path; EACCES: not root). */
 export function socketHint(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ECONNREFUSED') return ' (is vxtun running? --socket takes the path set as admin.socket in its config)';
+  if (code === 'ENOENT' || code === 'ECONNREFUSED')
+    return ' (is vxtun running? --socket takes the path set as admin.socket in its config)';
   if (code === 'EACCES') return ' (the socket is mode 0600: run as its owner, root)';
   return '';
 }
@@ -51,7 +59,10 @@ export function socketHint(e: unknown): string {
 /** The query for GET /debug/pcap; throws UsageError on bad options (before any request). */
 export function dumpQuery(o: DumpOptions): URLSearchParams {
   const q = new URLSearchParams();
-  for (const [name, v, int, max] of [['count', o.count, true, MAX_COUNT], ['seconds', o.seconds, false, MAX_SECONDS]] as const) {
+  for (const [name, v, int, max] of [
+    ['count', o.count, true, MAX_COUNT],
+    ['seconds', o.seconds, false, MAX_SECONDS],
+  ] as const) {
     if (v === undefined) continue;
     if (!Number.isFinite(v) || v <= 0 || v > max || (int && !Number.isInteger(v))) {
       throw new UsageError(`--${name}: expected a positive ${int ? 'integer' : 'number'} (at most ${max}), got "${v}"`);
@@ -84,7 +95,10 @@ export function formatDumpLine(p: PcapngPacket, outer: boolean): string {
   const inner = outer ? p.data.subarray(OUTER_BYTES) : p.data;
   const innerLen = outer ? p.origLen - OUTER_BYTES : p.origLen;
   const verdict = (c['verdict'] ?? '?').replace(/^drop:/, 'DROP ');
-  const via = c['dir'] === 'rx' ? `from ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})` : `to ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})`;
+  const via =
+    c['dir'] === 'rx'
+      ? `from ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})`
+      : `to ${c['peer'] ?? '-'} (${c['vtep'] ?? '?'})`;
   return `${clock(p.tsNs)} ${c['dir'] ?? '?'} ${via} ${verdict}: ${describePacket(summarizePacket(inner))}, length ${innerLen}`;
 }
 
@@ -112,7 +126,9 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
     res = await streamGet({ path: o.socket }, `/debug/pcap?${q}`, io.signal);
   } catch (e) {
     if (io.signal.aborted) return { packets: 0 };
-    throw new DumpError(`cannot reach the admin socket ${o.socket}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}${socketHint(e)}`);
+    throw new DumpError(
+      `cannot reach the admin socket ${o.socket}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}${socketHint(e)}`,
+    );
   }
   if (res.status !== 200) {
     const text = await res.text().catch(() => '');
@@ -164,7 +180,7 @@ export async function runDump(o: DumpOptions, io: DumpIO): Promise<{ packets: nu
     await res.body((chunk) => {
       if (sinkClosed) return res.destroy();
       if (fd !== undefined) {
-        for (const b of wholeBlocks(chunk)) for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+        for (const b of wholeBlocks(chunk)) for (let off = 0; off < b.length;) off += writeSync(fd, b, off);
       } else if (stdout) {
         const whole = wholeBlocks(chunk);
         const more = whole.length === 0 || whole.map((b) => stdout.write(Buffer.from(b))).every(Boolean);

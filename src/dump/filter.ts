@@ -38,7 +38,10 @@ export type FilterAst =
   | { kind: 'dir'; dir: 'tx' | 'rx' };
 
 function tokenize(text: string): string[] {
-  return text.replace(/([()])/g, ' $1 ').split(/\s+/).filter(Boolean);
+  return text
+    .replace(/([()])/g, ' $1 ')
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 const PROTO_WORDS: Record<string, number> = PROTO;
@@ -170,11 +173,13 @@ export function parseFilterAst(text: string): FilterAst | null {
 function predicate(n: FilterAst): Node {
   switch (n.kind) {
     case 'or': {
-      const a = predicate(n.a), b = predicate(n.b);
+      const a = predicate(n.a),
+        b = predicate(n.b);
       return (r, s) => a(r, s) || b(r, s);
     }
     case 'and': {
-      const a = predicate(n.a), b = predicate(n.b);
+      const a = predicate(n.a),
+        b = predicate(n.b);
       return (r, s) => a(r, s) && b(r, s);
     }
     case 'not': {
@@ -302,7 +307,8 @@ function leafOps(n: Exclude<FilterAst, { kind: 'or' | 'and' | 'not' }>, reasons:
 function need(n: FilterAst): number {
   if (n.kind === 'not') return need(n.e);
   if (n.kind !== 'and' && n.kind !== 'or') return 1;
-  const a = need(n.a), b = need(n.b);
+  const a = need(n.a),
+    b = need(n.b);
   return a === b ? a + 1 : Math.max(a, b);
 }
 
@@ -341,7 +347,9 @@ export function compileDumpFilter(text: string, reasons: readonly string[]): Uin
   const out: number[] = [];
   emit(ast, reasons, out);
   if (out.length > MAX_FILTER_PROGRAM) {
-    throw new UsageError(`bad filter "${text}": too long for the native capture filter (${out.length} bytes of program, at most ${MAX_FILTER_PROGRAM})`);
+    throw new UsageError(
+      `bad filter "${text}": too long for the native capture filter (${out.length} bytes of program, at most ${MAX_FILTER_PROGRAM})`,
+    );
   }
   return Uint8Array.from(out);
 }

@@ -55,13 +55,23 @@ export function describePacket(s: PacketSummary): string {
   const ep = (a: Uint8Array, port?: number) => (port === undefined ? formatIP(a) : `${formatIP(a)}.${port}`);
   let what = PROTO_NAMES[s.proto] ?? `proto ${s.proto}`;
   if (s.icmpType !== undefined) {
-    const names: Record<number, string> = s.proto === PROTO.icmp ? { 0: 'echo reply', 8: 'echo request' } : { 128: 'echo request', 129: 'echo reply' };
+    const names: Record<number, string> =
+      s.proto === PROTO.icmp ? { 0: 'echo reply', 8: 'echo request' } : { 128: 'echo request', 129: 'echo reply' };
     what += ` ${names[s.icmpType] ?? `type ${s.icmpType}`}`;
   }
   if (s.tcpFlags !== undefined) {
     const f = s.tcpFlags;
-    const flags = [[0x02, 'S'], [0x01, 'F'], [0x04, 'R'], [0x08, 'P'], [0x10, '.']] as const;
-    what += ` [${flags.filter(([b]) => f & b).map(([, c]) => c).join('')}]`;
+    const flags = [
+      [0x02, 'S'],
+      [0x01, 'F'],
+      [0x04, 'R'],
+      [0x08, 'P'],
+      [0x10, '.'],
+    ] as const;
+    what += ` [${flags
+      .filter(([b]) => f & b)
+      .map(([, c]) => c)
+      .join('')}]`;
   }
   return `${ep(s.src, s.sport)} > ${ep(s.dst, s.dport)}: ${what}`;
 }

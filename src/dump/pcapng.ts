@@ -64,7 +64,9 @@ function block(type: number, body: Buffer): Buffer {
 }
 
 /** Section Header Block (version 1.0, section length unknown) + one Interface Description Block. */
-export function pcapngHeader(opts: { linktype?: number; snaplen?: number; ifName?: string; application?: string } = {}): Buffer {
+export function pcapngHeader(
+  opts: { linktype?: number; snaplen?: number; ifName?: string; application?: string } = {},
+): Buffer {
   const shb = Buffer.alloc(16);
   shb.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
   shb.writeUInt16LE(1, 4);
@@ -85,7 +87,13 @@ export function pcapngHeader(opts: { linktype?: number; snaplen?: number; ifName
  * Enhanced Packet Block on interface 0: ns timestamp, the captured bytes, the original length, a comment, and
  * epb_dropcount when dropCount > 0.
  */
-export function enhancedPacketBlock(tsNs: bigint, data: Uint8Array, origLen: number, comment?: string, dropCount = 0): Buffer {
+export function enhancedPacketBlock(
+  tsNs: bigint,
+  data: Uint8Array,
+  origLen: number,
+  comment?: string,
+  dropCount = 0,
+): Buffer {
   // Written in one allocation: this runs once per captured packet.
   const c = comment === undefined ? undefined : Buffer.from(comment);
   const optLen = c || dropCount ? (c ? 4 + pad4(c.length) : 0) + (dropCount ? 12 : 0) + 4 : 0;
@@ -363,7 +371,7 @@ export class PcapngScanner {
 
 function readOptions(b: Buffer): [number, Buffer][] {
   const out: [number, Buffer][] = [];
-  for (let o = 0; o + 4 <= b.length; ) {
+  for (let o = 0; o + 4 <= b.length;) {
     const code = b.readUInt16LE(o);
     const len = b.readUInt16LE(o + 2);
     if (code === OPT_END) break;

@@ -105,12 +105,17 @@ export function parseSubnetEnv(text: string): FlannelSubnetEnv {
   });
 
   const get = (k: Key): string | undefined => seen.get(k);
-  const networks = get('FLANNEL_NETWORK') === undefined ? [] : networksOf('FLANNEL_NETWORK', get('FLANNEL_NETWORK')!, 4);
+  const networks =
+    get('FLANNEL_NETWORK') === undefined ? [] : networksOf('FLANNEL_NETWORK', get('FLANNEL_NETWORK')!, 4);
   const ipv6Networks =
-    get('FLANNEL_IPV6_NETWORK') === undefined ? [] : networksOf('FLANNEL_IPV6_NETWORK', get('FLANNEL_IPV6_NETWORK')!, 6);
+    get('FLANNEL_IPV6_NETWORK') === undefined
+      ? []
+      : networksOf('FLANNEL_IPV6_NETWORK', get('FLANNEL_IPV6_NETWORK')!, 6);
   const subnet = get('FLANNEL_SUBNET') === undefined ? undefined : cidrOf('FLANNEL_SUBNET', get('FLANNEL_SUBNET')!, 4);
   const ipv6Subnet =
-    get('FLANNEL_IPV6_SUBNET') === undefined ? undefined : cidrOf('FLANNEL_IPV6_SUBNET', get('FLANNEL_IPV6_SUBNET')!, 6);
+    get('FLANNEL_IPV6_SUBNET') === undefined
+      ? undefined
+      : cidrOf('FLANNEL_IPV6_SUBNET', get('FLANNEL_IPV6_SUBNET')!, 6);
 
   const pair = (netKey: Key, nets: Cidr[], subKey: Key, sub: Cidr | undefined): boolean => {
     if (nets.length === 0 && sub === undefined) return false;
@@ -124,13 +129,17 @@ export function parseSubnetEnv(text: string): FlannelSubnetEnv {
   const v4 = pair('FLANNEL_NETWORK', networks, 'FLANNEL_SUBNET', subnet);
   const v6 = pair('FLANNEL_IPV6_NETWORK', ipv6Networks, 'FLANNEL_IPV6_SUBNET', ipv6Subnet);
   if (!v4 && !v6) {
-    throw new ConfigError('FLANNEL_NETWORK', 'missing: need FLANNEL_NETWORK + FLANNEL_SUBNET or FLANNEL_IPV6_NETWORK + FLANNEL_IPV6_SUBNET');
+    throw new ConfigError(
+      'FLANNEL_NETWORK',
+      'missing: need FLANNEL_NETWORK + FLANNEL_SUBNET or FLANNEL_IPV6_NETWORK + FLANNEL_IPV6_SUBNET',
+    );
   }
 
   const mtuText = get('FLANNEL_MTU');
   if (mtuText === undefined) throw new ConfigError('FLANNEL_MTU', 'missing');
   const mtu = /^[0-9]{1,5}$/.test(mtuText) ? Number(mtuText) : NaN;
-  if (!(mtu >= 68 && mtu <= 65535)) throw new ConfigError('FLANNEL_MTU', `expected an MTU 68…65535, got ${JSON.stringify(mtuText)}`);
+  if (!(mtu >= 68 && mtu <= 65535))
+    throw new ConfigError('FLANNEL_MTU', `expected an MTU 68…65535, got ${JSON.stringify(mtuText)}`);
 
   const masqText = get('FLANNEL_IPMASQ');
   if (masqText === undefined) throw new ConfigError('FLANNEL_IPMASQ', 'missing');
@@ -159,14 +168,17 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * keys sorted at every level. Throws ConfigError naming the offending field of `conf`.
  */
 export function renderDelegate(env: FlannelSubnetEnv, conf: FlannelNetConf): Record<string, unknown> {
-  if (typeof conf.name !== 'string' || conf.name === '') throw new ConfigError('name', 'expected the network name (like "cbr0")');
+  if (typeof conf.name !== 'string' || conf.name === '')
+    throw new ConfigError('name', 'expected the network name (like "cbr0")');
   const given = conf.delegate ?? {};
   if (!isPlainObject(given)) throw new ConfigError('delegate', 'expected a mapping');
   if (has(given, 'type') && typeof given['type'] !== 'string') {
     throw new ConfigError('delegate.type', "'delegate' dictionary, if present, must have (string) 'type' field");
   }
-  if (has(given, 'name')) throw new ConfigError('delegate.name', "'delegate' dictionary must not have 'name' field, it'll be set by flannel");
-  if (has(given, 'ipam')) throw new ConfigError('delegate.ipam', "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel");
+  if (has(given, 'name'))
+    throw new ConfigError('delegate.name', "'delegate' dictionary must not have 'name' field, it'll be set by flannel");
+  if (has(given, 'ipam'))
+    throw new ConfigError('delegate.ipam', "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel");
 
   const d: Record<string, unknown> = { ...given };
   if (conf.runtimeConfig !== undefined) d['runtimeConfig'] = conf.runtimeConfig;
@@ -180,11 +192,16 @@ export function renderDelegate(env: FlannelSubnetEnv, conf: FlannelNetConf): Rec
   return sortKeys(d) as Record<string, unknown>;
 }
 
-function renderIpam(env: FlannelSubnetEnv, given: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+function renderIpam(
+  env: FlannelSubnetEnv,
+  given: Readonly<Record<string, unknown>> | undefined,
+): Record<string, unknown> {
   if (given !== undefined && !isPlainObject(given)) throw new ConfigError('ipam', 'expected a mapping');
   const ipam: Record<string, unknown> = { ...given };
   if (!has(ipam, 'type')) ipam['type'] = 'host-local';
-  ipam['ranges'] = [env.subnet, env.ipv6Subnet].filter((s): s is Cidr => s !== undefined).map((s) => [{ subnet: s.toString() }]);
+  ipam['ranges'] = [env.subnet, env.ipv6Subnet]
+    .filter((s): s is Cidr => s !== undefined)
+    .map((s) => [{ subnet: s.toString() }]);
   const routes: unknown[] = [];
   if (has(ipam, 'routes')) {
     const r = ipam['routes'];

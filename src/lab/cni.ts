@@ -74,8 +74,13 @@ export function parseCniResult(text: string): CniResult {
     return v;
   };
   const interfaces = list('interfaces').map((x, i) => {
-    if (!isObj(x) || typeof x['name'] !== 'string' || !optStr(x['mac']) || !optStr(x['sandbox'])) throw bad(`interfaces[${i}]`);
-    return { name: x['name'], ...(x['mac'] ? { mac: x['mac'] } : {}), ...(x['sandbox'] ? { sandbox: x['sandbox'] } : {}) };
+    if (!isObj(x) || typeof x['name'] !== 'string' || !optStr(x['mac']) || !optStr(x['sandbox']))
+      throw bad(`interfaces[${i}]`);
+    return {
+      name: x['name'],
+      ...(x['mac'] ? { mac: x['mac'] } : {}),
+      ...(x['sandbox'] ? { sandbox: x['sandbox'] } : {}),
+    };
   });
   const ips = list('ips').map((x, i) => {
     if (!isObj(x) || typeof x['address'] !== 'string' || !optStr(x['gateway'])) throw bad(`ips[${i}]`);
@@ -101,7 +106,11 @@ export function parseCniError(stdout: string): CniErrorObject | undefined {
   try {
     const doc: unknown = JSON.parse(stdout);
     if (isObj(doc) && Number.isInteger(doc['code']) && typeof doc['msg'] === 'string') {
-      return { code: doc['code'] as number, msg: doc['msg'], ...(typeof doc['details'] === 'string' && doc['details'] ? { details: doc['details'] } : {}) };
+      return {
+        code: doc['code'] as number,
+        msg: doc['msg'],
+        ...(typeof doc['details'] === 'string' && doc['details'] ? { details: doc['details'] } : {}),
+      };
     }
   } catch {
     // not JSON
@@ -137,13 +146,15 @@ export interface CniOptions {
 const CID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function checkPod(pod: CniPod): void {
-  if (!CID_RE.test(pod.containerId)) throw new Error(`CNI: bad container id ${JSON.stringify(pod.containerId)} (want ${CID_RE})`);
+  if (!CID_RE.test(pod.containerId))
+    throw new Error(`CNI: bad container id ${JSON.stringify(pod.containerId)} (want ${CID_RE})`);
 }
 
 async function invoke(command: 'ADD' | 'DEL', pod: CniPod, delegateJson: string, opts: CniOptions): Promise<string> {
   const doc: unknown = JSON.parse(delegateJson);
   const type = isObj(doc) ? doc['type'] : undefined;
-  if (typeof type !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(type)) throw new Error(`CNI: the delegate has no usable type: ${delegateJson.slice(0, 200)}`);
+  if (typeof type !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(type))
+    throw new Error(`CNI: the delegate has no usable type: ${delegateJson.slice(0, 200)}`);
   const dir = opts.pluginDir ?? CNI_PLUGIN_DIR;
   const exec = opts.exec ?? ((ns, cmd, args, o) => nsExec(ns, cmd, args, o));
   const env = [
@@ -166,7 +177,9 @@ async function invoke(command: 'ADD' | 'DEL', pod: CniPod, delegateJson: string,
       const e = parseCniError(err.stdout);
       const stderr = err.stderr.trim();
       const why = e ? `${e.msg} (CNI error ${e.code})${e.details ? `: ${e.details}` : ''}` : err.message;
-      throw new Error(`${what} failed: ${why}${e && stderr ? `; stderr: ${stderr.slice(0, 1000)}` : ''}`, { cause: err });
+      throw new Error(`${what} failed: ${why}${e && stderr ? `; stderr: ${stderr.slice(0, 1000)}` : ''}`, {
+        cause: err,
+      });
     }
     throw new Error(`${what} failed: ${(err as Error).message}`, { cause: err });
   }
@@ -186,7 +199,10 @@ export async function cniAdd(pod: CniPod, delegateJson: string, opts: CniOptions
     return parseCniResult(await invoke('ADD', pod, delegateJson, opts));
   } catch (err) {
     await invoke('DEL', pod, delegateJson, opts).catch((e: unknown) =>
-      (opts.logger ?? silentLogger).warn('CNI DEL after a failed ADD failed too', { pod: pod.containerId, error: (e as Error).message }),
+      (opts.logger ?? silentLogger).warn('CNI DEL after a failed ADD failed too', {
+        pod: pod.containerId,
+        error: (e as Error).message,
+      }),
     );
     await rm(saved, { force: true });
     throw err;
@@ -224,9 +240,15 @@ export async function cniPluginVersion(path: string, logger: Logger = silentLogg
   const v = await run('env', ['CNI_COMMAND=VERSION', path], { logger, input: '' });
   const doc: unknown = JSON.parse(v.stdout);
   const supportedVersions =
-    isObj(doc) && Array.isArray(doc['supportedVersions']) ? doc['supportedVersions'].filter((x): x is string => typeof x === 'string') : [];
+    isObj(doc) && Array.isArray(doc['supportedVersions'])
+      ? doc['supportedVersions'].filter((x): x is string => typeof x === 'string')
+      : [];
   const a = await run('env', ['-u', 'CNI_COMMAND', path], { logger, input: '', okExitCodes: [0, 1] });
-  const about = `${a.stderr}\n${a.stdout}`.split('\n').map((l) => l.trim()).find((l) => /^CNI .*plugin/.test(l)) ?? 'unknown';
+  const about =
+    `${a.stderr}\n${a.stdout}`
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => /^CNI .*plugin/.test(l)) ?? 'unknown';
   return { about, supportedVersions };
 }
 

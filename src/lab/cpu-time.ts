@@ -26,7 +26,16 @@ export function parseMachineCpu(text: string): MachineCpu | undefined {
   if (!line) return undefined;
   const cols = line.trim().split(/\s+/).slice(1);
   if (cols.length < 7 || cols.some((c) => !/^\d+$/.test(c))) return undefined;
-  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = cols.map(Number) as [number, number, number, number, number, number, number, number?];
+  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = cols.map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number?,
+  ];
   return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
 }
 
@@ -35,8 +44,12 @@ export function parseProcessCpuSeconds(text: string): number | undefined {
   const end = text.lastIndexOf(')');
   if (end < 0) return undefined;
   // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
-  const fields = text.slice(end + 2).trim().split(/\s+/);
-  const utime = fields[11], stime = fields[12];
+  const fields = text
+    .slice(end + 2)
+    .trim()
+    .split(/\s+/);
+  const utime = fields[11],
+    stime = fields[12];
   if (utime === undefined || stime === undefined || !/^\d+$/.test(utime) || !/^\d+$/.test(stime)) return undefined;
   return (Number(utime) + Number(stime)) / CLOCK_TICKS_PER_SECOND;
 }
@@ -65,7 +78,9 @@ export interface MachineCpuDelta {
 }
 
 export function machineCpuDelta(a: MachineCpu, b: MachineCpu): MachineCpuDelta {
-  const busy = b.busy - a.busy, idle = b.idle - a.idle, steal = b.steal - a.steal;
+  const busy = b.busy - a.busy,
+    idle = b.idle - a.idle,
+    steal = b.steal - a.steal;
   return {
     busySeconds: busy / CLOCK_TICKS_PER_SECOND,
     idleShare: busy + idle > 0 ? idle / (busy + idle) : 0,

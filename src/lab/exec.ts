@@ -76,7 +76,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
           return;
         }
         let why: string;
-        if (typeof e.code === 'string') why = `could not start: ${e.code}`; // ENOENT, EACCES…
+        if (typeof e.code === 'string')
+          why = `could not start: ${e.code}`; // ENOENT, EACCES…
         else if (e.killed && timeoutMs > 0) why = `timed out after ${timeoutMs} ms`;
         else if (e.signal) why = `killed by ${e.signal}`;
         else if (typeof e.code === 'number') why = `exited with code ${e.code}`;
@@ -240,7 +241,9 @@ export function spawnInNs(ns: string, cmd: string, args: readonly string[], opts
         const timer = setTimeout(() => {
           done();
           reject(
-            new Error(`\`${command}\` in ${ns}: no ${pattern} within ${timeoutMs} ms: ${truncate((out + err).trim(), 2000)}`),
+            new Error(
+              `\`${command}\` in ${ns}: no ${pattern} within ${timeoutMs} ms: ${truncate((out + err).trim(), 2000)}`,
+            ),
           );
         }, timeoutMs);
         const done = (): void => {

@@ -53,7 +53,11 @@ export function cidrNetworkAddress(cidr: string): string {
  * <underlay IP> dev eth0 dstport PORT nolearning`, fixed MAC, MTU − 50, address <own subnet>.0/32, up) and adds
  * every remote (permanent neighbour, FDB entry, onlink route).
  */
-export async function programKernelVxlanNode(lab: Lab, i: number, opts: KernelVxlanOptions = {}): Promise<KernelVxlanNode> {
+export async function programKernelVxlanNode(
+  lab: Lab,
+  i: number,
+  opts: KernelVxlanOptions = {},
+): Promise<KernelVxlanNode> {
   const ns = lab.nodeNs(i);
   const vni = opts.vni ?? 1;
   const port = opts.port ?? 8472;
@@ -62,19 +66,43 @@ export async function programKernelVxlanNode(lab: Lab, i: number, opts: KernelVx
   const mtu = opts.mtu ?? lab.underlayMTU - 50;
   const ownNet = cidrNetworkAddress(lab.podCIDR(i, 4));
   await lab.ip(ns, [
-    'link', 'add', device, 'type', 'vxlan', 'id', String(vni), 'local', lab.underlayIP(i),
-    'dev', 'eth0', 'dstport', String(port), 'nolearning',
+    'link',
+    'add',
+    device,
+    'type',
+    'vxlan',
+    'id',
+    String(vni),
+    'local',
+    lab.underlayIP(i),
+    'dev',
+    'eth0',
+    'dstport',
+    String(port),
+    'nolearning',
   ]);
   await lab.ip(ns, ['link', 'set', device, 'address', vtepMAC, 'mtu', String(mtu)]);
   await lab.ip(ns, ['addr', 'add', `${ownNet}/32`, 'dev', device]);
   await lab.ip(ns, ['link', 'set', device, 'up']);
   for (const r of opts.remotes ?? []) await addKernelVxlanRemote(lab, i, r, device);
-  lab.logger.info('kernel vxlan node programmed', { ns, device, vni, port, vtepMAC, remotes: opts.remotes?.length ?? 0 });
+  lab.logger.info('kernel vxlan node programmed', {
+    ns,
+    device,
+    vni,
+    port,
+    vtepMAC,
+    remotes: opts.remotes?.length ?? 0,
+  });
   return { device, vtepMAC };
 }
 
 /** Adds one remote to a kernel VXLAN node, exactly as flannel does when a Node appears. */
-export async function addKernelVxlanRemote(lab: Lab, i: number, r: KernelVxlanRemote, device = 'flannel.1'): Promise<void> {
+export async function addKernelVxlanRemote(
+  lab: Lab,
+  i: number,
+  r: KernelVxlanRemote,
+  device = 'flannel.1',
+): Promise<void> {
   const ns = lab.nodeNs(i);
   const gw = cidrNetworkAddress(r.podCIDR);
   const mac = r.vtepMAC.toLowerCase();
@@ -84,7 +112,12 @@ export async function addKernelVxlanRemote(lab: Lab, i: number, r: KernelVxlanRe
 }
 
 /** Removes one remote again (route, FDB entry, neighbour), as flannel does when a Node goes away. */
-export async function removeKernelVxlanRemote(lab: Lab, i: number, r: KernelVxlanRemote, device = 'flannel.1'): Promise<void> {
+export async function removeKernelVxlanRemote(
+  lab: Lab,
+  i: number,
+  r: KernelVxlanRemote,
+  device = 'flannel.1',
+): Promise<void> {
   const ns = lab.nodeNs(i);
   const gw = cidrNetworkAddress(r.podCIDR);
   const mac = r.vtepMAC.toLowerCase();

@@ -14,5 +14,7 @@ export function distFile(rel: string, override?: string): string {
   if (here.endsWith(distMarker)) candidates.push(join(here.slice(0, -distMarker.length), 'dist', rel));
   if (here.endsWith(srcMarker)) candidates.push(join(here.slice(0, -srcMarker.length), 'dist', rel));
   for (const c of candidates) if (existsSync(c)) return c;
-  throw new Error(`${rel} not found (looked for ${candidates.join(', ') || 'nothing'}); compile with \`npx tsc -p tsconfig.json\``);
+  throw new Error(
+    `${rel} not found (looked for ${candidates.join(', ') || 'nothing'}); compile with \`npx tsc -p tsconfig.json\``,
+  );
 }

@@ -35,7 +35,12 @@ export interface PayloadCapture {
 }
 
 /** Starts capturing in `ns` (root); resolves once the capture socket is open. */
-export async function startPayloadCapture(lab: Lab, ns: string, marker: string, sinkPort: number): Promise<PayloadCapture> {
+export async function startPayloadCapture(
+  lab: Lab,
+  ns: string,
+  marker: string,
+  sinkPort: number,
+): Promise<PayloadCapture> {
   if (!/^[A-Za-z0-9_-]{4,}$/.test(marker)) throw new Error(`capture marker must be 4+ of [A-Za-z0-9_-], got ${marker}`);
   const proc = lab.spawn(ns, 'python3', ['-u', '-c', CAPTURE, marker, String(sinkPort)]);
   await proc.waitForOutput(/^ready$/m, 10_000);

@@ -47,14 +47,17 @@ export function labUnavailableReason(opts: PreflightOptions = {}): string | unde
 
 /** Why the lab cannot make pods here (the CNI plugins it runs are missing), or undefined. */
 export function missingCniPlugins(dir = CNI_PLUGIN_DIR): string | undefined {
-  const missing = ['bridge', 'host-local'].map((p) => join(dir, p)).filter((p) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  return missing.length ? `missing CNI plugins: ${missing.join(', ')} (Debian: containernetworking-plugins)` : undefined;
+  const missing = ['bridge', 'host-local']
+    .map((p) => join(dir, p))
+    .filter((p) => {
+      try {
+        accessSync(p, constants.X_OK);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  return missing.length
+    ? `missing CNI plugins: ${missing.join(', ')} (Debian: containernetworking-plugins)`
+    : undefined;
 }
-

@@ -114,6 +114,7 @@ export async function sendRawIpv4(lab: Lab, ns: string, packets: readonly Uint8A
   });
   const r = await lab.exec(ns, 'python3', ['-c', SENDER], { input: lines.join('') });
   const n = Number(r.stdout.trim());
-  if (n !== packets.length) throw new Error(`sendRawIpv4: sent ${r.stdout.trim()} of ${packets.length}: ${r.stderr.trim()}`);
+  if (n !== packets.length)
+    throw new Error(`sendRawIpv4: sent ${r.stdout.trim()} of ${packets.length}: ${r.stderr.trim()}`);
   return n;
 }

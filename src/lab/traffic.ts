@@ -32,9 +32,12 @@ export async function ping(lab: Lab | null, fromNs: string, toIP: string, opts: 
   const args = [
     family === 6 ? '-6' : '-4',
     '-n',
-    '-c', String(count),
-    '-i', String(opts.intervalS ?? 0.2),
-    '-W', String(opts.waitS ?? 2),
+    '-c',
+    String(count),
+    '-i',
+    String(opts.intervalS ?? 0.2),
+    '-W',
+    String(opts.waitS ?? 2),
     toIP,
   ];
   const timeoutMs = (count * (opts.intervalS ?? 0.2) + (opts.waitS ?? 2)) * 1000 + 10_000;
@@ -152,7 +155,10 @@ export async function tcpTransfer(
   } catch (e) {
     const diag = [server, client]
       .filter((p): p is NsProcess => p !== undefined)
-      .map((p) => `[${p.ns} ${p.running() ? 'running' : describeExit(p.exitInfo!)}] ${(p.stdout() + p.stderr()).trim().slice(-1000)}`)
+      .map(
+        (p) =>
+          `[${p.ns} ${p.running() ? 'running' : describeExit(p.exitInfo!)}] ${(p.stdout() + p.stderr()).trim().slice(-1000)}`,
+      )
       .join(' | ');
     throw new Error(`${what}: ${(e as Error).message}${diag ? ` — ${diag}` : ''}`, { cause: e });
   } finally {

@@ -21,7 +21,9 @@ function emit(obj: Record<string, unknown>): void {
 }
 
 function fail(err: unknown): never {
-  process.stderr.write(`${JSON.stringify({ event: 'error', message: err instanceof Error ? err.message : String(err) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ event: 'error', message: err instanceof Error ? err.message : String(err) })}\n`,
+  );
   process.exit(1);
 }
 

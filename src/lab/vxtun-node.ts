@@ -62,7 +62,8 @@ export function labPeer(lab: Lab, i: number, vtepMAC?: string): StaticPeer {
  * the lab's; `extra` may override both.
  */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
-  if ((opts.peers === undefined) === (opts.kubernetes === undefined)) throw new Error('labConfig: give peers or kubernetes');
+  if ((opts.peers === undefined) === (opts.kubernetes === undefined))
+    throw new Error('labConfig: give peers or kubernetes');
   return {
     nodeName: opts.name ?? `node-${i}`,
     network: lab.podNetwork(4),
@@ -86,7 +87,8 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   const configPath = join(dir, `${name}.json`);
   // Never the default /run/flannel/subnet.env (the namespaces share the host's file system): the lab's file for node i.
   const config = labConfig(lab, i, opts);
-  const subnetFile = typeof config['subnetFile'] === 'string' && config['subnetFile'] !== 'off' ? config['subnetFile'] : null;
+  const subnetFile =
+    typeof config['subnetFile'] === 'string' && config['subnetFile'] !== 'off' ? config['subnetFile'] : null;
   // Never the default /run/vxtun/vxtun.sock either: each node its own socket, unless `extra` sets one.
   const admin = { socket: join(dir, 'admin.sock'), ...(config['admin'] as Record<string, unknown> | undefined) };
   config['admin'] = admin;

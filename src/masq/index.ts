@@ -65,7 +65,9 @@ export async function startMasq(run: ToolRunner, opts: MasqOptions, logger: Logg
     choice = await chooseMasqBackend(run);
   } catch (err) {
     if (!opts.enabled) {
-      logger.warn('ipMasq: could not look for nft or iptables to remove stale rules', { error: (err as Error).message });
+      logger.warn('ipMasq: could not look for nft or iptables to remove stale rules', {
+        error: (err as Error).message,
+      });
       return off;
     }
     throw withContext('ipMasq', err);
@@ -123,5 +125,3 @@ export async function startMasq(run: ToolRunner, opts: MasqOptions, logger: Logg
 }
 
 export type { MasqBackend, MasqBackendName } from './backend.js';
-
-

@@ -85,7 +85,11 @@ export function nftRule(r: MasqRule): string {
   const proto = r.family === 4 ? 'ip' : 'ip6';
   const parts: string[] = [];
   // In an inet table a mark match alone would apply to both families; the family qualifier keeps one rule per family.
-  if (r.kubeProxyMark) parts.push(`meta nfproto ${r.family === 4 ? 'ipv4' : 'ipv6'}`, `meta mark & ${hex8(KUBE_PROXY_MASQ_MARK)} == ${hex8(KUBE_PROXY_MASQ_MARK)}`);
+  if (r.kubeProxyMark)
+    parts.push(
+      `meta nfproto ${r.family === 4 ? 'ipv4' : 'ipv6'}`,
+      `meta mark & ${hex8(KUBE_PROXY_MASQ_MARK)} == ${hex8(KUBE_PROXY_MASQ_MARK)}`,
+    );
   if (r.src) parts.push(`${proto} saddr ${r.src.negate ? '!= ' : ''}${r.src.cidr}`);
   if (r.dst) parts.push(`${proto} daddr ${r.dst.negate ? '!= ' : ''}${r.dst.cidr}`);
   parts.push(r.verdict === 'return' ? 'return' : 'masquerade fully-random');
@@ -117,7 +121,8 @@ export function nftRemoveScript(): string {
 /** One rule's arguments after `-A VXTUN-POSTRTG` (the family is the tool's: iptables or ip6tables). */
 export function iptablesRuleArgs(r: MasqRule): string[] {
   const args: string[] = [];
-  if (r.kubeProxyMark) args.push('-m', 'mark', '--mark', `0x${KUBE_PROXY_MASQ_MARK.toString(16)}/0x${KUBE_PROXY_MASQ_MARK.toString(16)}`);
+  if (r.kubeProxyMark)
+    args.push('-m', 'mark', '--mark', `0x${KUBE_PROXY_MASQ_MARK.toString(16)}/0x${KUBE_PROXY_MASQ_MARK.toString(16)}`);
   if (r.src) args.push(...(r.src.negate ? ['!'] : []), '-s', r.src.cidr);
   if (r.dst) args.push(...(r.dst.negate ? ['!'] : []), '-d', r.dst.cidr);
   args.push('-m', 'comment', '--comment', IPT_COMMENT);
@@ -132,7 +137,9 @@ const quote = (a: string) => (/^[\w./:!-]+$/.test(a) ? a : `"${a}"`);
  * empties it when it exists, and the rules fill it, in one commit. Nothing else in the nat table is touched.
  */
 export function iptablesRestoreInput(rules: readonly MasqRule[], family: MasqFamily): string {
-  const lines = rules.filter((r) => r.family === family).map((r) => `-A ${IPT_CHAIN} ${iptablesRuleArgs(r).map(quote).join(' ')}`);
+  const lines = rules
+    .filter((r) => r.family === family)
+    .map((r) => `-A ${IPT_CHAIN} ${iptablesRuleArgs(r).map(quote).join(' ')}`);
   return `*nat\n:${IPT_CHAIN} - [0:0]\n${lines.map((l) => `${l}\n`).join('')}COMMIT\n`;
 }
 

@@ -35,12 +35,16 @@ export function parseHostPort(text: string): HostPortResult {
   } else {
     const ip = parseIP(plain);
     if (ip === null || ip.family !== 4) {
-      return { ok: false, reason: `expected an IPv4 address, [IPv6 address] or localhost before ":", got ${JSON.stringify(plain)}` };
+      return {
+        ok: false,
+        reason: `expected an IPv4 address, [IPv6 address] or localhost before ":", got ${JSON.stringify(plain)}`,
+      };
     }
     host = ip.text;
   }
   const port = PORT.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 1 && port <= 65535)) return { ok: false, reason: `expected a port 1..65535 after ":", got ${JSON.stringify(portText)}` };
+  if (!(port >= 1 && port <= 65535))
+    return { ok: false, reason: `expected a port 1..65535 after ":", got ${JSON.stringify(portText)}` };
   return { ok: true, host, port };
 }
 

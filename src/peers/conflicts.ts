@@ -31,7 +31,9 @@ export interface Conflict {
 
 /** A conflict as one sentence, for logs and /status: "pod CIDR … is also claimed by node-b", "public IP … is loopback". */
 export function describeConflict(c: Conflict): string {
-  return c.holder === c.peer || / is (ours|unspecified|loopback|link-local|multicast|broadcast)$/.test(c.what) ? c.what : `${c.what} is also claimed by ${c.holder}`;
+  return c.holder === c.peer || / is (ours|unspecified|loopback|link-local|multicast|broadcast)$/.test(c.what)
+    ? c.what
+    : `${c.what} is also claimed by ${c.holder}`;
 }
 
 export interface ResolvedPeers {
@@ -84,7 +86,8 @@ function sortKey(c: Cidr): number | string {
   let k = keyCache.get(c);
   if (k === undefined) {
     const b = c.bytes;
-    if (c.family === 4) k = (((b[0] ?? 0) * 256 + (b[1] ?? 0)) * 256 + (b[2] ?? 0)) * 256 * 256 * 64 + (b[3] ?? 0) * 64 + c.prefixLen;
+    if (c.family === 4)
+      k = (((b[0] ?? 0) * 256 + (b[1] ?? 0)) * 256 + (b[2] ?? 0)) * 256 * 256 * 64 + (b[3] ?? 0) * 64 + c.prefixLen;
     else k = Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex') + String(c.prefixLen).padStart(3, '0');
     keyCache.set(c, k);
   }
@@ -189,13 +192,14 @@ function prefixText(c: Cidr, len: number, tail: readonly number[] = []): string 
   // Compressed like RFC 5952 (longest run of zero groups).
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
     i = j === i ? i + 1 : j;
   }
-  const text = best < 0 ? groups.join(':') : `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  const text =
+    best < 0 ? groups.join(':') : `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
   return `${text}/${total}`;
 }
 
@@ -257,7 +261,12 @@ export function resolveConflicts(candidates: readonly Peer[], o: ConflictOptions
           const hit = taken.find(c);
           if (hit === undefined) continue;
           const same = hit.len === c.prefixLen;
-          const what = hit.holder === o.self ? `pod CIDR ${c.toString()} (overlaps ours)` : same ? `pod CIDR ${c.toString()}` : `pod CIDR ${c.toString()} (overlaps ${hit.cidr})`;
+          const what =
+            hit.holder === o.self
+              ? `pod CIDR ${c.toString()} (overlaps ours)`
+              : same
+                ? `pod CIDR ${c.toString()}`
+                : `pod CIDR ${c.toString()} (overlaps ${hit.cidr})`;
           clash = { peer: p.name, holder: hit.holder, what };
         }
       }

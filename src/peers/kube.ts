@@ -108,10 +108,20 @@ class KubeSource implements PeerSource {
   constructor(opts: KubeSourceOptions) {
     this.#o = opts;
     this.#log = opts.logger;
-    this.#ctx = { keys: annotationKeys(opts.annotationPrefix), vni: opts.vni, network: opts.network, ipv6Network: opts.ipv6Network };
+    this.#ctx = {
+      keys: annotationKeys(opts.annotationPrefix),
+      vni: opts.vni,
+      network: opts.network,
+      ipv6Network: opts.ipv6Network,
+    };
     this.#core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.#informer = new NodeInformer(
-      { kubeConfig: opts.kubeConfig, logger: opts.logger, trim: (n) => trimNode(n, opts.annotationPrefix) as V1Node, ...opts.informer },
+      {
+        kubeConfig: opts.kubeConfig,
+        logger: opts.logger,
+        trim: (n) => trimNode(n, opts.annotationPrefix) as V1Node,
+        ...opts.informer,
+      },
       {
         upsert: (n) => this.#upsert(n),
         remove: (n) => this.#remove(n),
@@ -127,7 +137,8 @@ class KubeSource implements PeerSource {
   state(): SourceState {
     const s = this.#informer.state;
     let ok = 0;
-    for (const [name, k] of this.#known) if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
+    for (const [name, k] of this.#known)
+      if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
     const others = this.#known.size - (this.#known.has(this.#o.nodeName) ? 1 : 0);
     const conflicts = [...this.#conflicted.values()];
     return { ...s, nodes: this.#known.size, skipped: others - ok, ...(conflicts.length > 0 ? { conflicts } : {}) };
@@ -157,13 +168,20 @@ class KubeSource implements PeerSource {
           return { podCIDRs: cidrs.value, ...(mac ? { vtepMAC: mac } : {}), ...(ip ? { address: { ip } } : {}) };
         }
         if (cidrs.kind === 'malformed' && / is outside (network|ipv6Network) /.test(cidrs.reason)) {
-          throw new ConfigError(cidrs.reason.includes('ipv6Network') ? 'ipv6Network' : 'network', `this node (${name}): ${cidrs.reason}`);
+          throw new ConfigError(
+            cidrs.reason.includes('ipv6Network') ? 'ipv6Network' : 'network',
+            `this node (${name}): ${cidrs.reason}`,
+          );
         }
         reason = cidrs.reason;
       }
       const now = performance.now();
       if (reason !== lastReason || now - lastLog >= waitLogMs) {
-        this.#log.info('waiting for this node in the kubernetes API', { node: name, reason: clip(reason), ...this.#informer.state });
+        this.#log.info('waiting for this node in the kubernetes API', {
+          node: name,
+          reason: clip(reason),
+          ...this.#informer.state,
+        });
         lastLog = now;
         lastReason = reason;
       }
@@ -252,7 +270,8 @@ class KubeSource implements PeerSource {
     for (const c of conflicts) {
       const reason = clip(describeConflict(c));
       conflicted.set(c.peer, { node: c.peer, holder: c.holder, reason });
-      if (this.#conflicted.get(c.peer)?.reason !== reason) this.#log.warn('node skipped: conflicting', { node: c.peer, reason });
+      if (this.#conflicted.get(c.peer)?.reason !== reason)
+        this.#log.warn('node skipped: conflicting', { node: c.peer, reason });
     }
     this.#conflicted = conflicted;
     // An identical snapshot is not delivered again, except after a list (the first one must always go out).
@@ -271,7 +290,11 @@ class KubeSource implements PeerSource {
     const self = this.#self;
     if (!self) return undefined;
     const overwrite = node ? publicIPOverwrite(node, this.#ctx.keys) : undefined;
-    return ownAnnotations(this.#ctx.keys, { vni: self.vni, vtepMAC: self.vtepMAC, publicIP: (overwrite ?? self.publicIP).text });
+    return ownAnnotations(this.#ctx.keys, {
+      vni: self.vni,
+      vtepMAC: self.vtepMAC,
+      publicIP: (overwrite ?? self.publicIP).text,
+    });
   }
 
   /** Our Node changed: publish again if our annotations are not (or no longer) what they should be. */
@@ -304,7 +327,11 @@ class KubeSource implements PeerSource {
         this.#publishing = false;
         if (this.#stopped) return;
         const delay = backoffDelay(this.#publishFailures++, this.#o.patchBackoff ?? DEFAULT_BACKOFF);
-        this.#log.warn('could not publish our node annotations; retrying', { node: this.#o.nodeName, error: describeKubeError(err), retryInMs: delay });
+        this.#log.warn('could not publish our node annotations; retrying', {
+          node: this.#o.nodeName,
+          error: describeKubeError(err),
+          retryInMs: delay,
+        });
         this.#publishTimer = setTimeout(() => {
           this.#publishTimer = undefined;
           this.#publish();
@@ -321,7 +348,10 @@ class KubeSource implements PeerSource {
     const body = annotationsPatch(node, desired);
     if (body) {
       // Through the status subresource, like flannel: vxtun's ClusterRole may patch nodes/status, not nodes.
-      await this.#core.patchNodeStatus({ name, body }, abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+      await this.#core.patchNodeStatus(
+        { name, body },
+        abortOn(this.#stopRequests.signal, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+      );
       this.#log.info('published our node annotations', { node: name, ...desired });
     }
     if (!this.#conditionSet) {

@@ -54,7 +54,11 @@ export type NodeVerdict = { ok: true; peer: Peer } | { ok: false; kind: SkipKind
 
 type Result<T> = { ok: true; value: T } | { ok: false; kind: SkipKind; reason: string };
 // Reasons quote annotation values, which can be 250 KB: clipped here, once, so verdicts and log lines stay small.
-const skip = (kind: SkipKind, reason: string): { ok: false; kind: SkipKind; reason: string } => ({ ok: false, kind, reason: clip(reason) });
+const skip = (kind: SkipKind, reason: string): { ok: false; kind: SkipKind; reason: string } => ({
+  ok: false,
+  kind,
+  reason: clip(reason),
+});
 
 function annotation(node: NodeLike, key: string): string | undefined {
   const v = node.metadata?.annotations?.[key];
@@ -84,11 +88,15 @@ export function nodePodCIDRs(node: NodeLike, ctx: Pick<NodeParseContext, 'networ
     const net = c.family === 4 ? ctx.network : ctx.ipv6Network;
     if (net === undefined) continue; // IPv6 pods while ipv6Network is off: not carried
     if (!net.contains(c.bytes) || c.prefixLen < net.prefixLen) {
-      return skip('malformed', `podCIDR ${c.toString()} is outside ${c.family === 4 ? 'network' : 'ipv6Network'} ${net.toString()}`);
+      return skip(
+        'malformed',
+        `podCIDR ${c.toString()} is outside ${c.family === 4 ? 'network' : 'ipv6Network'} ${net.toString()}`,
+      );
     }
     out.push(c);
   }
-  if (out.length === 0) return skip('malformed', `no IPv4 podCIDR (${list.join(', ')}) and ipv6Network is not configured`);
+  if (out.length === 0)
+    return skip('malformed', `no IPv4 podCIDR (${list.join(', ')}) and ipv6Network is not configured`);
   return { ok: true, value: out };
 }
 
@@ -96,13 +104,22 @@ export function nodePodCIDRs(node: NodeLike, ctx: Pick<NodeParseContext, 'networ
  * The part of a Node that vxtun reads — name, resourceVersion, creation time, the annotations under `prefix`,
  * pod CIDRs, addresses — so a 5,000-node informer cache does not hold every node's images, conditions and labels.
  */
-export function trimNode(node: NodeLike & { metadata?: { creationTimestamp?: unknown; uid?: string } }, prefix: string): NodeLike {
+export function trimNode(
+  node: NodeLike & { metadata?: { creationTimestamp?: unknown; uid?: string } },
+  prefix: string,
+): NodeLike {
   const m = node.metadata ?? {};
   const annotations: Record<string, string> = {};
   const p = `${prefix}/`;
   for (const [k, v] of Object.entries(m.annotations ?? {})) if (k.startsWith(p)) annotations[k] = v;
   const out: NodeLike & { metadata: Record<string, unknown> } = {
-    metadata: { name: m.name, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp, uid: m.uid, annotations },
+    metadata: {
+      name: m.name,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+      uid: m.uid,
+      annotations,
+    },
   };
   if (node.spec) out.spec = { podCIDR: node.spec.podCIDR, podCIDRs: node.spec.podCIDRs };
   if (node.status) out.status = { addresses: node.status.addresses };

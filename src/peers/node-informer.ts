@@ -201,7 +201,10 @@ export class NodeInformer {
     let resourceVersion = '';
     let pages = 0;
     do {
-      const page = await this.#core.listNode({ limit: this.#opts.pageSize, _continue: cont }, abortOn(this.#stopSignal.signal));
+      const page = await this.#core.listNode(
+        { limit: this.#opts.pageSize, _continue: cont },
+        abortOn(this.#stopSignal.signal),
+      );
       pages++;
       for (const n of page.items) items.push(this.trim(n));
       cont = page.metadata?._continue || undefined;
@@ -211,7 +214,12 @@ export class NodeInformer {
     if (this.#stopped) throw new Error('informer stopped');
     this.#connected();
     // Once at start and after a 410: worth an info line (the benchmark times programming from it, too).
-    this.#log.info('node list received', { nodes: items.length, pages, resourceVersion, ms: Math.round(performance.now() - t0) });
+    this.#log.info('node list received', {
+      nodes: items.length,
+      pages,
+      resourceVersion,
+      ms: Math.round(performance.now() - t0),
+    });
     // ListWatch applies the list synchronously once this promise settles; setImmediate runs after that.
     setImmediate(() => {
       if (!this.#stopped) this.#events.listed();

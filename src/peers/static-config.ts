@@ -62,7 +62,8 @@ function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer
   if (!m.has('publicIP')) fail(`${at}.publicIP`, 'required: the underlay address other nodes send to');
   const publicIP = underlayIP(m.get('publicIP'), `${at}.publicIP`);
   const unusable = unusablePublicIP(publicIP);
-  if (unusable !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is ${unusable}, not an address other nodes can send to`);
+  if (unusable !== undefined)
+    fail(`${at}.publicIP`, `${publicIP.text} is ${unusable}, not an address other nodes can send to`);
   const sameIP = seen.ips.get(publicIP.text);
   if (sameIP !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is also the publicIP of ${sameIP}`);
   seen.ips.set(publicIP.text, name);

@@ -77,7 +77,8 @@ function status(code: number, reason: string, message: string): Json {
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return clone(patch);
-  const out: Json = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Json) } : {};
+  const out: Json =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Json) } : {};
   for (const [k, v] of Object.entries(patch as Json)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -94,8 +95,15 @@ export function jsonPatch(target: Json, ops: unknown): Json {
   const doc = clone(target);
   for (const op of ops as Json[]) {
     const path = typeof op?.['path'] === 'string' ? (op['path'] as string) : undefined;
-    if (path === undefined || (path !== '' && !path.startsWith('/'))) throw new Error(`bad path ${JSON.stringify(op?.['path'])}`);
-    const keys = path === '' ? [] : path.slice(1).split('/').map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (path === undefined || (path !== '' && !path.startsWith('/')))
+      throw new Error(`bad path ${JSON.stringify(op?.['path'])}`);
+    const keys =
+      path === ''
+        ? []
+        : path
+            .slice(1)
+            .split('/')
+            .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = keys.pop();
     if (last === undefined) throw new Error('the document root cannot be patched here');
     let parent: unknown = doc;
@@ -221,7 +229,8 @@ export class FakeApiServer {
     stored['metadata'] = {
       ...meta,
       uid: oldMeta['uid'] ?? `uid-${++this.#uid}`,
-      creationTimestamp: oldMeta['creationTimestamp'] ?? meta['creationTimestamp'] ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      creationTimestamp:
+        oldMeta['creationTimestamp'] ?? meta['creationTimestamp'] ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     };
     return this.#commit(old ? 'MODIFIED' : 'ADDED', stored);
   }
@@ -419,7 +428,13 @@ export class FakeApiServer {
     });
   }
 
-  #route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, q: Record<string, string>, rec: RecordedRequest): void {
+  #route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    q: Record<string, string>,
+    rec: RecordedRequest,
+  ): void {
     if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) {
       return this.#json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     }
@@ -427,7 +442,13 @@ export class FakeApiServer {
     if (!m) return this.#json(res, 404, status(404, 'NotFound', `the server could not find the requested resource`));
     const [, name, sub] = m;
     const kind: FailKind =
-      req.method === 'PATCH' ? 'patch' : name !== undefined ? 'get' : q['watch'] === 'true' || q['watch'] === '1' ? 'watch' : 'list';
+      req.method === 'PATCH'
+        ? 'patch'
+        : name !== undefined
+          ? 'get'
+          : q['watch'] === 'true' || q['watch'] === '1'
+            ? 'watch'
+            : 'list';
     if (this.hold.has(kind)) return; // never answered: the response stays open until stop() drops the connection
     if (req.method === 'GET' && name === undefined) {
       return q['watch'] === 'true' || q['watch'] === '1' ? this.#watch(res, q) : this.#list(res, q);
@@ -438,7 +459,8 @@ export class FakeApiServer {
       const n = this.#nodes.get(decodeURIComponent(name));
       return n ? this.#json(res, 200, n) : this.#json(res, 404, status(404, 'NotFound', `nodes "${name}" not found`));
     }
-    if (req.method === 'PATCH' && name !== undefined) return this.#patch(res, decodeURIComponent(name), sub !== undefined, rec);
+    if (req.method === 'PATCH' && name !== undefined)
+      return this.#patch(res, decodeURIComponent(name), sub !== undefined, rec);
     return this.#json(res, 405, status(405, 'MethodNotAllowed', `${req.method} is not supported here`));
   }
 
@@ -524,9 +546,21 @@ export class FakeApiServer {
     const old = this.#nodes.get(name);
     if (!old) return this.#json(res, 404, status(404, 'NotFound', `nodes "${name}" not found`));
     const type = (rec.contentType ?? '').split(';')[0]!.trim();
-    const types = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+    const types = [
+      'application/json-patch+json',
+      'application/merge-patch+json',
+      'application/strategic-merge-patch+json',
+    ];
     if (!types.includes(type)) {
-      return this.#json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${types.join(', ')} (got ${JSON.stringify(type)})`));
+      return this.#json(
+        res,
+        415,
+        status(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: ${types.join(', ')} (got ${JSON.stringify(type)})`,
+        ),
+      );
     }
     const patch = rec.body;
     let next: Json;
@@ -534,13 +568,24 @@ export class FakeApiServer {
       try {
         next = jsonPatch(old, patch);
       } catch (e) {
-        return this.#json(res, 422, status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(e as Error).message}`));
+        return this.#json(
+          res,
+          422,
+          status(
+            422,
+            'Invalid',
+            `the server rejected our request due to an error in our request: ${(e as Error).message}`,
+          ),
+        );
       }
     } else {
       if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
         return this.#json(res, 400, status(400, 'BadRequest', 'the patch is not a JSON object'));
       }
-      next = type === 'application/merge-patch+json' ? (mergePatch(old, patch) as Json) : strategicMergePatch(old, patch as Json);
+      next =
+        type === 'application/merge-patch+json'
+          ? (mergePatch(old, patch) as Json)
+          : strategicMergePatch(old, patch as Json);
     }
     // The status subresource keeps metadata and status changes and ignores spec; the main resource ignores status.
     // Name and resourceVersion are the server's.
@@ -548,7 +593,9 @@ export class FakeApiServer {
     else next['status'] = clone(old['status']);
     if (next['spec'] === undefined) delete next['spec'];
     if (next['status'] === undefined) delete next['status'];
-    const meta = (typeof next['metadata'] === 'object' && next['metadata'] !== null ? next['metadata'] : (next['metadata'] = {})) as Json;
+    const meta = (
+      typeof next['metadata'] === 'object' && next['metadata'] !== null ? next['metadata'] : (next['metadata'] = {})
+    ) as Json;
     meta['name'] = name;
     meta['uid'] = (old['metadata'] as Json)['uid'];
     this.#json(res, 200, this.#commit('MODIFIED', next));

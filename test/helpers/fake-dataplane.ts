@@ -5,7 +5,13 @@ import type { DeviceConf, IpRunner } from '../../src/device/device.js';
 import type { NativeBinding } from '../../src/dataplane/addon.js';
 import type { NativeTableHandle, TestingBinding } from '../../src/dataplane/testing.js';
 import { NO_OFFLOADS, type OffloadFlags } from '../../src/dataplane/offloads.js';
-import type { Dataplane, DataplaneOptions, DataplanePeer, DataplaneStats, DataplaneTable } from '../../src/dataplane/types.js';
+import type {
+  Dataplane,
+  DataplaneOptions,
+  DataplanePeer,
+  DataplaneStats,
+  DataplaneTable,
+} from '../../src/dataplane/types.js';
 
 export interface FakeNative {
   binding: NativeBinding;
@@ -42,7 +48,14 @@ function zeroStats(): DataplaneStats {
  * `keep`: how many of the latest tables to remember (all by default).
  */
 export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
-  const f: FakeNative = { binding: undefined as unknown as NativeBinding, tables: [], tablesSet: 0, updates: 0, opened: [], closed: 0 };
+  const f: FakeNative = {
+    binding: undefined as unknown as NativeBinding,
+    tables: [],
+    tablesSet: 0,
+    updates: 0,
+    opened: [],
+    closed: 0,
+  };
   const record = (table: DataplaneTable) => {
     f.tables.push({ table, at: performance.now() });
     f.tablesSet++;
@@ -103,7 +116,9 @@ export function fakeIp(calls: string[][] = [], address = '192.168.99.1'): IpRunn
     calls.push(args);
     const line = args.join(' ');
     if (line === '-j -4 addr show') {
-      return JSON.stringify([{ ifname: 'eth0', mtu: 1500, addr_info: [{ family: 'inet', local: address, prefixlen: 24 }] }]);
+      return JSON.stringify([
+        { ifname: 'eth0', mtu: 1500, addr_info: [{ family: 'inet', local: address, prefixlen: 24 }] },
+      ]);
     }
     if (line === '-j -4 route show default') return JSON.stringify([{ dev: 'eth0' }]);
     return '';
@@ -114,7 +129,10 @@ export function fakeIp(calls: string[][] = [], address = '192.168.99.1'): IpRunn
  * Device settings in memory (`device/key` → value), so that nothing writes /proc. Unset keys read as undefined
  * (no IPv6); `writes` records every set as `device/key=value`.
  */
-export function fakeDeviceConf(values: Record<string, string> = {}, writes: string[] = []): DeviceConf & { values: Record<string, string> } {
+export function fakeDeviceConf(
+  values: Record<string, string> = {},
+  writes: string[] = [],
+): DeviceConf & { values: Record<string, string> } {
   return {
     values,
     async get(device, key) {

@@ -10,5 +10,9 @@ const LONG_FILES = /[\\/]test[\\/](integration|native)[\\/]/;
 const file = process.argv[1] ?? '';
 if (LONG_FILES.test(file) && process.env.TAP_CHILD_KEY !== undefined) {
   process.env.TAP_TIMEOUT = String(LONG_FILE_SECONDS);
-  process.send?.({ setTimeout: LONG_FILE_SECONDS * 1000, key: process.env.TAP_CHILD_KEY, child: process.env.TAP_CHILD_ID });
+  process.send?.({
+    setTimeout: LONG_FILE_SECONDS * 1000,
+    key: process.env.TAP_CHILD_KEY,
+    child: process.env.TAP_CHILD_ID,
+  });
 }

@@ -31,14 +31,21 @@ export function makeNode(s: NodeSpec): Json {
         ...(s.internalIP ? [{ type: 'InternalIP', address: s.internalIP }] : []),
         { type: 'Hostname', address: s.name },
       ],
-      conditions: s.ready ? [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }] : [],
+      conditions: s.ready
+        ? [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }]
+        : [],
     },
   };
   return node;
 }
 
 /** The annotations a flannel vxlan node publishes. */
-export function flannelAnnotations(o: { vtepMAC: string; publicIP: string; vni?: number; prefix?: string }): Record<string, string> {
+export function flannelAnnotations(o: {
+  vtepMAC: string;
+  publicIP: string;
+  vni?: number;
+  prefix?: string;
+}): Record<string, string> {
   const p = o.prefix ?? PREFIX;
   return {
     [`${p}/kube-subnet-manager`]: 'true',

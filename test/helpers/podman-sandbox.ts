@@ -11,7 +11,13 @@ import { run, type RunOptions, type RunResult } from '../../src/lab/index.js';
 
 /** storage.conf for a vfs storage under `dir` (vfs: no overlay mounts, works on any file system). */
 export function storageConf(dir: string): string {
-  return ['[storage]', 'driver = "vfs"', `graphroot = "${join(dir, 'storage')}"`, `runroot = "${join(dir, 'run')}"`, ''].join('\n');
+  return [
+    '[storage]',
+    'driver = "vfs"',
+    `graphroot = "${join(dir, 'storage')}"`,
+    `runroot = "${join(dir, 'run')}"`,
+    '',
+  ].join('\n');
 }
 
 /** containers.conf: runc with explicit ulimits; every path podman writes to (besides storage) under `dir`. */

@@ -8,7 +8,18 @@ import { recordBlock } from '../../src/dump/pcapng.js';
 import type { Status } from '../../src/admin/status.js';
 import { perOffload } from '../../src/dataplane/offloads.js';
 
-export const STUB_REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
+export const STUB_REASONS = [
+  'short',
+  'bad-header',
+  'vni',
+  'unknown-vtep',
+  'bad-mac',
+  'ethertype',
+  'bad-ip',
+  'spoofed-source',
+  'not-local',
+  'no-route',
+];
 
 /** A Status as the daemon builds it, with `peers` peers (10.<hi>.<lo>.0/24 pod CIDRs, 192.168.<hi>.<lo> VTEPs). */
 export function bigStatus(peers: number): Status {
@@ -27,7 +38,12 @@ export function bigStatus(peers: number): Status {
     offloads: perOffload(() => 'on'),
     peers: Array.from({ length: peers }, (_, k) => {
       const [hi, lo] = [1 + (k >> 8), k & 255];
-      return { name: `node-${k + 1}`, podCIDRs: [`10.${hi}.${lo}.0/24`], publicIP: `192.168.${hi}.${lo}`, vtepMAC: `0a:00:00:00:${hex(hi)}:${hex(lo)}` };
+      return {
+        name: `node-${k + 1}`,
+        podCIDRs: [`10.${hi}.${lo}.0/24`],
+        publicIP: `192.168.${hi}.${lo}`,
+        vtepMAC: `0a:00:00:00:${hex(hi)}:${hex(lo)}`,
+      };
     }),
     counters: {
       txPackets: 1,
@@ -50,7 +66,17 @@ export function stubCaptureSource(packets: number, size = 1000): CaptureSource {
   Buffer.from('4500000000004000400100000af401020af402020800f7ff00000000', 'hex').copy(packet);
   packet.writeUInt16BE(size, 2);
   const block = (i: number) => {
-    const r: CaptureRecord = { tsNs: 1_000_000_000n + BigInt(i), dir: 'tx', verdict: 'forward', peer: 'node-2', vtep: '192.168.0.2', worker: 0, prefix: null, packet, origLen: size };
+    const r: CaptureRecord = {
+      tsNs: 1_000_000_000n + BigInt(i),
+      dir: 'tx',
+      verdict: 'forward',
+      peer: 'node-2',
+      vtep: '192.168.0.2',
+      worker: 0,
+      prefix: null,
+      packet,
+      origLen: size,
+    };
     return recordBlock(r);
   };
   const sessions = new Map<number, number>(); // id → records handed out

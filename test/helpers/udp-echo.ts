@@ -57,6 +57,9 @@ export async function startUdpEcho(lab: Lab, ns: string, port: number): Promise<
 
 /** Sends `token` from `ns` to `host`:`port` (up to 6 tries); resolves whether the echo came back. */
 export async function udpEchoes(lab: Lab, ns: string, host: string, port: number, token: string): Promise<boolean> {
-  const r = await lab.exec(ns, 'python3', ['-c', CLIENT, host, String(port), token], { okExitCodes: [0, 1], timeoutMs: 30_000 });
+  const r = await lab.exec(ns, 'python3', ['-c', CLIENT, host, String(port), token], {
+    okExitCodes: [0, 1],
+    timeoutMs: 30_000,
+  });
   return r.stdout.trim() === `echo ${token}`;
 }

@@ -34,7 +34,10 @@ export function unixGet(socketPath: string, path: string, timeoutMs = 30_000): P
         json: async <T>() => JSON.parse((await body).toString('utf8')) as T,
       });
     });
-    const timer = setTimeout(() => req.destroy(new Error(`GET ${path} on ${socketPath}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`GET ${path} on ${socketPath}: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.on('error', (e) => (clearTimeout(timer), reject(e)));
   });
 }

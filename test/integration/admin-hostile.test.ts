@@ -79,9 +79,15 @@ t.test('hostile admin requests leave the daemon forwarding', { skip }, async (t)
   t.notOk(answers['500'], 'no 500');
 
   t.ok(n1.process.running(), `the daemon is alive (pid ${n1.process.pid})`);
-  const health = await nsExec(n1.ns, process.execPath, ['-e', "fetch('http://127.0.0.1:9465/healthz').then((r) => console.log(r.status))"]);
+  const health = await nsExec(n1.ns, process.execPath, [
+    '-e',
+    "fetch('http://127.0.0.1:9465/healthz').then((r) => console.log(r.status))",
+  ]);
   t.equal(health.stdout.trim(), '200', '/healthz answers');
-  for (const [a, b] of [[1, 2], [2, 1]] as const) {
+  for (const [a, b] of [
+    [1, 2],
+    [2, 1],
+  ] as const) {
     const p = await ping(lab, lab.podNs(a), lab.podIP(b), { count: 3 });
     t.equal(p.received, 3, `pod-${a} → pod-${b} after the requests: ${p.received}/${p.sent}`);
   }

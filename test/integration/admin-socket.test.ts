@@ -15,7 +15,12 @@ const skip = labSkipReason();
 
 /** GET over TCP from inside `ns`: "<status> <first line of the body>". */
 const tcpGet = async (ns: string, path: string) =>
-  (await nsExec(ns, process.execPath, ['-e', `fetch('http://127.0.0.1:9465${path}').then(async (r) => console.log(r.status, (await r.text()).split('\\n')[0]))`])).stdout.trim();
+  (
+    await nsExec(ns, process.execPath, [
+      '-e',
+      `fetch('http://127.0.0.1:9465${path}').then(async (r) => console.log(r.status, (await r.text()).split('\\n')[0]))`,
+    ])
+  ).stdout.trim();
 
 t.test('admin surface: TCP for probes and metrics, the unix socket for status and captures', { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
@@ -39,7 +44,9 @@ t.test('admin surface: TCP for probes and metrics, the unix socket for status an
     const st = lstatSync(n1.socket);
     t.ok(st.isSocket(), `${n1.socket} is a socket`);
     t.equal(st.mode & 0o777, 0o600, 'mode 0600');
-    const s = JSON.parse((await nsExec(n1.ns, process.execPath, [cli, 'status', '--json', '--socket', n1.socket])).stdout) as Status;
+    const s = JSON.parse(
+      (await nsExec(n1.ns, process.execPath, [cli, 'status', '--json', '--socket', n1.socket])).stdout,
+    ) as Status;
     t.equal(s.node, 'node-1', 'vxtun status --socket');
     const text = await nsExec(n1.ns, process.execPath, [cli, 'status', '--socket', n1.socket]);
     t.match(text.stdout, /node-2/, 'the text status lists the peer');
@@ -49,9 +56,23 @@ t.test('admin surface: TCP for probes and metrics, the unix socket for status an
     const exit = await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 20_000)).then(() => null)]);
     if (!exit) await dump.stop('SIGKILL', 1_000);
     t.same(exit, { code: 0, signal: null }, 'vxtun dump -c 2 exits 0');
-    t.equal(dump.stdout().trim().split('\n').filter((l) => / ICMP echo/.test(l)).length, 2, `two packet lines:\n${dump.stdout()}`);
-    const missing = await nsExec(n1.ns, process.execPath, [cli, 'status', '--socket', '/nonexistent/vxtun.sock'], { okExitCodes: [1] });
-    t.match(missing.stderr, /cannot reach the admin socket \/nonexistent\/vxtun\.sock: ENOENT \(is vxtun running\?/, 'no daemon: exit 1, says why');
+    t.equal(
+      dump
+        .stdout()
+        .trim()
+        .split('\n')
+        .filter((l) => / ICMP echo/.test(l)).length,
+      2,
+      `two packet lines:\n${dump.stdout()}`,
+    );
+    const missing = await nsExec(n1.ns, process.execPath, [cli, 'status', '--socket', '/nonexistent/vxtun.sock'], {
+      okExitCodes: [1],
+    });
+    t.match(
+      missing.stderr,
+      /cannot reach the admin socket \/nonexistent\/vxtun\.sock: ENOENT \(is vxtun running\?/,
+      'no daemon: exit 1, says why',
+    );
   });
 
   await t.test('a second daemon on a live socket: exit 1, the socket not taken', async (t) => {
@@ -61,9 +82,16 @@ t.test('admin surface: TCP for probes and metrics, the unix socket for status an
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'steal.json');
     writeFileSync(path, JSON.stringify({ ...config, admin: { socket: n1.socket, listen: 'off' } }));
-    const r = await nsExec(n2.ns, process.execPath, [cli, 'run', '--config', path], { okExitCodes: [0, 1, 2], timeoutMs: 30_000 });
+    const r = await nsExec(n2.ns, process.execPath, [cli, 'run', '--config', path], {
+      okExitCodes: [0, 1, 2],
+      timeoutMs: 30_000,
+    });
     t.equal(r.code, 1, 'exit 1');
-    t.match(r.stderr, /admin socket .*another process \(a running vxtun\?\) answers on this socket/, r.stderr.trim().split('\n').pop() ?? '');
+    t.match(
+      r.stderr,
+      /admin socket .*another process \(a running vxtun\?\) answers on this socket/,
+      r.stderr.trim().split('\n').pop() ?? '',
+    );
     t.notMatch((await lab.ip(n2.ns, ['-br', 'link', 'show'])).stdout, /vxtun0/, 'its device is gone again');
     t.equal((await n1.status()).node, 'node-1', 'node-1 still answers on its socket');
   });

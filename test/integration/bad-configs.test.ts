@@ -28,7 +28,11 @@ t.test('bad configs through the CLI: exit 2, one line naming the field, nothing 
     ['zero workers', { ...good, dataplane: { workers: 0 } }, 'dataplane.workers'],
     ['unknown engine', { ...good, dataplane: { engine: 'ebpf' } }, 'dataplane.engine'],
     ['bad offload mode', { ...good, dataplane: { offloads: { tso: 'maybe' } } }, 'dataplane.offloads.tso'],
-    ['security switch as a string', { ...good, security: { acceptUnknownVteps: 'yes' } }, 'security.acceptUnknownVteps'],
+    [
+      'security switch as a string',
+      { ...good, security: { acceptUnknownVteps: 'yes' } },
+      'security.acceptUnknownVteps',
+    ],
     ['unknown security key', { ...good, security: { checkOuter: true } }, 'security.checkOuter'],
     ['admin port out of range', { ...good, admin: { listen: '127.0.0.1:70000' } }, 'admin.listen'],
     ['bad peer public IP', withPeer2({ ...p2, publicIP: '192.168.99.300' }), 'peers.static[1].publicIP'],
@@ -62,7 +66,11 @@ t.test('bad configs through the CLI: exit 2, one line naming the field, nothing 
     const lines = r.stderr.trim().split('\n');
     t.equal(r.code, 2, `${name}: exit 2`);
     t.equal(lines.length, 1, `${name}: one line (${r.stderr.trim()})`);
-    t.match(lines[0], new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `), `${name}: names ${field}`);
+    t.match(
+      lines[0],
+      new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `),
+      `${name}: names ${field}`,
+    );
   });
   t.equal(await snapshot(), baseline, 'links, addresses and routes are unchanged');
 });

@@ -39,7 +39,8 @@ t.test(`${CLIENTS} capture clients that never read`, { skip }, async (t) => {
   t.teardown(() => lab.destroy());
   const peers = [labPeer(lab, 1), labPeer(lab, 2)];
   const nodes: VxtunNode[] = [];
-  for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { workers: WORKERS } } }));
+  for (const i of [1, 2])
+    nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { workers: WORKERS } } }));
   const [n1] = nodes as [VxtunNode];
   // Warm up (JIT, pools, socket buffers) so that the baseline is a forwarding daemon's.
   await tcpTransfer(lab.podNs(2), lab.podIP(2), lab.podNs(1), { bytes: 50 * MiB });
@@ -56,7 +57,11 @@ t.test(`${CLIENTS} capture clients that never read`, { skip }, async (t) => {
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(n1.process.pid))), 100);
   try {
     const r = await tcpTransfer(lab.podNs(2), lab.podIP(2), lab.podNs(1), { bytes: 300 * MiB });
-    t.equal(r.sha256Received, r.sha256Sent, `300 MB forwarded while the stuck captures run (${r.mbitPerSecond.toFixed(0)} Mbit/s)`);
+    t.equal(
+      r.sha256Received,
+      r.sha256Sent,
+      `300 MB forwarded while the stuck captures run (${r.mbitPerSecond.toFixed(0)} Mbit/s)`,
+    );
     const s = await n1.status();
     t.equal(s.capture?.sessions, expected, `${expected} sessions running`);
     t.ok((s.capture?.dropped ?? 0) > 0, `their rings filled: ${s.capture?.dropped} capture records dropped`);
@@ -64,14 +69,28 @@ t.test(`${CLIENTS} capture clients that never read`, { skip }, async (t) => {
     clearInterval(sampler);
   }
   peak = Math.max(peak, rssOf(n1.process.pid));
-  t.comment(`RSS: ${mib(rss0)} before the clients, ${mib(peak)} at most with them (+${mib(peak - rss0)}; budget ${mib(CAPTURE_MEMORY_BUDGET)})`);
-  t.ok(peak - rss0 <= CAPTURE_MEMORY_BUDGET + SLACK, `RSS grew by ${mib(peak - rss0)} ≤ budget ${mib(CAPTURE_MEMORY_BUDGET)} + ${mib(SLACK)}`);
+  t.comment(
+    `RSS: ${mib(rss0)} before the clients, ${mib(peak)} at most with them (+${mib(peak - rss0)}; budget ${mib(CAPTURE_MEMORY_BUDGET)})`,
+  );
+  t.ok(
+    peak - rss0 <= CAPTURE_MEMORY_BUDGET + SLACK,
+    `RSS grew by ${mib(peak - rss0)} ≤ budget ${mib(CAPTURE_MEMORY_BUDGET)} + ${mib(SLACK)}`,
+  );
 
   const end = Date.now() + IDLE_TIMEOUT_MS + 60_000;
   let sessions = -1;
-  while (Date.now() < end && (sessions = (await n1.status()).capture?.sessions ?? -1) !== 0) await new Promise((r) => setTimeout(r, 500));
+  while (Date.now() < end && (sessions = (await n1.status()).capture?.sessions ?? -1) !== 0)
+    await new Promise((r) => setTimeout(r, 500));
   t.equal(sessions, 0, 'the stuck sessions were cut off (idle timeout)');
-  const dump = lab.spawn(n1.ns, process.execPath, [(await import('../../src/lab/index.js')).cliPath(), 'dump', '--socket', n1.socket, '-c', '2', 'icmp']);
+  const dump = lab.spawn(n1.ns, process.execPath, [
+    (await import('../../src/lab/index.js')).cliPath(),
+    'dump',
+    '--socket',
+    n1.socket,
+    '-c',
+    '2',
+    'icmp',
+  ]);
   await dump.waitForOutput(/listening on /, 20_000);
   t.equal((await ping(lab, lab.podNs(1), lab.podIP(2), { count: 2 })).received, 2, 'forwarding goes on');
   const exit = await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 20_000)).then(() => null)]);

@@ -31,14 +31,20 @@ out.close()
 `;
 
 /** Runs `cli args… | slow reader > file`; resolves with the pipeline's exit codes and the file's bytes. */
-function throughSlowPipe(args: string[], file: string): Promise<{ cli: number | null; reader: number | null; stderr: string; data: Buffer }> {
+function throughSlowPipe(
+  args: string[],
+  file: string,
+): Promise<{ cli: number | null; reader: number | null; stderr: string; data: Buffer }> {
   return new Promise((resolve, reject) => {
     const cli = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const reader = spawn('python3', ['-c', SLOW_READER, file], { stdio: [cli.stdout, 'ignore', 'inherit'] });
     let stderr = '';
     cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const codes: { cli?: number | null; reader?: number | null } = {};
-    const timer = setTimeout(() => (cli.kill('SIGKILL'), reader.kill('SIGKILL'), reject(new Error(`timed out; stderr: ${stderr}`))), 120_000);
+    const timer = setTimeout(
+      () => (cli.kill('SIGKILL'), reader.kill('SIGKILL'), reject(new Error(`timed out; stderr: ${stderr}`))),
+      120_000,
+    );
     const done = () => {
       if (!('cli' in codes) || !('reader' in codes)) return;
       clearTimeout(timer);

@@ -43,7 +43,12 @@ async function threeNodes(t: Test, ipMasq: boolean): Promise<{ lab: Lab; nodes: 
   const peers = [
     labPeer(lab, 1, labVtepMAC(1)),
     labPeer(lab, 2, labVtepMAC(2)),
-    { name: `node-${KERNEL}`, podCIDRs: [lab.podCIDR(KERNEL, 4)], publicIP: lab.underlayIP(KERNEL), vtepMAC: labVtepMAC(KERNEL) },
+    {
+      name: `node-${KERNEL}`,
+      podCIDRs: [lab.podCIDR(KERNEL, 4)],
+      publicIP: lab.underlayIP(KERNEL),
+      vtepMAC: labVtepMAC(KERNEL),
+    },
   ];
   const nodes: VxtunNode[] = [];
   for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers, readyTimeoutMs: 60_000 }));
@@ -63,18 +68,37 @@ for (const a of [1, 2, 3]) for (const b of [1, 2, 3]) if (a !== b) orderedPairs.
  * For one ordered pair: a capture in pod b's namespace, 3 pings and one sha256-checked transfer from pod a, and
  * the source addresses pod b saw for the echo requests and the SYN, which must all be `wantSrc`.
  */
-async function checkPair(t: Test, lab: Lab, a: number, b: number, fam: 4 | 6, bytes: number, wantSrc: string): Promise<void> {
+async function checkPair(
+  t: Test,
+  lab: Lab,
+  a: number,
+  b: number,
+  fam: 4 | 6,
+  bytes: number,
+  wantSrc: string,
+): Promise<void> {
   const cap = await startArrivalCapture(lab, lab.podNs(b));
   try {
     const dst = lab.podIP(b, fam);
     const p = await ping(lab, lab.podNs(a), dst, { count: 3, waitS: 5 });
     t.equal(p.received, 3, `pod-${a} → pod-${b} (${dst}): ${p.received}/${p.sent} replies`);
-    const r = await tcpTransfer(lab.podNs(b), dst, lab.podNs(a), { bytes, seed: `${a}-${b}-${fam}`, timeoutMs: 240_000 });
+    const r = await tcpTransfer(lab.podNs(b), dst, lab.podNs(a), {
+      bytes,
+      seed: `${a}-${b}-${fam}`,
+      timeoutMs: 240_000,
+    });
     t.equal(r.bytes, bytes, `pod-${a} → pod-${b}: all ${bytes} bytes arrived`);
-    t.equal(r.sha256Received, r.sha256Sent, `pod-${a} → pod-${b}: sha256 matches (${r.mbitPerSecond.toFixed(0)} Mbit/s)`);
+    t.equal(
+      r.sha256Received,
+      r.sha256Sent,
+      `pod-${a} → pod-${b}: sha256 matches (${r.mbitPerSecond.toFixed(0)} Mbit/s)`,
+    );
     t.equal(r.receiverSawPeer, wantSrc, `pod-${b}'s socket saw the connection come from ${wantSrc}`);
     const mine = (x: Arrival[]) => x.filter((y) => y.family === fam && y.dst === dst);
-    await until(cap.arrivals, (x) => mine(x).filter((y) => y.kind === 'echo').length >= 3 && mine(x).some((y) => y.kind === 'syn'));
+    await until(
+      cap.arrivals,
+      (x) => mine(x).filter((y) => y.kind === 'echo').length >= 3 && mine(x).some((y) => y.kind === 'syn'),
+    );
     const seen = mine(await cap.stop());
     const echoes = seen.filter((y) => y.kind === 'echo');
     const syns = seen.filter((y) => y.kind === 'syn');
@@ -92,20 +116,44 @@ t.test('ipMasq true: pods by CNI reach each other on every pair without NAT', { 
   await t.test('the pods are what CNI made, and the daemons wrote the file the plugin read', async (t) => {
     for (const i of [1, 2, 3]) {
       const delegate = await l3.renderedDelegate(i);
-      t.match(delegate, { name: 'cbr0', type: 'bridge', ipMasq: false, isGateway: true, hairpinMode: true, isDefaultGateway: true, mtu: l3.podMTU });
+      t.match(delegate, {
+        name: 'cbr0',
+        type: 'bridge',
+        ipMasq: false,
+        isGateway: true,
+        hairpinMode: true,
+        isDefaultGateway: true,
+        mtu: l3.podMTU,
+      });
       const saved = readFileSync(`${l3.nodeDir(i)}/flannel/${l3.podNs(i)}`, 'utf8');
       t.equal(saved, JSON.stringify(delegate), `node-${i}: the delegate ADD used is saved for DEL`);
       const addrs = (await l3.ip(l3.podNs(i), ['-br', 'addr', 'show', 'dev', 'eth0'])).stdout;
       t.match(addrs, new RegExp(`${l3.podIP(i, 4)}/24 .*${l3.podIP(i, 6)}/64`), `pod-${i} eth0 has its CNI addresses`);
-      t.notMatch((await l3.ip(l3.podNs(i), ['addr', 'show', 'dev', 'eth0'])).stdout, /tentative/, `pod-${i}: no address waits for DAD`);
+      t.notMatch(
+        (await l3.ip(l3.podNs(i), ['addr', 'show', 'dev', 'eth0'])).stdout,
+        /tentative/,
+        `pod-${i}: no address waits for DAD`,
+      );
       const cni0 = (await l3.ip(l3.nodeNs(i), ['-br', 'addr', 'show', 'dev', 'cni0'])).stdout;
-      t.match(cni0, new RegExp(`${l3.podGatewayIP(i, 4)}/24 .*${l3.podGatewayIP(i, 6)}/64`), `node-${i} cni0 is the gateway`);
-      t.equal((await l3.exec(l3.nodeNs(i), 'iptables', ['-t', 'nat', '-S'])).stdout.includes('MASQUERADE'), false, `node-${i}: the bridge masquerades nothing`);
+      t.match(
+        cni0,
+        new RegExp(`${l3.podGatewayIP(i, 4)}/24 .*${l3.podGatewayIP(i, 6)}/64`),
+        `node-${i} cni0 is the gateway`,
+      );
+      t.equal(
+        (await l3.exec(l3.nodeNs(i), 'iptables', ['-t', 'nat', '-S'])).stdout.includes('MASQUERADE'),
+        false,
+        `node-${i}: the bridge masquerades nothing`,
+      );
     }
     for (const [k, n] of nodes.entries()) {
       const i = k + 1;
       t.equal(n.subnetFile, l3.subnetEnvPath(i), `node-${i}: the daemon's subnetFile is the lab's`);
-      t.equal(readFileSync(l3.subnetEnvPath(i), 'utf8'), l3.subnetEnvText(i), `node-${i}: the daemon's subnet.env equals the one the pod was made from`);
+      t.equal(
+        readFileSync(l3.subnetEnvPath(i), 'utf8'),
+        l3.subnetEnvText(i),
+        `node-${i}: the daemon's subnet.env equals the one the pod was made from`,
+      );
     }
   });
 
@@ -114,7 +162,11 @@ t.test('ipMasq true: pods by CNI reach each other on every pair without NAT', { 
   });
 
   await t.test('IPv6 between the vxtun nodes: the receiving pod sees the sending pod', async (t) => {
-    for (const [a, b] of [[1, 2], [2, 1]] as const) await checkPair(t, l3, a, b, 6, 10 * MB, l3.podIP(a, 6));
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+    ] as const)
+      await checkPair(t, l3, a, b, 6, 10 * MB, l3.podIP(a, 6));
   });
 
   await t.test('the vxtun nodes counted no drops', async (t) => {
@@ -137,12 +189,20 @@ t.test('the daemon rewrites the subnet.env the lab wrote (same bytes, a new file
   await n.stop();
 });
 
-t.test('ipMasq false: the bridge masquerades, so a remote pod sees the NODE\'s address', { skip }, async (t) => {
+t.test("ipMasq false: the bridge masquerades, so a remote pod sees the NODE's address", { skip }, async (t) => {
   const { lab, nodes } = await threeNodes(t, false);
   for (const i of [1, 2, 3]) {
-    t.equal((await lab.renderedDelegate(i))['ipMasq'], true, `node-${i}: FLANNEL_IPMASQ=false gives the bridge ipMasq true`);
+    t.equal(
+      (await lab.renderedDelegate(i))['ipMasq'],
+      true,
+      `node-${i}: FLANNEL_IPMASQ=false gives the bridge ipMasq true`,
+    );
   }
-  t.match(readFileSync(lab.subnetEnvPath(1), 'utf8'), /FLANNEL_IPMASQ=false\n/, 'the daemon wrote FLANNEL_IPMASQ=false');
+  t.match(
+    readFileSync(lab.subnetEnvPath(1), 'utf8'),
+    /FLANNEL_IPMASQ=false\n/,
+    'the daemon wrote FLANNEL_IPMASQ=false',
+  );
 
   await t.test('every ordered pair (IPv4): traffic flows, but from <sending node subnet>.0', async (t) => {
     for (const [a, b] of orderedPairs) {
@@ -152,11 +212,15 @@ t.test('ipMasq false: the bridge masquerades, so a remote pod sees the NODE\'s a
     }
   });
 
-  await t.test('IPv6 between the vxtun nodes: from <sending node subnet>:: (vxtun0\'s IPv6 address)', async (t) => {
-    for (const [a, b] of [[1, 2], [2, 1]] as const) await checkPair(t, lab, a, b, 6, 1 * MB, `fd10:244:0:${a}::`);
+  await t.test("IPv6 between the vxtun nodes: from <sending node subnet>:: (vxtun0's IPv6 address)", async (t) => {
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+    ] as const)
+      await checkPair(t, lab, a, b, 6, 1 * MB, `fd10:244:0:${a}::`);
   });
 
-  await t.test('a host outside the cluster sees the node\'s underlay address, and replies come back', async (t) => {
+  await t.test("a host outside the cluster sees the node's underlay address, and replies come back", async (t) => {
     const ext = await lab.addHost('ext', '192.168.99.200');
     const cap = await startArrivalCapture(lab, ext);
     try {
@@ -166,7 +230,7 @@ t.test('ipMasq false: the bridge masquerades, so a remote pod sees the NODE\'s a
       }
       await until(cap.arrivals, (x) => x.filter((y) => y.kind === 'echo').length >= 6);
       const srcs = [...new Set((await cap.stop()).filter((y) => y.kind === 'echo').map((y) => y.src))].sort();
-      t.same(srcs, [1, 2, 3].map((a) => lab.underlayIP(a)).sort(), 'each pod arrived as its node\'s underlay address');
+      t.same(srcs, [1, 2, 3].map((a) => lab.underlayIP(a)).sort(), "each pod arrived as its node's underlay address");
     } finally {
       await cap.stop();
     }

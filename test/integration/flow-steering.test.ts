@@ -37,7 +37,10 @@ t.test('two workers: each TCP flow is sent by one transmit loop, not reordered',
       const retransmits = sent.retransmits ?? 0;
       // A flow split over two loops retransmits 2–3 % of its segments; a steady one a few dozen at its start (the
       // kernel's first queue choice, before any reply was written) and what real losses cost.
-      t.ok(retransmits <= Math.max(500, segments * 0.005), `connection ${c}: ${retransmits} of ~${segments} segments retransmitted`);
+      t.ok(
+        retransmits <= Math.max(500, segments * 0.005),
+        `connection ${c}: ${retransmits} of ~${segments} segments retransmitted`,
+      );
     }
   } finally {
     for (const n of nodes) t.same(await n.stop(), { code: 0, signal: null }, `${n.name} stopped cleanly`);

@@ -21,7 +21,18 @@ import { Cidr } from '../../src/net/cidr.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 import { startUdpEcho, udpEchoes, type UdpEchoServer } from '../helpers/udp-echo.js';
 
-const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'python3', 'nft', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore']);
+const skip = labSkipReason([
+  'ip',
+  'bridge',
+  'sysctl',
+  'ping',
+  'python3',
+  'nft',
+  'iptables',
+  'ip6tables',
+  'iptables-restore',
+  'ip6tables-restore',
+]);
 const EXT_IP = '192.168.99.200';
 const EXT_IP6 = 'fd99::200';
 const NODE1_IP6 = 'fd99::1';
@@ -41,10 +52,18 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
   const nft = async (ns: string, ...args: string[]) => (await lab.exec(ns, 'nft', args)).stdout;
   const tables = async () => (await nft(n1, 'list', 'tables')).trim().split('\n').filter(Boolean).sort();
   // A table that is not vxtun's, in node-1's namespace, before vxtun ever runs there.
-  await lab.exec(n1, 'nft', ['-f', '-'], { input: 'table ip other {\n\tchain c {\n\t\ttype nat hook postrouting priority 50;\n\t\tip daddr 192.0.2.1 counter\n\t}\n}\n' });
+  await lab.exec(n1, 'nft', ['-f', '-'], {
+    input:
+      'table ip other {\n\tchain c {\n\t\ttype nat hook postrouting priority 50;\n\t\tip daddr 192.0.2.1 counter\n\t}\n}\n',
+  });
   const foreign = await nft(n1, 'list', 'table', 'ip', 'other');
-  t.match(foreign, /type nat hook postrouting priority \S+; policy accept;\n\s*ip daddr 192\.0\.2\.1 counter packets 0 bytes 0\n/, 'the foreign table as the test made it');
-  const foreignUntouched = async (t: Test, when: string) => t.equal(await nft(n1, 'list', 'table', 'ip', 'other'), foreign, `foreign table untouched ${when}`);
+  t.match(
+    foreign,
+    /type nat hook postrouting priority \S+; policy accept;\n\s*ip daddr 192\.0\.2\.1 counter packets 0 bytes 0\n/,
+    'the foreign table as the test made it',
+  );
+  const foreignUntouched = async (t: Test, when: string) =>
+    t.equal(await nft(n1, 'list', 'table', 'ip', 'other'), foreign, `foreign table untouched ${when}`);
 
   const rules = masqRules({
     network: Cidr.parse(lab.podNetwork(4)),
@@ -60,7 +79,12 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
 
   const peers = [labPeer(lab, 1), labPeer(lab, 2)];
   const start = (i: number, ipMasq: boolean, env?: NodeJS.ProcessEnv) =>
-    startVxtunNode(lab, i, { peers, extra: { ipMasq, dataplane: { workers: 1 } }, readyTimeoutMs: 30_000, ...(env ? { env } : {}) });
+    startVxtunNode(lab, i, {
+      peers,
+      extra: { ipMasq, dataplane: { workers: 1 } },
+      readyTimeoutMs: 30_000,
+      ...(env ? { env } : {}),
+    });
   let node1: VxtunNode = await start(1, true);
   await start(2, true);
   const extEcho = await startUdpEcho(lab, ext, PORT);
@@ -71,7 +95,10 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
     const token = `masq${++seq}`;
     t.ok(await udpEchoes(lab, ns, to, PORT, token), `${what}: the reply comes back`);
     const seen = server.sources(token);
-    t.ok(seen.length > 0 && seen.every((s) => s === from), `${what}: arrives from ${from} (seen: ${seen.join(', ') || 'nothing'})`);
+    t.ok(
+      seen.length > 0 && seen.every((s) => s === from),
+      `${what}: arrives from ${from} (seen: ${seen.join(', ') || 'nothing'})`,
+    );
   };
 
   await checkOneTable(t, 'after start');
@@ -91,7 +118,14 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
       await arrivesFrom(t, pod1Echo, ext, lab.podIP(1, 4), EXT_IP, 'ext → pod-1 (own subnet): no NAT');
       await pod1Echo.process.stop();
       // Unmasqueraded, node-2 would drop it: 192.168.99.200 is not in node-1's pod CIDRs (spoofed-source).
-      await arrivesFrom(t, pod2Echo, ext, lab.podIP(2, 4), cidrNetworkAddress(lab.podCIDR(1, 4)), 'ext → pod-2 through node-1: from node-1');
+      await arrivesFrom(
+        t,
+        pod2Echo,
+        ext,
+        lab.podIP(2, 4),
+        cidrNetworkAddress(lab.podCIDR(1, 4)),
+        'ext → pod-2 through node-1: from node-1',
+      );
     } finally {
       await lab.ip(ext, ['-4', 'route', 'del', lab.podNetwork(4), 'via', lab.underlayIP(1)]);
     }
@@ -106,7 +140,11 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
     await arrivesFrom(t, extEcho, p1, EXT_IP, lab.underlayIP(1), 'pod-1 → ext after a restart');
 
     t.equal((await node1.stop('SIGKILL')).signal, 'SIGKILL');
-    t.same(await tables(), ['table inet vxtun', 'table ip other'], 'SIGKILL leaves the table (nothing runs to remove it)');
+    t.same(
+      await tables(),
+      ['table inet vxtun', 'table ip other'],
+      'SIGKILL leaves the table (nothing runs to remove it)',
+    );
     node1 = await start(1, true);
     await checkOneTable(t, 'after SIGKILL and a restart');
     await arrivesFrom(t, extEcho, p1, EXT_IP, lab.underlayIP(1), 'pod-1 → ext after SIGKILL and a restart');
@@ -131,7 +169,14 @@ t.test('ipMasq: masquerade only what leaves the cluster network', { skip, timeou
     const expected = (family: 4 | 6) => [
       `-N ${IPT_CHAIN}`,
       '-A POSTROUTING -m comment --comment "vxtun masq" -j VXTUN-POSTRTG',
-      ...rules.filter((r) => r.family === family).map((r) => `-A ${IPT_CHAIN} ${iptablesRuleArgs(r).map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`),
+      ...rules
+        .filter((r) => r.family === family)
+        .map(
+          (r) =>
+            `-A ${IPT_CHAIN} ${iptablesRuleArgs(r)
+              .map((a) => (a.includes(' ') ? `"${a}"` : a))
+              .join(' ')}`,
+        ),
     ];
     const env = { ...process.env, PATH: bin };
     for (const how of ['start', 'restart']) {

@@ -49,24 +49,38 @@ t.test('two kernel VXLAN nodes (flannel-style)', { skip: reason }, async (t) => 
     address: string;
     linkinfo: { info_kind: string; info_data: { id: number; port: number; local: string; learning: boolean } };
   }>;
-  t.match(link[0], {
-    mtu: 1450,
-    address: '0a:00:00:00:01:01',
-    linkinfo: { info_kind: 'vxlan', info_data: { id: 1, port: 8472, local: '192.168.99.1', learning: false } },
-  }, 'flannel.1 is configured like flannel does');
+  t.match(
+    link[0],
+    {
+      mtu: 1450,
+      address: '0a:00:00:00:01:01',
+      linkinfo: { info_kind: 'vxlan', info_data: { id: 1, port: 8472, local: '192.168.99.1', learning: false } },
+    },
+    'flannel.1 is configured like flannel does',
+  );
 
   await t.test('ping pod1 → pod2 and pod2 → pod1 (IPv4)', async (t) => {
-    for (const [a, b] of [[1, 2], [2, 1]] as const) {
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+    ] as const) {
       const r = await ping(lab, lab.podNs(a), lab.podIP(b), { count: 3 });
       t.equal(r.sent, 3, `pod${a} → pod${b}: 3 sent`);
       t.equal(r.received, 3, `pod${a} → pod${b}: 3 received (rtt ${r.rttAvgMs} ms)`);
     }
   });
 
-  for (const [from, to] of [[1, 2], [2, 1]] as const) {
+  for (const [from, to] of [
+    [1, 2],
+    [2, 1],
+  ] as const) {
     await t.test(`50 MB TCP pod${from} → pod${to}`, async (t) => {
       const txBefore = await linkStats(lab.nodeNs(from), 'flannel.1');
-      const r = await tcpTransfer(lab.podNs(to), lab.podIP(to), lab.podNs(from), { bytes: 50 * MB, logger, seed: `${from}${to}` });
+      const r = await tcpTransfer(lab.podNs(to), lab.podIP(to), lab.podNs(from), {
+        bytes: 50 * MB,
+        logger,
+        seed: `${from}${to}`,
+      });
       t.equal(r.bytesSent, 50 * MB, 'sender sent 50 MB');
       t.equal(r.bytes, 50 * MB, 'receiver got 50 MB');
       t.equal(r.sha256Received, r.sha256Sent, 'sha256 matches');

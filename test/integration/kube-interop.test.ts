@@ -61,7 +61,13 @@ t.test('kubernetes mode: vxtun and kernel VXLAN nodes from Node annotations', { 
   const api = await startFakeApiInNs(lab, lab.nodeNs(1), { token: 'test-token' });
   const kubeconfig = writeKubeconfig(dir, api.url);
   const nodeObject = (i: number, annotations: Record<string, string> = {}) =>
-    makeNode({ name: `node-${i}`, podCIDRs: [lab.podCIDR(i, 4)], internalIP: lab.underlayIP(i), annotations, ready: true });
+    makeNode({
+      name: `node-${i}`,
+      podCIDRs: [lab.podCIDR(i, 4)],
+      internalIP: lab.underlayIP(i),
+      annotations,
+      ready: true,
+    });
 
   await api.upsertNode(nodeObject(1));
   const k2 = await programKernelVxlanNode(lab, 2);
@@ -91,17 +97,27 @@ t.test('kubernetes mode: vxtun and kernel VXLAN nodes from Node annotations', { 
       readFileSync(vx.subnetFile!, 'utf8'),
       `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=${lab.underlayMTU - 50}\nFLANNEL_IPMASQ=true\n`,
     );
-    t.same(status0.peers.map((p) => [p.name, p.vtepMAC, p.publicIP]), [['node-2', k2.vtepMAC, lab.underlayIP(2)]], 'vxtun learned node-2');
+    t.same(
+      status0.peers.map((p) => [p.name, p.vtepMAC, p.publicIP]),
+      [['node-2', k2.vtepMAC, lab.underlayIP(2)]],
+      'vxtun learned node-2',
+    );
     t.match(status0.controlPlane, { source: 'kubernetes', connected: true, nodes: 2 });
   });
 
   await t.test('the kernel node, programmed from those annotations, exchanges traffic with vxtun pods', async (t) => {
     await addKernelVxlanRemote(lab, 2, remote1);
-    for (const [a, b] of [[1, 2], [2, 1]] as const) {
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+    ] as const) {
       const r = await ping(lab, lab.podNs(a), lab.podIP(b), { count: 3 });
       t.equal(r.received, 3, `pod-${a} → pod-${b}: ${r.received}/${r.sent}`);
     }
-    for (const [a, b] of [[1, 2], [2, 1]] as const) {
+    for (const [a, b] of [
+      [1, 2],
+      [2, 1],
+    ] as const) {
       const r = await tcpTransfer(lab.podNs(b), lab.podIP(b), lab.podNs(a), { bytes: 10 * MB });
       t.equal(r.sha256Received, r.sha256Sent, `pod-${a} → pod-${b}: 10 MB, sha256 matches`);
     }
@@ -112,43 +128,80 @@ t.test('kubernetes mode: vxtun and kernel VXLAN nodes from Node annotations', { 
     await sleep(2_000);
     await api.stop();
     const down = Date.now();
-    const s = await until(() => vx.status(), (x) => x.controlPlane?.connected === false, 'status to show the outage', 8_000);
-    t.match(s.controlPlane?.lastError, /ECONNREFUSED|Premature close|socket hang up/, `status: ${s.controlPlane?.lastError}`);
+    const s = await until(
+      () => vx.status(),
+      (x) => x.controlPlane?.connected === false,
+      'status to show the outage',
+      8_000,
+    );
+    t.match(
+      s.controlPlane?.lastError,
+      /ECONNREFUSED|Premature close|socket hang up/,
+      `status: ${s.controlPlane?.lastError}`,
+    );
     t.equal(s.peers.length, 1, 'the table is kept');
     await sleep(Math.max(0, 10_000 - (Date.now() - down)));
     await api.resume();
     const r = await pinging;
     t.equal(r.sent, 150, '150 sent');
     t.equal(r.received, 150, `no packet lost: ${r.received}/${r.sent}`);
-    await until(() => vx.status(), (x) => x.controlPlane?.connected === true, 'reconnection', 40_000);
+    await until(
+      () => vx.status(),
+      (x) => x.controlPlane?.connected === true,
+      'reconnection',
+      40_000,
+    );
     t.pass('reconnected');
   });
 
   const k3 = await programKernelVxlanNode(lab, 3, { remotes: [remote1] });
   await t.test('a Node added after the outage reaches the table; a deleted one leaves it', async (t) => {
     await api.upsertNode(nodeObject(3, flannelAnnotations({ vtepMAC: k3.vtepMAC, publicIP: lab.underlayIP(3) })));
-    await until(() => vx.status(), (x) => x.peers.some((p) => p.name === 'node-3'), 'node-3 in the table');
+    await until(
+      () => vx.status(),
+      (x) => x.peers.some((p) => p.name === 'node-3'),
+      'node-3 in the table',
+    );
     let r = await ping(lab, lab.podNs(1), lab.podIP(3), { count: 3 });
     t.equal(r.received, 3, `pod-1 → pod-3: ${r.received}/${r.sent}`);
     await api.deleteNode('node-3');
-    await until(() => vx.status(), (x) => !x.peers.some((p) => p.name === 'node-3'), 'node-3 to leave the table');
+    await until(
+      () => vx.status(),
+      (x) => !x.peers.some((p) => p.name === 'node-3'),
+      'node-3 to leave the table',
+    );
     const before = (await vx.status()).counters.drops['no-route'] ?? 0;
     r = await ping(lab, lab.podNs(1), lab.podIP(3), { count: 2, waitS: 1 });
     t.equal(r.received, 0, 'no route to pod-3 any more');
     t.ok(((await vx.status()).counters.drops['no-route'] ?? 0) > before, 'counted as no-route');
   });
 
-  await t.test('restart: the same VTEP MAC (the kernel node still reaches us), and a Node deleted meanwhile is gone', async (t) => {
-    await api.upsertNode(nodeObject(3, flannelAnnotations({ vtepMAC: k3.vtepMAC, publicIP: lab.underlayIP(3) })));
-    await until(() => vx.status(), (x) => x.peers.some((p) => p.name === 'node-3'), 'node-3 back in the table');
-    t.same(await vx.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
-    await api.deleteNode('node-3');
-    vx = await startVxtunNode(lab, 1, { kubernetes: { kubeconfig } });
-    const s = await vx.status();
-    t.equal(s.vtepMAC, status0.vtepMAC, `VTEP MAC ${s.vtepMAC} survived the restart`);
-    t.same(s.peers.map((p) => p.name), ['node-2'], 'node-3, deleted while vxtun was down, is not in the table');
-    const r = await ping(lab, lab.podNs(2), lab.podIP(1), { count: 3 });
-    t.equal(r.received, 3, `kernel pod-2 → vxtun pod-1 with the kernel entries from before the restart: ${r.received}/3`);
-    t.same(await vx.stop(), { code: 0, signal: null });
-  });
+  await t.test(
+    'restart: the same VTEP MAC (the kernel node still reaches us), and a Node deleted meanwhile is gone',
+    async (t) => {
+      await api.upsertNode(nodeObject(3, flannelAnnotations({ vtepMAC: k3.vtepMAC, publicIP: lab.underlayIP(3) })));
+      await until(
+        () => vx.status(),
+        (x) => x.peers.some((p) => p.name === 'node-3'),
+        'node-3 back in the table',
+      );
+      t.same(await vx.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
+      await api.deleteNode('node-3');
+      vx = await startVxtunNode(lab, 1, { kubernetes: { kubeconfig } });
+      const s = await vx.status();
+      t.equal(s.vtepMAC, status0.vtepMAC, `VTEP MAC ${s.vtepMAC} survived the restart`);
+      t.same(
+        s.peers.map((p) => p.name),
+        ['node-2'],
+        'node-3, deleted while vxtun was down, is not in the table',
+      );
+      const r = await ping(lab, lab.podNs(2), lab.podIP(1), { count: 3 });
+      t.equal(
+        r.received,
+        3,
+        `kernel pod-2 → vxtun pod-1 with the kernel entries from before the restart: ${r.received}/3`,
+      );
+      t.same(await vx.stop(), { code: 0, signal: null });
+    },
+  );
 });

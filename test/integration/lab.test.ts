@@ -52,7 +52,9 @@ t.test('pure helpers', async (t) => {
   t.equal(cidrNetworkAddress('10.244.2.77/23'), '10.244.2.0');
   t.throws(() => cidrNetworkAddress('fd10::/64'));
   t.same(
-    parsePing('3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms\nrtt min/avg/max/mdev = 0.041/0.055/0.071/0.012 ms\n'),
+    parsePing(
+      '3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms\nrtt min/avg/max/mdev = 0.041/0.055/0.071/0.012 ms\n',
+    ),
     { sent: 3, received: 2, rttAvgMs: 0.055 },
   );
   t.same(parsePing('1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n'), {
@@ -70,7 +72,10 @@ t.test('bad options are rejected before anything is created', async (t) => {
 });
 
 t.test('run() reports the command and its stderr', async (t) => {
-  await t.rejects(run('ip', ['link', 'show', 'dev', 'no-such-device-xyz']), /`ip link show dev no-such-device-xyz` exited with code 1: .*no-such-device-xyz/);
+  await t.rejects(
+    run('ip', ['link', 'show', 'dev', 'no-such-device-xyz']),
+    /`ip link show dev no-such-device-xyz` exited with code 1: .*no-such-device-xyz/,
+  );
   await t.rejects(run('/nonexistent/tool', []), /could not start: ENOENT/);
   await t.rejects(run('sleep', ['5'], { timeoutMs: 200 }), /timed out after 200 ms/);
   t.equal((await run('sh', ['-c', 'exit 1'], { okExitCodes: [0, 1] })).code, 1);
@@ -141,31 +146,45 @@ t.test('destroy stops processes (also stubborn ones) and deletes namespaces; it 
   t.throws(() => lab.spawn(lab.nodeNs(1), 'true', []), /destroyed/);
 });
 
-t.test('pods come from CNI; addPod adds another; destroy runs DEL and removes the lab directory', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 1, podMTU: 1400 });
-  t.teardown(() => lab.destroy());
-  const node = lab.nodeNs(1);
-  t.equal(readFileSync(lab.subnetEnvPath(1), 'utf8'), lab.subnetEnvText(1));
-  t.match(lab.subnetEnvText(1), /FLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n/);
-  const link = JSON.parse((await lab.ip(lab.podNs(1), ['-j', 'link', 'show', 'dev', 'eth0'])).stdout) as { mtu: number }[];
-  t.equal(link[0]?.mtu, 1400, 'the pod MTU is FLANNEL_MTU');
-  const ports = (await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n');
-  t.equal(ports.length, 1, 'one veth on cni0');
-  const leases = join(lab.nodeDir(1), 'networks', 'cbr0');
-  t.equal(readFileSync(join(leases, lab.podIP(1, 4)), 'utf8').split(/\s+/)[0], lab.podNs(1), 'host-local leased .2 to the pod, under the lab directory');
+t.test(
+  'pods come from CNI; addPod adds another; destroy runs DEL and removes the lab directory',
+  { skip },
+  async (t) => {
+    const lab = await Lab.create({ nodes: 1, podMTU: 1400 });
+    t.teardown(() => lab.destroy());
+    const node = lab.nodeNs(1);
+    t.equal(readFileSync(lab.subnetEnvPath(1), 'utf8'), lab.subnetEnvText(1));
+    t.match(lab.subnetEnvText(1), /FLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n/);
+    const link = JSON.parse((await lab.ip(lab.podNs(1), ['-j', 'link', 'show', 'dev', 'eth0'])).stdout) as {
+      mtu: number;
+    }[];
+    t.equal(link[0]?.mtu, 1400, 'the pod MTU is FLANNEL_MTU');
+    const ports = (await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n');
+    t.equal(ports.length, 1, 'one veth on cni0');
+    const leases = join(lab.nodeDir(1), 'networks', 'cbr0');
+    t.equal(
+      readFileSync(join(leases, lab.podIP(1, 4)), 'utf8').split(/\s+/)[0],
+      lab.podNs(1),
+      'host-local leased .2 to the pod, under the lab directory',
+    );
 
-  const extra = await lab.addPod(1, 'q');
-  t.equal(extra.ns, `${lab.prefix}-q`);
-  t.same(extra.result.ips.map((x) => x.address), ['10.244.1.3/24', 'fd10:244:0:1::3/64'], 'the next addresses');
-  t.equal((await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n').length, 2);
-  await t.rejects(lab.addPod(1, 'q'), /exists/);
-  await t.rejects(lab.addPod(1, 'n1'), /bad pod name/);
+    const extra = await lab.addPod(1, 'q');
+    t.equal(extra.ns, `${lab.prefix}-q`);
+    t.same(
+      extra.result.ips.map((x) => x.address),
+      ['10.244.1.3/24', 'fd10:244:0:1::3/64'],
+      'the next addresses',
+    );
+    t.equal((await lab.ip(node, ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim().split('\n').length, 2);
+    await t.rejects(lab.addPod(1, 'q'), /exists/);
+    await t.rejects(lab.addPod(1, 'n1'), /bad pod name/);
 
-  // DEL runs while the node still exists: afterwards host-local holds no lease.
-  t.same(await lab.destroy(), []);
-  t.notOk(existsSync(lab.dir), 'lab directory removed');
-  t.same(await ours(lab.prefix), []);
-});
+    // DEL runs while the node still exists: afterwards host-local holds no lease.
+    t.same(await lab.destroy(), []);
+    t.notOk(existsSync(lab.dir), 'lab directory removed');
+    t.same(await ours(lab.prefix), []);
+  },
+);
 
 t.test('DEL really releases: leases and veths go before the namespaces', { skip }, async (t) => {
   // The DEL destroy() runs, done here by hand so its effect can be seen while the node still exists.
@@ -175,8 +194,15 @@ t.test('DEL really releases: leases and veths go before the namespaces', { skip 
   t.ok(readdirSync(leases).includes(lab.podIP(1, 4)));
   const pod = { nodeNs: lab.nodeNs(1), podNs: lab.podNs(1), containerId: lab.podNs(1) };
   t.equal(await cniDel(pod, { stateDir: join(lab.nodeDir(1), 'flannel') }), true);
-  t.notOk(readdirSync(leases).some((f) => f.startsWith('10.') || f.startsWith('fd10')), 'no lease left');
-  t.equal((await lab.ip(lab.nodeNs(1), ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim(), '', 'no veth left on cni0');
+  t.notOk(
+    readdirSync(leases).some((f) => f.startsWith('10.') || f.startsWith('fd10')),
+    'no lease left',
+  );
+  t.equal(
+    (await lab.ip(lab.nodeNs(1), ['-br', 'link', 'show', 'master', 'cni0'])).stdout.trim(),
+    '',
+    'no veth left on cni0',
+  );
   t.same(await lab.destroy(), [], 'destroy after an external DEL: nothing saved, nothing to do');
 });
 

@@ -17,7 +17,8 @@ const CAP_NET_ADMIN = 12;
 function capsOf(pid: number): Record<string, bigint | number> {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const out: Record<string, bigint | number> = {};
-  for (const k of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) out[k] = BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(text)![1]}`);
+  for (const k of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'])
+    out[k] = BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(text)![1]}`);
   out['NoNewPrivs'] = Number(/^NoNewPrivs:\s*(\d)$/m.exec(text)![1]);
   return out;
 }
@@ -35,9 +36,23 @@ t.test('vxtun run with CAP_NET_ADMIN only (setpriv, no_new_privs) comes up and f
   const configPath = join(dir, 'node-1.json');
   // Never the default /run/vxtun/vxtun.sock: the namespaces share the host's file system.
   const adminSocket = join(dir, 'admin.sock');
-  writeFileSync(configPath, JSON.stringify(labConfig(lab, 1, { peers, extra: { subnetFile, admin: { socket: adminSocket } } })));
+  writeFileSync(
+    configPath,
+    JSON.stringify(labConfig(lab, 1, { peers, extra: { subnetFile, admin: { socket: adminSocket } } })),
+  );
   const only = '-all,+net_admin';
-  const args = [`--bounding-set=${only}`, `--inh-caps=${only}`, `--ambient-caps=${only}`, '--no-new-privs', '--', process.execPath, cliPath(), 'run', '--config', configPath];
+  const args = [
+    `--bounding-set=${only}`,
+    `--inh-caps=${only}`,
+    `--ambient-caps=${only}`,
+    '--no-new-privs',
+    '--',
+    process.execPath,
+    cliPath(),
+    'run',
+    '--config',
+    configPath,
+  ];
   const n1 = lab.spawn(lab.nodeNs(1), 'setpriv', args);
   t.teardown(() => n1.stop('SIGTERM', 5_000));
   try {
@@ -48,17 +63,30 @@ t.test('vxtun run with CAP_NET_ADMIN only (setpriv, no_new_privs) comes up and f
   }
   const caps = capsOf(n1.pid);
   const bit = 1n << BigInt(CAP_NET_ADMIN);
-  t.same(caps, { CapInh: bit, CapPrm: bit, CapEff: bit, CapBnd: bit, CapAmb: bit, NoNewPrivs: 1 }, 'the running daemon holds CAP_NET_ADMIN and nothing else, no_new_privs');
+  t.same(
+    caps,
+    { CapInh: bit, CapPrm: bit, CapEff: bit, CapBnd: bit, CapAmb: bit, NoNewPrivs: 1 },
+    'the running daemon holds CAP_NET_ADMIN and nothing else, no_new_privs',
+  );
   t.notMatch(n1.stderr(), /EPERM|EACCES|permission denied|operation not permitted/i, 'no permission error logged');
   t.match(readFileSync(subnetFile, 'utf8'), /^FLANNEL_NETWORK=/, 'subnet.env written');
 
-  for (const [a, b] of [[1, 2], [2, 1]] as const) {
+  for (const [a, b] of [
+    [1, 2],
+    [2, 1],
+  ] as const) {
     for (const fam of [4, 6] as const) {
       const r = await ping(lab, lab.podNs(a), lab.podIP(b, fam), { count: 3 });
       t.equal(r.received, 3, `pod-${a} → pod-${b} ${lab.podIP(b, fam)}: ${r.received}/${r.sent}`);
     }
   }
-  const status = await nsExec(lab.nodeNs(1), process.execPath, [cliPath(), 'status', '--json', '--socket', adminSocket]);
+  const status = await nsExec(lab.nodeNs(1), process.execPath, [
+    cliPath(),
+    'status',
+    '--json',
+    '--socket',
+    adminSocket,
+  ]);
   t.equal((JSON.parse(status.stdout) as { peers: unknown[] }).peers.length, 1, 'status over the admin socket');
 
   const exit = await n1.stop('SIGTERM', 5_000);

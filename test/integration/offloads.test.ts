@@ -34,28 +34,45 @@ t.test('transfers under each offload setting', { skip }, async (t) => {
   const peers = [
     labPeer(lab, 1, labVtepMAC(1)),
     labPeer(lab, 2, labVtepMAC(2)),
-    { name: `node-${KERNEL}`, podCIDRs: [lab.podCIDR(KERNEL)], publicIP: lab.underlayIP(KERNEL), vtepMAC: labVtepMAC(KERNEL) },
+    {
+      name: `node-${KERNEL}`,
+      podCIDRs: [lab.podCIDR(KERNEL)],
+      publicIP: lab.underlayIP(KERNEL),
+      vtepMAC: labVtepMAC(KERNEL),
+    },
   ];
 
   for (const [name, offloads] of variants) {
     await t.test(name, async (t) => {
       const nodes: VxtunNode[] = [];
-      for (const i of [1, 2]) nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { workers: 2, offloads } } }));
+      for (const i of [1, 2])
+        nodes.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: { workers: 2, offloads } } }));
       try {
         const s = await nodes[0]!.status();
         for (const k of OFFLOADS) {
           if (offloads[k] === 'off') t.equal(s.offloads[k], 'off', `${k} is off when switched off`);
         }
-        for (const [a, b] of [[1, 2], [2, 1], [1, KERNEL], [KERNEL, 1]] as const) {
+        for (const [a, b] of [
+          [1, 2],
+          [2, 1],
+          [1, KERNEL],
+          [KERNEL, 1],
+        ] as const) {
           const r = await tcpTransfer(lab.podNs(b), lab.podIP(b), lab.podNs(a), { bytes: 20 * MB });
           t.equal(r.bytes, 20 * MB, `pod-${a} → pod-${b}: all bytes`);
-          t.equal(r.sha256Received, r.sha256Sent, `pod-${a} → pod-${b}: sha256 matches (${r.mbitPerSecond.toFixed(0)} Mbit/s)`);
+          t.equal(
+            r.sha256Received,
+            r.sha256Sent,
+            `pod-${a} → pod-${b}: sha256 matches (${r.mbitPerSecond.toFixed(0)} Mbit/s)`,
+          );
         }
         const after = await nodes[1]!.status();
         t.equal(after.counters.drops['bad-ip'], 0, 'no bad-ip drops');
         t.equal(after.counters.rxErrors, 0, 'no TUN write errors');
-        if (!offloads.tso && s.offloads.tso === 'on') t.ok((await nodes[0]!.status()).counters.offload.tsoSplit > 0, 'TSO super-packets were split');
-        if (!offloads.gro && after.offloads.gro === 'on') t.ok(after.counters.offload.coalesced > 0, 'segments were coalesced');
+        if (!offloads.tso && s.offloads.tso === 'on')
+          t.ok((await nodes[0]!.status()).counters.offload.tsoSplit > 0, 'TSO super-packets were split');
+        if (!offloads.gro && after.offloads.gro === 'on')
+          t.ok(after.counters.offload.coalesced > 0, 'segments were coalesced');
       } finally {
         for (const n of nodes) t.same(await n.stop(), { code: 0, signal: null }, `${n.name} stopped cleanly`);
       }

@@ -36,7 +36,17 @@ const MARK = 'VXTROGUE';
 const SINK_PORT = 9999;
 const REPEAT = 3;
 const ROGUE_IP = '192.168.99.66';
-const RX_REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local'];
+const RX_REASONS = [
+  'short',
+  'bad-header',
+  'vni',
+  'unknown-vtep',
+  'bad-mac',
+  'ethertype',
+  'bad-ip',
+  'spoofed-source',
+  'not-local',
+];
 
 interface Case {
   name: string;
@@ -80,42 +90,104 @@ const patched = (d: Uint8Array, at: number, value: number): Uint8Array => {
 
 function buildCases(phase: string, mac1: Uint8Array, mac2: Uint8Array): Case[] {
   const token = (name: string) => bytes(`${MARK}-${phase}-${name}`);
-  const udp4 = (name: string, src: string, dst: string) => ipv4Udp({ src, dst, sport: 40000, dport: SINK_PORT, payload: token(name) });
+  const udp4 = (name: string, src: string, dst: string) =>
+    ipv4Udp({ src, dst, sport: 40000, dport: SINK_PORT, payload: token(name) });
   const wrap = (pkt: Uint8Array, vni = 1, dst = mac1) => encap(pkt, vni, dst, mac2);
   const good = (name: string) => wrap(udp4(name, '10.244.2.2', '10.244.1.2'));
   const header = wrap(udp4('x', '10.244.2.2', '10.244.1.2')).subarray(0, 20); // VXLAN header + our MAC + src MAC
   return [
     { name: 'unknown-vtep', from: 'rogue', datagram: good('unknown-vtep'), strict: 'unknown-vtep' },
-    { name: 'spoofed-v4', from: 'spoofed', datagram: wrap(udp4('spoofed-v4', '10.244.3.3', '10.244.1.2')), strict: 'spoofed-source' },
+    {
+      name: 'spoofed-v4',
+      from: 'spoofed',
+      datagram: wrap(udp4('spoofed-v4', '10.244.3.3', '10.244.1.2')),
+      strict: 'spoofed-source',
+    },
     {
       name: 'spoofed-v6',
       from: 'spoofed',
-      datagram: wrap(ipv6Udp({ src: 'fd10:244:0:3::3', dst: 'fd10:244:0:1::2', sport: 40000, dport: SINK_PORT, payload: token('spoofed-v6') })),
+      datagram: wrap(
+        ipv6Udp({
+          src: 'fd10:244:0:3::3',
+          dst: 'fd10:244:0:1::2',
+          sport: 40000,
+          dport: SINK_PORT,
+          payload: token('spoofed-v6'),
+        }),
+      ),
       strict: 'spoofed-source',
     },
-    { name: 'wrong-vni', from: 'spoofed', datagram: wrap(udp4('wrong-vni', '10.244.2.2', '10.244.1.2'), 2), strict: 'vni' },
-    { name: 'wrong-mac', from: 'spoofed', datagram: wrap(udp4('wrong-mac', '10.244.2.2', '10.244.1.2'), 1, parseMac('0a:00:00:00:99:99')!), strict: 'bad-mac' },
+    {
+      name: 'wrong-vni',
+      from: 'spoofed',
+      datagram: wrap(udp4('wrong-vni', '10.244.2.2', '10.244.1.2'), 2),
+      strict: 'vni',
+    },
+    {
+      name: 'wrong-mac',
+      from: 'spoofed',
+      datagram: wrap(udp4('wrong-mac', '10.244.2.2', '10.244.1.2'), 1, parseMac('0a:00:00:00:99:99')!),
+      strict: 'bad-mac',
+    },
     { name: 'bad-flags', from: 'spoofed', datagram: patched(good('bad-flags'), 0, 0x0c), strict: 'bad-header' },
     { name: 'reserved-bits', from: 'spoofed', datagram: patched(good('reserved-bits'), 7, 0x01), strict: 'bad-header' },
     { name: 'truncated-header', from: 'spoofed', datagram: good('truncated-header').subarray(0, 14), strict: 'short' },
     { name: 'empty', from: 'spoofed', datagram: new Uint8Array(0), strict: 'short' },
-    { name: 'truncated-inner', from: 'spoofed', datagram: good('truncated-inner').subarray(0, ENCAP_PREFIX + 16), strict: 'bad-ip' },
-    { name: 'ip-checksum', from: 'spoofed', datagram: patched(good('ip-checksum'), ENCAP_PREFIX + 10, 0x00), strict: 'bad-ip' },
-    { name: 'non-ip', from: 'spoofed', datagram: patched(patched(good('non-ip'), 20, 0x08), 21, 0x06), strict: 'ethertype' },
-    { name: 'not-local', from: 'spoofed', datagram: wrap(udp4('not-local', '10.244.2.2', '10.244.3.9')), strict: 'not-local' },
+    {
+      name: 'truncated-inner',
+      from: 'spoofed',
+      datagram: good('truncated-inner').subarray(0, ENCAP_PREFIX + 16),
+      strict: 'bad-ip',
+    },
+    {
+      name: 'ip-checksum',
+      from: 'spoofed',
+      datagram: patched(good('ip-checksum'), ENCAP_PREFIX + 10, 0x00),
+      strict: 'bad-ip',
+    },
+    {
+      name: 'non-ip',
+      from: 'spoofed',
+      datagram: patched(patched(good('non-ip'), 20, 0x08), 21, 0x06),
+      strict: 'ethertype',
+    },
+    {
+      name: 'not-local',
+      from: 'spoofed',
+      datagram: wrap(udp4('not-local', '10.244.2.2', '10.244.3.9')),
+      strict: 'not-local',
+    },
     { name: 'random', from: 'spoofed', datagram: concat(randomBytes(7, 90), token('random')), strict: 'bad-header' },
-    { name: 'random-after-header', from: 'spoofed', datagram: concat(header, randomBytes(11, 70), token('random-after-header')), strict: 'ethertype' },
-    { name: 'random-ipv4', from: 'spoofed', datagram: concat(header, Uint8Array.of(0x08, 0x00, 0x45), randomBytes(13, 60), token('random-ipv4')), strict: 'bad-ip' },
+    {
+      name: 'random-after-header',
+      from: 'spoofed',
+      datagram: concat(header, randomBytes(11, 70), token('random-after-header')),
+      strict: 'ethertype',
+    },
+    {
+      name: 'random-ipv4',
+      from: 'spoofed',
+      datagram: concat(header, Uint8Array.of(0x08, 0x00, 0x45), randomBytes(13, 60), token('random-ipv4')),
+      strict: 'bad-ip',
+    },
   ];
 }
 
 /** The IPv4 packet the rogue puts on the wire for a case (outer UDP to node-1:8472). */
 function onWire(c: Case, node1: string, node2: string): Uint8Array {
-  return ipv4Udp({ src: c.from === 'rogue' ? ROGUE_IP : node2, dst: node1, sport: 50000, dport: 8472, payload: c.datagram });
+  return ipv4Udp({
+    src: c.from === 'rogue' ? ROGUE_IP : node2,
+    dst: node1,
+    sport: 50000,
+    dport: 8472,
+    payload: c.datagram,
+  });
 }
 
-const rxDrops = (n: VxtunNode) => n.status().then((s) => Object.fromEntries(RX_REASONS.map((r) => [r, s.counters.drops[r] ?? 0])));
-const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(RX_REASONS.map((r) => [r, (b[r] ?? 0) - (a[r] ?? 0)]));
+const rxDrops = (n: VxtunNode) =>
+  n.status().then((s) => Object.fromEntries(RX_REASONS.map((r) => [r, s.counters.drops[r] ?? 0])));
+const diff = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(RX_REASONS.map((r) => [r, (b[r] ?? 0) - (a[r] ?? 0)]));
 const sum = (o: Record<string, number>) => Object.values(o).reduce((x, y) => x + y, 0);
 
 t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
@@ -134,7 +206,14 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   // The reference's view of node-1, for the expected verdicts.
   const table: Table = {
     local: { podCIDRs: [Cidr.parse(lab.podCIDR(1, 4)), Cidr.parse(lab.podCIDR(1, 6))] },
-    peers: [{ name: 'node-2', publicIP: parseIP(node2)!, vtepMAC: s1.peers[0]!.vtepMAC, podCIDRs: [Cidr.parse(lab.podCIDR(2, 4)), Cidr.parse(lab.podCIDR(2, 6))] }],
+    peers: [
+      {
+        name: 'node-2',
+        publicIP: parseIP(node2)!,
+        vtepMAC: s1.peers[0]!.vtepMAC,
+        podCIDRs: [Cidr.parse(lab.podCIDR(2, 4)), Cidr.parse(lab.podCIDR(2, 6))],
+      },
+    ],
   };
   const expected = (c: Case, opts: Omit<RxOptions, 'vni' | 'localMac'>): string => {
     const src: IP = parseIP(c.from === 'rogue' ? ROGUE_IP : node2)!;
@@ -146,7 +225,8 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   t.teardown(() => capture.stop());
 
   await t.test('the capture in pod-1 sees a legitimate marker sent through the overlay', async (t) => {
-    const send = "import socket,sys; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(sys.argv[1].encode(),(sys.argv[2],int(sys.argv[3])))";
+    const send =
+      'import socket,sys; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(sys.argv[1].encode(),(sys.argv[2],int(sys.argv[3])))';
     await lab.exec(lab.podNs(2), 'python3', ['-c', send, `${MARK}-legit-1`, lab.podIP(1), String(SINK_PORT)]);
     await capture.waitFor(`${MARK}-legit-1`);
     t.pass('pod-2 → pod-1 marker captured in pod-1');
@@ -172,7 +252,11 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   await t.test('strict (default) switches: every datagram dropped under its own reason', async (t) => {
     const want: Record<string, number> = Object.fromEntries(RX_REASONS.map((r) => [r, 0]));
     for (const c of strictCases) {
-      t.equal(expected(c, { acceptUnknownVteps: false, checkInnerSource: true }), c.strict, `${c.name}: the reference codec agrees (${c.strict})`);
+      t.equal(
+        expected(c, { acceptUnknownVteps: false, checkInnerSource: true }),
+        c.strict,
+        `${c.name}: the reference codec agrees (${c.strict})`,
+      );
       want[c.strict]! += REPEAT;
     }
     const { delta, pong } = await inject(n1, strictCases, sum(want));
@@ -188,17 +272,30 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   });
 
   await t.test('/metrics shows the same drop counters as /status, and passes promtool', async (t) => {
-    const metrics = await nsExec(n1.ns, process.execPath, ['-e', "fetch('http://127.0.0.1:9465/metrics').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))"]);
+    const metrics = await nsExec(n1.ns, process.execPath, [
+      '-e',
+      "fetch('http://127.0.0.1:9465/metrics').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))",
+    ]);
     const [code, ...lines] = metrics.stdout.split('\n');
     t.equal(code, '200', 'GET /metrics: 200');
     const status = await n1.status();
     for (const reason of [...RX_REASONS, 'no-route']) {
       const line = lines.find((l) => l.startsWith(`vxtun_drops_total{reason="${reason}"} `));
-      t.equal(Number(line?.split(' ')[1]), status.counters.drops[reason], `vxtun_drops_total{reason="${reason}"} = /status`);
+      t.equal(
+        Number(line?.split(' ')[1]),
+        status.counters.drops[reason],
+        `vxtun_drops_total{reason="${reason}"} = /status`,
+      );
     }
     t.ok(lines.includes('vxtun_peers 1'), 'vxtun_peers 1');
-    t.ok(lines.some((l) => /^vxtun_rx_packets_total \d+$/.test(l)), 'vxtun_rx_packets_total present');
-    t.ok(lines.some((l) => /^process_resident_memory_bytes \d+$/.test(l)), 'process metrics present');
+    t.ok(
+      lines.some((l) => /^vxtun_rx_packets_total \d+$/.test(l)),
+      'vxtun_rx_packets_total present',
+    );
+    t.ok(
+      lines.some((l) => /^process_resident_memory_bytes \d+$/.test(l)),
+      'process metrics present',
+    );
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: lines.join('\n'), encoding: 'utf8' });
     if (promtool.error) {
       t.comment(`promtool not installed, exposition not linted here (test/unit/metrics.test.ts reports it)`);
@@ -227,7 +324,10 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
 
   await t.test('relaxed switches: exactly the unknown-vtep and spoofed-source datagrams get through', async (t) => {
     await n1.stop();
-    n1 = await startVxtunNode(lab, 1, { peers, extra: { security: { acceptUnknownVteps: true, checkInnerSource: false } } });
+    n1 = await startVxtunNode(lab, 1, {
+      peers,
+      extra: { security: { acceptUnknownVteps: true, checkInnerSource: false } },
+    });
     const cases = buildCases('relaxed', mac1, mac2);
     const want: Record<string, number> = Object.fromEntries(RX_REASONS.map((r) => [r, 0]));
     const changed: string[] = [];
@@ -236,15 +336,32 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
       if (v !== c.strict) changed.push(`${c.name}:${v}`);
       if (v !== 'forward') want[v]! += REPEAT;
     }
-    t.same(changed, ['unknown-vtep:forward', 'spoofed-v4:forward', 'spoofed-v6:forward'], 'the reference: only these verdicts change');
+    t.same(
+      changed,
+      ['unknown-vtep:forward', 'spoofed-v4:forward', 'spoofed-v6:forward'],
+      'the reference: only these verdicts change',
+    );
     const { delta, pong } = await inject(n1, cases, sum(want));
     t.same(delta, want, `exact drop counts per reason: ${JSON.stringify(delta)}`);
     t.equal(pong.received, pong.sent, `ping during the injection: ${pong.received}/${pong.sent}`);
     for (const name of ['unknown-vtep', 'spoofed-v4', 'spoofed-v6']) await capture.waitFor(`${MARK}-relaxed-${name}`);
     await new Promise((r) => setTimeout(r, 300));
-    const arrived = [...new Set(capture.seen().filter((s) => s.token.startsWith(`${MARK}-relaxed`)).map((s) => s.token))].sort();
-    t.same(arrived, [`${MARK}-relaxed-spoofed-v4`, `${MARK}-relaxed-spoofed-v6`, `${MARK}-relaxed-unknown-vtep`], 'pod-1 received exactly those');
-    const counts = capture.seen().filter((s) => s.token === `${MARK}-relaxed-unknown-vtep` && s.iface === 'eth0').length;
+    const arrived = [
+      ...new Set(
+        capture
+          .seen()
+          .filter((s) => s.token.startsWith(`${MARK}-relaxed`))
+          .map((s) => s.token),
+      ),
+    ].sort();
+    t.same(
+      arrived,
+      [`${MARK}-relaxed-spoofed-v4`, `${MARK}-relaxed-spoofed-v6`, `${MARK}-relaxed-unknown-vtep`],
+      'pod-1 received exactly those',
+    );
+    const counts = capture
+      .seen()
+      .filter((s) => s.token === `${MARK}-relaxed-unknown-vtep` && s.iface === 'eth0').length;
     t.equal(counts, REPEAT, `each of the ${REPEAT} copies arrived once`);
   });
 

@@ -63,7 +63,11 @@ async function tally(n: VxtunNode): Promise<Tally> {
 // The kernel counts a socket drop per buffer it discards (SO_MEMINFO): a UDP GRO train counts once. Every
 // message here arrives as one train of SEGMENTS datagrams, so a socket drop is SEGMENTS datagrams.
 const accounted = (a: Tally, b: Tally) =>
-  b.rxPackets - a.rxPackets + (b.rxErrors - a.rxErrors) + (b.drops - a.drops) + (b.socketDrops - a.socketDrops) * SEGMENTS;
+  b.rxPackets -
+  a.rxPackets +
+  (b.rxErrors - a.rxErrors) +
+  (b.drops - a.drops) +
+  (b.socketDrops - a.socketDrops) * SEGMENTS;
 
 t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is stopped', { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
@@ -122,7 +126,7 @@ t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is sto
     // Until every datagram is counted, or the counts stop moving, or 30 s have passed, or the daemon is gone.
     let after: Tally | undefined;
     let last = -1;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline && n1.process.exitInfo === null; ) {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && n1.process.exitInfo === null;) {
       after = await tally(n1).catch(() => undefined);
       const now = after ? accounted(before, after) : -1;
       if (now >= total || (now === last && now > 0)) break;
@@ -130,7 +134,11 @@ t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is sto
       await new Promise((r) => setTimeout(r, 500));
     }
     const exit = n1.process.exitInfo;
-    t.equal(exit, null, `node-1's daemon is still running${exit ? ` (exit ${JSON.stringify(exit)}): ${n1.process.stderr().slice(-1500)}` : ''}`);
+    t.equal(
+      exit,
+      null,
+      `node-1's daemon is still running${exit ? ` (exit ${JSON.stringify(exit)}): ${n1.process.stderr().slice(-1500)}` : ''}`,
+    );
     if (exit || !after) return undefined;
     const delta = {
       rxPackets: after.rxPackets - before.rxPackets,
@@ -138,7 +146,11 @@ t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is sto
       drops: after.drops - before.drops,
       socketDrops: after.socketDrops - before.socketDrops,
     };
-    t.equal(accounted(before, after), total, `every one of the ${total} datagrams is counted once: ${JSON.stringify(delta)}`);
+    t.equal(
+      accounted(before, after),
+      total,
+      `every one of the ${total} datagrams is counted once: ${JSON.stringify(delta)}`,
+    );
     t.ok(delta.rxPackets > 0, 'datagrams were forwarded to pod-1');
     return delta;
   };
@@ -149,9 +161,13 @@ t.test('64 UDP_SEGMENT messages of 128 VXLAN datagrams while the receiver is sto
 
   // 256 messages of about 64 KiB are more than the socket's buffer (kSocketBufBytes, 4 MiB): the kernel drops
   // the rest, and /status says how many.
-  await t.test('more than the receive buffer holds: the kernel\'s drops are counted too', async (t) => {
+  await t.test("more than the receive buffer holds: the kernel's drops are counted too", async (t) => {
     const delta = await flood(t, 256, 460); // 128 × 510 bytes: as much as one UDP_SEGMENT message holds
-    if (delta) t.ok(delta.socketDrops > 0, `the kernel dropped ${delta.socketDrops} trains at the full socket, counted in socketDrops`);
+    if (delta)
+      t.ok(
+        delta.socketDrops > 0,
+        `the kernel dropped ${delta.socketDrops} trains at the full socket, counted in socketDrops`,
+      );
   });
 
   const pong = await ping(lab, lab.podNs(1), podIP2, { count: 5, intervalS: 0.2 });

@@ -34,8 +34,16 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
   const checkQuiet = async (t: Test, when: string) => {
     for (const n of nodes) {
       t.equal(await noRoute(n), 0, `${n.name} ${when}: no no-route drops`);
-      t.same(await kernelSent(n), { Ip6OutRequests: 0, Icmp6OutMLDv2Reports: 0 }, `${n.name} ${when}: the kernel sent no IPv6 packet of its own into vxtun0`);
-      t.notMatch(await sh(n, 'ip -6 maddr show dev vxtun0'), /ff02::2\b/, `${n.name} ${when}: vxtun0 is not in the all-routers group`);
+      t.same(
+        await kernelSent(n),
+        { Ip6OutRequests: 0, Icmp6OutMLDv2Reports: 0 },
+        `${n.name} ${when}: the kernel sent no IPv6 packet of its own into vxtun0`,
+      );
+      t.notMatch(
+        await sh(n, 'ip -6 maddr show dev vxtun0'),
+        /ff02::2\b/,
+        `${n.name} ${when}: vxtun0 is not in the all-routers group`,
+      );
     }
   };
 
@@ -45,9 +53,21 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
     for (const n of nodes) {
       t.notMatch(await sh(n, 'ip -br link show dev vxtun0'), /MULTICAST/, `${n.name}: vxtun0 does not claim multicast`);
       const link = JSON.parse(await sh(n, 'ip -j link show dev vxtun0')) as { txqlen?: number; mtu?: number }[];
-      t.equal(link[0]?.txqlen, TUN_TX_QUEUE_LEN, `${n.name}: vxtun0's transmit queue holds ${TUN_TX_QUEUE_LEN} packets, not the TUN default 500`);
-      t.equal(await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/forwarding'), '1', `${n.name}: vxtun0 keeps IPv6 forwarding (router behaviour)`);
-      t.equal(await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/force_mld_version'), '0', `${n.name}: the MLD version is back to its default`);
+      t.equal(
+        link[0]?.txqlen,
+        TUN_TX_QUEUE_LEN,
+        `${n.name}: vxtun0's transmit queue holds ${TUN_TX_QUEUE_LEN} packets, not the TUN default 500`,
+      );
+      t.equal(
+        await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/forwarding'),
+        '1',
+        `${n.name}: vxtun0 keeps IPv6 forwarding (router behaviour)`,
+      );
+      t.equal(
+        await sh(n, 'cat /proc/sys/net/ipv6/conf/vxtun0/force_mld_version'),
+        '0',
+        `${n.name}: the MLD version is back to its default`,
+      );
     }
   });
 
@@ -60,7 +80,10 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
 
   await t.test('after traffic both ways, IPv4 and IPv6', async (t) => {
     for (const fam of [4, 6] as const) {
-      for (const [a, b] of [[1, 2], [2, 1]] as const) {
+      for (const [a, b] of [
+        [1, 2],
+        [2, 1],
+      ] as const) {
         const r = await ping(lab, lab.podNs(a), lab.podIP(b, fam), { count: 3 });
         t.equal(r.received, 3, `pod-${a} → pod-${b} ${lab.podIP(b, fam)}: ${r.received}/${r.sent}`);
       }
@@ -79,7 +102,9 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
 
   await t.test('packets the kernel drops at a full transmit queue are reported as queue drops', async (t) => {
     const kernelDropped = async () => {
-      const link = JSON.parse(await sh(n1, 'ip -j -s link show dev vxtun0')) as { stats64?: { tx?: { dropped?: number } } }[];
+      const link = JSON.parse(await sh(n1, 'ip -j -s link show dev vxtun0')) as {
+        stats64?: { tx?: { dropped?: number } };
+      }[];
       return link[0]?.stats64?.tx?.dropped;
     };
     t.equal((await n1.status()).counters.queueDrops, 0, 'none after the start');
@@ -96,7 +121,10 @@ t.test('the kernel sends nothing of its own into vxtun0', { skip }, async (t) =>
       process.kill(pid, 'SIGCONT');
     }
     const kernel = await kernelDropped();
-    t.ok(kernel !== undefined && kernel >= 6000 - TUN_TX_QUEUE_LEN, `the kernel dropped at least ${6000 - TUN_TX_QUEUE_LEN} (${kernel})`);
+    t.ok(
+      kernel !== undefined && kernel >= 6000 - TUN_TX_QUEUE_LEN,
+      `the kernel dropped at least ${6000 - TUN_TX_QUEUE_LEN} (${kernel})`,
+    );
     t.equal((await n1.status()).counters.queueDrops, kernel, "status counters.queueDrops is the device's tx_dropped");
   });
 });

@@ -11,7 +11,8 @@ const skip = labSkipReason();
 
 t.test('vxtun run failure paths', { skip }, async (t) => {
   const { lab, ns, dir, cli, peers, good, snapshot, runConfig } = await createCliLab(t, 'vxtun-lifecycle-');
-  const runWith = (config: unknown, name: string, raw?: string) => runConfig(`${name}.yaml`, raw ?? JSON.stringify(config));
+  const runWith = (config: unknown, name: string, raw?: string) =>
+    runConfig(`${name}.yaml`, raw ?? JSON.stringify(config));
   const baseline = await snapshot();
 
   await t.test('bad configs: exit 2, one line naming the field, nothing created', async (t) => {
@@ -19,7 +20,11 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
       ['port out of range', { ...good, port: 99999 }, 'port'],
       ['vni as a string', { ...good, vni: '1' }, 'vni'],
       ['unknown key', { ...good, prot: 8472 }, 'prot'],
-      ['bad pod CIDR', { ...good, peers: { static: [{ ...peers[0], podCIDRs: ['10.244.1.5/24'] }, peers[1]] } }, 'peers.static[0].podCIDRs[0]'],
+      [
+        'bad pod CIDR',
+        { ...good, peers: { static: [{ ...peers[0], podCIDRs: ['10.244.1.5/24'] }, peers[1]] } },
+        'peers.static[0].podCIDRs[0]',
+      ],
       ['no entry for this node', { ...good, nodeName: 'node-9' }, 'peers.static'],
       ['two peer sources', { ...good, peers: { static: peers, kubernetes: {} } }, 'peers'],
       ['bad admin address', { ...good, admin: { listen: 'nowhere' } }, 'admin.listen'],
@@ -33,18 +38,31 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
       const lines = r.stderr.trim().split('\n');
       t.equal(r.code, 2, `${name}: exit 2`);
       t.equal(lines.length, 1, `${name}: one line (${r.stderr.trim()})`);
-      t.match(lines[0], new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `), `${name}: names ${field}`);
+      t.match(
+        lines[0],
+        new RegExp(`^vxtun: invalid config: ${field.replace(/[[\].]/g, '\\$&')}: `),
+        `${name}: names ${field}`,
+      );
     }
     const r = await runWith(undefined, 'not-yaml', 'port: [unclosed');
     t.equal(r.code, 2, 'YAML syntax error: exit 2');
     t.match(r.stderr, /^vxtun: invalid config: config: /, 'YAML syntax error names the file');
-    const missing = await nsExec(ns, process.execPath, [cli, 'run', '--config', join(dir, 'absent.yaml')], { okExitCodes: [2] });
+    const missing = await nsExec(ns, process.execPath, [cli, 'run', '--config', join(dir, 'absent.yaml')], {
+      okExitCodes: [2],
+    });
     t.equal(missing.code, 2, 'missing file: exit 2');
     t.equal(await snapshot(), baseline, 'links, addresses and routes are unchanged');
   });
 
   await t.test('bad arguments: exit 2', async (t) => {
-    for (const args of [['run'], ['frobnicate'], ['status', '--socket', 'relative.sock'], ['status', '--admin', '127.0.0.1:9465'], ['dump', '--socket', '/' + 'a'.repeat(200)], ['run', '--config', 'x', '--bogus']]) {
+    for (const args of [
+      ['run'],
+      ['frobnicate'],
+      ['status', '--socket', 'relative.sock'],
+      ['status', '--admin', '127.0.0.1:9465'],
+      ['dump', '--socket', '/' + 'a'.repeat(200)],
+      ['run', '--config', 'x', '--bogus'],
+    ]) {
       const r = await nsExec(ns, process.execPath, [cli, ...args], { okExitCodes: [0, 1, 2] });
       t.equal(r.code, 2, `vxtun ${args.join(' ')}: exit 2 (${r.stderr.trim().split('\n')[0]})`);
     }
@@ -52,7 +70,21 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
 
   await t.test('runtime failures: exit 1 with the errno, nothing left, nothing foreign touched', async (t) => {
     // The UDP port is taken (a kernel VXLAN device listens on 8472 in this namespace).
-    await lab.ip(ns, ['link', 'add', 'kvx0', 'type', 'vxlan', 'id', '7', 'dstport', '8472', 'local', lab.underlayIP(1), 'dev', 'eth0']);
+    await lab.ip(ns, [
+      'link',
+      'add',
+      'kvx0',
+      'type',
+      'vxlan',
+      'id',
+      '7',
+      'dstport',
+      '8472',
+      'local',
+      lab.underlayIP(1),
+      'dev',
+      'eth0',
+    ]);
     await lab.ip(ns, ['link', 'set', 'kvx0', 'up']);
     const withKernel = await snapshot();
     let r = await runWith(good, 'port-taken');
@@ -71,7 +103,10 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
     await lab.ip(ns, ['link', 'del', 'vxtun0']);
 
     // The admin port is taken: the failure comes after the device was created, which must go again.
-    const holder = lab.spawn(ns, process.execPath, ['-e', "require('net').createServer().listen(9465,'127.0.0.1',()=>console.log('listening'))"]);
+    const holder = lab.spawn(ns, process.execPath, [
+      '-e',
+      "require('net').createServer().listen(9465,'127.0.0.1',()=>console.log('listening'))",
+    ]);
     await holder.waitForOutput(/listening/);
     r = await runWith(good, 'admin-taken');
     t.equal(r.code, 1, 'admin port in use: exit 1');

@@ -8,7 +8,17 @@ import type { CaptureRecord } from '../../src/dump/capture.js';
 import { compileDumpFilter, parseDumpFilter } from '../../src/dump/filter.js';
 import { loadTestingAddon } from '../../src/dataplane/testing.js';
 import { formatIP, parseIP } from '../../src/net/ip.js';
-import { addressIn, buildIp, hex, makePrefix, put16, Rng, tcpSegment, testSeed, udpDatagram } from './fixtures/packets.js';
+import {
+  addressIn,
+  buildIp,
+  hex,
+  makePrefix,
+  put16,
+  Rng,
+  tcpSegment,
+  testSeed,
+  udpDatagram,
+} from './fixtures/packets.js';
 
 const native = loadTestingAddon();
 const REASONS = native.dropReasons;
@@ -58,19 +68,22 @@ function randomAddr(rng: Rng, family: 4 | 6): Uint8Array {
   const pool = family === 4 ? V4 : V6;
   if (rng.chance(0.8)) return rng.pick(pool);
   // Near a pool address (same /16 or /48 and more), or anywhere.
-  if (rng.chance(0.7)) return addressIn(rng, makePrefix(rng.pick(pool), family === 4 ? rng.range(16, 31) : rng.range(48, 127)));
+  if (rng.chance(0.7))
+    return addressIn(rng, makePrefix(rng.pick(pool), family === 4 ? rng.range(16, 31) : rng.range(48, 127)));
   return rng.bytes(family === 4 ? 4 : 16);
 }
 
 function l4For(rng: Rng, proto: number): Uint8Array {
   if (proto === 6 || proto === 17) {
     const payload = rng.bytes(rng.int(24));
-    const l4 = proto === 6 ? tcpSegment(rng, payload, rng.chance(0.8) ? 5 : rng.range(6, 15)) : udpDatagram(rng, payload);
+    const l4 =
+      proto === 6 ? tcpSegment(rng, payload, rng.chance(0.8) ? 5 : rng.range(6, 15)) : udpDatagram(rng, payload);
     put16(l4, 0, rng.chance(0.85) ? rng.pick(PORTS) : rng.int(0x10000));
     put16(l4, 2, rng.chance(0.85) ? rng.pick(PORTS) : rng.int(0x10000));
     return l4;
   }
-  if (proto === 1 || proto === 58) return Uint8Array.from([rng.pick([0, 8, 128, 129, 3]), 0, ...rng.bytes(rng.int(20))]);
+  if (proto === 1 || proto === 58)
+    return Uint8Array.from([rng.pick([0, 8, 128, 129, 3]), 0, ...rng.bytes(rng.int(20))]);
   return rng.bytes(rng.int(30));
 }
 
@@ -83,7 +96,16 @@ function randomIpPacket(rng: Rng): Uint8Array {
   const dst = randomAddr(rng, family);
   let p: Uint8Array;
   if (family === 4) {
-    p = buildIp({ family, src, dst, proto, l4, ihl: rng.chance(0.85) ? 5 : rng.range(6, 15), fragField: rng.pick(FRAG_FIELDS), rng });
+    p = buildIp({
+      family,
+      src,
+      dst,
+      proto,
+      l4,
+      ihl: rng.chance(0.85) ? 5 : rng.range(6, 15),
+      fragField: rng.pick(FRAG_FIELDS),
+      rng,
+    });
     if (rng.chance(0.05)) p[0] = 0x40 | rng.int(5); // IHL below 5: the summary still reads ports where it points
   } else {
     p = buildIp({ family, src, dst, proto, l4, rng });
@@ -108,7 +130,11 @@ function randomCtx(rng: Rng): Ctx {
   const packet = rng.chance(0.85) ? randomIpPacket(rng) : garbage(rng);
   return {
     dir: rng.chance(0.95) ? rng.int(2) : rng.range(2, 255), // any non-zero byte reads as rx
-    verdict: rng.chance(0.45) ? 0 : rng.chance(0.9) ? rng.range(1, REASONS.length) : rng.pick([200, 255, REASONS.length + 1]),
+    verdict: rng.chance(0.45)
+      ? 0
+      : rng.chance(0.9)
+        ? rng.range(1, REASONS.length)
+        : rng.pick([200, 255, REASONS.length + 1]),
     peer: rng.pick(RECORD_PEERS),
     packet,
   };
@@ -131,7 +157,19 @@ function randomCidr(rng: Rng): string {
 
 function randomLeaf(rng: Rng): Ast {
   const leaf = (kind: string, text: string): Ast => ({ op: 'leaf', kind, text });
-  switch (rng.weighted([['host', 4], ['net', 4], ['proto', 3], ['port', 4], ['word', 3], ['peer', 2], ['verdict', 2], ['drops', 1], ['dir', 2]] as const)) {
+  switch (
+    rng.weighted([
+      ['host', 4],
+      ['net', 4],
+      ['proto', 3],
+      ['port', 4],
+      ['word', 3],
+      ['peer', 2],
+      ['verdict', 2],
+      ['drops', 1],
+      ['dir', 2],
+    ] as const)
+  ) {
     case 'host': {
       const a = rng.chance(0.5) ? rng.pick(V4) : rng.pick(V6);
       const text = rng.chance(0.1) && a.length === 16 ? formatIP(a).toUpperCase() : formatIP(a);
@@ -142,7 +180,10 @@ function randomLeaf(rng: Rng): Ast {
       return leaf(c.includes(':') ? 'net6' : 'net4', `net ${c}`);
     }
     case 'proto':
-      return leaf('proto', `${rng.pick(['proto', 'PROTO'])} ${rng.chance(0.6) ? rng.pick(PROTOS) : rng.pick(['tcp', 'udp', 'icmp', 'icmp6', 'UDP', '006'])}`);
+      return leaf(
+        'proto',
+        `${rng.pick(['proto', 'PROTO'])} ${rng.chance(0.6) ? rng.pick(PROTOS) : rng.pick(['tcp', 'udp', 'icmp', 'icmp6', 'UDP', '006'])}`,
+      );
     case 'port': {
       const p = String(rng.pick(PORTS));
       return leaf('port', `port ${p.length < 5 && rng.chance(0.1) ? `0${p}` : p}`); // '05201' is 5201
@@ -152,7 +193,10 @@ function randomLeaf(rng: Rng): Ast {
     case 'peer':
       return leaf('peer', `peer ${rng.pick(FILTER_PEERS)}`);
     case 'verdict':
-      return leaf('verdict', `verdict ${rng.chance(0.7) ? rng.pick(['forward', ...REASONS]) : rng.pick(['NO-ROUTE', 'Forward', 'bogus', 'reason-200', 'reason-0'])}`);
+      return leaf(
+        'verdict',
+        `verdict ${rng.chance(0.7) ? rng.pick(['forward', ...REASONS]) : rng.pick(['NO-ROUTE', 'Forward', 'bogus', 'reason-200', 'reason-0'])}`,
+      );
     case 'drops':
       return leaf('drops', rng.pick(['drops', 'DROPS']));
     default:
@@ -162,7 +206,11 @@ function randomLeaf(rng: Rng): Ast {
 
 function randomAst(rng: Rng, depth: number): Ast {
   if (depth === 0 || rng.chance(0.3)) return randomLeaf(rng);
-  const kind = rng.weighted([['and', 4], ['or', 4], ['not', 2]] as const);
+  const kind = rng.weighted([
+    ['and', 4],
+    ['or', 4],
+    ['not', 2],
+  ] as const);
   if (kind === 'not') return { op: 'not', e: randomAst(rng, depth - 1) };
   return { op: kind, a: randomAst(rng, depth - 1), b: randomAst(rng, depth - 1) };
 }
@@ -188,7 +236,12 @@ function astText(rng: Rng, n: Ast): string {
 // ---- the comparison ----------------------------------------------------------------------------
 
 /** Runs `filter` on every context both ways; returns the matches and reports each disagreement. */
-function compare(filter: string, ctxs: readonly Ctx[], reasons: readonly string[], report: (msg: string, extra: object) => void): number {
+function compare(
+  filter: string,
+  ctxs: readonly Ctx[],
+  reasons: readonly string[],
+  report: (msg: string, extra: object) => void,
+): number {
   const ref = parseDumpFilter(filter);
   const prog = compileDumpFilter(filter, reasons);
   let matches = 0;
@@ -217,7 +270,9 @@ t.test('captureFilterMatch = parseDumpFilter on random filters × random packets
     if (++bad <= 10) t.fail(msg, extra);
   };
   const FILTERS = 400;
-  let both = 0, pairs = 0, matched = 0;
+  let both = 0,
+    pairs = 0,
+    matched = 0;
   const lengths = new Map<number, number>();
   for (let i = 0; i < FILTERS; i++) {
     const frng = rng.fork();
@@ -260,30 +315,61 @@ t.test('every single term both matches and misses, and agrees with the reference
 
 t.test('truncation at every length', async (t) => {
   const rng = new Rng(SEED ^ 0x7c);
-  const a4 = V4[0]!, b4 = V4[1]!, a6 = V6[0]!, b6 = V6[1]!;
+  const a4 = V4[0]!,
+    b4 = V4[1]!,
+    a6 = V6[0]!,
+    b6 = V6[1]!;
   const ports = (l4: Uint8Array) => (put16(l4, 0, 40000), put16(l4, 2, 5201), l4);
   const bases: [string, Uint8Array][] = [
     ['v4 tcp', buildIp({ family: 4, src: a4, dst: b4, proto: 6, l4: ports(tcpSegment(rng, rng.bytes(8))) })],
-    ['v4 tcp ihl 7', buildIp({ family: 4, src: a4, dst: b4, proto: 6, l4: ports(tcpSegment(rng, rng.bytes(4))), ihl: 7, rng })],
+    [
+      'v4 tcp ihl 7',
+      buildIp({ family: 4, src: a4, dst: b4, proto: 6, l4: ports(tcpSegment(rng, rng.bytes(4))), ihl: 7, rng }),
+    ],
     ['v4 udp', buildIp({ family: 4, src: a4, dst: b4, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))) })],
-    ['v4 udp MF', buildIp({ family: 4, src: a4, dst: b4, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))), fragField: 0x2000 })],
-    ['v4 udp offset', buildIp({ family: 4, src: a4, dst: b4, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))), fragField: 0x0001 })],
+    [
+      'v4 udp MF',
+      buildIp({ family: 4, src: a4, dst: b4, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))), fragField: 0x2000 }),
+    ],
+    [
+      'v4 udp offset',
+      buildIp({ family: 4, src: a4, dst: b4, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))), fragField: 0x0001 }),
+    ],
     ['v4 icmp', buildIp({ family: 4, src: a4, dst: b4, proto: 1, l4: Uint8Array.of(8, 0, 0, 0, 0, 1, 0, 1) })],
     ['v6 tcp', buildIp({ family: 6, src: a6, dst: b6, proto: 6, l4: ports(tcpSegment(rng, rng.bytes(8))) })],
     ['v6 udp', buildIp({ family: 6, src: a6, dst: b6, proto: 17, l4: ports(udpDatagram(rng, rng.bytes(4))) })],
     ['v6 icmp6', buildIp({ family: 6, src: a6, dst: b6, proto: 58, l4: Uint8Array.of(128, 0, 0, 0, 0, 1, 0, 1) })],
   ];
   const filters = [
-    'port 5201', 'port 40000', 'not port 5201', 'tcp', 'udp', 'icmp', 'icmp6', 'proto 0', 'not proto 0',
-    'host 10.244.1.2', 'host fd10:244:0:2::2', 'net 0.0.0.0/0', 'net ::/0', 'net 10.244.2.0/24 and udp',
-    'tcp and port 40000 or icmp6', 'not (net 0.0.0.0/0 or net ::/0)',
+    'port 5201',
+    'port 40000',
+    'not port 5201',
+    'tcp',
+    'udp',
+    'icmp',
+    'icmp6',
+    'proto 0',
+    'not proto 0',
+    'host 10.244.1.2',
+    'host fd10:244:0:2::2',
+    'net 0.0.0.0/0',
+    'net ::/0',
+    'net 10.244.2.0/24 and udp',
+    'tcp and port 40000 or icmp6',
+    'not (net 0.0.0.0/0 or net ::/0)',
   ];
-  let bad = 0, n = 0;
+  let bad = 0,
+    n = 0;
   const report = (msg: string, extra: object) => {
     if (++bad <= 10) t.fail(msg, extra);
   };
   for (const [, p] of bases) {
-    const ctxs = Array.from({ length: p.length + 1 }, (_, len) => ({ dir: 0, verdict: 0, peer: '', packet: p.subarray(0, len) }));
+    const ctxs = Array.from({ length: p.length + 1 }, (_, len) => ({
+      dir: 0,
+      verdict: 0,
+      peer: '',
+      packet: p.subarray(0, len),
+    }));
     for (const f of filters) {
       compare(f, ctxs, REASONS, report);
       n += ctxs.length;
@@ -304,7 +390,17 @@ t.test('an unusual drop-reason list (duplicates, "forward", upper case) still ag
   const report = (msg: string, extra: object) => {
     if (++bad <= 10) t.fail(msg, extra);
   };
-  const filters = ['drops', 'not drops', 'verdict forward', 'verdict no-route', 'verdict upper', 'verdict Upper', 'verdict reason-200', 'verdict short', 'drops and verdict no-route'];
+  const filters = [
+    'drops',
+    'not drops',
+    'verdict forward',
+    'verdict no-route',
+    'verdict upper',
+    'verdict Upper',
+    'verdict reason-200',
+    'verdict short',
+    'drops and verdict no-route',
+  ];
   for (const f of filters) compare(f, ctxs, reasons, report);
   t.equal(bad, 0, 'verdict terms agree');
 });
@@ -327,7 +423,13 @@ t.test('fixed cases', async (t) => {
   };
   const lowIhl = tcp4();
   lowIhl[0] = 0x40; // IHL 0: the ports are read from offset 0 (0x4000) and 2 (the total length)
-  const ctx = (packet: Uint8Array, over: Partial<Ctx> = {}): Ctx => ({ dir: 0, verdict: 0, peer: 'node-2', packet, ...over });
+  const ctx = (packet: Uint8Array, over: Partial<Ctx> = {}): Ctx => ({
+    dir: 0,
+    verdict: 0,
+    peer: 'node-2',
+    packet,
+    ...over,
+  });
   const NO_ROUTE = REASONS.indexOf('no-route') + 1;
   const cases: [string, Ctx, boolean][] = [
     ['', ctx(new Uint8Array(0)), true],
@@ -402,10 +504,14 @@ t.test('fixed cases', async (t) => {
 // ---- malformed programs ------------------------------------------------------------------------
 
 t.test('Decode refuses malformed programs', async (t) => {
-  const run = (prog: number[] | Uint8Array) => native.captureFilterMatch(Uint8Array.from(prog), 0, 0, 'node-2', Uint8Array.of(0x45));
+  const run = (prog: number[] | Uint8Array) =>
+    native.captureFilterMatch(Uint8Array.from(prog), 0, 0, 'node-2', Uint8Array.of(0x45));
   const rejects = (prog: number[] | Uint8Array, re: RegExp, what: string) =>
     t.throws(() => run(prog), { name: 'TypeError', message: re }, what);
-  const TX = 0x02, NOT = 0x20, AND = 0x21, OR = 0x22;
+  const TX = 0x02,
+    NOT = 0x20,
+    AND = 0x21,
+    OR = 0x22;
   rejects([0x04], /truncated operand/, 'VERDICT without its code');
   rejects([0x07], /truncated operand/, 'PROTO without its number');
   rejects([0x08, 0x14], /truncated operand/, 'PORT with one byte');
@@ -438,13 +544,21 @@ t.test('Decode refuses malformed programs', async (t) => {
 
   // Random and mutated programs: a TypeError or a boolean, never a crash.
   const rng = new Rng(SEED ^ 0xbad);
-  const valid = ['tcp and port 80', 'host 10.244.1.2 or net fd10::/16', 'not peer node-2 and verdict no-route', 'drops or rx'].map((f) => compileDumpFilter(f, REASONS));
-  let accepted = 0, refused = 0, other = 0;
+  const valid = [
+    'tcp and port 80',
+    'host 10.244.1.2 or net fd10::/16',
+    'not peer node-2 and verdict no-route',
+    'drops or rx',
+  ].map((f) => compileDumpFilter(f, REASONS));
+  let accepted = 0,
+    refused = 0,
+    other = 0;
   for (let i = 0; i < 5000; i++) {
     let prog: Uint8Array;
     if (i % 2 === 0) {
       prog = rng.bytes(rng.int(24));
-      for (let j = 0; j < prog.length; j++) if (rng.chance(0.7)) prog[j] = rng.pick([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x20, 0x21, 0x22]);
+      for (let j = 0; j < prog.length; j++)
+        if (rng.chance(0.7)) prog[j] = rng.pick([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x20, 0x21, 0x22]);
     } else {
       prog = Uint8Array.from(rng.pick(valid));
       for (let k = rng.range(1, 3); k > 0; k--) prog[rng.int(prog.length)] = rng.byte();

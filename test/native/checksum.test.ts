@@ -66,7 +66,11 @@ function refComplete(pkt: Uint8Array): { result: Fix; after: Uint8Array } {
 function randomValid(rng: Rng): Uint8Array {
   const family = rng.chance(0.5) ? 4 : 6;
   const proto = rng.chance(0.55) ? 6 : 17;
-  const len = rng.weighted([[rng.int(4), 2], [rng.int(1500), 6], [rng.range(1500, 9000), 1]]);
+  const len = rng.weighted([
+    [rng.int(4), 2],
+    [rng.int(1500), 6],
+    [rng.range(1500, 9000), 1],
+  ]);
   const payload = rng.bytes(len);
   const l4 = proto === 6 ? tcpSegment(rng, payload, rng.chance(0.5) ? 5 : rng.range(5, 15)) : udpDatagram(rng, payload);
   const p = buildIp({
@@ -99,7 +103,8 @@ const setField = (p: Uint8Array, v: number): void => {
   const hl = ipHeaderLen(p);
   put16(p, hl + fieldOffset(p[0]! >> 4 === 4 ? p[9]! : p[6]!), v);
 };
-const seed = (p: Uint8Array, withLength: boolean): number => foldedSum(pseudoHeader(p, ipLength(p) - ipHeaderLen(p), withLength));
+const seed = (p: Uint8Array, withLength: boolean): number =>
+  foldedSum(pseudoHeader(p, ipLength(p) - ipHeaderLen(p), withLength));
 
 type Scenario = { label: string; pkt: Uint8Array; nominal: Fix; valid?: Uint8Array };
 
@@ -229,7 +234,10 @@ t.test('completeChecksum = reference on random packets in every state', async (t
         continue;
       }
       if (Buffer.compare(Buffer.from(pkt), Buffer.from(ref.after)) !== 0) {
-        fail(`${where}: '${got}' but the bytes afterwards differ from the reference (${hex(pkt, 80)} vs ${hex(ref.after, 80)})`, s.pkt);
+        fail(
+          `${where}: '${got}' but the bytes afterwards differ from the reference (${hex(pkt, 80)} vs ${hex(ref.after, 80)})`,
+          s.pkt,
+        );
         continue;
       }
       // Independent of the reference: what each scenario must give.
@@ -240,7 +248,8 @@ t.test('completeChecksum = reference on random packets in every state', async (t
         continue;
       }
       if (got === 'completed') {
-        if (Buffer.compare(Buffer.from(pkt), Buffer.from(s.valid!)) !== 0) fail(`${where}: completed, but not into the valid packet`, s.pkt);
+        if (Buffer.compare(Buffer.from(pkt), Buffer.from(s.valid!)) !== 0)
+          fail(`${where}: completed, but not into the valid packet`, s.pkt);
         else if (!l4ChecksumOk(pkt)) fail(`${where}: completed, but does not verify`, s.pkt);
         else completedOk++;
       } else if (Buffer.compare(Buffer.from(pkt), Buffer.from(s.pkt)) !== 0) {
@@ -259,7 +268,14 @@ t.test('completeChecksum: small fixed cases', async (t) => {
   const rng = new Rng(SEED ^ 1);
   const mk = (family: 4 | 6, proto: number, payload: number): Uint8Array => {
     const l4 = proto === 6 ? tcpSegment(rng, rng.bytes(payload)) : udpDatagram(rng, rng.bytes(payload));
-    const p = buildIp({ family, src: addressIn(rng, family === 4 ? NET10 : NETFD), dst: addressIn(rng, family === 4 ? NET10 : NETFD), proto, l4, rng });
+    const p = buildIp({
+      family,
+      src: addressIn(rng, family === 4 ? NET10 : NETFD),
+      dst: addressIn(rng, family === 4 ? NET10 : NETFD),
+      proto,
+      l4,
+      rng,
+    });
     fixL4Checksum(p);
     return p;
   };
@@ -273,7 +289,11 @@ t.test('completeChecksum: small fixed cases', async (t) => {
       for (const withLength of [true, false]) {
         const q = Uint8Array.from(valid);
         setField(q, seed(q, withLength));
-        t.equal(native.completeChecksum(q), 'completed', `${name}: partial ${withLength ? 'with' : 'without'} length → completed`);
+        t.equal(
+          native.completeChecksum(q),
+          'completed',
+          `${name}: partial ${withLength ? 'with' : 'without'} length → completed`,
+        );
         t.same(q, valid, `${name}: now the valid packet`);
         t.equal(native.completeChecksum(q), 'valid', `${name}: and valid on a second call`);
       }
@@ -293,9 +313,21 @@ t.test('completeChecksum: small fixed cases', async (t) => {
   const u6 = mk(6, 17, 40);
   setField(u6, 0);
   t.equal(native.completeChecksum(u6), 'bad', 'UDP over IPv6 with checksum 0 is not "no checksum"');
-  const icmp = buildIp({ family: 4, src: Uint8Array.of(10, 0, 0, 1), dst: Uint8Array.of(10, 0, 0, 2), proto: 1, l4: rng.bytes(64) });
+  const icmp = buildIp({
+    family: 4,
+    src: Uint8Array.of(10, 0, 0, 1),
+    dst: Uint8Array.of(10, 0, 0, 2),
+    proto: 1,
+    l4: rng.bytes(64),
+  });
   t.equal(native.completeChecksum(icmp), 'not-applicable', 'ICMP');
-  const icmp6 = buildIp({ family: 6, src: addressIn(rng, NETFD), dst: addressIn(rng, NETFD), proto: 58, l4: rng.bytes(64) });
+  const icmp6 = buildIp({
+    family: 6,
+    src: addressIn(rng, NETFD),
+    dst: addressIn(rng, NETFD),
+    proto: 58,
+    l4: rng.bytes(64),
+  });
   t.equal(native.completeChecksum(icmp6), 'not-applicable', 'ICMPv6');
   for (const frag of [0x2000, 0x0001, 0x3fff]) {
     const f = mk(4, 6, 100);
@@ -316,28 +348,40 @@ t.test('completeChecksum: small fixed cases', async (t) => {
   t.equal(u16(zp, 20 + 6), 0xffff, 'UDP completed to 0xffff, not 0');
 });
 
-t.test('onesSum: every implementation equals the slow reference at every length, alignment and carry load', async (t) => {
-  const impls = (['scalar', 'avx2', 'auto'] as const).filter((i) => native.onesSum(new Uint8Array(1), i) !== null);
-  if (!impls.includes('avx2')) t.comment('this CPU has no AVX2: only the scalar path is checked');
-  const rng = new Rng(SEED ^ 0x51);
-  const big = new Uint8Array((1 << 20) + 8);
-  for (let i = 0; i < big.length; i++) big[i] = rng.int(256);
-  const cases: [string, Uint8Array][] = [];
-  for (let len = 0; len <= 300; len++) for (const off of [0, 1, 3, 7]) cases.push([`len ${len} off ${off}`, big.subarray(off, off + len)]);
-  for (let i = 0; i < 200; i++) {
-    const off = rng.int(64);
-    cases.push([`random ${i}`, big.subarray(off, off + rng.int(65536))]);
-  }
-  const ones = new Uint8Array(1 << 20).fill(0xff); // every word 0xffff: the most carries
-  cases.push(['1 MiB of 0xff', ones], ['64 KiB + 1 of 0xff', ones.subarray(0, 65537)], ['1 MiB random', big.subarray(3, 3 + (1 << 20))]);
-  cases.push(['zeros', new Uint8Array(4096)], ['0xff then zeros', Uint8Array.from([0xff, 0xff, ...new Uint8Array(200)])]);
-  let bad = 0;
-  for (const [name, b] of cases) {
-    const want = foldedSum(b);
-    for (const impl of impls) {
-      const got = native.onesSum(b, impl);
-      if (got !== want && bad++ < 10) t.fail(`${name} (${impl}): ${got?.toString(16)} ≠ reference ${want.toString(16)}`);
+t.test(
+  'onesSum: every implementation equals the slow reference at every length, alignment and carry load',
+  async (t) => {
+    const impls = (['scalar', 'avx2', 'auto'] as const).filter((i) => native.onesSum(new Uint8Array(1), i) !== null);
+    if (!impls.includes('avx2')) t.comment('this CPU has no AVX2: only the scalar path is checked');
+    const rng = new Rng(SEED ^ 0x51);
+    const big = new Uint8Array((1 << 20) + 8);
+    for (let i = 0; i < big.length; i++) big[i] = rng.int(256);
+    const cases: [string, Uint8Array][] = [];
+    for (let len = 0; len <= 300; len++)
+      for (const off of [0, 1, 3, 7]) cases.push([`len ${len} off ${off}`, big.subarray(off, off + len)]);
+    for (let i = 0; i < 200; i++) {
+      const off = rng.int(64);
+      cases.push([`random ${i}`, big.subarray(off, off + rng.int(65536))]);
     }
-  }
-  t.equal(bad, 0, `${cases.length} spans × ${impls.join('/')} equal the reference`);
-});
+    const ones = new Uint8Array(1 << 20).fill(0xff); // every word 0xffff: the most carries
+    cases.push(
+      ['1 MiB of 0xff', ones],
+      ['64 KiB + 1 of 0xff', ones.subarray(0, 65537)],
+      ['1 MiB random', big.subarray(3, 3 + (1 << 20))],
+    );
+    cases.push(
+      ['zeros', new Uint8Array(4096)],
+      ['0xff then zeros', Uint8Array.from([0xff, 0xff, ...new Uint8Array(200)])],
+    );
+    let bad = 0;
+    for (const [name, b] of cases) {
+      const want = foldedSum(b);
+      for (const impl of impls) {
+        const got = native.onesSum(b, impl);
+        if (got !== want && bad++ < 10)
+          t.fail(`${name} (${impl}): ${got?.toString(16)} ≠ reference ${want.toString(16)}`);
+      }
+    }
+    t.equal(bad, 0, `${cases.length} spans × ${impls.join('/')} equal the reference`);
+  },
+);

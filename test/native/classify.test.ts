@@ -78,7 +78,10 @@ function randomWorld(rng: Rng): World {
   const node = (name: string, nv4: number, nv6: number): Node => {
     let publicIP: string;
     // Underlay addresses of either family (native/core/underlay_addr.h): the receive checks compare family and bytes.
-    do publicIP = rng.chance(0.7) ? `192.168.${rng.int(256)}.${rng.range(1, 254)}` : formatIP(rng.bytes(rng.chance(0.5) ? 4 : 16));
+    do
+      publicIP = rng.chance(0.7)
+        ? `192.168.${rng.int(256)}.${rng.range(1, 254)}`
+        : formatIP(rng.bytes(rng.chance(0.5) ? 4 : 16));
     while (ips.has(publicIP));
     ips.add(publicIP);
     let mac: Uint8Array;
@@ -94,7 +97,20 @@ function randomWorld(rng: Rng): World {
   const local = node('local', rng.range(1, 2), rng.chance(0.8) ? rng.range(1, 2) : 0);
   const npeers = rng.range(1, 50);
   const peers = Array.from({ length: npeers }, (_, i) =>
-    node(`peer-${i}`, rng.weighted([[0, 1], [1, 6], [2, 2], [3, 1]]), rng.weighted([[0, 3], [1, 5], [2, 2]])),
+    node(
+      `peer-${i}`,
+      rng.weighted([
+        [0, 1],
+        [1, 6],
+        [2, 2],
+        [3, 1],
+      ]),
+      rng.weighted([
+        [0, 3],
+        [1, 5],
+        [2, 2],
+      ]),
+    ),
   );
   const nativeTable: DataplaneTable = {
     local: [...local.v4, ...local.v6].map((p) => p.text),
@@ -124,7 +140,8 @@ function randomWorld(rng: Rng): World {
 }
 
 /** Describes a table compactly for failure messages. */
-const describeTable = (w: World): string => JSON.stringify({ vni: w.vni, vtepMAC: formatMac(w.local.mac), ...w.nativeTable });
+const describeTable = (w: World): string =>
+  JSON.stringify({ vni: w.vni, vtepMAC: formatMac(w.local.mac), ...w.nativeTable });
 
 // ---- random packets ----------------------------------------------------------------------------
 
@@ -133,8 +150,14 @@ function randomPacket(rng: Rng, src: Uint8Array, dst: Uint8Array): Uint8Array {
   const family = src.length === 4 ? 4 : 6;
   const payloadLen = rng.chance(0.9) ? rng.int(200) : rng.int(1500);
   const payload = rng.bytes(payloadLen);
-  const proto = rng.weighted([[6, 4], [17, 4], [family === 4 ? 1 : 58, 1], [rng.byte(), 1]]);
-  const l4 = proto === 6 ? tcpSegment(rng, payload, rng.range(5, 15)) : proto === 17 ? udpDatagram(rng, payload) : payload;
+  const proto = rng.weighted([
+    [6, 4],
+    [17, 4],
+    [family === 4 ? 1 : 58, 1],
+    [rng.byte(), 1],
+  ]);
+  const l4 =
+    proto === 6 ? tcpSegment(rng, payload, rng.range(5, 15)) : proto === 17 ? udpDatagram(rng, payload) : payload;
   return buildIp({
     family,
     src,
@@ -150,7 +173,12 @@ function randomPacket(rng: Rng, src: Uint8Array, dst: Uint8Array): Uint8Array {
 
 /** A random address: inside a peer's / the local node's CIDR, in the pod supernet, or anywhere. */
 function randomDst(rng: Rng, w: World, family: 4 | 6): Uint8Array {
-  const kind = rng.weighted([['peer', 14], ['local', 2], ['supernet', 2], ['anywhere', 1]] as const);
+  const kind = rng.weighted([
+    ['peer', 14],
+    ['local', 2],
+    ['supernet', 2],
+    ['anywhere', 1],
+  ] as const);
   const peerCidrs = w.peers.flatMap((n) => (family === 4 ? n.v4 : n.v6));
   const localCidrs = family === 4 ? w.local.v4 : w.local.v6;
   if (kind === 'peer' && peerCidrs.length > 0) return addressIn(rng, rng.pick(peerCidrs));
@@ -162,7 +190,16 @@ function randomDst(rng: Rng, w: World, family: 4 | 6): Uint8Array {
 /** Damages an IP packet so it is (usually) malformed; returns the new packet and what was done. */
 function malform(rng: Rng, p: Uint8Array): { pkt: Uint8Array; how: string } {
   const q = Uint8Array.from(p);
-  const how = rng.pick(['empty', 'truncate', 'version', 'ihl', 'total-length', 'v6-payload-length', 'garbage', 'byte'] as const);
+  const how = rng.pick([
+    'empty',
+    'truncate',
+    'version',
+    'ihl',
+    'total-length',
+    'v6-payload-length',
+    'garbage',
+    'byte',
+  ] as const);
   switch (how) {
     case 'empty':
       return { pkt: new Uint8Array(0), how };
@@ -194,12 +231,17 @@ function malform(rng: Rng, p: Uint8Array): { pkt: Uint8Array; how: string } {
 
 /** The reference result in the addon's shape. */
 function normTx(r: ReturnType<typeof checkTx>): Classification {
-  return r.verdict === 'forward' ? { verdict: 'forward', peer: r.peer, length: r.length } : { verdict: r.reason, peer: null, length: 0 };
+  return r.verdict === 'forward'
+    ? { verdict: 'forward', peer: r.peer, length: r.length }
+    : { verdict: r.reason, peer: null, length: 0 };
 }
 function normRx(r: ReturnType<typeof checkRx>): Classification {
-  return r.verdict === 'forward' ? { verdict: 'forward', peer: r.peer, length: r.length } : { verdict: r.reason, peer: null, length: 0 };
+  return r.verdict === 'forward'
+    ? { verdict: 'forward', peer: r.peer, length: r.length }
+    : { verdict: r.reason, peer: null, length: 0 };
 }
-const same = (a: Classification, b: Classification): boolean => a.verdict === b.verdict && a.peer === b.peer && a.length === b.length;
+const same = (a: Classification, b: Classification): boolean =>
+  a.verdict === b.verdict && a.peer === b.peer && a.length === b.length;
 
 const TABLES = 24;
 
@@ -228,10 +270,13 @@ t.test('classifyTx agrees with codec.checkTx on random packets', async (t) => {
       if (!same(got, want)) {
         bad++;
         if (bad <= 5) {
-          t.fail(`seed ${SEED} table ${ti} case ${ci} (${how}): native ${JSON.stringify(got)} reference ${JSON.stringify(want)}`, {
-            packet: hex(pkt),
-            table: bad === 1 ? describeTable(w) : '(as above)',
-          });
+          t.fail(
+            `seed ${SEED} table ${ti} case ${ci} (${how}): native ${JSON.stringify(got)} reference ${JSON.stringify(want)}`,
+            {
+              packet: hex(pkt),
+              table: bad === 1 ? describeTable(w) : '(as above)',
+            },
+          );
         }
       }
     }
@@ -239,7 +284,8 @@ t.test('classifyTx agrees with codec.checkTx on random packets', async (t) => {
   t.ok(n >= 5000, `${n} packets`);
   t.equal(bad, 0, `native and reference agree on ${n} packets`);
   // The generator must reach every transmit verdict, or the comparison proves little.
-  for (const v of ['forward', 'short', 'bad-ip', 'no-route']) t.ok((seen.get(v) ?? 0) >= 50, `${v}: ${seen.get(v) ?? 0} cases`);
+  for (const v of ['forward', 'short', 'bad-ip', 'no-route'])
+    t.ok((seen.get(v) ?? 0) >= 50, `${v}: ${seen.get(v) ?? 0} cases`);
   t.comment(`tx verdicts: ${JSON.stringify(Object.fromEntries(seen))}`);
 });
 
@@ -301,7 +347,8 @@ function mutate(rng: Rng, w: World, c: RxCase, m: RxMutation, family: 4 | 6): vo
   const refix = (): void => {
     if (hasV4Header()) fixIpv4HeaderChecksum(inner());
   };
-  const addrOff = (which: 'src' | 'dst'): number => (family === 4 ? (which === 'src' ? 12 : 16) : which === 'src' ? 8 : 24);
+  const addrOff = (which: 'src' | 'dst'): number =>
+    family === 4 ? (which === 'src' ? 12 : 16) : which === 'src' ? 8 : 24;
   switch (m) {
     case 'vxlan-flags':
       d[0] = rng.chance(0.5) ? rng.byte() : 0x08 ^ (1 << rng.int(8));
@@ -396,7 +443,11 @@ function mutate(rng: Rng, w: World, c: RxCase, m: RxMutation, family: 4 | 6): vo
       if (inner().length >= 6) {
         const off = family === 4 ? 2 : 4;
         const cur = (inner()[off]! << 8) | inner()[off + 1]!;
-        put16(inner(), off, Math.max(0, Math.min(0xffff, rng.chance(0.7) ? cur + rng.range(-30, 30) : rng.int(0x10000))));
+        put16(
+          inner(),
+          off,
+          Math.max(0, Math.min(0xffff, rng.chance(0.7) ? cur + rng.range(-30, 30) : rng.int(0x10000))),
+        );
         refix();
       }
       break;
@@ -419,7 +470,11 @@ const POLICIES = [
 ] as const;
 
 /** Runs one case under all four policies; returns the failures (as messages) and records verdicts. */
-function compareRx(w: World, c: RxCase, seen: Map<string, number>): { got: Classification; want: Classification; policy: string }[] {
+function compareRx(
+  w: World,
+  c: RxCase,
+  seen: Map<string, number>,
+): { got: Classification; want: Classification; policy: string }[] {
   const out: { got: Classification; want: Classification; policy: string }[] = [];
   const from = parseIP(c.from);
   if (from === null) throw new Error(`bad outer source ${c.from}`);
@@ -470,7 +525,12 @@ t.test('classifyRx agrees with codec.checkRx on random and mutated datagrams, un
         if (Buffer.compare(nd, Buffer.from(d)) !== 0) encapBad++;
       }
       const c: RxCase = { datagram: d, from: sender.publicIP, policyVni: w.vni, how: [] };
-      const nm = crng.weighted([[0, 2], [1, 8], [2, 3], [3, 1]]);
+      const nm = crng.weighted([
+        [0, 2],
+        [1, 8],
+        [2, 3],
+        [3, 1],
+      ]);
       for (let k = 0; k < nm; k++) {
         const m = crng.pick(RX_MUTATIONS);
         c.how.push(m);
@@ -483,7 +543,12 @@ t.test('classifyRx agrees with codec.checkRx on random and mutated datagrams, un
     for (let bi = 0; bi < 3; bi++) {
       const { d, sender } = validDatagram(crng, w);
       for (let len = 0; len <= Math.min(60, d.length); len++) {
-        const c: RxCase = { datagram: d.subarray(0, len), from: sender.publicIP, policyVni: w.vni, how: [`truncate-${len}`] };
+        const c: RxCase = {
+          datagram: d.subarray(0, len),
+          from: sender.publicIP,
+          policyVni: w.vni,
+          how: [`truncate-${len}`],
+        };
         n++;
         report(w, ti, `trunc-${bi}-${len}`, c, compareRx(w, c, seen));
       }
@@ -508,18 +573,35 @@ t.test('receive edge cases (small table)', async (t) => {
   };
   const ref: RefTable = {
     local: { podCIDRs: tab.local.map((c) => Cidr.parse(c)) },
-    peers: tab.peers.map((p) => ({ name: p.name, publicIP: parseIP(p.publicIP)!, vtepMAC: p.vtepMAC, podCIDRs: p.cidrs.map((c) => Cidr.parse(c)) })),
+    peers: tab.peers.map((p) => ({
+      name: p.name,
+      publicIP: parseIP(p.publicIP)!,
+      vtepMAC: p.vtepMAC,
+      podCIDRs: p.cidrs.map((c) => Cidr.parse(c)),
+    })),
   };
   const h = new native.Table(tab);
   const myMac = Uint8Array.of(0x0a, 0, 0, 0, 0, 1);
   const rng = new Rng(SEED);
   const v4 = (src: string, dst: string, edit?: (p: Uint8Array) => void): Uint8Array => {
-    const p = buildIp({ family: 4, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
+    const p = buildIp({
+      family: 4,
+      src: parseIP(src)!.bytes,
+      dst: parseIP(dst)!.bytes,
+      proto: 17,
+      l4: udpDatagram(rng, rng.bytes(10)),
+    });
     edit?.(p);
     return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const v6 = (src: string, dst: string): Uint8Array => {
-    const p = buildIp({ family: 6, src: parseIP(src)!.bytes, dst: parseIP(dst)!.bytes, proto: 17, l4: udpDatagram(rng, rng.bytes(10)) });
+    const p = buildIp({
+      family: 6,
+      src: parseIP(src)!.bytes,
+      dst: parseIP(dst)!.bytes,
+      proto: 17,
+      l4: udpDatagram(rng, rng.bytes(10)),
+    });
     return refEncap(p, 7, myMac, Uint8Array.of(0x0a, 0, 0, 0, 0, 2));
   };
   const cases: [string, Uint8Array, string, string][] = [
@@ -529,15 +611,20 @@ t.test('receive edge cases (small table)', async (t) => {
     ['inner source is ours', v4('10.1.0.5', '10.1.0.9'), '192.168.0.2', 'spoofed-source'],
     ['inner destination is the peer', v4('10.2.0.5', '10.2.0.9'), '192.168.0.2', 'not-local'],
     ['our own public IP is unknown', v4('10.2.0.5', '10.1.0.9'), '192.168.0.1', 'unknown-vtep'],
-    ['header checksum 0xffff for a computed 0', v4('10.2.0.5', '10.1.0.9', (p) => {
-      put16(p, 4, 0);
-      put16(p, 10, 0);
-      let s = 0;
-      for (let i = 0; i < 20; i += 2) s += (p[i]! << 8) | p[i + 1]!;
-      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-      put16(p, 4, 0xffff - s);
-      put16(p, 10, 0xffff);
-    }), '192.168.0.2', 'forward'],
+    [
+      'header checksum 0xffff for a computed 0',
+      v4('10.2.0.5', '10.1.0.9', (p) => {
+        put16(p, 4, 0);
+        put16(p, 10, 0);
+        let s = 0;
+        for (let i = 0; i < 20; i += 2) s += (p[i]! << 8) | p[i + 1]!;
+        while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+        put16(p, 4, 0xffff - s);
+        put16(p, 10, 0xffff);
+      }),
+      '192.168.0.2',
+      'forward',
+    ],
   ];
   for (const [name, d, from, want] of cases) {
     for (const pol of POLICIES) {
@@ -557,10 +644,20 @@ t.test('a destination inside the local CIDRs is no-route even when a wider peer 
   });
   const ref: RefTable = {
     local: { podCIDRs: [Cidr.parse('10.1.1.0/24')] },
-    peers: [{ name: 'b', publicIP: parseIP('192.168.99.2')!, vtepMAC: '0a:00:00:00:02:01', podCIDRs: [Cidr.parse('10.1.0.0/16')] }],
+    peers: [
+      {
+        name: 'b',
+        publicIP: parseIP('192.168.99.2')!,
+        vtepMAC: '0a:00:00:00:02:01',
+        podCIDRs: [Cidr.parse('10.1.0.0/16')],
+      },
+    ],
   };
   const pkt = Buffer.from('4500001400000000000000000000000000000000', 'hex');
-  for (const [dst, want] of [['0a010105', 'no-route'], ['0a010205', 'forward']] as const) {
+  for (const [dst, want] of [
+    ['0a010105', 'no-route'],
+    ['0a010205', 'forward'],
+  ] as const) {
     Buffer.from(dst, 'hex').copy(pkt, 16);
     t.equal(table.classifyTx(pkt).verdict, want, `native: ${dst}`);
     const r = checkTx(pkt, ref);

@@ -27,7 +27,8 @@ t.comment(`seed ${SEED} (set VXTUN_SEED to change it)`);
 
 const toWords = (b: Uint8Array): Uint32Array => {
   const w = new Uint32Array(b.length / 4);
-  for (let i = 0; i < w.length; i++) w[i] = ((b[4 * i]! << 24) | (b[4 * i + 1]! << 16) | (b[4 * i + 2]! << 8) | b[4 * i + 3]!) >>> 0;
+  for (let i = 0; i < w.length; i++)
+    w[i] = ((b[4 * i]! << 24) | (b[4 * i + 1]! << 16) | (b[4 * i + 2]! << 8) | b[4 * i + 3]!) >>> 0;
   return w;
 };
 
@@ -85,7 +86,8 @@ class Reference {
 
   constructor(local: Prefix[], peers: { name: string; cidrs: Prefix[] }[]) {
     for (const p of local) (p.family === 4 ? this.local4 : this.local6).add(p, null);
-    for (const peer of peers) for (const p of peer.cidrs) (p.family === 4 ? this.peers4 : this.peers6).add(p, peer.name);
+    for (const peer of peers)
+      for (const p of peer.cidrs) (p.family === 4 ? this.peers4 : this.peers6).add(p, peer.name);
   }
 
   /** Inside a local CIDR → null; else the owner of the longest matching peer CIDR, or null. */
@@ -142,7 +144,9 @@ function generate(rng: Rng, npeers: number, opts: { defaultRoutes?: boolean } = 
       const max = fam === 4 ? 32 : 128;
       const parent = rng.chance(0.35) ? parentOf(fam, max) : null;
       if (parent !== null) {
-        const len = rng.chance(0.5) ? rng.range(parent.len + 1, Math.min(max, parent.len + 8)) : rng.range(parent.len + 1, max);
+        const len = rng.chance(0.5)
+          ? rng.range(parent.len + 1, Math.min(max, parent.len + 8))
+          : rng.range(parent.len + 1, max);
         p = randomPrefixIn(rng, parent, len);
       } else if (fam === 4) {
         p = rng.chance(0.9)
@@ -163,7 +167,10 @@ function generate(rng: Rng, npeers: number, opts: { defaultRoutes?: boolean } = 
     return { name: `p${i}`, publicIP, cidrs: Array.from({ length: rng.range(1, 3) }, () => newPrefix()) };
   });
   if (opts.defaultRoutes && peers.length >= 2) {
-    for (const [i, text] of [[0, '0.0.0.0/0'], [1, '::/0']] as const) {
+    for (const [i, text] of [
+      [0, '0.0.0.0/0'],
+      [1, '::/0'],
+    ] as const) {
       const p = makePrefix(parseIP(text.split('/')[0]!)!.bytes, 0);
       if (add(p)) peers[i]!.cidrs.push(p);
     }
@@ -193,7 +200,14 @@ function generate(rng: Rng, npeers: number, opts: { defaultRoutes?: boolean } = 
 
 /** A random lookup address: inside a prefix, on its edges, inside a local CIDR, or random. */
 function randomAddress(rng: Rng, g: Generated): { addr: Uint8Array; text: string } {
-  const kind = rng.weighted([['in', 10], ['edge', 3], ['local', 2], ['supernet', 3], ['anywhere', 1], ['mapped', 1]] as const);
+  const kind = rng.weighted([
+    ['in', 10],
+    ['edge', 3],
+    ['local', 2],
+    ['supernet', 3],
+    ['anywhere', 1],
+    ['mapped', 1],
+  ] as const);
   let addr: Uint8Array;
   switch (kind) {
     case 'in':
@@ -232,47 +246,51 @@ for (const [npeers, lookups, extra] of [
   [100, 2000, { defaultRoutes: true }],
   [10000, 10000, {}],
 ] as const) {
-  t.test(`lookup on ${npeers} peers${extra.defaultRoutes ? ' with default routes' : ''} = linear-scan longest-prefix match`, async (t) => {
-    const rng = new Rng(SEED ^ (npeers * 7919) ^ (extra.defaultRoutes ? 0x55 : 0));
-    const g = generate(rng, npeers, extra);
-    const table = new native.Table(g.native);
-    const ref = new Reference(g.local, g.peers);
-    let bad = 0;
-    let hits = 0;
-    let nested = 0;
-    const byLen = new Set<number>();
-    for (let i = 0; i < lookups; i++) {
-      const { addr, text } = randomAddress(rng, g);
-      const want = ref.lookup(addr);
-      const got = table.lookup(text);
-      if (want !== null) hits++;
-      if (got !== want) {
-        bad++;
-        if (bad <= 5) {
-          const containing = g.peers.flatMap((p) => p.cidrs.filter((c) => prefixContains(c, addr)).map((c) => `${p.name}:${c.text}`));
-          t.fail(`seed ${SEED} ${npeers} peers, lookup ${i} ${text}: native ${got} reference ${want}`, {
-            containingPrefixes: containing,
-            local: g.native.local,
-          });
+  t.test(
+    `lookup on ${npeers} peers${extra.defaultRoutes ? ' with default routes' : ''} = linear-scan longest-prefix match`,
+    async (t) => {
+      const rng = new Rng(SEED ^ (npeers * 7919) ^ (extra.defaultRoutes ? 0x55 : 0));
+      const g = generate(rng, npeers, extra);
+      const table = new native.Table(g.native);
+      const ref = new Reference(g.local, g.peers);
+      let bad = 0;
+      let hits = 0;
+      let nested = 0;
+      const byLen = new Set<number>();
+      for (let i = 0; i < lookups; i++) {
+        const { addr, text } = randomAddress(rng, g);
+        const want = ref.lookup(addr);
+        const got = table.lookup(text);
+        if (want !== null) hits++;
+        if (got !== want) {
+          bad++;
+          if (bad <= 5) {
+            const containing = g.peers.flatMap((p) =>
+              p.cidrs.filter((c) => prefixContains(c, addr)).map((c) => `${p.name}:${c.text}`),
+            );
+            t.fail(`seed ${SEED} ${npeers} peers, lookup ${i} ${text}: native ${got} reference ${want}`, {
+              containingPrefixes: containing,
+              local: g.native.local,
+            });
+          }
         }
       }
-    }
-    // How often did the longest match have to beat a shorter one? (A test that never sees
-    // nesting proves nothing about "longest wins".)
-    for (let i = 0; i < 300; i++) {
-      const { addr } = randomAddress(rng, g);
-      if (ref.depth(addr) >= 2) nested++;
-    }
-    for (const p of g.all) byLen.add(p.len);
-    t.equal(bad, 0, `${lookups} lookups agree (${hits} routed, ${lookups - hits} null)`);
-    t.ok(hits > lookups / 4 && lookups - hits > lookups / 50, 'both routed and unrouted addresses were tried');
-    if (npeers >= 100) {
-      t.ok(nested > 20, `nested prefixes are exercised (${nested}/300 sampled addresses match 2+ prefixes)`);
-      t.ok(byLen.size > 40, `${byLen.size} distinct prefix lengths`);
-    }
-  });
+      // How often did the longest match have to beat a shorter one? (A test that never sees
+      // nesting proves nothing about "longest wins".)
+      for (let i = 0; i < 300; i++) {
+        const { addr } = randomAddress(rng, g);
+        if (ref.depth(addr) >= 2) nested++;
+      }
+      for (const p of g.all) byLen.add(p.len);
+      t.equal(bad, 0, `${lookups} lookups agree (${hits} routed, ${lookups - hits} null)`);
+      t.ok(hits > lookups / 4 && lookups - hits > lookups / 50, 'both routed and unrouted addresses were tried');
+      if (npeers >= 100) {
+        t.ok(nested > 20, `nested prefixes are exercised (${nested}/300 sampled addresses match 2+ prefixes)`);
+        t.ok(byLen.size > 40, `${byLen.size} distinct prefix lengths`);
+      }
+    },
+  );
 }
-
 
 t.test('longest prefix wins regardless of peer order (small tables)', async (t) => {
   const mk = (order: string[]): DataplaneTable => {
@@ -284,7 +302,12 @@ t.test('longest prefix wins regardless of peer order (small tables)', async (t) 
     };
     return {
       local: ['10.1.3.0/24', 'fd00:1:3::/48'],
-      peers: order.map((name, i) => ({ name, publicIP: `192.168.0.${i + 1}`, vtepMAC: `02:00:00:00:00:0${i + 1}`, cidrs: peers[name]! })),
+      peers: order.map((name, i) => ({
+        name,
+        publicIP: `192.168.0.${i + 1}`,
+        vtepMAC: `02:00:00:00:00:0${i + 1}`,
+        cidrs: peers[name]!,
+      })),
     };
   };
   const cases: [string, string | null][] = [
@@ -306,32 +329,73 @@ t.test('longest prefix wins regardless of peer order (small tables)', async (t) 
     ['fd00:1:3::9', null],
     ['::ffff:10.1.2.3', null],
   ];
-  for (const order of [['wide', 'mid', 'narrow', 'host'], ['host', 'narrow', 'mid', 'wide'], ['mid', 'host', 'wide', 'narrow']]) {
+  for (const order of [
+    ['wide', 'mid', 'narrow', 'host'],
+    ['host', 'narrow', 'mid', 'wide'],
+    ['mid', 'host', 'wide', 'narrow'],
+  ]) {
     const table = new native.Table(mk(order));
     for (const [addr, want] of cases) t.equal(table.lookup(addr), want, `${order.join(',')}: ${addr} → ${want}`);
   }
 });
 
 t.test('building a table rejects a prefix or public IP claimed twice', async (t) => {
-  const peer = (name: string, publicIP: string, cidrs: string[]) => ({ name, publicIP, vtepMAC: '02:00:00:00:00:01', cidrs });
-  const build = (...peers: ReturnType<typeof peer>[]) => () => new native.Table({ local: ['10.9.0.0/24'], peers });
-  t.doesNotThrow(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.0.0/25'])), 'nested, different lengths: fine');
-  t.doesNotThrow(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.1.0/24'])), 'disjoint: fine');
-  t.doesNotThrow(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['fd00::/24'])), 'different families: fine');
-  t.throws(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.0.0/24'])), 'same IPv4 prefix');
-  t.throws(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.2.0.0/24', '10.1.0.0/24'])), 'same IPv4 prefix, second CIDR');
-  t.throws(build(peer('a', '192.168.0.1', ['fd00:1::/64']), peer('b', '192.168.0.2', ['fd00:1::/64'])), 'same IPv6 prefix');
+  const peer = (name: string, publicIP: string, cidrs: string[]) => ({
+    name,
+    publicIP,
+    vtepMAC: '02:00:00:00:00:01',
+    cidrs,
+  });
+  const build =
+    (...peers: ReturnType<typeof peer>[]) =>
+    () =>
+      new native.Table({ local: ['10.9.0.0/24'], peers });
+  t.doesNotThrow(
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.0.0/25'])),
+    'nested, different lengths: fine',
+  );
+  t.doesNotThrow(
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.1.0/24'])),
+    'disjoint: fine',
+  );
+  t.doesNotThrow(
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['fd00::/24'])),
+    'different families: fine',
+  );
+  t.throws(
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.1.0.0/24'])),
+    'same IPv4 prefix',
+  );
+  t.throws(
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.2.0.0/24', '10.1.0.0/24'])),
+    'same IPv4 prefix, second CIDR',
+  );
+  t.throws(
+    build(peer('a', '192.168.0.1', ['fd00:1::/64']), peer('b', '192.168.0.2', ['fd00:1::/64'])),
+    'same IPv6 prefix',
+  );
   t.throws(
     build(peer('a', '192.168.0.1', ['fd00:1::/64']), peer('b', '192.168.0.2', ['fd00:1:0:0::/64'])),
     'same IPv6 prefix, written differently',
   );
-  t.throws(build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.1', ['10.2.0.0/24'])), 'same public IP');
   t.throws(
-    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.2', ['10.2.0.0/24']), peer('c', '192.168.0.1', ['10.3.0.0/24'])),
+    build(peer('a', '192.168.0.1', ['10.1.0.0/24']), peer('b', '192.168.0.1', ['10.2.0.0/24'])),
+    'same public IP',
+  );
+  t.throws(
+    build(
+      peer('a', '192.168.0.1', ['10.1.0.0/24']),
+      peer('b', '192.168.0.2', ['10.2.0.0/24']),
+      peer('c', '192.168.0.1', ['10.3.0.0/24']),
+    ),
     'same public IP, not adjacent',
   );
   // Same prefix at scale: the 10,000th peer duplicates the first's.
-  const many = Array.from({ length: 10000 }, (_, i) => peer(`p${i}`, formatIP(Uint8Array.of(172, 16 + (i >> 16), (i >> 8) & 0xff, i & 0xff)), [`10.${i >> 8}.${i & 0xff}.0/24`]));
+  const many = Array.from({ length: 10000 }, (_, i) =>
+    peer(`p${i}`, formatIP(Uint8Array.of(172, 16 + (i >> 16), (i >> 8) & 0xff, i & 0xff)), [
+      `10.${i >> 8}.${i & 0xff}.0/24`,
+    ]),
+  );
   t.doesNotThrow(() => new native.Table({ local: [], peers: many }), '10,000 distinct peers');
   many[9999] = peer('dup', '192.168.200.1', ['10.0.0.0/24']);
   t.throws(() => new native.Table({ local: [], peers: many }), 'a duplicate prefix among 10,000 peers');
@@ -379,7 +443,11 @@ t.test('incremental updates (Table.update) = a table built from scratch over the
     }
     if (rng.chance(0.1)) remove.push('nobody'); // removing an absent peer is a no-op
     // A public IP already used by a peer that stays would be rejected: skip such steps' variants.
-    const staying = new Set([...current.values()].filter((p) => !remove.includes(p.name) && !upsert.some((u) => u.name === p.name)).map((p) => p.publicIP));
+    const staying = new Set(
+      [...current.values()]
+        .filter((p) => !remove.includes(p.name) && !upsert.some((u) => u.name === p.name))
+        .map((p) => p.publicIP),
+    );
     if (upsert.some((u) => staying.has(u.publicIP))) continue;
     table.update(upsert, remove);
     steps++;
@@ -388,25 +456,53 @@ t.test('incremental updates (Table.update) = a table built from scratch over the
     for (const u of upsert) next.set(u.name, u);
     current = next;
     const fresh = new native.Table({ local: g.native.local, peers: [...current.values()] });
-    const names = (ps: { name: string; publicIP: string; vtepMAC: string }[]) => ps.map((p) => `${p.name} ${p.publicIP} ${p.vtepMAC}`).sort();
-    if (names(table.peers()).join('|') !== names(fresh.peers()).join('|') && bad++ < 5) t.fail(`step ${step}: peers differ`);
-    for (const p of current.values()) if (table.peerByIp(p.publicIP) !== p.name && bad++ < 5) t.fail(`step ${step}: ${p.publicIP} → ${table.peerByIp(p.publicIP)}, want ${p.name}`);
+    const names = (ps: { name: string; publicIP: string; vtepMAC: string }[]) =>
+      ps.map((p) => `${p.name} ${p.publicIP} ${p.vtepMAC}`).sort();
+    if (names(table.peers()).join('|') !== names(fresh.peers()).join('|') && bad++ < 5)
+      t.fail(`step ${step}: peers differ`);
+    for (const p of current.values())
+      if (table.peerByIp(p.publicIP) !== p.name && bad++ < 5)
+        t.fail(`step ${step}: ${p.publicIP} → ${table.peerByIp(p.publicIP)}, want ${p.name}`);
     for (let i = 0; i < 200; i++) {
       const { text } = randomAddress(rng, g);
       lookups++;
-      if (table.lookup(text) !== fresh.lookup(text) && bad++ < 5) t.fail(`step ${step}: lookup ${text}: updated ${table.lookup(text)}, built ${fresh.lookup(text)}`);
+      if (table.lookup(text) !== fresh.lookup(text) && bad++ < 5)
+        t.fail(`step ${step}: lookup ${text}: updated ${table.lookup(text)}, built ${fresh.lookup(text)}`);
     }
   }
-  t.equal(bad, 0, `${steps} update steps, ${lookups} lookups: the updated table equals one built from scratch (peers, public IPs, routes)`);
+  t.equal(
+    bad,
+    0,
+    `${steps} update steps, ${lookups} lookups: the updated table equals one built from scratch (peers, public IPs, routes)`,
+  );
   t.ok(steps > 40, 'most steps applied');
 
   // A rejected update leaves the table as it was.
-  const before = table.peers().map((p) => p.name).sort().join();
+  const before = table
+    .peers()
+    .map((p) => p.name)
+    .sort()
+    .join();
   const [a, b] = [...current.values()];
-  t.throws(() => table.update([{ ...a!, name: 'intruder' }], []), /claimed by another peer|public IP is used/, 'a prefix or public IP claimed twice');
+  t.throws(
+    () => table.update([{ ...a!, name: 'intruder' }], []),
+    /claimed by another peer|public IP is used/,
+    'a prefix or public IP claimed twice',
+  );
   t.throws(() => table.update([b!, b!], []), /listed twice/, 'the same peer twice in one update');
-  t.equal(table.peers().map((p) => p.name).sort().join(), before, 'rejected updates changed nothing');
+  t.equal(
+    table
+      .peers()
+      .map((p) => p.name)
+      .sort()
+      .join(),
+    before,
+    'rejected updates changed nothing',
+  );
   const fresh = new native.Table({ local: g.native.local, peers: [...current.values()] });
   const texts = Array.from({ length: 300 }, () => randomAddress(rng, g).text);
-  t.ok(texts.every((x) => table.lookup(x) === fresh.lookup(x)), 'and routes as before');
+  t.ok(
+    texts.every((x) => table.lookup(x) === fresh.lookup(x)),
+    'and routes as before',
+  );
 });

@@ -48,7 +48,14 @@ function segment(family: 4 | 6, seq: number, payload: number, fill: number, psh 
   l4[13] = psh ? 0x18 : 0x10;
   put16(l4, 14, 502);
   for (let i = 0; i < payload; i++) l4[20 + i] = (fill + i * 7) & 0xff;
-  const p = buildIp({ family, src: family === 4 ? SRC4 : SRC6, dst: family === 4 ? DST4 : DST6, proto: 6, l4, id: seq & 0xffff });
+  const p = buildIp({
+    family,
+    src: family === 4 ? SRC4 : SRC6,
+    dst: family === 4 ? DST4 : DST6,
+    proto: 6,
+    l4,
+    id: seq & 0xffff,
+  });
   fixL4Checksum(p);
   return p;
 }
@@ -88,7 +95,8 @@ function seedCollision(family: 4 | 6, seq: number, fill: number): Uint8Array {
   if (v < 0) v += 0xffff;
   put16(p, w, v);
   fixL4Checksum(p);
-  if (u16(p, csumAt(p)) !== seedOf(p)) throw new Error(`seedCollision: field ${u16(p, csumAt(p))} != seed ${seedOf(p)}`);
+  if (u16(p, csumAt(p)) !== seedOf(p))
+    throw new Error(`seedCollision: field ${u16(p, csumAt(p))} != seed ${seedOf(p)}`);
   return corruptPayload(p, w + 100);
 }
 
@@ -99,7 +107,9 @@ const writeOf = (ws: NativeGroWrite[], i: number): NativeGroWrite => {
   return w;
 };
 const describe = (ws: NativeGroWrite[]): string =>
-  ws.map((w) => `${w.kind}[${w.first}..${w.first + w.segments - 1}] flags=${w.vnet.flags} gso=${w.vnet.gsoType}`).join(' ');
+  ws
+    .map((w) => `${w.kind}[${w.first}..${w.first + w.segments - 1}] flags=${w.vnet.flags} gso=${w.vnet.gsoType}`)
+    .join(' ');
 
 /** Packet i went in alone, as a plain packet without virtio-net flags. */
 function assertAlone(t: Test, ws: NativeGroWrite[], i: number, what: string): NativeGroWrite {
@@ -122,22 +132,44 @@ for (const family of [4, 6] as const) {
       const w = assertAlone(t, ws, 3, 'the corrupted segment');
       t.same(hex(w.bytes), hex(pkts[3]!), 'written unchanged');
       // The good neighbours are still merged: 0..2 and 4..7.
-      t.same(ws.map((x) => [x.first, x.segments, x.kind]), [[0, 3, 'gso'], [3, 1, 'plain'], [4, 4, 'gso']], describe(ws));
+      t.same(
+        ws.map((x) => [x.first, x.segments, x.kind]),
+        [
+          [0, 3, 'gso'],
+          [3, 1, 'plain'],
+          [4, 4, 'gso'],
+        ],
+        describe(ws),
+      );
       for (const x of ws) if (x.kind === 'gso') t.equal(x.vnet.flags, NEEDS_CSUM, 'the merged writes carry NEEDS_CSUM');
     });
 
-    t.test(`IPv${family} ${batch}: a corrupted segment whose field equals the partial seed is not merged`, async (t) => {
-      const pkts = train(family, 8);
-      pkts[5] = seedCollision(family, 1000 + 5 * MSS, 5);
-      t.equal(native.completeChecksum(Uint8Array.from(pkts[5]!)), 'completed', 'it looks partial (the fuzz finding)');
-      const ws = native.groWrites(pkts, MTU, outerVerified);
-      const w = assertAlone(t, ws, 5, 'the segment');
-      // It may be completed (it cannot be told from a partial one), but only alone; nothing else may differ.
-      const at = csumAt(pkts[5]!);
-      t.same(hex(concat(w.bytes.subarray(0, at), w.bytes.subarray(at + 2))),
-        hex(concat(pkts[5]!.subarray(0, at), pkts[5]!.subarray(at + 2))), 'only its checksum field may change');
-      t.same(ws.map((x) => [x.first, x.segments]), [[0, 5], [5, 1], [6, 2]], describe(ws));
-    });
+    t.test(
+      `IPv${family} ${batch}: a corrupted segment whose field equals the partial seed is not merged`,
+      async (t) => {
+        const pkts = train(family, 8);
+        pkts[5] = seedCollision(family, 1000 + 5 * MSS, 5);
+        t.equal(native.completeChecksum(Uint8Array.from(pkts[5]!)), 'completed', 'it looks partial (the fuzz finding)');
+        const ws = native.groWrites(pkts, MTU, outerVerified);
+        const w = assertAlone(t, ws, 5, 'the segment');
+        // It may be completed (it cannot be told from a partial one), but only alone; nothing else may differ.
+        const at = csumAt(pkts[5]!);
+        t.same(
+          hex(concat(w.bytes.subarray(0, at), w.bytes.subarray(at + 2))),
+          hex(concat(pkts[5]!.subarray(0, at), pkts[5]!.subarray(at + 2))),
+          'only its checksum field may change',
+        );
+        t.same(
+          ws.map((x) => [x.first, x.segments]),
+          [
+            [0, 5],
+            [5, 1],
+            [6, 2],
+          ],
+          describe(ws),
+        );
+      },
+    );
 
     t.test(`IPv${family} ${batch}: a partial checksum is completed, alone`, async (t) => {
       const pkts = train(family, 6);
@@ -154,7 +186,11 @@ for (const family of [4, 6] as const) {
     t.test(`IPv${family} ${batch}: valid segments are still merged`, async (t) => {
       const pkts = train(family, 10);
       const ws = native.groWrites(pkts, MTU, outerVerified);
-      t.same(ws.map((x) => [x.kind, x.first, x.segments]), [['gso', 0, 10]], describe(ws));
+      t.same(
+        ws.map((x) => [x.kind, x.first, x.segments]),
+        [['gso', 0, 10]],
+        describe(ws),
+      );
       t.equal(ws[0]!.vnet.flags, NEEDS_CSUM);
       t.equal(ws[0]!.vnet.gsoSize, MSS);
     });
@@ -170,33 +206,58 @@ t.test('IPv4: a segment whose IPv4 header checksum is bad is not merged, and wri
     const ws = native.groWrites(pkts, MTU, outerVerified);
     const w = assertAlone(t, ws, 0, `bad IPv4 header (outerVerified ${outerVerified})`);
     t.same(hex(w.bytes), hex(bad), 'unchanged: its header checksum is not recomputed');
-    t.same(ws.map((x) => [x.first, x.segments]), [[0, 1], [1, 5]], describe(ws));
+    t.same(
+      ws.map((x) => [x.first, x.segments]),
+      [
+        [0, 1],
+        [1, 5],
+      ],
+      describe(ws),
+    );
   }
 });
 
-t.test('a super-packet (> MTU) with a bad checksum is neither GSO-written nor split: written whole, unchanged', async (t) => {
-  for (const family of [4, 6] as const) {
-    const big = corruptPayload(segment(family, 1000, 5000, 9));
-    for (const coalesce of [true, false]) {
-      const ws = native.groWrites([big], MTU, false, coalesce);
-      const w = assertAlone(t, ws, 0, `IPv${family}, coalescing ${coalesce ? 'on' : 'off'}`);
-      t.same(hex(w.bytes), hex(big), 'unchanged');
+t.test(
+  'a super-packet (> MTU) with a bad checksum is neither GSO-written nor split: written whole, unchanged',
+  async (t) => {
+    for (const family of [4, 6] as const) {
+      const big = corruptPayload(segment(family, 1000, 5000, 9));
+      for (const coalesce of [true, false]) {
+        const ws = native.groWrites([big], MTU, false, coalesce);
+        const w = assertAlone(t, ws, 0, `IPv${family}, coalescing ${coalesce ? 'on' : 'off'}`);
+        t.same(hex(w.bytes), hex(big), 'unchanged');
+      }
     }
-  }
-});
+  },
+);
 
-t.test('a super-packet with a partial seed (a kernel GSO packet over veth) is still GSO-written or split', async (t) => {
-  for (const family of [4, 6] as const) {
-    const big = segment(family, 1000, 5000, 9);
-    put16(big, csumAt(big), seedOf(big, false));
-    const on = native.groWrites([big], MTU, false, true);
-    t.same(on.map((w) => [w.kind, w.vnet.flags]), [['gso', NEEDS_CSUM]], `IPv${family} coalescing on: ${describe(on)}`);
-    const off = native.groWrites([big], MTU, false, false);
-    t.same(off.map((w) => w.kind), ['split'], `IPv${family} coalescing off`);
-    const valid = segment(family, 1000, 5000, 9);
-    t.same(native.groWrites([valid], MTU, false, true).map((w) => w.kind), ['gso'], `IPv${family} valid: GSO`);
-  }
-});
+t.test(
+  'a super-packet with a partial seed (a kernel GSO packet over veth) is still GSO-written or split',
+  async (t) => {
+    for (const family of [4, 6] as const) {
+      const big = segment(family, 1000, 5000, 9);
+      put16(big, csumAt(big), seedOf(big, false));
+      const on = native.groWrites([big], MTU, false, true);
+      t.same(
+        on.map((w) => [w.kind, w.vnet.flags]),
+        [['gso', NEEDS_CSUM]],
+        `IPv${family} coalescing on: ${describe(on)}`,
+      );
+      const off = native.groWrites([big], MTU, false, false);
+      t.same(
+        off.map((w) => w.kind),
+        ['split'],
+        `IPv${family} coalescing off`,
+      );
+      const valid = segment(family, 1000, 5000, 9);
+      t.same(
+        native.groWrites([valid], MTU, false, true).map((w) => w.kind),
+        ['gso'],
+        `IPv${family} valid: GSO`,
+      );
+    }
+  },
+);
 
 // ---- property test -------------------------------------------------------------------------------
 
@@ -258,7 +319,8 @@ t.test('random trains: only verified segments are merged; nothing else changes b
         return;
       }
       const at = csumAt(p);
-      const sameButField = hex(concat(w.bytes.subarray(0, at), w.bytes.subarray(at + 2))) ===
+      const sameButField =
+        hex(concat(w.bytes.subarray(0, at), w.bytes.subarray(at + 2))) ===
         hex(concat(p.subarray(0, at), p.subarray(at + 2)));
       const changed = hex(w.bytes) !== hex(p);
       const looksPartial = !l4ChecksumOk(p) && [seedOf(p, true), seedOf(p, false)].includes(u16(p, at));

@@ -50,7 +50,11 @@ function randomRecord(rng: Rng): NativeCaptureRecord {
   const full = hasPrefix ? Buffer.concat([Buffer.from(rng.bytes(PREFIX)), Buffer.from(inner)]) : Buffer.from(inner);
   // A snap length cuts the stored bytes; origLen keeps the packet's length.
   const cap = Math.min(full.length, MAX_CAP, rng.chance(0.3) ? rng.range(0, full.length) : full.length);
-  const nameLen = rng.weighted([[0, 2], [rng.range(1, 20), 5], [rng.range(20, 255), 1]] as const);
+  const nameLen = rng.weighted([
+    [0, 2],
+    [rng.range(1, 20), 5],
+    [rng.range(20, 255), 1],
+  ] as const);
   const name = Array.from({ length: nameLen }, () => 'abcdefghijklmnopqrstuvwxyz0123456789-.'[rng.int(38)]).join('');
   return {
     tsNs: (BigInt(rng.u32()) << 32n) | BigInt(rng.u32()),
@@ -73,12 +77,16 @@ t.test('native blocks equal the reference, byte for byte', async (t) => {
   const kinds = { outer: 0, prefix: 0, drops: 0, truncated: 0 };
   for (let i = 0; i < N && mismatches < 5; i++) {
     const r = randomRecord(rng);
-    const outer = rng.chance(0.5) ? { publicIP: `192.168.${rng.byte()}.${rng.byte()}`, port: rng.range(1, 65535), vni: rng.range(0, 0xffffff) } : undefined;
+    const outer = rng.chance(0.5)
+      ? { publicIP: `192.168.${rng.byte()}.${rng.byte()}`, port: rng.range(1, 65535), vni: rng.range(0, 0xffffff) }
+      : undefined;
     const want = recordBlock(reference(r), outer);
     const got = native.captureEpb(r, outer);
     if (!got.equals(want)) {
       mismatches++;
-      t.fail(`record ${i}: native ${hex(got, 200)} != reference ${hex(want, 200)} (peer ${r.peer.length} bytes, outer ${Boolean(outer)})`);
+      t.fail(
+        `record ${i}: native ${hex(got, 200)} != reference ${hex(want, 200)} (peer ${r.peer.length} bytes, outer ${Boolean(outer)})`,
+      );
     }
     kinds.outer += outer ? 1 : 0;
     kinds.prefix += r.hasPrefix ? 1 : 0;
@@ -100,7 +108,10 @@ t.test('a native block reads back', async (t) => {
     worker: 1,
     hasPrefix: true,
     peer: 'node-2',
-    data: Buffer.concat([Buffer.alloc(22, 1), Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex')]),
+    data: Buffer.concat([
+      Buffer.alloc(22, 1),
+      Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex'),
+    ]),
   };
   const reader = new PcapngReader();
   const [p] = reader.push(Buffer.concat([pcapngHeader(), native.captureEpb(r)]));
@@ -108,5 +119,10 @@ t.test('a native block reads back', async (t) => {
   t.equal(p?.origLen, 1400);
   t.equal(p?.data.length, 28);
   t.equal(p?.dropCount, 12);
-  t.same(parseComment(p!.comment!), { dir: 'rx', peer: 'node-2', vtep: '192.168.99.2', verdict: 'drop:spoofed-source' });
+  t.same(parseComment(p!.comment!), {
+    dir: 'rx',
+    peer: 'node-2',
+    vtep: '192.168.99.2',
+    verdict: 'drop:spoofed-source',
+  });
 });

@@ -96,10 +96,21 @@ function randomTcp(rng: Rng): Made {
   const ihl = family === 4 ? (rng.chance(0.7) ? 5 : rng.range(5, 15)) : 5;
   const doff = rng.chance(0.4) ? 5 : rng.range(5, 15);
   const maxPayload = Math.min(65000, 65535 - (family === 4 ? ihl * 4 : 0) - doff * 4);
-  const size = rng.weighted([['tiny', 2], ['small', 3], ['medium', 3], ['large', 3]] as const);
+  const size = rng.weighted([
+    ['tiny', 2],
+    ['small', 3],
+    ['medium', 3],
+    ['large', 3],
+  ] as const);
   const payloadLen = Math.min(
     maxPayload,
-    size === 'tiny' ? rng.int(3) : size === 'small' ? rng.int(3000) : size === 'medium' ? rng.range(3000, 20000) : rng.range(20000, 65000),
+    size === 'tiny'
+      ? rng.int(3)
+      : size === 'small'
+        ? rng.int(3000)
+        : size === 'medium'
+          ? rng.range(3000, 20000)
+          : rng.range(20000, 65000),
   );
   let mss = rng.range(1, 1460);
   // Most draws stay within the addon's 256 segments; some deliberately exceed it.
@@ -123,7 +134,11 @@ function randomTcp(rng: Rng): Made {
     rng,
   });
   if (rng.chance(0.7)) fixL4Checksum(pkt); // the input checksum is irrelevant: every segment gets a new one
-  return { pkt, mss, desc: `IPv${family} ihl ${ihl} doff ${doff} payload ${payloadLen} mss ${mss} flags 0x${l4[13]!.toString(16)}` };
+  return {
+    pkt,
+    mss,
+    desc: `IPv${family} ihl ${ihl} doff ${doff} payload ${payloadLen} mss ${mss} flags 0x${l4[13]!.toString(16)}`,
+  };
 }
 
 /** Compares native and reference; returns a failure description or null. */
@@ -131,7 +146,9 @@ function compare(pkt: Uint8Array, mss: number): string | null {
   const got = native.segmentTcp(pkt, mss);
   const want = refSegment(pkt, mss);
   if (got === null || want === null) {
-    return got === want ? null : `native ${got === null ? 'null' : `${got.length} segments`}, reference ${want === null ? 'null' : `${want.length} segments`}`;
+    return got === want
+      ? null
+      : `native ${got === null ? 'null' : `${got.length} segments`}, reference ${want === null ? 'null' : `${want.length} segments`}`;
   }
   if (got.length !== want.length) return `native ${got.length} segments, reference ${want.length}`;
   for (let i = 0; i < got.length; i++) {
@@ -161,21 +178,26 @@ function properties(pkt: Uint8Array, mss: number, segs: Uint8Array[]): string[] 
     if (v4 && internetChecksum(s.subarray(0, hl)) !== 0) problems.push(`segment ${i}: bad IPv4 header checksum`);
     if (!l4ChecksumOk(s)) problems.push(`segment ${i}: bad TCP checksum`);
     const chunk = s.subarray(hl + th);
-    if (chunk.length > mss || (!last && chunk.length !== mss)) problems.push(`segment ${i}: ${chunk.length} payload bytes (mss ${mss})`);
+    if (chunk.length > mss || (!last && chunk.length !== mss))
+      problems.push(`segment ${i}: ${chunk.length} payload bytes (mss ${mss})`);
     parts.push(chunk);
-    if (u32(s, hl + 4) !== ((u32(pkt, hl + 4) + i * mss) >>> 0)) problems.push(`segment ${i}: seq`);
+    if (u32(s, hl + 4) !== (u32(pkt, hl + 4) + i * mss) >>> 0) problems.push(`segment ${i}: seq`);
     if (v4 && u16(s, 4) !== ((u16(pkt, 4) + i) & 0xffff)) problems.push(`segment ${i}: IPv4 ID`);
     const f = s[hl + 13]!;
     const keep = ~(FIN | PSH | CWR) & 0xff;
-    if ((f & keep) !== (flags0 & keep)) problems.push(`segment ${i}: flags 0x${f.toString(16)} vs 0x${flags0.toString(16)}`);
-    if ((f & (FIN | PSH)) !== (last ? flags0 & (FIN | PSH) : 0)) problems.push(`segment ${i}: FIN/PSH 0x${f.toString(16)}`);
+    if ((f & keep) !== (flags0 & keep))
+      problems.push(`segment ${i}: flags 0x${f.toString(16)} vs 0x${flags0.toString(16)}`);
+    if ((f & (FIN | PSH)) !== (last ? flags0 & (FIN | PSH) : 0))
+      problems.push(`segment ${i}: FIN/PSH 0x${f.toString(16)}`);
     if ((f & CWR) !== (i === 0 ? flags0 & CWR : 0)) problems.push(`segment ${i}: CWR 0x${f.toString(16)}`);
     // Every header byte other than the ones the contract rewrites is copied.
     const rewritten = v4 ? [2, 3, 4, 5, 10, 11] : [4, 5];
     for (const k of [4, 5, 6, 7, 13, 16, 17]) rewritten.push(hl + k);
-    for (let k = 0; k < hl + th; k++) if (!rewritten.includes(k) && s[k] !== pkt[k]) problems.push(`segment ${i}: header byte ${k} changed`);
+    for (let k = 0; k < hl + th; k++)
+      if (!rewritten.includes(k) && s[k] !== pkt[k]) problems.push(`segment ${i}: header byte ${k} changed`);
   });
-  if (Buffer.compare(Buffer.from(concat(...parts)), Buffer.from(payload)) !== 0) problems.push('the payloads do not concatenate to the original');
+  if (Buffer.compare(Buffer.from(concat(...parts)), Buffer.from(payload)) !== 0)
+    problems.push('the payloads do not concatenate to the original');
   return problems;
 }
 
@@ -192,7 +214,8 @@ t.test('segmentTcp = reference segmenter on random TCP packets', async (t) => {
     const before = Uint8Array.from(pkt);
     const diff = compare(pkt, mss);
     if (diff !== null && ++bad <= 5) t.fail(`seed ${SEED} case ${i} (${desc}): ${diff}`, { packet: hex(pkt, 120) });
-    if (Buffer.compare(Buffer.from(before), Buffer.from(pkt)) !== 0 && ++bad <= 5) t.fail(`seed ${SEED} case ${i}: the input was modified`);
+    if (Buffer.compare(Buffer.from(before), Buffer.from(pkt)) !== 0 && ++bad <= 5)
+      t.fail(`seed ${SEED} case ${i}: the input was modified`);
     const segs = native.segmentTcp(pkt, mss);
     if (segs === null) {
       nulls++;
@@ -201,7 +224,8 @@ t.test('segmentTcp = reference segmenter on random TCP packets', async (t) => {
     split += segs.length > 1 ? 1 : 0;
     bytes += pkt.length;
     const problems = properties(pkt, mss, segs);
-    if (problems.length > 0 && ++propBad <= 5) t.fail(`seed ${SEED} case ${i} (${desc}): ${problems.slice(0, 5).join('; ')}`);
+    if (problems.length > 0 && ++propBad <= 5)
+      t.fail(`seed ${SEED} case ${i} (${desc}): ${problems.slice(0, 5).join('; ')}`);
   }
   t.equal(bad, 0, `${N} packets: native = reference (${split} split, ${nulls} over ${MAX_SEGS} segments)`);
   t.equal(propBad, 0, `every segment is valid and the payloads reassemble (${(bytes / 1e6).toFixed(1)} MB)`);
@@ -218,9 +242,24 @@ t.test('segmentTcp = reference on damaged and non-TCP packets', async (t) => {
     const r = rng.fork();
     const family = r.chance(0.5) ? 4 : 6;
     const payload = r.bytes(r.int(400));
-    const proto = r.weighted([[6, 6], [17, 1], [1, 1], [0, 1], [44, 1], [r.byte(), 1]]);
+    const proto = r.weighted([
+      [6, 6],
+      [17, 1],
+      [1, 1],
+      [0, 1],
+      [44, 1],
+      [r.byte(), 1],
+    ]);
     const l4 = proto === 6 ? tcpSegment(r, payload, r.range(5, 15)) : proto === 17 ? udpDatagram(r, payload) : payload;
-    const pkt = buildIp({ family, src: r.bytes(family === 4 ? 4 : 16), dst: r.bytes(family === 4 ? 4 : 16), proto, l4, ihl: r.range(5, 6), rng: r });
+    const pkt = buildIp({
+      family,
+      src: r.bytes(family === 4 ? 4 : 16),
+      dst: r.bytes(family === 4 ? 4 : 16),
+      proto,
+      l4,
+      ihl: r.range(5, 6),
+      rng: r,
+    });
     let p = pkt;
     let mss = r.range(1, 600);
     const how = r.pick(['none', 'frag', 'doff', 'doff-big', 'ip-length', 'truncate', 'mss-0', 'version'] as const);
@@ -260,8 +299,12 @@ t.test('segmentTcp = reference on damaged and non-TCP packets', async (t) => {
     const diff = compare(p, mss);
     const want = refSegment(p, mss);
     if (want === null) nulls++;
-    hows.set(`${how}:${want === null ? 'null' : 'split'}`, (hows.get(`${how}:${want === null ? 'null' : 'split'}`) ?? 0) + 1);
-    if (diff !== null && ++bad <= 5) t.fail(`seed ${SEED} case ${i} (${how}, proto ${proto}, mss ${mss}): ${diff}`, { packet: hex(p, 120) });
+    hows.set(
+      `${how}:${want === null ? 'null' : 'split'}`,
+      (hows.get(`${how}:${want === null ? 'null' : 'split'}`) ?? 0) + 1,
+    );
+    if (diff !== null && ++bad <= 5)
+      t.fail(`seed ${SEED} case ${i} (${how}, proto ${proto}, mss ${mss}): ${diff}`, { packet: hex(p, 120) });
   }
   t.equal(bad, 0, `${N} damaged packets: native = reference (${nulls} null)`);
   t.ok(nulls > N / 3 && nulls < N - 100, 'both outcomes are exercised');
@@ -271,13 +314,44 @@ t.test('segmentTcp = reference on damaged and non-TCP packets', async (t) => {
 t.test('segmentTcp: null cases and limits (small table)', async (t) => {
   const rng = new Rng(SEED ^ 0x77);
   const tcp4 = (payloadLen: number, o: { fragField?: number; doff?: number; proto?: number } = {}): Uint8Array => {
-    const l4 = o.proto === undefined || o.proto === 6 ? tcpSegment(rng, rng.bytes(payloadLen), o.doff ?? 5, 0x18) : udpDatagram(rng, rng.bytes(payloadLen));
-    return buildIp({ family: 4, src: Uint8Array.of(10, 0, 0, 1), dst: Uint8Array.of(10, 0, 0, 2), proto: o.proto ?? 6, l4, fragField: o.fragField, rng });
+    const l4 =
+      o.proto === undefined || o.proto === 6
+        ? tcpSegment(rng, rng.bytes(payloadLen), o.doff ?? 5, 0x18)
+        : udpDatagram(rng, rng.bytes(payloadLen));
+    return buildIp({
+      family: 4,
+      src: Uint8Array.of(10, 0, 0, 1),
+      dst: Uint8Array.of(10, 0, 0, 2),
+      proto: o.proto ?? 6,
+      l4,
+      fragField: o.fragField,
+      rng,
+    });
   };
   const tcp6 = (payloadLen: number, proto = 6): Uint8Array =>
-    buildIp({ family: 6, src: addressIn(rng, NETFD), dst: addressIn(rng, NETFD), proto, l4: tcpSegment(rng, rng.bytes(payloadLen)), rng });
+    buildIp({
+      family: 6,
+      src: addressIn(rng, NETFD),
+      dst: addressIn(rng, NETFD),
+      proto,
+      l4: tcpSegment(rng, rng.bytes(payloadLen)),
+      rng,
+    });
   t.equal(native.segmentTcp(tcp4(100, { proto: 17 }), 10), null, 'UDP');
-  t.equal(native.segmentTcp(buildIp({ family: 4, src: Uint8Array.of(10, 0, 0, 1), dst: Uint8Array.of(10, 0, 0, 2), proto: 1, l4: rng.bytes(64) }), 10), null, 'ICMP');
+  t.equal(
+    native.segmentTcp(
+      buildIp({
+        family: 4,
+        src: Uint8Array.of(10, 0, 0, 1),
+        dst: Uint8Array.of(10, 0, 0, 2),
+        proto: 1,
+        l4: rng.bytes(64),
+      }),
+      10,
+    ),
+    null,
+    'ICMP',
+  );
   t.equal(native.segmentTcp(tcp6(100, 0), 10), null, 'IPv6 with a hop-by-hop header');
   t.equal(native.segmentTcp(tcp6(100, 17), 10), null, 'IPv6 UDP');
   t.equal(native.segmentTcp(tcp4(100, { fragField: 0x2000 }), 10), null, 'IPv4 MF');
@@ -307,7 +381,11 @@ t.test('segmentTcp: null cases and limits (small table)', async (t) => {
   // Largest packets, both families.
   for (const p of [tcp4(65535 - 40), tcp6(65535 - 20)]) {
     const segs = native.segmentTcp(p, 1460);
-    t.equal(segs?.length, Math.ceil((ipLength(p) - ipHeaderLen(p) - 20) / 1460), `IPv${p[0]! >> 4}, ${ipLength(p)} bytes`);
+    t.equal(
+      segs?.length,
+      Math.ceil((ipLength(p) - ipHeaderLen(p) - 20) / 1460),
+      `IPv${p[0]! >> 4}, ${ipLength(p)} bytes`,
+    );
     t.equal(compare(p, 1460), null, 'equals the reference');
     t.same(properties(p, 1460, segs ?? []), [], 'valid segments');
   }
@@ -321,41 +399,53 @@ t.test('segmentTcp: null cases and limits (small table)', async (t) => {
 // The transmit loop's scattered read (native/core/tso.h): a TSO packet read into per-segment slots is split in place
 // into exactly what segmentTcp builds; a read whose headers do not match the predicted layout is moved back intact;
 // and a capture of a scattered packet sees the packet as read.
-t.test('scattered transmit reads: in-place segments = segmentTcp, unscatter restores the packet, capture sees it', async (t) => {
-  const rng = new Rng(SEED ^ 0x5ca7);
-  const N = 500;
-  let inPlace = 0;
-  let moved = 0;
-  let bad = 0;
-  const fail = (i: number, desc: string, what: string) => {
-    if (++bad <= 5) t.fail(`seed ${SEED} case ${i} (${desc}): ${what}`);
-  };
-  for (let i = 0; i < N; i++) {
-    const { pkt, desc } = randomTcp(rng.fork());
-    const hl = pkt[0]! >> 4 === 4 ? (pkt[0]! & 15) * 4 : 40;
-    const actual = hl + (pkt[hl + 12]! >> 4) * 4;
-    const mss = rng.range(512, 1460);
-    // Mostly the right prediction; sometimes another header length (another flow's), as the loop sees them.
-    const h = rng.chance(0.75) ? actual : Math.max(20, actual + 4 * rng.range(-4, 4));
-    const r = native.tsoScatter(pkt, mss, h);
-    if (r === null) {
-      fail(i, desc, `no layout for h ${h}, mss ${mss}`);
-      continue;
+t.test(
+  'scattered transmit reads: in-place segments = segmentTcp, unscatter restores the packet, capture sees it',
+  async (t) => {
+    const rng = new Rng(SEED ^ 0x5ca7);
+    const N = 500;
+    let inPlace = 0;
+    let moved = 0;
+    let bad = 0;
+    const fail = (i: number, desc: string, what: string) => {
+      if (++bad <= 5) t.fail(`seed ${SEED} case ${i} (${desc}): ${what}`);
+    };
+    for (let i = 0; i < N; i++) {
+      const { pkt, desc } = randomTcp(rng.fork());
+      const hl = pkt[0]! >> 4 === 4 ? (pkt[0]! & 15) * 4 : 40;
+      const actual = hl + (pkt[hl + 12]! >> 4) * 4;
+      const mss = rng.range(512, 1460);
+      // Mostly the right prediction; sometimes another header length (another flow's), as the loop sees them.
+      const h = rng.chance(0.75) ? actual : Math.max(20, actual + 4 * rng.range(-4, 4));
+      const r = native.tsoScatter(pkt, mss, h);
+      if (r === null) {
+        fail(i, desc, `no layout for h ${h}, mss ${mss}`);
+        continue;
+      }
+      const room = 22 + Math.min(pkt.length, r.capture.length - 22);
+      if (r.capture.length !== Math.min(22 + pkt.length, r.capture.length) || room !== r.capture.length)
+        fail(i, desc, 'capture length');
+      if (Buffer.compare(r.capture.subarray(22), Buffer.from(pkt.subarray(0, r.capture.length - 22))) !== 0)
+        fail(i, desc, 'the capture differs from the packet');
+      if (r.segments !== null) {
+        inPlace++;
+        const want = native.segmentTcp(pkt, mss);
+        if (want === null || want.length !== r.segments.length)
+          fail(i, desc, `${r.segments.length} segments in place, segmentTcp ${want?.length}`);
+        else if (want.some((w, k) => Buffer.compare(w, r.segments![k]!) !== 0))
+          fail(i, desc, 'an in-place segment differs from segmentTcp');
+      } else {
+        moved++;
+        if (r.unscattered === null || Buffer.compare(r.unscattered, Buffer.from(pkt)) !== 0)
+          fail(i, desc, 'unscatter did not restore the packet');
+        if (
+          h === actual &&
+          pkt.length === (pkt[0]! >> 4 === 4 ? (pkt[2]! << 8) | pkt[3]! : 40 + ((pkt[4]! << 8) | pkt[5]!))
+        )
+          fail(i, desc, 'a matching packet was not split in place');
+      }
     }
-    const room = 22 + Math.min(pkt.length, r.capture.length - 22);
-    if (r.capture.length !== Math.min(22 + pkt.length, r.capture.length) || room !== r.capture.length) fail(i, desc, 'capture length');
-    if (Buffer.compare(r.capture.subarray(22), Buffer.from(pkt.subarray(0, r.capture.length - 22))) !== 0) fail(i, desc, 'the capture differs from the packet');
-    if (r.segments !== null) {
-      inPlace++;
-      const want = native.segmentTcp(pkt, mss);
-      if (want === null || want.length !== r.segments.length) fail(i, desc, `${r.segments.length} segments in place, segmentTcp ${want?.length}`);
-      else if (want.some((w, k) => Buffer.compare(w, r.segments![k]!) !== 0)) fail(i, desc, 'an in-place segment differs from segmentTcp');
-    } else {
-      moved++;
-      if (r.unscattered === null || Buffer.compare(r.unscattered, Buffer.from(pkt)) !== 0) fail(i, desc, 'unscatter did not restore the packet');
-      if (h === actual && pkt.length === ((pkt[0]! >> 4 === 4 ? (pkt[2]! << 8) | pkt[3]! : 40 + ((pkt[4]! << 8) | pkt[5]!)))) fail(i, desc, 'a matching packet was not split in place');
-    }
-  }
-  t.equal(bad, 0, `${N} packets: ${inPlace} split in place, ${moved} moved back`);
-  t.ok(inPlace > N / 2 && moved > N / 10, 'both paths are taken');
-});
+    t.equal(bad, 0, `${N} packets: ${inPlace} split in place, ${moved} moved back`);
+    t.ok(inPlace > N / 2 && moved > N / 10, 'both paths are taken');
+  },
+);

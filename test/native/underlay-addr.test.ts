@@ -23,7 +23,13 @@ const table = (): DataplaneTable => ({
 /** A VXLAN datagram (VNI 1, to our MAC) carrying UDP from 10.244.<net>.7 to 10.244.0.9. */
 function datagram(net: number): Uint8Array {
   const l4 = Uint8Array.from([0x9c, 0x40, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4]);
-  const ip = buildIp({ family: 4, src: Uint8Array.of(10, 244, net, 7), dst: Uint8Array.of(10, 244, 0, 9), proto: 17, l4 });
+  const ip = buildIp({
+    family: 4,
+    src: Uint8Array.of(10, 244, net, 7),
+    dst: Uint8Array.of(10, 244, 0, 9),
+    proto: 17,
+    l4,
+  });
   const prefix = Uint8Array.from([8, 0, 0, 0, 0, 0, 1, 0, 0x0a, 0, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0, 2, 0x08, 0x00]);
   return Uint8Array.from([...prefix, ...ip]);
 }
@@ -47,12 +53,33 @@ t.test('public IP → peer: either family, same family and bytes only', async (t
 
 t.test('two peers with one IPv6 public IP (written differently) are refused', async (t) => {
   const tab = table();
-  tab.peers.push({ name: 'again', publicIP: '2001:0db8:0::0002', vtepMAC: '0a:00:00:00:00:04', cidrs: ['10.244.3.0/24'] });
-  t.throws(() => new native.Table(tab), { name: 'RangeError', message: 'peer again: public IP is used by another peer' });
+  tab.peers.push({
+    name: 'again',
+    publicIP: '2001:0db8:0::0002',
+    vtepMAC: '0a:00:00:00:00:04',
+    cidrs: ['10.244.3.0/24'],
+  });
+  t.throws(() => new native.Table(tab), {
+    name: 'RangeError',
+    message: 'peer again: public IP is used by another peer',
+  });
   const distinct = table();
-  distinct.peers.push({ name: 'mapped', publicIP: '::ffff:192.0.2.1', vtepMAC: '0a:00:00:00:00:04', cidrs: ['10.244.3.0/24'] });
-  distinct.peers.push({ name: 'same-bytes', publicIP: 'c000:201::', vtepMAC: '0a:00:00:00:00:05', cidrs: ['10.244.4.0/24'] });
-  t.doesNotThrow(() => new native.Table(distinct), 'a v4 address, its IPv4-mapped form and c000:201:: are three addresses');
+  distinct.peers.push({
+    name: 'mapped',
+    publicIP: '::ffff:192.0.2.1',
+    vtepMAC: '0a:00:00:00:00:04',
+    cidrs: ['10.244.3.0/24'],
+  });
+  distinct.peers.push({
+    name: 'same-bytes',
+    publicIP: 'c000:201::',
+    vtepMAC: '0a:00:00:00:00:05',
+    cidrs: ['10.244.4.0/24'],
+  });
+  t.doesNotThrow(
+    () => new native.Table(distinct),
+    'a v4 address, its IPv4-mapped form and c000:201:: are three addresses',
+  );
 });
 
 t.test('the receive checks match the outer source by family and bytes', async (t) => {
@@ -70,7 +97,10 @@ t.test('a bad underlay address is a TypeError naming the field', async (t) => {
   for (const bad of ['nope', '192.0.2', '2001:db8::2/64', '[2001:db8::2]', '']) {
     const tab = table();
     tab.peers[0]!.publicIP = bad;
-    t.throws(() => new native.Table(tab), { name: 'TypeError', message: `expected an IPv4 or IPv6 address for publicIP: ${bad}` });
+    t.throws(() => new native.Table(tab), {
+      name: 'TypeError',
+      message: `expected an IPv4 or IPv6 address for publicIP: ${bad}`,
+    });
   }
   const tab = new native.Table(table());
   t.throws(() => tab.peerByIp('fe80::1%eth0'), { name: 'TypeError', message: /publicIP/ });

@@ -100,8 +100,7 @@ t.test('failures: refused, garbled, chunked, closed early, aborted, consumer err
   await new Promise((r) => refusedSrv.close(r));
   await t.rejects(streamGet(splitHostPort(refused), '/', never()), { code: 'ECONNREFUSED' });
 
-  const reply = (text: string, end = true) =>
-    listen(createNetServer((s) => (end ? s.end(text) : s.write(text))));
+  const reply = (text: string, end = true) => listen(createNetServer((s) => (end ? s.end(text) : s.write(text))));
   const garbled = await reply('SSH-2.0-OpenSSH_9.2\r\n\r\n');
   const chunked = await reply('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
   const early = await reply('HTTP/1.1 200 O');

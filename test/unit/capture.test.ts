@@ -2,9 +2,21 @@
 // count and back-pressure, and closed with the stream. The native side is a fake here; the real
 // addon's sessions run in test/integration/vxtun-dump.test.ts.
 import t from 'tap';
-import { CaptureBusyError, createCaptureHub, type CaptureSessionOptions, type CaptureSource } from '../../src/dump/capture.js';
+import {
+  CaptureBusyError,
+  createCaptureHub,
+  type CaptureSessionOptions,
+  type CaptureSource,
+} from '../../src/dump/capture.js';
 
-const OPTS: CaptureSessionOptions = { program: new Uint8Array(0), snaplen: 1962, outer: false, publicIP: '1.1.1.1', port: 8472, vni: 1 };
+const OPTS: CaptureSessionOptions = {
+  program: new Uint8Array(0),
+  snaplen: 1962,
+  outer: false,
+  publicIP: '1.1.1.1',
+  port: 8472,
+  vni: 1,
+};
 
 /** A fake addon: per session a queue of 8-byte "blocks", one per record. */
 function fakeSource(limit = 8) {
@@ -35,7 +47,8 @@ function fakeSource(limit = 8) {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 60));
-const values = (bufs: Buffer[]) => bufs.flatMap((b) => Array.from({ length: b.length / 8 }, (_, i) => b.readUInt32LE(8 * i)));
+const values = (bufs: Buffer[]) =>
+  bufs.flatMap((b) => Array.from({ length: b.length / 8 }, (_, i) => b.readUInt32LE(8 * i)));
 
 t.test('each stream is its own session, drained until closed', async (t) => {
   const { src, queues, calls } = fakeSource();
@@ -111,5 +124,8 @@ t.test('drain buffers are reused once released, never while a sink still holds t
   await tick();
   t.equal(held[2]!.d.buffer, held[0]!.d.buffer, 'a released buffer is reused for the next drain');
   t.same(values([held[2]!.d]), [4]);
-  t.ok(reads.every((r) => r.byteLength >= 1 << 20), 'the addon is handed whole drain buffers');
+  t.ok(
+    reads.every((r) => r.byteLength >= 1 << 20),
+    'the addon is handed whole drain buffers',
+  );
 });

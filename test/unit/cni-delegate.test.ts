@@ -115,15 +115,20 @@ const cases: Case[] = [
       '"type":"host-local"},"isGateway":false,"mtu":1400,"name":"cbr0","type":"bridge"}',
   },
   {
-    name: 'another delegate type gets no isGateway; the plugin config\'s cniVersion wins; runtimeConfig passed on',
+    name: "another delegate type gets no isGateway; the plugin config's cniVersion wins; runtimeConfig passed on",
     env: V4,
-    conf: { name: 'n', cniVersion: '1.0.0', delegate: { type: 'ipvlan', cniVersion: '0.3.0' }, runtimeConfig: { a: 1 } },
+    conf: {
+      name: 'n',
+      cniVersion: '1.0.0',
+      delegate: { type: 'ipvlan', cniVersion: '0.3.0' },
+      runtimeConfig: { a: 1 },
+    },
     want:
       '{"cniVersion":"1.0.0","ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],"routes":[{"dst":"10.1.0.0/16"}],' +
       '"type":"host-local"},"mtu":1472,"name":"n","runtimeConfig":{"a":1},"type":"ipvlan"}',
   },
   {
-    name: 'the lab\'s node: vxtun\'s own formatSubnetEnv, dual-stack, host-local state in the lab directory',
+    name: "the lab's node: vxtun's own formatSubnetEnv, dual-stack, host-local state in the lab directory",
     env: formatSubnetEnv({
       network: Cidr.parse('10.244.0.0/16'),
       ipv6Network: Cidr.parse('fd10:244::/56'),
@@ -144,7 +149,7 @@ for (const c of cases) {
   t.test(c.name, async (t) => {
     const d = renderDelegate(parseSubnetEnv(c.env), c.conf);
     t.equal(canonicalJson(d), c.want);
-    t.equal(JSON.stringify(d), c.want, 'the rendered object already has its keys in the plugin\'s order');
+    t.equal(JSON.stringify(d), c.want, "the rendered object already has its keys in the plugin's order");
   });
 }
 
@@ -162,16 +167,31 @@ t.test('parse: values as the plugin reads them', async (t) => {
 
 const bad: [string, string, string, RegExp][] = [
   ['empty file', '', 'FLANNEL_NETWORK', /need FLANNEL_NETWORK \+ FLANNEL_SUBNET or/],
-  ['no network', 'FLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n', 'FLANNEL_NETWORK', /missing \(FLANNEL_SUBNET is set\)/],
+  [
+    'no network',
+    'FLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n',
+    'FLANNEL_NETWORK',
+    /missing \(FLANNEL_SUBNET is set\)/,
+  ],
   ['no subnet', 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n', 'FLANNEL_SUBNET', /missing/],
   ['v6 network without subnet', `${V4}FLANNEL_IPV6_NETWORK=fc00::/48\n`, 'FLANNEL_IPV6_SUBNET', /missing/],
   ['no mtu', V4.replace('FLANNEL_MTU=1472\n', ''), 'FLANNEL_MTU', /missing/],
   ['no ipmasq', V4.replace('FLANNEL_IPMASQ=true\n', ''), 'FLANNEL_IPMASQ', /missing/],
   ['bad network', V4.replace('10.1.0.0/16', '10.1.0.0/33'), 'FLANNEL_NETWORK', /CIDR/],
   ['v6 in the v4 key', V4.replace('10.1.0.0/16', 'fc00::/48'), 'FLANNEL_NETWORK', /IPv4/],
-  ['v4 in the v6 key', V6.replace('FLANNEL_IPV6_SUBNET=fc00::1/64', 'FLANNEL_IPV6_SUBNET=10.1.17.1/24'), 'FLANNEL_IPV6_SUBNET', /IPv6/],
+  [
+    'v4 in the v6 key',
+    V6.replace('FLANNEL_IPV6_SUBNET=fc00::1/64', 'FLANNEL_IPV6_SUBNET=10.1.17.1/24'),
+    'FLANNEL_IPV6_SUBNET',
+    /IPv6/,
+  ],
   ['empty list item', V4.replace('10.1.0.0/16', '10.1.0.0/16,'), 'FLANNEL_NETWORK', /CIDR/],
-  ['subnet outside the network', V4.replace('10.1.17.1/24', '10.2.17.1/24'), 'FLANNEL_SUBNET', /not inside FLANNEL_NETWORK/],
+  [
+    'subnet outside the network',
+    V4.replace('10.1.17.1/24', '10.2.17.1/24'),
+    'FLANNEL_SUBNET',
+    /not inside FLANNEL_NETWORK/,
+  ],
   ['subnet wider than the network', V4.replace('10.1.17.1/24', '10.1.0.1/8'), 'FLANNEL_SUBNET', /not inside/],
   ['mtu not a number', V4.replace('1472', '1472b'), 'FLANNEL_MTU', /68…65535/],
   ['mtu too big', V4.replace('1472', '65536'), 'FLANNEL_MTU', /68…65535/],
@@ -207,7 +227,11 @@ t.test('render rejects what the plugin rejects', async (t) => {
     t.match((err as Error).message, msg);
   }
   // The inputs are not modified.
-  const conf: FlannelNetConf = { name: 'n', delegate: { hairpinMode: true }, ipam: { routes: [{ dst: '10.96.0.0/12' }] } };
+  const conf: FlannelNetConf = {
+    name: 'n',
+    delegate: { hairpinMode: true },
+    ipam: { routes: [{ dst: '10.96.0.0/12' }] },
+  };
   const before = JSON.stringify(conf);
   renderDelegate(env, conf);
   renderDelegate(env, conf);

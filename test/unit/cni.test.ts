@@ -28,7 +28,7 @@ const RESULT = `{
     "dns": {}
 }`;
 
-t.test('parseCniResult: the bridge plugin\'s result', async (t) => {
+t.test("parseCniResult: the bridge plugin's result", async (t) => {
   const r = parseCniResult(RESULT);
   t.equal(r.cniVersion, '0.3.1');
   t.same(r.ips, [
@@ -46,13 +46,19 @@ t.test('parseCniResult rejects what is not a result, naming the field', async (t
   t.throws(() => parseCniResult('{"ips":[]}'), /cniVersion/);
   t.throws(() => parseCniResult('{"cniVersion":"1.0.0","ips":{}}'), /bad or missing ips/);
   t.throws(() => parseCniResult('{"cniVersion":"1.0.0","ips":[{"gateway":"10.0.0.1"}]}'), /ips\[0\]/);
-  t.throws(() => parseCniResult('{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","interface":0}]}'), /ips\[0\]\.interface/);
+  t.throws(
+    () => parseCniResult('{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","interface":0}]}'),
+    /ips\[0\]\.interface/,
+  );
   t.throws(() => parseCniResult('{"cniVersion":"1.0.0","routes":[{"gw":"10.0.0.1"}]}'), /routes\[0\]/);
   t.throws(() => parseCniResult('{"cniVersion":"1.0.0","interfaces":[{"mac":"x"}]}'), /interfaces\[0\]/);
 });
 
 t.test('parseCniError', async (t) => {
-  t.same(parseCniError('{\n    "code": 999,\n    "msg": "invalid CIDR address: bogus"\n}'), { code: 999, msg: 'invalid CIDR address: bogus' });
+  t.same(parseCniError('{\n    "code": 999,\n    "msg": "invalid CIDR address: bogus"\n}'), {
+    code: 999,
+    msg: 'invalid CIDR address: bogus',
+  });
   t.same(parseCniError('{"code":7,"msg":"m","details":"d"}'), { code: 7, msg: 'm', details: 'd' });
   t.equal(parseCniError(''), undefined);
   t.equal(parseCniError('{"msg":"no code"}'), undefined);
@@ -60,16 +66,28 @@ t.test('parseCniError', async (t) => {
 
 t.test('parseArrival: tcpdump -n -t lines', async (t) => {
   t.same(parseArrival('IP 10.244.1.2 > 10.244.2.2: ICMP echo request, id 7, seq 1, length 64'), {
-    kind: 'echo', family: 4, src: '10.244.1.2', dst: '10.244.2.2',
+    kind: 'echo',
+    family: 4,
+    src: '10.244.1.2',
+    dst: '10.244.2.2',
   });
   t.same(parseArrival('IP 10.244.1.0.40512 > 10.244.2.2.5201: Flags [S], seq 1, win 64240, length 0'), {
-    kind: 'syn', family: 4, src: '10.244.1.0', dst: '10.244.2.2',
+    kind: 'syn',
+    family: 4,
+    src: '10.244.1.0',
+    dst: '10.244.2.2',
   });
   t.same(parseArrival('IP6 fd10:244:0:1::2 > fd10:244:0:2::2: ICMP6, echo request, id 9, seq 1, length 64'), {
-    kind: 'echo', family: 6, src: 'fd10:244:0:1::2', dst: 'fd10:244:0:2::2',
+    kind: 'echo',
+    family: 6,
+    src: 'fd10:244:0:1::2',
+    dst: 'fd10:244:0:2::2',
   });
   t.same(parseArrival('IP6 fd10:244:0:1::.33000 > fd10:244:0:2::2.5201: Flags [S], seq 1, length 0'), {
-    kind: 'syn', family: 6, src: 'fd10:244:0:1::', dst: 'fd10:244:0:2::2',
+    kind: 'syn',
+    family: 6,
+    src: 'fd10:244:0:1::',
+    dst: 'fd10:244:0:2::2',
   });
   t.equal(parseArrival('IP 10.244.1.2 > 10.244.2.2: ICMP echo reply, id 7, seq 1, length 64'), null);
   t.equal(parseArrival('IP 10.244.1.2.1 > 10.244.2.2.2: Flags [S.], seq 1'), null, 'a SYN-ACK is no opening');
@@ -83,13 +101,17 @@ interface Call {
 }
 
 /** A runner that records each plugin run and answers from `answer`. */
-function fakeRunner(answer: (c: Call) => { stdout: string; code?: number; stderr?: string }): { exec: NsRunner; calls: Call[] } {
+function fakeRunner(answer: (c: Call) => { stdout: string; code?: number; stderr?: string }): {
+  exec: NsRunner;
+  calls: Call[];
+} {
   const calls: Call[] = [];
   const exec: NsRunner = async (ns: string, cmd: string, args: readonly string[], opts?: RunOptions) => {
     const c = { ns, args: [cmd, ...args], input: String(opts?.input ?? '') };
     calls.push(c);
     const a = answer(c);
-    if ((a.code ?? 0) !== 0) throw new CommandError(`exited with code ${a.code}`, cmd, args, a.code ?? 1, a.stdout, a.stderr ?? '');
+    if ((a.code ?? 0) !== 0)
+      throw new CommandError(`exited with code ${a.code}`, cmd, args, a.code ?? 1, a.stdout, a.stderr ?? '');
     return { stdout: a.stdout, stderr: a.stderr ?? '', code: 0 };
   };
   return { exec, calls };
@@ -108,7 +130,15 @@ t.test('ADD saves the delegate and runs the plugin in the node namespace; DEL re
   t.equal(readFileSync(join(state, POD.containerId), 'utf8'), DELEGATE, 'saved as STATE/<container id>');
   t.same(calls[0], {
     ns: 'vxtq-n1',
-    args: ['env', 'CNI_COMMAND=ADD', 'CNI_CONTAINERID=vxtq-p1', 'CNI_NETNS=/var/run/netns/vxtq-p1', 'CNI_IFNAME=eth0', 'CNI_PATH=/opt/cni', '/opt/cni/bridge'],
+    args: [
+      'env',
+      'CNI_COMMAND=ADD',
+      'CNI_CONTAINERID=vxtq-p1',
+      'CNI_NETNS=/var/run/netns/vxtq-p1',
+      'CNI_IFNAME=eth0',
+      'CNI_PATH=/opt/cni',
+      '/opt/cni/bridge',
+    ],
     input: DELEGATE,
   });
   t.equal(await cniDel(POD, { stateDir: state, exec, pluginDir: '/opt/cni' }), true);
@@ -119,7 +149,7 @@ t.test('ADD saves the delegate and runs the plugin in the node namespace; DEL re
   t.equal(calls.length, 2);
 });
 
-t.test('a failing ADD: the plugin\'s error in the message, DEL run, nothing saved', async (t) => {
+t.test("a failing ADD: the plugin's error in the message, DEL run, nothing saved", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-cni-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { exec, calls } = fakeRunner((c) =>
@@ -128,9 +158,14 @@ t.test('a failing ADD: the plugin\'s error in the message, DEL run, nothing save
       : { stdout: '' },
   );
   await t.rejects(cniAdd(POD, DELEGATE, { stateDir: dir, exec }), {
-    message: /CNI ADD bridge for vxtq-p1 \(pod vxtq-p1, node vxtq-n1\) failed: invalid CIDR address: bogus \(CNI error 999\); stderr: some log/,
+    message:
+      /CNI ADD bridge for vxtq-p1 \(pod vxtq-p1, node vxtq-n1\) failed: invalid CIDR address: bogus \(CNI error 999\); stderr: some log/,
   });
-  t.same(calls.map((c) => c.args[1]), ['CNI_COMMAND=ADD', 'CNI_COMMAND=DEL'], 'DEL cleans up after the failed ADD');
+  t.same(
+    calls.map((c) => c.args[1]),
+    ['CNI_COMMAND=ADD', 'CNI_COMMAND=DEL'],
+    'DEL cleans up after the failed ADD',
+  );
   t.notOk(existsSync(join(dir, POD.containerId)), 'no saved delegate left');
   await t.rejects(cniAdd({ ...POD, containerId: '../x' }, DELEGATE, { stateDir: dir, exec }), /bad container id/);
   await t.rejects(cniAdd(POD, '{"name":"x"}', { stateDir: dir, exec }), /no usable type/);

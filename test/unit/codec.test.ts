@@ -44,13 +44,20 @@ const TABLE: Table = {
       vtepMAC: '0a:00:00:00:02:01',
       podCIDRs: [Cidr.parse('10.244.2.0/24'), Cidr.parse('fd10:244:0:2::/64')],
     },
-    { name: 'node-c', publicIP: ip('192.168.99.3'), vtepMAC: '0a:00:00:00:03:01', podCIDRs: [Cidr.parse('10.244.3.0/24')] },
+    {
+      name: 'node-c',
+      publicIP: ip('192.168.99.3'),
+      vtepMAC: '0a:00:00:00:03:01',
+      podCIDRs: [Cidr.parse('10.244.3.0/24')],
+    },
   ],
 };
 /** node-b's view of the same cluster: node-a is its peer. */
 const TABLE_AT_B: Table = {
   local: { podCIDRs: TABLE.peers[0]!.podCIDRs },
-  peers: [{ name: 'node-a', publicIP: ip('192.168.99.1'), vtepMAC: '0a:00:00:00:01:01', podCIDRs: TABLE.local.podCIDRs }],
+  peers: [
+    { name: 'node-a', publicIP: ip('192.168.99.1'), vtepMAC: '0a:00:00:00:01:01', podCIDRs: TABLE.local.podCIDRs },
+  ],
 };
 const FROM_B = ip('192.168.99.2');
 const OPTS: RxOptions = { vni: 1, localMac: LOCAL_MAC, acceptUnknownVteps: false, checkInnerSource: true };
@@ -90,7 +97,9 @@ function v4(o: V4 = {}): Uint8Array {
 }
 
 /** An IPv6 packet; `payloadLength` overrides the header field. */
-function v6(o: { src?: string; dst?: string; payload?: number; payloadLength?: number; trailing?: number } = {}): Uint8Array {
+function v6(
+  o: { src?: string; dst?: string; payload?: number; payloadLength?: number; trailing?: number } = {},
+): Uint8Array {
   const payload = o.payload ?? 8;
   const p = new Uint8Array(40 + payload + (o.trailing ?? 0));
   p[0] = 0x60;
@@ -119,14 +128,21 @@ function dgram(packet: Uint8Array, edit?: (d: Uint8Array) => void): Uint8Array {
   return d;
 }
 
-const fwd = (peer: string | null, length: number): RxResult => ({ verdict: 'forward', peer, offset: ENCAP_PREFIX, length });
+const fwd = (peer: string | null, length: number): RxResult => ({
+  verdict: 'forward',
+  peer,
+  offset: ENCAP_PREFIX,
+  length,
+});
 const drop = (reason: RxDropReason): RxResult => ({ verdict: 'drop', reason });
 
 // ---- checksums -------------------------------------------------------------------------------------------------
 
 t.test('internetChecksum and ipv4HeaderChecksum', async (t) => {
   // The classic example header 4500 0073 0000 4000 4011 [b861] c0a8 0001 c0a8 00c7.
-  const hdr = Uint8Array.from([0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7]);
+  const hdr = Uint8Array.from([
+    0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7,
+  ]);
   t.equal(internetChecksum(hdr), 0xb861);
   t.equal(ipv4HeaderChecksum(hdr), 0xb861);
   hdr[10] = 0xb8;
@@ -137,7 +153,11 @@ t.test('internetChecksum and ipv4HeaderChecksum', async (t) => {
   t.equal(internetChecksum(Uint8Array.from([0x01])), 0xfeff, 'odd length pads with zero');
   t.equal(internetChecksum(Uint8Array.from([0xff, 0xff, 0x00, 0x01])), 0xfffe, 'end-around carry');
   t.throws(() => ipv4HeaderChecksum(hdr.subarray(0, 19)), RangeError);
-  t.throws(() => ipv4HeaderChecksum(Uint8Array.from([0x46, ...new Array<number>(19).fill(0)])), RangeError, 'IHL 6 needs 24 bytes');
+  t.throws(
+    () => ipv4HeaderChecksum(Uint8Array.from([0x46, ...new Array<number>(19).fill(0)])),
+    RangeError,
+    'IHL 6 needs 24 bytes',
+  );
   t.throws(() => ipv4HeaderChecksum(Uint8Array.from([0x44, ...new Array<number>(19).fill(0)])), RangeError, 'IHL < 5');
   const withOptions = v4({ ihl: 6 });
   t.equal(internetChecksum(withOptions.subarray(0, 24)), 0, 'options are covered');
@@ -150,8 +170,18 @@ t.test('innerInfo', async (t) => {
   t.same(a, { family: 4, src: ip('10.244.2.2').bytes, dst: ip('10.244.1.9').bytes, length: 32 });
   const b = innerInfo(v6({ src: 'fd10:244:0:2::2', dst: 'fd10:244:0:1::9', payload: 3, trailing: 2 }));
   t.same(b, { family: 6, src: ip('fd10:244:0:2::2').bytes, dst: ip('fd10:244:0:1::9').bytes, length: 43 });
-  t.same(innerInfo(v4({ payload: 0 })), { family: 4, src: ip('10.244.2.2').bytes, dst: ip('10.244.1.2').bytes, length: 20 });
-  t.same(innerInfo(v6({ payload: 0 })), { family: 6, src: ip('fd10:244:0:2::2').bytes, dst: ip('fd10:244:0:1::2').bytes, length: 40 });
+  t.same(innerInfo(v4({ payload: 0 })), {
+    family: 4,
+    src: ip('10.244.2.2').bytes,
+    dst: ip('10.244.1.2').bytes,
+    length: 20,
+  });
+  t.same(innerInfo(v6({ payload: 0 })), {
+    family: 6,
+    src: ip('fd10:244:0:2::2').bytes,
+    dst: ip('fd10:244:0:1::2').bytes,
+    length: 40,
+  });
 
   const cases: [string, Uint8Array, 'short' | 'bad-ip'][] = [
     ['empty', new Uint8Array(0), 'short'],
@@ -199,11 +229,31 @@ t.test('encap', async (t) => {
 
 t.test('checkTx', async (t) => {
   const cases: [string, Uint8Array, ReturnType<typeof checkTx>][] = [
-    ['IPv4 to node-b', v4({ src: '10.244.1.2', dst: '10.244.2.2', payload: 100 }), { verdict: 'forward', peer: 'node-b', length: 120 }],
-    ['IPv4 to node-c', v4({ src: '10.244.1.2', dst: '10.244.3.200' }), { verdict: 'forward', peer: 'node-c', length: 28 }],
-    ['IPv6 to node-b', v6({ src: 'fd10:244:0:1::2', dst: 'fd10:244:0:2::2', payload: 10 }), { verdict: 'forward', peer: 'node-b', length: 50 }],
-    ['trailing bytes are not counted', v4({ dst: '10.244.2.2', trailing: 7 }), { verdict: 'forward', peer: 'node-b', length: 28 }],
-    ['the IPv4 checksum is not checked on transmit', v4({ dst: '10.244.2.2', badChecksum: true }), { verdict: 'forward', peer: 'node-b', length: 28 }],
+    [
+      'IPv4 to node-b',
+      v4({ src: '10.244.1.2', dst: '10.244.2.2', payload: 100 }),
+      { verdict: 'forward', peer: 'node-b', length: 120 },
+    ],
+    [
+      'IPv4 to node-c',
+      v4({ src: '10.244.1.2', dst: '10.244.3.200' }),
+      { verdict: 'forward', peer: 'node-c', length: 28 },
+    ],
+    [
+      'IPv6 to node-b',
+      v6({ src: 'fd10:244:0:1::2', dst: 'fd10:244:0:2::2', payload: 10 }),
+      { verdict: 'forward', peer: 'node-b', length: 50 },
+    ],
+    [
+      'trailing bytes are not counted',
+      v4({ dst: '10.244.2.2', trailing: 7 }),
+      { verdict: 'forward', peer: 'node-b', length: 28 },
+    ],
+    [
+      'the IPv4 checksum is not checked on transmit',
+      v4({ dst: '10.244.2.2', badChecksum: true }),
+      { verdict: 'forward', peer: 'node-b', length: 28 },
+    ],
     ['to the local node', v4({ src: '10.244.1.2', dst: '10.244.1.3' }), { verdict: 'drop', reason: 'no-route' }],
     ['to the local node, IPv6', v6({ dst: 'fd10:244:0:1::3' }), { verdict: 'drop', reason: 'no-route' }],
     ['outside the pod network', v4({ dst: '8.8.8.8' }), { verdict: 'drop', reason: 'no-route' }],
@@ -213,16 +263,37 @@ t.test('checkTx', async (t) => {
     ['IPv6, 39 bytes', v6({ dst: 'fd10:244:0:2::2' }).subarray(0, 39), { verdict: 'drop', reason: 'short' }],
     ['version 5', v4({ dst: '10.244.2.2', version: 5 }), { verdict: 'drop', reason: 'bad-ip' }],
     ['IHL 4', v4({ dst: '10.244.2.2', ihl: 4 }), { verdict: 'drop', reason: 'bad-ip' }],
-    ['total length beyond the bytes', v4({ dst: '10.244.2.2', totalLength: 100 }), { verdict: 'drop', reason: 'bad-ip' }],
-    ['IPv6 payload length beyond the bytes', v6({ dst: 'fd10:244:0:2::2', payloadLength: 100 }), { verdict: 'drop', reason: 'bad-ip' }],
+    [
+      'total length beyond the bytes',
+      v4({ dst: '10.244.2.2', totalLength: 100 }),
+      { verdict: 'drop', reason: 'bad-ip' },
+    ],
+    [
+      'IPv6 payload length beyond the bytes',
+      v6({ dst: 'fd10:244:0:2::2', payloadLength: 100 }),
+      { verdict: 'drop', reason: 'bad-ip' },
+    ],
   ];
   for (const [name, p, want] of cases) t.same(checkTx(p, TABLE), want, name);
 });
 
 t.test('checkTx picks the longest prefix, whatever the peer order', async (t) => {
-  const wide = { name: 'wide', publicIP: ip('192.168.99.4'), vtepMAC: '0a:00:00:00:04:01', podCIDRs: [Cidr.parse('10.244.128.0/17')] };
-  const narrow = { name: 'narrow', publicIP: ip('192.168.99.5'), vtepMAC: '0a:00:00:00:05:01', podCIDRs: [Cidr.parse('10.244.200.0/24')] };
-  for (const peers of [[wide, narrow], [narrow, wide]]) {
+  const wide = {
+    name: 'wide',
+    publicIP: ip('192.168.99.4'),
+    vtepMAC: '0a:00:00:00:04:01',
+    podCIDRs: [Cidr.parse('10.244.128.0/17')],
+  };
+  const narrow = {
+    name: 'narrow',
+    publicIP: ip('192.168.99.5'),
+    vtepMAC: '0a:00:00:00:05:01',
+    podCIDRs: [Cidr.parse('10.244.200.0/24')],
+  };
+  for (const peers of [
+    [wide, narrow],
+    [narrow, wide],
+  ]) {
     const table: Table = { local: { podCIDRs: [Cidr.parse('10.244.1.0/24')] }, peers };
     const order = peers.map((p) => p.name).join(',');
     t.same(checkTx(v4({ dst: '10.244.200.7' }), table), { verdict: 'forward', peer: 'narrow', length: 28 }, order);
@@ -231,8 +302,16 @@ t.test('checkTx picks the longest prefix, whatever the peer order', async (t) =>
   }
   // Equal prefix lengths (only possible with an invalid, overlapping table): the earlier peer wins.
   const twin = { ...narrow, name: 'twin' };
-  t.same(checkTx(v4({ dst: '10.244.200.7' }), { local: { podCIDRs: [] }, peers: [narrow, twin] }), { verdict: 'forward', peer: 'narrow', length: 28 });
-  t.same(checkTx(v4({ dst: '10.244.200.7' }), { local: { podCIDRs: [] }, peers: [twin, narrow] }), { verdict: 'forward', peer: 'twin', length: 28 });
+  t.same(checkTx(v4({ dst: '10.244.200.7' }), { local: { podCIDRs: [] }, peers: [narrow, twin] }), {
+    verdict: 'forward',
+    peer: 'narrow',
+    length: 28,
+  });
+  t.same(checkTx(v4({ dst: '10.244.200.7' }), { local: { podCIDRs: [] }, peers: [twin, narrow] }), {
+    verdict: 'forward',
+    peer: 'twin',
+    length: 28,
+  });
   const empty: Table = { local: { podCIDRs: [] }, peers: [] };
   t.same(checkTx(v4(), empty), { verdict: 'drop', reason: 'no-route' }, 'empty table');
 });
@@ -251,7 +330,12 @@ const RX: RxCase[] = [
   // Happy paths
   { name: 'IPv4 from node-b', datagram: dgram(v4({ payload: 100 })), want: fwd('node-b', 120) },
   { name: 'IPv6 from node-b', datagram: dgram(v6({ payload: 10 })), want: fwd('node-b', 50) },
-  { name: 'IPv4 from node-c', datagram: dgram(v4({ src: '10.244.3.9' })), from: ip('192.168.99.3'), want: fwd('node-c', 28) },
+  {
+    name: 'IPv4 from node-c',
+    datagram: dgram(v4({ src: '10.244.3.9' })),
+    from: ip('192.168.99.3'),
+    want: fwd('node-c', 28),
+  },
   { name: 'IPv4 with options', datagram: dgram(v4({ ihl: 7, payload: 4 })), want: fwd('node-b', 32) },
   { name: 'IPv4 header only', datagram: dgram(v4({ payload: 0 })), want: fwd('node-b', 20) },
   { name: 'trailing bytes trimmed (IPv4)', datagram: dgram(v4({ payload: 8, trailing: 18 })), want: fwd('node-b', 28) },
@@ -271,16 +355,45 @@ const RX: RxCase[] = [
   // vni
   { name: 'VNI 2', datagram: dgram(v4(), (d) => (d[6] = 2)), want: drop('vni') },
   { name: 'VNI 0x010001', datagram: dgram(v4(), (d) => (d[4] = 1)), want: drop('vni') },
-  { name: 'VNI matches a non-default setting', datagram: dgram(v4(), (d) => d.set([0xab, 0xcd, 0xef], 4)), opts: { vni: 0xabcdef }, want: fwd('node-b', 28) },
+  {
+    name: 'VNI matches a non-default setting',
+    datagram: dgram(v4(), (d) => d.set([0xab, 0xcd, 0xef], 4)),
+    opts: { vni: 0xabcdef },
+    want: fwd('node-b', 28),
+  },
   { name: 'default VNI against a non-default setting', datagram: dgram(v4()), opts: { vni: 4096 }, want: drop('vni') },
   // unknown-vtep
   { name: 'unknown outer source', datagram: dgram(v4()), from: ip('192.168.99.9'), want: drop('unknown-vtep') },
-  { name: 'our own public IP is not a peer', datagram: dgram(v4()), from: ip('192.168.99.1'), want: drop('unknown-vtep') },
-  { name: 'IPv4-mapped source is a different address', datagram: dgram(v4()), from: ip('::ffff:192.168.99.2'), want: drop('unknown-vtep') },
-  { name: 'unknown outer source accepted', datagram: dgram(v4({ src: '10.244.77.1' })), from: ip('192.168.99.9'), opts: { acceptUnknownVteps: true }, want: fwd(null, 28) },
+  {
+    name: 'our own public IP is not a peer',
+    datagram: dgram(v4()),
+    from: ip('192.168.99.1'),
+    want: drop('unknown-vtep'),
+  },
+  {
+    name: 'IPv4-mapped source is a different address',
+    datagram: dgram(v4()),
+    from: ip('::ffff:192.168.99.2'),
+    want: drop('unknown-vtep'),
+  },
+  {
+    name: 'unknown outer source accepted',
+    datagram: dgram(v4({ src: '10.244.77.1' })),
+    from: ip('192.168.99.9'),
+    opts: { acceptUnknownVteps: true },
+    want: fwd(null, 28),
+  },
   // bad-mac
-  { name: 'inner destination MAC is another node', datagram: dgram(v4(), (d) => d.set(B_MAC, 8)), want: drop('bad-mac') },
-  { name: 'inner destination MAC is broadcast', datagram: dgram(v4(), (d) => d.fill(0xff, 8, 14)), want: drop('bad-mac') },
+  {
+    name: 'inner destination MAC is another node',
+    datagram: dgram(v4(), (d) => d.set(B_MAC, 8)),
+    want: drop('bad-mac'),
+  },
+  {
+    name: 'inner destination MAC is broadcast',
+    datagram: dgram(v4(), (d) => d.fill(0xff, 8, 14)),
+    want: drop('bad-mac'),
+  },
   { name: 'last MAC byte differs', datagram: dgram(v4(), (d) => (d[13] = 0x02)), want: drop('bad-mac') },
   // ethertype
   { name: 'ARP', datagram: dgram(v4(), (d) => d.set([0x08, 0x06], 20)), want: drop('ethertype') },
@@ -294,31 +407,105 @@ const RX: RxCase[] = [
   { name: 'IPv4 total length below the header', datagram: dgram(v4({ totalLength: 12 })), want: drop('bad-ip') },
   { name: 'IPv4 IHL 4', datagram: dgram(v4({ ihl: 4 })), want: drop('bad-ip') },
   { name: 'IPv4 bad header checksum', datagram: dgram(v4({ badChecksum: true })), want: drop('bad-ip') },
-  { name: 'IPv4 checksum broken by a TTL change', datagram: dgram(v4(), (d) => (d[ENCAP_PREFIX + 8] = 63)), want: drop('bad-ip') },
+  {
+    name: 'IPv4 checksum broken by a TTL change',
+    datagram: dgram(v4(), (d) => (d[ENCAP_PREFIX + 8] = 63)),
+    want: drop('bad-ip'),
+  },
   { name: 'IPv6 payload length beyond the datagram', datagram: dgram(v6({ payloadLength: 9 })), want: drop('bad-ip') },
-  { name: 'IPv6 packet under the IPv4 ethertype', datagram: dgram(v6(), (d) => d.set([0x08, 0x00], 20)), want: drop('bad-ip') },
-  { name: 'IPv4 packet under the IPv6 ethertype', datagram: dgram(v4({ payload: 40 }), (d) => d.set([0x86, 0xdd], 20)), want: drop('bad-ip') },
+  {
+    name: 'IPv6 packet under the IPv4 ethertype',
+    datagram: dgram(v6(), (d) => d.set([0x08, 0x00], 20)),
+    want: drop('bad-ip'),
+  },
+  {
+    name: 'IPv4 packet under the IPv6 ethertype',
+    datagram: dgram(v4({ payload: 40 }), (d) => d.set([0x86, 0xdd], 20)),
+    want: drop('bad-ip'),
+  },
   { name: 'inner version 5', datagram: dgram(v4({ version: 5 })), want: drop('bad-ip') },
   // spoofed-source
-  { name: "inner source in node-c's CIDR, sent by node-b", datagram: dgram(v4({ src: '10.244.3.2' })), want: drop('spoofed-source') },
-  { name: 'inner source outside the pod network', datagram: dgram(v4({ src: '8.8.8.8' })), want: drop('spoofed-source') },
-  { name: "inner source is the local node's own pod", datagram: dgram(v4({ src: '10.244.1.9' })), want: drop('spoofed-source') },
+  {
+    name: "inner source in node-c's CIDR, sent by node-b",
+    datagram: dgram(v4({ src: '10.244.3.2' })),
+    want: drop('spoofed-source'),
+  },
+  {
+    name: 'inner source outside the pod network',
+    datagram: dgram(v4({ src: '8.8.8.8' })),
+    want: drop('spoofed-source'),
+  },
+  {
+    name: "inner source is the local node's own pod",
+    datagram: dgram(v4({ src: '10.244.1.9' })),
+    want: drop('spoofed-source'),
+  },
   { name: 'IPv6 inner source spoofed', datagram: dgram(v6({ src: 'fd10:244:0:3::2' })), want: drop('spoofed-source') },
-  { name: 'IPv6 from node-c, which has no IPv6 CIDR', datagram: dgram(v6({ src: 'fd10:244:0:3::2' })), from: ip('192.168.99.3'), want: drop('spoofed-source') },
-  { name: 'spoofed source allowed when not checking', datagram: dgram(v4({ src: '10.244.3.2' })), opts: { checkInnerSource: false }, want: fwd('node-b', 28) },
+  {
+    name: 'IPv6 from node-c, which has no IPv6 CIDR',
+    datagram: dgram(v6({ src: 'fd10:244:0:3::2' })),
+    from: ip('192.168.99.3'),
+    want: drop('spoofed-source'),
+  },
+  {
+    name: 'spoofed source allowed when not checking',
+    datagram: dgram(v4({ src: '10.244.3.2' })),
+    opts: { checkInnerSource: false },
+    want: fwd('node-b', 28),
+  },
   // not-local
   { name: 'inner destination is node-b', datagram: dgram(v4({ dst: '10.244.2.9' })), want: drop('not-local') },
-  { name: 'inner destination outside the pod network', datagram: dgram(v4({ dst: '1.1.1.1' })), want: drop('not-local') },
-  { name: 'IPv6 inner destination elsewhere', datagram: dgram(v6({ dst: 'fd10:244:0:3::1' })), want: drop('not-local') },
-  { name: 'not-local even from an accepted unknown VTEP', datagram: dgram(v4({ dst: '10.244.2.9' })), from: ip('10.0.0.1'), opts: { acceptUnknownVteps: true }, want: drop('not-local') },
+  {
+    name: 'inner destination outside the pod network',
+    datagram: dgram(v4({ dst: '1.1.1.1' })),
+    want: drop('not-local'),
+  },
+  {
+    name: 'IPv6 inner destination elsewhere',
+    datagram: dgram(v6({ dst: 'fd10:244:0:3::1' })),
+    want: drop('not-local'),
+  },
+  {
+    name: 'not-local even from an accepted unknown VTEP',
+    datagram: dgram(v4({ dst: '10.244.2.9' })),
+    from: ip('10.0.0.1'),
+    opts: { acceptUnknownVteps: true },
+    want: drop('not-local'),
+  },
   // First failure wins
   { name: 'bad header before VNI', datagram: dgram(v4(), (d) => ((d[0] = 0), (d[6] = 9))), want: drop('bad-header') },
-  { name: 'VNI before unknown VTEP', datagram: dgram(v4(), (d) => (d[6] = 9)), from: ip('10.9.9.9'), want: drop('vni') },
-  { name: 'unknown VTEP before bad MAC', datagram: dgram(v4(), (d) => d.fill(0, 8, 14)), from: ip('10.9.9.9'), want: drop('unknown-vtep') },
-  { name: 'bad MAC before ethertype', datagram: dgram(v4(), (d) => (d.fill(0, 8, 14), d.fill(0, 20, 22))), want: drop('bad-mac') },
-  { name: 'ethertype before bad IP', datagram: dgram(v4({ ihl: 4 }), (d) => d.fill(0, 20, 22)), want: drop('ethertype') },
-  { name: 'bad IP before spoofed source', datagram: dgram(v4({ src: '10.244.3.2', badChecksum: true })), want: drop('bad-ip') },
-  { name: 'spoofed source before not-local', datagram: dgram(v4({ src: '10.244.3.2', dst: '10.244.3.3' })), want: drop('spoofed-source') },
+  {
+    name: 'VNI before unknown VTEP',
+    datagram: dgram(v4(), (d) => (d[6] = 9)),
+    from: ip('10.9.9.9'),
+    want: drop('vni'),
+  },
+  {
+    name: 'unknown VTEP before bad MAC',
+    datagram: dgram(v4(), (d) => d.fill(0, 8, 14)),
+    from: ip('10.9.9.9'),
+    want: drop('unknown-vtep'),
+  },
+  {
+    name: 'bad MAC before ethertype',
+    datagram: dgram(v4(), (d) => (d.fill(0, 8, 14), d.fill(0, 20, 22))),
+    want: drop('bad-mac'),
+  },
+  {
+    name: 'ethertype before bad IP',
+    datagram: dgram(v4({ ihl: 4 }), (d) => d.fill(0, 20, 22)),
+    want: drop('ethertype'),
+  },
+  {
+    name: 'bad IP before spoofed source',
+    datagram: dgram(v4({ src: '10.244.3.2', badChecksum: true })),
+    want: drop('bad-ip'),
+  },
+  {
+    name: 'spoofed source before not-local',
+    datagram: dgram(v4({ src: '10.244.3.2', dst: '10.244.3.3' })),
+    want: drop('spoofed-source'),
+  },
 ];
 
 t.test('checkRx', async (t) => {
@@ -329,7 +516,11 @@ t.test('checkRx', async (t) => {
     seen.add(got.verdict === 'drop' ? got.reason : 'forward');
   }
   const rxReasons = DROP_REASONS.filter((r) => r !== 'no-route');
-  t.same([...seen].filter((r) => r !== 'forward').sort(), [...rxReasons].sort(), 'every receive drop reason is covered');
+  t.same(
+    [...seen].filter((r) => r !== 'forward').sort(),
+    [...rxReasons].sort(),
+    'every receive drop reason is covered',
+  );
 });
 
 // ---- round trip and robustness ---------------------------------------------------------------------------------
@@ -344,7 +535,11 @@ t.test('encap → checkRx round trip', async (t) => {
     const p =
       i % 2 === 0
         ? v4({ src: `10.244.2.${host}`, dst: `10.244.1.${host}`, payload: next() % 1400, trailing: next() % 4 })
-        : v6({ src: `fd10:244:0:2::${host.toString(16)}`, dst: `fd10:244:0:1::${host.toString(16)}`, payload: next() % 1400 });
+        : v6({
+            src: `fd10:244:0:2::${host.toString(16)}`,
+            dst: `fd10:244:0:1::${host.toString(16)}`,
+            payload: next() % 1400,
+          });
     const tx = checkTx(p, TABLE_AT_B);
     if (tx.verdict !== 'forward' || tx.peer !== 'node-a') {
       t.fail(`tx ${i}: ${JSON.stringify(tx)}`);
@@ -384,7 +579,12 @@ t.test('random and mutated datagrams never throw and always get a verdict', asyn
         : rxReasons.has(r.reason);
     if (!sane) bad++;
     const tr = checkTx(d.subarray(ENCAP_PREFIX), TABLE);
-    if (tr.verdict === 'forward' ? tr.length > d.length - ENCAP_PREFIX : !['short', 'bad-ip', 'no-route'].includes(tr.reason)) bad++;
+    if (
+      tr.verdict === 'forward'
+        ? tr.length > d.length - ENCAP_PREFIX
+        : !['short', 'bad-ip', 'no-route'].includes(tr.reason)
+    )
+      bad++;
   }
   t.equal(bad, 0, `${N} random datagrams`);
 });

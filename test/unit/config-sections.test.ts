@@ -9,7 +9,8 @@ import { staticPeersOf } from '../../src/peers/static-config.js';
 import { Cidr } from '../../src/net/cidr.js';
 
 const env = { hostname: 'node-a' };
-const HEAD = 'network: 10.244.0.0/16\npeers: { static: [{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }] }\n';
+const HEAD =
+  'network: 10.244.0.0/16\npeers: { static: [{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }] }\n';
 
 t.test('dataplane.offloads has one key per OFFLOADS entry, each defaulting to auto', async (t) => {
   const c = parseConfigText(HEAD, 'x', env);
@@ -32,7 +33,11 @@ t.test('dataplane.offloads has one key per OFFLOADS entry, each defaulting to au
 
 t.test('the peer sections parse on their own (parsed values: Maps, as the loader gives them)', async (t) => {
   const nets = { network: Cidr.parse('10.244.0.0/16'), ipv6Network: undefined };
-  const entry = new Map<string, unknown>([['name', 'a'], ['podCIDR', '10.244.1.0/24'], ['publicIP', '10.0.0.1']]);
+  const entry = new Map<string, unknown>([
+    ['name', 'a'],
+    ['podCIDR', '10.244.1.0/24'],
+    ['publicIP', '10.0.0.1'],
+  ]);
   const [peer] = staticPeersOf([entry], 'a', nets);
   t.equal(peer?.name, 'a');
   t.equal(peer?.publicIP.text, '10.0.0.1');

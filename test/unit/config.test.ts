@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { autoMtu, loadConfigFile, MAX_MTU, parseConfigText, parseListenAddress, type Config } from '../../src/config/index.js';
+import {
+  autoMtu,
+  loadConfigFile,
+  MAX_MTU,
+  parseConfigText,
+  parseListenAddress,
+  type Config,
+} from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { macFromName } from '../../src/net/mac.js';
 
@@ -70,13 +77,27 @@ t.test('the full config example parses', async (t) => {
   t.equal(c.peers.kind, 'static');
   if (c.peers.kind !== 'static') return;
   t.same(
-    c.peers.static.map((p) => ({ name: p.name, podCIDRs: cidrs(p.podCIDRs), publicIP: p.publicIP.text, vtepMAC: p.vtepMAC })),
+    c.peers.static.map((p) => ({
+      name: p.name,
+      podCIDRs: cidrs(p.podCIDRs),
+      publicIP: p.publicIP.text,
+      vtepMAC: p.vtepMAC,
+    })),
     [
       { name: 'node-a', podCIDRs: ['10.244.1.0/24'], publicIP: '192.168.99.1', vtepMAC: '0a:00:00:00:01:01' },
-      { name: 'node-b', podCIDRs: ['10.244.2.0/24', 'fd10:244:0:2::/64'], publicIP: '192.168.99.2', vtepMAC: '0a:00:00:00:02:01' },
+      {
+        name: 'node-b',
+        podCIDRs: ['10.244.2.0/24', 'fd10:244:0:2::/64'],
+        publicIP: '192.168.99.2',
+        vtepMAC: '0a:00:00:00:02:01',
+      },
     ],
   );
-  t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
+  t.same(c.dataplane, {
+    engine: 'native',
+    workers: 'auto',
+    offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
+  });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
   t.equal(c.subnetFile, '/run/flannel/subnet.env');
@@ -93,13 +114,20 @@ t.test('defaults of a minimal static config', async (t) => {
   t.equal(c.mtu, 'auto');
   t.equal(c.vtepMAC, macFromName('node-a'), 'derived from the local entry name');
   t.same(c.underlay, {});
-  t.same(c.dataplane, { engine: 'native', workers: 'auto', offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' } });
+  t.same(c.dataplane, {
+    engine: 'native',
+    workers: 'auto',
+    offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
+  });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
   t.equal(c.subnetFile, null, 'off in static mode');
   t.equal(c.ipMasq, false);
   if (c.peers.kind !== 'static') return t.fail('expected static peers');
-  t.same(c.peers.static.map((p) => p.vtepMAC), [macFromName('node-a'), macFromName('node-b')]);
+  t.same(
+    c.peers.static.map((p) => p.vtepMAC),
+    [macFromName('node-a'), macFromName('node-b')],
+  );
 });
 
 t.test('kubernetes mode defaults', async (t) => {
@@ -114,7 +142,10 @@ t.test('kubernetes mode defaults', async (t) => {
     'k.yaml',
     env,
   );
-  t.same(c.peers, { kind: 'kubernetes', kubernetes: { kubeconfig: '/etc/vxtun/kubeconfig', annotationPrefix: 'vxtun.example.com' } });
+  t.same(c.peers, {
+    kind: 'kubernetes',
+    kubernetes: { kubeconfig: '/etc/vxtun/kubeconfig', annotationPrefix: 'vxtun.example.com' },
+  });
   t.equal(c.subnetFile, null);
   t.equal(c.vtepMAC, '0a:00:00:00:01:01', 'lowercased');
 });
@@ -123,7 +154,11 @@ t.test('nodeName defaults: $NODE_NAME, else the hostname', async (t) => {
   const noName = minimal().replace('nodeName: node-a\n', '');
   t.equal(parseConfigText(noName, 'x', { NODE_NAME: 'node-b', hostname: 'node-a' }).nodeName, 'node-b');
   t.equal(parseConfigText(noName, 'x', { hostname: 'node-a' }).nodeName, 'node-a');
-  t.equal(parseConfigText(noName, 'x', { NODE_NAME: '', hostname: 'node-a' }).nodeName, 'node-a', 'empty $NODE_NAME is unset');
+  t.equal(
+    parseConfigText(noName, 'x', { NODE_NAME: '', hostname: 'node-a' }).nodeName,
+    'node-a',
+    'empty $NODE_NAME is unset',
+  );
   const err = configError(noName, { hostname: '' });
   t.ok(err instanceof ConfigError && err.field === 'nodeName', String(err));
   const c = parseConfigText(noName, 'x', { NODE_NAME: 'node-b', hostname: 'h' });
@@ -191,13 +226,27 @@ t.test('other accepted values', async (t) => {
   t.equal(parseConfigText(minimal('vni: 16777215\n'), 'x', env).vni, 16777215);
   t.equal(parseConfigText(minimal('device: vxlan-overlay01\n'), 'x', env).device, 'vxlan-overlay01');
   t.equal(parseConfigText(minimal('dataplane: { workers: 64 }\n'), 'x', env).dataplane.workers, 64);
-  t.same(parseConfigText(minimal('admin: { listen: "localhost:80" }\n'), 'x', env).admin.listen, { host: 'localhost', port: 80 });
-  t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(parseConfigText(minimal('admin: { listen: "localhost:80" }\n'), 'x', env).admin.listen, {
+    host: 'localhost',
+    port: 80,
+  });
+  t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, {
+    listen: { host: '127.0.0.1', port: 9465 },
+    socket: '/run/vxtun/vxtun.sock',
+  });
   t.same(parseConfigText(minimal('admin: { socket: off }\n'), 'x', env).admin.socket, null, 'admin.socket off');
   t.same(parseConfigText(minimal('admin: { socket: /tmp/x/a.sock }\n'), 'x', env).admin.socket, '/tmp/x/a.sock');
-  t.same(parseConfigText(minimal(`admin: { socket: /${'a'.repeat(106)} }\n`), 'x', env).admin.socket, `/${'a'.repeat(106)}`, '107 bytes');
+  t.same(
+    parseConfigText(minimal(`admin: { socket: /${'a'.repeat(106)} }\n`), 'x', env).admin.socket,
+    `/${'a'.repeat(106)}`,
+    '107 bytes',
+  );
   t.equal(parseConfigText(minimal('subnetFile: /tmp/subnet.env\n'), 'x', env).subnetFile, '/tmp/subnet.env');
-  t.equal(parseConfigText(minimal('vtepMAC: 66:57:0F:F0:5A:20\n'), 'x', env).vtepMAC, '66:57:0f:f0:5a:20', 'equal to the derived MAC');
+  t.equal(
+    parseConfigText(minimal('vtepMAC: 66:57:0F:F0:5A:20\n'), 'x', env).vtepMAC,
+    '66:57:0f:f0:5a:20',
+    'equal to the derived MAC',
+  );
   const local = parseConfigText(withPeers('{ name: node-a, podCIDR: 10.244.0.0/16, publicIP: 10.0.0.1 }'), 'x', env);
   t.equal(local.peers.kind === 'static' && local.peers.static.length, 1, 'a single node owning the whole network');
 });
@@ -211,13 +260,33 @@ interface Bad {
 
 const BAD: Bad[] = [
   // Whole file
-  { name: 'top level is a list', text: '- 1\n- 2\n', field: 'config', message: /expected a mapping at the top level, got a list/ },
+  {
+    name: 'top level is a list',
+    text: '- 1\n- 2\n',
+    field: 'config',
+    message: /expected a mapping at the top level, got a list/,
+  },
   { name: 'empty file', text: '', field: 'config' },
-  { name: 'YAML syntax error', text: 'network: [10.244.0.0/16\n', field: 'config', message: /cannot parse test\.yaml: .*\(line 2, column 1\)$/ },
+  {
+    name: 'YAML syntax error',
+    text: 'network: [10.244.0.0/16\n',
+    field: 'config',
+    message: /cannot parse test\.yaml: .*\(line 2, column 1\)$/,
+  },
   { name: 'duplicate key', text: minimal('port: 1\nport: 2\n'), field: 'config', message: /unique.*line 8, column 1/ },
-  { name: 'two documents', text: `${minimal()}---\n${minimal()}`, field: 'config', message: /more than one YAML document/ },
+  {
+    name: 'two documents',
+    text: `${minimal()}---\n${minimal()}`,
+    field: 'config',
+    message: /more than one YAML document/,
+  },
   { name: 'non-string key', text: minimal('1: x\n'), field: 'config', message: /keys must be strings, got 1/ },
-  { name: 'unresolved alias', text: minimal('port: *p\n'), field: 'config', message: /cannot parse test\.yaml: Unresolved alias/ },
+  {
+    name: 'unresolved alias',
+    text: minimal('port: *p\n'),
+    field: 'config',
+    message: /cannot parse test\.yaml: Unresolved alias/,
+  },
   {
     name: 'alias bomb',
     text: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`,
@@ -226,31 +295,85 @@ const BAD: Bad[] = [
   },
   { name: 'JSON syntax error', text: '{"network": "10.244.0.0/16",}x', field: 'config' },
   // Unknown keys
-  { name: 'misspelled top key', text: minimal('vnl: 1\n'), field: 'vnl', message: /^vnl: unknown key; did you mean 'vni'\?$/ },
+  {
+    name: 'misspelled top key',
+    text: minimal('vnl: 1\n'),
+    field: 'vnl',
+    message: /^vnl: unknown key; did you mean 'vni'\?$/,
+  },
   { name: 'unknown top key', text: minimal('colour: red\n'), field: 'colour', message: /^colour: unknown key$/ },
-  { name: 'misspelled required key', text: 'nodeName: a\nnetwrok: 10.244.0.0/16\n', field: 'netwrok', message: /did you mean 'network'/ },
+  {
+    name: 'misspelled required key',
+    text: 'nodeName: a\nnetwrok: 10.244.0.0/16\n',
+    field: 'netwrok',
+    message: /did you mean 'network'/,
+  },
   { name: '__proto__ key', text: minimal('__proto__: { port: 1 }\n'), field: '__proto__', message: /unknown key/ },
-  { name: 'case differs', text: withPeers('{ name: node-a, podCidr: 10.244.1.0/24, publicIP: 192.168.99.1 }'), field: 'peers.static[0].podCidr', message: /did you mean 'podCIDR'/ },
+  {
+    name: 'case differs',
+    text: withPeers('{ name: node-a, podCidr: 10.244.1.0/24, publicIP: 192.168.99.1 }'),
+    field: 'peers.static[0].podCidr',
+    message: /did you mean 'podCIDR'/,
+  },
   { name: 'unknown underlay key', text: minimal('underlay: { iface: eth0 }\n'), field: 'underlay.iface' },
-  { name: 'unknown offload', text: minimal('dataplane: { offloads: { gso: on } }\n'), field: 'dataplane.offloads.gso', message: /unknown key/ },
-  { name: 'unknown kubernetes key', text: `${HEAD}peers: { kubernetes: { kubeConfig: /x } }\n`, field: 'peers.kubernetes.kubeConfig', message: /did you mean 'kubeconfig'/ },
+  {
+    name: 'unknown offload',
+    text: minimal('dataplane: { offloads: { gso: on } }\n'),
+    field: 'dataplane.offloads.gso',
+    message: /unknown key/,
+  },
+  {
+    name: 'unknown kubernetes key',
+    text: `${HEAD}peers: { kubernetes: { kubeConfig: /x } }\n`,
+    field: 'peers.kubernetes.kubeConfig',
+    message: /did you mean 'kubeconfig'/,
+  },
   // nodeName
   { name: 'empty nodeName', text: minimal().replace('nodeName: node-a', 'nodeName: ""'), field: 'nodeName' },
-  { name: 'long nodeName', text: minimal().replace('nodeName: node-a', `nodeName: ${'a'.repeat(254)}`), field: 'nodeName' },
+  {
+    name: 'long nodeName',
+    text: minimal().replace('nodeName: node-a', `nodeName: ${'a'.repeat(254)}`),
+    field: 'nodeName',
+  },
   { name: 'nodeName a number', text: minimal().replace('nodeName: node-a', 'nodeName: 7'), field: 'nodeName' },
   // network, ipv6Network
   { name: 'network missing', text: `nodeName: node-a\n${PEERS}`, field: 'network', message: /required/ },
-  { name: 'network IPv6', text: minimal().replace('10.244.0.0/16', 'fd10:244::/56'), field: 'network', message: /IPv4 CIDR/ },
-  { name: 'network host bits', text: minimal().replace('10.244.0.0/16', '10.244.1.0/16'), field: 'network', message: /did you mean 10\.244\.0\.0\/16\?/ },
-  { name: 'network garbage', text: minimal().replace('10.244.0.0/16', 'ten'), field: 'network', message: /expected a CIDR like 10\.244\.1\.0\/24, got "ten"/ },
+  {
+    name: 'network IPv6',
+    text: minimal().replace('10.244.0.0/16', 'fd10:244::/56'),
+    field: 'network',
+    message: /IPv4 CIDR/,
+  },
+  {
+    name: 'network host bits',
+    text: minimal().replace('10.244.0.0/16', '10.244.1.0/16'),
+    field: 'network',
+    message: /did you mean 10\.244\.0\.0\/16\?/,
+  },
+  {
+    name: 'network garbage',
+    text: minimal().replace('10.244.0.0/16', 'ten'),
+    field: 'network',
+    message: /expected a CIDR like 10\.244\.1\.0\/24, got "ten"/,
+  },
   { name: 'network everything', text: minimal().replace('10.244.0.0/16', '0.0.0.0/0'), field: 'network' },
   { name: 'network a list', text: minimal().replace('10.244.0.0/16', '[10.244.0.0/16]'), field: 'network' },
   { name: 'ipv6Network IPv4', text: minimal('ipv6Network: 10.0.0.0/8\n'), field: 'ipv6Network', message: /IPv6 CIDR/ },
   // Scalars
-  { name: 'vni quoted', text: minimal('vni: "1"\n'), field: 'vni', message: /^vni: expected an integer 1\.\.16777215, got the string "1"$/ },
+  {
+    name: 'vni quoted',
+    text: minimal('vni: "1"\n'),
+    field: 'vni',
+    message: /^vni: expected an integer 1\.\.16777215, got the string "1"$/,
+  },
   { name: 'vni zero', text: minimal('vni: 0\n'), field: 'vni' },
   { name: 'vni too big', text: minimal('vni: 16777216\n'), field: 'vni' },
-  { name: 'port too big', text: minimal('port: 99999\n'), field: 'port', message: /expected an integer 1\.\.65535, got 99999/ },
+  {
+    name: 'port too big',
+    text: minimal('port: 99999\n'),
+    field: 'port',
+    message: /expected an integer 1\.\.65535, got 99999/,
+  },
   { name: 'port fraction', text: minimal('port: 84.72\n'), field: 'port' },
   { name: 'port null', text: minimal('port:\n'), field: 'port', message: /got nothing/ },
   { name: 'device too long', text: minimal('device: vxtun-0123456789\n'), field: 'device' },
@@ -258,86 +381,314 @@ const BAD: Bad[] = [
   { name: 'device dotdot', text: minimal('device: ".."\n'), field: 'device' },
   { name: 'device space', text: minimal('device: "vx 0"\n'), field: 'device' },
   { name: 'mtu too small', text: minimal('mtu: 500\n'), field: 'mtu', message: /576\.\.65485/ },
-  { name: 'mtu too small for IPv6', text: minimal('ipv6Network: fd10:244::/56\nmtu: 1000\n'), field: 'mtu', message: /1280\.\.65485.*ipv6Network/ },
+  {
+    name: 'mtu too small for IPv6',
+    text: minimal('ipv6Network: fd10:244::/56\nmtu: 1000\n'),
+    field: 'mtu',
+    message: /1280\.\.65485.*ipv6Network/,
+  },
   // Above 65,485 a packet and its VXLAN + Ethernet prefix no longer fit one UDP datagram (issue 14 item 9).
-  { name: 'mtu above the UDP datagram cap', text: minimal('mtu: 65486\n'), field: 'mtu', message: /576\.\.65485, got 65486/ },
+  {
+    name: 'mtu above the UDP datagram cap',
+    text: minimal('mtu: 65486\n'),
+    field: 'mtu',
+    message: /576\.\.65485, got 65486/,
+  },
   { name: 'mtu 65535', text: minimal('mtu: 65535\n'), field: 'mtu', message: /\.\.65485/ },
   { name: 'mtu a string', text: minimal('mtu: "1450"\n'), field: 'mtu' },
   { name: 'vtepMAC multicast', text: minimal('vtepMAC: "01:00:5e:00:00:01"\n'), field: 'vtepMAC', message: /unicast/ },
   { name: 'vtepMAC garbage', text: minimal('vtepMAC: 0a-00-00-00-01-01\n'), field: 'vtepMAC' },
-  { name: 'vtepMAC differs from the local entry', text: minimal('vtepMAC: "0a:00:00:00:09:09"\n'), field: 'vtepMAC', message: /differs/ },
+  {
+    name: 'vtepMAC differs from the local entry',
+    text: minimal('vtepMAC: "0a:00:00:00:09:09"\n'),
+    field: 'vtepMAC',
+    message: /differs/,
+  },
   { name: 'ipMasq a string', text: minimal('ipMasq: "true"\n'), field: 'ipMasq' },
   { name: 'subnetFile a number', text: minimal('subnetFile: 5\n'), field: 'subnetFile' },
   { name: 'subnetFile empty', text: minimal('subnetFile: ""\n'), field: 'subnetFile' },
   // underlay
   { name: 'underlay a string', text: minimal('underlay: eth0\n'), field: 'underlay', message: /expected a mapping/ },
-  { name: 'underlay IPv6', text: minimal('underlay: { publicIP: "2001:db8::1" }\n'), field: 'underlay.publicIP', message: /IPv6 underlay is not supported yet/ },
-  { name: 'underlay IP leading zero', text: minimal('underlay: { publicIP: 192.168.099.1 }\n'), field: 'underlay.publicIP' },
+  {
+    name: 'underlay IPv6',
+    text: minimal('underlay: { publicIP: "2001:db8::1" }\n'),
+    field: 'underlay.publicIP',
+    message: /IPv6 underlay is not supported yet/,
+  },
+  {
+    name: 'underlay IP leading zero',
+    text: minimal('underlay: { publicIP: 192.168.099.1 }\n'),
+    field: 'underlay.publicIP',
+  },
   { name: 'underlay interface bad', text: minimal('underlay: { interface: "eth 0" }\n'), field: 'underlay.interface' },
   // peers
   { name: 'peers missing', text: HEAD, field: 'peers', message: /required/ },
   { name: 'peers empty', text: `${HEAD}peers: {}\n`, field: 'peers', message: /exactly one source/ },
   { name: 'peers both', text: `${HEAD}peers: { static: [], kubernetes: {} }\n`, field: 'peers', message: /both/ },
   { name: 'peers a list', text: `${HEAD}peers: []\n`, field: 'peers' },
-  { name: 'static a mapping', text: `${HEAD}peers: { static: { node-a: 1 } }\n`, field: 'peers.static', message: /expected a list/ },
-  { name: 'static entry a string', text: withPeers(A, 'node-b'), field: 'peers.static[1]', message: /expected a mapping/ },
-  { name: 'peer publicIP loopback', text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 127.0.0.1 }'), field: 'peers.static[1].publicIP', message: /127\.0\.0\.1 is loopback, not an address other nodes can send to/ },
-  { name: 'peer publicIP metadata', text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 169.254.169.254 }'), field: 'peers.static[1].publicIP', message: /169\.254\.169\.254 is link-local, not an address other nodes can send to/ },
-  { name: 'peer publicIP this-network', text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 0.1.2.3 }'), field: 'peers.static[1].publicIP', message: /0\.1\.2\.3 is unspecified, not an address other nodes can send to/ },
-  { name: 'name missing', text: withPeers(A, '{ podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /required/ },
-  { name: 'name empty', text: withPeers(A, '{ name: "", podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /non-empty/ },
-  { name: 'name duplicate', text: withPeers(A, '{ name: node-a, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].name', message: /duplicate.*peers\.static\[0\]\.name/ },
-  { name: 'podCIDR and podCIDRs', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, podCIDRs: [10.244.3.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1]', message: /not both/ },
-  { name: 'no podCIDR', text: withPeers(A, '{ name: b, publicIP: 192.168.99.2 }'), field: 'peers.static[1]', message: /required/ },
-  { name: 'podCIDRs empty', text: withPeers(A, '{ name: b, podCIDRs: [], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
-  { name: 'podCIDRs five', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.3.0/24, 10.244.4.0/24, 10.244.5.0/24, 10.244.6.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
-  { name: 'podCIDRs a string', text: withPeers(A, '{ name: b, podCIDRs: 10.244.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs' },
-  { name: 'podCIDR outside network', text: withPeers(A, '{ name: b, podCIDR: 10.245.2.0/24, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /outside network 10\.244\.0\.0\/16/ },
-  { name: 'podCIDR wider than network', text: withPeers(A, '{ name: b, podCIDR: 10.244.0.0/15, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /outside/ },
-  { name: 'podCIDR host bits', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.1/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[0]', message: /host bits/ },
-  { name: 'IPv6 podCIDR without ipv6Network', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:244:0:2::/64"], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[1]', message: /ipv6Network is not set/ },
-  { name: 'IPv6 podCIDR outside ipv6Network', text: `ipv6Network: fd10:244::/56\n${withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:245:0:2::/64"], publicIP: 192.168.99.2 }')}`, field: 'peers.static[1].podCIDRs[1]', message: /outside ipv6Network/ },
-  { name: 'podCIDRs overlap across peers', text: withPeers(A, '{ name: b, podCIDR: 10.244.1.128/25, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR', message: /overlaps 10\.244\.1\.0\/24 of node-a \(peers\.static\[0\]\.podCIDR\)/ },
-  { name: 'podCIDRs overlap within a peer', text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.2.0/24], publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDRs[1]', message: /overlaps/ },
-  { name: 'podCIDR a number', text: withPeers(A, '{ name: b, podCIDR: 10, publicIP: 192.168.99.2 }'), field: 'peers.static[1].podCIDR' },
-  { name: 'publicIP missing', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24 }'), field: 'peers.static[1].publicIP', message: /required/ },
-  { name: 'publicIP duplicate', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.1 }'), field: 'peers.static[1].publicIP', message: /also the publicIP of node-a/ },
-  { name: 'publicIP IPv6', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "2001:db8::2" }'), field: 'peers.static[1].publicIP', message: /IPv6 underlay is not supported yet/ },
-  { name: 'publicIP multicast', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 239.1.1.1 }'), field: 'peers.static[1].publicIP', message: /unicast/ },
-  { name: 'publicIP a CIDR', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2/24 }'), field: 'peers.static[1].publicIP' },
-  { name: 'vtepMAC duplicate', text: withPeers('{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, vtepMAC: "0a:00:00:00:01:01" }', '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "0A:00:00:00:01:01" }'), field: 'peers.static[1].vtepMAC', message: /also the vtepMAC of node-a/ },
-  { name: 'vtepMAC broadcast', text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "ff:ff:ff:ff:ff:ff" }'), field: 'peers.static[1].vtepMAC', message: /unicast/ },
-  { name: 'no local entry', text: minimal().replace('nodeName: node-a', 'nodeName: node-x'), field: 'peers.static', message: /^peers\.static: no entry named "node-x" \(nodeName\)$/ },
-  { name: 'static empty', text: `${HEAD}peers: { static: [] }\n`, field: 'peers.static', message: /no entry named "node-a"/ },
+  {
+    name: 'static a mapping',
+    text: `${HEAD}peers: { static: { node-a: 1 } }\n`,
+    field: 'peers.static',
+    message: /expected a list/,
+  },
+  {
+    name: 'static entry a string',
+    text: withPeers(A, 'node-b'),
+    field: 'peers.static[1]',
+    message: /expected a mapping/,
+  },
+  {
+    name: 'peer publicIP loopback',
+    text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 127.0.0.1 }'),
+    field: 'peers.static[1].publicIP',
+    message: /127\.0\.0\.1 is loopback, not an address other nodes can send to/,
+  },
+  {
+    name: 'peer publicIP metadata',
+    text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 169.254.169.254 }'),
+    field: 'peers.static[1].publicIP',
+    message: /169\.254\.169\.254 is link-local, not an address other nodes can send to/,
+  },
+  {
+    name: 'peer publicIP this-network',
+    text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 0.1.2.3 }'),
+    field: 'peers.static[1].publicIP',
+    message: /0\.1\.2\.3 is unspecified, not an address other nodes can send to/,
+  },
+  {
+    name: 'name missing',
+    text: withPeers(A, '{ podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].name',
+    message: /required/,
+  },
+  {
+    name: 'name empty',
+    text: withPeers(A, '{ name: "", podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].name',
+    message: /non-empty/,
+  },
+  {
+    name: 'name duplicate',
+    text: withPeers(A, '{ name: node-a, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].name',
+    message: /duplicate.*peers\.static\[0\]\.name/,
+  },
+  {
+    name: 'podCIDR and podCIDRs',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, podCIDRs: [10.244.3.0/24], publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1]',
+    message: /not both/,
+  },
+  {
+    name: 'no podCIDR',
+    text: withPeers(A, '{ name: b, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1]',
+    message: /required/,
+  },
+  {
+    name: 'podCIDRs empty',
+    text: withPeers(A, '{ name: b, podCIDRs: [], publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDRs',
+  },
+  {
+    name: 'podCIDRs five',
+    text: withPeers(
+      A,
+      '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.3.0/24, 10.244.4.0/24, 10.244.5.0/24, 10.244.6.0/24], publicIP: 192.168.99.2 }',
+    ),
+    field: 'peers.static[1].podCIDRs',
+  },
+  {
+    name: 'podCIDRs a string',
+    text: withPeers(A, '{ name: b, podCIDRs: 10.244.2.0/24, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDRs',
+  },
+  {
+    name: 'podCIDR outside network',
+    text: withPeers(A, '{ name: b, podCIDR: 10.245.2.0/24, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDR',
+    message: /outside network 10\.244\.0\.0\/16/,
+  },
+  {
+    name: 'podCIDR wider than network',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.0.0/15, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDR',
+    message: /outside/,
+  },
+  {
+    name: 'podCIDR host bits',
+    text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.1/24], publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDRs[0]',
+    message: /host bits/,
+  },
+  {
+    name: 'IPv6 podCIDR without ipv6Network',
+    text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:244:0:2::/64"], publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDRs[1]',
+    message: /ipv6Network is not set/,
+  },
+  {
+    name: 'IPv6 podCIDR outside ipv6Network',
+    text: `ipv6Network: fd10:244::/56\n${withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, "fd10:245:0:2::/64"], publicIP: 192.168.99.2 }')}`,
+    field: 'peers.static[1].podCIDRs[1]',
+    message: /outside ipv6Network/,
+  },
+  {
+    name: 'podCIDRs overlap across peers',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.1.128/25, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDR',
+    message: /overlaps 10\.244\.1\.0\/24 of node-a \(peers\.static\[0\]\.podCIDR\)/,
+  },
+  {
+    name: 'podCIDRs overlap within a peer',
+    text: withPeers(A, '{ name: b, podCIDRs: [10.244.2.0/24, 10.244.2.0/24], publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDRs[1]',
+    message: /overlaps/,
+  },
+  {
+    name: 'podCIDR a number',
+    text: withPeers(A, '{ name: b, podCIDR: 10, publicIP: 192.168.99.2 }'),
+    field: 'peers.static[1].podCIDR',
+  },
+  {
+    name: 'publicIP missing',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24 }'),
+    field: 'peers.static[1].publicIP',
+    message: /required/,
+  },
+  {
+    name: 'publicIP duplicate',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.1 }'),
+    field: 'peers.static[1].publicIP',
+    message: /also the publicIP of node-a/,
+  },
+  {
+    name: 'publicIP IPv6',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "2001:db8::2" }'),
+    field: 'peers.static[1].publicIP',
+    message: /IPv6 underlay is not supported yet/,
+  },
+  {
+    name: 'publicIP multicast',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 239.1.1.1 }'),
+    field: 'peers.static[1].publicIP',
+    message: /unicast/,
+  },
+  {
+    name: 'publicIP a CIDR',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2/24 }'),
+    field: 'peers.static[1].publicIP',
+  },
+  {
+    name: 'vtepMAC duplicate',
+    text: withPeers(
+      '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, vtepMAC: "0a:00:00:00:01:01" }',
+      '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "0A:00:00:00:01:01" }',
+    ),
+    field: 'peers.static[1].vtepMAC',
+    message: /also the vtepMAC of node-a/,
+  },
+  {
+    name: 'vtepMAC broadcast',
+    text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "ff:ff:ff:ff:ff:ff" }'),
+    field: 'peers.static[1].vtepMAC',
+    message: /unicast/,
+  },
+  {
+    name: 'no local entry',
+    text: minimal().replace('nodeName: node-a', 'nodeName: node-x'),
+    field: 'peers.static',
+    message: /^peers\.static: no entry named "node-x" \(nodeName\)$/,
+  },
+  {
+    name: 'static empty',
+    text: `${HEAD}peers: { static: [] }\n`,
+    field: 'peers.static',
+    message: /no entry named "node-a"/,
+  },
   { name: 'kubernetes a list', text: `${HEAD}peers: { kubernetes: [] }\n`, field: 'peers.kubernetes' },
-  { name: 'annotationPrefix bad', text: `${HEAD}peers: { kubernetes: { annotationPrefix: "Flannel/x" } }\n`, field: 'peers.kubernetes.annotationPrefix' },
-  { name: 'kubeconfig empty', text: `${HEAD}peers: { kubernetes: { kubeconfig: "" } }\n`, field: 'peers.kubernetes.kubeconfig' },
+  {
+    name: 'annotationPrefix bad',
+    text: `${HEAD}peers: { kubernetes: { annotationPrefix: "Flannel/x" } }\n`,
+    field: 'peers.kubernetes.annotationPrefix',
+  },
+  {
+    name: 'kubeconfig empty',
+    text: `${HEAD}peers: { kubernetes: { kubeconfig: "" } }\n`,
+    field: 'peers.kubernetes.kubeconfig',
+  },
   // dataplane, security
-  { name: 'engine unknown', text: minimal('dataplane: { engine: ebpf }\n'), field: 'dataplane.engine', message: /'native' or 'js', got "ebpf"/ },
-  { name: 'workers zero', text: minimal('dataplane: { workers: 0 }\n'), field: 'dataplane.workers', message: /'auto' or an integer 1\.\.64/ },
+  {
+    name: 'engine unknown',
+    text: minimal('dataplane: { engine: ebpf }\n'),
+    field: 'dataplane.engine',
+    message: /'native' or 'js', got "ebpf"/,
+  },
+  {
+    name: 'workers zero',
+    text: minimal('dataplane: { workers: 0 }\n'),
+    field: 'dataplane.workers',
+    message: /'auto' or an integer 1\.\.64/,
+  },
   { name: 'workers 65', text: minimal('dataplane: { workers: 65 }\n'), field: 'dataplane.workers' },
   { name: 'workers quoted', text: minimal('dataplane: { workers: "4" }\n'), field: 'dataplane.workers' },
-  { name: 'offload bad', text: minimal('dataplane: { offloads: { tso: maybe } }\n'), field: 'dataplane.offloads.tso', message: /'auto', 'on' or 'off'/ },
+  {
+    name: 'offload bad',
+    text: minimal('dataplane: { offloads: { tso: maybe } }\n'),
+    field: 'dataplane.offloads.tso',
+    message: /'auto', 'on' or 'off'/,
+  },
   { name: 'offloads a string', text: minimal('dataplane: { offloads: off }\n'), field: 'dataplane.offloads' },
-  { name: 'security yes', text: minimal('security: { checkInnerSource: yes }\n'), field: 'security.checkInnerSource', message: /true or false/ },
+  {
+    name: 'security yes',
+    text: minimal('security: { checkInnerSource: yes }\n'),
+    field: 'security.checkInnerSource',
+    message: /true or false/,
+  },
   { name: 'security a bool', text: minimal('security: false\n'), field: 'security' },
   // admin
   { name: 'admin off shorthand', text: minimal('admin: off\n'), field: 'admin', message: /expected a mapping/ },
   { name: 'admin no port', text: minimal('admin: { listen: "127.0.0.1" }\n'), field: 'admin.listen' },
-  { name: 'admin port 0', text: minimal('admin: { listen: "127.0.0.1:0" }\n'), field: 'admin.listen', message: /port 1\.\.65535/ },
+  {
+    name: 'admin port 0',
+    text: minimal('admin: { listen: "127.0.0.1:0" }\n'),
+    field: 'admin.listen',
+    message: /port 1\.\.65535/,
+  },
   { name: 'admin port too big', text: minimal('admin: { listen: "127.0.0.1:65536" }\n'), field: 'admin.listen' },
   { name: 'admin unbracketed IPv6', text: minimal('admin: { listen: "::1:9465" }\n'), field: 'admin.listen' },
   { name: 'admin hostname', text: minimal('admin: { listen: "myhost:9465" }\n'), field: 'admin.listen' },
   { name: 'admin IPv4 in brackets', text: minimal('admin: { listen: "[127.0.0.1]:9465" }\n'), field: 'admin.listen' },
   { name: 'admin a number', text: minimal('admin: { listen: 9465 }\n'), field: 'admin.listen' },
-  { name: 'admin socket relative', text: minimal('admin: { socket: run/vxtun.sock }\n'), field: 'admin.socket', message: /absolute path/ },
+  {
+    name: 'admin socket relative',
+    text: minimal('admin: { socket: run/vxtun.sock }\n'),
+    field: 'admin.socket',
+    message: /absolute path/,
+  },
   { name: 'admin socket empty', text: minimal('admin: { socket: "" }\n'), field: 'admin.socket' },
   { name: 'admin socket a directory', text: minimal('admin: { socket: /run/vxtun/ }\n'), field: 'admin.socket' },
   { name: 'admin socket a number', text: minimal('admin: { socket: 1 }\n'), field: 'admin.socket' },
-  { name: 'admin socket too long', text: minimal(`admin: { socket: /${'a'.repeat(107)} }\n`), field: 'admin.socket', message: /at most 107 bytes, got 108/ },
-  { name: 'admin unknown key', text: minimal('admin: { sock: /a }\n'), field: 'admin.sock', message: /did you mean 'socket'/ },
+  {
+    name: 'admin socket too long',
+    text: minimal(`admin: { socket: /${'a'.repeat(107)} }\n`),
+    field: 'admin.socket',
+    message: /at most 107 bytes, got 108/,
+  },
+  {
+    name: 'admin unknown key',
+    text: minimal('admin: { sock: /a }\n'),
+    field: 'admin.sock',
+    message: /did you mean 'socket'/,
+  },
   // JSON
-  { name: 'JSON port as string', text: '{"nodeName": "node-a", "network": "10.244.0.0/16", "port": "8472", "peers": {"kubernetes": {}}}', field: 'port', message: /got the string "8472"/ },
+  {
+    name: 'JSON port as string',
+    text: '{"nodeName": "node-a", "network": "10.244.0.0/16", "port": "8472", "peers": {"kubernetes": {}}}',
+    field: 'port',
+    message: /got the string "8472"/,
+  },
 ];
 
 t.test('bad configs', async (t) => {

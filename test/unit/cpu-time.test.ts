@@ -9,9 +9,21 @@ const STAT_6_18 =
   'intr 123 4 5\nctxt 99\n';
 
 const machineCases: { name: string; text: string; want: ReturnType<typeof parseMachineCpu> }[] = [
-  { name: 'Linux 6.x: ten columns', text: STAT_6_18, want: { busy: 1000 + 20 + 3000 + 60 + 700, idle: 40500, steal: 80 } },
-  { name: 'Linux 2.6.9: seven columns, no steal', text: 'cpu  1 2 3 4 5 6 7\n', want: { busy: 1 + 2 + 3 + 6 + 7, idle: 9, steal: 0 } },
-  { name: 'the aggregate line is found after others', text: 'btime 5\ncpu  1 1 1 1 1 1 1 1\n', want: { busy: 5, idle: 2, steal: 1 } },
+  {
+    name: 'Linux 6.x: ten columns',
+    text: STAT_6_18,
+    want: { busy: 1000 + 20 + 3000 + 60 + 700, idle: 40500, steal: 80 },
+  },
+  {
+    name: 'Linux 2.6.9: seven columns, no steal',
+    text: 'cpu  1 2 3 4 5 6 7\n',
+    want: { busy: 1 + 2 + 3 + 6 + 7, idle: 9, steal: 0 },
+  },
+  {
+    name: 'the aggregate line is found after others',
+    text: 'btime 5\ncpu  1 1 1 1 1 1 1 1\n',
+    want: { busy: 5, idle: 2, steal: 1 },
+  },
   { name: 'only per-CPU lines: none', text: 'cpu0 1 2 3 4 5 6 7 8\n', want: undefined },
   { name: 'too few columns', text: 'cpu  1 2 3 4 5 6\n', want: undefined },
   { name: 'a non-numeric column', text: 'cpu  1 2 x 4 5 6 7 8\n', want: undefined },
@@ -38,7 +50,11 @@ t.test('machineCpuDelta: busy seconds, idle share of the runnable time, steal sh
   t.equal(d.busySeconds, 9);
   t.equal(d.idleShare, 100 / 1000);
   t.equal(d.stealShare, 100 / 1100);
-  t.same(machineCpuDelta({ busy: 5, idle: 5, steal: 5 }, { busy: 5, idle: 5, steal: 5 }), { busySeconds: 0, idleShare: 0, stealShare: 0 }, 'no time passed: no division by zero');
+  t.same(
+    machineCpuDelta({ busy: 5, idle: 5, steal: 5 }, { busy: 5, idle: 5, steal: 5 }),
+    { busySeconds: 0, idleShare: 0, stealShare: 0 },
+    'no time passed: no division by zero',
+  );
 });
 
 t.test('the readers agree with a real /proc', async (t) => {
@@ -50,5 +66,8 @@ t.test('the readers agree with a real /proc', async (t) => {
   t.ok(x > 0);
   t.ok(b.busy > a.busy, `the machine was busy: ${b.busy - a.busy} ticks`);
   t.ok(processCpuSeconds(process.pid) > 0, 'this process has used CPU time');
-  t.ok(processCpuSeconds(process.pid) <= process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 + 0.05, 'no more than Node itself counts');
+  t.ok(
+    processCpuSeconds(process.pid) <= process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 + 0.05,
+    'no more than Node itself counts',
+  );
 });

@@ -62,7 +62,16 @@ function start(config: Config): Running {
   let onReady!: (addr: string) => void;
   const ready = new Promise<string>((r) => (onReady = r));
   const done = runDaemon(
-    { config, logger: recordingLogger(logs), native: native.binding, ip: fakeIp(), deviceConf: fakeDeviceConf(), deviceStats: () => undefined, masq: fakeMasq().run, onReady: (i) => onReady(i.adminSocket!) },
+    {
+      config,
+      logger: recordingLogger(logs),
+      native: native.binding,
+      ip: fakeIp(),
+      deviceConf: fakeDeviceConf(),
+      deviceStats: () => undefined,
+      masq: fakeMasq().run,
+      onReady: (i) => onReady(i.adminSocket!),
+    },
     abort.signal,
   );
   return {
@@ -85,68 +94,97 @@ async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 
   }
 }
 
-const tablePeers = (n: FakeNative) => n.tables.at(-1)?.table.peers.map((p) => p.name).sort();
+const tablePeers = (n: FakeNative) =>
+  n.tables
+    .at(-1)
+    ?.table.peers.map((p) => p.name)
+    .sort();
 
-t.test('kubernetes mode: identity from the Node, table from the informer, annotations, subnet file, status', async (t) => {
-  const { api, config } = await setup(t, [ownNode(), peerNode(2)]);
-  const d = start(config);
-  t.teardown(() => d.abort.abort());
-  await d.ready;
-  const opened = d.native.opened[0]!;
-  t.equal(d.native.opened.length, 1, 'one device');
-  t.equal(opened.bindIP, '192.168.99.1', 'bound to the InternalIP (a local address)');
-  const mac = parseMac(opened.vtepMAC)!;
-  t.ok(isUnicast(mac) && isLocallyAdministered(mac), `generated VTEP MAC ${opened.vtepMAC}`);
-  t.ok(d.logs.some((l) => l.msg === 'generated a VTEP MAC'), 'says so');
-  t.same(d.native.tables.at(-1)?.table, {
-    local: ['10.244.1.0/24'],
-    peers: [{ name: 'node-b', publicIP: '192.168.99.2', vtepMAC: '0a:00:00:00:02:01', cidrs: ['10.244.2.0/24'] }],
-  });
-  t.equal(
-    readFileSync(config.subnetFile!, 'utf8'),
-    'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n',
-    'subnet file',
-  );
-  await until(() => ((api.getNode('node-a')!['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-data`] !== undefined, 'annotations');
-  t.same((api.getNode('node-a')!['metadata'] as Json)['annotations'], {
-    [`${PREFIX}/kube-subnet-manager`]: 'true',
-    [`${PREFIX}/backend-type`]: 'vxlan',
-    [`${PREFIX}/backend-data`]: `{"VNI":1,"VtepMAC":"${opened.vtepMAC}"}`,
-    [`${PREFIX}/public-ip`]: '192.168.99.1',
-  });
-  let s = await d.status();
-  t.same(s.controlPlane, { source: 'kubernetes', connected: true, nodes: 2, skipped: 0 }, 'status.controlPlane');
-  t.same([s.podCIDRs, s.vtepMAC, s.publicIP], [['10.244.1.0/24'], opened.vtepMAC, '192.168.99.1']);
-  t.same(s.peers.map((p) => p.name), ['node-b']);
+t.test(
+  'kubernetes mode: identity from the Node, table from the informer, annotations, subnet file, status',
+  async (t) => {
+    const { api, config } = await setup(t, [ownNode(), peerNode(2)]);
+    const d = start(config);
+    t.teardown(() => d.abort.abort());
+    await d.ready;
+    const opened = d.native.opened[0]!;
+    t.equal(d.native.opened.length, 1, 'one device');
+    t.equal(opened.bindIP, '192.168.99.1', 'bound to the InternalIP (a local address)');
+    const mac = parseMac(opened.vtepMAC)!;
+    t.ok(isUnicast(mac) && isLocallyAdministered(mac), `generated VTEP MAC ${opened.vtepMAC}`);
+    t.ok(
+      d.logs.some((l) => l.msg === 'generated a VTEP MAC'),
+      'says so',
+    );
+    t.same(d.native.tables.at(-1)?.table, {
+      local: ['10.244.1.0/24'],
+      peers: [{ name: 'node-b', publicIP: '192.168.99.2', vtepMAC: '0a:00:00:00:02:01', cidrs: ['10.244.2.0/24'] }],
+    });
+    t.equal(
+      readFileSync(config.subnetFile!, 'utf8'),
+      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n',
+      'subnet file',
+    );
+    await until(
+      () =>
+        ((api.getNode('node-a')!['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-data`] !== undefined,
+      'annotations',
+    );
+    t.same((api.getNode('node-a')!['metadata'] as Json)['annotations'], {
+      [`${PREFIX}/kube-subnet-manager`]: 'true',
+      [`${PREFIX}/backend-type`]: 'vxlan',
+      [`${PREFIX}/backend-data`]: `{"VNI":1,"VtepMAC":"${opened.vtepMAC}"}`,
+      [`${PREFIX}/public-ip`]: '192.168.99.1',
+    });
+    let s = await d.status();
+    t.same(s.controlPlane, { source: 'kubernetes', connected: true, nodes: 2, skipped: 0 }, 'status.controlPlane');
+    t.same([s.podCIDRs, s.vtepMAC, s.publicIP], [['10.244.1.0/24'], opened.vtepMAC, '192.168.99.1']);
+    t.same(
+      s.peers.map((p) => p.name),
+      ['node-b'],
+    );
 
-  api.upsertNode(peerNode(3));
-  await until(() => tablePeers(d.native)?.join() === 'node-b,node-c', 'node-c in the table');
-  t.pass('a new Node reaches the table');
-  api.deleteNode('node-b');
-  await until(() => tablePeers(d.native)?.join() === 'node-c', 'node-b gone');
-  t.pass('a deleted Node leaves the table');
-  t.ok(d.native.updates >= 2, `node events reach the addon as incremental updates (${d.native.updates})`);
+    api.upsertNode(peerNode(3));
+    await until(() => tablePeers(d.native)?.join() === 'node-b,node-c', 'node-c in the table');
+    t.pass('a new Node reaches the table');
+    api.deleteNode('node-b');
+    await until(() => tablePeers(d.native)?.join() === 'node-c', 'node-b gone');
+    t.pass('a deleted Node leaves the table');
+    t.ok(d.native.updates >= 2, `node events reach the addon as incremental updates (${d.native.updates})`);
 
-  const tables = d.native.tables.length;
-  await api.stop();
-  await until(async () => (await d.status()).controlPlane?.connected === false, 'disconnected');
-  s = await d.status();
-  t.match(s.controlPlane, { connected: false, lastError: /Premature close|ECONNREFUSED|socket hang up/ }, `status says why: ${s.controlPlane?.lastError}`);
-  t.equal(s.ready, true, 'still ready: forwarding goes on');
-  t.match(formatStatus(s), /^control plane kubernetes: NOT CONNECTED \(.+\), 2 nodes, 0 skipped$/m, '`vxtun status` says so');
-  t.same(s.peers.map((p) => p.name), ['node-c'], 'with the last table');
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(d.native.tables.length, tables, 'no table change during the outage');
-  await api.resume();
-  await until(async () => (await d.status()).controlPlane?.connected === true, 'connected again', 20_000);
-  api.upsertNode(peerNode(4));
-  await until(() => tablePeers(d.native)?.join() === 'node-c,node-d', 'node-d after the outage', 20_000);
-  t.pass('events flow again after the outage');
+    const tables = d.native.tables.length;
+    await api.stop();
+    await until(async () => (await d.status()).controlPlane?.connected === false, 'disconnected');
+    s = await d.status();
+    t.match(
+      s.controlPlane,
+      { connected: false, lastError: /Premature close|ECONNREFUSED|socket hang up/ },
+      `status says why: ${s.controlPlane?.lastError}`,
+    );
+    t.equal(s.ready, true, 'still ready: forwarding goes on');
+    t.match(
+      formatStatus(s),
+      /^control plane kubernetes: NOT CONNECTED \(.+\), 2 nodes, 0 skipped$/m,
+      '`vxtun status` says so',
+    );
+    t.same(
+      s.peers.map((p) => p.name),
+      ['node-c'],
+      'with the last table',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(d.native.tables.length, tables, 'no table change during the outage');
+    await api.resume();
+    await until(async () => (await d.status()).controlPlane?.connected === true, 'connected again', 20_000);
+    api.upsertNode(peerNode(4));
+    await until(() => tablePeers(d.native)?.join() === 'node-c,node-d', 'node-d after the outage', 20_000);
+    t.pass('events flow again after the outage');
 
-  d.abort.abort();
-  await d.done;
-  t.equal(d.native.closed, 1, 'device closed on stop');
-});
+    d.abort.abort();
+    await d.done;
+    t.equal(d.native.closed, 1, 'device closed on stop');
+  },
+);
 
 t.test('restart: the VTEP MAC comes back from our annotation; nodes deleted meanwhile are gone', async (t) => {
   const { api, config } = await setup(t, [ownNode(), peerNode(2), peerNode(3)]);
@@ -163,15 +201,33 @@ t.test('restart: the VTEP MAC comes back from our annotation; nodes deleted mean
   t.teardown(() => second.abort.abort());
   await second.ready;
   t.equal(second.native.opened[0]!.vtepMAC, mac, `same VTEP MAC ${mac}`);
-  t.notOk(second.logs.some((l) => l.msg === 'generated a VTEP MAC'), 'nothing generated');
-  t.same(second.native.tables[0]?.table.peers.map((p) => p.name), ['node-b'], 'the first table already lacks node-c');
-  t.equal(api.requests.filter((r) => r.method === 'PATCH' && r.contentType === 'application/merge-patch+json').length, 1, 'annotations unchanged: not patched again');
+  t.notOk(
+    second.logs.some((l) => l.msg === 'generated a VTEP MAC'),
+    'nothing generated',
+  );
+  t.same(
+    second.native.tables[0]?.table.peers.map((p) => p.name),
+    ['node-b'],
+    'the first table already lacks node-c',
+  );
+  t.equal(
+    api.requests.filter((r) => r.method === 'PATCH' && r.contentType === 'application/merge-patch+json').length,
+    1,
+    'annotations unchanged: not patched again',
+  );
 });
 
 t.test('waiting for the podCIDR: no device until it comes; a stop meanwhile exits cleanly', async (t) => {
   const { api, config } = await setup(t, [ownNode([])]);
   const d = start(config);
-  await until(() => d.logs.some((l) => l.msg === 'waiting for this node in the kubernetes API' && l.fields['reason'] === 'no podCIDR assigned yet'), 'waiting');
+  await until(
+    () =>
+      d.logs.some(
+        (l) =>
+          l.msg === 'waiting for this node in the kubernetes API' && l.fields['reason'] === 'no podCIDR assigned yet',
+      ),
+    'waiting',
+  );
   t.equal(d.native.opened.length, 0, 'no device yet');
   api.patchNode('node-a', { spec: { podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24'] } });
   await d.ready;
@@ -192,7 +248,10 @@ t.test('the API is down at start: vxtun waits and comes up when it answers', asy
   await api.stop();
   const d = start(config);
   t.teardown(() => d.abort.abort());
-  await until(() => d.logs.some((l) => l.level === 'warn' && /ECONNREFUSED/.test(String(l.fields['error']))), 'a connection failure');
+  await until(
+    () => d.logs.some((l) => l.level === 'warn' && /ECONNREFUSED/.test(String(l.fields['error']))),
+    'a connection failure',
+  );
   t.equal(d.native.opened.length, 0, 'no device while we do not know our pod CIDR');
   await api.resume();
   await d.ready;

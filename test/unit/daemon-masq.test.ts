@@ -84,25 +84,51 @@ function start(config: Config, masqOpts: FakeMasqOptions = {}): Run {
   return { done, abort, native, masq, logs, events, ready };
 }
 
-t.test('ipMasq true: installed before the subnet file and ready, removed on a clean stop before the device closes', async (t) => {
-  const { config } = makeConfig(t, true);
-  const d = start(config);
-  t.teardown(() => d.abort.abort());
-  const socket = await d.ready;
-  t.same(d.events, ['nft --version closed=0', 'nft -f - (apply) closed=0', 'ready'], 'probe, one transaction, then ready (no subnet file yet when applied)');
-  t.match(d.masq.nftTable, /ip saddr 10\.244\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade fully-random/, 'IPv4 rules');
-  t.match(d.masq.nftTable, /ip6 saddr != fd10:244::\/56 ip6 daddr fd10:244:0:1::\/64 return/, 'IPv6 rules with the own IPv6 subnet');
-  t.match(readFileSync(config.subnetFile!, 'utf8'), /^FLANNEL_IPMASQ=true$/m, 'subnet.env: vxtun masquerades');
-  t.match(d.logs.find((l) => l.msg === 'masquerading what leaves the cluster network'), { level: 'info', fields: { backend: 'nftables', ipv6Network: 'fd10:244::/56', rules: 10 } }, 'says which backend');
-  const s = await (await unixGet(socket, '/status')).json<Status>();
-  t.same(s.ipMasq, { enabled: true, backend: 'nftables' }, '/status says so');
-  d.abort.abort();
-  await d.done;
-  t.equal(d.events.at(-1), 'nft -f - (script) closed=0 subnet.env', 'removed on stop, while the device was still open');
-  t.equal(d.masq.nftTable, null, 'no vxtun table left');
-  t.equal(d.native.closed, 1, 'device closed');
-  t.ok(d.logs.some((l) => l.msg === 'masquerade rules removed'), 'says so');
-});
+t.test(
+  'ipMasq true: installed before the subnet file and ready, removed on a clean stop before the device closes',
+  async (t) => {
+    const { config } = makeConfig(t, true);
+    const d = start(config);
+    t.teardown(() => d.abort.abort());
+    const socket = await d.ready;
+    t.same(
+      d.events,
+      ['nft --version closed=0', 'nft -f - (apply) closed=0', 'ready'],
+      'probe, one transaction, then ready (no subnet file yet when applied)',
+    );
+    t.match(
+      d.masq.nftTable,
+      /ip saddr 10\.244\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade fully-random/,
+      'IPv4 rules',
+    );
+    t.match(
+      d.masq.nftTable,
+      /ip6 saddr != fd10:244::\/56 ip6 daddr fd10:244:0:1::\/64 return/,
+      'IPv6 rules with the own IPv6 subnet',
+    );
+    t.match(readFileSync(config.subnetFile!, 'utf8'), /^FLANNEL_IPMASQ=true$/m, 'subnet.env: vxtun masquerades');
+    t.match(
+      d.logs.find((l) => l.msg === 'masquerading what leaves the cluster network'),
+      { level: 'info', fields: { backend: 'nftables', ipv6Network: 'fd10:244::/56', rules: 10 } },
+      'says which backend',
+    );
+    const s = await (await unixGet(socket, '/status')).json<Status>();
+    t.same(s.ipMasq, { enabled: true, backend: 'nftables' }, '/status says so');
+    d.abort.abort();
+    await d.done;
+    t.equal(
+      d.events.at(-1),
+      'nft -f - (script) closed=0 subnet.env',
+      'removed on stop, while the device was still open',
+    );
+    t.equal(d.masq.nftTable, null, 'no vxtun table left');
+    t.equal(d.native.closed, 1, 'device closed');
+    t.ok(
+      d.logs.some((l) => l.msg === 'masquerade rules removed'),
+      'says so',
+    );
+  },
+);
 
 t.test('ipMasq true with only iptables: the iptables chains, removed on stop', async (t) => {
   const { config } = makeConfig(t, true);
@@ -143,16 +169,27 @@ t.test('ipMasq false: nothing installed, a stale table removed, nothing done on 
 
 t.test('the backend fails: the start fails (exit 1) with the device closed and no subnet file', async (t) => {
   const { config } = makeConfig(t, true);
-  const d = start(config, { fail: (c) => (c.args[0] === '-f' && c.input?.includes('{') ? { status: 1, stdout: '', stderr: 'Error: Could not process rule: No such file or directory\n' } : undefined) });
+  const d = start(config, {
+    fail: (c) =>
+      c.args[0] === '-f' && c.input?.includes('{')
+        ? { status: 1, stdout: '', stderr: 'Error: Could not process rule: No such file or directory\n' }
+        : undefined,
+  });
   const err = await d.done.catch((e: unknown) => e);
   t.ok(err instanceof DataplaneError, 'a DataplaneError');
-  t.equal((err as Error).message, 'ipMasq: installing masquerade rules with nftables: nft -f -: Error: Could not process rule: No such file or directory');
+  t.equal(
+    (err as Error).message,
+    'ipMasq: installing masquerade rules with nftables: nft -f -: Error: Could not process rule: No such file or directory',
+  );
   t.equal(d.native.closed, 1, 'device closed');
   t.notOk(d.events.includes('ready'), 'never ready');
   t.notOk(existsSync(config.subnetFile!), 'no subnet file');
 
   const none = start(makeConfig(t, true).config, { tools: [] });
-  await t.rejects(none.done, { name: 'DataplaneError', message: /^ipMasq is true but neither nft \(nftables\) nor iptables is installed/ });
+  await t.rejects(none.done, {
+    name: 'DataplaneError',
+    message: /^ipMasq is true but neither nft \(nftables\) nor iptables is installed/,
+  });
   t.equal(none.native.closed, 1, 'no tools: device closed too');
 });
 

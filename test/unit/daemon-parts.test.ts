@@ -25,69 +25,186 @@ const config = (extra: Record<string, unknown> = {}): Config =>
     { hostname: 'x' },
   );
 
-const underlay: Underlay = { publicIP: '192.168.99.1', bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 } };
+const underlay: Underlay = {
+  publicIP: '192.168.99.1',
+  bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+};
 
 t.test('resolveUnderlay: the source’s address when it is ours, else the field that named it', async (t) => {
   const own = { ip: parseIP('192.168.99.1')!, field: 'peers.static' };
   t.same(await resolveUnderlay(fakeIp(), config(), own), underlay, 'the static entry’s address, bound on eth0');
-  t.same(await resolveUnderlay(fakeIp(), config(), undefined), underlay, 'no address known: the default route’s interface');
+  t.same(
+    await resolveUnderlay(fakeIp(), config(), undefined),
+    underlay,
+    'no address known: the default route’s interface',
+  );
   const hint = { ip: parseIP('192.168.99.7')! };
   t.same(await resolveUnderlay(fakeIp(), config(), hint), underlay, 'a hint that is not ours is not used');
   await t.rejects(
     resolveUnderlay(fakeIp(), config(), { ip: parseIP('192.168.99.7')!, field: 'peers.static' }),
-    new ConfigError('peers.static', '192.168.99.7 is not an address of this host; set underlay.interface to bind another address'),
+    new ConfigError(
+      'peers.static',
+      '192.168.99.7 is not an address of this host; set underlay.interface to bind another address',
+    ),
   );
-  await t.rejects(resolveUnderlay(fakeIp(), config({ underlay: { interface: 'eth9' } }), undefined), { name: 'ConfigError', field: 'underlay.interface' });
+  await t.rejects(resolveUnderlay(fakeIp(), config({ underlay: { interface: 'eth9' } }), undefined), {
+    name: 'ConfigError',
+    field: 'underlay.interface',
+  });
 });
 
 t.test('deviceMtu: auto leaves room for the encapsulation; too small is a ConfigError on mtu', async (t) => {
   t.equal(deviceMtu(config(), underlay), 1450);
   t.equal(deviceMtu(config({ mtu: 1400 }), underlay), 1400);
   t.equal(deviceMtu(config({ mtu: 576 }), underlay), 576, 'IPv4 only: 576 is enough');
-  t.throws(() => deviceMtu(config({ mtu: 1000, ipv6Network: 'fd10:244::/56' }), underlay), { name: 'ConfigError', field: 'mtu' }, 'IPv6 needs 1280');
-  t.throws(() => deviceMtu(config(), { ...underlay, bind: { ...underlay.bind, mtu: 600 } }), /mtu: 550 is below 576 \(underlay eth0 has MTU 600\)/);
+  t.throws(
+    () => deviceMtu(config({ mtu: 1000, ipv6Network: 'fd10:244::/56' }), underlay),
+    { name: 'ConfigError', field: 'mtu' },
+    'IPv6 needs 1280',
+  );
+  t.throws(
+    () => deviceMtu(config(), { ...underlay, bind: { ...underlay.bind, mtu: 600 } }),
+    /mtu: 550 is below 576 \(underlay eth0 has MTU 600\)/,
+  );
 });
 
 t.test('offloads: every one not off is asked for; one that is on must be granted', async (t) => {
-  t.same(wantedOffloads(config()), perOffload(() => true), 'auto asks for all');
+  t.same(
+    wantedOffloads(config()),
+    perOffload(() => true),
+    'auto asks for all',
+  );
   for (const o of OFFLOADS) {
     const c = config({ dataplane: { offloads: { [o]: 'off' } } });
-    t.same(wantedOffloads(c), perOffload((k) => k !== o), `${o} off is not asked for`);
+    t.same(
+      wantedOffloads(c),
+      perOffload((k) => k !== o),
+      `${o} off is not asked for`,
+    );
     const on = config({ dataplane: { offloads: { [o]: 'on' } } });
-    t.throws(() => checkRequiredOffloads(on, perOffload((k) => k !== o)), new DataplaneError(`dataplane.offloads.${o} is "on" but this kernel refused it (set it to auto or off)`));
+    t.throws(
+      () =>
+        checkRequiredOffloads(
+          on,
+          perOffload((k) => k !== o),
+        ),
+      new DataplaneError(`dataplane.offloads.${o} is "on" but this kernel refused it (set it to auto or off)`),
+    );
     t.doesNotThrow(() => checkRequiredOffloads(c, NO_OFFLOADS), `${o} off needs nothing`);
   }
   t.doesNotThrow(() => checkRequiredOffloads(config(), NO_OFFLOADS), 'auto goes without');
-  const opts = dataplaneOptions(config({ dataplane: { workers: 3 } }), { vtepMAC: '0a:00:00:00:01:01', underlay, mtu: 1450 });
-  t.same(opts, { device: 'vxtun0', workers: 3, port: 8472, bindIP: '192.168.99.1', mtu: 1450, vni: 1, vtepMAC: '0a:00:00:00:01:01', acceptUnknownVteps: false, checkInnerSource: true });
+  const opts = dataplaneOptions(config({ dataplane: { workers: 3 } }), {
+    vtepMAC: '0a:00:00:00:01:01',
+    underlay,
+    mtu: 1450,
+  });
+  t.same(opts, {
+    device: 'vxtun0',
+    workers: 3,
+    port: 8472,
+    bindIP: '192.168.99.1',
+    mtu: 1450,
+    vni: 1,
+    vtepMAC: '0a:00:00:00:01:01',
+    acceptUnknownVteps: false,
+    checkInnerSource: true,
+  });
 });
 
 t.test('buildStatus: the document /status serves, in its order; upLogFields: the start line', async (t) => {
   const c = config();
-  const facts: NodeFacts = { config: c, vtep: { vtepMAC: '0a:00:00:00:01:01', underlay, mtu: 1450 }, podCIDRs: ['10.244.1.0/24'], workers: 2, dropReasons: ['vni', 'no-route'] };
+  const facts: NodeFacts = {
+    config: c,
+    vtep: { vtepMAC: '0a:00:00:00:01:01', underlay, mtu: 1450 },
+    podCIDRs: ['10.244.1.0/24'],
+    workers: 2,
+    dropReasons: ['vni', 'no-route'],
+  };
   const stats: DataplaneStats = {
-    txPackets: 1, txBytes: 2, txErrors: 3, rxPackets: 4, rxBytes: 5, rxErrors: 6, rxCsumCompleted: 7, rxSuperSplit: 8, rxCoalesced: 9, txTsoSplit: 10,
-    rxSocketDrops: 11, offloads: { ...NO_OFFLOADS, tso: true }, txDrops: { 'no-route': 12 }, rxDrops: { vni: 13 }, captureMatched: 14,
+    txPackets: 1,
+    txBytes: 2,
+    txErrors: 3,
+    rxPackets: 4,
+    rxBytes: 5,
+    rxErrors: 6,
+    rxCsumCompleted: 7,
+    rxSuperSplit: 8,
+    rxCoalesced: 9,
+    txTsoSplit: 10,
+    rxSocketDrops: 11,
+    offloads: { ...NO_OFFLOADS, tso: true },
+    txDrops: { 'no-route': 12 },
+    rxDrops: { vni: 13 },
+    captureMatched: 14,
   };
   const peer = { name: 'node-b', podCIDRs: [], publicIP: parseIP('192.168.99.2')!, vtepMAC: '0a:00:00:00:02:01' };
   const self = { ...peer, name: 'node-a' };
-  const now: NodeNow = { stats, device: { txDropped: 15 }, peers: [self, peer], ready: true, masq: undefined, source: { kind: 'static', state: { connected: true, nodes: 2, skipped: 0 } } };
+  const now: NodeNow = {
+    stats,
+    device: { txDropped: 15 },
+    peers: [self, peer],
+    ready: true,
+    masq: undefined,
+    source: { kind: 'static', state: { connected: true, nodes: 2, skipped: 0 } },
+  };
   const s = buildStatus(facts, now);
-  t.same(Object.keys(s), ['node', 'device', 'mtu', 'vni', 'port', 'publicIP', 'vtepMAC', 'podCIDRs', 'engine', 'workers', 'offloads', 'peers', 'counters', 'ready', 'version', 'ipMasq', 'controlPlane', 'capture']);
+  t.same(Object.keys(s), [
+    'node',
+    'device',
+    'mtu',
+    'vni',
+    'port',
+    'publicIP',
+    'vtepMAC',
+    'podCIDRs',
+    'engine',
+    'workers',
+    'offloads',
+    'peers',
+    'counters',
+    'ready',
+    'version',
+    'ipMasq',
+    'controlPlane',
+    'capture',
+  ]);
   t.same(s.offloads, { tso: 'on', gro: 'off', udpGso: 'off', udpGro: 'off' });
-  t.same(s.peers.map((p) => p.name), ['node-b'], 'ourselves left out');
+  t.same(
+    s.peers.map((p) => p.name),
+    ['node-b'],
+    'ourselves left out',
+  );
   t.same(s.counters, {
-    txPackets: 1, txBytes: 2, rxPackets: 4, rxBytes: 5, txErrors: 3, rxErrors: 6, drops: { vni: 13, 'no-route': 12 },
-    offload: { tsoSplit: 10, coalesced: 9, csumCompleted: 7, superSplit: 8 }, queueDrops: 15, socketDrops: 11,
+    txPackets: 1,
+    txBytes: 2,
+    rxPackets: 4,
+    rxBytes: 5,
+    txErrors: 3,
+    rxErrors: 6,
+    drops: { vni: 13, 'no-route': 12 },
+    offload: { tsoSplit: 10, coalesced: 9, csumCompleted: 7, superSplit: 8 },
+    queueDrops: 15,
+    socketDrops: 11,
   });
   t.same(s.ipMasq, { enabled: false, backend: null }, 'masquerading not set up yet: as configured');
   t.same(s.controlPlane, { source: 'static', connected: true, nodes: 2, skipped: 0 });
   t.same(s.capture, { sessions: 0, packets: 14, dropped: 0 });
-  const js = buildStatus(facts, { ...now, device: undefined, stats: { ...stats, rxSocketDrops: undefined, captureMatched: undefined } });
+  const js = buildStatus(facts, {
+    ...now,
+    device: undefined,
+    stats: { ...stats, rxSocketDrops: undefined, captureMatched: undefined },
+  });
   t.notOk('queueDrops' in js.counters || 'socketDrops' in js.counters || 'capture' in js, 'absent what cannot be read');
   t.same(upLogFields(facts, { ...NO_OFFLOADS, gro: true, udpGro: true }, { socketAddress: '/run/x.sock' }), {
-    device: 'vxtun0', mtu: 1450, bind: '192.168.99.1:8472', publicIP: '192.168.99.1', vtepMAC: '0a:00:00:00:01:01', workers: 2,
-    offloads: 'gro,udpGro', admin: 'off', adminSocket: '/run/x.sock',
+    device: 'vxtun0',
+    mtu: 1450,
+    bind: '192.168.99.1:8472',
+    publicIP: '192.168.99.1',
+    vtepMAC: '0a:00:00:00:01:01',
+    workers: 2,
+    offloads: 'gro,udpGro',
+    admin: 'off',
+    adminSocket: '/run/x.sock',
   });
   t.equal(upLogFields(facts, NO_OFFLOADS, {}).offloads, 'none');
 });

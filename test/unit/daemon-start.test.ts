@@ -38,7 +38,9 @@ function makeConfig(t: Test): Config {
 /** Settles with the run's outcome, or rejects after `ms` (the run hung). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms)),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -50,7 +52,10 @@ interface Started {
   ipCalls: string[][];
 }
 
-function start(config: Config, over: (abort: AbortController, native: FakeNative, ipCalls: string[][]) => Partial<DaemonDeps> = () => ({})): Started {
+function start(
+  config: Config,
+  over: (abort: AbortController, native: FakeNative, ipCalls: string[][]) => Partial<DaemonDeps> = () => ({}),
+): Started {
   const logs: LogLine[] = [];
   const native = fakeNative();
   const abort = new AbortController();
@@ -91,23 +96,32 @@ t.test('a stop while the peer source names the node: nothing is opened', async (
   t.same(s.ipCalls, [], 'no ip command run');
 });
 
-t.test('a stop while the node is being set up ends the run, with the device closed and its routes removed', async (t) => {
-  // The stop comes while the underlay is being resolved: after local(), before the dataplane opens.
-  const s = start(makeConfig(t), (abort, _native, calls) => {
-    const ip = fakeIp(calls);
-    return {
-      ip: async (args) => {
-        if (args.join(' ') === '-j -4 addr show') abort.abort();
-        return ip(args);
-      },
-    };
-  });
-  await within(s.done, 20_000, 'runDaemon');
-  t.equal(s.native.opened.length, 1, 'the dataplane was opened');
-  t.equal(s.native.closed, 1, 'and closed');
-  t.ok(s.ipCalls.some((c) => c.join(' ') === 'route del 10.244.0.0/16 dev vxtun0'), 'the route was removed');
-  t.ok(s.logs.some((l) => l.msg === 'stopped'), 'stopped is logged');
-});
+t.test(
+  'a stop while the node is being set up ends the run, with the device closed and its routes removed',
+  async (t) => {
+    // The stop comes while the underlay is being resolved: after local(), before the dataplane opens.
+    const s = start(makeConfig(t), (abort, _native, calls) => {
+      const ip = fakeIp(calls);
+      return {
+        ip: async (args) => {
+          if (args.join(' ') === '-j -4 addr show') abort.abort();
+          return ip(args);
+        },
+      };
+    });
+    await within(s.done, 20_000, 'runDaemon');
+    t.equal(s.native.opened.length, 1, 'the dataplane was opened');
+    t.equal(s.native.closed, 1, 'and closed');
+    t.ok(
+      s.ipCalls.some((c) => c.join(' ') === 'route del 10.244.0.0/16 dev vxtun0'),
+      'the route was removed',
+    );
+    t.ok(
+      s.logs.some((l) => l.msg === 'stopped'),
+      'stopped is logged',
+    );
+  },
+);
 
 t.test('a dataplane that dies stops the node with its failure', async (t) => {
   let die!: (message: string) => void;
@@ -128,5 +142,8 @@ t.test('a dataplane that dies stops the node with its failure', async (t) => {
   t.type(err, DataplaneError);
   t.equal((err as Error).message, 'dataplane stopped: tx loop: EIO');
   t.equal(s.native.closed, 1, 'the device was closed');
-  t.ok(s.logs.some((l) => l.msg === 'ready'), 'it had been ready');
+  t.ok(
+    s.logs.some((l) => l.msg === 'ready'),
+    'it had been ready',
+  );
 });

@@ -11,13 +11,38 @@ const HEADER =
 const line = (name: string, tx: number[]) => `${name.padStart(6)}: 1000 10 0 0 0 0 0 0 ${tx.join(' ')}\n`;
 
 const cases: { name: string; text: string; device: string; want: { txDropped: number } | undefined }[] = [
-  { name: 'the device among others', text: HEADER + line('lo', [1, 2, 0, 0, 0, 0, 0, 0]) + line('vxtun0', [5, 6, 0, 13690, 0, 0, 0, 0]), device: 'vxtun0', want: { txDropped: 13690 } },
-  { name: 'zero drops', text: HEADER + line('vxtun0', [5, 6, 0, 0, 0, 0, 0, 0]), device: 'vxtun0', want: { txDropped: 0 } },
-  { name: 'a name glued to a large byte count', text: HEADER + 'vxtun0:123456789012 7 0 0 0 0 0 0 9 9 1 77 0 0 0 0\n', device: 'vxtun0', want: { txDropped: 77 } },
-  { name: 'a prefix of another device is not it', text: HEADER + line('vxtun01', [5, 6, 0, 9, 0, 0, 0, 0]), device: 'vxtun0', want: undefined },
+  {
+    name: 'the device among others',
+    text: HEADER + line('lo', [1, 2, 0, 0, 0, 0, 0, 0]) + line('vxtun0', [5, 6, 0, 13690, 0, 0, 0, 0]),
+    device: 'vxtun0',
+    want: { txDropped: 13690 },
+  },
+  {
+    name: 'zero drops',
+    text: HEADER + line('vxtun0', [5, 6, 0, 0, 0, 0, 0, 0]),
+    device: 'vxtun0',
+    want: { txDropped: 0 },
+  },
+  {
+    name: 'a name glued to a large byte count',
+    text: HEADER + 'vxtun0:123456789012 7 0 0 0 0 0 0 9 9 1 77 0 0 0 0\n',
+    device: 'vxtun0',
+    want: { txDropped: 77 },
+  },
+  {
+    name: 'a prefix of another device is not it',
+    text: HEADER + line('vxtun01', [5, 6, 0, 9, 0, 0, 0, 0]),
+    device: 'vxtun0',
+    want: undefined,
+  },
   { name: 'the device absent', text: HEADER + line('lo', [1, 2, 0, 0, 0, 0, 0, 0]), device: 'vxtun0', want: undefined },
   { name: 'a truncated line', text: HEADER + 'vxtun0: 1 2 3 4\n', device: 'vxtun0', want: undefined },
-  { name: 'a non-numeric column', text: HEADER + 'vxtun0: 1 2 3 4 5 6 7 8 9 10 11 x 13 14 15 16\n', device: 'vxtun0', want: undefined },
+  {
+    name: 'a non-numeric column',
+    text: HEADER + 'vxtun0: 1 2 3 4 5 6 7 8 9 10 11 x 13 14 15 16\n',
+    device: 'vxtun0',
+    want: undefined,
+  },
   { name: 'empty text', text: '', device: 'vxtun0', want: undefined },
 ];
 
@@ -25,12 +50,35 @@ for (const c of cases) t.same(parseProcNetDev(c.text, c.device), c.want, c.name)
 
 t.test('vxtun status prints queue drops only when there are some', async (t) => {
   const base: Status = {
-    node: 'node-1', device: 'vxtun0', mtu: 1450, vni: 1, port: 8472, publicIP: '192.168.99.1', vtepMAC: '02:00:00:00:00:01',
-    podCIDRs: ['10.244.1.0/24'], engine: 'native', workers: 2, offloads: perOffload(() => 'on'),
-    peers: [], ready: true, version: '0.1.0',
-    counters: { txPackets: 1, txBytes: 2, rxPackets: 3, rxBytes: 4, txErrors: 0, rxErrors: 0, drops: {}, offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 } },
+    node: 'node-1',
+    device: 'vxtun0',
+    mtu: 1450,
+    vni: 1,
+    port: 8472,
+    publicIP: '192.168.99.1',
+    vtepMAC: '02:00:00:00:00:01',
+    podCIDRs: ['10.244.1.0/24'],
+    engine: 'native',
+    workers: 2,
+    offloads: perOffload(() => 'on'),
+    peers: [],
+    ready: true,
+    version: '0.1.0',
+    counters: {
+      txPackets: 1,
+      txBytes: 2,
+      rxPackets: 3,
+      rxBytes: 4,
+      txErrors: 0,
+      rxErrors: 0,
+      drops: {},
+      offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 },
+    },
   };
   t.notMatch(formatStatus(base), /queue drops/, 'unknown: no line');
   t.notMatch(formatStatus({ ...base, counters: { ...base.counters, queueDrops: 0 } }), /queue drops/, 'zero: no line');
-  t.match(formatStatus({ ...base, counters: { ...base.counters, queueDrops: 42 } }), /^queue drops 42 \(the device's transmit queue was full/m);
+  t.match(
+    formatStatus({ ...base, counters: { ...base.counters, queueDrops: 42 } }),
+    /^queue drops 42 \(the device's transmit queue was full/m,
+  );
 });

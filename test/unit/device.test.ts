@@ -37,7 +37,10 @@ t.test('a non-default MLD version is restored as it was', async (t) => {
 });
 
 t.test('not a router, or no IPv6: only IFF_MULTICAST is cleared, no setting is written', async (t) => {
-  for (const values of [{ 'vxtun0/forwarding': '0', 'vxtun0/force_mld_version': '0' }, {}] as Record<string, string>[]) {
+  for (const values of [{ 'vxtun0/forwarding': '0', 'vxtun0/force_mld_version': '0' }, {}] as Record<
+    string,
+    string
+  >[]) {
     const log: string[] = [];
     await quietMulticast(ipInto(log), fakeDeviceConf(values, log), 'vxtun0');
     t.same(log, [OFF], JSON.stringify(values));
@@ -51,16 +54,19 @@ t.test('the settings are restored when clearing the flag fails', async (t) => {
   t.same(conf.values, { 'vxtun0/forwarding': '1', 'vxtun0/force_mld_version': '0' });
 });
 
-t.test('a read-only /proc/sys does not stop the start: IFF_MULTICAST is still cleared, and the result says why', async (t) => {
-  const log: string[] = [];
-  const conf = fakeDeviceConf({ 'vxtun0/forwarding': '1', 'vxtun0/force_mld_version': '0' }, log);
-  conf.set = async (device, key) => {
-    throw new Error(`writing /proc/sys/net/ipv6/conf/${device}/${key}: EROFS`);
-  };
-  const problem = await quietMulticast(ipInto(log), conf, 'vxtun0');
-  t.match(problem, /could not leave the all-routers group ff02::2 \(writing .*force_mld_version: EROFS\)/);
-  t.same(log, [OFF]);
-});
+t.test(
+  'a read-only /proc/sys does not stop the start: IFF_MULTICAST is still cleared, and the result says why',
+  async (t) => {
+    const log: string[] = [];
+    const conf = fakeDeviceConf({ 'vxtun0/forwarding': '1', 'vxtun0/force_mld_version': '0' }, log);
+    conf.set = async (device, key) => {
+      throw new Error(`writing /proc/sys/net/ipv6/conf/${device}/${key}: EROFS`);
+    };
+    const problem = await quietMulticast(ipInto(log), conf, 'vxtun0');
+    t.match(problem, /could not leave the all-routers group ff02::2 \(writing .*force_mld_version: EROFS\)/);
+    t.same(log, [OFF]);
+  },
+);
 
 t.test('settings changed before a failure are restored', async (t) => {
   const log: string[] = [];

@@ -51,14 +51,28 @@ t.test('dropDeltas: only reasons that grew, rx then tx', async (t) => {
   ]);
   t.same(dropDeltas(b, b), [], 'nothing grew, nothing to say');
   const reset: DropSnapshot = { rx: { ...a.rx, 'unknown-vtep': 2 }, tx: { 'no-route': 0 } };
-  t.same(dropDeltas(b, reset), [{ direction: 'rx', reason: 'unknown-vtep', count: 2 }], 'a counter that went down counts from zero');
-  t.same(dropDeltas({ rx: {}, tx: {} }, { rx: { vni: 3 }, tx: {} }), [{ direction: 'rx', reason: 'vni', count: 3 }], 'a new reason counts from zero');
+  t.same(
+    dropDeltas(b, reset),
+    [{ direction: 'rx', reason: 'unknown-vtep', count: 2 }],
+    'a counter that went down counts from zero',
+  );
+  t.same(
+    dropDeltas({ rx: {}, tx: {} }, { rx: { vni: 3 }, tx: {} }),
+    [{ direction: 'rx', reason: 'vni', count: 3 }],
+    'a new reason counts from zero',
+  );
 });
 
 t.test('dropLine wording', async (t) => {
-  t.equal(dropLine({ direction: 'rx', reason: 'unknown-vtep', count: 7 }, 10_000), 'dropped 7 datagrams: unknown-vtep (last 10 s)');
+  t.equal(
+    dropLine({ direction: 'rx', reason: 'unknown-vtep', count: 7 }, 10_000),
+    'dropped 7 datagrams: unknown-vtep (last 10 s)',
+  );
   t.equal(dropLine({ direction: 'rx', reason: 'short', count: 1 }, 10_000), 'dropped 1 datagram: short (last 10 s)');
-  t.equal(dropLine({ direction: 'tx', reason: 'no-route', count: 3 }, 2_500), 'dropped 3 packets: no-route (last 2.5 s)');
+  t.equal(
+    dropLine({ direction: 'tx', reason: 'no-route', count: 3 }, 2_500),
+    'dropped 3 packets: no-route (last 2.5 s)',
+  );
   t.equal(dropLine({ direction: 'rx', reason: 'vni', count: 2 }, 250), 'dropped 2 datagrams: vni (last 250 ms)');
 });
 
@@ -75,7 +89,10 @@ t.test('one line per grown reason per interval, however many drops', async (t) =
   // A flood: 100 000 unknown-vtep drops and 3 spoofed ones within one interval.
   cur = { rx: { ...cur.rx, 'unknown-vtep': 100_000, 'spoofed-source': 3 }, tx: cur.tx };
   clock.tick();
-  t.same(lines, ['warn dropped 100000 datagrams: unknown-vtep (last 10 s)', 'warn dropped 3 datagrams: spoofed-source (last 10 s)']);
+  t.same(lines, [
+    'warn dropped 100000 datagrams: unknown-vtep (last 10 s)',
+    'warn dropped 3 datagrams: spoofed-source (last 10 s)',
+  ]);
 
   lines.length = 0;
   clock.tick();
@@ -83,7 +100,11 @@ t.test('one line per grown reason per interval, however many drops', async (t) =
 
   cur = { rx: { ...cur.rx, 'unknown-vtep': 100_004 }, tx: { 'no-route': 1 } };
   clock.tick();
-  t.same(lines, ['warn dropped 4 datagrams: unknown-vtep (last 10 s)', 'warn dropped 1 packet: no-route (last 10 s)'], 'counts per interval, not totals');
+  t.same(
+    lines,
+    ['warn dropped 4 datagrams: unknown-vtep (last 10 s)', 'warn dropped 1 packet: no-route (last 10 s)'],
+    'counts per interval, not totals',
+  );
 
   log.stop();
   t.ok(clock.cleared, 'stop clears the timer');

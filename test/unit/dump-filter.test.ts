@@ -4,7 +4,10 @@ import { compileDumpFilter, parseDumpFilter } from '../../src/dump/filter.js';
 import { UsageError } from '../../src/errors.js';
 
 // 10.244.1.2:40000 → 10.244.2.2:5201 TCP SYN; ICMP echo; an IPv6 UDP packet.
-const tcp = Buffer.from('45000028000040004006000' + '00af401020af40202' + '9c4014510000000000000000500200000000000', 'hex');
+const tcp = Buffer.from(
+  '45000028000040004006000' + '00af401020af40202' + '9c4014510000000000000000500200000000000',
+  'hex',
+);
 const icmp = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 const udp6 = Buffer.alloc(48);
 udp6[0] = 0x60;
@@ -15,7 +18,16 @@ udp6.writeUInt16BE(53, 40);
 udp6.writeUInt16BE(1234, 42);
 
 const rec = (packet: Buffer, over: Partial<CaptureRecord> = {}): CaptureRecord => ({
-  tsNs: 0n, dir: 'tx', verdict: 'forward', peer: 'node-2', vtep: '192.168.99.2', worker: 0, prefix: null, packet, origLen: packet.length, ...over,
+  tsNs: 0n,
+  dir: 'tx',
+  verdict: 'forward',
+  peer: 'node-2',
+  vtep: '192.168.99.2',
+  worker: 0,
+  prefix: null,
+  packet,
+  origLen: packet.length,
+  ...over,
 });
 
 const cases: [string, CaptureRecord, boolean][] = [
@@ -129,6 +141,9 @@ t.equal(hexOf('verdict Upper', ['Upper']), '01', 'the word is lower-cased, the r
 
 const huge = new Array(300).fill('host fd00::1').join(' or ');
 t.doesNotThrow(() => parseDumpFilter(huge), 'the reference has no length limit');
-t.throws(() => compileDumpFilter(huge, REASONS), { name: 'UsageError', message: /too long for the native capture filter \(5399 bytes of program, at most 4096\)/ });
+t.throws(() => compileDumpFilter(huge, REASONS), {
+  name: 'UsageError',
+  message: /too long for the native capture filter \(5399 bytes of program, at most 4096\)/,
+});
 const deep = `${'( tx or '.repeat(200)}rx${' )'.repeat(200)}`;
 t.equal(compileDumpFilter(deep, REASONS).length, 401, 'deep nesting compiles (the stack stays shallow)');

@@ -15,7 +15,8 @@ const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff000000
 /** A capture stream: header, `whole` packet blocks, then the first `cut` bytes of one more, and the stream stays open. */
 function stream(whole: number, cut: number): { bytes: Buffer; completeLen: number } {
   const blocks = [pcapngHeader()];
-  for (let i = 0; i < whole; i++) blocks.push(enhancedPacketBlock(1_700_000_000_000_000_000n + BigInt(i), ICMP, ICMP.length, `dir=tx n=${i}`));
+  for (let i = 0; i < whole; i++)
+    blocks.push(enhancedPacketBlock(1_700_000_000_000_000_000n + BigInt(i), ICMP, ICMP.length, `dir=tx n=${i}`));
   const completeLen = blocks.reduce((n, b) => n + b.length, 0);
   const last = enhancedPacketBlock(1_800_000_000_000_000_000n, ICMP, ICMP.length, 'dir=tx n=last');
   return { bytes: Buffer.concat([...blocks, last.subarray(0, cut)]), completeLen };
@@ -61,14 +62,27 @@ for (const cut of [3, 8, 30]) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'x.pcapng');
     const abort = new AbortController();
-    const done = runDump({ socket, write: file, filter: [] }, { line: () => {}, status: () => {}, stdout: new PassThrough(), signal: abort.signal });
+    const done = runDump(
+      { socket, write: file, filter: [] },
+      { line: () => {}, status: () => {}, stdout: new PassThrough(), signal: abort.signal },
+    );
     await until(() => sent, 'the stream');
-    await until(() => { try { return readFileSync(file).length >= completeLen; } catch { return false; } }, 'the whole blocks on disk');
+    await until(() => {
+      try {
+        return readFileSync(file).length >= completeLen;
+      } catch {
+        return false;
+      }
+    }, 'the whole blocks on disk');
     await new Promise((r) => setTimeout(r, 100)); // the partial block has arrived too
     abort.abort();
     const r = await done;
     const saved = readFileSync(file);
-    t.equal(saved.length, completeLen, `the file ends at the last whole block (${saved.length} bytes kept of ${bytes.length} received)`);
+    t.equal(
+      saved.length,
+      completeLen,
+      `the file ends at the last whole block (${saved.length} bytes kept of ${bytes.length} received)`,
+    );
     t.same(saved, bytes.subarray(0, completeLen), 'byte for byte what the daemon sent');
     const packets = new PcapngReader().push(saved);
     t.equal(packets.length, 5, 'it reads back as 5 packets');
@@ -83,7 +97,10 @@ t.test('-w - (stdout) stopped mid-block: the stream carries only whole blocks', 
   const got: Buffer[] = [];
   out.on('data', (b: Buffer) => got.push(b));
   const abort = new AbortController();
-  const done = runDump({ socket, write: '-', filter: [] }, { line: () => {}, status: () => {}, stdout: out, signal: abort.signal });
+  const done = runDump(
+    { socket, write: '-', filter: [] },
+    { line: () => {}, status: () => {}, stdout: out, signal: abort.signal },
+  );
   await until(() => Buffer.concat(got).length >= completeLen, 'the whole blocks on stdout');
   await new Promise((r) => setTimeout(r, 100));
   abort.abort();

@@ -72,11 +72,16 @@ t.test('admin.listen: "off", the shape message names the field and the examples'
     message: 'admin.listen: expected "HOST:PORT" (like 127.0.0.1:9465 or [::1]:9465) or "off", got "127.0.0.1"',
   });
   t.throws(() => parseListenAddress(9465, 'admin.listen'), { message: /or "off", got 9465$/ });
-  t.throws(() => parseListenAddress('127.0.0.1:0', 'admin.listen'), { message: 'admin.listen: expected a port 1..65535 after ":", got "0"' });
+  t.throws(() => parseListenAddress('127.0.0.1:0', 'admin.listen'), {
+    message: 'admin.listen: expected a port 1..65535 after ":", got "0"',
+  });
 });
 
 t.test('splitHostPort: the same rules, a UsageError naming the text', async (t) => {
   t.same(splitHostPort('[fd00::0001]:80'), { host: 'fd00::1', port: 80 });
   t.throws(() => splitHostPort('127.0.0.1'), new UsageError('"127.0.0.1": expected HOST:PORT or [IPv6]:PORT'));
-  t.throws(() => splitHostPort('example.com:80'), { name: 'UsageError', message: /"example\.com:80": expected an IPv4 address/ });
+  t.throws(() => splitHostPort('example.com:80'), {
+    name: 'UsageError',
+    message: /"example\.com:80": expected an IPv4 address/,
+  });
 });

@@ -17,8 +17,16 @@ const script = read('deploy/build-image.sh');
 
 /** The instructions of a file's last stage (the image that ships), continuation lines joined. */
 function lastStage(text: string): string[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const from = lines.map((l, i) => (/^FROM /i.test(l) ? i : -1)).filter((i) => i >= 0).pop() ?? 0;
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const from =
+    lines
+      .map((l, i) => (/^FROM /i.test(l) ? i : -1))
+      .filter((i) => i >= 0)
+      .pop() ?? 0;
   return lines.slice(from + 1);
 }
 
@@ -43,10 +51,18 @@ function copyTargets(text: string): string[] {
 
 t.test('Dockerfile and Containerfile lay the app out the same way', async (t) => {
   t.same(copyTargets(containerfile), copyTargets(dockerfile), 'same COPY destinations');
-  t.same(copyTargets(dockerfile), ['/opt/vxtun/build/Release/vxtun.node', '/opt/vxtun/dist', '/opt/vxtun/node_modules', '/opt/vxtun/package.json']);
+  t.same(copyTargets(dockerfile), [
+    '/opt/vxtun/build/Release/vxtun.node',
+    '/opt/vxtun/dist',
+    '/opt/vxtun/node_modules',
+    '/opt/vxtun/package.json',
+  ]);
   const startup = (text: string) => lastStage(text).filter((l) => /^(ENTRYPOINT|CMD) /.test(l));
   t.same(startup(containerfile), startup(dockerfile), 'same ENTRYPOINT and CMD');
-  t.same(startup(dockerfile), ['ENTRYPOINT ["node", "/opt/vxtun/dist/cli.js"]', 'CMD ["run", "--config", "/etc/vxtun/config.yaml"]']);
+  t.same(startup(dockerfile), [
+    'ENTRYPOINT ["node", "/opt/vxtun/dist/cli.js"]',
+    'CMD ["run", "--config", "/etc/vxtun/config.yaml"]',
+  ]);
   t.notMatch(lastStage(containerfile).join('\n'), /^RUN /m, 'the Containerfile runs nothing at build time');
 });
 
@@ -61,19 +77,22 @@ t.test('the debootstrapped base carries the packages the Dockerfile installs', a
   t.ok(debootstrapped.includes('ca-certificates'), 'ca-certificates (the node image has them too)');
 });
 
-t.test('build-image.sh: bash syntax, unknown arguments are refused with exit 2, --help says what it does', async (t) => {
-  execFileSync('bash', ['-n', join(root, 'deploy/build-image.sh')]);
-  const bad = spawnSync('bash', [join(root, 'deploy/build-image.sh'), '--bogus'], { encoding: 'utf8' });
-  t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown argument: --bogus/);
-  const help = spawnSync('bash', [join(root, 'deploy/build-image.sh'), '--help'], { encoding: 'utf8' });
-  t.equal(help.status, 0);
-  t.match(help.stdout, /--skip-build/);
-  t.match(help.stdout, /--podman/);
-  t.match(help.stdout, /CONTAINERS_STORAGE_CONF/);
-  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-  t.equal(pkg.scripts['image'], 'bash deploy/build-image.sh', 'npm run image runs it');
-});
+t.test(
+  'build-image.sh: bash syntax, unknown arguments are refused with exit 2, --help says what it does',
+  async (t) => {
+    execFileSync('bash', ['-n', join(root, 'deploy/build-image.sh')]);
+    const bad = spawnSync('bash', [join(root, 'deploy/build-image.sh'), '--bogus'], { encoding: 'utf8' });
+    t.equal(bad.status, 2);
+    t.match(bad.stderr, /unknown argument: --bogus/);
+    const help = spawnSync('bash', [join(root, 'deploy/build-image.sh'), '--help'], { encoding: 'utf8' });
+    t.equal(help.status, 0);
+    t.match(help.stdout, /--skip-build/);
+    t.match(help.stdout, /--podman/);
+    t.match(help.stdout, /CONTAINERS_STORAGE_CONF/);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    t.equal(pkg.scripts['image'], 'bash deploy/build-image.sh', 'npm run image runs it');
+  },
+);
 
 t.test('podman sandbox: configs point into its directory; mounts below it are found, deepest first', async (t) => {
   const s = storageConf('/tmp/x');
@@ -83,7 +102,8 @@ t.test('podman sandbox: configs point into its directory; mounts below it are fo
   const c = containersConf('/tmp/x');
   t.match(c, /runtime = "runc"/);
   t.match(c, /default_ulimits = \["nofile=/);
-  for (const m of c.matchAll(/^\w+ = "(\/[^"]*)"$/gm)) t.ok(m[1]!.startsWith('/tmp/x/'), `${m[0]} is inside the sandbox`);
+  for (const m of c.matchAll(/^\w+ = "(\/[^"]*)"$/gm))
+    t.ok(m[1]!.startsWith('/tmp/x/'), `${m[0]} is inside the sandbox`);
   const info = [
     '22 1 8:1 / / rw - ext4 /dev/vda rw',
     '23 22 0:5 / /tmp/x/storage/vfs/dir rw - tmpfs tmpfs rw',
@@ -92,5 +112,9 @@ t.test('podman sandbox: configs point into its directory; mounts below it are fo
     '26 22 0:8 / /tmp/x rw - tmpfs tmpfs rw',
     '',
   ].join('\n');
-  t.same(mountsUnder(info, '/tmp/x'), ['/tmp/x/storage/vfs/dir/a b/shm', '/tmp/x/storage/vfs/dir'], 'not /tmp/x itself, not /tmp/xy');
+  t.same(
+    mountsUnder(info, '/tmp/x'),
+    ['/tmp/x/storage/vfs/dir/a b/shm', '/tmp/x/storage/vfs/dir'],
+    'not /tmp/x itself, not /tmp/xy',
+  );
 });

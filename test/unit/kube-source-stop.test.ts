@@ -82,7 +82,11 @@ const CASES: Case[] = [
     run: true,
     async setup(api, child) {
       await child.waitFor(/"event":"local"/, 30_000);
-      await until(() => got(api, (r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'), 30_000, 'the condition patch');
+      await until(
+        () => got(api, (r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'),
+        30_000,
+        'the condition patch',
+      );
     },
   },
   {
@@ -90,7 +94,11 @@ const CASES: Case[] = [
     run: false,
     async setup(api) {
       api.hold.add('list');
-      await until(() => got(api, (r) => r.method === 'GET' && r.query['watch'] === undefined), 30_000, 'the list request');
+      await until(
+        () => got(api, (r) => r.method === 'GET' && r.query['watch'] === undefined),
+        30_000,
+        'the list request',
+      );
     },
   },
   {
@@ -145,7 +153,15 @@ t.test('a stopped source leaves nothing running', async (t) => {
   );
   for (const { c, code, ms, output } of results) {
     const still = /"event":"still-active".*/.exec(output)?.[0];
-    t.equal(code, 0, `stopped while ${c.name}: the process exited by itself (${code === 'hung' ? `still running after ${EXIT_DEADLINE_MS} ms: ${still ?? ''}` : `${ms} ms`})`);
-    t.notMatch(output, /"event":"still-active"/, `stopped while ${c.name}: nothing was still active 3 s after the stop`);
+    t.equal(
+      code,
+      0,
+      `stopped while ${c.name}: the process exited by itself (${code === 'hung' ? `still running after ${EXIT_DEADLINE_MS} ms: ${still ?? ''}` : `${ms} ms`})`,
+    );
+    t.notMatch(
+      output,
+      /"event":"still-active"/,
+      `stopped while ${c.name}: nothing was still active 3 s after the stop`,
+    );
   }
 });

@@ -26,7 +26,8 @@ async function server(t: Test, nodes: Json[] = [own(), flannelNode(2)]): Promise
 }
 
 const watches = (api: FakeApiServer) => api.requests.filter((r) => r.query['watch'] === 'true');
-const lists = (api: FakeApiServer) => api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/nodes' && r.query['watch'] === undefined);
+const lists = (api: FakeApiServer) =>
+  api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/nodes' && r.query['watch'] === undefined);
 
 t.test('local() waits for our pod CIDR, then run() delivers add, update and delete', async (t) => {
   const api = await server(t, [own({ podCIDRs: [] }), flannelNode(2)]);
@@ -34,7 +35,12 @@ t.test('local() waits for our pod CIDR, then run() delivers add, update and dele
   t.teardown(() => h.stop());
   let resolved = false;
   const local = h.local().then((l) => ((resolved = true), l));
-  await h.until(() => h.logs.some((l) => l.msg === 'waiting for this node in the kubernetes API' && l.fields['reason'] === 'no podCIDR assigned yet'));
+  await h.until(() =>
+    h.logs.some(
+      (l) =>
+        l.msg === 'waiting for this node in the kubernetes API' && l.fields['reason'] === 'no podCIDR assigned yet',
+    ),
+  );
   t.notOk(resolved, 'no pod CIDR: still waiting');
   api.patchNode('node-a', { spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] } });
   const l = await local;
@@ -53,7 +59,10 @@ t.test('local() waits for our pod CIDR, then run() delivers add, update and dele
   h.run();
   const first = await h.snapshot((p) => p.some((x) => x.name === 'node-b'));
   const b = first.find((p) => p.name === 'node-b')!;
-  t.same([b.podCIDRs.map(String), b.publicIP.text, b.vtepMAC], [['10.244.2.0/24'], '192.168.99.2', '0a:00:00:00:02:01']);
+  t.same(
+    [b.podCIDRs.map(String), b.publicIP.text, b.vtepMAC],
+    [['10.244.2.0/24'], '192.168.99.2', '0a:00:00:00:02:01'],
+  );
 
   api.upsertNode(flannelNode(3));
   await h.snapshot((p) => names(p).includes('node-c'));
@@ -66,69 +75,111 @@ t.test('local() waits for our pod CIDR, then run() delivers add, update and dele
   t.pass('delete reaches the snapshot');
 
   const before = h.snapshots.length;
-  api.patchNode('node-b', { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date().toISOString() }] } });
+  api.patchNode('node-b', {
+    status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date().toISOString() }] },
+  });
   await new Promise((r) => setTimeout(r, 200));
   t.equal(h.snapshots.length, before, 'a heartbeat (nothing the table uses) makes no snapshot');
   t.same(h.source.state(), { connected: true, nodes: 2, skipped: 0 }, 'state');
 });
 
-t.test('our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge, both on nodes/status', async (t) => {
-  const api = await server(t);
-  const h = startHarness(api.url);
-  t.teardown(() => h.stop());
-  await h.local();
-  h.run({ vtepMAC: '0a:11:22:33:44:55' });
-  await h.until(() => api.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'the condition patch');
-  const patches = api.requests.filter((r) => r.method === 'PATCH');
-  t.equal(patches.length, 2, 'two patches (none refused: the fake server answers 403 to PATCH nodes/NAME, as RBAC does)');
-  t.equal(patches[0]!.path, '/api/v1/nodes/node-a/status', 'annotations through the status subresource (RBAC: nodes/status patch only)');
-  t.equal(patches[0]!.contentType, 'application/merge-patch+json', 'annotations: JSON merge patch');
-  t.same(
-    patches[0]!.body,
-    {
-      metadata: {
-        annotations: {
-          'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-          'flannel.alpha.coreos.com/backend-type': 'vxlan',
-          'flannel.alpha.coreos.com/backend-data': '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55"}',
-          'flannel.alpha.coreos.com/public-ip': '192.168.99.1',
+t.test(
+  'our node: flannel-format annotations by merge patch, NetworkUnavailable=False by strategic merge, both on nodes/status',
+  async (t) => {
+    const api = await server(t);
+    const h = startHarness(api.url);
+    t.teardown(() => h.stop());
+    await h.local();
+    h.run({ vtepMAC: '0a:11:22:33:44:55' });
+    await h.until(
+      () =>
+        api.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json'),
+      5_000,
+      'the condition patch',
+    );
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    t.equal(
+      patches.length,
+      2,
+      'two patches (none refused: the fake server answers 403 to PATCH nodes/NAME, as RBAC does)',
+    );
+    t.equal(
+      patches[0]!.path,
+      '/api/v1/nodes/node-a/status',
+      'annotations through the status subresource (RBAC: nodes/status patch only)',
+    );
+    t.equal(patches[0]!.contentType, 'application/merge-patch+json', 'annotations: JSON merge patch');
+    t.same(
+      patches[0]!.body,
+      {
+        metadata: {
+          annotations: {
+            'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+            'flannel.alpha.coreos.com/backend-type': 'vxlan',
+            'flannel.alpha.coreos.com/backend-data': '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55"}',
+            'flannel.alpha.coreos.com/public-ip': '192.168.99.1',
+          },
         },
       },
-    },
-    'exactly the four flannel annotations',
-  );
-  t.equal(patches[1]!.path, '/api/v1/nodes/node-a/status');
-  t.equal(patches[1]!.contentType, 'application/strategic-merge-patch+json', 'condition: strategic merge patch');
-  const stored = api.getNode('node-a')!;
-  const conds = (stored['status'] as Json)['conditions'] as Json[];
-  t.match(conds.find((c) => c['type'] === 'NetworkUnavailable'), { status: 'False', reason: 'VxtunIsUp' });
-  t.ok(conds.some((c) => c['type'] === 'Ready'), 'the other conditions stay');
-  t.equal(
-    ((stored['metadata'] as Json)['annotations'] as Json)['flannel.alpha.coreos.com/backend-data'],
-    '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55"}',
-  );
-  // Our own node, annotated now, is in the snapshot like any other.
-  await h.snapshot((p) => names(p).includes('node-a'));
+      'exactly the four flannel annotations',
+    );
+    t.equal(patches[1]!.path, '/api/v1/nodes/node-a/status');
+    t.equal(patches[1]!.contentType, 'application/strategic-merge-patch+json', 'condition: strategic merge patch');
+    const stored = api.getNode('node-a')!;
+    const conds = (stored['status'] as Json)['conditions'] as Json[];
+    t.match(
+      conds.find((c) => c['type'] === 'NetworkUnavailable'),
+      { status: 'False', reason: 'VxtunIsUp' },
+    );
+    t.ok(
+      conds.some((c) => c['type'] === 'Ready'),
+      'the other conditions stay',
+    );
+    t.equal(
+      ((stored['metadata'] as Json)['annotations'] as Json)['flannel.alpha.coreos.com/backend-data'],
+      '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55"}',
+    );
+    // Our own node, annotated now, is in the snapshot like any other.
+    await h.snapshot((p) => names(p).includes('node-a'));
 
-  api.patchNode('node-a', { metadata: { annotations: { [`${PREFIX}/backend-data`]: '{"VNI":1,"VtepMAC":"0a:99:99:99:99:99"}' } } });
-  await h.until(() => api.requests.filter((r) => r.method === 'PATCH').length === 3, 5_000, 'the restoring patch');
-  t.match(
-    ((api.getNode('node-a')!['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-data`],
-    '0a:11:22:33:44:55',
-    'annotations changed by someone else are restored',
-  );
+    api.patchNode('node-a', {
+      metadata: { annotations: { [`${PREFIX}/backend-data`]: '{"VNI":1,"VtepMAC":"0a:99:99:99:99:99"}' } },
+    });
+    await h.until(() => api.requests.filter((r) => r.method === 'PATCH').length === 3, 5_000, 'the restoring patch');
+    t.match(
+      ((api.getNode('node-a')!['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-data`],
+      '0a:11:22:33:44:55',
+      'annotations changed by someone else are restored',
+    );
 
-  api.deleteNode('node-a');
-  api.upsertNode(own());
-  await h.until(() => api.requests.filter((r) => r.method === 'PATCH').length === 5, 5_000, 'annotations and condition again');
-  const again = api.getNode('node-a')!;
-  t.equal(((again['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-type`], 'vxlan', 'a re-created Node is annotated again');
-  t.ok(((again['status'] as Json)['conditions'] as Json[]).some((c) => c['type'] === 'NetworkUnavailable'), 'and gets the condition again');
-});
+    api.deleteNode('node-a');
+    api.upsertNode(own());
+    await h.until(
+      () => api.requests.filter((r) => r.method === 'PATCH').length === 5,
+      5_000,
+      'annotations and condition again',
+    );
+    const again = api.getNode('node-a')!;
+    t.equal(
+      ((again['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/backend-type`],
+      'vxlan',
+      'a re-created Node is annotated again',
+    );
+    t.ok(
+      ((again['status'] as Json)['conditions'] as Json[]).some((c) => c['type'] === 'NetworkUnavailable'),
+      'and gets the condition again',
+    );
+  },
+);
 
 t.test('public-ip-overwrite on our node is what we publish; a stored VTEP MAC is reused', async (t) => {
   const api = await server(t, [
-    own({ annotations: { [`${PREFIX}/public-ip-overwrite`]: '203.0.113.7', ...flannelAnnotations({ vtepMAC: '0a:aa:bb:cc:dd:ee', publicIP: '192.168.99.1' }) } }),
+    own({
+      annotations: {
+        [`${PREFIX}/public-ip-overwrite`]: '203.0.113.7',
+        ...flannelAnnotations({ vtepMAC: '0a:aa:bb:cc:dd:ee', publicIP: '192.168.99.1' }),
+      },
+    }),
   ]);
   const h = startHarness(api.url);
   t.teardown(() => h.stop());
@@ -137,15 +188,34 @@ t.test('public-ip-overwrite on our node is what we publish; a stored VTEP MAC is
   h.run({ vtepMAC: l.vtepMAC });
   await h.until(() => api.requests.some((r) => r.method === 'PATCH'), 5_000, 'a patch');
   const patch = api.requests.find((r) => r.method === 'PATCH' && r.contentType === 'application/merge-patch+json');
-  t.match(patch?.body, { metadata: { annotations: { [`${PREFIX}/public-ip`]: '203.0.113.7' } } }, 'public-ip = the overwrite');
+  t.match(
+    patch?.body,
+    { metadata: { annotations: { [`${PREFIX}/public-ip`]: '203.0.113.7' } } },
+    'public-ip = the overwrite',
+  );
 });
 
 t.test('malformed and foreign nodes are logged and skipped; the others are programmed', async (t) => {
   const good = [flannelNode(2), flannelNode(3)];
-  const a = (i: number, ann: Record<string, string>, podCIDRs = [`10.244.${i}.0/24`], internalIP: string | null = `192.168.99.${i}`) =>
-    makeNode({ name: `bad-${i}`, podCIDRs, ...(internalIP ? { internalIP } : {}), annotations: ann, created: '2030-01-01T00:00:00Z' });
+  const a = (
+    i: number,
+    ann: Record<string, string>,
+    podCIDRs = [`10.244.${i}.0/24`],
+    internalIP: string | null = `192.168.99.${i}`,
+  ) =>
+    makeNode({
+      name: `bad-${i}`,
+      podCIDRs,
+      ...(internalIP ? { internalIP } : {}),
+      annotations: ann,
+      created: '2030-01-01T00:00:00Z',
+    });
   const fa = (i: number, o: Partial<Parameters<typeof flannelAnnotations>[0]> = {}) =>
-    flannelAnnotations({ vtepMAC: `0a:00:00:00:${i.toString(16).padStart(2, '0')}:01`, publicIP: `192.168.99.${i}`, ...o });
+    flannelAnnotations({
+      vtepMAC: `0a:00:00:00:${i.toString(16).padStart(2, '0')}:01`,
+      publicIP: `192.168.99.${i}`,
+      ...o,
+    });
   const bad: [Json, RegExp][] = [
     [a(10, fa(10), ['10.244.10.5/24']), /host bits/],
     [a(11, fa(11), ['10.99.11.0/24']), /outside network/],
@@ -157,7 +227,10 @@ t.test('malformed and foreign nodes are logged and skipped; the others are progr
     [a(17, { ...fa(17), [`${PREFIX}/backend-type`]: 'wireguard' }), /backend type "wireguard"/],
     [a(18, fa(18, { vni: 2 })), /VNI 2, ours is 1/],
     [a(19, { ...fa(19), [`${PREFIX}/public-ip`]: 'not-an-ip' }), /not an IP address/],
-    [a(20, { ...fa(20), [`${PREFIX}/public-ip`]: '' }, undefined, null), /no public-ip annotation and no IPv4 InternalIP/],
+    [
+      a(20, { ...fa(20), [`${PREFIX}/public-ip`]: '' }, undefined, null),
+      /no public-ip annotation and no IPv4 InternalIP/,
+    ],
     [a(21, { ...fa(21), [`${PREFIX}/public-ip`]: '2001:db8::1' }), /IPv6/],
     [a(22, fa(22), ['10.244.2.0/24']), /pod CIDR 10\.244\.2\.0\/24 is also claimed by node-b/],
     [a(23, fa(23, { publicIP: '192.168.99.3' })), /public IP 192\.168\.99\.3 is also claimed by node-c/],
@@ -170,7 +243,11 @@ t.test('malformed and foreign nodes are logged and skipped; the others are progr
   await h.local();
   h.run();
   const snap = await h.snapshot((p) => names(p).includes('node-b'));
-  t.same(names(snap).filter((n) => n !== 'node-a'), ['node-b', 'node-c'], 'only the good nodes');
+  t.same(
+    names(snap).filter((n) => n !== 'node-a'),
+    ['node-b', 'node-c'],
+    'only the good nodes',
+  );
   for (const [node, reason] of bad) {
     const name = (node['metadata'] as Json)['name'];
     const line = h.logs.find((l) => l.fields['node'] === name && l.level === 'warn');
@@ -186,60 +263,92 @@ t.test('malformed and foreign nodes are logged and skipped; the others are progr
   // A node that does not run flannel/vxtun yet is not a warning.
   api.upsertNode(makeNode({ name: 'joining', podCIDRs: ['10.244.40.0/24'], internalIP: '192.168.99.40' }));
   await h.until(() => h.logs.some((l) => l.fields['node'] === 'joining'));
-  t.equal(h.logs.find((l) => l.fields['node'] === 'joining')?.level, 'debug', 'a node without annotations yet: debug only');
+  t.equal(
+    h.logs.find((l) => l.fields['node'] === 'joining')?.level,
+    'debug',
+    'a node without annotations yet: debug only',
+  );
 });
 
-t.test('a nested pod CIDR, an unusable public IP, our VTEP MAC: left out, logged once (clipped), in state()', async (t) => {
-  const api = await server(t, [own(), flannelNode(2)]);
-  const h = startHarness(api.url);
-  t.teardown(() => h.stop());
-  await h.local();
-  h.run({ vtepMAC: '0a:aa:00:00:00:01' });
-  await h.snapshot((p) => names(p).includes('node-b'));
-  const node = (name: string, cidr: string, ann: Record<string, string>) =>
-    makeNode({ name, podCIDRs: [cidr], internalIP: '192.168.99.77', annotations: ann, created: '2000-01-01T00:00:00Z' });
-  const fa = (mac: string, ip: string) => flannelAnnotations({ vtepMAC: mac, publicIP: ip });
-  // Older than node-b and with a smaller name, but node-b was programmed first: the newcomer loses.
-  api.upsertNode(node('aaa-nested', '10.244.2.0/25', fa('0a:00:00:00:20:01', '192.168.99.20')));
-  api.upsertNode(node('aab-contains', '10.244.0.0/22', fa('0a:00:00:00:21:01', '192.168.99.21')));
-  api.upsertNode(node('metadata', '10.244.30.0/24', fa('0a:00:00:00:30:01', '169.254.169.254')));
-  api.upsertNode(node('loopback', '10.244.31.0/24', fa('0a:00:00:00:31:01', '127.0.0.1')));
-  api.upsertNode(node('my-mac', '10.244.32.0/24', fa('0A:AA:00:00:00:01', '192.168.99.32')));
-  const huge = 'x'.repeat(250_000);
-  api.upsertNode(node('huge', '10.244.33.0/24', { ...fa('0a:00:00:00:33:01', '192.168.99.33'), [`${PREFIX}/backend-type`]: huge }));
-  api.upsertNode(flannelNode(4));
-  const snap = await h.snapshot((p) => names(p).includes('node-d'));
-  t.same(names(snap), ['node-a', 'node-b', 'node-d'], 'only the good nodes are programmed');
-  const expected: [string, RegExp][] = [
-    ['aaa-nested', /^pod CIDR 10\.244\.2\.0\/25 \(overlaps 10\.244\.2\.0\/24\) is also claimed by node-b$/],
-    ['aab-contains', /^pod CIDR 10\.244\.0\.0\/22 \(overlaps ours\) is also claimed by node-a$/],
-    ['loopback', /^public IP 127\.0\.0\.1 is loopback$/],
-    ['metadata', /^public IP 169\.254\.169\.254 is link-local$/],
-    ['my-mac', /^VTEP MAC 0a:aa:00:00:00:01 is ours/i],
-  ];
-  const state = h.source.state();
-  t.same(state.conflicts?.map((c) => c.node), expected.map(([n]) => n), 'state() lists the conflicts, sorted by node');
-  for (const [name, re] of expected) t.match(state.conflicts?.find((c) => c.node === name)?.reason, re, `${name}: reason`);
-  t.equal(state.skipped, expected.length + 1, 'skipped counts them (and the malformed one)');
+t.test(
+  'a nested pod CIDR, an unusable public IP, our VTEP MAC: left out, logged once (clipped), in state()',
+  async (t) => {
+    const api = await server(t, [own(), flannelNode(2)]);
+    const h = startHarness(api.url);
+    t.teardown(() => h.stop());
+    await h.local();
+    h.run({ vtepMAC: '0a:aa:00:00:00:01' });
+    await h.snapshot((p) => names(p).includes('node-b'));
+    const node = (name: string, cidr: string, ann: Record<string, string>) =>
+      makeNode({
+        name,
+        podCIDRs: [cidr],
+        internalIP: '192.168.99.77',
+        annotations: ann,
+        created: '2000-01-01T00:00:00Z',
+      });
+    const fa = (mac: string, ip: string) => flannelAnnotations({ vtepMAC: mac, publicIP: ip });
+    // Older than node-b and with a smaller name, but node-b was programmed first: the newcomer loses.
+    api.upsertNode(node('aaa-nested', '10.244.2.0/25', fa('0a:00:00:00:20:01', '192.168.99.20')));
+    api.upsertNode(node('aab-contains', '10.244.0.0/22', fa('0a:00:00:00:21:01', '192.168.99.21')));
+    api.upsertNode(node('metadata', '10.244.30.0/24', fa('0a:00:00:00:30:01', '169.254.169.254')));
+    api.upsertNode(node('loopback', '10.244.31.0/24', fa('0a:00:00:00:31:01', '127.0.0.1')));
+    api.upsertNode(node('my-mac', '10.244.32.0/24', fa('0A:AA:00:00:00:01', '192.168.99.32')));
+    const huge = 'x'.repeat(250_000);
+    api.upsertNode(
+      node('huge', '10.244.33.0/24', { ...fa('0a:00:00:00:33:01', '192.168.99.33'), [`${PREFIX}/backend-type`]: huge }),
+    );
+    api.upsertNode(flannelNode(4));
+    const snap = await h.snapshot((p) => names(p).includes('node-d'));
+    t.same(names(snap), ['node-a', 'node-b', 'node-d'], 'only the good nodes are programmed');
+    const expected: [string, RegExp][] = [
+      ['aaa-nested', /^pod CIDR 10\.244\.2\.0\/25 \(overlaps 10\.244\.2\.0\/24\) is also claimed by node-b$/],
+      ['aab-contains', /^pod CIDR 10\.244\.0\.0\/22 \(overlaps ours\) is also claimed by node-a$/],
+      ['loopback', /^public IP 127\.0\.0\.1 is loopback$/],
+      ['metadata', /^public IP 169\.254\.169\.254 is link-local$/],
+      ['my-mac', /^VTEP MAC 0a:aa:00:00:00:01 is ours/i],
+    ];
+    const state = h.source.state();
+    t.same(
+      state.conflicts?.map((c) => c.node),
+      expected.map(([n]) => n),
+      'state() lists the conflicts, sorted by node',
+    );
+    for (const [name, re] of expected)
+      t.match(state.conflicts?.find((c) => c.node === name)?.reason, re, `${name}: reason`);
+    t.equal(state.skipped, expected.length + 1, 'skipped counts them (and the malformed one)');
 
-  // Many more events, none changing a conflict: each is still logged once.
-  for (let i = 0; i < 20; i++) {
-    api.patchNode('aaa-nested', { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(Date.now() + i).toISOString() }] } });
-    api.upsertNode(flannelNode(5 + (i % 3)));
-    api.deleteNode(`node-${String.fromCharCode(101 + (i % 3))}`);
-  }
-  api.upsertNode(flannelNode(9));
-  await h.snapshot((p) => names(p).includes('node-i'));
-  for (const [name] of expected) {
-    const warned = h.logs.filter((l) => l.msg === 'node skipped: conflicting' && l.fields['node'] === name);
-    t.equal(warned.length, 1, `${name}: logged once`);
-  }
-  // A 250 KB annotation is not copied into a log line: every logged value is at most 200 characters.
-  const long = h.logs.flatMap((l) => Object.entries(l.fields).filter(([, v]) => typeof v === 'string' && v.length > 200).map(([k]) => `${l.msg} ${k}`));
-  t.same(long, [], 'no logged field is longer than 200 characters');
-  const hugeLine = h.logs.find((l) => l.fields['node'] === 'huge' && l.level === 'warn');
-  t.match(hugeLine?.fields['reason'], /^backend type "x{20,}.*more\)$/, 'the huge value is clipped, saying how much was cut');
-});
+    // Many more events, none changing a conflict: each is still logged once.
+    for (let i = 0; i < 20; i++) {
+      api.patchNode('aaa-nested', {
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(Date.now() + i).toISOString() }],
+        },
+      });
+      api.upsertNode(flannelNode(5 + (i % 3)));
+      api.deleteNode(`node-${String.fromCharCode(101 + (i % 3))}`);
+    }
+    api.upsertNode(flannelNode(9));
+    await h.snapshot((p) => names(p).includes('node-i'));
+    for (const [name] of expected) {
+      const warned = h.logs.filter((l) => l.msg === 'node skipped: conflicting' && l.fields['node'] === name);
+      t.equal(warned.length, 1, `${name}: logged once`);
+    }
+    // A 250 KB annotation is not copied into a log line: every logged value is at most 200 characters.
+    const long = h.logs.flatMap((l) =>
+      Object.entries(l.fields)
+        .filter(([, v]) => typeof v === 'string' && v.length > 200)
+        .map(([k]) => `${l.msg} ${k}`),
+    );
+    t.same(long, [], 'no logged field is longer than 200 characters');
+    const hugeLine = h.logs.find((l) => l.fields['node'] === 'huge' && l.level === 'warn');
+    t.match(
+      hugeLine?.fields['reason'],
+      /^backend type "x{20,}.*more\)$/,
+      'the huge value is clipped, saying how much was cut',
+    );
+  },
+);
 
 t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   const api = await server(t);
@@ -248,13 +357,21 @@ t.test('410 Expired on an open watch (ERROR event) relists', async (t) => {
   await h.local();
   h.run();
   await h.snapshot((p) => names(p).includes('node-b'));
-  await h.until(() => api.requests.some((r) => r.contentType === 'application/strategic-merge-patch+json'), 5_000, 'our patches');
+  await h.until(
+    () => api.requests.some((r) => r.contentType === 'application/strategic-merge-patch+json'),
+    5_000,
+    'our patches',
+  );
   const rv = api.resourceVersion;
   const firstWatchRV = Number(watches(api)[0]?.query['resourceVersion']);
   api.expireWatches();
   await h.until(() => lists(api).length === 2, 5_000, 'a second list');
   await h.until(() => watches(api).length === 2, 5_000, 'a new watch');
-  t.equal(Number(watches(api)[1]?.query['resourceVersion']), rv, `watches from the new list (${rv}, first watch from ${firstWatchRV})`);
+  t.equal(
+    Number(watches(api)[1]?.query['resourceVersion']),
+    rv,
+    `watches from the new list (${rv}, first watch from ${firstWatchRV})`,
+  );
   api.upsertNode(flannelNode(3));
   await h.snapshot((p) => names(p).includes('node-c'));
   t.ok(h.source.state().connected, 'connected throughout');
@@ -323,13 +440,21 @@ t.test('watch errors restart the informer with capped exponential backoff; nothi
     // Timers never fire early; a busy machine makes them late, but not 350 ms late (the cap check: 400, not 800).
     t.ok(gaps[i]! >= want - 20 && gaps[i]! < want + 350, `gap ${i + 1}: ${gaps[i]!.toFixed(0)} ms ≈ ${want} ms`);
   }
-  t.ok(h.logs.some((l) => l.level === 'warn' && /node watch failed/.test(l.msg) && /HTTP 500/.test(String(l.fields['error']))), 'warned with the status');
+  t.ok(
+    h.logs.some(
+      (l) => l.level === 'warn' && /node watch failed/.test(l.msg) && /HTTP 500/.test(String(l.fields['error'])),
+    ),
+    'warned with the status',
+  );
   await h.until(() => h.source.state().connected, 5_000, 'connected again');
   await h.stop();
   const n = api.requests.length;
   await new Promise((r) => setTimeout(r, 600));
   t.equal(api.requests.length, n, 'no request after stop (the abort error of stop() is ignored)');
-  t.notOk(h.logs.some((l) => /aborted/i.test(String(l.fields['error']))), 'the abort is not reported as a failure');
+  t.notOk(
+    h.logs.some((l) => /aborted/i.test(String(l.fields['error']))),
+    'the abort is not reported as a failure',
+  );
 });
 
 t.test('a server that ends every watch at once is not hammered', async (t) => {
@@ -398,8 +523,11 @@ t.test('a 5-page list (limit/continue), and an expired continue token starts the
       makeNode({
         name: `n${i}`,
         podCIDRs: [`10.244.${i}.0/24`],
-        internalIP: `192.168.${Math.floor(i / 200)}.${i % 200 + 1}`,
-        annotations: flannelAnnotations({ vtepMAC: `0a:00:00:00:${i.toString(16).padStart(2, '0')}:01`, publicIP: `192.168.${Math.floor(i / 200)}.${i % 200 + 1}` }),
+        internalIP: `192.168.${Math.floor(i / 200)}.${(i % 200) + 1}`,
+        annotations: flannelAnnotations({
+          vtepMAC: `0a:00:00:00:${i.toString(16).padStart(2, '0')}:01`,
+          publicIP: `192.168.${Math.floor(i / 200)}.${(i % 200) + 1}`,
+        }),
       }),
     );
   }
@@ -419,16 +547,25 @@ t.test('a 5-page list (limit/continue), and an expired continue token starts the
   t.equal(snap.length, 229, 'every node');
   const l = lists(api);
   t.equal(l[1]?.query['continue'] !== undefined, true, 'the second request continues the first');
-  t.ok(h.logs.some((x) => x.level === 'warn' && /HTTP 410/.test(String(x.fields['error']))), 'the expired token is reported');
+  t.ok(
+    h.logs.some((x) => x.level === 'warn' && /HTTP 410/.test(String(x.fields['error']))),
+    'the expired token is reported',
+  );
   t.equal(l.length, 2 + 5, 'one page + the expired continuation, then 5 pages');
-  t.same(l.slice(2).map((r) => r.query['limit']), ['50', '50', '50', '50', '50']);
+  t.same(
+    l.slice(2).map((r) => r.query['limit']),
+    ['50', '50', '50', '50', '50'],
+  );
 });
 
 t.test('local(): ConfigError when our pod CIDR is outside network; AbortedError on stop', async (t) => {
   const api = await server(t, [own({ podCIDRs: ['10.99.1.0/24'] })]);
   const h = startHarness(api.url);
   await t.rejects(h.local(), ConfigError, 'outside network');
-  await t.rejects(h.local(), /network: this node \(node-a\): podCIDR 10\.99\.1\.0\/24 is outside network 10\.244\.0\.0\/16/);
+  await t.rejects(
+    h.local(),
+    /network: this node \(node-a\): podCIDR 10\.99\.1\.0\/24 is outside network 10\.244\.0\.0\/16/,
+  );
   await h.stop();
 
   const h2 = startHarness(api.url, { nodeName: 'absent' });

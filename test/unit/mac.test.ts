@@ -4,8 +4,19 @@ import { formatMac, isLocallyAdministered, isUnicast, macFromName, parseMac, ran
 t.test('parseMac', async (t) => {
   t.same(parseMac('0a:00:00:00:01:01'), new Uint8Array([0x0a, 0, 0, 0, 1, 1]));
   t.same(parseMac('AA:bb:Cc:dD:ee:FF'), new Uint8Array([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]));
-  const bad = ['', '0a:00:00:00:01', '0a:00:00:00:01:01:02', '0a-00-00-00-01-01', '0a00.0000.0101', 'a:0:0:0:1:1',
-    '0g:00:00:00:01:01', ' 0a:00:00:00:01:01', '0a:00:00:00:01:01 ', '0a:00:00:00:01:001', '0a::00:00:01:01'];
+  const bad = [
+    '',
+    '0a:00:00:00:01',
+    '0a:00:00:00:01:01:02',
+    '0a-00-00-00-01-01',
+    '0a00.0000.0101',
+    'a:0:0:0:1:1',
+    '0g:00:00:00:01:01',
+    ' 0a:00:00:00:01:01',
+    '0a:00:00:00:01:01 ',
+    '0a:00:00:00:01:001',
+    '0a::00:00:01:01',
+  ];
   for (const s of bad) t.equal(parseMac(s), null, JSON.stringify(s));
 });
 

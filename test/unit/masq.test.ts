@@ -57,9 +57,21 @@ const jump = (op: string) => [...JUMP.slice(0, 2), op, ...JUMP.slice(2)];
 t.test('rule set: what each backend gets, byte for byte', async (t) => {
   const cases = [
     { name: 'IPv4 only', input: { network: net4, podCIDRs: [own4] }, nft: NFT_V4, ipt4: IPT_V4, ipt6: [] as string[] },
-    { name: 'dual-stack', input: { network: net4, ipv6Network: net6, podCIDRs: [own4, own6] }, nft: [...NFT_V4, ...NFT_V6], ipt4: IPT_V4, ipt6: IPT_V6 },
+    {
+      name: 'dual-stack',
+      input: { network: net4, ipv6Network: net6, podCIDRs: [own4, own6] },
+      nft: [...NFT_V4, ...NFT_V6],
+      ipt4: IPT_V4,
+      ipt6: IPT_V6,
+    },
     // An IPv6 pod CIDR without ipv6Network: the node carries no IPv6 overlay, so no IPv6 rules.
-    { name: 'IPv6 pod CIDR but no ipv6Network', input: { network: net4, podCIDRs: [own4, own6] }, nft: NFT_V4, ipt4: IPT_V4, ipt6: [] },
+    {
+      name: 'IPv6 pod CIDR but no ipv6Network',
+      input: { network: net4, podCIDRs: [own4, own6] },
+      nft: NFT_V4,
+      ipt4: IPT_V4,
+      ipt6: [],
+    },
     {
       name: 'no own IPv4 subnet (an IPv6-only node): no rule 3 for IPv4',
       input: { network: net4, ipv6Network: net6, podCIDRs: [own6] },
@@ -71,7 +83,11 @@ t.test('rule set: what each backend gets, byte for byte', async (t) => {
       name: 'two own IPv4 subnets: rule 3 for each',
       input: { network: net4, podCIDRs: [own4, c('10.244.9.0/24')] },
       nft: [...NFT_V4.slice(0, 3), 'ip saddr != 10.244.0.0/16 ip daddr 10.244.9.0/24 return', ...NFT_V4.slice(3)],
-      ipt4: [...IPT_V4.slice(0, 3), '-A VXTUN-POSTRTG ! -s 10.244.0.0/16 -d 10.244.9.0/24 -m comment --comment "vxtun masq" -j RETURN', ...IPT_V4.slice(3)],
+      ipt4: [
+        ...IPT_V4.slice(0, 3),
+        '-A VXTUN-POSTRTG ! -s 10.244.0.0/16 -d 10.244.9.0/24 -m comment --comment "vxtun masq" -j RETURN',
+        ...IPT_V4.slice(3),
+      ],
       ipt6: [],
     },
   ];
@@ -81,7 +97,11 @@ t.test('rule set: what each backend gets, byte for byte', async (t) => {
     t.equal(iptablesRestoreInput(rules, 4), restore(k.ipt4), `${k.name}: iptables-restore input`);
     t.equal(iptablesRestoreInput(rules, 6), restore(k.ipt6), `${k.name}: ip6tables-restore input`);
   }
-  t.equal(nftRemoveScript(), 'table inet vxtun\ndelete table inet vxtun\n', 'nft removal: create-if-absent then delete, so it never fails on "no such table"');
+  t.equal(
+    nftRemoveScript(),
+    'table inet vxtun\ndelete table inet vxtun\n',
+    'nft removal: create-if-absent then delete, so it never fails on "no such table"',
+  );
 });
 
 t.test('nftables backend: one `nft -f -` transaction to apply, one to remove', async (t) => {
@@ -96,8 +116,13 @@ t.test('nftables backend: one `nft -f -` transaction to apply, one to remove', a
     { cmd: 'nft', args: ['-f', '-'], input: nftScript(NFT_V4) },
     { cmd: 'nft', args: ['-f', '-'], input: 'table inet vxtun\ndelete table inet vxtun\n' },
   ]);
-  const refused = fakeMasq({ fail: () => ({ status: 1, stdout: '', stderr: 'Error: Could not process rule: Operation not supported\n' }) });
-  await t.rejects(nftBackend(refused.run).apply(rules), { name: 'DataplaneError', message: 'nft -f -: Error: Could not process rule: Operation not supported' });
+  const refused = fakeMasq({
+    fail: () => ({ status: 1, stdout: '', stderr: 'Error: Could not process rule: Operation not supported\n' }),
+  });
+  await t.rejects(nftBackend(refused.run).apply(rules), {
+    name: 'DataplaneError',
+    message: 'nft -f -: Error: Could not process rule: Operation not supported',
+  });
 });
 
 t.test('iptables backend: its own chain by -restore --noflush, one jump, removed again', async (t) => {
@@ -123,11 +148,18 @@ t.test('iptables backend: its own chain by -restore --noflush, one jump, removed
   f.calls.length = 0;
   await b.apply(dual);
   t.same(f.ipt['iptables']!.jumps, 1, 'a restart does not add a second jump');
-  t.notOk(f.calls.some((x) => x.args.includes('-A')), 'no append when the jump exists');
+  t.notOk(
+    f.calls.some((x) => x.args.includes('-A')),
+    'no append when the jump exists',
+  );
 
   f.calls.length = 0;
   await b.apply(masqRules({ network: net4, podCIDRs: [own4] }));
-  t.equal(f.ipt['ip6tables']!.chain, null, 'ipv6Network gone from the config: the IPv6 chain a previous run left is removed');
+  t.equal(
+    f.ipt['ip6tables']!.chain,
+    null,
+    'ipv6Network gone from the config: the IPv6 chain a previous run left is removed',
+  );
   t.equal(f.ipt['ip6tables']!.jumps, 0);
   t.equal(f.ipt['iptables']!.chain, restore(IPT_V4));
 
@@ -136,7 +168,14 @@ t.test('iptables backend: its own chain by -restore --noflush, one jump, removed
   t.same(f.ipt, { iptables: { chain: null, jumps: 0 }, ip6tables: { chain: null, jumps: 0 } }, 'nothing of vxtun left');
   t.same(
     f.calls.map((x) => [x.cmd, ...x.args.slice(2)].join(' ')),
-    ['iptables -t nat -S VXTUN-POSTRTG', `iptables ${jump('-D').join(' ')}`, `iptables ${jump('-D').join(' ')}`, 'iptables -t nat -F VXTUN-POSTRTG', 'iptables -t nat -X VXTUN-POSTRTG', 'ip6tables -t nat -S VXTUN-POSTRTG'],
+    [
+      'iptables -t nat -S VXTUN-POSTRTG',
+      `iptables ${jump('-D').join(' ')}`,
+      `iptables ${jump('-D').join(' ')}`,
+      'iptables -t nat -F VXTUN-POSTRTG',
+      'iptables -t nat -X VXTUN-POSTRTG',
+      'ip6tables -t nat -S VXTUN-POSTRTG',
+    ],
     'remove: only when the chain exists; every jump, then flush and delete the chain',
   );
   f.calls.length = 0;
@@ -147,7 +186,11 @@ t.test('iptables backend: its own chain by -restore --noflush, one jump, removed
   await iptablesBackend(no6.run).remove();
   await iptablesBackend(no6.run).apply(masqRules({ network: net4, podCIDRs: [own4] }));
   t.pass('no ip6tables: fine while there is no IPv6 network');
-  await t.rejects(iptablesBackend(no6.run).apply(dual), { name: 'DataplaneError', code: 'ENOENT', message: 'ip6tables-restore is not installed' });
+  await t.rejects(iptablesBackend(no6.run).apply(dual), {
+    name: 'DataplaneError',
+    code: 'ENOENT',
+    message: 'ip6tables-restore is not installed',
+  });
 });
 
 t.test('choice: nftables where nft is installed, else iptables, else none', async (t) => {
@@ -165,7 +208,13 @@ t.test('startMasq: installs and logs, removes once on stop; false removes stale 
   const m = await startMasq(f.run, { ...input, enabled: true }, recordingLogger(logs));
   t.same(m.state, { enabled: true, backend: 'nftables' });
   t.equal(f.nftTable, nftScript(NFT_V4));
-  t.match(logs, [{ level: 'info', msg: 'masquerading what leaves the cluster network', fields: { backend: 'nftables', network: '10.244.0.0/16', rules: 5 } }]);
+  t.match(logs, [
+    {
+      level: 'info',
+      msg: 'masquerading what leaves the cluster network',
+      fields: { backend: 'nftables', network: '10.244.0.0/16', rules: 5 },
+    },
+  ]);
   await m.stop();
   await m.stop();
   t.equal(f.nftTable, null, 'removed');
@@ -176,12 +225,22 @@ t.test('startMasq: installs and logs, removes once on stop; false removes stale 
   const off = await startMasq(stale.run, { ...input, enabled: false }, recordingLogger([]));
   t.same(off.state, { enabled: false, backend: null });
   t.equal(stale.nftTable, null, 'ipMasq false: a stale table is removed');
-  t.notOk(stale.calls.some((x) => /\{/.test(x.input ?? '')), 'and nothing installed');
+  t.notOk(
+    stale.calls.some((x) => /\{/.test(x.input ?? '')),
+    'and nothing installed',
+  );
 
   const warnLogs: LogLine[] = [];
-  const broken = fakeMasq({ fail: (x) => (x.args[0] === '-f' ? { status: 1, stdout: '', stderr: 'Error: Operation not permitted\n' } : undefined) });
+  const broken = fakeMasq({
+    fail: (x) =>
+      x.args[0] === '-f' ? { status: 1, stdout: '', stderr: 'Error: Operation not permitted\n' } : undefined,
+  });
   await startMasq(broken.run, { ...input, enabled: false }, recordingLogger(warnLogs));
-  t.match(warnLogs, [{ level: 'warn', msg: /could not be removed/, fields: { error: 'nft -f -: Error: Operation not permitted' } }], 'false: a failed removal is a warning only');
+  t.match(
+    warnLogs,
+    [{ level: 'warn', msg: /could not be removed/, fields: { error: 'nft -f -: Error: Operation not permitted' } }],
+    'false: a failed removal is a warning only',
+  );
 
   await t.rejects(startMasq(broken.run, { ...input, enabled: true }, recordingLogger([])), {
     name: 'DataplaneError',
@@ -191,12 +250,30 @@ t.test('startMasq: installs and logs, removes once on stop; false removes stale 
   const err = await startMasq(none.run, { ...input, enabled: true }, recordingLogger([])).catch((e: unknown) => e);
   t.ok(err instanceof DataplaneError, 'DataplaneError (exit 1)');
   t.match((err as Error).message, /^ipMasq is true but neither nft \(nftables\) nor iptables is installed/);
-  t.same(await startMasq(none.run, { ...input, enabled: false }, recordingLogger([])).then((x) => x.state), { enabled: false, backend: null }, 'false without tools: fine');
+  t.same(
+    await startMasq(none.run, { ...input, enabled: false }, recordingLogger([])).then((x) => x.state),
+    { enabled: false, backend: null },
+    'false without tools: fine',
+  );
 
   // iptables: the kernel refuses the IPv6 half; the IPv4 half already installed is taken out again.
-  const half = fakeMasq({ tools: ['iptables', 'ip6tables'], fail: (x) => (x.cmd === 'ip6tables-restore' ? { status: 2, stdout: '', stderr: "ip6tables-restore: line 6 failed\n" } : undefined) });
-  await t.rejects(startMasq(half.run, { network: net4, ipv6Network: net6, podCIDRs: [own4, own6], enabled: true }, recordingLogger([])), {
-    message: /^ipMasq: installing masquerade rules with iptables: ip6tables-restore -w 10 --noflush: ip6tables-restore: line 6 failed$/,
+  const half = fakeMasq({
+    tools: ['iptables', 'ip6tables'],
+    fail: (x) =>
+      x.cmd === 'ip6tables-restore'
+        ? { status: 2, stdout: '', stderr: 'ip6tables-restore: line 6 failed\n' }
+        : undefined,
   });
+  await t.rejects(
+    startMasq(
+      half.run,
+      { network: net4, ipv6Network: net6, podCIDRs: [own4, own6], enabled: true },
+      recordingLogger([]),
+    ),
+    {
+      message:
+        /^ipMasq: installing masquerade rules with iptables: ip6tables-restore -w 10 --noflush: ip6tables-restore: line 6 failed$/,
+    },
+  );
   t.same(half.ipt['iptables'], { chain: null, jumps: 0 }, 'nothing left behind');
 });

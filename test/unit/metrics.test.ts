@@ -7,9 +7,25 @@ import { silentLogger } from '../../src/log.js';
 import { createMetrics, type MetricsSnapshot, type MetricsSource } from '../../src/admin/metrics.js';
 import type { Status } from '../../src/admin/status.js';
 
-const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
+const REASONS = [
+  'short',
+  'bad-header',
+  'vni',
+  'unknown-vtep',
+  'bad-mac',
+  'ethertype',
+  'bad-ip',
+  'spoofed-source',
+  'not-local',
+  'no-route',
+];
 
-function fakeStatus(): { source: MetricsSource; counters: MetricsSnapshot['counters']; peers: Status['peers']; reads: () => number } {
+function fakeStatus(): {
+  source: MetricsSource;
+  counters: MetricsSnapshot['counters'];
+  peers: Status['peers'];
+  reads: () => number;
+} {
   const counters: MetricsSnapshot['counters'] = {
     txPackets: 75_034,
     txBytes: 108_760_080,
@@ -48,7 +64,9 @@ function samples(text: string): Map<string, number> {
 function promtool(): { found: true } | { missing: string } {
   const r = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
   if (r.error) {
-    return { missing: `promtool is not installed (${(r.error as NodeJS.ErrnoException).code}); apt-get install prometheus` };
+    return {
+      missing: `promtool is not installed (${(r.error as NodeJS.ErrnoException).code}); apt-get install prometheus`,
+    };
   }
   return { found: true };
 }
@@ -84,7 +102,11 @@ t.test('series and values follow the status counters', async (t) => {
 });
 
 t.test('capture series', async (t) => {
-  const m = createMetrics(() => ({ counters: fakeStatus().counters, peers: [], capture: { sessions: 2, packets: 1234, dropped: 56 } }));
+  const m = createMetrics(() => ({
+    counters: fakeStatus().counters,
+    peers: [],
+    capture: { sessions: 2, packets: 1234, dropped: 56 },
+  }));
   const s = samples(await m.render());
   t.equal(s.get('vxtun_capture_packets_total'), 1234);
   t.equal(s.get('vxtun_capture_dropped_total'), 56);
@@ -95,12 +117,23 @@ t.test('capture series', async (t) => {
 
 t.test('types, help and process metrics', async (t) => {
   const text = await createMetrics(fakeStatus().source).render();
-  for (const name of ['vxtun_tx_packets_total', 'vxtun_rx_packets_total', 'vxtun_tx_bytes_total', 'vxtun_rx_bytes_total', 'vxtun_drops_total']) {
+  for (const name of [
+    'vxtun_tx_packets_total',
+    'vxtun_rx_packets_total',
+    'vxtun_tx_bytes_total',
+    'vxtun_rx_bytes_total',
+    'vxtun_drops_total',
+  ]) {
     t.match(text, new RegExp(`^# TYPE ${name} counter$`, 'm'), `${name} is a counter`);
     t.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'), `${name} has help`);
   }
   t.match(text, /^# TYPE vxtun_peers gauge$/m);
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_open_fds', 'nodejs_heap_size_used_bytes']) {
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'process_open_fds',
+    'nodejs_heap_size_used_bytes',
+  ]) {
     t.match(text, new RegExp(`^${name} \\d`, 'm'), `process metric ${name}`);
   }
   t.notMatch(text, /^nodejs_active_handles_total/m, 'the gauges promtool rejects are left out');
@@ -145,16 +178,24 @@ t.test('GET /metrics on the admin server passes promtool check metrics', async (
 });
 
 const tool = promtool();
-t.test('promtool does reject a broken exposition (the check can fail)', { skip: 'missing' in tool ? tool.missing : false }, async (t) => {
-  const bad = '# HELP vxtun_thing help\n# TYPE vxtun_thing counter\nvxtun_thing 1\n';
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: bad, encoding: 'utf8' });
-  t.not(r.status, 0, `a counter without _total is flagged: ${(r.stdout + r.stderr).trim()}`);
-});
+t.test(
+  'promtool does reject a broken exposition (the check can fail)',
+  { skip: 'missing' in tool ? tool.missing : false },
+  async (t) => {
+    const bad = '# HELP vxtun_thing help\n# TYPE vxtun_thing counter\nvxtun_thing 1\n';
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: bad, encoding: 'utf8' });
+    t.not(r.status, 0, `a counter without _total is flagged: ${(r.stdout + r.stderr).trim()}`);
+  },
+);
 
 t.test('vxtun_peer_conflicts: the nodes left out by conflict resolution (0 without any)', async (t) => {
   const { counters, peers } = fakeStatus();
   const conflicts = [
-    { node: 'n-nested', holder: 'node-2', reason: 'pod CIDR 10.244.2.0/25 (overlaps 10.244.2.0/24) is also claimed by node-2' },
+    {
+      node: 'n-nested',
+      holder: 'node-2',
+      reason: 'pod CIDR 10.244.2.0/25 (overlaps 10.244.2.0/24) is also claimed by node-2',
+    },
     { node: 'n-meta', holder: 'n-meta', reason: 'public IP 169.254.169.254 is link-local' },
   ];
   let withConflicts = true;

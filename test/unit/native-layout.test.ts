@@ -55,8 +55,10 @@ function layoutViolations(files: SourceFile[]): string[] {
       const at = `${f.path}:${i + 1}`;
       if (sys) {
         const h = sys[1]!;
-        if (h === 'napi.h' && folder !== 'node' && folder !== 'testing') out.push(`${at}: napi.h outside node/ and testing/`);
-        if (folder === 'core' && SYSCALL_HEADERS.some((re) => re.test(h))) out.push(`${at}: <${h}> in core/ (no syscalls or threads)`);
+        if (h === 'napi.h' && folder !== 'node' && folder !== 'testing')
+          out.push(`${at}: napi.h outside node/ and testing/`);
+        if (folder === 'core' && SYSCALL_HEADERS.some((re) => re.test(h)))
+          out.push(`${at}: <${h}> in core/ (no syscalls or threads)`);
       } else if (quoted) {
         const h = quoted[1]!;
         if (!known.has(h)) out.push(`${at}: "${h}" is not a path from native/`);
@@ -89,7 +91,11 @@ function readTree(): SourceFile[] {
 
 t.test('native/ keeps its folder rules', (t) => {
   const files = readTree();
-  for (const folder of FOLDERS) t.ok(files.some((f) => f.path.startsWith(`${folder}/`)), `${folder}/ has sources`);
+  for (const folder of FOLDERS)
+    t.ok(
+      files.some((f) => f.path.startsWith(`${folder}/`)),
+      `${folder}/ has sources`,
+    );
   t.same(layoutViolations(files), [], 'no violations');
   t.end();
 });
@@ -99,7 +105,10 @@ t.test('the rules catch what they are for', (t) => {
   t.same(layoutViolations([ok]), []);
   const bad = layoutViolations([
     ok,
-    { path: 'core/b.cc', text: '#include <sys/socket.h>\n#include <napi.h>\n#include "engine/c.h"\n#include <mutex>\n' },
+    {
+      path: 'core/b.cc',
+      text: '#include <sys/socket.h>\n#include <napi.h>\n#include "engine/c.h"\n#include <mutex>\n',
+    },
     { path: 'engine/c.h', text: '#include "a.h"\n#include <napi.h>\n' },
     { path: 'loose.cc', text: '' },
     { path: 'testing/d.cc', text: `#include "engine/c.h"\n${'\n'.repeat(MAX_LINES)}` },

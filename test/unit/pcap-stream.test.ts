@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startAdminSocket } from '../../src/admin/server.js';
 import { connect, type Socket } from 'node:net';
-import { CAPTURE_MEMORY_BUDGET, CAPTURE_RING_BYTES, createCaptureHub, maxCaptureSessions, SESSION_BUFFER_BYTES, type CaptureRecord, type CaptureSessionOptions, type CaptureSource } from '../../src/dump/capture.js';
+import {
+  CAPTURE_MEMORY_BUDGET,
+  CAPTURE_RING_BYTES,
+  createCaptureHub,
+  maxCaptureSessions,
+  SESSION_BUFFER_BYTES,
+  type CaptureRecord,
+  type CaptureSessionOptions,
+  type CaptureSource,
+} from '../../src/dump/capture.js';
 import { IDLE_TIMEOUT_MS } from '../../src/admin/pcap-stream.js';
 import { silentLogger } from '../../src/log.js';
 import { parseComment, PcapngReader, recordBlock } from '../../src/dump/pcapng.js';
@@ -22,7 +31,18 @@ function shortDir(t: Test): string {
   return dir;
 }
 
-const REASONS = ['short', 'bad-header', 'vni', 'unknown-vtep', 'bad-mac', 'ethertype', 'bad-ip', 'spoofed-source', 'not-local', 'no-route'];
+const REASONS = [
+  'short',
+  'bad-header',
+  'vni',
+  'unknown-vtep',
+  'bad-mac',
+  'ethertype',
+  'bad-ip',
+  'spoofed-source',
+  'not-local',
+  'no-route',
+];
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 
 const rec = (verdict: string, peer: string, dropsBefore = 0): CaptureRecord => ({
@@ -74,13 +94,23 @@ t.test('streams pcapng, ends by count, rejects bad parameters', async (t) => {
   t.ok(opened[0]!.program.length > 0, 'the filter is compiled for the addon');
   t.equal(opened[1]!.program.length, 0, 'no filter: an empty program');
   t.match(opened[1], { snaplen: 1962, outer: true });
-  queues.get(1)!.push(recordBlock(rec('no-route', '')), recordBlock(rec('no-route', '', 5)), recordBlock(rec('no-route', '')));
+  queues
+    .get(1)!
+    .push(recordBlock(rec('no-route', '')), recordBlock(rec('no-route', '', 5)), recordBlock(rec('no-route', '')));
   queues.get(2)!.push(recordBlock(rec('forward', 'node-2')));
   const [ba, bb] = await Promise.all([ra.arrayBuffer(), rb.arrayBuffer()]);
   const reader = new PcapngReader();
   const pa = reader.push(Buffer.from(ba));
-  t.same(pa.map((p) => parseComment(p.comment!)['verdict']), ['drop:no-route', 'drop:no-route'], 'ended after 2');
-  t.same(pa.map((p) => p.dropCount), [undefined, 5], 'drop counts travel with the packets');
+  t.same(
+    pa.map((p) => parseComment(p.comment!)['verdict']),
+    ['drop:no-route', 'drop:no-route'],
+    'ended after 2',
+  );
+  t.same(
+    pa.map((p) => p.dropCount),
+    [undefined, 5],
+    'drop counts travel with the packets',
+  );
   t.same(reader.stats, { matched: 7, dropped: 3, delivered: 2 }, 'a statistics block ends the stream');
   const pb = new PcapngReader().push(Buffer.from(bb));
   t.equal(pb.length, 1, 'ended after 1');
@@ -120,7 +150,11 @@ t.test('busy: 503; js engine: 501', async (t) => {
   const dir = shortDir(t);
   const busy = await startAdminSocket(
     `${dir}/busy.sock`,
-    { status: () => ({}) as never, ready: () => true, pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS } },
+    {
+      status: () => ({}) as never,
+      ready: () => true,
+      pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS },
+    },
     silentLogger,
   );
   t.teardown(() => busy.close());
@@ -141,7 +175,11 @@ t.test('busy: 503; js engine: 501', async (t) => {
 t.test('out-of-range and unknown parameters: 400, no session', async (t) => {
   const hub = createCaptureHub(stubCaptureSource(1_000_000));
   const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
-  const admin = await startAdminSocket(`${shortDir(t)}/admin.sock`, { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } }, silentLogger);
+  const admin = await startAdminSocket(
+    `${shortDir(t)}/admin.sock`,
+    { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } },
+    silentLogger,
+  );
   t.teardown(() => admin.close());
   for (const [q, re] of [
     ['seconds=1e10', /^seconds: expected a positive number \(at most 86400\), got "1e10"/],
@@ -165,13 +203,16 @@ t.test('out-of-range and unknown parameters: 400, no session', async (t) => {
 });
 
 t.test('the session limit follows the memory budget', async (t) => {
-  t.equal(maxCaptureSessions(2), 8, '1 worker (2 loops): 8 sessions (the addon\'s limit)');
+  t.equal(maxCaptureSessions(2), 8, "1 worker (2 loops): 8 sessions (the addon's limit)");
   t.equal(maxCaptureSessions(4), 5, '2 workers: 5 sessions');
   t.equal(maxCaptureSessions(8), 2, '4 workers: 2');
   t.equal(maxCaptureSessions(32), 1, '16 workers: still 1 (one session alone exceeds the budget)');
   for (const loops of [2, 4, 8]) {
     const n = maxCaptureSessions(loops);
-    t.ok(n * (loops * CAPTURE_RING_BYTES + SESSION_BUFFER_BYTES) <= CAPTURE_MEMORY_BUDGET, `${loops} loops: ${n} sessions fit ${CAPTURE_MEMORY_BUDGET >> 20} MiB`);
+    t.ok(
+      n * (loops * CAPTURE_RING_BYTES + SESSION_BUFFER_BYTES) <= CAPTURE_MEMORY_BUDGET,
+      `${loops} loops: ${n} sessions fit ${CAPTURE_MEMORY_BUDGET >> 20} MiB`,
+    );
   }
   const hub = createCaptureHub(stubCaptureSource(0), { maxSessions: 2 });
   const opts = { program: new Uint8Array(0), snaplen: 100, outer: false, publicIP: '1.1.1.1', port: 8472, vni: 1 };
@@ -187,7 +228,11 @@ t.test('the session limit follows the memory budget', async (t) => {
 t.test('clients that stop reading are cut off and their sessions freed', async (t) => {
   const hub = createCaptureHub(stubCaptureSource(Number.MAX_SAFE_INTEGER), { maxSessions: 3 });
   const outer = () => ({ publicIP: '192.168.99.1', port: 8472, vni: 1 });
-  const admin = await startAdminSocket(`${shortDir(t)}/admin.sock`, { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } }, silentLogger);
+  const admin = await startAdminSocket(
+    `${shortDir(t)}/admin.sock`,
+    { status: () => ({}) as never, ready: () => true, pcap: { hub, outer, device: 'vxtun0', reasons: REASONS } },
+    silentLogger,
+  );
   t.teardown(() => admin.close());
   // Three clients that send a request and never read.
   const stuck = await Promise.all(

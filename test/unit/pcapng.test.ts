@@ -49,7 +49,11 @@ t.test('section header and interface description blocks', async (t) => {
   t.equal(idbLen % 4, 0, 'IDB padded to 4');
   t.equal(idb.readUInt16LE(8), 101, 'LINKTYPE_RAW');
   t.equal(idb.readUInt16LE(10), 0, 'reserved');
-  t.same([idb.readUInt16LE(16), idb.readUInt16LE(18), idb.toString('utf8', 20, 26)], [2, 6, 'vxtun0'], 'if_name option');
+  t.same(
+    [idb.readUInt16LE(16), idb.readUInt16LE(18), idb.toString('utf8', 20, 26)],
+    [2, 6, 'vxtun0'],
+    'if_name option',
+  );
   t.same([idb.readUInt16LE(28), idb.readUInt16LE(30), idb[32]], [9, 1, 9], 'if_tsresol option: 10^-9 s');
   t.same([idb.readUInt16LE(36), idb.readUInt16LE(38)], [0, 0], 'opt_endofopt');
   t.equal(idb.readUInt32LE(idbLen - 4), idbLen, 'trailing IDB length');
@@ -129,9 +133,13 @@ t.test('epb_dropcount and the interface statistics block (section 4.6)', async (
   t.equal(isb.readUInt32LE(0), 5, 'ISB type');
   t.equal(isb.readUInt32LE(4), isb.length);
   t.equal(isb.readUInt32LE(isb.length - 4), isb.length, 'trailing length');
-  t.same([isb.readUInt32LE(8), isb.readUInt32LE(12), isb.readUInt32LE(16)], [0, 1, 7], 'interface 0, timestamp high/low');
+  t.same(
+    [isb.readUInt32LE(8), isb.readUInt32LE(12), isb.readUInt32LE(16)],
+    [0, 1, 7],
+    'interface 0, timestamp high/low',
+  );
   const codes: number[] = [];
-  for (let off = 20; off < isb.length - 4; ) {
+  for (let off = 20; off < isb.length - 4;) {
     const code = isb.readUInt16LE(off);
     codes.push(code);
     if (code === 0) break;

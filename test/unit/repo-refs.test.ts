@@ -59,12 +59,15 @@ export function findBadRefs(
   const mdNames = new Set([...tracked].filter((p) => p.endsWith('.md')).map((p) => posix.basename(p)));
   const out: BadRef[] = [];
   for (const { path, text } of files) {
-    const add = (index: number, ref: string, why: string) => out.push({ at: `${path}:${lineOf(text, index)}`, ref, why });
+    const add = (index: number, ref: string, why: string) =>
+      out.push({ at: `${path}:${lineOf(text, index)}`, ref, why });
     for (const m of text.matchAll(MD_NAME)) {
       const name = m[1]!;
-      if (!tracked.has(name) && !mdNames.has(posix.basename(name))) add(m.index!, name, 'no such Markdown file in the repository');
+      if (!tracked.has(name) && !mdNames.has(posix.basename(name)))
+        add(m.index!, name, 'no such Markdown file in the repository');
     }
-    for (const m of text.matchAll(RESEARCH)) add(m.index!, m[0], 'points into a research folder outside the repository');
+    for (const m of text.matchAll(RESEARCH))
+      add(m.index!, m[0], 'points into a research folder outside the repository');
     for (const m of text.matchAll(REPO_PATH)) {
       if (!tracked.has(m[1]!)) add(m.index!, m[1]!, 'not a tracked file');
     }
@@ -100,7 +103,11 @@ function walk(dir: string, prefix = ''): string[] {
 function trackedFiles(): { files: string[]; how: string } {
   try {
     // Tracked files, and new ones not yet added (so a file just created counts as there).
-    const text = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const text = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const files = text.split('\0').filter((f) => f !== '');
     if (files.length > 0) return { files, how: 'git ls-files' };
   } catch {
@@ -132,25 +139,31 @@ t.test('the checker finds what it must and passes what it must', async (t) => {
   ]);
 });
 
-t.test('no tracked file names a document outside the repository, a missing file or a missing README section', async (t) => {
-  const { files, how } = trackedFiles();
-  t.ok(files.length > 100, `${how} lists the repository's files (${files.length})`);
-  t.ok(files.includes('README.md') && files.includes('test/unit/repo-refs.test.ts'), `${how} lists README.md and this file`);
-  const tracked = new Set(files);
-  const texts: { path: string; text: string }[] = [];
-  for (const path of files) {
-    if (SKIP.some((re) => re.test(path))) continue;
-    let buf: Buffer;
-    try {
-      buf = readFileSync(join(root, path));
-    } catch {
-      continue; // deleted in the work tree but not yet in the index
+t.test(
+  'no tracked file names a document outside the repository, a missing file or a missing README section',
+  async (t) => {
+    const { files, how } = trackedFiles();
+    t.ok(files.length > 100, `${how} lists the repository's files (${files.length})`);
+    t.ok(
+      files.includes('README.md') && files.includes('test/unit/repo-refs.test.ts'),
+      `${how} lists README.md and this file`,
+    );
+    const tracked = new Set(files);
+    const texts: { path: string; text: string }[] = [];
+    for (const path of files) {
+      if (SKIP.some((re) => re.test(path))) continue;
+      let buf: Buffer;
+      try {
+        buf = readFileSync(join(root, path));
+      } catch {
+        continue; // deleted in the work tree but not yet in the index
+      }
+      if (buf.includes(0)) continue; // binary
+      texts.push({ path, text: buf.toString('utf8') });
     }
-    if (buf.includes(0)) continue; // binary
-    texts.push({ path, text: buf.toString('utf8') });
-  }
-  const headings = markdownHeadings(readFileSync(join(root, 'README.md'), 'utf8'));
-  t.ok(headings.has('Code map'), `README.md's headings are read (${headings.size})`);
-  const bad = findBadRefs(texts, tracked, headings);
-  t.same(bad, [], `${bad.length} references to fix (${texts.length} files read)`);
-});
+    const headings = markdownHeadings(readFileSync(join(root, 'README.md'), 'utf8'));
+    t.ok(headings.has('Code map'), `README.md's headings are read (${headings.size})`);
+    const bad = findBadRefs(texts, tracked, headings);
+    t.same(bad, [], `${bad.length} references to fix (${texts.length} files read)`);
+  },
+);

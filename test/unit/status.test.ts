@@ -6,17 +6,49 @@ import { NO_OFFLOADS, OFFLOADS, perOffload } from '../../src/dataplane/offloads.
 import type { DataplaneStats } from '../../src/dataplane/types.js';
 
 const status = (offloads: Status['offloads']): Status => ({
-  node: 'node-1', device: 'vxtun0', mtu: 1450, vni: 1, port: 8472, publicIP: '192.168.99.1', vtepMAC: '02:00:00:00:00:01',
-  podCIDRs: ['10.244.1.0/24'], engine: 'native', workers: 2, offloads, peers: [], ready: true, version: 'test',
-  counters: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txErrors: 0, rxErrors: 0, drops: {}, offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 } },
+  node: 'node-1',
+  device: 'vxtun0',
+  mtu: 1450,
+  vni: 1,
+  port: 8472,
+  publicIP: '192.168.99.1',
+  vtepMAC: '02:00:00:00:00:01',
+  podCIDRs: ['10.244.1.0/24'],
+  engine: 'native',
+  workers: 2,
+  offloads,
+  peers: [],
+  ready: true,
+  version: 'test',
+  counters: {
+    txPackets: 0,
+    txBytes: 0,
+    rxPackets: 0,
+    rxBytes: 0,
+    txErrors: 0,
+    rxErrors: 0,
+    drops: {},
+    offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 },
+  },
 });
 
 t.test('offloadStates: one entry per offload, on exactly where the flag is set', async (t) => {
   t.same(Object.keys(offloadStates(NO_OFFLOADS)), [...OFFLOADS], 'every offload, in list order');
-  t.same(offloadStates({ tso: true, gro: false, udpGso: true, udpGro: false }), { tso: 'on', gro: 'off', udpGso: 'on', udpGro: 'off' });
+  t.same(offloadStates({ tso: true, gro: false, udpGso: true, udpGro: false }), {
+    tso: 'on',
+    gro: 'off',
+    udpGso: 'on',
+    udpGro: 'off',
+  });
   for (const o of OFFLOADS) {
     const only = offloadStates(perOffload((k) => k === o));
-    t.same(Object.entries(only).filter(([, v]) => v === 'on').map(([k]) => k), [o], `only ${o} on`);
+    t.same(
+      Object.entries(only)
+        .filter(([, v]) => v === 'on')
+        .map(([k]) => k),
+      [o],
+      `only ${o} on`,
+    );
   }
 });
 
@@ -27,5 +59,9 @@ t.test('vxtun status names every offload with its state', async (t) => {
 
 t.test('mergeDrops: transmit and receive summed per reason, every known reason present', async (t) => {
   const s = { txDrops: { 'no-route': 2 }, rxDrops: { vni: 3, 'no-route': 1, unknown: 9 } } as unknown as DataplaneStats;
-  t.same(mergeDrops(['vni', 'no-route', 'short'], s), { vni: 3, 'no-route': 3, short: 0 }, 'reasons not in the list are left out');
+  t.same(
+    mergeDrops(['vni', 'no-route', 'short'], s),
+    { vni: 3, 'no-route': 3, short: 0 },
+    'reasons not in the list are left out',
+  );
 });

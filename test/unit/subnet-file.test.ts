@@ -1,5 +1,15 @@
 // subnet.env in flannel's exact format, written atomically; and loading the Kubernetes client configuration.
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -19,7 +29,7 @@ t.test('format: IPv4', async (t) => {
   );
 });
 
-t.test('format: dual-stack, flannel\'s order', async (t) => {
+t.test("format: dual-stack, flannel's order", async (t) => {
   t.equal(
     formatSubnetEnv({
       network: net,
@@ -39,7 +49,12 @@ t.test('format: dual-stack, flannel\'s order', async (t) => {
     ].join('\n'),
   );
   t.notMatch(
-    formatSubnetEnv({ network: net, podCIDRs: [Cidr.parse('10.244.1.0/24'), Cidr.parse('fd10:244:0:1::/64')], mtu: 1450, ipMasq: false }),
+    formatSubnetEnv({
+      network: net,
+      podCIDRs: [Cidr.parse('10.244.1.0/24'), Cidr.parse('fd10:244:0:1::/64')],
+      mtu: 1450,
+      ipMasq: false,
+    }),
     /IPV6/,
     'no IPv6 lines without ipv6Network',
   );
@@ -73,7 +88,7 @@ t.test('atomic write: a symlink planted at a temporary name is never followed', 
   const guesses = ['guess1', 'guess2', 'fresh'];
   let picked = 0;
   await writeFileAtomic(path, 'A=1\n', { randomSuffix: () => guesses[Math.min(picked++, guesses.length - 1)]! });
-  t.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the symlinks\' target is untouched');
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n', "the symlinks' target is untouched");
   t.equal(statSync(victim).mode & 0o777, 0o600, 'and keeps its mode');
   t.ok(lstatSync(path).isFile(), 'subnet.env is a regular file, not a symlink');
   t.equal(readFileSync(path, 'utf8'), 'A=1\n');

@@ -15,7 +15,15 @@ const peer = (i: number, mac = '0a:00:00:00:00:01'): Peer => ({
 });
 
 const plan = (prev: Peer[], next: Peer[], over: Partial<PlanInput> = {}) =>
-  planTableUpdate({ self: 'node-0', programmed: true, incremental: true, diff: diffPeers(prev, next), next, localCIDRs: ['10.0.0.0/24'], ...over });
+  planTableUpdate({
+    self: 'node-0',
+    programmed: true,
+    incremental: true,
+    diff: diffPeers(prev, next),
+    next,
+    localCIDRs: ['10.0.0.0/24'],
+    ...over,
+  });
 
 t.test('small changes go as upsert/remove, without ourselves', async (t) => {
   const base = [peer(0), peer(1), peer(2), peer(3)];
@@ -23,9 +31,16 @@ t.test('small changes go as upsert/remove, without ourselves', async (t) => {
   const p = plan(base, changed);
   t.equal(p.kind, 'delta');
   if (p.kind !== 'delta') return;
-  t.same(p.upsert.map((e) => e.name).sort(), ['node-2', 'node-4'], 'changed and added peers; our own node is not a peer');
+  t.same(
+    p.upsert.map((e) => e.name).sort(),
+    ['node-2', 'node-4'],
+    'changed and added peers; our own node is not a peer',
+  );
   t.same(p.remove, ['node-3']);
-  t.same(p.upsert.find((e) => e.name === 'node-2'), { name: 'node-2', publicIP: '192.168.0.2', vtepMAC: '0a:00:00:00:00:02', cidrs: ['10.0.2.0/24'] });
+  t.same(
+    p.upsert.find((e) => e.name === 'node-2'),
+    { name: 'node-2', publicIP: '192.168.0.2', vtepMAC: '0a:00:00:00:00:02', cidrs: ['10.0.2.0/24'] },
+  );
 });
 
 t.test('whole tables: first snapshot, after a failure, without the verbs, for large changes', async (t) => {
