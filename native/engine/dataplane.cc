@@ -73,11 +73,11 @@ DataplaneStats Dataplane::Stats() const {
     st.txPackets += w->tx.packets.load(std::memory_order_relaxed);
     st.txBytes += w->tx.bytes.load(std::memory_order_relaxed);
     st.txErrors += w->tx.errors.load(std::memory_order_relaxed);
-    st.txTsoSplit += w->tx.offloaded.load(std::memory_order_relaxed);
+    st.txTsoSplit += w->tx.tsoSplit.load(std::memory_order_relaxed);
     st.rxPackets += w->rx.packets.load(std::memory_order_relaxed);
     st.rxBytes += w->rx.bytes.load(std::memory_order_relaxed);
     st.rxErrors += w->rx.errors.load(std::memory_order_relaxed);
-    st.rxCoalesced += w->rx.offloaded.load(std::memory_order_relaxed);
+    st.rxCoalesced += w->rx.coalesced.load(std::memory_order_relaxed);
     st.rxCsumCompleted += w->rx.csumCompleted.load(std::memory_order_relaxed);
     st.rxSuperSplit += w->rx.superSplit.load(std::memory_order_relaxed);
     for (int k = 0; k < kVerdictCount; k++) {

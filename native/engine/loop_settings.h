@@ -18,7 +18,8 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> packets{0};        // datagrams sent / inner packets accepted
   std::atomic<uint64_t> bytes{0};          // inner IP bytes
   std::atomic<uint64_t> errors{0};         // send/write failures (not drops: the packet was valid)
-  std::atomic<uint64_t> offloaded{0};      // tx: TSO super-packets split; rx: packets coalesced
+  std::atomic<uint64_t> tsoSplit{0};       // tx: TSO super-packets split into datagrams
+  std::atomic<uint64_t> coalesced{0};      // rx: packets merged into another packet's GSO write
   std::atomic<uint64_t> csumCompleted{0};  // rx: partial inner checksums completed
   std::atomic<uint64_t> superSplit{0};     // rx: oversized TCP super-packets segmented
   std::atomic<uint64_t> drops[kVerdictCount] = {};

@@ -145,7 +145,7 @@ bool RxBatch::Flush(const Table* t, CaptureHub* cap) {
   const uint64_t accepted = static_cast<uint64_t>(m);
   AddCounter(c_->packets, accepted - std::min(failed, accepted));
   AddCounter(c_->errors, std::min(failed, accepted));
-  AddCounter(c_->offloaded, gst.coalesced);
+  AddCounter(c_->coalesced, gst.coalesced);
   AddCounter(c_->csumCompleted, gst.csumCompleted);
   AddCounter(c_->superSplit, split);
   pkts.Clear();

@@ -290,7 +290,7 @@ int TxBatch::Run() {
   AddCounter(c_->packets, datagrams - std::min(failed, datagrams));
   AddCounter(c_->bytes, bytes);
   AddCounter(c_->errors, std::min(failed, datagrams) + tooBig);
-  AddCounter(c_->offloaded, tsoSplit);
+  AddCounter(c_->tsoSplit, tsoSplit);
   for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], drops[k]);
   tally_.read += static_cast<uint64_t>(n);
   tally_.forwarded += forwarded;
