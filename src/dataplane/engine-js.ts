@@ -9,7 +9,7 @@ import { checkRx, checkTx, ENCAP_PREFIX, type Table } from './codec.js';
 import { DataplaneError } from '../errors.js';
 import type { NativeBinding } from './addon.js';
 import { NO_OFFLOADS } from './offloads.js';
-import type { Dataplane, DataplaneOptions, DataplaneStats, DataplaneTable } from './types.js';
+import { zeroStats, type Dataplane, type DataplaneOptions, type DataplaneStats, type DataplaneTable } from './types.js';
 import { Cidr } from '../net/cidr.js';
 import { parseIP, type IP } from '../net/ip.js';
 import { parseMac } from '../net/mac.js';
@@ -51,22 +51,7 @@ export async function openJsDataplane(native: NativeBinding, opts: DataplaneOpti
     throw err;
   }
   const reasons = native.dropReasons;
-  const zero = () => Object.fromEntries(reasons.map((r) => [r, 0])) as Record<string, number>;
-  const stats: DataplaneStats = {
-    txPackets: 0,
-    txBytes: 0,
-    txErrors: 0,
-    rxPackets: 0,
-    rxBytes: 0,
-    rxErrors: 0,
-    rxCsumCompleted: 0,
-    rxSuperSplit: 0,
-    rxCoalesced: 0,
-    txTsoSplit: 0,
-    txDrops: zero(),
-    rxDrops: zero(),
-    offloads: NO_OFFLOADS,
-  };
+  const stats: DataplaneStats = zeroStats(reasons);
   let table: Table = { local: { podCIDRs: [] }, peers: [] };
   /** The table's peers by name (checkTx answers with a name), rebuilt with the table. */
   let byName = new Map<string, Table['peers'][number]>();

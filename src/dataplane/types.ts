@@ -2,7 +2,7 @@
 // src/dataplane/addon.ts) and the js engine (src/dataplane/engine-js.ts). The daemon, the admin server and the
 // tests see only these types, so they run on either engine.
 import type { CaptureSessionOptions } from '../dump/capture.js';
-import type { OffloadFlags } from './offloads.js';
+import { NO_OFFLOADS, type OffloadFlags } from './offloads.js';
 
 export type { OffloadFlags };
 
@@ -96,4 +96,24 @@ export interface Dataplane {
   /** Writes whole pcapng packet blocks into `into` (reused by the caller) and says how many bytes and packets. */
   captureRead?(id: number, into: Uint8Array, maxRecords: number): { bytes: number; records: number };
   captureStats?(id: number): { matched: number; dropped: number } | null;
+}
+
+/** A dataplane's stats before it has moved anything: every counter zero, every drop reason in `reasons` at zero. */
+export function zeroStats(reasons: readonly string[]): DataplaneStats {
+  const zero = () => Object.fromEntries(reasons.map((r) => [r, 0])) as DropCounts;
+  return {
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: 0,
+    rxPackets: 0,
+    rxBytes: 0,
+    rxErrors: 0,
+    rxCsumCompleted: 0,
+    rxSuperSplit: 0,
+    rxCoalesced: 0,
+    txTsoSplit: 0,
+    txDrops: zero(),
+    rxDrops: zero(),
+    offloads: NO_OFFLOADS,
+  };
 }

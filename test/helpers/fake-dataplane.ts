@@ -5,12 +5,13 @@ import type { DeviceConf, IpRunner } from '../../src/device/device.js';
 import type { NativeBinding } from '../../src/dataplane/addon.js';
 import type { NativeTableHandle, TestingBinding } from '../../src/dataplane/testing.js';
 import { NO_OFFLOADS, type OffloadFlags } from '../../src/dataplane/offloads.js';
-import type {
-  Dataplane,
-  DataplaneOptions,
-  DataplanePeer,
-  DataplaneStats,
-  DataplaneTable,
+import {
+  zeroStats,
+  type Dataplane,
+  type DataplaneOptions,
+  type DataplanePeer,
+  type DataplaneStats,
+  type DataplaneTable,
 } from '../../src/dataplane/types.js';
 
 export interface FakeNative {
@@ -23,24 +24,6 @@ export interface FakeNative {
   updates: number;
   opened: DataplaneOptions[];
   closed: number;
-}
-
-function zeroStats(): DataplaneStats {
-  return {
-    txPackets: 0,
-    txBytes: 0,
-    txErrors: 0,
-    rxPackets: 0,
-    rxBytes: 0,
-    rxErrors: 0,
-    rxCsumCompleted: 0,
-    rxSuperSplit: 0,
-    rxCoalesced: 0,
-    txTsoSplit: 0,
-    offloads: NO_OFFLOADS,
-    txDrops: {},
-    rxDrops: {},
-  };
 }
 
 /**
@@ -96,7 +79,7 @@ export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
       record(this.current);
     }
     stats(): DataplaneStats {
-      return zeroStats();
+      return zeroStats([]);
     }
     close(): void {
       f.closed++;
