@@ -74,9 +74,12 @@ CaptureHub::~CaptureHub() {
   for (auto& s : slots_) delete s.exchange(nullptr);
 }
 
-void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, const UnderlayAddr& vtep,
-                         bool hasPrefix, const uint8_t* data, size_t len, size_t origLen) {
-  hasPrefix = hasPrefix && len >= kCapturePrefix;
+void CaptureHub::Capture(int loop, uint8_t dir, int worker, const CapturedPacket& p) {
+  const Verdict v = p.verdict;
+  const PeerEntry* const peer = p.peer;
+  const uint8_t* const data = p.data;
+  const size_t len = p.len;
+  const bool hasPrefix = p.hasPrefix && len >= kCapturePrefix;
   const size_t innerOff = hasPrefix ? kCapturePrefix : 0;
   const std::string_view name = peer ? std::string_view(peer->name).substr(0, 255) : std::string_view();
   const CaptureView view{dir, static_cast<uint8_t>(v), name, data + innerOff, len - innerOff};
@@ -88,10 +91,10 @@ void CaptureHub::Capture(int loop, uint8_t dir, int worker, Verdict v, const Pee
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       m.tsNs = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-      m.origLen = static_cast<uint32_t>(std::max(len, origLen));
+      m.origLen = static_cast<uint32_t>(std::max(len, p.origLen));
       m.dir = dir;
       m.verdict = static_cast<uint8_t>(v);
-      m.vtep = vtep;
+      m.vtep = p.vtep;
       m.worker = static_cast<uint16_t>(worker);
       m.flags = hasPrefix ? kCaptureHasPrefix : 0;
       m.nameLen = static_cast<uint8_t>(name.size());

@@ -75,6 +75,17 @@ struct CaptureDrain {
 
 class CaptureSession;
 
+// One packet a loop offers to the running captures.
+struct CapturedPacket {
+  Verdict verdict = Verdict::Forward;
+  const PeerEntry* peer = nullptr;  // null: unknown
+  UnderlayAddr vtep;                // the peer's underlay address (tx: destination, rx: outer source); none if no peer
+  bool hasPrefix = false;           // data starts with the VXLAN+Ethernet prefix; else it is the inner packet
+  const uint8_t* data = nullptr;
+  size_t len = 0;      // bytes readable at data
+  size_t origLen = 0;  // when larger than len: the packet's whole length (a gathered head, at least the snap length)
+};
+
 // The sessions of one dataplane.
 class CaptureHub {
  public:
@@ -83,12 +94,9 @@ class CaptureHub {
   ~CaptureHub();
   bool active() const { return sessions_.load(std::memory_order_relaxed) > 0; }
 
-  // Loop side (between Enter and Exit). data is the prefix + inner packet when hasPrefix, else the
-  // inner packet; peer may be null (unknown). len bytes are readable at data; origLen, when larger,
-  // is the packet's whole length (a gathered head of a longer packet: at least the snap length).
-  // vtep: the peer's underlay address (none when there is no peer).
-  void Capture(int loop, uint8_t dir, int worker, Verdict v, const PeerEntry* peer, const UnderlayAddr& vtep,
-               bool hasPrefix, const uint8_t* data, size_t len, size_t origLen = 0);
+  // Loop side (between Enter and Exit), through the loop's CaptureTap: loop is the ring, dir and worker
+  // what its records say.
+  void Capture(int loop, uint8_t dir, int worker, const CapturedPacket& p);
 
   // JS thread only.
   int Start(CaptureOptions opts);  // → session id, or -1 when kMaxCaptures are running
@@ -108,6 +116,25 @@ class CaptureHub {
   std::atomic<int> sessions_{0};
   uint64_t pastMatched_ = 0, pastDropped_ = 0;  // of stopped sessions
   int nextId_ = 1;
+};
+
+// A forwarding loop's one way into the captures: its ring, direction and worker, fixed at construction.
+// Refresh once per batch, after TableHolder::Enter (one relaxed load); Offer does nothing unless a capture
+// was running at the last Refresh. Offer only between Enter and Exit.
+class CaptureTap {
+ public:
+  CaptureTap(int loop, uint8_t dir, int worker) : loop_(loop), dir_(dir), worker_(worker) {}
+  void Refresh(CaptureHub* hub) { hub_ = hub && hub->active() ? hub : nullptr; }
+  bool on() const { return hub_ != nullptr; }
+  void Offer(const CapturedPacket& p) const {
+    if (hub_) hub_->Capture(loop_, dir_, worker_, p);
+  }
+
+ private:
+  const int loop_;
+  const uint8_t dir_;
+  const int worker_;
+  CaptureHub* hub_ = nullptr;
 };
 
 }  // namespace vxtun

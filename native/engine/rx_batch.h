@@ -2,13 +2,14 @@
 // worker's receive thread waits until its socket is readable and calls Run until it returns 0; the
 // fuzzer (native/fuzz/rx_loop_fuzz.cc) calls Run over fake I/O.
 //
-// One Run:
-//   1. recvmmsg up to NextRecvBatch messages (UdpIO::RecvBatch), each one datagram or a UDP GRO train of
-//      gso-sized datagrams;
-//   2. online in the table: ClassifyRx every datagram (the receive-side rules); count drops;
-//   3. offline: plan the TUN writes (core/gro.h: checksum completion, TCP coalescing into GSO writes,
-//      super-packets) and write them, one writev each, through the flow's TUN queue.
-// Steps 2-3 repeat within one Run when a batch holds more datagrams than the per-batch arrays (Flush):
+// One Run, in named steps:
+//   1. Receive: recvmmsg up to NextRecvBatch messages (UdpIO::RecvBatch), each one datagram or a UDP GRO
+//      train of gso-sized datagrams;
+//   2. online in the table: Classify every datagram (ClassifyRx: the receive-side rules); count drops;
+//   3. Flush: coalesce (plan the TUN writes, core/gro.h: checksum completion, TCP coalescing into GSO writes,
+//      super-packets) and capture them (TapWrites) while still online; then offline Write them, one writev
+//      each, through the flow's TUN queue, and count them.
+// Steps 2-3 repeat within one Run when a batch holds more datagrams than the per-batch arrays:
 // a message may be a train of any number of datagrams. Every datagram received is counted once: in
 // packets, in errors (the write that carried it failed) or under its drop reason.
 // Capture (capture.h): checked once per batch; only then is each packet copied into the loop's ring.
@@ -23,6 +24,7 @@
 
 #include "core/fdb.h"
 #include "core/gro.h"
+#include "engine/capture.h"
 #include "engine/io.h"
 #include "engine/loop_settings.h"
 #include "engine/table_holder.h"
@@ -51,7 +53,12 @@ class RxBatch {
 
  private:
   struct Arrays;
-  bool Flush(const Table* t, CaptureHub* cap);
+  struct Totals;
+  bool Classify(const Table** t, int i, Totals* b);
+  bool Flush(const Table& t);
+  void TapWrites(const Table& t, int nw);
+  bool Write(int nw, uint64_t* failed, uint64_t* split);
+  bool WriteSplit(TunIO* q, const RxPkt& k, uint64_t* failed);
   int id_;
   UdpIO* sock_;
   TunIO* tun_;
@@ -59,6 +66,7 @@ class RxBatch {
   TableHolder::ReaderSlot* slot_;
   const WorkerSettings& settings_;
   Counters* c_;
+  CaptureTap tap_;
   int want_;
   bool tunGone_ = false;
   std::unique_ptr<Arrays> a_;

@@ -54,6 +54,7 @@ TxBatch::TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolde
       slot_(slot),
       settings_(s),
       c_(c),
+      tap_(2 * id, kCaptureTx, id),
       a_(new Arrays) {
   SetLayout(TsoLayout{});
 }
@@ -94,9 +95,219 @@ void TxBatch::SetLayout(const TsoLayout& l) {
   }
 }
 
-// Sends the messages built so far, grouped by socket (stable: a flow's packets keep their order); counts the
+// One packet of the batch as Classify leaves it.
+struct TxBatch::Packet {
+  uint8_t* slot = nullptr;  // the read buffer: the prefix goes at slot, the packet lies at slot + kEncapPrefix
+  uint8_t* pkt = nullptr;
+  size_t plen = 0;  // bytes read after the virtio-net header
+  VnetHdr vnet;
+  TxResult r;
+  Verdict verdict = Verdict::Short;
+  size_t th = 0;         // a TSO packet's TCP header length (0 otherwise)
+  bool inPlace = false;  // a TSO packet of the predicted layout, split where the scattered read left it
+};
+
+// What one batch adds to the counters and the tally (Count).
+struct TxBatch::Totals {
+  uint64_t datagrams = 0, bytes = 0, tsoSplit = 0, failed = 0, tooBig = 0, tooBigPkts = 0, forwarded = 0;
+  uint64_t drops[kVerdictCount] = {};
+};
+
+int TxBatch::Run() {
+  Arrays& A = *a_;
+  const TsoLayout layout = A.layout;
+  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, kBatch, kBatchBytes);  // Read
+  if (n <= 0) return n;
+  A.msgs.Clear();
+  A.iov.Clear();
+  Totals b;
+  TsoLayout next = layout;
+  const Table* t = table_->Enter(slot_);
+  tap_.Refresh(settings_.capture);
+  int sendErr = 0;
+  for (int i = 0; i < n; i++) {
+    if (A.msgs.room() < static_cast<size_t>(kMaxTsoSegs) || A.iov.room() < 2 * static_cast<size_t>(kMaxTsoSegs)) {
+      // Cannot happen with the arrays sized for kBatch packets; checked all the same. Offline while sending.
+      TableHolder::Exit(slot_);
+      sendErr = Send(&b.failed);
+      if (sendErr < 0) break;
+      t = table_->Enter(slot_);
+      tap_.Refresh(settings_.capture);
+    }
+    Packet p;
+    Classify(*t, i, layout, &p);
+    if (p.th != 0 && p.vnet.gsoSize >= kMinLayoutMss && p.r.ip.headerLen + p.th <= kMaxLayoutH)
+      next = TsoLayout{p.r.ip.headerLen + p.th, p.vnet.gsoSize};
+    if (p.verdict != Verdict::Forward) {
+      b.drops[static_cast<int>(p.verdict)]++;
+      if (p.pkt) tap_.Offer(CapturedPacket{p.verdict, nullptr, UnderlayAddr{}, false, p.pkt, p.plen, 0});
+      continue;
+    }
+    Build(p, t->peer(p.r.peer), i, layout, &b);
+  }
+  if (sendErr == 0) {
+    TableHolder::Exit(slot_);
+    sendErr = Send(&b.failed);
+  }
+  if (sendErr < 0) {
+    sendFailed_ = true;
+    return sendErr;
+  }
+  Count(b, n);
+  // The next reads use the layout of the last super-packet seen (after the sends: the slots are free).
+  if (next.h != layout.h || next.mss != layout.mss) SetLayout(next);
+  size_t got = 0;
+  for (int i = 0; i < n; i++) got += A.sizes[i];
+  return n < kBatch && got < kBatchBytes ? 0 : 1;
+}
+
+// Classify: the packet's verdict, its peer and (for a TSO packet) its TCP header. A scattered read (core/tso.h)
+// is split where it lies only when it is a TSO packet of the predicted shape; anything else is moved back
+// first, so it is classified as it was read. A checksum to complete lies in the transport header: never in the
+// IP header the classification read.
+void TxBatch::Classify(const Table& t, int i, const TsoLayout& layout, Packet* p) {
+  Arrays& A = *a_;
+  if (A.sizes[i] < kVnetHdrLen) return;  // Verdict::Short, no packet to capture
+  p->slot = A.at(i);
+  p->vnet = ReadVnetHdr(p->slot + kTxHeadroom);
+  p->pkt = p->slot + kEncapPrefix;
+  p->plen = A.sizes[i] - kVnetHdrLen;
+  const VnetHdr& v = p->vnet;
+  const bool scattered = layout.mss != 0 && p->plen > layout.h + layout.mss;
+  const bool candidate = scattered && v.gsoType != kVnetGsoNone && v.gsoSize == layout.mss;
+  if (scattered && !candidate) TsoUnscatter(p->slot, A.sizes[i], layout);
+  auto classify = [&]() {
+    p->th = 0;
+    p->verdict = ClassifyTx(t, p->pkt, p->plen, &p->r);
+    if (p->verdict == Verdict::Forward && v.gsoType != kVnetGsoNone &&
+        (p->th = CheckTsoPacket(p->pkt, p->r.ip, v)) == 0)
+      p->verdict = Verdict::BadIp;
+  };
+  classify();  // a candidate's headers lie in its first iovec: only they are read
+  p->inPlace = candidate && p->verdict == Verdict::Forward && p->r.ip.headerLen + p->th == layout.h;
+  if (candidate && !p->inPlace) {
+    TsoUnscatter(p->slot, A.sizes[i], layout);
+    classify();
+  }
+  if (p->verdict == Verdict::Forward && v.gsoType == kVnetGsoNone && (v.flags & kVnetFlagNeedsCsum) &&
+      (v.csumStart < p->r.ip.headerLen || !CompleteNeedsCsum(p->pkt, p->r.length, v.csumStart, v.csumOffset)))
+    p->verdict = Verdict::BadIp;
+}
+
+// Build: the prefix in front of the packet, the capture, and the packet's messages (the flow hash picks the
+// socket).
+void TxBatch::Build(const Packet& p, const PeerEntry& peer, int i, const TsoLayout& layout, Totals* b) {
+  WriteEncapPrefix(p.slot, settings_.policy.vni, peer.mac, settings_.policy.mac, p.r.ethertype);
+  if (tap_.on()) Tap(p, peer, layout);
+  OutMsg base;
+  base.dst = peer.publicIp;
+  base.dstPort = settings_.portNet;
+  base.socket = static_cast<uint16_t>(p.r.flowHash % senders_.size());
+  if (p.vnet.gsoType == kVnetGsoNone) return BuildDatagram(p, base, b);
+  const bool gso = settings_.offloads.udpGso && !senders_[base.socket]->gsoBroken();
+  if (p.inPlace) return BuildInPlace(p, base, gso, layout, b);
+  BuildSegments(p, base, gso, i, b);
+}
+
+// A forwarded packet is captured once, as sent: a TSO super-packet whole (up to the snap length), gathered
+// from its scattered layout when it was split in place.
+void TxBatch::Tap(const Packet& p, const PeerEntry& peer, const TsoLayout& layout) {
+  Arrays& A = *a_;
+  CapturedPacket c{Verdict::Forward, &peer, peer.publicIp, true, p.slot, kEncapPrefix + p.r.length, 0};
+  if (p.inPlace) {
+    c.data = A.capScratch.get();
+    c.len = TsoScatterCopy(p.slot, p.r.length, layout, A.capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
+    c.origLen = kEncapPrefix + p.r.length;
+  }
+  tap_.Offer(c);
+}
+
+void TxBatch::BuildDatagram(const Packet& p, const OutMsg& base, Totals* b) {
+  if (kEncapPrefix + p.r.length > kMaxUdpPayload) {  // an MTU above the cap (config.ts): cannot be sent
+    b->tooBig++;
+    b->tooBigPkts++;
+    return;
+  }
+  OutMsg m = base;
+  m.iov = a_->iov.Take(1);
+  *m.iov = {p.slot, kEncapPrefix + p.r.length};
+  m.iovcnt = 1;
+  a_->msgs.Append(m);
+  b->datagrams++;
+  b->forwarded++;
+  b->bytes += p.r.length;
+}
+
+// A TSO packet split where it lies: every datagram is already contiguous at slot + s·D, one iovec per message.
+void TxBatch::BuildInPlace(const Packet& p, const OutMsg& base, bool gso, const TsoLayout& layout, Totals* b) {
+  Arrays& A = *a_;
+  const TsoPlan plan = PlanTsoInPlace(p.slot, p.r.ip, p.th, layout, p.slot, A.tmpl, kMaxTsoSegs);
+  if (plan.segments == 0) {
+    b->drops[static_cast<int>(Verdict::BadIp)]++;
+    return;
+  }
+  if (plan.segBytes > kMaxUdpPayload) {  // a segment larger than a UDP datagram: cannot be sent
+    b->tooBig += static_cast<uint64_t>(plan.segments);
+    b->tooBigPkts++;
+    return;
+  }
+  const size_t h = layout.h;
+  const size_t last = p.r.length - h - static_cast<size_t>(plan.segments - 1) * layout.mss;
+  // ≥ 1: segBytes ≤ 65,507 was checked above.
+  const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
+  for (int s = 0; s < plan.segments; s += per) {
+    const int cnt = std::min(per, plan.segments - s);
+    const size_t tail = s + cnt == plan.segments ? last : layout.mss;
+    OutMsg m = base;
+    m.iov = A.iov.Take(1);
+    *m.iov = {p.slot + static_cast<size_t>(s) * plan.segBytes,
+              static_cast<size_t>(cnt - 1) * plan.segBytes + kEncapPrefix + h + tail};
+    m.iovcnt = 1;
+    m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+    A.msgs.Append(m);
+  }
+  b->datagrams += static_cast<uint64_t>(plan.segments);
+  b->forwarded++;
+  b->bytes += p.r.length + static_cast<size_t>(plan.segments - 1) * h;
+  b->tsoSplit++;
+}
+
+// A TSO packet read contiguously: per-segment header blocks (in slot i's scratch) plus payload iovecs.
+void TxBatch::BuildSegments(const Packet& p, const OutMsg& base, bool gso, int i, Totals* b) {
+  Arrays& A = *a_;
+  struct iovec* const segIov = A.iov.Take(2 * static_cast<size_t>(kMaxTsoSegs));
+  const TsoPlan plan = PlanTsoSegments(p.pkt, p.r.ip, p.th, p.vnet.gsoSize, p.slot,
+                                       A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt, kHdrScratchPerPkt,
+                                       segIov, kMaxTsoSegs);
+  A.iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
+  if (plan.segments == 0) {
+    b->drops[static_cast<int>(Verdict::BadIp)]++;
+    return;
+  }
+  if (plan.segBytes > kMaxUdpPayload) {
+    A.iov.Shrink(2 * static_cast<size_t>(plan.segments));
+    b->tooBig += static_cast<uint64_t>(plan.segments);
+    b->tooBigPkts++;
+    return;
+  }
+  const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
+  for (int s = 0; s < plan.segments; s += per) {
+    const int cnt = std::min(per, plan.segments - s);
+    OutMsg m = base;
+    m.iov = segIov + 2 * static_cast<size_t>(s);
+    m.iovcnt = 2 * cnt;
+    m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
+    A.msgs.Append(m);
+  }
+  b->datagrams += static_cast<uint64_t>(plan.segments);
+  b->forwarded++;
+  b->bytes += p.r.length + static_cast<size_t>(plan.segments - 1) * (p.r.ip.headerLen + p.th);
+  b->tsoSplit++;
+}
+
+// Send: the messages built so far, grouped by socket (stable: a flow's packets keep their order); counts the
 // datagrams that failed in *failed. Negative errno when a socket is gone.
-int TxBatch::SendPending(uint64_t* failed) {
+int TxBatch::Send(uint64_t* failed) {
   Arrays& A = *a_;
   const size_t nm = A.msgs.size(), nsock = senders_.size();
   int s = 0;
@@ -118,187 +329,17 @@ int TxBatch::SendPending(uint64_t* failed) {
   return s < 0 ? s : 0;
 }
 
-int TxBatch::Run() {
-  Arrays& A = *a_;
-  const TsoLayout layout = A.layout;
-  auto& iov = A.iov;
-  auto& msgs = A.msgs;
-  const size_t nsock = senders_.size();
-  size_t got = 0;
-  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, kBatch, kBatchBytes);
-  if (n < 0) return n;
-  if (n == 0) return 0;
-  msgs.Clear();
-  iov.Clear();
-  uint64_t datagrams = 0, bytes = 0, tsoSplit = 0, failed = 0, tooBig = 0, tooBigPkts = 0, forwarded = 0;
-  uint64_t drops[kVerdictCount] = {};
-  TsoLayout next = layout;
-  const Table* t = table_->Enter(slot_);
-  // Capture: one relaxed load per batch; a TSO super-packet is captured once, whole (up to the snap length).
-  CaptureHub* cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
-  int sendErr = 0;
-  for (int i = 0; i < n && sendErr == 0; i++) {
-    if (A.sizes[i] < kVnetHdrLen) {
-      drops[static_cast<int>(Verdict::Short)]++;
-      continue;
-    }
-    if (msgs.room() < static_cast<size_t>(kMaxTsoSegs) || iov.room() < 2 * static_cast<size_t>(kMaxTsoSegs)) {
-      // Cannot happen with the arrays sized for kBatch packets; checked all the same. Offline while sending.
-      TableHolder::Exit(slot_);
-      sendErr = SendPending(&failed);
-      t = table_->Enter(slot_);
-      cap = settings_.capture && settings_.capture->active() ? settings_.capture : nullptr;
-      if (sendErr < 0) break;
-    }
-    uint8_t* const slot = A.at(i);
-    const VnetHdr v = ReadVnetHdr(slot + kTxHeadroom);
-    uint8_t* pkt = slot + kEncapPrefix;
-    const size_t plen = A.sizes[i] - kVnetHdrLen;
-    // Scattered: the read went past its first iovec (core/tso.h). Only a TSO packet of the predicted shape is
-    // split where it lies; anything else is moved back first, so it is classified as it was read.
-    const bool scattered = layout.mss != 0 && plen > layout.h + layout.mss;
-    const bool candidate = scattered && v.gsoType != kVnetGsoNone && v.gsoSize == layout.mss;
-    if (scattered && !candidate) TsoUnscatter(slot, A.sizes[i], layout);
-    TxResult r;
-    Verdict verdict;
-    size_t th = 0;
-    auto classify = [&]() {
-      th = 0;
-      verdict = ClassifyTx(*t, pkt, plen, &r);
-      if (verdict == Verdict::Forward && v.gsoType != kVnetGsoNone && (th = CheckTsoPacket(pkt, r.ip, v)) == 0)
-        verdict = Verdict::BadIp;
-    };
-    classify();  // a candidate's headers lie in its first iovec: only they are read
-    const bool inPlace = candidate && verdict == Verdict::Forward && r.ip.headerLen + th == layout.h;
-    if (candidate && !inPlace) {
-      TsoUnscatter(slot, A.sizes[i], layout);
-      classify();
-    }
-    if (th != 0 && v.gsoSize >= kMinLayoutMss && r.ip.headerLen + th <= kMaxLayoutH)
-      next = TsoLayout{r.ip.headerLen + th, v.gsoSize};
-    // The checksum to complete lies in the transport header: never in the IP header the classification read.
-    if (verdict == Verdict::Forward && v.gsoType == kVnetGsoNone && (v.flags & kVnetFlagNeedsCsum) &&
-        (v.csumStart < r.ip.headerLen || !CompleteNeedsCsum(pkt, r.length, v.csumStart, v.csumOffset)))
-      verdict = Verdict::BadIp;
-    if (verdict != Verdict::Forward) {
-      drops[static_cast<int>(verdict)]++;
-      if (cap) cap->Capture(2 * id_, kCaptureTx, id_, verdict, nullptr, UnderlayAddr{}, false, pkt, plen);
-      continue;
-    }
-    const PeerEntry& peer = t->peer(r.peer);
-    WriteEncapPrefix(slot, settings_.policy.vni, peer.mac, settings_.policy.mac, r.ethertype);
-    if (cap) {
-      if (inPlace) {
-        const size_t have =
-            TsoScatterCopy(slot, r.length, layout, A.capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
-        cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, A.capScratch.get(), have,
-                     kEncapPrefix + r.length);
-      } else {
-        cap->Capture(2 * id_, kCaptureTx, id_, verdict, &peer, peer.publicIp, true, slot, kEncapPrefix + r.length);
-      }
-    }
-    OutMsg base;
-    base.dst = peer.publicIp;
-    base.dstPort = settings_.portNet;
-    base.socket = static_cast<uint16_t>(r.flowHash % nsock);
-    if (v.gsoType == kVnetGsoNone) {
-      if (kEncapPrefix + r.length > kMaxUdpPayload) {  // an MTU above the cap (config.ts): cannot be sent
-        tooBig++;
-        tooBigPkts++;
-        continue;
-      }
-      OutMsg m = base;
-      m.iov = iov.Take(1);
-      *m.iov = {slot, kEncapPrefix + r.length};
-      m.iovcnt = 1;
-      msgs.Append(m);
-      datagrams++;
-      forwarded++;
-      bytes += r.length;
-      continue;
-    }
-    const bool gso = settings_.offloads.udpGso && !senders_[base.socket]->gsoBroken();
-    if (inPlace) {
-      // Every datagram is already contiguous at slot + s·D: one iovec per message.
-      const TsoPlan plan = PlanTsoInPlace(slot, r.ip, th, layout, slot, A.tmpl, kMaxTsoSegs);
-      if (plan.segments == 0) {
-        drops[static_cast<int>(Verdict::BadIp)]++;
-        continue;
-      }
-      if (plan.segBytes > kMaxUdpPayload) {  // a segment larger than a UDP datagram: cannot be sent
-        tooBig += static_cast<uint64_t>(plan.segments);
-        tooBigPkts++;
-        continue;
-      }
-      const size_t h = layout.h;
-      const size_t last = r.length - h - static_cast<size_t>(plan.segments - 1) * layout.mss;
-      // ≥ 1: segBytes ≤ 65,507 was checked above.
-      const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
-      for (int s = 0; s < plan.segments; s += per) {
-        const int cnt = std::min(per, plan.segments - s);
-        const size_t tail = s + cnt == plan.segments ? last : layout.mss;
-        OutMsg m = base;
-        m.iov = iov.Take(1);
-        *m.iov = {slot + static_cast<size_t>(s) * plan.segBytes,
-                  static_cast<size_t>(cnt - 1) * plan.segBytes + kEncapPrefix + h + tail};
-        m.iovcnt = 1;
-        m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
-        msgs.Append(m);
-      }
-      datagrams += static_cast<uint64_t>(plan.segments);
-      forwarded++;
-      bytes += r.length + static_cast<size_t>(plan.segments - 1) * h;
-      tsoSplit++;
-      continue;
-    }
-    struct iovec* const segIov = iov.Take(2 * static_cast<size_t>(kMaxTsoSegs));
-    const TsoPlan plan =
-        PlanTsoSegments(pkt, r.ip, th, v.gsoSize, slot, A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt,
-                        kHdrScratchPerPkt, segIov, kMaxTsoSegs);
-    iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
-    if (plan.segments == 0) {
-      drops[static_cast<int>(Verdict::BadIp)]++;
-      continue;
-    }
-    if (plan.segBytes > kMaxUdpPayload) {
-      iov.Shrink(2 * static_cast<size_t>(plan.segments));
-      tooBig += static_cast<uint64_t>(plan.segments);
-      tooBigPkts++;
-      continue;
-    }
-    const int per = gso ? static_cast<int>(std::min<size_t>(kUdpMaxSegs, kMaxUdpPayload / plan.segBytes)) : 1;
-    for (int s = 0; s < plan.segments; s += per) {
-      const int cnt = std::min(per, plan.segments - s);
-      OutMsg m = base;
-      m.iov = segIov + 2 * static_cast<size_t>(s);
-      m.iovcnt = 2 * cnt;
-      m.gsoSize = cnt > 1 ? static_cast<uint16_t>(plan.segBytes) : 0;
-      msgs.Append(m);
-    }
-    datagrams += static_cast<uint64_t>(plan.segments);
-    forwarded++;
-    bytes += r.length + static_cast<size_t>(plan.segments - 1) * (r.ip.headerLen + th);
-    tsoSplit++;
-  }
-  TableHolder::Exit(slot_);
-  if (sendErr == 0) sendErr = SendPending(&failed);
-  if (sendErr < 0) {
-    sendFailed_ = true;
-    return sendErr;
-  }
-  // Segments that cannot fit a UDP datagram are send errors too (the packet was valid; the MTU is not).
-  AddCounter(c_->packets, datagrams - std::min(failed, datagrams));
-  AddCounter(c_->bytes, bytes);
-  AddCounter(c_->errors, std::min(failed, datagrams) + tooBig);
-  AddCounter(c_->tsoSplit, tsoSplit);
-  for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], drops[k]);
+// Count: segments that cannot fit a UDP datagram are send errors too (the packet was valid; the MTU is not).
+void TxBatch::Count(const Totals& b, int n) {
+  const uint64_t failed = std::min(b.failed, b.datagrams);
+  AddCounter(c_->packets, b.datagrams - failed);
+  AddCounter(c_->bytes, b.bytes);
+  AddCounter(c_->errors, failed + b.tooBig);
+  AddCounter(c_->tsoSplit, b.tsoSplit);
+  for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], b.drops[k]);
   tally_.read += static_cast<uint64_t>(n);
-  tally_.forwarded += forwarded;
-  tally_.tooBig += tooBigPkts;
-  // The next reads use the layout of the last super-packet seen (after the sends: the slots are free).
-  if (next.h != layout.h || next.mss != layout.mss) SetLayout(next);
-  for (int i = 0; i < n; i++) got += A.sizes[i];
-  return n < kBatch && got < kBatchBytes ? 0 : 1;
+  tally_.forwarded += b.forwarded;
+  tally_.tooBig += b.tooBigPkts;
 }
 
 }  // namespace vxtun

@@ -2,16 +2,19 @@
 // worker's transmit thread waits until its TUN queue is readable and calls Run until it returns 0; the
 // fuzzer (native/fuzz/tx_loop_fuzz.cc) calls Run over fake I/O.
 //
-// One Run:
-//   1. read up to kBatch packets or kBatchBytes from the TUN queue, each with its virtio-net header placed
+// One Run, in named steps:
+//   1. Read: up to kBatch packets or kBatchBytes from the TUN queue, each with its virtio-net header placed
 //      so the packet starts 22 bytes into its buffer (or scattered for the predicted TSO layout, core/tso.h);
-//   2. online in the table: classify each packet (ParseInnerIp, LPM on the inner destination) and write
-//      the VXLAN+Ethernet prefix in front of it, over the spent virtio-net header; a NEEDS_CSUM packet gets
-//      its checksum finished (core/tso.h); a TSO super-packet is planned into per-segment header blocks plus
-//      payload iovecs (no payload copy) and becomes UDP GSO messages of ≤ 64 datagrams / 65,507 bytes, or
-//      single datagrams when UDP GSO is off; a datagram that cannot fit 65,507 bytes (an MTU above the
-//      cap in src/config/types.ts MAX_MTU) is not sent and counted as a send error;
-//   3. offline: one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket).
+//   2. online in the table, per packet:
+//      Classify: ParseInnerIp, LPM on the inner destination, the TSO and NEEDS_CSUM checks (a NEEDS_CSUM
+//        packet gets its checksum finished, core/tso.h); a drop is counted and offered to the capture tap;
+//      Build: the VXLAN+Ethernet prefix is written in front of the packet, over the spent virtio-net header,
+//        the packet offered to the capture tap, and its messages appended: one datagram, or for a TSO
+//        super-packet per-segment header blocks plus payload iovecs (no payload copy) as UDP GSO messages of
+//        ≤ 64 datagrams / 65,507 bytes (single datagrams when UDP GSO is off); a datagram that cannot fit
+//        65,507 bytes (an MTU above the cap in src/config/types.ts MAX_MTU) is not sent and counted as a send error;
+//   3. offline: Send, one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket);
+//      then Count (the counters and the tally, once per batch).
 #pragma once
 #include <sys/uio.h>
 
@@ -22,6 +25,7 @@
 
 #include "core/fdb.h"
 #include "core/tso.h"
+#include "engine/capture.h"
 #include "engine/io.h"
 #include "engine/loop_settings.h"
 #include "engine/table_holder.h"
@@ -53,8 +57,17 @@ class TxBatch {
   void Reset();
 
  private:
-  int SendPending(uint64_t* failed);
   struct Arrays;
+  struct Packet;
+  struct Totals;
+  void Classify(const Table& t, int i, const TsoLayout& layout, Packet* p);
+  void Build(const Packet& p, const PeerEntry& peer, int i, const TsoLayout& layout, Totals* b);
+  void BuildDatagram(const Packet& p, const OutMsg& base, Totals* b);
+  void BuildInPlace(const Packet& p, const OutMsg& base, bool gso, const TsoLayout& layout, Totals* b);
+  void BuildSegments(const Packet& p, const OutMsg& base, bool gso, int i, Totals* b);
+  void Tap(const Packet& p, const PeerEntry& peer, const TsoLayout& layout);
+  int Send(uint64_t* failed);
+  void Count(const Totals& b, int n);
   void SetLayout(const TsoLayout& l);
   int id_;
   TunIO* tun_;
@@ -63,6 +76,7 @@ class TxBatch {
   TableHolder::ReaderSlot* slot_;
   const WorkerSettings& settings_;
   Counters* c_;
+  CaptureTap tap_;
   bool sendFailed_ = false;
   Tally tally_;
   std::unique_ptr<Arrays> a_;

@@ -7,19 +7,10 @@ import { silentLogger } from '../../src/log.js';
 import { recordBlock } from '../../src/dump/pcapng.js';
 import type { Status } from '../../src/admin/status.js';
 import { perOffload } from '../../src/dataplane/offloads.js';
+import { DROP_REASONS } from '../../src/dataplane/codec.js';
 
-export const STUB_REASONS = [
-  'short',
-  'bad-header',
-  'vni',
-  'unknown-vtep',
-  'bad-mac',
-  'ethertype',
-  'bad-ip',
-  'spoofed-source',
-  'not-local',
-  'no-route',
-];
+/** The reasons the stub's pcap stream names: the daemon's own list. */
+export const STUB_REASONS: readonly string[] = DROP_REASONS;
 
 /** A Status as the daemon builds it, with `peers` peers (10.<hi>.<lo>.0/24 pod CIDRs, 192.168.<hi>.<lo> VTEPs). */
 export function bigStatus(peers: number): Status {
