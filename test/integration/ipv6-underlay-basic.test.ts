@@ -117,6 +117,7 @@ for (const engine of ['native', 'js'] as const)
 
     await t.test('the traffic crossed the underlay as IPv6: counters moved, nothing dropped', async (t) => {
       const s = await n1.status();
+      t.comment(`node-1 offloads ${JSON.stringify(s.offloads)}, counters ${JSON.stringify(s.counters)}`);
       t.ok(s.counters.rxBytes > 20 * MB, `node-1 rxBytes ${s.counters.rxBytes}`);
       t.ok(s.counters.txBytes > 20 * MB, `node-1 txBytes ${s.counters.txBytes}`);
       for (const reason of ['unknown-vtep', 'spoofed-source', 'bad-mac', 'not-local']) {
