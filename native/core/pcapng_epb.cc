@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/checksum.h"
 #include "core/vxlan.h"
 
 namespace vxtun {
@@ -13,7 +14,8 @@ namespace {
 constexpr uint32_t kEpb = 6;
 constexpr uint16_t kOptComment = 1;
 constexpr uint16_t kOptDropCount = 4;
-constexpr size_t kOuterHdr = 28;                    // IPv4 20 + UDP 8
+constexpr size_t kOuterHdr4 = 20 + 8;               // IPv4 + UDP
+constexpr size_t kOuterHdr6 = kIpv6Header + 8;      // IPv6 + UDP
 constexpr size_t kCommentMax = 64 + 255 + 32;       // with an IPv4 VTEP (or none)
 constexpr size_t kCommentMaxV6 = kCommentMax + 32;  // an IPv6 VTEP's text is up to 30 bytes longer
 
@@ -64,53 +66,74 @@ size_t Comment(const CaptureRecordHeader& h, const char* name, char* c) {
   return static_cast<size_t>(p - c);
 }
 
-// The synthesised outer IPv4 + UDP header (src/dump/pcapng.ts outerDatagram).
+size_t OuterHdr(const EpbOuter& o) { return o.publicIp.IsV6() ? kOuterHdr6 : kOuterHdr4; }
+
+// The synthesised outer IP + UDP header (src/dump/pcapng.ts outerDatagram) at out, followed by the
+// kCapturePrefix + innerCap bytes already written after it (the IPv6 UDP checksum covers them).
 void OuterHeader(const CaptureRecordHeader& h, const uint8_t* inner, size_t innerCap, size_t innerOrig,
                  const EpbOuter& o, uint8_t* out) {
-  memset(out, 0, kOuterHdr);
+  const bool v6 = o.publicIp.IsV6();
+  const size_t hdr = v6 ? kOuterHdr6 : kOuterHdr4;
+  const size_t alen = v6 ? 16 : 4;
+  memset(out, 0, hdr);
   const size_t afterIp = kCapturePrefix + innerOrig;
-  out[0] = 0x45;
-  Be16(out + 2, static_cast<uint16_t>(std::min<size_t>(0xffff, kOuterHdr + afterIp)));
-  Be16(out + 6, 0x4000);  // DF
-  out[8] = 64;
-  out[9] = 17;
+  const uint16_t udpLen = static_cast<uint16_t>(std::min<size_t>(0xffff, 8 + afterIp));
+  // The remote end: the VTEP when it is of the outer's family, else the unspecified address (a VTEP of none
+  // has zero bytes, so it is 0.0.0.0 under IPv4 as it is in the comment).
+  static const uint8_t kZero[16] = {};
+  const uint8_t* remote = h.vtep.IsV6() == v6 ? h.vtep.bytes : kZero;
   const uint8_t* local = o.publicIp.bytes;
-  memcpy(out + 12, h.dir == kCaptureTx ? local : h.vtep.bytes, 4);
-  memcpy(out + 16, h.dir == kCaptureTx ? h.vtep.bytes : local, 4);
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(out[i] << 8 | out[i + 1]);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  Be16(out + 10, static_cast<uint16_t>(~sum & 0xffff));
+  uint8_t* src = out + (v6 ? 8 : 12);
+  memcpy(src, h.dir == kCaptureTx ? local : remote, alen);
+  memcpy(src + alen, h.dir == kCaptureTx ? remote : local, alen);
+  if (v6) {
+    out[0] = 0x60;
+    Be16(out + 4, udpLen);
+    out[6] = 17;
+    out[7] = 64;
+  } else {
+    out[0] = 0x45;
+    Be16(out + 2, static_cast<uint16_t>(std::min<size_t>(0xffff, kOuterHdr4 + afterIp)));
+    Be16(out + 6, 0x4000);  // DF
+    out[8] = 64;
+    out[9] = 17;
+    Be16(out + 10, static_cast<uint16_t>(~Fold(SumBytes(out, 20)) & 0xffff));
+  }
   uint32_t hash = 0;
   for (size_t i = 12; i < std::min<size_t>(innerCap, 40); i++) hash = hash * 31 + inner[i];
   const uint16_t flowPort = static_cast<uint16_t>(32768 + hash % 28232);
-  Be16(out + 20, h.dir == kCaptureTx ? flowPort : o.port);
-  Be16(out + 22, h.dir == kCaptureTx ? o.port : flowPort);
-  Be16(out + 24, static_cast<uint16_t>(std::min<size_t>(0xffff, 8 + afterIp)));
+  uint8_t* udp = out + hdr - 8;
+  Be16(udp, h.dir == kCaptureTx ? flowPort : o.port);
+  Be16(udp + 2, h.dir == kCaptureTx ? o.port : flowPort);
+  Be16(udp + 4, udpLen);
+  if (v6) {  // pseudo-header (addresses, UDP length, next header) + UDP header + prefix + the inner bytes kept
+    const uint64_t pseudo = SumBytes(src, 32) + udpLen + 17;
+    const uint16_t c = static_cast<uint16_t>(~Fold(SumBytes(udp, 8 + kCapturePrefix + innerCap, pseudo)) & 0xffff);
+    Be16(udp + 6, c == 0 ? 0xffff : c);  // 0 means "no checksum", which IPv6 forbids
+  }
 }
 
 size_t CommentMax(const CaptureRecordHeader& h) { return h.vtep.IsV6() ? kCommentMaxV6 : kCommentMax; }
 
-// The outer header is synthesised for IPv4 ends only (the contract in pcapng_epb.h).
-bool OuterIpv4(const CaptureRecordHeader& h, const EpbOuter& o) { return !h.vtep.IsV6() && !o.publicIp.IsV6(); }
-
 }  // namespace
 
+size_t EpbOuterBytes(const EpbOuter& o) { return OuterHdr(o) + kCapturePrefix; }
+
 size_t CaptureEpbBound(const CaptureRecordHeader& h) {
-  return 28 + Pad4(kOuterHdr + kCapturePrefix + h.capLen) + 4 + Pad4(CommentMax(h)) + 12 + 4 + 4;
+  return 28 + Pad4(kOuterHdr6 + kCapturePrefix + h.capLen) + 4 + Pad4(CommentMax(h)) + 12 + 4 + 4;
 }
 
 size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uint8_t* data, const EpbOuter* outer,
                        uint8_t* out, size_t cap) {
-  if (outer && !OuterIpv4(h, *outer)) outer = nullptr;
   const bool hasPrefix = (h.flags & kCaptureHasPrefix) && h.capLen >= kCapturePrefix;
   const uint8_t* inner = hasPrefix ? data + kCapturePrefix : data;
   const size_t innerCap = hasPrefix ? h.capLen - kCapturePrefix : h.capLen;
   const size_t innerOrig = hasPrefix ? h.origLen - kCapturePrefix : h.origLen;
   char comment[kCommentMaxV6];
   const size_t clen = Comment(h, name, comment);
-  const size_t dataLen = outer ? kOuterHdr + kCapturePrefix + innerCap : innerCap;
-  const size_t origLen = std::max(outer ? kOuterHdr + kCapturePrefix + innerOrig : innerOrig, dataLen);
+  const size_t outerLen = outer ? EpbOuterBytes(*outer) : 0;
+  const size_t dataLen = outerLen + innerCap;
+  const size_t origLen = std::max(outerLen + innerOrig, dataLen);
   const size_t optLen = 4 + Pad4(clen) + (h.dropsBefore ? 12 : 0) + 4;
   const size_t total = 28 + Pad4(dataLen) + optLen + 4;
   if (total > cap) return 0;
@@ -123,9 +146,9 @@ size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uin
   Le32(out + 20, static_cast<uint32_t>(dataLen));
   Le32(out + 24, static_cast<uint32_t>(origLen));
   uint8_t* d = out + 28;
-  if (outer) {
-    OuterHeader(h, inner, innerCap, innerOrig, *outer, d);
-    d += kOuterHdr;
+  if (outer) {  // the prefix and the inner bytes first: the IPv6 UDP checksum covers them
+    uint8_t* ip = d;
+    d += OuterHdr(*outer);
     if (hasPrefix) {
       memcpy(d, data, kCapturePrefix);
     } else {
@@ -135,8 +158,11 @@ size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uin
       Be16(d + 20, innerCap > 0 && inner[0] >> 4 == 6 ? 0x86dd : 0x0800);
     }
     d += kCapturePrefix;
+    if (innerCap) memcpy(d, inner, innerCap);
+    OuterHeader(h, inner, innerCap, innerOrig, *outer, ip);
+  } else if (innerCap) {
+    memcpy(d, inner, innerCap);
   }
-  if (innerCap) memcpy(d, inner, innerCap);
   uint8_t* o = out + 28 + Pad4(dataLen);
   Le16(o, kOptComment);
   Le16(o + 2, static_cast<uint16_t>(clen));

@@ -4,14 +4,21 @@
 //   EPB on interface 0, ns timestamp, captured bytes, original length, options:
 //     opt_comment   "dir=tx|rx peer=<name|-> vtep=<ip> verdict=forward|drop:<reason>"
 //     epb_dropcount u64, only when records of this ring were lost just before this one
-//   With an outer context the bytes are a synthesised outer IPv4 + UDP header (checksum 0; the
-//   remote port derived from the inner addresses) + the VXLAN/Ethernet prefix (synthesised with
-//   zero MACs for a transmit drop that never had one) + the inner packet.
-//   The outer header is IPv4 only: it is synthesised when this node's address (EpbOuter::publicIp)
-//   and the record's VTEP are IPv4 (a VTEP of none, a transmit drop without a peer, is 0.0.0.0). A
-//   record with an IPv6 address at either end is written as its inner packet alone, as without an
-//   outer context; its comment names the IPv6 VTEP. The IPv6 outer header is issue 17's (with
-//   src/dump/pcapng.ts outerDatagram, the reference, in the same change).
+//   With an outer context the bytes are a synthesised outer IP + UDP header (the remote port derived
+//   from the inner addresses) + the VXLAN/Ethernet prefix (synthesised with zero MACs for a transmit
+//   drop that never had one) + the inner packet. The outer header's family is this node's
+//   (EpbOuter::publicIp), so every record of a stream has the same outer length:
+//     IPv4 (publicIp IPv4, or none): IPv4 20 (DF, TTL 64, header checksum) + UDP 8 with checksum 0
+//       (none: allowed on IPv4); 50 bytes before the inner packet.
+//     IPv6: IPv6 40 (traffic class and flow label 0, next header UDP, hop limit 64, payload length = UDP
+//       length) + UDP 8 with its checksum (mandatory on IPv6) over the pseudo-header and the bytes written;
+//       70 bytes before the inner packet. A record cut by the snap length holds only part of the datagram, so
+//       its checksum covers the bytes kept (with the full UDP length in the pseudo-header): tools verify a
+//       checksum only over a whole datagram and show this one as unverified.
+//   The record's VTEP is the remote end when its family is the outer's; otherwise (none: a transmit drop
+//   without a peer; or a VTEP of the other family, which no single-family node has) the remote end is the
+//   outer family's unspecified address (0.0.0.0 or ::), and the comment still names the VTEP.
+//   IP and UDP lengths are clamped to 65535 (a GRO train's original length may pass it).
 // Pure: no allocation, little-endian output.
 #pragma once
 #include <cstddef>
@@ -22,12 +29,15 @@
 namespace vxtun {
 
 struct EpbOuter {
-  UnderlayAddr publicIp;  // this node's underlay address
+  UnderlayAddr publicIp;  // this node's underlay address: its family is the outer header's
   uint16_t port;          // VXLAN UDP port, host order
   uint32_t vni;
 };
 
-// The bytes WriteCaptureEpb needs at most for a record with this header.
+// The outer bytes before the inner packet: 70 for an IPv6 publicIp, else 50 (src/dump/pcapng.ts outerBytes).
+size_t EpbOuterBytes(const EpbOuter& o);
+
+// The bytes WriteCaptureEpb needs at most for a record with this header (with either outer family).
 size_t CaptureEpbBound(const CaptureRecordHeader& h);
 
 // Writes the EPB for (h, name[0..h.nameLen), data[0..h.capLen)) into out; returns its length, or 0

@@ -180,6 +180,45 @@ function filterInput(
 }
 const compiled = (filter: string): Uint8Array => compileDumpFilter(filter, REASONS);
 
+// ---- pcapng_epb's layout (pcapng_epb_fuzz.cc): one capture record and the node's underlay address ----
+/** vtep/node: an address (its family picks the selector), 'none', or for node null: no outer context. */
+function epbInput(o: {
+  rx?: boolean;
+  prefix?: boolean;
+  vtep: string;
+  node: string | null;
+  verdict?: string;
+  extra?: number;
+  drops?: number;
+  peer?: string;
+  data: Uint8Array | number[];
+}): Uint8Array {
+  const sel = (a: string | null) => (a === null ? 3 : a === 'none' ? 0 : a.includes(':') ? 2 : 1);
+  const addr = (a: string | null) => {
+    const b = a === null || a === 'none' ? [] : a.includes(':') ? v6(a) : v4(a);
+    return [...b, ...new Array<number>(16 - b.length).fill(0)];
+  };
+  const nodeSel = o.node === null ? 3 : o.node === 'none' ? 2 : o.node.includes(':') ? 1 : 0;
+  const flags = (o.rx ? 1 : 0) | (o.prefix ? 2 : 0) | (sel(o.vtep) << 2) | (nodeSel << 4) | (o.drops ? 0x40 : 0);
+  const verdict = !o.verdict || o.verdict === 'forward' ? 0 : REASONS.indexOf(o.verdict) + 1;
+  const name = [...Buffer.from(o.peer ?? '', 'utf8')];
+  return Uint8Array.from([
+    flags,
+    verdict,
+    ...be16(o.extra ?? 0),
+    ...(o.drops ? be16(o.drops - 1) : []),
+    ...addr(o.vtep),
+    ...addr(o.node),
+    ...be16(8472),
+    0,
+    0,
+    1,
+    name.length,
+    ...name,
+    ...o.data,
+  ]);
+}
+
 const corpus: Record<string, Record<string, Uint8Array>> = {
   classify_rx: {
     'v4-udp-forward': rxInput(STRICT, dg(v4udp)),
@@ -327,6 +366,49 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
     ),
     'empty-garbage': filterInput([], 0, 'forward', '', bytes(30, 23)),
     underflow: filterInput([0x02, 0x21], 0, 'forward', '', v4udp),
+  },
+  pcapng_epb: {
+    'v4-tx-forward': epbInput({
+      prefix: true,
+      vtep: '192.168.99.2',
+      node: '192.168.99.1',
+      peer: 'node-2',
+      data: dg(v4tcp),
+    }),
+    'v4-rx-drop-snapped': epbInput({
+      rx: true,
+      prefix: true,
+      vtep: '192.168.99.3',
+      node: '192.168.99.1',
+      verdict: 'unknown-vtep',
+      extra: 1400,
+      drops: 7,
+      data: dg(v4udp).subarray(0, 60),
+    }),
+    'v4-tx-no-route': epbInput({ vtep: 'none', node: '192.168.99.1', verdict: 'no-route', data: v4udp }),
+    'v6-tx-forward': epbInput({ prefix: true, vtep: 'fd99::2', node: 'fd99::1', peer: 'node-2', data: dg(v6tcp) }),
+    'v6-rx-forward-v4-inner': epbInput({
+      rx: true,
+      prefix: true,
+      vtep: 'fd99::2',
+      node: 'fd99::1',
+      peer: 'node-2',
+      data: dg(v4udp),
+    }),
+    'v6-rx-gro-train': epbInput({
+      rx: true,
+      prefix: true,
+      vtep: 'fd99::2',
+      node: 'fd99::1',
+      peer: 'node-2',
+      extra: 63000,
+      data: dg(v6udp),
+    }),
+    'v6-tx-no-route': epbInput({ vtep: 'none', node: 'fd99::1', verdict: 'no-route', data: v6udp }),
+    'v6-node-v4-vtep': epbInput({ rx: true, prefix: true, vtep: '192.168.99.2', node: 'fd99::1', data: dg(v4udp) }),
+    'v4-node-v6-vtep': epbInput({ prefix: true, vtep: 'fd99::2', node: '192.168.99.1', data: dg(v6udp) }),
+    'v6-no-outer': epbInput({ rx: true, prefix: true, vtep: 'fd99::2', node: null, peer: 'node-2', data: dg(v6udp) }),
+    'v6-short-prefix': epbInput({ prefix: true, vtep: 'fd99::2', node: 'fd99::1', data: bytes(13, 24) }),
   },
 };
 

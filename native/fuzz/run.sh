@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz: --seconds must be a positive integer" >&2; exit 2; }
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan capture_filter rx_loop tx_loop)
+  harnesses=(classify_rx parse_ip segment_tcp checksum gro_plan capture_filter pcapng_epb rx_loop tx_loop)
 fi
 
 CXX="${CXX_FUZZ:-clang++}"

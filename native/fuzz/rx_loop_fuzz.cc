@@ -99,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string err;
     if (plen > 0 && CaptureFilter::Decode(prog, plen, &o.filter, &err)) {
       o.snaplen = 1 + snap * 8 % kCaptureMaxSnap;
-      // With outer headers (odd snap): synthesised for peer 0 (IPv4), not for peer 1 (IPv6; core/pcapng_epb.h).
+      // With outer headers (odd snap), an IPv4 node: peer 0 (IPv4) is the far end, peer 1 (IPv6) 0.0.0.0.
       o.outer = snap & 1;
       o.publicIp = UnderlayAddr::V4Net(htonl(0xc0000264));
       o.port = 8472;

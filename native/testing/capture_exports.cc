@@ -16,7 +16,8 @@ namespace {
 
 // captureEpb(record, outer?) → Buffer: one capture record as native/core/pcapng_epb.h writes it, for the
 // differential test against src/dump/pcapng.ts. record = {tsNs: bigint, origLen, dropsBefore, dir: 0|1,
-// verdict, vtep: an IPv4 or IPv6 address, worker, hasPrefix, peer, data: Uint8Array}; outer = {publicIP, port, vni}.
+// verdict, vtep: an IPv4 or IPv6 address or "none" (no peer), worker, hasPrefix, peer, data: Uint8Array};
+// outer = {publicIP, port, vni}.
 Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "captureEpb: expected a record");
@@ -28,7 +29,8 @@ Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   h.dropsBefore = GetU32(r, "dropsBefore", UINT32_MAX);
   h.dir = static_cast<uint8_t>(GetU32(r, "dir", 1));
   h.verdict = static_cast<uint8_t>(GetU32(r, "verdict", kVerdictCount - 1));
-  h.vtep = GetUnderlayAddr(r, "vtep");
+  const std::string vtep = GetString(r, "vtep");
+  h.vtep = vtep == "none" ? UnderlayAddr{} : ParseUnderlayAddr(env, vtep, "vtep");
   h.worker = static_cast<uint16_t>(GetU32(r, "worker", 65535));
   h.flags = GetBool(r, "hasPrefix") ? kCaptureHasPrefix : 0;
   const std::string peer = GetString(r, "peer").substr(0, 255);

@@ -16,7 +16,7 @@ import {
   type CaptureSession,
 } from '../dump/capture.js';
 import { compileDumpFilter } from '../dump/filter.js';
-import { interfaceStatisticsBlock, OUTER_BYTES, pcapngHeader, type OuterContext } from '../dump/pcapng.js';
+import { interfaceStatisticsBlock, outerBytes, pcapngHeader, type OuterContext } from '../dump/pcapng.js';
 
 export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */
@@ -132,7 +132,8 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   });
-  const snaplen = p.outer ? p.snaplen + OUTER_BYTES : p.snaplen;
+  // Every record of the stream has the same outer length: the node's underlay family decides it (pcapng.ts).
+  const snaplen = p.outer ? p.snaplen + outerBytes(ctx.publicIP) : p.snaplen;
   res.write(pcapngHeader({ snaplen, ifName: deps.device, application: 'vxtun dump' }));
   const statsBlock = () => interfaceStatisticsBlock(startNs, nowNs(), { ...session.counters(), delivered: sent });
   const statsTimer = setInterval(() => {

@@ -12,6 +12,7 @@ export interface NativeCaptureRecord {
   dropsBefore: number;
   dir: 0 | 1;
   verdict: number;
+  /** An IPv4 or IPv6 address, or 'none' (a transmit drop without a peer). */
   vtep: string;
   worker: number;
   /** data starts with the 22-byte VXLAN + Ethernet prefix. */

@@ -15,7 +15,7 @@ export interface CaptureRecord {
   verdict: string;
   /** The peer's name, '' when unknown (a transmit drop, an unknown VTEP). */
   peer: string;
-  /** The peer's public IPv4 address (tx: destination, rx: outer source); '0.0.0.0' when none. */
+  /** The peer's underlay address, IPv4 or IPv6 (tx: destination, rx: outer source); '0.0.0.0' when none. */
   vtep: string;
   worker: number;
   /** The 22-byte VXLAN + inner Ethernet prefix as it was on the wire, when there was one. */
@@ -37,7 +37,7 @@ export interface CaptureSessionOptions {
   program: Uint8Array;
   /** Inner bytes kept per packet. */
   snaplen: number;
-  /** Write whole datagrams (synthesised outer IPv4/UDP + VXLAN + Ethernet + packet). */
+  /** Write whole datagrams (synthesised outer IPv4 or IPv6 + UDP + VXLAN + Ethernet + packet; pcapng.ts outerDatagram). */
   outer: boolean;
   /** This node's underlay facts (for outer). */
   publicIP: string;

@@ -10,7 +10,7 @@ import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
 import { MAX_COUNT, MAX_SECONDS } from '../admin/pcap-stream.js';
 import {
-  OUTER_BYTES,
+  outerBytesOf,
   parseComment,
   PcapngReader,
   PcapngScanner,
@@ -91,9 +91,10 @@ function clock(tsNs: bigint): string {
 /** "12:00:01.123456789 tx peer node-2 forward 10.244.1.2 > 10.244.2.2: ICMP echo request, length 84" */
 export function formatDumpLine(p: PcapngPacket, outer: boolean): string {
   const c = parseComment(p.comment ?? '');
-  // --outer: the outer headers (OUTER_BYTES) come before the inner packet.
-  const inner = outer ? p.data.subarray(OUTER_BYTES) : p.data;
-  const innerLen = outer ? p.origLen - OUTER_BYTES : p.origLen;
+  // --outer: the outer headers (50 bytes on an IPv4 underlay, 70 on IPv6) come before the inner packet.
+  const skip = outer ? outerBytesOf(p.data) : 0;
+  const inner = p.data.subarray(skip);
+  const innerLen = p.origLen - skip;
   const verdict = (c['verdict'] ?? '?').replace(/^drop:/, 'DROP ');
   const via =
     c['dir'] === 'rx'

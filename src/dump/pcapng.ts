@@ -6,8 +6,9 @@
 //            with an Interface Statistics Block every second and one at the end
 //
 // One link type per stream (libpcap refuses a section whose interfaces differ): LINKTYPE_RAW (101)
-// for inner packets, and also for --outer, where each packet is a synthesised outer IPv4 + UDP
-// header followed by the VXLAN header, inner Ethernet header and inner packet, as on the wire.
+// for inner packets, and also for --outer, where each packet is a synthesised outer IP + UDP header
+// (IPv4 or IPv6, the node's underlay family: outerDatagram) followed by the VXLAN header, inner
+// Ethernet header and inner packet, as on the wire.
 // Timestamps are nanoseconds (if_tsresol = 9). Every packet carries the comment
 // `dir=tx|rx peer=<name> vtep=<ip> verdict=forward|drop:<reason>`, and epb_dropcount when capture
 // records were lost (ring full) just before it. The statistics blocks carry isb_filteraccept
@@ -17,11 +18,14 @@
 // The daemon writes packet blocks natively (native/core/pcapng_epb.h); recordBlock here is the
 // reference it is tested against.
 import type { CaptureRecord } from './capture.js';
-import { ipv4HeaderChecksum } from '../dataplane/codec.js';
+import { internetChecksum, ipv4HeaderChecksum } from '../dataplane/codec.js';
+import { parseIP } from '../net/ip.js';
 
 export const LINKTYPE_RAW = 101;
-/** What --outer puts before the inner packet: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const OUTER_BYTES = 50;
+/** What --outer puts before the inner packet on an IPv4 underlay: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const OUTER_BYTES_V4 = 50;
+/** …and on an IPv6 underlay: outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const OUTER_BYTES_V6 = 70;
 const SHB = 0x0a0d0d0a;
 const IDB = 1;
 const EPB = 6;
@@ -176,16 +180,29 @@ export interface OuterContext {
   vni: number;
 }
 
-function ipv4Bytes(s: string): number[] {
-  const parts = s.split('.').map(Number);
-  return parts.length === 4 && parts.every((n) => n >= 0 && n <= 255) ? parts : [0, 0, 0, 0];
+/** The outer bytes --outer puts before each inner packet for a node with this underlay address (its family decides). */
+export function outerBytes(publicIP: string): number {
+  return parseIP(publicIP)?.family === 6 ? OUTER_BYTES_V6 : OUTER_BYTES_V4;
+}
+
+/** The outer bytes before the inner packet of a datagram outerDatagram wrote, read from its IP version. */
+export function outerBytesOf(datagram: Uint8Array): number {
+  return datagram.length > 0 && datagram[0]! >> 4 === 6 ? OUTER_BYTES_V6 : OUTER_BYTES_V4;
 }
 
 /**
- * The datagram as it was (tx) or arrived (rx) on the wire: outer IPv4 + UDP (checksum 0, a source port derived
- * from the inner addresses, as the kernel derives it from the flow) + the captured VXLAN/Ethernet prefix (or, for a
- * transmit drop that never got one, a synthesised prefix with zero MACs) + the inner packet. Returns the bytes and
- * the original length.
+ * The datagram as it was (tx) or arrived (rx) on the wire: outer IP + UDP (a source port derived from the inner
+ * addresses, as the kernel derives it from the flow) + the captured VXLAN/Ethernet prefix (or, for a transmit drop
+ * that never got one, a synthesised prefix with zero MACs) + the inner packet. Returns the bytes and the original
+ * length. The outer family is the node's (ctx.publicIP), so a stream's records all have outerBytes(publicIP) of outer:
+ *   IPv4: 20 bytes (DF, TTL 64, header checksum) + UDP with checksum 0 (none, as IPv4 allows);
+ *   IPv6: 40 bytes (traffic class and flow label 0, next header UDP, hop limit 64, payload length = UDP length) + UDP
+ *         with its checksum (IPv6 requires one) over the pseudo-header and the bytes written: a record cut by the
+ *         snap length gets a checksum over what it keeps (tools verify only whole datagrams, so they leave it
+ *         unverified); a sum of 0 is written 0xffff.
+ * The remote end is the record's VTEP when it has the outer's family, else that family's unspecified address (a VTEP
+ * of none, '0.0.0.0', on an IPv6 node; an IPv6 VTEP on an IPv4 node, which a single-family node never has). IP and
+ * UDP lengths are clamped to 65535. native/core/pcapng_epb.h writes the same bytes.
  */
 export function outerDatagram(r: CaptureRecord, ctx: OuterContext): { data: Buffer; origLen: number } {
   let prefix = r.prefix;
@@ -195,23 +212,47 @@ export function outerDatagram(r: CaptureRecord, ctx: OuterContext): { data: Buff
     prefix.writeUIntBE(ctx.vni & 0xffffff, 4, 3);
     prefix.writeUInt16BE(r.packet.length > 0 && r.packet[0]! >> 4 === 6 ? 0x86dd : 0x0800, 20);
   }
+  const localIP = parseIP(ctx.publicIP);
+  const family = localIP?.family === 6 ? 6 : 4;
+  const alen = family === 6 ? 16 : 4;
+  const ipLen = family === 6 ? 40 : 20;
+  const remoteIP = parseIP(r.vtep);
+  const local = localIP?.family === family ? localIP.bytes : new Uint8Array(alen);
+  const remote = remoteIP?.family === family ? remoteIP.bytes : new Uint8Array(alen);
   const innerLen = prefix.length + r.origLen;
-  const h = Buffer.alloc(28);
-  h[0] = 0x45;
-  h.writeUInt16BE(Math.min(0xffff, 28 + innerLen), 2);
-  h.writeUInt16BE(0x4000, 6); // DF
-  h[8] = 64;
-  h[9] = 17;
-  const [local, remote] = [ipv4Bytes(ctx.publicIP), ipv4Bytes(r.vtep)];
-  h.set(r.dir === 'tx' ? local : remote, 12);
-  h.set(r.dir === 'tx' ? remote : local, 16);
-  h.writeUInt16BE(ipv4HeaderChecksum(h), 10);
+  const udpLen = Math.min(0xffff, 8 + innerLen);
+  const h = Buffer.alloc(ipLen + 8);
+  const src = family === 6 ? 8 : 12;
+  h.set(r.dir === 'tx' ? local : remote, src);
+  h.set(r.dir === 'tx' ? remote : local, src + alen);
+  if (family === 6) {
+    h[0] = 0x60;
+    h.writeUInt16BE(udpLen, 4);
+    h[6] = 17;
+    h[7] = 64;
+  } else {
+    h[0] = 0x45;
+    h.writeUInt16BE(Math.min(0xffff, 28 + innerLen), 2);
+    h.writeUInt16BE(0x4000, 6); // DF
+    h[8] = 64;
+    h[9] = 17;
+    h.writeUInt16BE(ipv4HeaderChecksum(h), 10);
+  }
   let hash = 0;
   for (let i = 12; i < Math.min(r.packet.length, 40); i++) hash = (hash * 31 + r.packet[i]!) >>> 0;
-  h.writeUInt16BE(r.dir === 'tx' ? 32768 + (hash % 28232) : ctx.port, 20);
-  h.writeUInt16BE(r.dir === 'tx' ? ctx.port : 32768 + (hash % 28232), 22);
-  h.writeUInt16BE(Math.min(0xffff, 8 + innerLen), 24);
-  return { data: Buffer.concat([h, prefix, r.packet]), origLen: 28 + innerLen };
+  h.writeUInt16BE(r.dir === 'tx' ? 32768 + (hash % 28232) : ctx.port, ipLen);
+  h.writeUInt16BE(r.dir === 'tx' ? ctx.port : 32768 + (hash % 28232), ipLen + 2);
+  h.writeUInt16BE(udpLen, ipLen + 4);
+  const data = Buffer.concat([h, prefix, r.packet]);
+  if (family === 6) {
+    const pseudo = Buffer.alloc(40);
+    h.copy(pseudo, 0, 8, 40); // source and destination
+    pseudo.writeUInt32BE(udpLen, 32);
+    pseudo[39] = 17;
+    const sum = internetChecksum(Buffer.concat([pseudo, data.subarray(ipLen)]));
+    data.writeUInt16BE(sum === 0 ? 0xffff : sum, ipLen + 6);
+  }
+  return { data, origLen: ipLen + 8 + innerLen };
 }
 
 /** One record as an EPB: the inner packet, or with `outer` the synthesised datagram. */

@@ -77,6 +77,13 @@ t.test('lines', async (t) => {
     /10\.244\.1\.2 > 10\.244\.2\.2: ICMP echo request, length 28$/,
     '--outer lines show the inner packet',
   );
+  const o6 = outerDatagram(r, { publicIP: 'fd99::1', port: 8472, vni: 1 });
+  t.equal(o6.data.length, 70 + 28, 'an IPv6 node: 70 bytes of outer');
+  t.match(
+    formatDumpLine(p(o6.data, 'dir=tx peer=n vtep=fd99::2 verdict=forward', o6.origLen), true),
+    /to n \(fd99::2\) forward: 10\.244\.1\.2 > 10\.244\.2\.2: ICMP echo request, length 28$/,
+    '--outer lines over an IPv6 underlay show the inner packet and its length',
+  );
   t.match(
     formatDumpLine(p(Buffer.from([1, 2]), 'dir=tx peer=- vtep=0.0.0.0 verdict=drop:short'), false),
     /DROP short: non-IP, length 2$/,

@@ -270,3 +270,34 @@ async function until(pred: () => boolean, what: string, ms: number): Promise<voi
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+t.test('--outer: the interface snap length adds the node’s outer bytes (50 on IPv4, 70 on IPv6)', async (t) => {
+  const idbSnaplen = (b: Buffer) => b.readUInt32LE(b.readUInt32LE(4) + 12); // after the SHB: type, length, linktype+reserved
+  for (const [publicIP, outerLen] of [
+    ['192.168.99.1', 50],
+    ['fd99::1', 70],
+  ] as const) {
+    const opened: CaptureSessionOptions[] = [];
+    const stub = stubCaptureSource(1);
+    const src: CaptureSource = { ...stub, captureStart: (o) => (opened.push(o), stub.captureStart(o)) };
+    const outer = () => ({ publicIP, port: 8472, vni: 1 });
+    const admin = await startAdminSocket(
+      `${shortDir(t)}/admin.sock`,
+      {
+        status: () => ({}) as never,
+        ready: () => true,
+        pcap: { hub: createCaptureHub(src), outer, device: 'vxtun0', reasons: REASONS },
+      },
+      silentLogger,
+    );
+    t.teardown(() => admin.close());
+    for (const [q, want] of [
+      ['count=1&outer=1&snaplen=96', 96 + outerLen],
+      ['count=1&snaplen=96', 96],
+    ] as const) {
+      const r = await unixGet(admin.address, `/debug/pcap?${q}`);
+      t.equal(idbSnaplen(Buffer.from(await r.arrayBuffer())), want, `${publicIP} ${q}: snaplen ${want}`);
+    }
+    t.match(opened[0], { publicIP, outer: true }, 'the session gets the node’s address');
+  }
+});

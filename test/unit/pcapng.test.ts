@@ -1,11 +1,15 @@
 // pcapng bytes checked field by field against the specification (draft-ietf-opsawg-pcapng
-// sections 4.1 SHB, 4.2 IDB, 4.3 EPB), read back with our reader, and the --outer datagram layout.
+// sections 4.1 SHB, 4.2 IDB, 4.3 EPB), read back with our reader, and the --outer datagram layout
+// (IPv4 and IPv6 outer headers; the native writer is compared with this one in test/native/pcapng-epb.test.ts).
 import t from 'tap';
+import { internetChecksum } from '../../src/dataplane/codec.js';
 import type { CaptureRecord } from '../../src/dump/capture.js';
 import {
   enhancedPacketBlock,
   interfaceStatisticsBlock,
   PcapngScanner,
+  outerBytes,
+  outerBytesOf,
   outerDatagram,
   parseComment,
   pcapngHeader,
@@ -121,6 +125,39 @@ t.test('--outer datagram: IPv4/UDP + VXLAN + Ethernet + inner', async (t) => {
   t.same([...rx.subarray(12, 16)], [192, 168, 99, 2], 'rx: source is the VTEP');
   t.equal(rx.readUInt16BE(20), 8472, 'rx: source port is ours');
   t.same(rx.subarray(28, 50), prefix, 'the captured prefix is used as is');
+});
+
+t.test('--outer datagram on an IPv6 underlay: IPv6/UDP (checksummed) + VXLAN + Ethernet + inner', async (t) => {
+  const ctx = { publicIP: 'fd99::1', port: 8472, vni: 7 };
+  t.equal(outerBytes(ctx.publicIP), 70);
+  t.equal(outerBytes('192.168.99.1'), 50);
+  const prefix = Buffer.alloc(22, 0xab);
+  const tx = outerDatagram(rec({ vtep: 'fd99::2', prefix, origLen: ICMP.length + 1 }), ctx);
+  const d = tx.data;
+  t.equal(d.length, 70 + ICMP.length);
+  t.equal(tx.origLen, 70 + ICMP.length + 1, 'original length: outer + the inner packet’s own');
+  t.equal(outerBytesOf(d), 70, 'the reader finds 70 bytes of outer from the version');
+  t.same([d[0], d[1], d[2], d[3]], [0x60, 0, 0, 0], 'version 6, traffic class and flow label 0');
+  const udpLen = 8 + 22 + ICMP.length + 1;
+  t.equal(d.readUInt16BE(4), udpLen, 'payload length = UDP length');
+  t.same([d[6], d[7]], [17, 64], 'next header UDP, hop limit 64');
+  t.equal(d.subarray(8, 24).toString('hex'), 'fd990000000000000000000000000001', 'tx: source is us');
+  t.equal(d.subarray(24, 40).toString('hex'), 'fd990000000000000000000000000002', 'tx: destination is the VTEP');
+  t.equal(d.readUInt16BE(42), 8472, 'tx: destination port');
+  t.equal(d.readUInt16BE(44), udpLen, 'UDP length');
+  // The checksum field holds the sum over the pseudo-header (with the datagram's UDP length) and the bytes written.
+  const pseudo = Buffer.concat([d.subarray(8, 40), Buffer.from([0, 0, udpLen >> 8, udpLen & 0xff, 0, 0, 0, 17])]);
+  t.equal(internetChecksum(Buffer.concat([pseudo, d.subarray(40)])), 0, 'UDP checksum over what the record holds');
+  t.same(d.subarray(48, 70), prefix);
+  t.same(d.subarray(70), ICMP);
+  const rx = outerDatagram(rec({ dir: 'rx', vtep: 'fd99::2', prefix }), ctx).data;
+  t.equal(rx.subarray(8, 24).toString('hex'), 'fd990000000000000000000000000002', 'rx: source is the VTEP');
+  t.equal(rx.readUInt16BE(40), 8472, 'rx: source port is ours');
+  const none = outerDatagram(rec({ vtep: '0.0.0.0', verdict: 'no-route', peer: '' }), ctx).data;
+  t.equal(none.subarray(24, 40).toString('hex'), '0'.repeat(32), 'no VTEP (0.0.0.0) on an IPv6 node: to ::');
+  const v6OnV4 = outerDatagram(rec({ vtep: 'fd99::2' }), { ...ctx, publicIP: '192.168.99.1' }).data;
+  t.equal(outerBytesOf(v6OnV4), 50);
+  t.same([...v6OnV4.subarray(16, 20)], [0, 0, 0, 0], 'an IPv6 VTEP on an IPv4 node: to 0.0.0.0');
 });
 
 t.test('epb_dropcount and the interface statistics block (section 4.6)', async (t) => {
