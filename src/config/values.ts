@@ -39,17 +39,40 @@ export function podNetwork(v: unknown, field: string, family: 4 | 6): Cidr {
   return c;
 }
 
-/** An underlay address: IPv4 only for now, unicast. */
+/**
+ * An underlay address (README "Configuration", `underlay`): a unicast IPv4 address, or a global or unique-local
+ * unicast IPv6 address. Refused on IPv6: the unspecified address, loopback, multicast, link-local (it means nothing
+ * without a scope, and a config address has none) and IPv4-mapped (write the IPv4 address).
+ */
 export function underlayIP(v: unknown, field: string): IP {
-  if (typeof v !== 'string') fail(field, `expected an IPv4 address like 192.168.99.1, got ${describe(v)}`);
+  const what = 'an IPv4 or IPv6 address like 192.168.99.1 or fd99::1';
+  if (typeof v !== 'string') fail(field, `expected ${what}, got ${describe(v)}`);
   const ip = parseIP(v);
-  if (ip === null) fail(field, `expected an IPv4 address like 192.168.99.1, got ${describe(v)}`);
-  if (ip.family === 6) fail(field, `IPv6 underlay is not supported yet (got ${ip.text})`);
-  const b0 = ip.bytes[0] ?? 0;
-  if (ip.text === '0.0.0.0' || ip.text === '255.255.255.255' || (b0 & 0xf0) === 0xe0) {
-    fail(field, `${ip.text} is not a unicast address`);
-  }
+  if (ip === null) fail(field, `expected ${what}, got ${describe(v)}`);
+  const why = ip.family === 6 ? unusableV6Underlay(ip.bytes) : unusableV4Underlay(ip);
+  if (why !== undefined) fail(field, `${ip.text} ${why}`);
   return ip;
+}
+
+function unusableV4Underlay(ip: IP): string | undefined {
+  const b0 = ip.bytes[0] ?? 0;
+  if (ip.text === '0.0.0.0' || ip.text === '255.255.255.255' || (b0 & 0xf0) === 0xe0) return 'is not a unicast address';
+  return undefined;
+}
+
+/** Why a 16-byte address cannot be an IPv6 underlay address, or undefined when it can. */
+function unusableV6Underlay(b: Uint8Array): string | undefined {
+  const zeros = (from: number, to: number) => b.subarray(from, to).every((x) => x === 0);
+  if (zeros(0, 16)) return 'is the unspecified address, not a unicast address';
+  if (zeros(0, 15) && b[15] === 1) return 'is the loopback address, not an address other nodes can send to';
+  if (b[0] === 0xff) return 'is a multicast address, not a unicast address';
+  if (b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80) {
+    return 'is link-local: it needs a scope (an interface), which a config address cannot give; use a global or unique-local (fd00::/8) address';
+  }
+  if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) {
+    return `is IPv4-mapped; write the IPv4 address (${b.subarray(12).join('.')}) instead`;
+  }
+  return undefined;
 }
 
 /** A unicast MAC in lowercase colon form; `alt` names another accepted value in the message ("'auto' or "). */

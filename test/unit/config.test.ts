@@ -48,6 +48,13 @@ const minimal = (extra = ''): string => HEAD + PEERS + extra;
 const withPeers = (...entries: string[]): string =>
   `${HEAD}peers:\n  static:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
 const A = '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }';
+/** An IPv6-underlay static config: `underlay` as given, node-b's publicIP as given (node-a is fd99::1). */
+const V6 = (underlay: string, peerB = '"fd99::2"'): string =>
+  `underlay: ${underlay}\n` +
+  withPeers(
+    '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: "fd99::1" }',
+    `{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: ${peerB} }`,
+  );
 
 /** Runs parseConfigText and returns the ConfigError it throws (fails the test if it throws anything else). */
 function configError(text: string, e: { NODE_NAME?: string; hostname: string } = env): ConfigError | string {
@@ -251,6 +258,42 @@ t.test('other accepted values', async (t) => {
   t.equal(local.peers.kind === 'static' && local.peers.static.length, 1, 'a single node owning the whole network');
 });
 
+t.test('an IPv6 underlay: global and unique-local unicast publicIPs, all of one family', async (t) => {
+  for (const [own, peer] of [
+    ['fd99::1', 'fd99::2'],
+    ['2001:db8::1', '2001:db8:0:1::1'],
+    ['2a01:4f8:c17:1::1', 'fc00::2'],
+  ]) {
+    const c = parseConfigText(
+      V6(`{ interface: eth0, publicIP: "${own}" }`, `"${peer}"`).replace('fd99::1', own),
+      'x',
+      env,
+    );
+    t.equal(c.underlay.publicIP?.text, own, `underlay.publicIP ${own}`);
+    t.equal(c.underlay.publicIP?.family, 6);
+    t.same(
+      c.peers.kind === 'static' && c.peers.static.map((p) => p.publicIP.text),
+      [own, peer],
+      `peers ${own}, ${peer}`,
+    );
+  }
+  const noUnderlay = parseConfigText(V6('{}'), 'x', env);
+  t.same(noUnderlay.underlay, {}, 'the underlay family follows our own entry without underlay.publicIP');
+  const canonical = parseConfigText(V6('{ publicIP: "FD99:0:0::0001" }'), 'x', env);
+  t.equal(canonical.underlay.publicIP?.text, 'fd99::1', 'canonical text');
+  const json = parseConfigText(
+    JSON.stringify({
+      nodeName: 'node-a',
+      network: '10.244.0.0/16',
+      underlay: { publicIP: 'fd99::1' },
+      peers: { static: [{ name: 'node-a', podCIDR: '10.244.1.0/24', publicIP: 'fd99::1' }] },
+    }),
+    'x',
+    env,
+  );
+  t.equal(json.underlay.publicIP?.text, 'fd99::1', 'JSON');
+});
+
 interface Bad {
   name: string;
   text: string;
@@ -409,11 +452,54 @@ const BAD: Bad[] = [
   { name: 'subnetFile empty', text: minimal('subnetFile: ""\n'), field: 'subnetFile' },
   // underlay
   { name: 'underlay a string', text: minimal('underlay: eth0\n'), field: 'underlay', message: /expected a mapping/ },
+  ...(
+    [
+      ['unspecified', '::', /:: is the unspecified address/],
+      ['loopback', '::1', /::1 is the loopback address/],
+      ['multicast', 'ff02::1', /ff02::1 is a multicast address/],
+      ['link-local', 'fe80::1', /fe80::1 is link-local: it needs a scope/],
+      ['link-local, top of fe80::/10', 'febf::1', /febf::1 is link-local/],
+      [
+        'IPv4-mapped',
+        '::ffff:192.168.99.1',
+        /::ffff:192\.168\.99\.1 is IPv4-mapped; write the IPv4 address \(192\.168\.99\.1\)/,
+      ],
+      ['with a zone', 'fe80::1%eth0', /expected an IPv4 or IPv6 address/],
+      ['with a prefix length', 'fd99::1/64', /expected an IPv4 or IPv6 address/],
+    ] as const
+  ).flatMap(([what, addr, message]): Bad[] => [
+    { name: `underlay IPv6 ${what}`, text: V6(`{ publicIP: "${addr}" }`), field: 'underlay.publicIP', message },
+    {
+      name: `peer IPv6 ${what}`,
+      text: V6('{}', `"${addr}"`),
+      field: 'peers.static[1].publicIP',
+      message,
+    },
+  ]),
   {
-    name: 'underlay IPv6',
-    text: minimal('underlay: { publicIP: "2001:db8::1" }\n'),
-    field: 'underlay.publicIP',
-    message: /IPv6 underlay is not supported yet/,
+    name: 'peer of the other family than underlay.publicIP',
+    text: V6('{ publicIP: "fd99::1" }', '192.168.99.2'),
+    field: 'peers.static[1].publicIP',
+    message:
+      /^peers\.static\[1\]\.publicIP: 192\.168\.99\.2 is IPv4 but this node's underlay is IPv6 \(underlay\.publicIP fd99::1\)/,
+  },
+  {
+    name: 'peer of the other family than the own entry',
+    text: withPeers(A, '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: "fd99::2" }'),
+    field: 'peers.static[1].publicIP',
+    message: /fd99::2 is IPv6 but this node's underlay is IPv4 \(this node's entry 192\.168\.99\.1\)/,
+  },
+  {
+    name: 'own entry of the other family than underlay.publicIP',
+    text: minimal('underlay: { publicIP: "fd99::1" }\n'),
+    field: 'peers.static[0].publicIP',
+    message: /192\.168\.99\.1 is IPv4 but this node's underlay is IPv6/,
+  },
+  {
+    name: 'IPv4 underlay.publicIP, IPv6 peers',
+    text: V6('{ publicIP: 192.168.99.1 }'),
+    field: 'peers.static[0].publicIP',
+    message: /fd99::1 is IPv6 but this node's underlay is IPv4 \(underlay\.publicIP 192\.168\.99\.1\)/,
   },
   {
     name: 'underlay IP leading zero',
@@ -564,10 +650,10 @@ const BAD: Bad[] = [
     message: /also the publicIP of node-a/,
   },
   {
-    name: 'publicIP IPv6',
+    name: 'publicIP IPv6 among IPv4 peers',
     text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "2001:db8::2" }'),
     field: 'peers.static[1].publicIP',
-    message: /IPv6 underlay is not supported yet/,
+    message: /2001:db8::2 is IPv6 but this node's underlay is IPv4 .*; all public IPs must be of one family$/,
   },
   {
     name: 'publicIP multicast',
