@@ -235,6 +235,8 @@ std::unique_ptr<UdpSocket> Bound(const UnderlayAddr& bindIp, uint16_t port, bool
   if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
     throw SysError("setting SO_REUSEPORT", "setsockopt", errno);
   // IPv6 only: IPv4 peers are reached through a socket of their own family, never as IPv4-mapped.
+  // UDP_NO_CHECK6_TX and UDP_NO_CHECK6_RX stay off: the kernel computes the outer UDP checksum on
+  // send and drops zero-checksum datagrams on receive (README "Wire format", IPv6 underlay).
   if (bindIp.IsV6() && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
     throw SysError("setting IPV6_V6ONLY", "setsockopt", errno);
   TuneSocket(fd, bindIp.IsV6());

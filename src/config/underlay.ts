@@ -33,3 +33,18 @@ export function checkUnderlayFamily(underlay: Config['underlay'], peers: readonl
     );
   });
 }
+
+/**
+ * The Kubernetes source reads and writes IPv4 `public-ip` annotations only (dual-stack and IPv6 nodes come with
+ * issue 17's flannel annotations): an IPv6 underlay.publicIP there is refused rather than advertised to nodes that
+ * would skip it.
+ */
+export function checkKubernetesUnderlay(underlay: Config['underlay']): void {
+  const ip = underlay.publicIP;
+  if (ip?.family === 6) {
+    fail(
+      'underlay.publicIP',
+      `${ip.text}: an IPv6 underlay needs peers.static for now (peers.kubernetes is IPv4 only)`,
+    );
+  }
+}

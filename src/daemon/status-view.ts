@@ -8,6 +8,7 @@ import { OFFLOADS, type OffloadFlags } from '../dataplane/offloads.js';
 import type { DataplaneStats } from '../dataplane/types.js';
 import type { DeviceStats, DeviceStatsReader } from '../device/device.js';
 import type { MasqState } from '../masq/index.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { Peer, SourceState } from '../peers/peer-source.js';
 import { VERSION } from '../version.js';
 import type { Vtep } from './underlay.js';
@@ -138,7 +139,7 @@ export function upLogFields(
   return {
     device: f.config.device,
     mtu: f.vtep.mtu,
-    bind: `${f.vtep.underlay.bind.address}:${f.config.port}`,
+    bind: formatHostPort({ host: f.vtep.underlay.bind.address, port: f.config.port }),
     publicIP: f.vtep.underlay.publicIP,
     vtepMAC: f.vtep.vtepMAC,
     workers: f.workers,

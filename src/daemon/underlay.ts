@@ -4,19 +4,26 @@
 import { autoMtu, type Config } from '../config/index.js';
 import { ConfigError, DataplaneError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { defaultRouteInterface, listIPv4Addresses, type IpRunner, type UnderlayAddress } from '../device/device.js';
+import { defaultRouteInterface, listUnderlayAddresses, type IpRunner, type UnderlayAddress } from '../device/device.js';
 import { parseIP, type IP } from '../net/ip.js';
 import { randomMac } from '../net/mac.js';
 import type { LocalNode } from '../peers/peer-source.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const ENCAP_OVERHEAD_V4 = 50;
+/** Outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const ENCAP_OVERHEAD_V6 = 70;
+
+/** The encapsulation overhead over an underlay of that family. */
+export const encapOverhead = (family: 4 | 6): number => (family === 6 ? ENCAP_OVERHEAD_V6 : ENCAP_OVERHEAD_V4);
 
 export interface Underlay {
   /** The address peers send to (advertised to the overlay). */
   publicIP: string;
   /** The local address the dataplane binds, with its interface and that interface's MTU. */
   bind: UnderlayAddress;
+  /** The underlay's address family: of publicIP and bind.address, and of every peer's public IP. */
+  family: 4 | 6;
 }
 
 /** Everything the daemon settles about this node before it opens the device. */
@@ -30,17 +37,20 @@ export interface Vtep {
 /**
  * Works out which local address to bind and which MTU the underlay has (README "Configuration", `underlay`). `own`
  * is the peer source's idea of our address (LocalNode.address): required when it names a field, else a hint that
- * is used only if it is an address of this host (on underlay.interface, when that is set).
+ * is used only if it is an address of this host (on underlay.interface, when that is set). The underlay's family is
+ * underlay.publicIP's, else `own`'s, else IPv4; only addresses of that family are candidates (`ip -4`/`ip -6`).
  */
 export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNode['address']): Promise<Underlay> {
-  const addrs = await listIPv4Addresses(ip);
+  const family = config.underlay.publicIP?.family ?? own?.ip.family ?? 4;
+  const addrs = await listUnderlayAddresses(ip, family);
   const usable = (a: string) =>
     addrs.some((x) => x.address === a && (!config.underlay.interface || x.interface === config.underlay.interface));
   const ownIP = own && (own.field !== undefined || usable(own.ip.text)) ? own.ip.text : undefined;
   const wanted = config.underlay.publicIP?.text ?? ownIP;
-  const iface = config.underlay.interface ?? (wanted ? undefined : await defaultRouteInterface(ip));
+  const iface = config.underlay.interface ?? (wanted ? undefined : await defaultRouteInterface(ip, family));
   if (config.underlay.interface && !addrs.some((a) => a.interface === config.underlay.interface)) {
-    throw new ConfigError('underlay.interface', `${config.underlay.interface} does not exist or has no IPv4 address`);
+    const what = family === 6 ? 'global IPv6 address' : 'IPv4 address';
+    throw new ConfigError('underlay.interface', `${config.underlay.interface} does not exist or has no ${what}`);
   }
   const exact = wanted ? addrs.find((a) => a.address === wanted && (!iface || a.interface === iface)) : undefined;
   const bind = exact ?? addrs.find((a) => a.interface === iface);
@@ -51,17 +61,21 @@ export async function resolveUnderlay(ip: IpRunner, config: Config, own: LocalNo
         `${wanted} is not an address of this host; set underlay.interface to bind another address`,
       );
     }
-    throw new ConfigError('underlay', 'no default route to pick the underlay interface from; set underlay.interface');
+    throw new ConfigError(
+      'underlay',
+      `no IPv${family} default route to pick the underlay interface from; set underlay.interface`,
+    );
   }
-  return { publicIP: wanted ?? bind.address, bind };
+  return { publicIP: wanted ?? bind.address, bind, family };
 }
 
 /**
- * The device MTU: the configured one, or the underlay interface's less the encapsulation. A ConfigError (`mtu`) below
+ * The device MTU: the configured one, or the underlay interface's less the encapsulation (50 bytes over IPv4, 70
+ * over IPv6). A ConfigError (`mtu`) below
  * what the overlay's IP versions need (1280 with an IPv6 network, else 576).
  */
 export function deviceMtu(config: Config, underlay: Underlay): number {
-  const mtu = config.mtu === 'auto' ? autoMtu(underlay.bind.mtu, ENCAP_OVERHEAD_V4) : config.mtu;
+  const mtu = config.mtu === 'auto' ? autoMtu(underlay.bind.mtu, encapOverhead(underlay.family)) : config.mtu;
   const minMtu = config.ipv6Network ? 1280 : 576;
   if (mtu < minMtu) {
     throw new ConfigError(

@@ -11,6 +11,7 @@ import type { NativeBinding } from './addon.js';
 import { NO_OFFLOADS } from './offloads.js';
 import { zeroStats, type Dataplane, type DataplaneOptions, type DataplaneStats, type DataplaneTable } from './types.js';
 import { Cidr } from '../net/cidr.js';
+import { formatHostPort } from '../net/host-port.js';
 import { parseIP, type IP } from '../net/ip.js';
 import { parseMac } from '../net/mac.js';
 import { completePartialChecksum, splitToMtu } from './repair.js';
@@ -27,17 +28,36 @@ function toTable(t: DataplaneTable): Table {
   };
 }
 
+/**
+ * The underlay socket, of the bind address's family: `udp6` with IPV6_V6ONLY for an IPv6 underlay (IPv4 peers are
+ * never reached as IPv4-mapped), else `udp4`. The kernel computes the outer UDP checksum on IPv6 and drops
+ * datagrams whose checksum is zero (README "Wire format", "IPv6 underlay").
+ */
 function bindSocket(opts: DataplaneOptions): Promise<dgram.Socket> {
-  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+  const v6 = parseIP(opts.bindIP)?.family === 6;
+  const sock = dgram.createSocket({
+    type: v6 ? 'udp6' : 'udp4',
+    ipv6Only: v6,
+    recvBufferSize: 4 << 20,
+    sendBufferSize: 4 << 20,
+  });
+  const where = formatHostPort({ host: opts.bindIP, port: opts.port });
   return new Promise((resolve, reject) => {
     sock.once('error', (err: NodeJS.ErrnoException) => {
       sock.close();
-      reject(
-        new DataplaneError(`binding UDP ${opts.bindIP}:${opts.port}: ${err.code ?? err.message}`, err.code, 'bind'),
-      );
+      reject(new DataplaneError(`binding UDP ${where}: ${err.code ?? err.message}`, err.code, 'bind'));
     });
     sock.bind(opts.port, opts.bindIP, () => resolve(sock));
   });
+}
+
+/**
+ * A datagram's outer source as an IP: dgram's text without its zone (`fe80::1%eth0`: a link-local source is never
+ * a peer's address, so it is an unknown VTEP). Null for text that is no address.
+ */
+export function outerSource(address: string): IP | null {
+  const zone = address.indexOf('%');
+  return parseIP(zone < 0 ? address : address.slice(0, zone));
 }
 
 /** Opens the js engine: the UDP socket first (a port clash fails before a device exists), then the TUN. */
@@ -98,7 +118,12 @@ export async function openJsDataplane(native: NativeBinding, opts: DataplaneOpti
   sock.on('message', (msg, rinfo) => {
     let src = ips.get(rinfo.address);
     if (!src) {
-      src = parseIP(rinfo.address)!;
+      const parsed = outerSource(rinfo.address);
+      if (parsed === null) {
+        stats.rxErrors++;
+        return;
+      }
+      src = parsed;
       if (ips.size > 10_000) ips.clear();
       ips.set(rinfo.address, src);
     }

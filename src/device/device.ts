@@ -27,25 +27,37 @@ export interface UnderlayAddress {
 interface IpAddrJson {
   ifname: string;
   mtu: number;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string; dadfailed?: boolean }[];
 }
 
-/** Every IPv4 address of this namespace with its interface and MTU (loopback excluded). */
-export async function listIPv4Addresses(ip: IpRunner): Promise<UnderlayAddress[]> {
-  const links = JSON.parse(await ip(['-j', '-4', 'addr', 'show'])) as IpAddrJson[];
+/**
+ * The addresses an underlay of that family can bind, from `ip -j -<family> addr show` output, with their interface
+ * and its MTU. IPv4: every address but loopback's (127/8). IPv6: global scope only (global and unique-local
+ * unicast; not link-local, which needs a scope, nor ::1) and not failed duplicate address detection.
+ */
+export function parseUnderlayAddresses(json: string, family: 4 | 6): UnderlayAddress[] {
+  const links = JSON.parse(json) as IpAddrJson[];
   const out: UnderlayAddress[] = [];
   for (const l of links) {
     for (const a of l.addr_info ?? []) {
-      if (a.family === 'inet' && !a.local.startsWith('127.'))
-        out.push({ interface: l.ifname, address: a.local, mtu: l.mtu });
+      const usable =
+        family === 4
+          ? a.family === 'inet' && !a.local.startsWith('127.')
+          : a.family === 'inet6' && a.scope === 'global' && a.dadfailed !== true;
+      if (usable) out.push({ interface: l.ifname, address: a.local, mtu: l.mtu });
     }
   }
   return out;
 }
 
-/** The interface of the IPv4 default route, if any. */
-export async function defaultRouteInterface(ip: IpRunner): Promise<string | undefined> {
-  const routes = JSON.parse(await ip(['-j', '-4', 'route', 'show', 'default'])) as { dev?: string }[];
+/** Every address of that family this namespace could bind the underlay to (parseUnderlayAddresses). */
+export async function listUnderlayAddresses(ip: IpRunner, family: 4 | 6): Promise<UnderlayAddress[]> {
+  return parseUnderlayAddresses(await ip(['-j', `-${family}`, 'addr', 'show']), family);
+}
+
+/** The interface of that family's default route, if any. */
+export async function defaultRouteInterface(ip: IpRunner, family: 4 | 6 = 4): Promise<string | undefined> {
+  const routes = JSON.parse(await ip(['-j', `-${family}`, 'route', 'show', 'default'])) as { dev?: string }[];
   return routes.find((r) => r.dev)?.dev;
 }
 

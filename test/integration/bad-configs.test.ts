@@ -3,6 +3,8 @@
 // and routes as they were. (test/unit/config.test.ts checks many more against the validator directly;
 // test/integration/vxtun-lifecycle.test.ts has the host-dependent ones: public IP not local, missing interface.)
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunResult } from '../../src/lab/index.js';
 import { createCliLab } from '../helpers/cli-lab.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
@@ -80,4 +82,29 @@ t.test('bad configs through the CLI: exit 2, one line naming the field, nothing 
     );
   });
   t.equal(await snapshot(), baseline, 'links, addresses and routes are unchanged');
+});
+
+t.test('an IPv6 underlay is accepted: it starts, binds the IPv6 address, and stops cleanly', { skip }, async (t) => {
+  const { lab, ns, dir, cli, peers, good } = await createCliLab(t, 'vxtun-v6-config-');
+  await lab.ip(ns, ['-6', 'addr', 'add', 'fd99::1/64', 'dev', 'eth0', 'nodad']);
+  const [p1, p2] = peers;
+  const config = {
+    ...good,
+    underlay: { publicIP: 'fd99::1' },
+    peers: {
+      static: [
+        { ...p1, publicIP: 'fd99::1' },
+        { ...p2, publicIP: 'fd99::2' },
+      ],
+    },
+  };
+  const path = join(dir, 'ipv6-underlay.json');
+  writeFileSync(path, JSON.stringify(config));
+  const proc = lab.spawn(ns, process.execPath, [cli, 'run', '--config', path]);
+  t.teardown(() => proc.stop('SIGKILL', 1_000));
+  const out = await proc.waitForOutput(/ info ready /, 30_000).catch((e: Error) => `${e.message}\n${proc.stderr()}`);
+  t.match(out, / info ready /, 'ready');
+  t.match(out, /bind="?\[fd99::1\]:8472"?/, 'the dataplane is bound to [fd99::1]:8472');
+  t.match(out, /mtu=1430/, 'the device MTU leaves room for the 70 bytes of IPv6 encapsulation');
+  t.same(await proc.stop('SIGTERM', 5_000), { code: 0, signal: null }, 'SIGTERM: exit 0');
 });

@@ -48,11 +48,11 @@ const minimal = (extra = ''): string => HEAD + PEERS + extra;
 const withPeers = (...entries: string[]): string =>
   `${HEAD}peers:\n  static:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
 const A = '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }';
-/** An IPv6-underlay static config: `underlay` as given, node-b's publicIP as given (node-a is fd99::1). */
-const V6 = (underlay: string, peerB = '"fd99::2"'): string =>
+/** An IPv6-underlay static config: `underlay` as given, the publicIPs of node-b and node-a (this node) as given. */
+const V6 = (underlay: string, peerB = '"fd99::2"', peerA = '"fd99::1"'): string =>
   `underlay: ${underlay}\n` +
   withPeers(
-    '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: "fd99::1" }',
+    `{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: ${peerA} }`,
     `{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: ${peerB} }`,
   );
 
@@ -259,16 +259,13 @@ t.test('other accepted values', async (t) => {
 });
 
 t.test('an IPv6 underlay: global and unique-local unicast publicIPs, all of one family', async (t) => {
-  for (const [own, peer] of [
+  const pairs: [string, string][] = [
     ['fd99::1', 'fd99::2'],
     ['2001:db8::1', '2001:db8:0:1::1'],
     ['2a01:4f8:c17:1::1', 'fc00::2'],
-  ]) {
-    const c = parseConfigText(
-      V6(`{ interface: eth0, publicIP: "${own}" }`, `"${peer}"`).replace('fd99::1', own),
-      'x',
-      env,
-    );
+  ];
+  for (const [own, peer] of pairs) {
+    const c = parseConfigText(V6(`{ interface: eth0, publicIP: "${own}" }`, `"${peer}"`, `"${own}"`), 'x', env);
     t.equal(c.underlay.publicIP?.text, own, `underlay.publicIP ${own}`);
     t.equal(c.underlay.publicIP?.family, 6);
     t.same(
@@ -292,6 +289,19 @@ t.test('an IPv6 underlay: global and unique-local unicast publicIPs, all of one 
     env,
   );
   t.equal(json.underlay.publicIP?.text, 'fd99::1', 'JSON');
+});
+
+t.test('an IPv6 underlay.publicIP needs peers.static (the Kubernetes source is IPv4 only)', async (t) => {
+  const kube = `${HEAD}peers: { kubernetes: {} }\n`;
+  t.equal(
+    parseConfigText(`${kube}underlay: { publicIP: 192.168.99.1 }\n`, 'x', env).underlay.publicIP?.text,
+    '192.168.99.1',
+  );
+  const err = configError(`${kube}underlay: { publicIP: "fd99::1" }\n`);
+  t.match(err, {
+    field: 'underlay.publicIP',
+    message: /^underlay\.publicIP: fd99::1: an IPv6 underlay needs peers\.static/,
+  });
 });
 
 interface Bad {

@@ -28,6 +28,7 @@ const config = (extra: Record<string, unknown> = {}): Config =>
 const underlay: Underlay = {
   publicIP: '192.168.99.1',
   bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+  family: 4,
 };
 
 t.test('resolveUnderlay: the source’s address when it is ours, else the field that named it', async (t) => {
