@@ -320,8 +320,12 @@ async function main(): Promise<void> {
         );
       }
     }
-    const status = setups.find((s) => s.name === 'native')?.daemons[0];
-    const offloads = status ? (await status.status()).offloads : undefined;
+    const offloadsOf = async (n: string) => {
+      const d = setups.find((s) => s.name === n)?.daemons[0];
+      return d ? (await d.status()).offloads : undefined;
+    };
+    const offloads = await offloadsOf('native');
+    const offloads6 = await offloadsOf('native6');
     const med = (n: string, k: keyof Sample) =>
       median(
         samples
@@ -350,6 +354,7 @@ async function main(): Promise<void> {
       `vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`,
     );
     if (offloads) console.log(`vxtun offloads in use: ${JSON.stringify(offloads)}`);
+    if (offloads6) console.log(`vxtun offloads in use over the IPv6 underlay: ${JSON.stringify(offloads6)}`);
     console.log('');
     console.log(
       '| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB | machine CPU s/GB | idle | kernel ÷ cost |',
