@@ -2,13 +2,15 @@
 //
 //   pod-1 ──veth── node-1 [vxtun0] ══ UDP 8472 over fd99::/64 ══ [vxtun0] node-2 ──veth── pod-2
 //   10.244.1.2     eth0 fd99::1 (also 192.168.99.1)      eth0 fd99::2 (also 192.168.99.2)     10.244.2.2
+//                  fe80::99:1                            fe80::99:2
 //   fd10:244:0:1::2                                                                           fd10:244:0:2::2
 //
 // The node eth0s get fd99::I/64 besides the lab's IPv4 address and both daemons are configured with IPv6
 // publicIPs (node-1 through underlay.publicIP, node-2 through its own peers.static entry): the sockets are IPv6
 // ones, /status shows the IPv6 underlay and an MTU of 1500 − 70, inner IPv4 and IPv6 pings and sha256-checked
 // transfers go both ways. The outer UDP checksum is mandatory: a VXLAN datagram from node-2's address with a zero
-// UDP checksum never reaches pod-1, the same datagram with its checksum does. Once per engine.
+// UDP checksum never reaches pod-1, the same datagram with its checksum does; from IPv6 sources that are no peer
+// (a global one, and node-2's link-local one) it is an unknown-vtep drop. Once per engine.
 import t from 'tap';
 import { encap } from '../../src/dataplane/codec.js';
 import {
@@ -33,6 +35,7 @@ const MARK = 'VXTCSUM6';
 const SINK_PORT = 9998;
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'python3', 'ss']);
 const u6 = (i: number): string => `fd99::${i}`;
+const ll6 = (i: number): string => `fe80::99:${i}`;
 
 /** Udp6InErrors and Udp6InCsumErrors of a namespace (/proc/net/snmp6 is per namespace). */
 async function udp6Errors(ns: string): Promise<{ inErrors: number; csumErrors: number }> {
@@ -48,6 +51,8 @@ for (const engine of ['native', 'js'] as const)
       logger: lineLogger((l) => t.comment(l)),
       setupNode: async (lab, i) => {
         await lab.ip(lab.nodeNs(i), ['-6', 'addr', 'add', `${u6(i)}/64`, 'dev', 'eth0', 'nodad']);
+        // The lab's links have no link-local address of their own; a rogue source below needs one.
+        await lab.ip(lab.nodeNs(i), ['-6', 'addr', 'add', `${ll6(i)}/64`, 'dev', 'eth0', 'nodad']);
       },
     });
     t.teardown(() => lab.destroy());
@@ -112,6 +117,7 @@ for (const engine of ['native', 'js'] as const)
 
     await t.test('the traffic crossed the underlay as IPv6: counters moved, nothing dropped', async (t) => {
       const s = await n1.status();
+      t.comment(`node-1 offloads ${JSON.stringify(s.offloads)}, counters ${JSON.stringify(s.counters)}`);
       t.ok(s.counters.rxBytes > 20 * MB, `node-1 rxBytes ${s.counters.rxBytes}`);
       t.ok(s.counters.txBytes > 20 * MB, `node-1 txBytes ${s.counters.txBytes}`);
       for (const reason of ['unknown-vtep', 'spoofed-source', 'bad-mac', 'not-local']) {
@@ -125,11 +131,11 @@ for (const engine of ['native', 'js'] as const)
       const mac2 = parseMac(s1.peers[0]!.vtepMAC)!;
       const capture = await startPayloadCapture(lab, lab.podNs(1), MARK, SINK_PORT);
       t.teardown(() => capture.stop());
-      /** A VXLAN datagram node-2 would send: pod-2 → pod-1, UDP to the capture's sink, carrying `token`. */
-      const datagram = (token: string, zeroChecksum: boolean) =>
+      /** A VXLAN datagram node-2 would send (from `src`): pod-2 → pod-1, UDP to the capture's sink, carrying `token`. */
+      const datagram = (token: string, zeroChecksum: boolean, src = u6(2)) =>
         ipv6Udp(
           {
-            src: u6(2),
+            src,
             dst: u6(1),
             sport: 40_000,
             dport: 8472,
@@ -175,6 +181,56 @@ for (const engine of ['native', 'js'] as const)
         `node-1's kernel counted them as UDP errors (Udp6InErrors ${errorsBefore.inErrors} → ${errorsAfter.inErrors}, ` +
           `Udp6InCsumErrors ${errorsBefore.csumErrors} → ${errorsAfter.csumErrors})`,
       );
+    });
+
+    await t.test('IPv6 sources that are no peer: unknown-vtep, never delivered', async (t) => {
+      const s1 = await n1.status();
+      const mac1 = parseMac(s1.vtepMAC)!;
+      const mac2 = parseMac(s1.peers[0]!.vtepMAC)!;
+      const capture = await startPayloadCapture(lab, lab.podNs(1), MARK, SINK_PORT);
+      t.teardown(() => capture.stop());
+      const linkLocal = ll6(2);
+      const shown = (await lab.ip(lab.nodeNs(2), ['-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).stdout;
+      t.match(shown, `inet6 ${linkLocal}/64`, `node-2 has the link-local address ${linkLocal}`);
+      const rogue = (token: string, src: string) =>
+        ipv6Udp({
+          src,
+          dst: u6(1),
+          sport: 40_000,
+          dport: 8472,
+          payload: encap(
+            ipv4Udp({
+              src: lab.podIP(2),
+              dst: lab.podIP(1),
+              sport: 40_001,
+              dport: SINK_PORT,
+              payload: new TextEncoder().encode(token),
+            }),
+            1,
+            mac1,
+            mac2,
+          ),
+        });
+      const before = s1.counters.drops['unknown-vtep'] ?? 0;
+      // Raw sockets may use any source: node-2 sends as fd99::66 (no node) and from its own link-local address.
+      await sendRawIpv6(lab, lab.nodeNs(2), [
+        rogue(`${MARK}-rogue-global`, 'fd99::66'),
+        rogue(`${MARK}-rogue-ll`, linkLocal),
+      ]);
+      let after = before;
+      for (let i = 0; i < 50 && after < before + 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = (await n1.status()).counters.drops['unknown-vtep'] ?? 0;
+      }
+      t.equal(after - before, 2, 'both counted as unknown-vtep');
+      await new Promise((r) => setTimeout(r, 300));
+      t.same(
+        capture.seen().filter((s) => s.token.startsWith(`${MARK}-rogue`)),
+        [],
+        'neither reached pod-1',
+      );
+      const r = await ping(lab, lab.podNs(1), lab.podIP(2, 6), { count: 2 });
+      t.equal(r.received, 2, 'the overlay still works afterwards');
     });
 
     await t.test('SIGTERM: both exit 0', async (t) => {
