@@ -5,6 +5,9 @@
 //   native   two vxtun nodes, native engine, offloads auto
 //   js       two vxtun nodes, js engine (the portable baseline)
 //   plain    plain routing between the nodes, no overlay (the ceiling)
+//   kernel6, native6  the same as kernel and native over an IPv6-only underlay (fd99::/64, LabOptions.underlay 6;
+//            outer IPv6, 70 bytes of overhead); their ×kernel columns are against kernel6, and the IPv6 ratio
+//            native6 ÷ kernel6 is printed beside the IPv4 one (issue 17: within 10 % of it)
 //   floor    (with --floor) bench/floor/relay.c on each node: a TUN + UDP relay that does no per-byte
 //            userspace work, checked with a sha256 transfer each way first — the ceiling of any
 //            TUN + UDP-socket dataplane on this machine (bench/floor/floor-node.ts)
@@ -20,7 +23,7 @@
 // setup the whole machine's busy CPU seconds per GB with its idle share: when idle ≈ 0 the CPUs are
 // the limit, and kernel VXLAN's cost per byte over a setup's predicts its throughput ratio.
 //
-//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE]
+//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native,kernel6,native6] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +31,7 @@ import {
   cliPath,
   Lab,
   labPeer,
+  labKernelRemote,
   labUnavailableReason,
   labVtepMAC,
   machineCpuDelta,
@@ -137,10 +141,18 @@ const median = (xs: number[]) => {
 /** The compiled floor relay (built once, when --floor asks for it). */
 let relayBinary: string | undefined;
 
-async function build(name: string, variant?: Record<string, unknown>): Promise<Setup> {
+/** The IPv6-underlay setups: the IPv4 setup of the same name without the 6, over fd99::/64. */
+const IPV6_SETUPS = ['kernel6', 'native6'];
+/** The setup a row's ×kernel columns compare with: kernel VXLAN over the same underlay family. */
+const kernelOf = (name: string): string => (IPV6_SETUPS.includes(name) ? 'kernel6' : 'kernel');
+
+async function build(setup: string, variant?: Record<string, unknown>): Promise<Setup> {
+  const underlay = IPV6_SETUPS.includes(setup) ? 6 : 4;
+  const name = underlay === 6 ? setup.slice(0, -1) : setup;
   const lab = await Lab.create({
     nodes: 2,
-    prefix: `vxtb${name.slice(0, 3)}${Math.random().toString(16).slice(2, 5)}`,
+    underlay,
+    prefix: `vxtb${setup.slice(0, 3)}${underlay === 6 ? '6' : ''}${Math.random().toString(16).slice(2, 5)}`,
   });
   const daemons: VxtunNode[] = [];
   if (name === 'kernel') {
@@ -148,9 +160,7 @@ async function build(name: string, variant?: Record<string, unknown>): Promise<S
       [1, 2],
       [2, 1],
     ] as const) {
-      await programKernelVxlanNode(lab, i, {
-        remotes: [{ podCIDR: lab.podCIDR(j), publicIP: lab.underlayIP(j), vtepMAC: labVtepMAC(j) }],
-      });
+      await programKernelVxlanNode(lab, i, { remotes: [labKernelRemote(lab, j, labVtepMAC(j))] });
     }
   } else if (name === 'floor' || name === 'floor-iov') {
     const relays: NsProcess[] = [];
@@ -279,6 +289,7 @@ async function main(): Promise<void> {
     'native',
     'js',
     'plain',
+    ...IPV6_SETUPS,
     ...(args.capture ? ['capture'] : []),
     ...(args.floor ? ['floor'] : []),
     ...(args.floorIovecs ? ['floor-iov'] : []),
@@ -309,8 +320,12 @@ async function main(): Promise<void> {
         );
       }
     }
-    const status = setups.find((s) => s.name === 'native')?.daemons[0];
-    const offloads = status ? (await status.status()).offloads : undefined;
+    const offloadsOf = async (n: string) => {
+      const d = setups.find((s) => s.name === n)?.daemons[0];
+      return d ? (await d.status()).offloads : undefined;
+    };
+    const offloads = await offloadsOf('native');
+    const offloads6 = await offloadsOf('native6');
     const med = (n: string, k: keyof Sample) =>
       median(
         samples
@@ -318,7 +333,7 @@ async function main(): Promise<void> {
           .map((x) => x[k] as number)
           .filter((x) => x !== undefined),
       );
-    const k = (key: keyof Sample) => (names.includes('kernel') ? med('kernel', key) : NaN);
+    const k = (n: string, key: keyof Sample) => (names.includes(kernelOf(n)) ? med(kernelOf(n), key) : NaN);
     const rows = names.map((n) => ({
       setup: n,
       tcp1: med(n, 'tcp1'),
@@ -329,16 +344,17 @@ async function main(): Promise<void> {
       machinePerGB: med(n, 'machinePerGB'),
       idleShare: med(n, 'idleShare'),
       // Kernel VXLAN's cost per byte over this setup's: the throughput ratio a CPU-bound machine allows it.
-      costVsKernel: k('machinePerGB') / med(n, 'machinePerGB'),
-      tcp1VsKernel: med(n, 'tcp1') / k('tcp1'),
-      tcp4VsKernel: med(n, 'tcp4') / k('tcp4'),
-      udp64VsKernel: med(n, 'udp64') / k('udp64'),
+      costVsKernel: k(n, 'machinePerGB') / med(n, 'machinePerGB'),
+      tcp1VsKernel: med(n, 'tcp1') / k(n, 'tcp1'),
+      tcp4VsKernel: med(n, 'tcp4') / k(n, 'tcp4'),
+      udp64VsKernel: med(n, 'udp64') / k(n, 'udp64'),
     }));
     const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
     console.log(
       `vxtun bench:e2e — ${args.rounds} interleaved rounds × ${args.seconds} s, medians; ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, ${new Date().toISOString().slice(0, 10)}`,
     );
     if (offloads) console.log(`vxtun offloads in use: ${JSON.stringify(offloads)}`);
+    if (offloads6) console.log(`vxtun offloads in use over the IPv6 underlay: ${JSON.stringify(offloads6)}`);
     console.log('');
     console.log(
       '| setup | TCP 1 stream Gbit/s | ×kernel | TCP 4 streams Gbit/s | ×kernel | UDP 64 B kpps | ×kernel | ping RTT ms | daemon CPU s/GB | machine CPU s/GB | idle | kernel ÷ cost |',
@@ -353,8 +369,22 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       "machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs' idle share then. " +
-        "kernel ÷ cost: kernel VXLAN's machine CPU per GB over the setup's, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0).",
+        "kernel ÷ cost: kernel VXLAN's machine CPU per GB over the setup's, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0). " +
+        '×kernel and kernel ÷ cost compare kernel6 and native6 (IPv6-only underlay) with kernel6, every other row with kernel.',
     );
+    const byName = (n: string) => rows.find((r) => r.setup === n);
+    const v4 = byName('native');
+    const v6 = byName('native6');
+    if (v4 && v6) {
+      const within = (a: number, b: number) => (Math.abs(a / b - 1) <= 0.1 ? 'within 10 %' : 'NOT within 10 %');
+      console.log('');
+      console.log(
+        `vxtun ÷ kernel VXLAN, IPv6 underlay (native6 ÷ kernel6) beside IPv4 (native ÷ kernel): ` +
+          `TCP 1 stream ${f(v6.tcp1VsKernel)} vs ${f(v4.tcp1VsKernel)} (${within(v6.tcp1VsKernel, v4.tcp1VsKernel)}), ` +
+          `TCP 4 streams ${f(v6.tcp4VsKernel)} vs ${f(v4.tcp4VsKernel)} (${within(v6.tcp4VsKernel, v4.tcp4VsKernel)}), ` +
+          `UDP 64 B ${f(v6.udp64VsKernel)} vs ${f(v4.udp64VsKernel)}, kernel ÷ cost ${f(v6.costVsKernel)} vs ${f(v4.costVsKernel)}`,
+      );
+    }
     if (names.includes('floor') && names.includes('native')) {
       console.log('');
       console.log(

@@ -12,9 +12,17 @@ export interface LabOptions {
   /** Number of node (and pod) namespaces, 1…250. */
   nodes: number;
   logger?: Logger;
+  /**
+   * The address family of the underlay (the node links): 4 (default) gives node i's eth0 192.168.99.i/24; 6 gives it
+   * fd99::i/64 and no IPv4 address, an IPv6-only underlay (lab-addresses.ts holds the plan).
+   */
+  underlay?: Family;
   /** MTU of the underlay links (node eth0 and the bridge ports). Default 1500. */
   underlayMTU?: number;
-  /** MTU of the pod veth pair (FLANNEL_MTU in each node's subnet.env). Default underlayMTU − 50 (what flannel gives pods). */
+  /**
+   * MTU of the pod veth pair (FLANNEL_MTU in each node's subnet.env). Default underlayMTU − the VXLAN overhead over
+   * the underlay family (50 over IPv4, 70 over IPv6: what flannel gives pods).
+   */
   podMTU?: number;
   /**
    * FLANNEL_IPMASQ in each node's subnet.env, and the `ipMasq` startVxtunNode gives the daemon: true means the node
@@ -41,6 +49,9 @@ export type ResolvedLabOptions = Required<Omit<LabOptions, 'setupNode'>>;
 export const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$/;
 export const MAX_NODES = 250;
 
+/** What VXLAN adds to an inner frame over an underlay of this family: outer IP (20 or 40) + UDP 8 + VXLAN 8 + Ethernet 14. */
+export const vxlanOverhead = (family: Family): number => (family === 4 ? 50 : 70);
+
 /**
  * Checks the options and fills in the defaults; throws an Error naming the bad option. `randomPrefix` makes the
  * default prefix (passed in so this stays pure).
@@ -51,8 +62,12 @@ export function resolveLabOptions(opts: LabOptions, randomPrefix: () => string):
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
     throw new Error(`lab: nodes must be an integer 1…${MAX_NODES}, got ${opts.nodes}`);
   }
+  if (opts.underlay !== undefined && opts.underlay !== 4 && opts.underlay !== 6) {
+    throw new Error(`lab: underlay must be 4 or 6, got ${String(opts.underlay)}`);
+  }
+  const underlay = opts.underlay ?? 4;
   const underlayMTU = opts.underlayMTU ?? 1500;
-  const podMTU = opts.podMTU ?? underlayMTU - 50;
+  const podMTU = opts.podMTU ?? underlayMTU - vxlanOverhead(underlay);
   for (const [k, v] of [
     ['underlayMTU', underlayMTU],
     ['podMTU', podMTU],
@@ -66,6 +81,7 @@ export function resolveLabOptions(opts: LabOptions, randomPrefix: () => string):
     prefix,
     nodes: opts.nodes,
     logger: opts.logger ?? silentLogger,
+    underlay,
     underlayMTU,
     podMTU,
     ipMasq: opts.ipMasq ?? true,

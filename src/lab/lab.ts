@@ -6,9 +6,9 @@
 // the caller's namespace.
 //
 //   ${prefix}-ul   br0 ── n1, n2, … (veth peers of each node's eth0)
-//   ${prefix}-nI   eth0 192.168.99.I/24 · cni0 10.244.I.1/24, fd10:244:0:I::1/64 (bridge, one veth per pod) · forwarding on
+//   ${prefix}-nI   eth0 192.168.99.I/24 (or fd99::I/64 only, underlay 6) · cni0 10.244.I.1/24, fd10:244:0:I::1/64 (bridge, one veth per pod) · forwarding on
 //   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via cni0 (CNI ADD, container id ${prefix}-pI)
-//   ${prefix}-NAME eth0 192.168.99.X/24 (lab.addHost: another host on the underlay, e.g. a rogue one)
+//   ${prefix}-NAME eth0 192.168.99.X/24 or fd99::X/64 (lab.addHost: another host on the underlay, e.g. a rogue one)
 //
 //   <lab dir>/node-I/subnet.env        the node's subnet.env (startVxtunNode points the daemon's subnetFile here)
 //   <lab dir>/node-I/flannel/<cid>     the rendered delegate saved by ADD, replayed by DEL (as /var/lib/cni/flannel)
@@ -57,6 +57,8 @@ export class Lab {
   readonly prefix: string;
   readonly nodes: number;
   readonly logger: Logger;
+  /** The underlay's address family: 4 (192.168.99.0/24) or 6 (fd99::/64, no IPv4 on the node links). */
+  readonly underlay: Family;
   readonly underlayMTU: number;
   readonly podMTU: number;
   readonly ipMasq: boolean;
@@ -73,6 +75,7 @@ export class Lab {
     this.prefix = opts.prefix;
     this.nodes = opts.nodes;
     this.logger = opts.logger;
+    this.underlay = opts.underlay;
     this.underlayMTU = opts.underlayMTU;
     this.podMTU = opts.podMTU;
     this.ipMasq = opts.ipMasq;
@@ -121,9 +124,17 @@ export class Lab {
   podNs(i: number): string {
     return `${this.prefix}-p${this.#check(i)}`;
   }
-  /** Node i's underlay address, 192.168.99.i. */
+  /** Node i's underlay address: 192.168.99.i, or fd99::i on an IPv6 underlay. */
   underlayIP(i: number): string {
-    return addr.underlayIP(this.#check(i));
+    return addr.underlayIP(this.#check(i), this.underlay);
+  }
+  /** Node i's underlay address with its prefix length: 192.168.99.i/24 or fd99::i/64. */
+  underlayCIDR(i: number): string {
+    return `${this.underlayIP(i)}/${addr.underlayPrefixLen(this.underlay)}`;
+  }
+  /** The underlay network: 192.168.99.0/24 or fd99::/64. */
+  get underlayNetwork(): string {
+    return addr.underlayNetwork(this.underlay);
   }
   /** Pod i's address: 10.244.i.2 or fd10:244:0:i::2. */
   podIP(i: number, family: Family = 4): string {
@@ -222,21 +233,20 @@ export class Lab {
   }
 
   /**
-   * Adds a plain host on the underlay: namespace `${prefix}-${name}` whose eth0 (address `ip`/24, an unused
-   * 192.168.99.X) is a port of the underlay bridge like a node's. `name` is 1–8 lowercase letters/digits starting
-   * with a letter, other than `ul` or n<digits>/p<digits>. Returns the namespace; destroy() removes it.
+   * Adds a plain host on the underlay: namespace `${prefix}-${name}` whose eth0 (address `ip`, an unused
+   * 192.168.99.X/24, or fd99::X/64 on an IPv6 underlay: lab-addresses.ts hostAddressProblem) is a port of the
+   * underlay bridge like a node's. `name` is 1–8 lowercase letters/digits starting with a letter, other than `ul` or
+   * n<digits>/p<digits>. Returns the namespace; destroy() removes it.
    */
   async addHost(name: string, ip: string): Promise<string> {
     if (!isExtraName(name, true)) throw new Error(`lab addHost: bad host name ${JSON.stringify(name)}`);
-    const m = /^192\.168\.99\.(\d{1,3})$/.exec(ip);
-    const x = m ? Number(m[1]) : NaN;
-    if (!(x >= 1 && x <= 254) || x <= this.nodes) {
-      throw new Error(`lab addHost: ${ip} is not a free underlay address (192.168.99.${this.nodes + 1}…254)`);
-    }
+    const problem = addr.hostAddressProblem(ip, this.nodes, this.underlay);
+    if (problem) throw new Error(`lab addHost: ${problem}`);
     const ns = `${this.prefix}-${name}`;
     if (this.#owned.namespaces.includes(ns)) throw new Error(`lab addHost: ${ns} exists`);
     await this.#addNs(ns, []);
-    await plugIntoUnderlay(ns, this.underlayNs, `h${name}`, this.underlayMTU, `${ip}/24`, this.logger);
+    const cidr = `${ip}/${addr.underlayPrefixLen(this.underlay)}`;
+    await plugIntoUnderlay(ns, this.underlayNs, `h${name}`, this.underlayMTU, cidr, this.logger);
     return ns;
   }
 
@@ -295,7 +305,7 @@ export class Lab {
       const pod = this.podNs(i);
       await writeFileAtomic(this.subnetEnvPath(i), this.subnetEnvText(i));
       await this.#addNs(node, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-      await plugIntoUnderlay(node, ul, `n${i}`, this.underlayMTU, `${this.underlayIP(i)}/24`, this.logger);
+      await plugIntoUnderlay(node, ul, `n${i}`, this.underlayMTU, this.underlayCIDR(i), this.logger);
 
       await this.#addNs(pod, []);
       await this.#addCniPod(i);
