@@ -168,7 +168,7 @@ function program(): Command {
       '-s, --snaplen <n>',
       'keep at most N bytes of each inner packet (default and maximum 1962: a whole MTU-sized packet)',
     )
-    .option('--outer', 'whole datagrams: outer IPv4/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
+    .option('--outer', 'whole datagrams: outer IP/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
     .action(cmdDump);
   p.command('version')
     .description('print the version')
