@@ -9,14 +9,8 @@ import { UsageError } from '../errors.js';
 import { describePacket, summarizePacket } from './packet-summary.js';
 import { MAX_SNAPLEN } from './capture.js';
 import { MAX_COUNT, MAX_SECONDS } from '../admin/pcap-stream.js';
-import {
-  outerBytesOf,
-  parseComment,
-  PcapngReader,
-  PcapngScanner,
-  type CaptureStreamStats,
-  type PcapngPacket,
-} from './pcapng.js';
+import { outerBytesOf, type CaptureStreamStats } from './pcapng.js';
+import { parseComment, PcapngReader, PcapngScanner, type PcapngPacket } from './pcapng-read.js';
 
 export interface DumpOptions {
   /** The daemon's admin unix socket (admin.socket). */

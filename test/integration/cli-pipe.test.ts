@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { cliPath } from '../../src/lab/index.js';
-import { PcapngReader } from '../../src/dump/pcapng.js';
+import { PcapngReader } from '../../src/dump/pcapng-read.js';
 import type { Status } from '../../src/admin/status.js';
 import { startStubAdmin } from '../helpers/stub-admin.js';
 

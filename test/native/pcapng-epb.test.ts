@@ -8,7 +8,8 @@ import t from 'tap';
 import type { CaptureRecord } from '../../src/dump/capture.js';
 import { loadTestingAddon, type NativeCaptureRecord } from '../../src/dataplane/testing.js';
 import { internetChecksum } from '../../src/dataplane/codec.js';
-import { PcapngReader, pcapngHeader, parseComment, recordBlock, type OuterContext } from '../../src/dump/pcapng.js';
+import { pcapngHeader, recordBlock, type OuterContext } from '../../src/dump/pcapng.js';
+import { PcapngReader, parseComment } from '../../src/dump/pcapng-read.js';
 import { formatIP } from '../../src/net/ip.js';
 import { buildIp, hex, Rng, testSeed, u16 } from './fixtures/packets.js';
 

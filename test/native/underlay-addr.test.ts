@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import type { DataplaneTable } from '../../src/dataplane/types.js';
 import { loadTestingAddon, type NativeCaptureRecord } from '../../src/dataplane/testing.js';
-import { parseComment } from '../../src/dump/pcapng.js';
+import { parseComment } from '../../src/dump/pcapng-read.js';
 import { buildIp } from './fixtures/packets.js';
 
 const native = loadTestingAddon();

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { runDump } from '../../src/dump/command.js';
-import { enhancedPacketBlock, PcapngReader, pcapngHeader } from '../../src/dump/pcapng.js';
+import { enhancedPacketBlock, pcapngHeader } from '../../src/dump/pcapng.js';
+import { PcapngReader } from '../../src/dump/pcapng-read.js';
 
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
 

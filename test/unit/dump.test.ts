@@ -1,7 +1,8 @@
 import t from 'tap';
 import { dumpQuery, formatDumpLine, formatDumpSummary } from '../../src/dump/command.js';
 import { UsageError } from '../../src/errors.js';
-import { outerDatagram, type PcapngPacket } from '../../src/dump/pcapng.js';
+import { outerDatagram } from '../../src/dump/pcapng.js';
+import { type PcapngPacket } from '../../src/dump/pcapng-read.js';
 import type { CaptureRecord } from '../../src/dump/capture.js';
 
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');

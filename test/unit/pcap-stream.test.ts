@@ -20,7 +20,8 @@ import {
 } from '../../src/dump/capture.js';
 import { IDLE_TIMEOUT_MS } from '../../src/admin/pcap-stream.js';
 import { silentLogger } from '../../src/log.js';
-import { parseComment, PcapngReader, recordBlock } from '../../src/dump/pcapng.js';
+import { recordBlock } from '../../src/dump/pcapng.js';
+import { parseComment, PcapngReader } from '../../src/dump/pcapng-read.js';
 import { stubCaptureSource } from '../helpers/stub-admin.js';
 import { unixGet } from '../helpers/unix-http.js';
 

@@ -7,16 +7,14 @@ import type { CaptureRecord } from '../../src/dump/capture.js';
 import {
   enhancedPacketBlock,
   interfaceStatisticsBlock,
-  PcapngScanner,
   outerBytes,
   outerBytesOf,
   outerDatagram,
-  parseComment,
   pcapngHeader,
-  PcapngReader,
   recordBlock,
   recordComment,
 } from '../../src/dump/pcapng.js';
+import { PcapngScanner, parseComment, PcapngReader } from '../../src/dump/pcapng-read.js';
 
 // IPv4 ICMP echo request 10.244.1.2 → 10.244.2.2, 28 bytes.
 const ICMP = Buffer.from('4500001c00004000400100000af401020af402020800f7ff00000000', 'hex');
