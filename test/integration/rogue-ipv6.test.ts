@@ -12,7 +12,7 @@
 // datagrams are delivered: the drops came from those two checks, not from a malformed datagram. Every expected
 // verdict is also checked against the reference codec (src/dataplane/codec.ts) with the IPv6 outer source.
 import t from 'tap';
-import { checkRx, encap, type RxOptions, type Table } from '../../src/dataplane/codec.js';
+import { checkRx, encap, type RxOptions } from '../../src/dataplane/codec.js';
 import {
   ipv4Udp,
   ipv6Udp,
@@ -26,36 +26,16 @@ import {
   type VxtunNode,
 } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
-import { Cidr } from '../../src/net/cidr.js';
 import { parseIP } from '../../src/net/ip.js';
 import { parseMac } from '../../src/net/mac.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { countInjection, node1Table, noDrops, sumDrops, type Case } from '../helpers/rogue-kit.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'python3']);
 const MARK = 'VXTROGUE6';
 const SINK_PORT = 9999;
 const REPEAT = 3;
 const ROGUE_IP = 'fd99::66';
-const RX_REASONS = [
-  'short',
-  'bad-header',
-  'vni',
-  'unknown-vtep',
-  'bad-mac',
-  'ethertype',
-  'bad-ip',
-  'spoofed-source',
-  'not-local',
-];
-
-interface Case {
-  name: string;
-  /** The outer source: the rogue's own address, or node-2's (spoofed). */
-  from: 'rogue' | 'spoofed';
-  datagram: Uint8Array;
-  /** The verdict under the default (strict) switches. */
-  strict: string;
-}
 
 function buildCases(phase: string, mac1: Uint8Array, mac2: Uint8Array): Case[] {
   const payload = (name: string) => new TextEncoder().encode(`${MARK}-${phase}-${name}`);
@@ -81,12 +61,6 @@ function buildCases(phase: string, mac1: Uint8Array, mac2: Uint8Array): Case[] {
   ];
 }
 
-const rxDrops = (n: VxtunNode) =>
-  n.status().then((s) => Object.fromEntries(RX_REASONS.map((r) => [r, s.counters.drops[r] ?? 0])));
-const diff = (a: Record<string, number>, b: Record<string, number>) =>
-  Object.fromEntries(RX_REASONS.map((r) => [r, (b[r] ?? 0) - (a[r] ?? 0)]));
-const sum = (o: Record<string, number>) => Object.values(o).reduce((x, y) => x + y, 0);
-
 t.test('crafted datagrams from a rogue host on an IPv6 underlay', { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, underlay: 6, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
@@ -101,17 +75,8 @@ t.test('crafted datagrams from a rogue host on an IPv6 underlay', { skip }, asyn
   const node1 = lab.underlayIP(1);
   const node2 = lab.underlayIP(2);
 
-  const table: Table = {
-    local: { podCIDRs: [Cidr.parse(lab.podCIDR(1, 4)), Cidr.parse(lab.podCIDR(1, 6))] },
-    peers: [
-      {
-        name: 'node-2',
-        publicIP: parseIP(node2)!,
-        vtepMAC: s1.peers[0]!.vtepMAC,
-        podCIDRs: [Cidr.parse(lab.podCIDR(2, 4)), Cidr.parse(lab.podCIDR(2, 6))],
-      },
-    ],
-  };
+  const table = node1Table(lab, s1);
+
   const expected = (c: Case, opts: Omit<RxOptions, 'vni' | 'localMac'>): string => {
     const r = checkRx(c.datagram, parseIP(c.from === 'rogue' ? ROGUE_IP : node2)!, table, {
       vni: 1,
@@ -135,32 +100,27 @@ t.test('crafted datagrams from a rogue host on an IPv6 underlay', { skip }, asyn
   });
 
   /** Injects every case REPEAT times while pods ping each other; returns the rx drop deltas and the ping. */
-  const inject = async (node: VxtunNode, cases: Case[], expectDrops: number) => {
-    const before = await rxDrops(node);
-    const pinging = ping(lab, lab.podNs(1), lab.podIP(2, 6), { count: 20, intervalS: 0.05 });
-    await sendRawIpv6(
-      lab,
-      rogue,
-      cases.flatMap((c) => Array.from({ length: REPEAT }, () => onWire(c))),
+  const inject = (node: VxtunNode, cases: Case[], expectDrops: number) =>
+    countInjection(
+      node,
+      () => ping(lab, lab.podNs(1), lab.podIP(2, 6), { count: 20, intervalS: 0.05 }),
+      () =>
+        sendRawIpv6(
+          lab,
+          rogue,
+          cases.flatMap((c) => Array.from({ length: REPEAT }, () => onWire(c))),
+        ),
+      expectDrops,
     );
-    const pong = await pinging;
-    let delta = diff(before, await rxDrops(node));
-    for (let i = 0; i < 50 && sum(delta) < expectDrops; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      delta = diff(before, await rxDrops(node));
-    }
-    await new Promise((r) => setTimeout(r, 300)); // nothing more may arrive
-    return { delta: diff(before, await rxDrops(node)), pong };
-  };
 
   await t.test('strict (default) switches: unknown-vtep and spoofed-source, nothing reaches pod-1', async (t) => {
     const cases = buildCases('strict', mac1, mac2);
-    const want: Record<string, number> = Object.fromEntries(RX_REASONS.map((r) => [r, 0]));
+    const want: Record<string, number> = noDrops();
     for (const c of cases) {
       t.equal(expected(c, { acceptUnknownVteps: false, checkInnerSource: true }), c.strict, `${c.name}: reference`);
       want[c.strict]! += REPEAT;
     }
-    const { delta, pong } = await inject(n1, cases, sum(want));
+    const { delta, pong } = await inject(n1, cases, sumDrops(want));
     t.same(delta, want, `exact drop counts per reason: ${JSON.stringify(delta)}`);
     t.equal(pong.received, pong.sent, `pod-1 ⇄ pod-2 IPv6 ping during the injection: ${pong.received}/${pong.sent}`);
     t.same(
@@ -183,7 +143,7 @@ t.test('crafted datagrams from a rogue host on an IPv6 underlay', { skip }, asyn
       t.equal(expected(c, { acceptUnknownVteps: true, checkInnerSource: false }), 'forward', `${c.name}: reference`);
     }
     const { delta, pong } = await inject(n1, cases, 0);
-    t.equal(sum(delta), 0, `no drops: ${JSON.stringify(delta)}`);
+    t.equal(sumDrops(delta), 0, `no drops: ${JSON.stringify(delta)}`);
     t.equal(pong.received, pong.sent, `ping during the injection: ${pong.received}/${pong.sent}`);
     for (const c of cases) await capture.waitFor(`${MARK}-relaxed-${c.name}`);
     const arrived = [

@@ -11,7 +11,7 @@
 // spoofed-source datagrams get through. Every expected verdict is also checked against the reference codec.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { checkRx, ENCAP_PREFIX, encap, type RxOptions, type Table } from '../../src/dataplane/codec.js';
+import { checkRx, ENCAP_PREFIX, encap, type RxOptions } from '../../src/dataplane/codec.js';
 import {
   ipv4Udp,
   ipv6Udp,
@@ -26,36 +26,16 @@ import {
   type VxtunNode,
 } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
-import { Cidr } from '../../src/net/cidr.js';
 import { parseIP, type IP } from '../../src/net/ip.js';
 import { parseMac } from '../../src/net/mac.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { countInjection, node1Table, noDrops, RX_REASONS, sumDrops, type Case } from '../helpers/rogue-kit.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'python3']);
 const MARK = 'VXTROGUE';
 const SINK_PORT = 9999;
 const REPEAT = 3;
 const ROGUE_IP = '192.168.99.66';
-const RX_REASONS = [
-  'short',
-  'bad-header',
-  'vni',
-  'unknown-vtep',
-  'bad-mac',
-  'ethertype',
-  'bad-ip',
-  'spoofed-source',
-  'not-local',
-];
-
-interface Case {
-  name: string;
-  /** The outer source: the rogue's own address, or node-2's (spoofed). */
-  from: 'rogue' | 'spoofed';
-  datagram: Uint8Array;
-  /** The verdict under the default (strict) switches. */
-  strict: string;
-}
 
 /** A deterministic byte generator (xorshift32), so the "random" datagrams are the same on every run. */
 function randomBytes(seed: number, n: number): Uint8Array {
@@ -184,12 +164,6 @@ function onWire(c: Case, node1: string, node2: string): Uint8Array {
   });
 }
 
-const rxDrops = (n: VxtunNode) =>
-  n.status().then((s) => Object.fromEntries(RX_REASONS.map((r) => [r, s.counters.drops[r] ?? 0])));
-const diff = (a: Record<string, number>, b: Record<string, number>) =>
-  Object.fromEntries(RX_REASONS.map((r) => [r, (b[r] ?? 0) - (a[r] ?? 0)]));
-const sum = (o: Record<string, number>) => Object.values(o).reduce((x, y) => x + y, 0);
-
 t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
@@ -204,17 +178,8 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   const node2 = lab.underlayIP(2);
 
   // The reference's view of node-1, for the expected verdicts.
-  const table: Table = {
-    local: { podCIDRs: [Cidr.parse(lab.podCIDR(1, 4)), Cidr.parse(lab.podCIDR(1, 6))] },
-    peers: [
-      {
-        name: 'node-2',
-        publicIP: parseIP(node2)!,
-        vtepMAC: s1.peers[0]!.vtepMAC,
-        podCIDRs: [Cidr.parse(lab.podCIDR(2, 4)), Cidr.parse(lab.podCIDR(2, 6))],
-      },
-    ],
-  };
+  const table = node1Table(lab, s1);
+
   const expected = (c: Case, opts: Omit<RxOptions, 'vni' | 'localMac'>): string => {
     const src: IP = parseIP(c.from === 'rogue' ? ROGUE_IP : node2)!;
     const r = checkRx(c.datagram, src, table, { vni: 1, localMac: mac1, ...opts });
@@ -233,24 +198,22 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
   });
 
   /** Injects every case REPEAT times while pods ping each other; returns the rx drop deltas and the ping. */
-  const inject = async (node: VxtunNode, cases: Case[], expectDrops: number) => {
-    const before = await rxDrops(node);
-    const pinging = ping(lab, lab.podNs(1), lab.podIP(2), { count: 30, intervalS: 0.05 });
-    const packets = cases.flatMap((c) => Array.from({ length: REPEAT }, () => onWire(c, node1, node2)));
-    await sendRawIpv4(lab, rogue, packets);
-    const pong = await pinging;
-    let delta = diff(before, await rxDrops(node));
-    for (let i = 0; i < 50 && sum(delta) < expectDrops; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      delta = diff(before, await rxDrops(node));
-    }
-    await new Promise((r) => setTimeout(r, 300)); // nothing more may arrive
-    return { delta: diff(before, await rxDrops(node)), pong };
-  };
+  const inject = (node: VxtunNode, cases: Case[], expectDrops: number) =>
+    countInjection(
+      node,
+      () => ping(lab, lab.podNs(1), lab.podIP(2), { count: 30, intervalS: 0.05 }),
+      () =>
+        sendRawIpv4(
+          lab,
+          rogue,
+          cases.flatMap((c) => Array.from({ length: REPEAT }, () => onWire(c, node1, node2))),
+        ),
+      expectDrops,
+    );
 
   const strictCases = buildCases('strict', mac1, mac2);
   await t.test('strict (default) switches: every datagram dropped under its own reason', async (t) => {
-    const want: Record<string, number> = Object.fromEntries(RX_REASONS.map((r) => [r, 0]));
+    const want: Record<string, number> = noDrops();
     for (const c of strictCases) {
       t.equal(
         expected(c, { acceptUnknownVteps: false, checkInnerSource: true }),
@@ -259,7 +222,7 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
       );
       want[c.strict]! += REPEAT;
     }
-    const { delta, pong } = await inject(n1, strictCases, sum(want));
+    const { delta, pong } = await inject(n1, strictCases, sumDrops(want));
     t.same(delta, want, `exact drop counts per reason: ${JSON.stringify(delta)}`);
     t.equal(pong.received, pong.sent, `pod-1 ⇄ pod-2 ping during the injection: ${pong.received}/${pong.sent}`);
     const leaked = capture.seen().filter((s) => s.token.startsWith(`${MARK}-strict`));
@@ -329,7 +292,7 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
       extra: { security: { acceptUnknownVteps: true, checkInnerSource: false } },
     });
     const cases = buildCases('relaxed', mac1, mac2);
-    const want: Record<string, number> = Object.fromEntries(RX_REASONS.map((r) => [r, 0]));
+    const want: Record<string, number> = noDrops();
     const changed: string[] = [];
     for (const c of cases) {
       const v = expected(c, { acceptUnknownVteps: true, checkInnerSource: false });
@@ -341,7 +304,7 @@ t.test('crafted datagrams from a rogue underlay host', { skip }, async (t) => {
       ['unknown-vtep:forward', 'spoofed-v4:forward', 'spoofed-v6:forward'],
       'the reference: only these verdicts change',
     );
-    const { delta, pong } = await inject(n1, cases, sum(want));
+    const { delta, pong } = await inject(n1, cases, sumDrops(want));
     t.same(delta, want, `exact drop counts per reason: ${JSON.stringify(delta)}`);
     t.equal(pong.received, pong.sent, `ping during the injection: ${pong.received}/${pong.sent}`);
     for (const name of ['unknown-vtep', 'spoofed-v4', 'spoofed-v6']) await capture.waitFor(`${MARK}-relaxed-${name}`);
