@@ -29,6 +29,7 @@ import {
 import { lineLogger } from '../../src/log.js';
 import { parseMac } from '../../src/net/mac.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { podIP } from '../../src/lab/lab-addresses.js';
 
 const MB = 1024 * 1024;
 const MARK = 'VXTCSUM6';
@@ -36,6 +37,24 @@ const SINK_PORT = 9998;
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'python3', 'ss']);
 const u6 = (i: number): string => `fd99::${i}`;
 const ll6 = (i: number): string => `fe80::99:${i}`;
+
+/**
+ * A VXLAN datagram to node-1 (fd99::1) from `src` (node-2 or anyone posing as it): pod-2 → pod-1, UDP to the
+ * capture's sink, carrying `token`; with zeroChecksum its outer UDP checksum is 0.
+ */
+function toPod1(mac1: Uint8Array, mac2: Uint8Array, token: string, src: string, zeroChecksum: boolean): Uint8Array {
+  const inner = ipv4Udp({
+    src: podIP(2, 4),
+    dst: podIP(1, 4),
+    sport: 40_001,
+    dport: SINK_PORT,
+    payload: new TextEncoder().encode(token),
+  });
+  return ipv6Udp(
+    { src, dst: u6(1), sport: 40_000, dport: 8472, payload: encap(inner, 1, mac1, mac2) },
+    { zeroChecksum },
+  );
+}
 
 /** Udp6InErrors and Udp6InCsumErrors of a namespace (/proc/net/snmp6 is per namespace). */
 async function udp6Errors(ns: string): Promise<{ inErrors: number; csumErrors: number }> {
@@ -131,29 +150,7 @@ for (const engine of ['native', 'js'] as const)
       const mac2 = parseMac(s1.peers[0]!.vtepMAC)!;
       const capture = await startPayloadCapture(lab, lab.podNs(1), MARK, SINK_PORT);
       t.teardown(() => capture.stop());
-      /** A VXLAN datagram node-2 would send (from `src`): pod-2 → pod-1, UDP to the capture's sink, carrying `token`. */
-      const datagram = (token: string, zeroChecksum: boolean, src = u6(2)) =>
-        ipv6Udp(
-          {
-            src,
-            dst: u6(1),
-            sport: 40_000,
-            dport: 8472,
-            payload: encap(
-              ipv4Udp({
-                src: lab.podIP(2),
-                dst: lab.podIP(1),
-                sport: 40_001,
-                dport: SINK_PORT,
-                payload: new TextEncoder().encode(token),
-              }),
-              1,
-              mac1,
-              mac2,
-            ),
-          },
-          { zeroChecksum },
-        );
+      const datagram = (token: string, zeroChecksum: boolean) => toPod1(mac1, mac2, token, u6(2), zeroChecksum);
       const errorsBefore = await udp6Errors(n1.ns);
       const before = (await n1.status()).counters;
       // The zero-checksum datagrams first, then the good one: had the first been delivered, they would be seen
@@ -192,25 +189,7 @@ for (const engine of ['native', 'js'] as const)
       const linkLocal = ll6(2);
       const shown = (await lab.ip(lab.nodeNs(2), ['-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).stdout;
       t.match(shown, `inet6 ${linkLocal}/64`, `node-2 has the link-local address ${linkLocal}`);
-      const rogue = (token: string, src: string) =>
-        ipv6Udp({
-          src,
-          dst: u6(1),
-          sport: 40_000,
-          dport: 8472,
-          payload: encap(
-            ipv4Udp({
-              src: lab.podIP(2),
-              dst: lab.podIP(1),
-              sport: 40_001,
-              dport: SINK_PORT,
-              payload: new TextEncoder().encode(token),
-            }),
-            1,
-            mac1,
-            mac2,
-          ),
-        });
+      const rogue = (token: string, src: string) => toPod1(mac1, mac2, token, src, false);
       const before = s1.counters.drops['unknown-vtep'] ?? 0;
       // Raw sockets may use any source: node-2 sends as fd99::66 (no node) and from its own link-local address.
       await sendRawIpv6(lab, lab.nodeNs(2), [
