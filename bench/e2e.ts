@@ -23,7 +23,8 @@
 // setup the whole machine's busy CPU seconds per GB with its idle share: when idle ≈ 0 the CPUs are
 // the limit, and kernel VXLAN's cost per byte over a setup's predicts its throughput ratio.
 //
-//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native,kernel6,native6] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE]
+//   npm run bench:e2e -- [--rounds 5] [--seconds 5] [--only kernel,native,kernel6,native6] [--variant noudpgso='{"offloads":{"udpGso":"off"}}'] [--capture [--capture-args "-s 96"]] [--floor] [--floor-iovecs] [--json FILE] [--perf DIR]
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,8 @@ interface Args {
   floorIovecs: boolean;
   /** Extra `vxtun dump` arguments for the capture setup (e.g. "-s 96" or a filter). */
   captureArgs: string[];
+  /** With --perf DIR: a whole-machine `perf record -a -g` of each 1-stream TCP test, DIR/<setup>-<round>.data. */
+  perfDir?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -86,6 +89,10 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--json':
         a.json = v;
+        i++;
+        break;
+      case '--perf':
+        a.perfDir = v;
         i++;
         break;
       case '--capture':
@@ -245,19 +252,35 @@ async function startDump(s: Setup, extra: string[]): Promise<NsProcess> {
   return dump;
 }
 
-async function measure(s: Setup, seconds: number, captureArgs: string[]): Promise<Sample> {
+async function measure(s: Setup, seconds: number, captureArgs: string[], perfFile?: string): Promise<Sample> {
   const dump = s.capture ? await startDump(s, captureArgs) : undefined;
   try {
-    return await measureTraffic(s, seconds);
+    return await measureTraffic(s, seconds, perfFile);
   } finally {
     await dump?.stop();
   }
 }
 
-async function measureTraffic(s: Setup, seconds: number): Promise<Sample> {
+/**
+ * `perf record` of the whole machine (call graphs, 499 Hz) for `seconds`, into `file`: what the CPUs did during a
+ * measurement (`perf report -i FILE --no-children --sort sym`). Resolves when perf has written the file.
+ */
+function perfRecord(file: string, seconds: number): Promise<void> {
+  const p = spawn('perf', ['record', '-a', '-g', '-F', '499', '-q', '-o', file, '--', 'sleep', String(seconds)], {
+    stdio: 'ignore',
+  });
+  return new Promise((resolve, reject) => {
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`perf record exited ${code}`))));
+  });
+}
+
+async function measureTraffic(s: Setup, seconds: number, perfFile?: string): Promise<Sample> {
   const cpu0 = dataplanePids(s).reduce((t, pid) => t + processCpuSeconds(pid), 0);
   const m0 = readMachineCpu();
+  const perf = perfFile ? perfRecord(perfFile, seconds) : undefined;
   const t1 = await iperf(s, [], seconds);
+  await perf;
   const m1 = readMachineCpu();
   const cpu1 = dataplanePids(s).reduce((t, pid) => t + processCpuSeconds(pid), 0);
   const machine = machineCpuDelta(m0, m1);
@@ -313,7 +336,8 @@ async function main(): Promise<void> {
     for (let r = 0; r < args.rounds; r++) {
       const order = setups.map((_, i) => setups[(i + r) % setups.length]!);
       for (const s of order) {
-        const m = await measure(s, args.seconds, args.captureArgs);
+        const perfFile = args.perfDir ? join(args.perfDir, `${s.name}-${r + 1}.data`) : undefined;
+        const m = await measure(s, args.seconds, args.captureArgs, perfFile);
         samples.get(s.name)!.push(m);
         console.error(
           `round ${r + 1}/${args.rounds} ${s.name}: tcp1 ${m.tcp1.toFixed(2)} Gbit/s, tcp4 ${m.tcp4.toFixed(2)}, udp64 ${(m.udp64 / 1e3).toFixed(0)} kpps, rtt ${m.rttMs.toFixed(3)} ms`,
