@@ -11,6 +11,9 @@ export interface DataplanePeer {
   name: string;
   publicIP: string;
   vtepMAC: string;
+  /** A dual-stack peer's IPv6 endpoint and its MAC (src/peers/peer.ts): both or neither; publicIP is then IPv4. */
+  publicIPv6?: string;
+  vtepMACv6?: string;
   cidrs: string[];
 }
 
@@ -32,7 +35,14 @@ export interface DataplaneOptions extends DataplanePolicy {
   device: string;
   workers: number;
   port: number;
+  /** This node's underlay address, either family; IPv4 when bindIPv6 is set. */
   bindIP: string;
+  /**
+   * A dual-stack node's IPv6 underlay address: receive and transmit sockets of both families. A packet goes to the
+   * peer's endpoint of its own inner family when both ends have that family, else to an endpoint of a family both
+   * ends have; a peer with none is counted in txErrors.
+   */
+  bindIPv6?: string;
   /** The TUN device's MTU; received TCP packets larger than this are segmented. */
   mtu: number;
 }

@@ -39,8 +39,9 @@ export interface CaptureSessionOptions {
   snaplen: number;
   /** Write whole datagrams (synthesised outer IPv4 or IPv6 + UDP + VXLAN + Ethernet + packet; pcapng.ts outerDatagram). */
   outer: boolean;
-  /** This node's underlay facts (for outer). */
+  /** This node's underlay facts (for outer): its address of each family it has (publicIPv6: dual-stack only). */
   publicIP: string;
+  publicIPv6?: string;
   port: number;
   vni: number;
 }

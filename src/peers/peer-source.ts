@@ -27,14 +27,18 @@ export interface LocalNode {
    * ConfigError on that field); without, it is a hint, used only when it is one.
    */
   address?: { ip: IP; field?: string };
+  /** A dual-stack node's IPv6 underlay address as the source knows it (then `address`, when set, is IPv4); as `address`. */
+  address6?: { ip: IP; field?: string };
 }
 
 /** What the daemon tells the overlay about this node once its device is up. */
 export interface Advertisement {
   vni: number;
   vtepMAC: string;
-  /** The underlay address the dataplane is bound to. */
+  /** The underlay address the dataplane is bound to (IPv4 when publicIPv6 is set). */
   publicIP: IP;
+  /** A dual-stack node's IPv6 underlay address; the one VTEP MAC serves both endpoints. */
+  publicIPv6?: IP;
 }
 
 /** The source's view of its backend, for /status (`controlPlane`). */
