@@ -7,7 +7,7 @@ import { boolean, describe, fail, integer, mapping } from './readers.js';
 import { securityOf } from './security.js';
 import { subnetFileOf } from './subnet-file.js';
 import { DEFAULT_DEVICE, DEFAULT_PORT, DEFAULT_VNI, MAX_MTU, MAX_NAME, type Config, type ConfigEnv } from './types.js';
-import { checkKubernetesUnderlay, checkUnderlayFamily, underlayOf } from './underlay.js';
+import { checkUnderlayFamily, underlayOf } from './underlay.js';
 import { ifname, podNetwork, unicastMac } from './values.js';
 
 /** The top-level keys a config file may have. */
@@ -74,7 +74,6 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
 
   const underlay = underlayOf(m.get('underlay'));
   const peers = peersOf(m.get('peers'), nodeName, { network, ipv6Network });
-  if (peers.kind === 'kubernetes') checkKubernetesUnderlay(underlay);
   if (peers.kind === 'static') {
     checkUnderlayFamily(underlay, peers.static, nodeName);
     // The other nodes address us with our entry's vtepMAC, so that is our device MAC.

@@ -19,7 +19,8 @@ export interface Config {
    * always resolved to the local node's entry in `peers.static`, since that is the MAC the other nodes send to.
    */
   vtepMAC: string | 'auto';
-  underlay: { interface?: string; publicIP?: IP };
+  /** publicIP: either family; IPv4 when publicIPv6 (a dual-stack node's IPv6 address) is set. */
+  underlay: { interface?: string; publicIP?: IP; publicIPv6?: IP };
   peers: { kind: 'static'; static: Peer[] } | { kind: 'kubernetes'; kubernetes: KubernetesSource };
   dataplane: {
     engine: 'native' | 'js';

@@ -42,13 +42,14 @@ export function podNetwork(v: unknown, field: string, family: 4 | 6): Cidr {
 /**
  * An underlay address (README "Configuration", `underlay`): a unicast IPv4 address, or a global or unique-local
  * unicast IPv6 address. Refused on IPv6: the unspecified address, loopback, multicast, link-local (it means nothing
- * without a scope, and a config address has none) and IPv4-mapped (write the IPv4 address).
+ * without a scope, and a config address has none) and IPv4-mapped (write the IPv4 address). `only6`: an IPv6
+ * address is expected (a dual-stack node's or peer's `publicIPv6`).
  */
-export function underlayIP(v: unknown, field: string): IP {
-  const what = 'an IPv4 or IPv6 address like 192.168.99.1 or fd99::1';
+export function underlayIP(v: unknown, field: string, only6 = false): IP {
+  const what = only6 ? 'an IPv6 address like fd99::1' : 'an IPv4 or IPv6 address like 192.168.99.1 or fd99::1';
   if (typeof v !== 'string') fail(field, `expected ${what}, got ${describe(v)}`);
   const ip = parseIP(v);
-  if (ip === null) fail(field, `expected ${what}, got ${describe(v)}`);
+  if (ip === null || (only6 && ip.family !== 6)) fail(field, `expected ${what}, got ${describe(v)}`);
   const why = ip.family === 6 ? unusableV6Underlay(ip.bytes) : unusableV4Underlay(ip);
   if (why !== undefined) fail(field, `${ip.text} ${why}`);
   return ip;

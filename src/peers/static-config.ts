@@ -1,17 +1,20 @@
 // The config's `peers.static` section: the list of nodes, this one included, each a Peer (src/peers/peer.ts). Besides
 // each entry's own fields it refuses what would make the forwarding table ambiguous: duplicate names, public IPs and
 // VTEP MACs, pod CIDRs outside the cluster networks or overlapping another's, and public IPs other nodes cannot send
-// to (src/peers/conflicts.ts). The list must hold an entry named after this node.
+// to (src/peers/conflicts.ts). A dual-stack entry adds publicIPv6 and vtepMACv6 (both or neither; publicIP is then
+// IPv4). The list must hold an entry named after this node, whose vtepMACv6, when given, is its vtepMAC (a vxtun node
+// has one VTEP MAC for both underlays).
 import { describe, fail, mapping } from '../config/readers.js';
 import { MAX_NAME } from '../config/types.js';
 import { anyCidr, underlayIP, unicastMac } from '../config/values.js';
 import type { Cidr } from '../net/cidr.js';
+import type { IP } from '../net/ip.js';
 import { macFromName } from '../net/mac.js';
 import { unusablePublicIP } from './conflicts.js';
 import type { Peer } from './peer.js';
 
 const MAX_PEER_CIDRS = 4;
-const ENTRY_KEYS = ['name', 'podCIDR', 'podCIDRs', 'publicIP', 'vtepMAC'];
+const ENTRY_KEYS = ['name', 'podCIDR', 'podCIDRs', 'publicIP', 'vtepMAC', 'publicIPv6', 'vtepMACv6'];
 
 interface CidrOwner {
   cidr: Cidr;
@@ -19,7 +22,7 @@ interface CidrOwner {
   field: string;
 }
 
-/** What the whole list must not repeat, filled entry by entry; each value names the entry that has it. */
+/** What the whole list must not repeat, filled entry by entry; each value names the entry that has it ("publicIP of b"). */
 interface Seen {
   names: Map<string, string>;
   ips: Map<string, string>;
@@ -42,6 +45,14 @@ export function staticPeersOf(v: unknown, nodeName: string, nets: PodNetworks): 
   const seen: Seen = { names: new Map(), ips: new Map(), macs: new Map(), cidrs: [] };
   const peers = entries.map((entry, i) => peerOf(entry, `${path}[${i}]`, nets, seen));
   if (!seen.names.has(nodeName)) fail(path, `no entry named ${JSON.stringify(nodeName)} (nodeName)`);
+  const i = peers.findIndex((p) => p.name === nodeName);
+  const self = peers[i];
+  if (self?.vtepMACv6 !== undefined && self.vtepMACv6 !== self.vtepMAC) {
+    fail(
+      `${path}[${i}].vtepMACv6`,
+      `${self.vtepMACv6} differs from this node's vtepMAC ${self.vtepMAC}: a vxtun node has one VTEP MAC for both underlays`,
+    );
+  }
   return peers;
 }
 
@@ -65,15 +76,51 @@ function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer
   if (unusable !== undefined)
     fail(`${at}.publicIP`, `${publicIP.text} is ${unusable}, not an address other nodes can send to`);
   const sameIP = seen.ips.get(publicIP.text);
-  if (sameIP !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is also the publicIP of ${sameIP}`);
-  seen.ips.set(publicIP.text, name);
+  if (sameIP !== undefined) fail(`${at}.publicIP`, `${publicIP.text} is also the ${sameIP}`);
+  seen.ips.set(publicIP.text, `publicIP of ${name}`);
 
   const vtepMAC = m.has('vtepMAC') ? unicastMac(m.get('vtepMAC'), `${at}.vtepMAC`) : macFromName(name);
   const sameMac = seen.macs.get(vtepMAC);
   if (sameMac !== undefined) fail(`${at}.vtepMAC`, `${vtepMAC} is also the vtepMAC of ${sameMac}`);
   seen.macs.set(vtepMAC, name);
 
-  return { name, podCIDRs, publicIP, vtepMAC };
+  const peer: Peer = { name, podCIDRs, publicIP, vtepMAC };
+  const v6 = v6EndpointOf(m, at, publicIP, seen, name);
+  if (v6 !== undefined) {
+    peer.publicIPv6 = v6.ip;
+    peer.vtepMACv6 = v6.mac;
+  }
+  return peer;
+}
+
+/** A dual-stack entry's IPv6 endpoint: publicIPv6 and vtepMACv6, both or neither, publicIP then IPv4. */
+function v6EndpointOf(
+  m: Map<string, unknown>,
+  at: string,
+  publicIP: IP,
+  seen: Seen,
+  name: string,
+): { ip: IP; mac: string } | undefined {
+  if (!m.has('publicIPv6')) {
+    if (m.has('vtepMACv6')) fail(`${at}.vtepMACv6`, 'given without publicIPv6 (the endpoint it is the MAC of)');
+    return undefined;
+  }
+  const field = `${at}.publicIPv6`;
+  const ip = underlayIP(m.get('publicIPv6'), field, true);
+  if (publicIP.family !== 4) {
+    fail(field, `a dual-stack entry's publicIP is its IPv4 address, got ${publicIP.text} (publicIP)`);
+  }
+  if (!m.has('vtepMACv6')) fail(field, 'needs vtepMACv6 too: the VTEP MAC of that endpoint');
+  const unusable = unusablePublicIP(ip);
+  if (unusable !== undefined) fail(field, `${ip.text} is ${unusable}, not an address other nodes can send to`);
+  const sameIP = seen.ips.get(ip.text);
+  if (sameIP !== undefined) fail(field, `${ip.text} is also the ${sameIP}`);
+  seen.ips.set(ip.text, `publicIPv6 of ${name}`);
+  const mac = unicastMac(m.get('vtepMACv6'), `${at}.vtepMACv6`);
+  const sameMac = seen.macs.get(mac);
+  if (sameMac !== undefined && sameMac !== name) fail(`${at}.vtepMACv6`, `${mac} is also a VTEP MAC of ${sameMac}`);
+  seen.macs.set(mac, name);
+  return { ip, mac };
 }
 
 /** Exactly one of podCIDR (a string) and podCIDRs (a list of 1..MAX_PEER_CIDRS), each inside its family's network. */

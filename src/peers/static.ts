@@ -15,7 +15,9 @@ export function staticPeerSource(peers: readonly Peer[], nodeName: string, logge
       if (signal.aborted) throw new AbortedError();
       const own = peers.find((p) => p.name === nodeName);
       if (!own) throw new ConfigError('peers.static', `no entry named "${nodeName}" (nodeName)`);
-      return { podCIDRs: own.podCIDRs, vtepMAC: own.vtepMAC, address: { ip: own.publicIP, field: 'peers.static' } };
+      const address = { ip: own.publicIP, field: 'peers.static' };
+      const v6 = own.publicIPv6 ? { address6: { ip: own.publicIPv6, field: 'peers.static' } } : {};
+      return { podCIDRs: own.podCIDRs, vtepMAC: own.vtepMAC, address, ...v6 };
     },
     run(signal, self, onSnapshot) {
       const r = resolveConflicts(peers, { self: nodeName, selfMAC: self.vtepMAC });

@@ -48,6 +48,8 @@ const minimal = (extra = ''): string => HEAD + PEERS + extra;
 const withPeers = (...entries: string[]): string =>
   `${HEAD}peers:\n  static:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
 const A = '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1 }';
+/** The start of node b's entry, without the closing brace (dual-stack cases add their keys). */
+const B = '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2';
 /** An IPv6-underlay static config: `underlay` as given, the publicIPs of node-b and node-a (this node) as given. */
 const V6 = (underlay: string, peerB = '"fd99::2"', peerA = '"fd99::1"'): string =>
   `underlay: ${underlay}\n` +
@@ -291,17 +293,76 @@ t.test('an IPv6 underlay: global and unique-local unicast publicIPs, all of one 
   t.equal(json.underlay.publicIP?.text, 'fd99::1', 'JSON');
 });
 
-t.test('an IPv6 underlay.publicIP needs peers.static (the Kubernetes source is IPv4 only)', async (t) => {
+t.test('peers.kubernetes takes an IPv6 underlay.publicIP, and underlay.publicIPv6', async (t) => {
   const kube = `${HEAD}peers: { kubernetes: {} }\n`;
-  t.equal(
-    parseConfigText(`${kube}underlay: { publicIP: 192.168.99.1 }\n`, 'x', env).underlay.publicIP?.text,
-    '192.168.99.1',
+  t.equal(parseConfigText(`${kube}underlay: { publicIP: "fd99::1" }\n`, 'x', env).underlay.publicIP?.text, 'fd99::1');
+  const dual = parseConfigText(`${kube}underlay: { publicIP: 192.168.99.1, publicIPv6: "FD99::0001" }\n`, 'x', env);
+  t.equal(dual.underlay.publicIP?.text, '192.168.99.1');
+  t.equal(dual.underlay.publicIPv6?.text, 'fd99::1', 'canonical text');
+  t.equal(dual.underlay.publicIPv6?.family, 6);
+  const v6Only = parseConfigText(`${kube}underlay: { publicIPv6: "fd99::1" }\n`, 'x', env);
+  t.same(v6Only.underlay.publicIPv6?.text, 'fd99::1', 'publicIPv6 without publicIP');
+  t.notOk('publicIP' in v6Only.underlay);
+});
+
+/** A dual-stack static list: node-a (this node) and node-b with both endpoints, node-c IPv4 only. */
+const DUAL = (underlay = '{}', extraC = ''): string =>
+  `underlay: ${underlay}\n` +
+  withPeers(
+    '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, vtepMAC: "0a:00:00:00:01:01", publicIPv6: "fd99::1", vtepMACv6: "0a:00:00:00:01:01" }',
+    '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "0a:00:00:00:02:01", publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:02:06" }',
+    `{ name: node-c, podCIDR: 10.244.3.0/24, publicIP: ${extraC || '192.168.99.3'} }`,
   );
-  const err = configError(`${kube}underlay: { publicIP: "fd99::1" }\n`);
-  t.match(err, {
-    field: 'underlay.publicIP',
-    message: /^underlay\.publicIP: fd99::1: an IPv6 underlay needs peers\.static/,
-  });
+
+t.test('dual-stack static peers: publicIPv6 and vtepMACv6', async (t) => {
+  const c = parseConfigText(DUAL(), 'x', env);
+  const peers = c.peers.kind === 'static' ? c.peers.static : [];
+  t.same(
+    peers.map((p) => [p.name, p.publicIP.text, p.vtepMAC, p.publicIPv6?.text, p.vtepMACv6]),
+    [
+      ['node-a', '192.168.99.1', '0a:00:00:00:01:01', 'fd99::1', '0a:00:00:00:01:01'],
+      ['node-b', '192.168.99.2', '0a:00:00:00:02:01', 'fd99::2', '0a:00:00:00:02:06'],
+      ['node-c', '192.168.99.3', macFromName('node-c'), undefined, undefined],
+    ],
+  );
+  t.notOk('publicIPv6' in (peers[2] ?? {}), 'no publicIPv6 key on a single-family entry');
+  t.equal(c.vtepMAC, '0a:00:00:00:01:01', "our one MAC is our entry's");
+  // This node dual-stack: an IPv6-only peer shares IPv6 with it; with underlay.publicIPv6 too.
+  const v6Peer = parseConfigText(DUAL('{ publicIP: 192.168.99.1, publicIPv6: "fd99::1" }', '"fd99::3"'), 'x', env);
+  t.equal(v6Peer.peers.kind === 'static' && v6Peer.peers.static[2]?.publicIP.text, 'fd99::3', 'an IPv6-only peer');
+  t.equal(v6Peer.underlay.publicIPv6?.text, 'fd99::1');
+  // This node single-family: a dual-stack peer shares a family with it, whichever it is.
+  const v4Self = withPeers(
+    A,
+    '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:02:06" }',
+  );
+  t.equal(parseConfigText(v4Self, 'x', env).peers.kind, 'static', 'IPv4 node, dual-stack peer');
+  const v6Self = withPeers(
+    '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: "fd99::1" }',
+    '{ name: b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:02:06" }',
+  );
+  t.equal(parseConfigText(v6Self, 'x', env).peers.kind, 'static', 'IPv6 node, dual-stack peer');
+  const json = parseConfigText(
+    JSON.stringify({
+      nodeName: 'node-a',
+      network: '10.244.0.0/16',
+      underlay: { publicIPv6: 'fd99::1' },
+      peers: {
+        static: [
+          {
+            name: 'node-a',
+            podCIDR: '10.244.1.0/24',
+            publicIP: '192.168.99.1',
+            publicIPv6: 'fd99::1',
+            vtepMACv6: macFromName('node-a'),
+          },
+        ],
+      },
+    }),
+    'x',
+    env,
+  );
+  t.equal(json.underlay.publicIPv6?.text, 'fd99::1', 'JSON; vtepMACv6 equal to the derived vtepMAC');
 });
 
 interface Bad {
@@ -511,6 +572,124 @@ const BAD: Bad[] = [
     field: 'peers.static[0].publicIP',
     message: /fd99::1 is IPv6 but this node's underlay is IPv4 \(underlay\.publicIP 192\.168\.99\.1\)/,
   },
+  // Dual-stack (underlay.publicIPv6, peers' publicIPv6 / vtepMACv6)
+  ...(
+    [
+      ['unspecified', '::', /:: is the unspecified address/],
+      ['loopback', '::1', /::1 is the loopback address/],
+      ['multicast', 'ff02::1', /ff02::1 is a multicast address/],
+      ['link-local', 'fe80::1', /fe80::1 is link-local/],
+      ['IPv4-mapped', '::ffff:192.168.99.1', /is IPv4-mapped; write the IPv4 address/],
+      ['IPv4', '192.168.99.7', /expected an IPv6 address like fd99::1, got "192\.168\.99\.7"/],
+      ['not an address', 'fd99::1::2', /expected an IPv6 address/],
+    ] as const
+  ).flatMap(([what, addr, message]): Bad[] => [
+    {
+      name: `underlay.publicIPv6 ${what}`,
+      text: minimal(`underlay: { publicIPv6: "${addr}" }\n`),
+      field: 'underlay.publicIPv6',
+      message,
+    },
+    {
+      name: `peer publicIPv6 ${what}`,
+      text: withPeers(A, `${B}, publicIPv6: "${addr}", vtepMACv6: "0a:00:00:00:02:06" }`),
+      field: 'peers.static[1].publicIPv6',
+      message,
+    },
+  ]),
+  {
+    name: 'underlay.publicIPv6 with an IPv6 underlay.publicIP',
+    text: V6('{ publicIP: "fd99::1", publicIPv6: "fd99::2" }'),
+    field: 'underlay.publicIP',
+    message:
+      /^underlay\.publicIP: fd99::1 is IPv6, but with underlay\.publicIPv6 set underlay\.publicIP is the IPv4 address$/,
+  },
+  {
+    name: 'underlay.publicIPv6 while our entry has no publicIPv6',
+    text: minimal('underlay: { publicIPv6: "fd99::1" }\n'),
+    field: 'underlay.publicIPv6',
+    message: /fd99::1: this node's entry in peers\.static has no publicIPv6/,
+  },
+  {
+    name: 'IPv6 underlay.publicIP while our entry is dual-stack',
+    text: DUAL('{ publicIP: "fd99::1" }'),
+    field: 'underlay.publicIP',
+    message: /fd99::1 is IPv6, but this node's entry in peers\.static is dual-stack \(192\.168\.99\.1, fd99::1\)/,
+  },
+  {
+    name: 'peer publicIPv6 without vtepMACv6',
+    text: withPeers(A, `${B}, publicIPv6: "fd99::2" }`),
+    field: 'peers.static[1].publicIPv6',
+    message: /needs vtepMACv6 too/,
+  },
+  {
+    name: 'peer vtepMACv6 without publicIPv6',
+    text: withPeers(A, `${B}, vtepMACv6: "0a:00:00:00:02:06" }`),
+    field: 'peers.static[1].vtepMACv6',
+    message: /given without publicIPv6/,
+  },
+  {
+    name: 'peer publicIPv6 with an IPv6 publicIP',
+    text: withPeers(
+      A,
+      '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "fd99::3", publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:02:06" }',
+    ),
+    field: 'peers.static[1].publicIPv6',
+    message: /a dual-stack entry's publicIP is its IPv4 address, got fd99::3/,
+  },
+  {
+    name: 'peer vtepMACv6 multicast',
+    text: withPeers(A, `${B}, publicIPv6: "fd99::2", vtepMACv6: "01:00:5e:00:00:01" }`),
+    field: 'peers.static[1].vtepMACv6',
+    message: /multicast/,
+  },
+  {
+    name: 'peer vtepMACv6 not a MAC',
+    text: withPeers(A, `${B}, publicIPv6: "fd99::2", vtepMACv6: "zz" }`),
+    field: 'peers.static[1].vtepMACv6',
+  },
+  {
+    name: "peer vtepMACv6 another node's MAC",
+    text: withPeers(A, `${B}, publicIPv6: "fd99::2", vtepMACv6: "${macFromName('node-a')}" }`),
+    field: 'peers.static[1].vtepMACv6',
+    message: /is also a VTEP MAC of node-a/,
+  },
+  {
+    name: "peer publicIPv6 another node's publicIPv6",
+    text: DUAL('{}').replace(
+      'publicIP: 192.168.99.3',
+      'publicIP: 192.168.99.3, publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:03:06"',
+    ),
+    field: 'peers.static[2].publicIPv6',
+    message: /fd99::2 is also the publicIPv6 of node-b$/,
+  },
+  {
+    name: "peer publicIP another node's publicIPv6",
+    text: DUAL('{}', '"fd99::2"'),
+    field: 'peers.static[2].publicIP',
+    message: /fd99::2 is also the publicIPv6 of node-b$/,
+  },
+  {
+    name: 'our vtepMACv6 not our vtepMAC',
+    text: DUAL('{}').replace('vtepMACv6: "0a:00:00:00:01:01"', 'vtepMACv6: "0a:00:00:00:01:06"'),
+    field: 'peers.static[0].vtepMACv6',
+    message: /0a:00:00:00:01:06 differs from this node's vtepMAC 0a:00:00:00:01:01: a vxtun node has one VTEP MAC/,
+  },
+  {
+    name: 'an IPv4-only peer of an IPv6 node with dual-stack peers',
+    text: withPeers(
+      '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: "fd99::1" }',
+      `${B}, publicIPv6: "fd99::2", vtepMACv6: "0a:00:00:00:02:06" }`,
+      '{ name: c, podCIDR: 10.244.3.0/24, publicIP: 192.168.99.3 }',
+    ),
+    field: 'peers.static[2].publicIP',
+    message: /192\.168\.99\.3 is IPv4 but this node's underlay is IPv6 \(this node's entry fd99::1\)/,
+  },
+  {
+    name: 'an unknown key next to publicIPv6',
+    text: withPeers(A, `${B}, publicIPV6: "fd99::2" }`),
+    field: 'peers.static[1].publicIPV6',
+  },
   {
     name: 'underlay IP leading zero',
     text: minimal('underlay: { publicIP: 192.168.099.1 }\n'),
@@ -663,7 +842,8 @@ const BAD: Bad[] = [
     name: 'publicIP IPv6 among IPv4 peers',
     text: withPeers(A, '{ name: b, podCIDR: 10.244.2.0/24, publicIP: "2001:db8::2" }'),
     field: 'peers.static[1].publicIP',
-    message: /2001:db8::2 is IPv6 but this node's underlay is IPv4 .*; all public IPs must be of one family$/,
+    message:
+      /2001:db8::2 is IPv6 but this node's underlay is IPv4 .*; every peer needs an endpoint of a family this node has$/,
   },
   {
     name: 'publicIP multicast',
