@@ -7,7 +7,8 @@
 //   - a peer whose pod CIDR OVERLAPS one of ours or another peer's — equal or nested, either family. Nested counts:
 //     with 10.244.2.0/24 programmed, a peer claiming 10.244.2.0/25 would win longest-prefix match for half of the
 //     owner's pods, and its packets sourced from them would pass the spoofed-source check;
-//   - a peer whose public IP another peer holds (the addon refuses such a table as a whole).
+//   - a peer whose public IP another peer holds (the addon refuses such a table as a whole). Every endpoint address
+//     counts, a dual-stack peer's publicIPv6 as much as any publicIP; so do the unusable addresses and our MAC.
 //
 // The winner of a contest is decided in this order, and never depends on the order of the input: (1) the local
 // node; (2) peers that were programmed before (a newcomer never evicts a working peer); (3) the older node, by
@@ -54,6 +55,9 @@ export interface ConflictOptions {
   /** Creation time of each node, ms since the epoch (missing: newest). */
   created?: ReadonlyMap<string, number>;
 }
+
+/** A peer's endpoint addresses: publicIP, and a dual-stack peer's publicIPv6. */
+const endpointIPs = (p: Peer): IP[] => (p.publicIPv6 ? [p.publicIP, p.publicIPv6] : [p.publicIP]);
 
 /** Why `ip` cannot be a remote VTEP's address, or undefined when it can. IPv4 and IPv6 (also IPv4-mapped). */
 export function unusablePublicIP(ip: IP): string | undefined {
@@ -212,13 +216,18 @@ export function resolveConflicts(candidates: readonly Peer[], o: ConflictOptions
   const usable: Peer[] = [];
   for (const p of candidates) {
     if (p.name !== o.self) {
-      const bad = unusablePublicIP(p.publicIP);
-      if (bad !== undefined) {
-        out.conflicts.push({ peer: p.name, holder: p.name, what: `public IP ${p.publicIP.text} is ${bad}` });
+      const unusable = endpointIPs(p)
+        .map((ip) => ({ ip, bad: unusablePublicIP(ip) }))
+        .find((x) => x.bad !== undefined);
+      if (unusable !== undefined) {
+        out.conflicts.push({ peer: p.name, holder: p.name, what: `public IP ${unusable.ip.text} is ${unusable.bad}` });
         continue;
       }
-      if (selfMAC !== undefined && normMac(p.vtepMAC) === selfMAC) {
-        out.conflicts.push({ peer: p.name, holder: o.self, what: `VTEP MAC ${p.vtepMAC} is ours` });
+      const ours = [p.vtepMAC, p.vtepMACv6].find(
+        (m) => m !== undefined && selfMAC !== undefined && normMac(m) === selfMAC,
+      );
+      if (ours !== undefined) {
+        out.conflicts.push({ peer: p.name, holder: o.self, what: `VTEP MAC ${ours} is ours` });
         continue;
       }
     }
@@ -232,9 +241,11 @@ export function resolveConflicts(candidates: readonly Peer[], o: ConflictOptions
   const ips = new Map<string, number>();
   usable.forEach((p, i) => {
     for (const c of p.podCIDRs) entries.push({ cidr: c, owner: i });
-    const other = ips.get(p.publicIP.text);
-    if (other !== undefined) contested[other] = contested[i] = 1;
-    else ips.set(p.publicIP.text, i);
+    for (const ip of endpointIPs(p)) {
+      const other = ips.get(ip.text);
+      if (other !== undefined && other !== i) contested[other] = contested[i] = 1;
+      else ips.set(ip.text, i);
+    }
   });
   overlapping(entries, (i) => {
     if (i >= 0) contested[i] = 1;
@@ -254,8 +265,11 @@ export function resolveConflicts(candidates: readonly Peer[], o: ConflictOptions
     for (const { p } of ranked) {
       let clash: Conflict | undefined;
       if (p.name !== o.self) {
-        const ipHolder = ipOwner.get(p.publicIP.text);
-        if (ipHolder !== undefined) clash = { peer: p.name, holder: ipHolder, what: `public IP ${p.publicIP.text}` };
+        for (const ip of endpointIPs(p)) {
+          const ipHolder = ipOwner.get(ip.text);
+          if (ipHolder !== undefined && !clash)
+            clash = { peer: p.name, holder: ipHolder, what: `public IP ${ip.text}` };
+        }
         for (const c of p.podCIDRs) {
           if (clash) break;
           const hit = taken.find(c);
@@ -275,7 +289,7 @@ export function resolveConflicts(candidates: readonly Peer[], o: ConflictOptions
         continue;
       }
       for (const c of p.podCIDRs) taken.add(c, p.name);
-      ipOwner.set(p.publicIP.text, p.name);
+      for (const ip of endpointIPs(p)) ipOwner.set(ip.text, p.name);
       out.peers.push(p);
     }
   }

@@ -7,8 +7,10 @@ export interface PeerDiff {
   updated: Peer[];
 }
 
+/** What a peer amounts to for the table: both endpoints (a change of either is a peer change) and the pod CIDRs. */
 export function peerKey(p: Peer): string {
-  return `${p.publicIP.text}|${p.vtepMAC}|${p.podCIDRs.map((c) => c.toString()).join(',')}`;
+  const v6 = p.publicIPv6 ? `|${p.publicIPv6.text}|${p.vtepMACv6 ?? ''}` : '';
+  return `${p.publicIP.text}|${p.vtepMAC}${v6}|${p.podCIDRs.map((c) => c.toString()).join(',')}`;
 }
 
 export function diffPeers(prev: readonly Peer[], next: readonly Peer[]): PeerDiff {

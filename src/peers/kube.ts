@@ -2,7 +2,8 @@
 // Node informer and flannel's annotations, and our own node's annotations and NetworkUnavailable condition.
 //
 //   local():  start the informer; wait until our Node is listed with a pod CIDR; take our stored VTEP MAC from our
-//             backend-data annotation (so it survives restarts) and our InternalIP as the underlay hint.
+//             backend-data (or backend-v6-data) annotation (so it survives restarts) and our InternalIPs as the
+//             underlay hints, dual-stack as node-annotations.ts localUnderlay decides.
 //   run():    patch our annotations (JSON merge patch) and condition (strategic merge patch), both through the
 //             nodes/status subresource (deploy/rbac.yaml grants patch on nodes/status only),
 //             retrying with backoff, and restoring the annotations if someone else changes them; deliver a full
@@ -21,7 +22,7 @@ import { peerKey } from './diff.js';
 import {
   annotationKeys,
   annotationsPatch,
-  internalIP,
+  localUnderlay,
   networkAvailablePatch,
   nodePodCIDRs,
   ownAnnotations,
@@ -164,8 +165,8 @@ class KubeSource implements PeerSource {
         if (cidrs.ok) {
           this.#ownCIDRs = cidrs.value;
           const mac = storedVtepMAC(node, this.#ctx.keys);
-          const ip = internalIP(node);
-          return { podCIDRs: cidrs.value, ...(mac ? { vtepMAC: mac } : {}), ...(ip ? { address: { ip } } : {}) };
+          const where = localUnderlay(node, this.#ctx.keys, this.#o.ipv6Network);
+          return { podCIDRs: cidrs.value, ...(mac ? { vtepMAC: mac } : {}), ...where };
         }
         if (cidrs.kind === 'malformed' && / is outside (network|ipv6Network) /.test(cidrs.reason)) {
           throw new ConfigError(
@@ -207,7 +208,9 @@ class KubeSource implements PeerSource {
   #upsert(node: V1Node): void {
     const name = node.metadata?.name ?? '';
     const verdict = parseNode(node, this.#ctx);
-    const key = verdict.ok ? `ok ${peerKey(verdict.peer)}` : `${verdict.kind} ${verdict.reason}`;
+    const key = verdict.ok
+      ? `ok ${peerKey(verdict.peer)}${verdict.ignored ? ` ${verdict.ignored}` : ''}`
+      : `${verdict.kind} ${verdict.reason}`;
     const before = this.#known.get(name);
     if (name === this.#o.nodeName) {
       this.#wakeAll();
@@ -218,6 +221,9 @@ class KubeSource implements PeerSource {
     this.#known.set(name, { verdict, key });
     const created = createdAt(node);
     if (created !== undefined) this.#created.set(name, created);
+    if (verdict.ok && verdict.ignored && name !== this.#o.nodeName) {
+      this.#log.warn('node endpoint ignored: malformed', { node: name, reason: clip(verdict.ignored) });
+    }
     if (!verdict.ok && name !== this.#o.nodeName) {
       const fields = { node: name, reason: clip(verdict.reason) };
       if (verdict.kind === 'pending') this.#log.debug('node not programmed yet', fields);
@@ -289,11 +295,15 @@ class KubeSource implements PeerSource {
   #desiredAnnotations(node: V1Node | undefined): Record<string, string> | undefined {
     const self = this.#self;
     if (!self) return undefined;
-    const overwrite = node ? publicIPOverwrite(node, this.#ctx.keys) : undefined;
+    // The families we have: a dual-stack node both, a single-family one that of its address.
+    const v4 = self.publicIP.family === 4 ? self.publicIP : undefined;
+    const v6 = self.publicIP.family === 6 ? self.publicIP : self.publicIPv6;
+    const over = (family: 4 | 6) => (node ? publicIPOverwrite(node, this.#ctx.keys, family) : undefined);
     return ownAnnotations(this.#ctx.keys, {
       vni: self.vni,
       vtepMAC: self.vtepMAC,
-      publicIP: (overwrite ?? self.publicIP).text,
+      ...(v4 ? { publicIP: (over(4) ?? v4).text } : {}),
+      ...(v6 ? { publicIPv6: (over(6) ?? v6).text } : {}),
     });
   }
 

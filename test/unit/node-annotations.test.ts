@@ -11,6 +11,7 @@ import {
   networkAvailablePatch,
   ownAnnotations,
   parseBackendData,
+  localUnderlay,
   parseNode,
   storedVtepMAC,
   type NodeLike,
@@ -52,6 +53,9 @@ t.test('annotation keys', async (t) => {
     backendData: 'example.com/backend-data',
     publicIP: 'example.com/public-ip',
     publicIPOverwrite: 'example.com/public-ip-overwrite',
+    backendV6Data: 'example.com/backend-v6-data',
+    publicIPv6: 'example.com/public-ipv6',
+    publicIPv6Overwrite: 'example.com/public-ipv6-overwrite',
   });
 });
 
@@ -228,6 +232,270 @@ t.test('conflicts: the later claimant is left out, a working peer is never evict
   t.same(names(r), ['a', 'b'], 'older first');
   r = resolveConflicts([b, mine], { self: 'a', selfCIDRs: [Cidr.parse('10.244.1.0/24')] });
   t.same(names(r), ['b'], 'our own CIDR, known before we are a peer');
+});
+
+// ---- dual-stack and IPv6-only nodes (flannel's public-ipv6 / backend-v6-data) ----
+
+const V6DATA = '{"VNI":1,"VtepMAC":"0A:00:00:00:02:06"}';
+/** A flannel dual-stack node's annotations (its two devices have their own MACs), with `o` on top. */
+const dualAnn = (o: Record<string, string> = {}) =>
+  ann({ [keys.backendV6Data]: V6DATA, [keys.publicIPv6]: 'fd99::2', ...o });
+/** A flannel IPv6-only node's annotations: no backend-data, no public-ip. */
+const v6OnlyAnn = (o: Record<string, string> = {}) => {
+  const a = ann({ [keys.backendV6Data]: V6DATA, [keys.publicIPv6]: 'fd99::2', ...o });
+  delete a[keys.backendData];
+  delete a[keys.publicIP];
+  return a;
+};
+const DUAL_IPS = [
+  { type: 'InternalIP', address: '192.168.99.20' },
+  { type: 'InternalIP', address: 'fd99::20' },
+];
+type Ends = [string, string, string | undefined, string | undefined, string | undefined] | string;
+const ends = (n: NodeLike, c = ctx): Ends => {
+  const v = parseNode(n, c);
+  if (!v.ok) return `${v.kind}: ${v.reason}`;
+  const p = v.peer;
+  return [p.publicIP.text, p.vtepMAC, p.publicIPv6?.text, p.vtepMACv6, v.ignored];
+};
+const C = ['10.244.2.0/24', 'fd10:244:0:2::/64'];
+
+t.test('a dual-stack node: both endpoints, each with its own MAC', async (t) => {
+  t.same(ends(node({ cidrs: C, a: dualAnn(), ips: DUAL_IPS })), [
+    '192.168.99.2',
+    '0a:00:00:00:02:01',
+    'fd99::2',
+    '0a:00:00:00:02:06',
+    undefined,
+  ]);
+  const v = parseNode(node({ cidrs: C, a: dualAnn() }), ctx);
+  t.ok(v.ok && !('ignored' in v), 'no ignored key when both are fine');
+  t.same(
+    ends(node({ cidrs: C, a: dualAnn({ [keys.publicIPv6Overwrite]: '2001:db8::9' }) })),
+    ['192.168.99.2', '0a:00:00:00:02:01', '2001:db8::9', '0a:00:00:00:02:06', undefined],
+    'public-ipv6-overwrite first',
+  );
+  const noPub6 = dualAnn();
+  delete noPub6[keys.publicIPv6];
+  t.same(
+    ends(node({ cidrs: C, a: noPub6, ips: DUAL_IPS })),
+    ['192.168.99.2', '0a:00:00:00:02:01', 'fd99::20', '0a:00:00:00:02:06', undefined],
+    'the IPv6 InternalIP when there is no public-ipv6',
+  );
+  t.same(
+    ends(node({ cidrs: C, a: dualAnn({ [keys.publicIPv6]: 'FD99:0::0002' }) })),
+    ['192.168.99.2', '0a:00:00:00:02:01', 'fd99::2', '0a:00:00:00:02:06', undefined],
+    'canonical text',
+  );
+  // Read whatever ipv6Network says: an IPv6 underlay carries inner IPv4 too.
+  t.same(
+    ends(node({ cidrs: ['10.244.2.0/24'], a: dualAnn() }), { keys, vni: 1, network: ctx.network }),
+    ['192.168.99.2', '0a:00:00:00:02:01', 'fd99::2', '0a:00:00:00:02:06', undefined],
+    'without ipv6Network',
+  );
+});
+
+t.test('an IPv6-only node: its v6 endpoint is its publicIP', async (t) => {
+  const v6ips = [{ type: 'InternalIP', address: 'fd99::20' }];
+  t.same(ends(node({ cidrs: C, a: v6OnlyAnn(), ips: v6ips })), [
+    'fd99::2',
+    '0a:00:00:00:02:06',
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  const noPub = v6OnlyAnn();
+  delete noPub[keys.publicIPv6];
+  t.same(ends(node({ cidrs: C, a: noPub, ips: v6ips })), [
+    'fd99::20',
+    '0a:00:00:00:02:06',
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  t.match(
+    ends(node({ cidrs: C, a: noPub, ips: DUAL_IPS.slice(0, 1) })),
+    /^malformed: no public-ipv6 annotation and no IPv6 InternalIP/,
+  );
+  t.same(
+    ends(node({ cidrs: C, a: v6OnlyAnn({ [keys.publicIPv6Overwrite]: 'fd98::7' }) })),
+    ['fd98::7', '0a:00:00:00:02:06', undefined, undefined, undefined],
+    'public-ipv6-overwrite',
+  );
+  t.match(ends(node({ cidrs: C, a: v6OnlyAnn() }), { ...ctx, vni: 7 }), /^foreign: backend-v6-data VNI 1, ours is 7/);
+  t.equal(storedVtepMAC(node({ a: v6OnlyAnn() }), keys), '0a:00:00:00:02:06', 'stored MAC from backend-v6-data');
+  t.equal(storedVtepMAC(node({ a: dualAnn() }), keys), '0a:00:00:00:02:01', 'backend-data first');
+});
+
+t.test(
+  'malformed IPv6 annotations: that endpoint ignored (said so), or the node skipped if nothing is left',
+  async (t) => {
+    const big = `fd99::${'9'.repeat(5000)}`;
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['backend-v6-data not JSON', { [keys.backendV6Data]: '{' }, /^backend-v6-data is not JSON/],
+      [
+        'backend-v6-data VtepMAC',
+        { [keys.backendV6Data]: '{"VNI":1,"VtepMAC":"nope"}' },
+        /backend-v6-data VtepMAC "nope" is not a MAC/,
+      ],
+      [
+        'backend-v6-data multicast MAC',
+        { [keys.backendV6Data]: '{"VNI":1,"VtepMAC":"01:00:5e:00:00:01"}' },
+        /multicast/,
+      ],
+      [
+        'backend-v6-data other VNI',
+        { [keys.backendV6Data]: '{"VNI":2,"VtepMAC":"0a:00:00:00:02:06"}' },
+        /backend-v6-data VNI 2, ours is 1/,
+      ],
+      [
+        'public-ipv6 IPv4',
+        { [keys.publicIPv6]: '192.168.99.9' },
+        /^public-ipv6 192\.168\.99\.9 is IPv4, not an IPv6 address/,
+      ],
+      ['public-ipv6 garbage', { [keys.publicIPv6]: big }, /^public-ipv6 "fd99::9+…\(\d+ more\)$/],
+      ['public-ipv6 multicast', { [keys.publicIPv6]: 'ff02::1' }, /not a unicast address/],
+      [
+        'public-ipv6-overwrite IPv4',
+        { [keys.publicIPv6Overwrite]: '10.1.1.1' },
+        /^public-ipv6-overwrite 10\.1\.1\.1 is IPv4, not an IPv6/,
+      ],
+    ];
+    for (const [what, o, reason] of cases) {
+      const v = parseNode(node({ cidrs: C, a: dualAnn(o) }), ctx);
+      t.ok(v.ok, `${what}: the node stays a peer`);
+      if (!v.ok) continue;
+      t.same(
+        [v.peer.publicIP.text, v.peer.publicIPv6, v.peer.vtepMACv6],
+        ['192.168.99.2', undefined, undefined],
+        `${what}: IPv4 only`,
+      );
+      t.match(v.ignored, reason, `${what}: ignored, with the reason`);
+      t.ok((v.ignored ?? '').length <= 200, `${what}: the reason is clipped`);
+      const only6 = parseNode(node({ cidrs: C, a: v6OnlyAnn(o) }), ctx);
+      t.notOk(only6.ok, `${what}: an IPv6-only node with it is skipped`);
+      if (!only6.ok) t.match(only6.reason, reason);
+    }
+    // The other way round: a malformed IPv4 endpoint next to a good IPv6 one leaves an IPv6 peer.
+    t.same(ends(node({ cidrs: C, a: dualAnn({ [keys.publicIP]: 'fd99::5' }) })), [
+      'fd99::2',
+      '0a:00:00:00:02:06',
+      undefined,
+      undefined,
+      'public-ip fd99::5 is IPv6, not an IPv4 address',
+    ]);
+    t.match(
+      ends(node({ cidrs: C, a: ann({ [keys.publicIP]: 'fd99::5' }) })),
+      /^malformed: public-ip fd99::5 is IPv6, not an IPv4/,
+    );
+  },
+);
+
+t.test('localUnderlay: where this node is, per family (flannel EnableIPv6 rule)', async (t) => {
+  const at = (
+    ips: { type: string; address: string }[],
+    a: Record<string, string> = ann(),
+    six: Cidr | null = ctx.ipv6Network ?? null,
+  ) => {
+    const r = localUnderlay(node({ a, ips }), keys, six ?? undefined);
+    return [r.address?.ip.text, r.address6?.ip.text];
+  };
+  t.same(at(DUAL_IPS), ['192.168.99.20', 'fd99::20'], 'IPv4 + IPv6 InternalIPs with ipv6Network: dual-stack');
+  t.same(at(DUAL_IPS, ann(), null), ['192.168.99.20', undefined], 'without ipv6Network: IPv4 only');
+  t.same(at(DUAL_IPS.slice(0, 1)), ['192.168.99.20', undefined], 'no IPv6 address');
+  t.same(at([{ type: 'InternalIP', address: 'fd99::20' }]), ['fd99::20', undefined], 'IPv6 only: single-family');
+  t.same(
+    at([{ type: 'InternalIP', address: 'fd99::20' }], ann(), null),
+    ['fd99::20', undefined],
+    'IPv6 only, with or without ipv6Network',
+  );
+  t.same(
+    at(DUAL_IPS.slice(0, 1), ann({ [keys.publicIPv6Overwrite]: '2001:db8::9' }), null),
+    ['192.168.99.20', '2001:db8::9'],
+    'public-ipv6-overwrite makes it dual-stack',
+  );
+  t.same(
+    at(DUAL_IPS, ann({ [keys.publicIPv6Overwrite]: '2001:db8::9' }), null),
+    ['192.168.99.20', 'fd99::20'],
+    'the InternalIP is the better bind hint (the overwrite is a NAT address)',
+  );
+  t.same(at([]), [undefined, undefined], 'nothing known');
+  t.same(
+    at([{ type: 'ExternalIP', address: '1.2.3.4' }], ann({ [keys.publicIPOverwrite]: '203.0.113.9' })),
+    ['203.0.113.9', undefined],
+    'the overwrite when there is no InternalIP',
+  );
+});
+
+t.test("dual-stack and IPv6-only annotations we write, as flannel's", async (t) => {
+  const mac = '0a:11:22:33:44:55';
+  const data = '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55"}';
+  const base = {
+    'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+    'flannel.alpha.coreos.com/backend-type': 'vxlan',
+  };
+  t.same(ownAnnotations(keys, { vni: 1, vtepMAC: mac, publicIP: '192.168.99.1', publicIPv6: 'fd99::1' }), {
+    ...base,
+    'flannel.alpha.coreos.com/backend-data': data,
+    'flannel.alpha.coreos.com/public-ip': '192.168.99.1',
+    'flannel.alpha.coreos.com/backend-v6-data': data,
+    'flannel.alpha.coreos.com/public-ipv6': 'fd99::1',
+  });
+  t.same(ownAnnotations(keys, { vni: 1, vtepMAC: mac, publicIPv6: 'fd99::1' }), {
+    ...base,
+    'flannel.alpha.coreos.com/backend-v6-data': data,
+    'flannel.alpha.coreos.com/public-ipv6': 'fd99::1',
+  });
+});
+
+t.test('conflicts: every endpoint address is a contested public IP', async (t) => {
+  const mk = (name: string, cidr: string, ip: string, ip6?: string, mac6?: string): Peer => ({
+    name,
+    podCIDRs: [Cidr.parse(cidr)],
+    publicIP: parseIP(ip)!,
+    vtepMAC: `0a:00:00:00:0${name.length}:01`,
+    ...(ip6 ? { publicIPv6: parseIP(ip6)!, vtepMACv6: mac6 ?? '0a:00:00:00:09:06' } : {}),
+  });
+  const a = mk('a', '10.244.1.0/24', '10.0.0.1', 'fd99::1');
+  const b = mk('bb', '10.244.2.0/24', '10.0.0.2', 'fd99::2');
+  const claimV6 = mk('ccc', '10.244.3.0/24', '10.0.0.3', 'fd99::2');
+  const v6Only = mk('dddd', '10.244.4.0/24', 'fd99::2');
+  let r = resolveConflicts([a, b, claimV6, v6Only], { self: 'a', created: new Map([['bb', 1]]) });
+  t.same(r.peers.map((p) => p.name).sort(), ['a', 'bb'], 'a v6 endpoint claimed twice: the older keeps it');
+  t.same(
+    r.conflicts.map((c) => [c.peer, c.holder, c.what]),
+    [
+      ['ccc', 'bb', 'public IP fd99::2'],
+      ['dddd', 'bb', 'public IP fd99::2'],
+    ],
+  );
+  r = resolveConflicts([a, b, v6Only], { self: 'a', programmed: (n) => n === 'dddd' });
+  t.same(
+    r.conflicts.map((c) => [c.peer, c.holder]),
+    [['bb', 'dddd']],
+    'the programmed IPv6-only peer keeps fd99::2',
+  );
+  r = resolveConflicts([a, mk('e', '10.244.5.0/24', '10.0.0.5', 'fe80::5')], { self: 'a' });
+  t.same(
+    r.conflicts.map((c) => c.what),
+    ['public IP fe80::5 is link-local'],
+    'an unusable publicIPv6',
+  );
+  r = resolveConflicts([a, mk('e', '10.244.5.0/24', '10.0.0.5', 'fd99::5', '0a:00:00:00:00:aa')], {
+    self: 'a',
+    selfMAC: '0A:00:00:00:00:AA',
+  });
+  t.same(
+    r.conflicts.map((c) => c.what),
+    ['VTEP MAC 0a:00:00:00:00:aa is ours'],
+    'our MAC as a vtepMACv6',
+  );
+  r = resolveConflicts([a, b, claimV6], { self: 'a', created: new Map([['ccc', 1]]) });
+  t.same(
+    r.conflicts.map((c) => [c.peer, c.holder]),
+    [['bb', 'ccc']],
+    'not order-dependent: the older wins',
+  );
 });
 
 t.test('backoff: doubling, capped, jittered', async (t) => {
