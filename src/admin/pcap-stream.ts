@@ -22,7 +22,7 @@ export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */
   hub?: CaptureHub;
   /** This node's underlay facts for --outer. */
-  outer: () => OuterContext;
+  outer: () => OuterContext & { publicIPv6?: string };
   device: string;
   /** The addon's drop reasons (verdict k ↦ reasons[k-1]), for `verdict REASON` filters. */
   reasons: readonly string[];
@@ -108,7 +108,15 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
   let session: CaptureSession;
   try {
     session = deps.hub.open(
-      { program: p.program, snaplen: p.snaplen, outer: p.outer, publicIP: ctx.publicIP, port: ctx.port, vni: ctx.vni },
+      {
+        program: p.program,
+        snaplen: p.snaplen,
+        outer: p.outer,
+        publicIP: ctx.publicIP,
+        ...(ctx.publicIPv6 !== undefined ? { publicIPv6: ctx.publicIPv6 } : {}),
+        port: ctx.port,
+        vni: ctx.vni,
+      },
       {
         onBlocks(blocks, records, release) {
           if (done) return release();
@@ -132,8 +140,9 @@ export function servePcap(deps: PcapStreamDeps, q: URLSearchParams, req: Incomin
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   });
-  // Every record of the stream has the same outer length: the node's underlay family decides it (pcapng.ts).
-  const snaplen = p.outer ? p.snaplen + outerBytes(ctx.publicIP) : p.snaplen;
+  // A record's outer length is that of the node's underlay family (pcapng.ts); a dual-stack node's records may have
+  // either, so the interface's snaplen allows the longer (IPv6) one.
+  const snaplen = p.outer ? p.snaplen + outerBytes(ctx.publicIPv6 ?? ctx.publicIP) : p.snaplen;
   res.write(pcapngHeader({ snaplen, ifName: deps.device, application: 'vxtun dump' }));
   const statsBlock = () => interfaceStatisticsBlock(startNs, nowNs(), { ...session.counters(), delivered: sent });
   const statsTimer = setInterval(() => {

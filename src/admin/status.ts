@@ -12,13 +12,23 @@ export interface Status {
   vni: number;
   port: number;
   publicIP: string;
+  /** A dual-stack node's IPv6 underlay address (then publicIP is its IPv4 one); the one vtepMAC serves both. */
+  publicIPv6?: string;
   vtepMAC: string;
   podCIDRs: string[];
   engine: 'native' | 'js';
   workers: number;
   /** One entry per offload (src/dataplane/offloads.ts), in OFFLOADS order. */
   offloads: Record<Offload, OffloadState>;
-  peers: { name: string; podCIDRs: string[]; publicIP: string; vtepMAC: string }[];
+  /** publicIPv6 and vtepMACv6: a dual-stack peer's IPv6 endpoint, absent otherwise. */
+  peers: {
+    name: string;
+    podCIDRs: string[];
+    publicIP: string;
+    vtepMAC: string;
+    publicIPv6?: string;
+    vtepMACv6?: string;
+  }[];
   counters: {
     txPackets: number;
     txBytes: number;
@@ -98,6 +108,7 @@ export function peerView(p: Peer): Status['peers'][number] {
     podCIDRs: p.podCIDRs.map((c) => c.toString()),
     publicIP: p.publicIP.text,
     vtepMAC: p.vtepMAC,
+    ...(p.publicIPv6 && p.vtepMACv6 ? { publicIPv6: p.publicIPv6.text, vtepMACv6: p.vtepMACv6 } : {}),
   };
 }
 
@@ -105,13 +116,15 @@ export function peerView(p: Peer): Status['peers'][number] {
 export function formatStatus(s: Status): string {
   const lines = [
     `node ${s.node}  device ${s.device}  mtu ${s.mtu}  vni ${s.vni}  port ${s.port}  ${s.ready ? 'ready' : 'NOT READY'}`,
-    `vtep ${s.publicIP} ${s.vtepMAC}  pod CIDRs ${s.podCIDRs.join(', ')}`,
+    `vtep ${s.publicIP}${s.publicIPv6 ? ` ${s.publicIPv6}` : ''} ${s.vtepMAC}  pod CIDRs ${s.podCIDRs.join(', ')}`,
     `engine ${s.engine}  workers ${s.workers}  offloads ${OFFLOADS.map((o) => `${o}=${s.offloads[o]}`).join(' ')}`,
     `peers (${s.peers.length}):`,
   ];
   const w = Math.max(4, ...s.peers.map((p) => p.name.length));
-  for (const p of s.peers)
+  for (const p of s.peers) {
     lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}`);
+    if (p.publicIPv6) lines.push(`  ${''.padEnd(w)}  ${p.publicIPv6.padEnd(15)}  ${p.vtepMACv6 ?? ''}`);
+  }
   const c = s.counters;
   lines.push(`tx ${c.txPackets} packets ${c.txBytes} bytes ${c.txErrors} errors`);
   lines.push(`rx ${c.rxPackets} packets ${c.rxBytes} bytes ${c.rxErrors} errors`);

@@ -51,7 +51,8 @@ export function adminWiring(o: AdminWiringOptions): AdminWiring {
       const { listen, socket } = config.admin;
       if (!listen && !socket) return;
       hub = socket ? captureHubFor(o.dp) : undefined; // captures are served on the socket only
-      const outer = () => ({ publicIP: o.underlay.publicIP, port: config.port, vni: config.vni });
+      const v6 = o.underlay.v6 ? { publicIPv6: o.underlay.v6.publicIP } : {};
+      const outer = () => ({ publicIP: o.underlay.publicIP, ...v6, port: config.port, vni: config.vni });
       const pcap = { hub, outer, device: config.device, reasons: o.dropReasons };
       const h: AdminHandlers = { status: o.status, ready: o.ready, metrics: createMetrics(o.status), pcap };
       if (listen) {

@@ -32,7 +32,7 @@ import { localNode, peerSourceFor } from './peer-source-choice.js';
 import { statusView, upLogFields, type NodeFacts } from './status-view.js';
 import { stopScope } from './stop-scope.js';
 import { tableSync } from './table-sync.js';
-import { advertisedIP, resolveVtep } from './underlay.js';
+import { advertisedIPs, resolveVtep } from './underlay.js';
 
 export interface DaemonDeps {
   config: Config;
@@ -82,7 +82,8 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   let dropLog: DropLog | undefined;
   const onReady = () =>
     deps.onReady?.({ adminAddress: admin.address, adminSocket: admin.socketAddress, device: config.device });
-  const sync = tableSync({ dp, self: config.nodeName, localCIDRs: podCIDRs, logger, onReady });
+  const families: (4 | 6)[] = vtep.underlay.v6 ? [4, 6] : [vtep.underlay.family];
+  const sync = tableSync({ dp, self: config.nodeName, localCIDRs: podCIDRs, families, logger, onReady });
   const readDevice = deps.deviceStats ?? procNetDevStats;
   const view = statusView({ facts, dp, readDevice, sync, source, masq: () => masq?.state });
   const ready = () => sync.ready;
@@ -113,7 +114,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     await writeSubnetFile(config, local.podCIDRs, vtep.mtu);
     logger.info('dataplane up', upLogFields(facts, offloads, admin));
 
-    const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, publicIP: advertisedIP(vtep.underlay) };
+    const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, ...advertisedIPs(vtep.underlay) };
     const sourceDone = source
       .run(run.signal, self, sync.apply)
       .catch((err: unknown) => run.fail(withContext(`peer source ${source.kind}`, err)));

@@ -26,6 +26,8 @@ export function dataplaneOptions(config: Config, vtep: Vtep): DataplaneOptions {
     workers: config.dataplane.workers === 'auto' ? defaultWorkers() : config.dataplane.workers,
     port: config.port,
     bindIP: vtep.underlay.bind.address,
+    // Only on a dual-stack node: a single-family node's options stay what an addon without IPv6 sockets takes.
+    ...(vtep.underlay.v6 ? { bindIPv6: vtep.underlay.v6.bind.address } : {}),
     mtu: vtep.mtu,
     vni: config.vni,
     vtepMAC: vtep.vtepMAC,

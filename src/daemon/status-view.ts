@@ -31,6 +31,8 @@ export interface NodeNow {
   device: DeviceStats | undefined;
   /** The last snapshot programmed, ourselves included. */
   peers: readonly Peer[];
+  /** Peers the table left out for want of an underlay family in common (table-sync.ts). */
+  unreachable?: number;
   ready: boolean;
   /** Absent until masquerading is set up. */
   masq: MasqState | undefined;
@@ -47,6 +49,7 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
     vni: config.vni,
     port: config.port,
     publicIP: f.vtep.underlay.publicIP,
+    ...(f.vtep.underlay.v6 ? { publicIPv6: f.vtep.underlay.v6.publicIP } : {}),
     vtepMAC: f.vtep.vtepMAC,
     podCIDRs: [...f.podCIDRs],
     engine: config.dataplane.engine,
@@ -73,7 +76,12 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
     ready: n.ready,
     version: VERSION,
     ipMasq: n.masq ?? { enabled: config.ipMasq, backend: null },
-    controlPlane: { source: n.source.kind, ...n.source.state },
+    // Peers of no underlay family of ours are known to the source but not in the table: skipped as well.
+    controlPlane: {
+      source: n.source.kind,
+      ...n.source.state,
+      skipped: n.source.state.skipped + (n.unreachable ?? 0),
+    },
     ...(s.captureMatched !== undefined
       ? { capture: { sessions: s.captureSessions ?? 0, packets: s.captureMatched, dropped: s.captureDropped ?? 0 } }
       : {}),
@@ -95,7 +103,7 @@ export interface StatusViewOptions {
   dp: { stats(): DataplaneStats };
   /** The device's kernel counters (default in the daemon: /proc/net/dev). */
   readDevice: DeviceStatsReader;
-  sync: { readonly peers: readonly Peer[]; readonly ready: boolean };
+  sync: { readonly peers: readonly Peer[]; readonly ready: boolean; readonly unreachable?: number };
   source: { readonly kind: string; state(): SourceState };
   masq: () => MasqState | undefined;
 }
@@ -114,6 +122,7 @@ export function statusView(o: StatusViewOptions): StatusView {
         stats: stats(),
         device: deviceStats(),
         peers: o.sync.peers,
+        unreachable: o.sync.unreachable ?? 0,
         ready: o.sync.ready,
         masq: o.masq(),
         source: { kind: o.source.kind, state: o.source.state() },
@@ -141,6 +150,12 @@ export function upLogFields(
     mtu: f.vtep.mtu,
     bind: formatHostPort({ host: f.vtep.underlay.bind.address, port: f.config.port }),
     publicIP: f.vtep.underlay.publicIP,
+    ...(f.vtep.underlay.v6
+      ? {
+          bindIPv6: formatHostPort({ host: f.vtep.underlay.v6.bind.address, port: f.config.port }),
+          publicIPv6: f.vtep.underlay.v6.publicIP,
+        }
+      : {}),
     vtepMAC: f.vtep.vtepMAC,
     workers: f.workers,
     offloads: OFFLOADS.filter((k) => offloads[k]).join(',') || 'none',

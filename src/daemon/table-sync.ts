@@ -2,7 +2,8 @@
 // (setTable) at start and after large changes, otherwise only the changed peers (the incremental
 // verbs, updatePeers; README "How it works", forwarding table). At 5,000 nodes a whole table costs the
 // addon 12–21 ms to read and build; one changed peer costs it well under a millisecond.
-// planTableUpdate is the pure plan; tableSync applies each snapshot by it and says when the node is ready.
+// planTableUpdate is the pure plan; tableSync applies each snapshot by it and says when the node is ready. A peer
+// with no endpoint of a family this node's underlay has is left out of the table (sharesFamily), and logged once.
 import type { Dataplane, DataplanePeer, DataplaneTable } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 import { peerView } from '../admin/status.js';
@@ -30,9 +31,19 @@ export function tablePeer(p: Peer): DataplanePeer {
   let e = tablePeers.get(p);
   if (!e) {
     e = { name: p.name, publicIP: p.publicIP.text, vtepMAC: p.vtepMAC, cidrs: p.podCIDRs.map((c) => c.toString()) };
+    // A dual-stack peer's second endpoint only when it has one: the entries of others stay as they were.
+    if (p.publicIPv6 !== undefined && p.vtepMACv6 !== undefined) {
+      e.publicIPv6 = p.publicIPv6.text;
+      e.vtepMACv6 = p.vtepMACv6;
+    }
     tablePeers.set(p, e);
   }
   return e;
+}
+
+/** Whether the peer has an endpoint (publicIP, publicIPv6) of one of this node's underlay families. */
+export function sharesFamily(p: Peer, families: readonly (4 | 6)[]): boolean {
+  return families.includes(p.publicIP.family) || (p.publicIPv6 !== undefined && families.includes(6));
 }
 
 export interface PlanInput {
@@ -63,8 +74,10 @@ const PEER_LOG_LIMIT = 20;
 
 /** The peer source's snapshots applied to a dataplane; `ready` once the first one is in the table. */
 export interface TableSync {
-  /** The last snapshot applied (ourselves included). */
+  /** The last snapshot applied (ourselves included), without the peers of no family of ours. */
   readonly peers: readonly Peer[];
+  /** Peers of the last snapshot left out because they have no endpoint of a family this node's underlay has. */
+  readonly unreachable: number;
   readonly ready: boolean;
   /** Plans and programs one snapshot; a failure is logged and keeps the previous table (the next plan is whole). */
   apply(snapshot: Peer[]): void;
@@ -77,6 +90,8 @@ export interface TableSyncOptions {
   /** Our node name: never in the table. */
   self: string;
   localCIDRs: readonly string[];
+  /** This node's underlay families (both when dual-stack); absent: every peer goes into the table. */
+  families?: readonly (4 | 6)[];
   logger: Logger;
   /** Called once, after the first snapshot is programmed. */
   onReady: () => void;
@@ -87,10 +102,39 @@ export function tableSync(o: TableSyncOptions): TableSync {
   let peers: Peer[] = [];
   let programmed = false; // the dataplane holds the table of `peers`
   let ready = false;
+  /** Peers left out for want of a shared family, each logged once (again after it was reachable or gone). */
+  let unreachable = new Set<string>();
   const others = (list: Peer[]) => list.filter((p) => p.name !== o.self);
+  /** The snapshot without the peers we cannot reach, which are logged when they first are. */
+  const reachable = (snapshot: Peer[]): Peer[] => {
+    const families = o.families;
+    if (families === undefined) return snapshot;
+    const out: Peer[] = [];
+    const now = new Set<string>();
+    for (const p of snapshot) {
+      if (p.name === o.self || sharesFamily(p, families)) {
+        out.push(p);
+        continue;
+      }
+      now.add(p.name);
+      if (!unreachable.has(p.name)) {
+        const has = p.publicIPv6 ? `${p.publicIP.text}, ${p.publicIPv6.text}` : p.publicIP.text;
+        logger.warn('peer skipped: no underlay family in common', {
+          name: p.name,
+          publicIP: has,
+          ours: families.map((f) => `IPv${f}`).join('+'),
+        });
+      }
+    }
+    unreachable = now;
+    return out.length === snapshot.length ? snapshot : out;
+  };
   return {
     get peers() {
       return peers;
+    },
+    get unreachable() {
+      return unreachable.size;
     },
     get ready() {
       return ready;
@@ -98,8 +142,9 @@ export function tableSync(o: TableSyncOptions): TableSync {
     stopping() {
       ready = false;
     },
-    apply(snapshot) {
+    apply(all) {
       try {
+        const snapshot = reachable(all);
         const t0 = performance.now();
         const d = diffPeers(peers, snapshot);
         const incremental = typeof dp.updatePeers === 'function';
