@@ -167,7 +167,9 @@ async function build(setup: string, variant?: Record<string, unknown>): Promise<
       [1, 2],
       [2, 1],
     ] as const) {
-      await programKernelVxlanNode(lab, i, { remotes: [labKernelRemote(lab, j, labVtepMAC(j))] });
+      // Over IPv6 the one device carries the measured inner IPv4 too (src/lab/kernel-vxlan.ts `inner`).
+      const inner = underlay === 6 ? ([4, 6] as const) : ([4] as const);
+      await programKernelVxlanNode(lab, i, { inner, remotes: [labKernelRemote(lab, j, labVtepMAC(j))] });
     }
   } else if (name === 'floor' || name === 'floor-iov') {
     const relays: NsProcess[] = [];

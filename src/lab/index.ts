@@ -14,3 +14,4 @@ export * from './cpu-time.js';
 export * from './cni-delegate.js';
 export * from './cni.js';
 export * from './arrival-capture.js';
+export * from './vxlan-capture.js';

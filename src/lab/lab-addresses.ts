@@ -2,8 +2,9 @@
 // the index and call these.
 //
 //   node i   underlay 192.168.99.i/24 (LabOptions.underlay 4, the default) or fd99::i/64 and no IPv4 address
-//            (underlay 6; i's decimal digits, so node 12 is fd99::12); other hosts on the underlay (lab.addHost) take
-//            another address of the same network: 192.168.99.X or fd99::X, X above the node count
+//            (underlay 6; i's decimal digits, so node 12 is fd99::12), or both (underlay 'dual'); other hosts on the
+//            underlay (lab.addHost) take another address of the same network: 192.168.99.X or fd99::X, X above the
+//            node count
 //   pod i    10.244.i.2/24 gw 10.244.i.1 · fd10:244:0:i::2/64 gw fd10:244:0:i::1 (node i's subnets .0/24 and ::/64)
 //   cluster  10.244.0.0/16 · fd10:244::/56
 

@@ -5,6 +5,11 @@ import { silentLogger } from '../log.js';
 import type { Lab } from './lab.js';
 
 export type Family = 4 | 6;
+/** A lab underlay: one address family, or both on every node link ('dual'). */
+export type Underlay = Family | 'dual';
+
+/** The address families an underlay carries, IPv4 first: the first one is the lab's default family. */
+export const underlayFamilies = (u: Underlay): readonly Family[] => (u === 'dual' ? [4, 6] : [u]);
 
 export interface LabOptions {
   /** Namespace name prefix; default `vxt` + 6 random hex digits. Letters, digits, `_`, `.`, `-`; at most 24. */
@@ -14,14 +19,15 @@ export interface LabOptions {
   logger?: Logger;
   /**
    * The address family of the underlay (the node links): 4 (default) gives node i's eth0 192.168.99.i/24; 6 gives it
-   * fd99::i/64 and no IPv4 address, an IPv6-only underlay (lab-addresses.ts holds the plan).
+   * fd99::i/64 and no IPv4 address, an IPv6-only underlay; 'dual' gives it both, a dual-stack underlay
+   * (lab-addresses.ts holds the plan).
    */
-  underlay?: Family;
+  underlay?: Underlay;
   /** MTU of the underlay links (node eth0 and the bridge ports). Default 1500. */
   underlayMTU?: number;
   /**
    * MTU of the pod veth pair (FLANNEL_MTU in each node's subnet.env). Default underlayMTU − the VXLAN overhead over
-   * the underlay family (50 over IPv4, 70 over IPv6: what flannel gives pods).
+   * the underlay family (50 over IPv4, 70 over IPv6 and over a dual underlay, whose inner IPv6 rides IPv6).
    */
   podMTU?: number;
   /**
@@ -62,12 +68,12 @@ export function resolveLabOptions(opts: LabOptions, randomPrefix: () => string):
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
     throw new Error(`lab: nodes must be an integer 1…${MAX_NODES}, got ${opts.nodes}`);
   }
-  if (opts.underlay !== undefined && opts.underlay !== 4 && opts.underlay !== 6) {
-    throw new Error(`lab: underlay must be 4 or 6, got ${String(opts.underlay)}`);
+  if (opts.underlay !== undefined && opts.underlay !== 4 && opts.underlay !== 6 && opts.underlay !== 'dual') {
+    throw new Error(`lab: underlay must be 4, 6 or 'dual', got ${String(opts.underlay)}`);
   }
   const underlay = opts.underlay ?? 4;
   const underlayMTU = opts.underlayMTU ?? 1500;
-  const podMTU = opts.podMTU ?? underlayMTU - vxlanOverhead(underlay);
+  const podMTU = opts.podMTU ?? underlayMTU - Math.max(...underlayFamilies(underlay).map(vxlanOverhead));
   for (const [k, v] of [
     ['underlayMTU', underlayMTU],
     ['podMTU', podMTU],

@@ -6,7 +6,7 @@
 // the caller's namespace.
 //
 //   ${prefix}-ul   br0 ── n1, n2, … (veth peers of each node's eth0)
-//   ${prefix}-nI   eth0 192.168.99.I/24 (or fd99::I/64 only, underlay 6) · cni0 10.244.I.1/24, fd10:244:0:I::1/64 (bridge, one veth per pod) · forwarding on
+//   ${prefix}-nI   eth0 192.168.99.I/24 (or fd99::I/64 only, underlay 6; both, underlay 'dual') · cni0 10.244.I.1/24, fd10:244:0:I::1/64 (bridge, one veth per pod) · forwarding on
 //   ${prefix}-pI   eth0 10.244.I.2/24, fd10:244:0:I::2/64 · default routes via cni0 (CNI ADD, container id ${prefix}-pI)
 //   ${prefix}-NAME eth0 192.168.99.X/24 or fd99::X/64 (lab.addHost: another host on the underlay, e.g. a rogue one)
 //
@@ -40,16 +40,19 @@ import {
   isExtraName,
   resolveLabOptions,
   sweepMatcher,
+  underlayFamilies,
   type Family,
   type LabOptions,
   type ResolvedLabOptions,
+  type Underlay,
 } from './lab-options.js';
 import { LabResources } from './lab-resources.js';
 import { createNamespace, createUnderlayBridge, plugIntoUnderlay, sweepNamespaces } from './namespaces.js';
 import { missingCniPlugins } from './preflight.js';
 import { ipIn, nsExec, spawnInNs, type NsProcess, type RunOptions, type RunResult, type SpawnOptions } from './exec.js';
 
-export type { Family, LabOptions } from './lab-options.js';
+export type { Family, LabOptions, Underlay } from './lab-options.js';
+export { underlayFamilies, vxlanOverhead } from './lab-options.js';
 export { listNamespaces } from './namespaces.js';
 
 /** A running testbed. Build with `Lab.create`, always finish with `destroy()`. */
@@ -57,8 +60,12 @@ export class Lab {
   readonly prefix: string;
   readonly nodes: number;
   readonly logger: Logger;
-  /** The underlay's address family: 4 (192.168.99.0/24) or 6 (fd99::/64, no IPv4 on the node links). */
-  readonly underlay: Family;
+  /**
+   * The underlay: 4 (192.168.99.0/24), 6 (fd99::/64, no IPv4 on the node links) or 'dual' (both on every node link).
+   */
+  readonly underlay: Underlay;
+  /** The underlay's address families, IPv4 first; the first is the default family of underlayIP and friends. */
+  readonly underlayFamilies: readonly Family[];
   readonly underlayMTU: number;
   readonly podMTU: number;
   readonly ipMasq: boolean;
@@ -76,6 +83,7 @@ export class Lab {
     this.nodes = opts.nodes;
     this.logger = opts.logger;
     this.underlay = opts.underlay;
+    this.underlayFamilies = underlayFamilies(opts.underlay);
     this.underlayMTU = opts.underlayMTU;
     this.podMTU = opts.podMTU;
     this.ipMasq = opts.ipMasq;
@@ -124,17 +132,21 @@ export class Lab {
   podNs(i: number): string {
     return `${this.prefix}-p${this.#check(i)}`;
   }
-  /** Node i's underlay address: 192.168.99.i, or fd99::i on an IPv6 underlay. */
-  underlayIP(i: number): string {
-    return addr.underlayIP(this.#check(i), this.underlay);
+  /**
+   * Node i's underlay address of `family` (default the lab's first: IPv4 unless the underlay is IPv6 only):
+   * 192.168.99.i or fd99::i. A family the underlay does not have throws.
+   */
+  underlayIP(i: number, family?: Family): string {
+    return addr.underlayIP(this.#check(i), this.#family(family));
   }
   /** Node i's underlay address with its prefix length: 192.168.99.i/24 or fd99::i/64. */
-  underlayCIDR(i: number): string {
-    return `${this.underlayIP(i)}/${addr.underlayPrefixLen(this.underlay)}`;
+  underlayCIDR(i: number, family?: Family): string {
+    const f = this.#family(family);
+    return `${this.underlayIP(i, f)}/${addr.underlayPrefixLen(f)}`;
   }
-  /** The underlay network: 192.168.99.0/24 or fd99::/64. */
+  /** The underlay network of the lab's first family: 192.168.99.0/24 or fd99::/64. */
   get underlayNetwork(): string {
-    return addr.underlayNetwork(this.underlay);
+    return addr.underlayNetwork(this.#family(undefined));
   }
   /** Pod i's address: 10.244.i.2 or fd10:244:0:i::2. */
   podIP(i: number, family: Family = 4): string {
@@ -234,19 +246,23 @@ export class Lab {
 
   /**
    * Adds a plain host on the underlay: namespace `${prefix}-${name}` whose eth0 (address `ip`, an unused
-   * 192.168.99.X/24, or fd99::X/64 on an IPv6 underlay: lab-addresses.ts hostAddressProblem) is a port of the
+   * 192.168.99.X/24, or fd99::X/64 on an IPv6 or dual underlay: lab-addresses.ts hostAddressProblem) is a port of the
    * underlay bridge like a node's. `name` is 1–8 lowercase letters/digits starting with a letter, other than `ul` or
    * n<digits>/p<digits>. Returns the namespace; destroy() removes it.
    */
   async addHost(name: string, ip: string): Promise<string> {
     if (!isExtraName(name, true)) throw new Error(`lab addHost: bad host name ${JSON.stringify(name)}`);
-    const problem = addr.hostAddressProblem(ip, this.nodes, this.underlay);
+    const family = addr.familyOf(ip) ?? this.#family(undefined);
+    if (!this.underlayFamilies.includes(family)) {
+      throw new Error(`lab addHost: ${ip} is IPv${family} but the lab's underlay is IPv${this.underlayFamilies[0]}`);
+    }
+    const problem = addr.hostAddressProblem(ip, this.nodes, family);
     if (problem) throw new Error(`lab addHost: ${problem}`);
     const ns = `${this.prefix}-${name}`;
     if (this.#owned.namespaces.includes(ns)) throw new Error(`lab addHost: ${ns} exists`);
     await this.#addNs(ns, []);
-    const cidr = `${ip}/${addr.underlayPrefixLen(this.underlay)}`;
-    await plugIntoUnderlay(ns, this.underlayNs, `h${name}`, this.underlayMTU, cidr, this.logger);
+    const cidr = `${ip}/${addr.underlayPrefixLen(family)}`;
+    await plugIntoUnderlay(ns, this.underlayNs, `h${name}`, this.underlayMTU, [cidr], this.logger);
     return ns;
   }
 
@@ -290,6 +306,15 @@ export class Lab {
     return i;
   }
 
+  /** `family`, or the lab's first underlay family; throws for a family the underlay does not have. */
+  #family(family: Family | undefined): Family {
+    const f = family ?? this.underlayFamilies[0]!;
+    if (!this.underlayFamilies.includes(f)) {
+      throw new RangeError(`lab ${this.prefix}: the underlay (${String(this.underlay)}) has no IPv${f}`);
+    }
+    return f;
+  }
+
   async #addNs(ns: string, sysctls: readonly string[]): Promise<void> {
     if (this.#destroying) throw new Error(`lab ${this.prefix} was destroyed during create`);
     await createNamespace(ns, sysctls, this.logger, (created) => this.#owned.namespaces.push(created));
@@ -305,7 +330,8 @@ export class Lab {
       const pod = this.podNs(i);
       await writeFileAtomic(this.subnetEnvPath(i), this.subnetEnvText(i));
       await this.#addNs(node, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-      await plugIntoUnderlay(node, ul, `n${i}`, this.underlayMTU, this.underlayCIDR(i), this.logger);
+      const cidrs = this.underlayFamilies.map((f) => this.underlayCIDR(i, f));
+      await plugIntoUnderlay(node, ul, `n${i}`, this.underlayMTU, cidrs, this.logger);
 
       await this.#addNs(pod, []);
       await this.#addCniPod(i);

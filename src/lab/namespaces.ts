@@ -105,19 +105,20 @@ export async function createUnderlayBridge(ul: string, mtu: number, logger: Logg
 
 /**
  * Puts namespace `ns` on the underlay: a veth pair made from inside `ns` (eth0) whose peer, named `port`, is created
- * directly in `ul` and made a port of br0; both ends get `mtu`, and eth0 gets `cidr` (e.g. 192.168.99.1/24) and is up.
+ * directly in `ul` and made a port of br0; both ends get `mtu`, and eth0 gets `cidrs` (e.g. 192.168.99.1/24 and, on a
+ * dual underlay, fd99::1/64) and is up.
  */
 export async function plugIntoUnderlay(
   ns: string,
   ul: string,
   port: string,
   mtu: number,
-  cidr: string,
+  cidrs: readonly string[],
   logger: Logger,
 ): Promise<void> {
   await ipIn(ns, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', ul], { logger });
   await ipIn(ul, ['link', 'set', port, 'mtu', String(mtu), 'master', 'br0', 'up'], { logger });
   await ipIn(ns, ['link', 'set', 'eth0', 'mtu', String(mtu)], { logger });
-  await ipIn(ns, ['addr', 'add', cidr, 'dev', 'eth0'], { logger });
+  for (const cidr of cidrs) await ipIn(ns, ['addr', 'add', cidr, 'dev', 'eth0'], { logger });
   await ipIn(ns, ['link', 'set', 'eth0', 'up'], { logger });
 }

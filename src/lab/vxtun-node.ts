@@ -13,8 +13,12 @@ import type { Lab } from './lab.js';
 export interface StaticPeer {
   name: string;
   podCIDRs: string[];
+  /** Either family; IPv4 when publicIPv6 is set. */
   publicIP: string;
   vtepMAC?: string;
+  /** A dual-stack peer's IPv6 underlay address, and its VTEP MAC there (both or neither). */
+  publicIPv6?: string;
+  vtepMACv6?: string;
 }
 
 export interface VxtunNodeOptions {
@@ -46,20 +50,30 @@ export interface VxtunNode {
   stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
 }
 
-/** The lab's standard static peer entry for node i (dual-stack pod CIDRs). */
-export function labPeer(lab: Lab, i: number, vtepMAC?: string): StaticPeer {
+/**
+ * The lab's standard static peer entry for node i (dual-stack pod CIDRs). On a dual underlay it has both endpoints:
+ * publicIP the IPv4 address, publicIPv6 the IPv6 one, with `vtepMACv6` when given (a kernel dual-stack node's
+ * second MAC; a vxtun node has one MAC: leave it out, or give vtepMAC again).
+ */
+export function labPeer(lab: Lab, i: number, vtepMAC?: string, vtepMACv6?: string): StaticPeer {
+  if (vtepMACv6 !== undefined && lab.underlay !== 'dual') {
+    throw new Error(`labPeer: vtepMACv6 needs a dual underlay (this lab's is IPv${String(lab.underlay)})`);
+  }
   return {
     name: `node-${i}`,
     podCIDRs: [lab.podCIDR(i, 4), lab.podCIDR(i, 6)],
     publicIP: lab.underlayIP(i),
     ...(vtepMAC ? { vtepMAC } : {}),
+    ...(lab.underlay === 'dual' ? { publicIPv6: lab.underlayIP(i, 6) } : {}),
+    ...(vtepMACv6 ? { vtepMACv6 } : {}),
   };
 }
 
 /**
  * The config a lab node runs with (JSON, which is YAML). `subnetFile` is node i's subnet.env in the lab directory
  * (the file its pods' CNI delegate was rendered from: the daemon writes it again, as on a real node) and `ipMasq` is
- * the lab's; `extra` may override both.
+ * the lab's; on a dual underlay `underlay.publicIP` and `underlay.publicIPv6` are node i's two addresses; `extra`
+ * may override all three.
  */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
   if ((opts.peers === undefined) === (opts.kubernetes === undefined))
@@ -71,6 +85,9 @@ export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<s
     peers: opts.kubernetes ? { kubernetes: opts.kubernetes } : { static: opts.peers },
     subnetFile: lab.subnetEnvPath(i),
     ipMasq: lab.ipMasq,
+    ...(lab.underlay === 'dual'
+      ? { underlay: { publicIP: lab.underlayIP(i, 4), publicIPv6: lab.underlayIP(i, 6) } }
+      : {}),
     ...opts.extra,
   };
 }

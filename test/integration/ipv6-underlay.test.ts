@@ -4,10 +4,11 @@
 //
 //   pod-1 ── node-1 [vxtun0] ══╗
 //   pod-2 ── node-2 [vxtun0] ══╬══ UDP 8472 over fd99::/64 (no IPv4 on eth0)
-//   pod-3 ── node-3 [flannel.1, local fd99::3] ══╝
+//   pod-3 ── node-3 [flannel-v6.1, local fd99::3, inner IPv4 and IPv6] ══╝
 //
 // With every offload on (auto) and with each one off: ping and a sha256-checked transfer between every pair of pods,
-// both ways, in both inner families. The vxtun daemons are restarted per setting; the kernel node stays.
+// both ways, in both inner families. The vxtun daemons are restarted per setting; the kernel node stays. It carries
+// inner IPv4 too (`inner: [4, 6]`, src/lab/kernel-vxlan.ts), which flannel's IPv6-only node would not.
 import t from 'tap';
 import {
   Lab,
@@ -56,7 +57,10 @@ t.test('IPv6-only underlay: vxtun ⇄ vxtun ⇄ kernel VXLAN, inner IPv4 and IPv
     }
   });
 
-  const kernel = await programKernelVxlanNode(lab, KERNEL, { remotes: [1, 2].map((j) => labKernelRemote(lab, j)) });
+  const kernel = await programKernelVxlanNode(lab, KERNEL, {
+    inner: [4, 6],
+    remotes: [1, 2].map((j) => labKernelRemote(lab, j)),
+  });
   await t.test('the kernel node is a VXLAN device over IPv6', async (t) => {
     const d = await lab.ip(lab.nodeNs(KERNEL), ['-d', 'link', 'show', kernel.device]);
     t.match(d.stdout, / mtu 1430 /, 'MTU underlay − 70');

@@ -1,8 +1,25 @@
-// The lab's pure parts (src/lab/lab-options.ts, src/lab/lab-addresses.ts): option defaults and checks, the names
-// extra namespaces may take, Lab.sweep's filter, and the address plan the CNI result is held to.
+// The lab's pure parts (src/lab/lab-options.ts, src/lab/lab-addresses.ts, src/lab/kernel-vxlan-plan.ts,
+// src/lab/vxlan-capture.ts): option defaults and checks, the names extra namespaces may take, Lab.sweep's filter,
+// the address plan the CNI result is held to, the kernel VXLAN node plan (flannel's devices and per-remote entries)
+// and the reading of the underlay capture.
 import t from 'tap';
 import type { CniIP, CniResult } from '../../src/lab/cni.js';
-import { isExtraName, resolveLabOptions, sweepMatcher, vxlanOverhead } from '../../src/lab/lab-options.js';
+import {
+  isExtraName,
+  resolveLabOptions,
+  sweepMatcher,
+  underlayFamilies,
+  vxlanOverhead,
+} from '../../src/lab/lab-options.js';
+import {
+  flannelDeviceName,
+  kernelDevicePlan,
+  remoteEndpoint,
+  remotePlan,
+  type KernelVxlanRemote,
+} from '../../src/lab/kernel-vxlan-plan.js';
+import { labVtepMACv6 } from '../../src/lab/kernel-vxlan.js';
+import { parseVxlanDump, tallyVxlan } from '../../src/lab/vxlan-capture.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP } from '../../src/net/ip.js';
 import {
@@ -44,9 +61,13 @@ t.test('resolveLabOptions fills the defaults and names the bad option', async (t
   t.equal(resolveLabOptions({ nodes: 1, underlay: 6, underlayMTU: 9000 }, () => 'p').podMTU, 8930);
   t.equal(resolveLabOptions({ nodes: 1, underlay: 6, podMTU: 1400 }, () => 'p').podMTU, 1400, 'podMTU given wins');
   const five = 5 as unknown as 4;
-  t.throws(() => resolveLabOptions({ nodes: 1, underlay: five }, () => 'p'), /underlay must be 4 or 6, got 5/);
+  t.throws(() => resolveLabOptions({ nodes: 1, underlay: five }, () => 'p'), /underlay must be 4, 6 or 'dual', got 5/);
   const text = '6' as unknown as 6;
-  t.throws(() => resolveLabOptions({ nodes: 1, underlay: text }, () => 'p'), /underlay must be 4 or 6, got 6/);
+  t.throws(() => resolveLabOptions({ nodes: 1, underlay: text }, () => 'p'), /underlay must be 4, 6 or 'dual', got 6/);
+  const dual = resolveLabOptions({ nodes: 1, underlay: 'dual' }, () => 'p');
+  t.equal(dual.underlay, 'dual', 'a dual-stack underlay');
+  t.equal(dual.podMTU, 1430, 'podMTU over a dual underlay: underlayMTU − 70 (inner IPv6 rides IPv6)');
+  t.same([underlayFamilies(4), underlayFamilies(6), underlayFamilies('dual')], [[4], [6], [4, 6]]);
   const ipMasq = 'yes' as unknown as boolean;
   t.throws(() => resolveLabOptions({ nodes: 1, ipMasq }, () => 'p'), /ipMasq must be true or false, got yes/);
 });
@@ -132,4 +153,137 @@ t.test('VXLAN overhead, subnet network addresses and families', async (t) => {
     undefined,
     undefined,
   ]);
+});
+
+t.test('kernel VXLAN devices: flannel.1 over IPv4, flannel-v6.1 over IPv6, both on a dual underlay', async (t) => {
+  const base = { vni: 1, underlayMTU: 1500, vtepMAC: '0A:00:00:00:01:01', vtepMACv6: labVtepMACv6(1) };
+  t.equal(labVtepMACv6(1), '0a:00:00:00:01:06');
+  t.same([flannelDeviceName(4, 1), flannelDeviceName(6, 7)], ['flannel.1', 'flannel-v6.7']);
+  t.same(kernelDevicePlan({ ...base, underlay: 4 }), [
+    { name: 'flannel.1', family: 4, vtepMAC: '0a:00:00:00:01:01', mtu: 1450, inner: [4] },
+  ]);
+  t.same(
+    kernelDevicePlan({ ...base, underlay: 6 }),
+    [{ name: 'flannel-v6.1', family: 6, vtepMAC: '0a:00:00:00:01:01', mtu: 1430, inner: [6] }],
+    'an IPv6-only flannel node carries inner IPv6 only',
+  );
+  t.same(
+    kernelDevicePlan({ ...base, underlay: 6, inner: [6, 4], device: 'vx0', mtu: 1400 }),
+    [{ name: 'vx0', family: 6, vtepMAC: '0a:00:00:00:01:01', mtu: 1400, inner: [4, 6] }],
+    "the lab's one device for both inner families",
+  );
+  t.same(kernelDevicePlan({ ...base, underlay: 'dual' }), [
+    { name: 'flannel.1', family: 4, vtepMAC: '0a:00:00:00:01:01', mtu: 1450, inner: [4] },
+    { name: 'flannel-v6.1', family: 6, vtepMAC: '0a:00:00:00:01:06', mtu: 1430, inner: [6] },
+  ]);
+  t.throws(() => kernelDevicePlan({ ...base, underlay: 'dual', device: 'x' }), /two devices: no `device`/);
+  t.throws(() => kernelDevicePlan({ ...base, underlay: 'dual', inner: [4] }), /no `inner`/);
+  t.throws(() => kernelDevicePlan({ ...base, underlay: 'dual', vtepMACv6: base.vtepMAC }), /need two MACs/);
+  t.throws(() => kernelDevicePlan({ ...base, underlay: 4, inner: [] }), /inner must be some of 4 and 6/);
+  t.throws(() => kernelDevicePlan({ ...base, underlay: 4, inner: [4, 4] }), /inner must be/);
+});
+
+t.test("a remote's entries: each inner family to the remote's endpoint of its device's family", async (t) => {
+  const dualRemote: KernelVxlanRemote = {
+    podCIDR: '10.244.2.0/24',
+    ipv6PodCIDR: 'fd10:244:0:2::/64',
+    publicIP: '192.168.99.2',
+    vtepMAC: '0A:00:00:00:02:01',
+    publicIPv6: 'fd99::2',
+    vtepMACv6: '0a:00:00:00:02:06',
+  };
+  t.same(remoteEndpoint(dualRemote, 4), { ip: '192.168.99.2', mac: '0a:00:00:00:02:01' });
+  t.same(remoteEndpoint(dualRemote, 6), { ip: 'fd99::2', mac: '0a:00:00:00:02:06' });
+  const oneMAC: KernelVxlanRemote = { ...dualRemote, vtepMACv6: undefined };
+  t.same(remoteEndpoint(oneMAC, 6), { ip: 'fd99::2', mac: '0a:00:00:00:02:01' }, 'a vxtun node: one MAC for both');
+  const v6only: KernelVxlanRemote = {
+    ipv6PodCIDR: 'fd10:244:0:2::/64',
+    publicIP: 'fd99::2',
+    vtepMAC: '0a:00:00:00:02:01',
+  };
+  t.same(remoteEndpoint(v6only, 6), { ip: 'fd99::2', mac: '0a:00:00:00:02:01' });
+  t.equal(remoteEndpoint(v6only, 4), undefined);
+
+  const dualDevices = [
+    { name: 'flannel.1', family: 4, inner: [4] },
+    { name: 'flannel-v6.1', family: 6, inner: [6] },
+  ] as const;
+  t.same(remotePlan(dualDevices, dualRemote), {
+    fdb: [
+      { device: 'flannel.1', mac: '0a:00:00:00:02:01', dst: '192.168.99.2' },
+      { device: 'flannel-v6.1', mac: '0a:00:00:00:02:06', dst: 'fd99::2' },
+    ],
+    neighbours: [
+      { device: 'flannel.1', family: 4, ip: '10.244.2.0', mac: '0a:00:00:00:02:01' },
+      { device: 'flannel-v6.1', family: 6, ip: 'fd10:244:0:2::', mac: '0a:00:00:00:02:06' },
+    ],
+    routes: [
+      { device: 'flannel.1', family: 4, cidr: '10.244.2.0/24', gw: '10.244.2.0' },
+      { device: 'flannel-v6.1', family: 6, cidr: 'fd10:244:0:2::/64', gw: 'fd10:244:0:2::' },
+    ],
+  });
+  const v4Remote: KernelVxlanRemote = {
+    podCIDR: '10.244.3.0/24',
+    publicIP: '192.168.99.3',
+    vtepMAC: '0a:00:00:00:03:01',
+  };
+  const p = remotePlan(dualDevices, v4Remote);
+  t.same(
+    p.routes.map((r) => r.device),
+    ['flannel.1'],
+    'a remote without an IPv6 endpoint gets nothing on flannel-v6.1 (flannel skips that family)',
+  );
+  const both = remotePlan([{ name: 'flannel-v6.1', family: 6, inner: [4, 6] }], {
+    ...v6only,
+    podCIDR: '10.244.2.0/24',
+  });
+  t.same(both.fdb, [{ device: 'flannel-v6.1', mac: '0a:00:00:00:02:01', dst: 'fd99::2' }], 'one FDB entry');
+  t.same(
+    both.routes.map((r) => r.cidr),
+    ['10.244.2.0/24', 'fd10:244:0:2::/64'],
+    'both inner families on the one device',
+  );
+  const v4only = remotePlan([{ name: 'flannel.1', family: 4, inner: [4] }], dualRemote);
+  t.same(
+    v4only.routes.map((r) => r.cidr),
+    ['10.244.2.0/24'],
+    'an IPv4 flannel node routes no IPv6 pods',
+  );
+});
+
+t.test('the underlay capture: tcpdump -T vxlan lines to records, and per inner flow', async (t) => {
+  const dump = [
+    'tcpdump: data link type LINUX_SLL2',
+    'n1    P   IP 192.168.99.1.38598 > 192.168.99.2.8472: VXLAN, flags [I] (0x08), vni 1',
+    'IP 10.244.1.2 > 10.244.2.2: ICMP echo request, id 25702, seq 1, length 64',
+    'n2    P   IP6 fd99::2.48128 > fd99::1.8472: VXLAN, flags [I] (0x08), vni 1',
+    'IP6 fd10:244:0:2::2.7000 > fd10:244:0:1::2.40312: Flags [.], ack 1, win 502, length 0',
+    'n1    P   IP6 fd99::1.1 > fd99::2.8472: VXLAN, flags [I] (0x08), vni 1',
+    'IP 10.244.1.2.40000 > 10.244.2.2.7000: Flags [S], seq 1, win 64240, length 0',
+    'n1    P   IP 192.168.99.1.1 > 192.168.99.2.8472: VXLAN, flags [I] (0x08), vni 1',
+    'ARP, Request who-has 10.244.2.0 tell 10.244.1.0, length 28',
+  ].join('\n');
+  const recs = parseVxlanDump(dump);
+  t.same(recs[0], {
+    port: 'n1',
+    outer: 4,
+    outerSrc: '192.168.99.1',
+    outerDst: '192.168.99.2',
+    inner: 4,
+    innerSrc: '10.244.1.2',
+    innerDst: '10.244.2.2',
+  });
+  t.match(recs[1], { port: 'n2', outer: 6, outerSrc: 'fd99::2', inner: 6, innerSrc: 'fd10:244:0:2::2' });
+  t.equal(recs[1]!.innerDst, 'fd10:244:0:1::2', 'ports are cut off IPv6 endpoints');
+  t.match(recs[2], { outer: 6, inner: 4, innerSrc: '10.244.1.2', innerDst: '10.244.2.2' }, 'and IPv4 ones');
+  t.match(recs[3], { outer: 4, inner: undefined }, 'a non-IP inner frame is a record without inner family');
+  t.equal(recs.length, 4);
+  t.same(
+    [...tallyVxlan(recs, 4, '10.244.1.2', '10.244.2.2').entries()],
+    [
+      ['IPv4 192.168.99.1 > 192.168.99.2', 1],
+      ['IPv6 fd99::1 > fd99::2', 1],
+    ],
+  );
+  t.same([...tallyVxlan(recs, 6, '10.244.1.2', '10.244.2.2').entries()], []);
 });
