@@ -8,6 +8,8 @@
 //       MTU, up, routes of the new device), starts it without offloads, sets the table
 //   {cmd: 'stats'}   → {ok: true, stats}
 //   {cmd: 'close'}   closes the dataplane
+//   {cmd: 'captureStart', opts: CaptureSessionOptions (program as a byte array)} → {ok: true, id} (native engine)
+//   {cmd: 'captureRead', id} → {ok: true, blocks: base64 of the pcapng packet blocks drained}
 // End of stdin closes the dataplane and exits.
 import { execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -41,6 +43,14 @@ async function handle(req) {
   if (req.cmd === 'close') {
     closeDp();
     return {};
+  }
+  if (req.cmd === 'captureStart') {
+    return { id: dp.captureStart({ ...req.opts, program: Uint8Array.from(req.opts.program) }) };
+  }
+  if (req.cmd === 'captureRead') {
+    const into = new Uint8Array(1 << 20);
+    const { bytes } = dp.captureRead(req.id, into, 1000);
+    return { blocks: Buffer.from(into.subarray(0, bytes)).toString('base64') };
   }
   throw new Error(`unknown command ${req.cmd}`);
 }

@@ -6,13 +6,17 @@
 //   - dual-stack ↔ dual-stack: inner IPv4 over the IPv4 underlay, inner IPv6 over the IPv6 underlay, both ways;
 //   - dual-stack ↔ IPv4-only peer: both inner families over IPv4;
 //   - IPv6-only node with an IPv4-only peer: no endpoint, each packet counted in txErrors, nothing sent.
-// Each runs on the native engine and on the js engine.
+// Each runs on the native engine and on the js engine. On the native engine an --outer capture on the dual-stack node
+// shows every record's VTEP as the endpoint used and its synthesised outer header of that family (decision 8).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { DataplaneOptions, DataplanePeer, DataplaneStats, DataplaneTable } from '../../src/dataplane/types.js';
+import { pcapngHeader } from '../../src/dump/pcapng.js';
+import { parseComment, PcapngReader } from '../../src/dump/pcapng-read.js';
+import { formatIP } from '../../src/net/ip.js';
 import { ipIn, nsExec, ping, run, spawnInNs, type NsProcess } from '../../src/lab/index.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
@@ -158,6 +162,25 @@ t.test('dual-stack peers in the dataplanes', { skip }, async (t) => {
         const table = { local: CIDRS(i), peers: [peer(other(i), 'dual')] };
         await agent(i).open(engine, options(i, engine, 'dual'), table, i);
       }
+      const capture =
+        engine === 'native'
+          ? Number(
+              (
+                await agent(1).request({
+                  cmd: 'captureStart',
+                  opts: {
+                    program: [],
+                    snaplen: 200,
+                    outer: true,
+                    publicIP: UNDERLAY4(1),
+                    publicIPv6: UNDERLAY6(1),
+                    port: 8472,
+                    vni: 1,
+                  },
+                })
+              )['id'],
+            )
+          : -1;
       for (const [from, to] of [
         [1, 2],
         [2, 1],
@@ -173,6 +196,32 @@ t.test('dual-stack peers in the dataplanes', { skip }, async (t) => {
         }
       }
       for (const i of [1, 2] as const) t.equal((await agent(i).stats()).txErrors, 0, `node-${i}: no tx errors`);
+      if (capture >= 0) {
+        const blocks = String((await agent(1).request({ cmd: 'captureRead', id: capture }))['blocks']);
+        const packets = new PcapngReader().push(Buffer.concat([pcapngHeader(), Buffer.from(blocks, 'base64')]));
+        const seen = new Set<string>();
+        for (const p of packets) {
+          const c = parseComment(p.comment!);
+          if (c['verdict'] !== 'forward') continue;
+          const outer6 = p.data[0]! >> 4 === 6;
+          const inner6 = p.data[outer6 ? 70 : 50]! >> 4 === 6;
+          const [src, dst] = outer6
+            ? [formatIP(p.data.subarray(8, 24)), formatIP(p.data.subarray(24, 40))]
+            : [formatIP(p.data.subarray(12, 16)), formatIP(p.data.subarray(16, 20))];
+          const remote = c['dir'] === 'tx' ? dst : src;
+          seen.add(`${c['dir']} inner${inner6 ? 6 : 4} outer${outer6 ? 6 : 4} vtep=${c['vtep']} remote=${remote}`);
+        }
+        t.same(
+          [...seen].sort(),
+          [
+            `rx inner4 outer4 vtep=${UNDERLAY4(2)} remote=${UNDERLAY4(2)}`,
+            `rx inner6 outer6 vtep=${UNDERLAY6(2)} remote=${UNDERLAY6(2)}`,
+            `tx inner4 outer4 vtep=${UNDERLAY4(2)} remote=${UNDERLAY4(2)}`,
+            `tx inner6 outer6 vtep=${UNDERLAY6(2)} remote=${UNDERLAY6(2)}`,
+          ],
+          'node-1 --outer capture: each record with the endpoint used as VTEP, the outer header of its family',
+        );
+      }
     });
 
     await t.test(`${engine}: dual-stack node ↔ IPv4-only peer: both inner families over IPv4`, async (t) => {

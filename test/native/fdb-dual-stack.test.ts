@@ -4,8 +4,10 @@
 // (src/dataplane/codec.ts chooseEndpoint) over every inner family × local underlay × peer shape.
 import t from 'tap';
 import { chooseEndpoint } from '../../src/dataplane/codec.js';
+import { loadNative } from '../../src/dataplane/addon.js';
+import { openJsDataplane } from '../../src/dataplane/engine-js.js';
 import { loadTestingAddon } from '../../src/dataplane/testing.js';
-import type { DataplanePeer, DataplaneTable } from '../../src/dataplane/types.js';
+import type { DataplaneOptions, DataplanePeer, DataplaneTable } from '../../src/dataplane/types.js';
 import { Cidr } from '../../src/net/cidr.js';
 import { parseIP } from '../../src/net/ip.js';
 import type { Peer } from '../../src/peers/peer.js';
@@ -172,5 +174,38 @@ t.test(
       t.same(ref === null ? null : { ip: ref.ip.text, mac: ref.mac }, want, `reference: ${what}`);
     }
     t.equal(tb.chooseEndpoint('nobody', 4, true, true), null);
+  },
+);
+
+t.test(
+  'dataplane options: bindIPv6 must be IPv6 and bindIP then IPv4 (refused before anything is opened)',
+  async (t) => {
+    const prod = loadNative();
+    const base: DataplaneOptions = {
+      device: 'vxtnever0',
+      workers: 1,
+      port: 8472,
+      bindIP: '192.0.2.1',
+      mtu: 1400,
+      vni: 1,
+      vtepMAC: '02:00:00:00:00:01',
+      acceptUnknownVteps: false,
+      checkInnerSource: true,
+    };
+    const bad: [string, Partial<DataplaneOptions>, string, RegExp][] = [
+      ['bindIPv6 IPv4', { bindIPv6: '192.0.2.2' }, 'RangeError', /bindIPv6 must be/],
+      ['bindIP IPv6 with bindIPv6', { bindIP: '2001:db8::1', bindIPv6: '2001:db8::2' }, 'RangeError', /bindIP/],
+      ['bindIPv6 no address', { bindIPv6: 'nope' }, 'TypeError', /bindIPv6/],
+    ];
+    for (const [what, o, name, message] of bad) {
+      t.throws(() => new prod.Dataplane({ ...base, ...o }), { name, message }, `native: ${what}`);
+      if (name === 'RangeError') {
+        await t.rejects(
+          openJsDataplane(prod, { ...base, ...o }),
+          { name, message: /bindIPv6 must be IPv6/ },
+          `js: ${what}`,
+        );
+      }
+    }
   },
 );
