@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <memory>
+#include <stdexcept>
 
 #include "engine/rx_batch.h"
 #include "engine/tx_batch.h"
@@ -20,6 +21,8 @@ Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSock
       settings_(s),
       stopFd_(stopFd),
       fatal_(std::move(fatal)) {
+  if (rxSocks_.empty() || rxSocks_.size() > kMaxRxSockets)
+    throw std::invalid_argument("a worker has one receive socket per underlay family");
   txSlot_ = table_->RegisterReader();
   rxSlot_ = table_->RegisterReader();
 }
@@ -66,7 +69,7 @@ bool Worker::WaitReadable(int fd) {
 // Waits until any receive socket is readable (true) or the stop eventfd fires or poll fails (false). An error or
 // hang-up on a socket counts as readable: its next receive reports it.
 bool Worker::WaitAnyReadable() {
-  struct pollfd p[3];
+  struct pollfd p[kMaxRxSockets + 1];
   const size_t n = rxSocks_.size();
   for (size_t i = 0; i < n; i++) p[i] = {rxSocks_[i]->PollFd(), POLLIN, 0};
   p[n] = {stopFd_, POLLIN, 0};

@@ -46,7 +46,8 @@ class Worker {
 
   int id_;
   TunIO* tun_;
-  std::vector<UdpIO*> rxSocks_;  // one per family, 1 or 2
+  static constexpr size_t kMaxRxSockets = 2;
+  std::vector<UdpIO*> rxSocks_;  // one per family: 1 or kMaxRxSockets
   TxSenders txSocks_;
   TableHolder* table_;
   TableHolder::ReaderSlot* txSlot_;
