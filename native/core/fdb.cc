@@ -27,6 +27,17 @@ static void Mask6(uint8_t len, uint64_t* mh, uint64_t* ml) {
   *ml = len <= 64 ? 0 : len >= 128 ? ~uint64_t{0} : ~uint64_t{0} << (128 - len);
 }
 
+Endpoint ChooseEndpoint(const PeerEntry& p, uint8_t innerFamily, bool have4, bool have6) {
+  auto have = [&](const UnderlayAddr& a) { return (a.IsV4() && have4) || (a.IsV6() && have6); };
+  const bool dual = !p.vtep6.ip.empty();
+  if (innerFamily == 6 && have6 && dual) return Endpoint::V6;
+  if (innerFamily == 4 && have4 && p.publicIp.IsV4()) return Endpoint::Primary;
+  if (innerFamily == 6 && have6 && p.publicIp.IsV6()) return Endpoint::Primary;
+  if (have(p.publicIp)) return Endpoint::Primary;
+  if (dual && have(p.vtep6.ip)) return Endpoint::V6;
+  return Endpoint::None;
+}
+
 bool ParsePrefix(const std::string& s, Prefix4* v4, Prefix6* v6, bool* isV6) {
   const auto slash = s.find('/');
   if (slash == std::string::npos || slash + 1 >= s.size() || s.size() - slash > 4) return false;
@@ -67,7 +78,12 @@ std::unique_ptr<Table> Table::Build(std::vector<PeerEntry> peers, std::vector<Pr
   std::map<uint8_t, size_t, std::greater<uint8_t>> l4, l6;  // len → level index, longest first
   for (size_t i = 0; i < peers.size(); i++) {
     const PeerEntry& p = peers[i];
-    if (!t->byIp_.emplace(p.publicIp, static_cast<int>(i)).second) {
+    if (!p.vtep6.ip.empty() && (!p.vtep6.ip.IsV6() || !p.publicIp.IsV4())) {
+      *err = "peer " + p.name + ": a second endpoint must be IPv6 and the public IP IPv4";
+      return nullptr;
+    }
+    if (!t->byIp_.emplace(p.publicIp, static_cast<int>(i)).second ||
+        (!p.vtep6.ip.empty() && !t->byIp_.emplace(p.vtep6.ip, static_cast<int>(i)).second)) {
       *err = "peer " + p.name + ": public IP is used by another peer";
       return nullptr;
     }

@@ -1,6 +1,8 @@
-// The forwarding table: inner destination prefix → peer {name, public IP, VTEP MAC}, plus the
-// reverse map public IP → peer used by the receive-side checks, and the local node's pod CIDRs.
-// Public IPs are underlay addresses of either family (core/underlay_addr.h).
+// The forwarding table: inner destination prefix → peer {name, endpoints}, plus the reverse map
+// endpoint address → peer used by the receive-side checks, and the local node's pod CIDRs.
+// A peer has one endpoint (public IP + VTEP MAC, either family: core/underlay_addr.h) or two (a dual-stack
+// peer: an IPv4 public IP and an IPv6 second endpoint, each with its MAC). ChooseEndpoint says which one a
+// packet goes to (README "How it works"; src/dataplane/codec.ts chooseEndpoint is the reference).
 //
 // A Table is immutable once built and pure: no threads, no syscalls. engine/table_holder.h publishes
 // one at a time to the forwarding loops.
@@ -24,13 +26,30 @@ struct Prefix6 {
   uint8_t len = 0;
 };
 
+// One VXLAN endpoint of a peer: its underlay address and the VTEP MAC that answers there.
+struct Vtep {
+  UnderlayAddr ip;
+  uint8_t mac[6] = {};
+};
+
 struct PeerEntry {
   std::string name;
-  UnderlayAddr publicIp;  // IPv4 or IPv6
+  UnderlayAddr publicIp;  // IPv4 or IPv6 (IPv4 when vtep6 is set)
   uint8_t mac[6] = {};
+  Vtep vtep6;  // a dual-stack peer's IPv6 endpoint; vtep6.ip.empty() when the peer has one endpoint
   std::vector<Prefix4> v4;
   std::vector<Prefix6> v6;
 };
+
+// Which endpoint a packet of inner family innerFamily (4 or 6) goes to, from a node whose underlay has
+// IPv4 (have4) and/or IPv6 (have6): the peer's endpoint of the inner family when this node has that family;
+// else the peer's first endpoint (publicIp, then vtep6) of a family this node has; else none.
+enum class Endpoint : int8_t { None = -1, Primary = 0, V6 = 1 };
+Endpoint ChooseEndpoint(const PeerEntry& p, uint8_t innerFamily, bool have4, bool have6);
+inline const UnderlayAddr& EndpointIp(const PeerEntry& p, Endpoint e) {
+  return e == Endpoint::V6 ? p.vtep6.ip : p.publicIp;
+}
+inline const uint8_t* EndpointMac(const PeerEntry& p, Endpoint e) { return e == Endpoint::V6 ? p.vtep6.mac : p.mac; }
 
 // Parses "a.b.c.d/n" or "x::/n" (host bits must be zero). Returns false on any error.
 bool ParsePrefix(const std::string& s, Prefix4* v4, Prefix6* v6, bool* isV6);
@@ -39,7 +58,8 @@ uint32_t Load4(const uint8_t* p);  // big-endian bytes → host order
 
 class Table {
  public:
-  // Builds a table; returns null and sets *err when two peers claim the same prefix or public IP.
+  // Builds a table; returns null and sets *err when two peers claim the same prefix, an address is claimed
+  // twice across all endpoints, or a second endpoint is not IPv6 or comes with a primary that is not IPv4.
   static std::unique_ptr<Table> Build(std::vector<PeerEntry> peers, std::vector<Prefix4> local4,
                                       std::vector<Prefix6> local6, std::string* err);
   // The incremental verbs (README "How it works": upsert/remove): a copy of base without the peers named in
@@ -51,7 +71,7 @@ class Table {
   // Longest-prefix match; the peer's index or -1.
   int Lookup4(uint32_t dst) const;
   int Lookup6(uint64_t hi, uint64_t lo) const;
-  // The peer whose public IP this is (same family, same bytes), or -1.
+  // The peer with an endpoint at this address (same family, same bytes), or -1.
   int PeerByIp(const UnderlayAddr& ip) const;
   bool IsLocal4(uint32_t a) const;
   bool IsLocal6(uint64_t hi, uint64_t lo) const;

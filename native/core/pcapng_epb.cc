@@ -119,12 +119,22 @@ size_t CommentMax(const CaptureRecordHeader& h) { return h.vtep.IsV6() ? kCommen
 
 size_t EpbOuterBytes(const EpbOuter& o) { return OuterHdr(o) + kCapturePrefix; }
 
+EpbOuter EpbOuterFor(const EpbOuter& o, const CaptureRecordHeader& h) {
+  EpbOuter r = o;
+  if (h.vtep.IsV6() && o.publicIp6.IsV6()) r.publicIp = o.publicIp6;
+  r.publicIp6 = UnderlayAddr{};
+  return r;
+}
+
 size_t CaptureEpbBound(const CaptureRecordHeader& h) {
   return 28 + Pad4(kOuterHdr6 + kCapturePrefix + h.capLen) + 4 + Pad4(CommentMax(h)) + 12 + 4 + 4;
 }
 
-size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uint8_t* data, const EpbOuter* outer,
+size_t WriteCaptureEpb(const CaptureRecordHeader& h, const char* name, const uint8_t* data, const EpbOuter* node,
                        uint8_t* out, size_t cap) {
+  EpbOuter forRecord;
+  const EpbOuter* outer = nullptr;
+  if (node) outer = &(forRecord = EpbOuterFor(*node, h));
   const bool hasPrefix = (h.flags & kCaptureHasPrefix) && h.capLen >= kCapturePrefix;
   const uint8_t* inner = hasPrefix ? data + kCapturePrefix : data;
   const size_t innerCap = hasPrefix ? h.capLen - kCapturePrefix : h.capLen;

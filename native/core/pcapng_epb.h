@@ -7,7 +7,9 @@
 //   With an outer context the bytes are a synthesised outer IP + UDP header (the remote port derived
 //   from the inner addresses) + the VXLAN/Ethernet prefix (synthesised with zero MACs for a transmit
 //   drop that never had one) + the inner packet. The outer header's family is this node's
-//   (EpbOuter::publicIp), so every record of a stream has the same outer length:
+//   (EpbOuter::publicIp); on a dual-stack node (EpbOuter::publicIp6 set) a record whose VTEP is IPv6 gets an
+//   IPv6 outer header from publicIp6, any other an outer header of publicIp's (IPv4) family (EpbOuterFor).
+//   A single-family node's records all have the same outer length:
 //     IPv4 (publicIp IPv4, or none): IPv4 20 (DF, TTL 64, header checksum) + UDP 8 with checksum 0
 //       (none: allowed on IPv4); 50 bytes before the inner packet.
 //     IPv6: IPv6 40 (traffic class and flow label 0, next header UDP, hop limit 64, payload length = UDP
@@ -29,13 +31,17 @@
 namespace vxtun {
 
 struct EpbOuter {
-  UnderlayAddr publicIp;  // this node's underlay address: its family is the outer header's
-  uint16_t port;          // VXLAN UDP port, host order
+  UnderlayAddr publicIp;   // this node's underlay address: its family is the outer header's
+  UnderlayAddr publicIp6;  // a dual-stack node's IPv6 address (publicIp then IPv4); none: single-family
+  uint16_t port;           // VXLAN UDP port, host order
   uint32_t vni;
 };
 
 // The outer bytes before the inner packet: 70 for an IPv6 publicIp, else 50 (src/dump/pcapng.ts outerBytes).
 size_t EpbOuterBytes(const EpbOuter& o);
+// The single-family context a record is written with: o with publicIp6 as publicIp when the record's VTEP is
+// IPv6 and o has one, else o's publicIp; publicIp6 none in the result.
+EpbOuter EpbOuterFor(const EpbOuter& o, const CaptureRecordHeader& h);
 
 // The bytes WriteCaptureEpb needs at most for a record with this header (with either outer family).
 size_t CaptureEpbBound(const CaptureRecordHeader& h);

@@ -145,7 +145,7 @@ CaptureDrain CaptureHub::Drain(int id, uint8_t* out, size_t cap, size_t maxRecor
   CaptureDrain d;
   CaptureSession* s = Find(id);
   if (!s) return d;
-  EpbOuter outer{s->opts().publicIp, s->opts().port, s->opts().vni};
+  EpbOuter outer{s->opts().publicIp, s->opts().publicIp6, s->opts().port, s->opts().vni};
   const EpbOuter* o = s->opts().outer ? &outer : nullptr;
   // Oldest first across the loops' rings (each ring is already in time order).
   while (d.records < maxRecords) {

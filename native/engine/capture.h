@@ -59,6 +59,7 @@ struct CaptureOptions {
   size_t snaplen = kCaptureMaxSnap;  // inner bytes kept per packet (1..kCaptureMaxSnap)
   bool outer = false;                // write synthesised outer IP/UDP + VXLAN + Ethernet + packet (core/pcapng_epb.h)
   UnderlayAddr publicIp;             // this node's underlay address (for outer)
+  UnderlayAddr publicIp6;            // a dual-stack node's IPv6 address (for outer: records with an IPv6 VTEP)
   uint16_t port = 0;                 // the VXLAN UDP port, host order (for outer)
   uint32_t vni = 0;                  // (for outer: a transmit drop's synthesised prefix)
 };

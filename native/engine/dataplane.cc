@@ -13,14 +13,19 @@ Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
   if (stopFd_ < 0) throw SysError("creating eventfd", "eventfd", errno);
   try {
     // Sockets first: a port clash then fails before a device is created.
-    rx_ = OpenUdpSockets(o.bindIp, htons(o.port), o.workers);
-    tx_ = OpenTxSockets(o.bindIp, o.workers * o.txSocketsPerWorker);
+    for (const UnderlayAddr* a : {&o.bindIp, &o.bindIp6}) {
+      if (a == &o.bindIp6 && a->empty()) continue;
+      FamilySockets f;
+      f.family = a->family;
+      f.rx = OpenUdpSockets(*a, htons(o.port), o.workers);
+      f.tx = OpenTxSockets(*a, o.workers * o.txSocketsPerWorker);
+      fams_.push_back(std::move(f));
+    }
     tun_ = OpenTunQueues(o.device, o.workers);
     capture_ = std::make_unique<CaptureHub>(2 * o.workers, &table_);
   } catch (...) {
     tun_.clear();
-    rx_.clear();
-    tx_.clear();
+    fams_.clear();
     close(stopFd_);
     stopFd_ = -1;
     throw;
@@ -35,10 +40,14 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   OffloadSet got;
   got.tso = want.tso && EnableTunTso(tun_);
   got.gro = want.gro && ProbeTunGsoWrite(*tun_[0]);
-  got.udpGso = want.udpGso && ProbeUdpGso(*tx_[0]);
+  if (want.udpGso) {
+    got.udpGso = true;
+    for (auto& f : fams_) got.udpGso = ProbeUdpGso(*f.tx[0]) && got.udpGso;
+  }
   if (want.udpGro) {
     got.udpGro = true;
-    for (auto& s : rx_) got.udpGro = EnableUdpGro(*s) && got.udpGro;
+    for (auto& f : fams_)
+      for (auto& s : f.rx) got.udpGro = EnableUdpGro(*s) && got.udpGro;
   }
   offloads_ = got;
   WorkerSettings s;
@@ -50,9 +59,14 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   for (auto& q : tun_) s.tunQueues.push_back(q.get());
   const size_t per = static_cast<size_t>(opts_.txSocketsPerWorker);
   for (size_t i = 0; i < tun_.size(); i++) {
-    std::vector<UdpSender*> tx;
-    for (size_t k = 0; k < per; k++) tx.push_back(tx_[i * per + k].get());
-    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), rx_[i].get(), std::move(tx),
+    std::vector<UdpIO*> rx;
+    TxSenders tx;
+    for (auto& f : fams_) {
+      rx.push_back(f.rx[i].get());
+      auto& same = f.family == 6 ? tx.v6 : tx.v4;
+      for (size_t k = 0; k < per; k++) same.push_back(f.tx[i * per + k].get());
+    }
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), std::move(rx), std::move(tx),
                                                 &table_, s, stopFd_, fatal));
   }
   for (auto& w : workers_) w->Start();
@@ -68,7 +82,8 @@ DataplaneStats Dataplane::Stats() const {
     st.captureMatched = capture_->matched();
     st.captureSessions = capture_->sessions();
   }
-  for (const auto& s : rx_) st.rxSocketDrops += SocketDrops(*s);
+  for (const auto& f : fams_)
+    for (const auto& s : f.rx) st.rxSocketDrops += SocketDrops(*s);
   for (const auto& w : workers_) {
     st.txPackets += w->tx.packets.load(std::memory_order_relaxed);
     st.txBytes += w->tx.bytes.load(std::memory_order_relaxed);
@@ -101,8 +116,7 @@ void Dataplane::Close() {
   for (auto& w : workers_) w->Join();
   workers_.clear();
   tun_.clear();  // closing the last queue removes the device with its addresses and routes
-  rx_.clear();
-  tx_.clear();
+  fams_.clear();
   if (stopFd_ >= 0) close(stopFd_);
   stopFd_ = -1;
 }

@@ -1,4 +1,6 @@
 // The dataplane: TUN queues, UDP sockets, workers and the forwarding table of one device.
+// Sockets: of bindIp's family, and on a dual-stack node (bindIp6 set) of IPv6 too: each worker then has a
+// receive socket per family (one receive thread serves both) and transmit sockets of both families.
 // Lifecycle: construct (opens the device and sockets; throws SysError) → [the caller configures
 // the device: MTU, addresses, up] → Start (probes offloads, starts the workers) → SetTable… →
 // Close. Close is idempotent: it stops and joins every thread, then closes every fd (removing the
@@ -22,6 +24,7 @@ struct DataplaneOptions {
   int txSocketsPerWorker = 4;  // outer source ports per worker
   uint16_t port = 8472;        // host byte order
   UnderlayAddr bindIp;         // this node's underlay address; the sockets are of its family
+  UnderlayAddr bindIp6;        // a dual-stack node's IPv6 address (bindIp then IPv4); none: single-family
   size_t mtu = 1450;           // the TUN device's MTU
   RxPolicy policy;
 };
@@ -67,8 +70,14 @@ class Dataplane {
   DataplaneOptions opts_;
   TableHolder table_;
   std::vector<std::unique_ptr<TunQueue>> tun_;
-  std::vector<std::unique_ptr<UdpSocket>> rx_;
-  std::vector<std::unique_ptr<UdpSocket>> tx_;  // workers × txSocketsPerWorker
+  // Per family this node has (bindIp's first, then bindIp6's): one receive socket per worker and
+  // txSocketsPerWorker transmit sockets per worker.
+  struct FamilySockets {
+    uint8_t family = 0;                          // 4 or 6
+    std::vector<std::unique_ptr<UdpSocket>> rx;  // workers
+    std::vector<std::unique_ptr<UdpSocket>> tx;  // workers × txSocketsPerWorker
+  };
+  std::vector<FamilySockets> fams_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<CaptureHub> capture_;
   OffloadSet offloads_;

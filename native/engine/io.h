@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/underlay_addr.h"
 
@@ -69,6 +70,12 @@ class UdpSender {
   virtual int SendBatch(OutMsg* msgs, int n, uint64_t* failed) = 0;
   // UDP GSO failed on this socket once and is off for good (messages are then sent unsegmented).
   virtual bool gsoBroken() const = 0;
+};
+
+// A transmit loop's sockets, by family (either may be empty; a dual-stack node has both): a packet goes out of
+// a socket of its chosen endpoint's family (core/fdb.h ChooseEndpoint).
+struct TxSenders {
+  std::vector<UdpSender*> v4, v6;
 };
 
 }  // namespace vxtun

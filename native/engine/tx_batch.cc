@@ -45,17 +45,20 @@ struct TxBatch::Arrays {
   uint8_t tmpl[kMaxLayoutH + 64];
 };
 
-TxBatch::TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolder* table, TableHolder::ReaderSlot* slot,
+TxBatch::TxBatch(int id, TunIO* tun, const TxSenders& senders, TableHolder* table, TableHolder::ReaderSlot* slot,
                  const WorkerSettings& s, Counters* c)
     : id_(id),
       tun_(tun),
-      senders_(std::move(senders)),
+      n4_(senders.v4.size()),
+      n6_(senders.v6.size()),
       table_(table),
       slot_(slot),
       settings_(s),
       c_(c),
       tap_(2 * id, kCaptureTx, id),
       a_(new Arrays) {
+  senders_ = senders.v4;
+  senders_.insert(senders_.end(), senders.v6.begin(), senders.v6.end());
   SetLayout(TsoLayout{});
 }
 
@@ -110,6 +113,7 @@ struct TxBatch::Packet {
 // What one batch adds to the counters and the tally (Count).
 struct TxBatch::Totals {
   uint64_t datagrams = 0, bytes = 0, tsoSplit = 0, failed = 0, tooBig = 0, tooBigPkts = 0, forwarded = 0;
+  uint64_t noEndpoint = 0;
   uint64_t drops[kVerdictCount] = {};
 };
 
@@ -194,15 +198,21 @@ void TxBatch::Classify(const Table& t, int i, const TsoLayout& layout, Packet* p
     p->verdict = Verdict::BadIp;
 }
 
-// Build: the prefix in front of the packet, the capture, and the packet's messages (the flow hash picks the
-// socket).
+// Build: the endpoint, the prefix in front of the packet, the capture, and the packet's messages (the flow hash
+// picks the socket among those of the endpoint's family).
 void TxBatch::Build(const Packet& p, const PeerEntry& peer, int i, const TsoLayout& layout, Totals* b) {
-  WriteEncapPrefix(p.slot, settings_.policy.vni, peer.mac, settings_.policy.mac, p.r.ethertype);
-  if (tap_.on()) Tap(p, peer, layout);
+  const Endpoint e = ChooseEndpoint(peer, p.r.ip.family, n4_ > 0, n6_ > 0);
+  if (e == Endpoint::None) {
+    b->noEndpoint++;
+    return;
+  }
+  const UnderlayAddr& dst = EndpointIp(peer, e);
+  WriteEncapPrefix(p.slot, settings_.policy.vni, EndpointMac(peer, e), settings_.policy.mac, p.r.ethertype);
+  if (tap_.on()) Tap(p, peer, dst, layout);
   OutMsg base;
-  base.dst = peer.publicIp;
+  base.dst = dst;
   base.dstPort = settings_.portNet;
-  base.socket = static_cast<uint16_t>(p.r.flowHash % senders_.size());
+  base.socket = static_cast<uint16_t>(dst.IsV6() ? n4_ + p.r.flowHash % n6_ : p.r.flowHash % n4_);
   if (p.vnet.gsoType == kVnetGsoNone) return BuildDatagram(p, base, b);
   const bool gso = settings_.offloads.udpGso && !senders_[base.socket]->gsoBroken();
   if (p.inPlace) return BuildInPlace(p, base, gso, layout, b);
@@ -211,9 +221,9 @@ void TxBatch::Build(const Packet& p, const PeerEntry& peer, int i, const TsoLayo
 
 // A forwarded packet is captured once, as sent: a TSO super-packet whole (up to the snap length), gathered
 // from its scattered layout when it was split in place.
-void TxBatch::Tap(const Packet& p, const PeerEntry& peer, const TsoLayout& layout) {
+void TxBatch::Tap(const Packet& p, const PeerEntry& peer, const UnderlayAddr& vtep, const TsoLayout& layout) {
   Arrays& A = *a_;
-  CapturedPacket c{Verdict::Forward, &peer, peer.publicIp, true, p.slot, kEncapPrefix + p.r.length, 0};
+  CapturedPacket c{Verdict::Forward, &peer, vtep, true, p.slot, kEncapPrefix + p.r.length, 0};
   if (p.inPlace) {
     c.data = A.capScratch.get();
     c.len = TsoScatterCopy(p.slot, p.r.length, layout, A.capScratch.get(), kCapturePrefix + kCaptureMaxSnap);
@@ -334,12 +344,13 @@ void TxBatch::Count(const Totals& b, int n) {
   const uint64_t failed = std::min(b.failed, b.datagrams);
   AddCounter(c_->packets, b.datagrams - failed);
   AddCounter(c_->bytes, b.bytes);
-  AddCounter(c_->errors, failed + b.tooBig);
+  AddCounter(c_->errors, failed + b.tooBig + b.noEndpoint);
   AddCounter(c_->tsoSplit, b.tsoSplit);
   for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], b.drops[k]);
   tally_.read += static_cast<uint64_t>(n);
   tally_.forwarded += b.forwarded;
   tally_.tooBig += b.tooBigPkts;
+  tally_.noEndpoint += b.noEndpoint;
 }
 
 }  // namespace vxtun

@@ -8,12 +8,15 @@
 //   2. online in the table, per packet:
 //      Classify: ParseInnerIp, LPM on the inner destination, the TSO and NEEDS_CSUM checks (a NEEDS_CSUM
 //        packet gets its checksum finished, core/tso.h); a drop is counted and offered to the capture tap;
-//      Build: the VXLAN+Ethernet prefix is written in front of the packet, over the spent virtio-net header,
+//      Build: the peer's endpoint is chosen (core/fdb.h ChooseEndpoint over the families this loop has sockets
+//        of; none: the packet is not sent and counted as a send error), the VXLAN+Ethernet prefix (destination
+//        MAC: the endpoint's) is written in front of the packet, over the spent virtio-net header,
 //        the packet offered to the capture tap, and its messages appended: one datagram, or for a TSO
 //        super-packet per-segment header blocks plus payload iovecs (no payload copy) as UDP GSO messages of
 //        ≤ 64 datagrams / 65,507 bytes (single datagrams when UDP GSO is off); a datagram that cannot fit
 //        65,507 bytes (an MTU above the cap in src/config/types.ts MAX_MTU) is not sent and counted as a send error;
-//   3. offline: Send, one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket);
+//   3. offline: Send, one UdpSender::SendBatch per transmit socket used (the inner flow hash picks the socket
+//      among those of the endpoint's family);
 //      then Count (the counters and the tally, once per batch).
 #pragma once
 #include <sys/uio.h>
@@ -34,7 +37,7 @@ namespace vxtun {
 
 class TxBatch {
  public:
-  TxBatch(int id, TunIO* tun, std::vector<UdpSender*> senders, TableHolder* table, TableHolder::ReaderSlot* slot,
+  TxBatch(int id, TunIO* tun, const TxSenders& senders, TableHolder* table, TableHolder::ReaderSlot* slot,
           const WorkerSettings& s, Counters* c);
   TxBatch(const TxBatch&) = delete;
   TxBatch& operator=(const TxBatch&) = delete;
@@ -46,10 +49,11 @@ class TxBatch {
   std::string FatalMessage(int rc) const;
 
   // What every Run so far did with the packets it read (for the fuzzer's accounting): each is forwarded
-  // (as one or more datagrams), dropped under a reason (Counters::drops) or too big for UDP (tooBig; its
-  // segments are added to Counters::errors).
+  // (as one or more datagrams), dropped under a reason (Counters::drops), too big for UDP (tooBig; its
+  // segments are added to Counters::errors), or for a peer without an endpoint of a family this loop has
+  // (noEndpoint; added to Counters::errors once per packet).
   struct Tally {
-    uint64_t read = 0, forwarded = 0, tooBig = 0;
+    uint64_t read = 0, forwarded = 0, tooBig = 0, noEndpoint = 0;
   };
   const Tally& tally() const { return tally_; }
   // Back to the state of a new batch (the arrays' contents aside: no layout predicted, nothing failed,
@@ -65,13 +69,14 @@ class TxBatch {
   void BuildDatagram(const Packet& p, const OutMsg& base, Totals* b);
   void BuildInPlace(const Packet& p, const OutMsg& base, bool gso, const TsoLayout& layout, Totals* b);
   void BuildSegments(const Packet& p, const OutMsg& base, bool gso, int i, Totals* b);
-  void Tap(const Packet& p, const PeerEntry& peer, const TsoLayout& layout);
+  void Tap(const Packet& p, const PeerEntry& peer, const UnderlayAddr& vtep, const TsoLayout& layout);
   int Send(uint64_t* failed);
   void Count(const Totals& b, int n);
   void SetLayout(const TsoLayout& l);
   int id_;
   TunIO* tun_;
-  std::vector<UdpSender*> senders_;
+  std::vector<UdpSender*> senders_;  // the IPv4 ones (n4_ of them), then the IPv6 ones
+  size_t n4_ = 0, n6_ = 0;
   TableHolder* table_;
   TableHolder::ReaderSlot* slot_;
   const WorkerSettings& settings_;

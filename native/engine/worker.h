@@ -1,7 +1,10 @@
 // One dataplane worker: a transmit loop (TUN → VXLAN → UDP) and a receive loop (UDP → checks →
-// TUN), each on its own thread, over one TUN queue, one receive socket and a few transmit sockets.
-// Each loop waits until its fd is readable (or the stop eventfd fires), then runs batches until the
-// fd is drained: tx_batch.h and rx_batch.h hold the per-batch work and its contract.
+// TUN), each on its own thread, over one TUN queue, one receive socket per underlay family and a few
+// transmit sockets per family. Each loop waits until one of its fds is readable (or the stop eventfd
+// fires), then runs batches until they are drained: tx_batch.h and rx_batch.h hold the per-batch work and
+// its contract. A dual-stack node's two receive sockets are served by the ONE receive thread (a batch per
+// socket, in turn, until both are drained): the capture ring and the table reader slot of the receive side
+// keep one writer.
 // Capture (capture.h): each batch checks once whether a capture runs; only then does it copy each
 // packet (with its verdict, peer and VTEP) into its own ring, never waiting on it.
 // Neither loop blocks while online in the table, allocates, or calls into JavaScript.
@@ -23,7 +26,7 @@ using FatalFn = std::function<void(const std::string&)>;
 
 class Worker {
  public:
-  Worker(int id, TunIO* tun, UdpIO* rxSock, std::vector<UdpSender*> txSocks, TableHolder* table,
+  Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSocks, TableHolder* table,
          const WorkerSettings& s, int stopFd, FatalFn fatal);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -39,11 +42,13 @@ class Worker {
   void TxLoop();
   void RxLoop();
   bool WaitReadable(int fd);
+  bool WaitAnyReadable();
 
   int id_;
   TunIO* tun_;
-  UdpIO* rxSock_;
-  std::vector<UdpSender*> txSocks_;
+  static constexpr size_t kMaxRxSockets = 2;
+  std::vector<UdpIO*> rxSocks_;  // one per family: 1 or kMaxRxSockets
+  TxSenders txSocks_;
   TableHolder* table_;
   TableHolder::ReaderSlot* txSlot_;
   TableHolder::ReaderSlot* rxSlot_;

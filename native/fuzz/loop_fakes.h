@@ -1,9 +1,9 @@
 // Shared by the loop harnesses (rx_loop_fuzz.cc, tx_loop_fuzz.cc): fake I/O seams (engine/io.h) that serve
 // generated batches and check what the loops write, a fixed forwarding table, and a TCP/UDP packet builder.
 //
-// The table: our VTEP MAC 02:00:00:00:00:01, VNI 1, local pods 10.244.0.0/24 and fd00::/64; peer 0 at
-// 192.0.2.1 owns 10.244.1.0/24 and fd00:1::/64, peer 1 at 2001:db8::2 (an IPv6 underlay address: the
-// loops never look at the family) owns 10.244.2.0/24. 192.0.2.9 is an unknown VTEP.
+// The table: our VTEP MAC 02:00:00:00:00:01, VNI 1, local pods 10.244.0.0/24 and fd00::/64; peer 0, dual-stack
+// at 192.0.2.1 and 2001:db8::1 (VtepAddr(3), its own MAC), owns 10.244.1.0/24 and fd00:1::/64; peer 1 at 2001:db8::2
+// (IPv6 only) owns 10.244.2.0/24. 192.0.2.9 is an unknown VTEP.
 #pragma once
 #include <arpa/inet.h>
 #include <sanitizer/asan_interface.h>
@@ -28,9 +28,12 @@ namespace vxtun::fuzz {
 
 constexpr uint8_t kOurMac[6] = {2, 0, 0, 0, 0, 1};
 constexpr uint8_t kPeerMac[2][6] = {{2, 0, 0, 0, 1, 1}, {2, 0, 0, 0, 1, 2}};
-inline UnderlayAddr Vtep(int i) {
-  if (i == 1) {
-    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+constexpr uint8_t kPeer0Mac6[6] = {2, 0, 0, 0, 6, 1};  // peer 0's IPv6 endpoint
+// 0: peer 0 (IPv4), 1: peer 1 (IPv6), 2: unknown, 3: peer 0's IPv6 endpoint.
+inline UnderlayAddr VtepAddr(int i) {
+  if (i == 1 || i == 3) {
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                            0,    0,    0,    0,    0, 0, 0, static_cast<uint8_t>(i == 1 ? 2 : 1)};
     return UnderlayAddr::V6(v6);
   }
   return UnderlayAddr::V4Net(htonl(i == 0 ? 0xc0000201 : 0xc0000209));
@@ -40,11 +43,13 @@ inline std::unique_ptr<Table> FixedTable() {
   std::vector<PeerEntry> peers(2);
   for (int i = 0; i < 2; i++) {
     peers[i].name = "peer-" + std::to_string(i);
-    peers[i].publicIp = Vtep(i);
+    peers[i].publicIp = VtepAddr(i);
     std::memcpy(peers[i].mac, kPeerMac[i], 6);
     peers[i].v4.push_back(Prefix4{0x0af40000u | static_cast<uint32_t>(i + 1) << 8, 24});
   }
   peers[0].v6.push_back(Prefix6{0xfd00000100000000ull, 0, 64});
+  peers[0].vtep6.ip = VtepAddr(3);
+  std::memcpy(peers[0].vtep6.mac, kPeer0Mac6, 6);
   std::string err;
   return Table::Build(std::move(peers), {Prefix4{0x0af40000u, 24}}, {Prefix6{0xfd00000000000000ull, 0, 64}}, &err);
 }
@@ -267,14 +272,25 @@ class FakeTun final : public TunIO {
   int PollFd() const override { return -1; }
 };
 
-// A transmit socket: checks every message (each datagram ≤ 65,507 bytes with a valid VXLAN header for VNI
-// 1, our inner source MAC, and addressed to the underlay address of the peer that owns its inner
-// destination) and counts datagrams; sends fail when failEvery says so.
+// A transmit socket of one family (4 or 6) in a loop whose sockets have the families have4/have6: checks every
+// message (each datagram ≤ 65,507 bytes with a valid VXLAN header for VNI 1, our inner source MAC, addressed to
+// the endpoint decision 4 of the contract picks (written out here, not through ChooseEndpoint) of the peer that
+// owns its inner destination, of this socket's family, with that endpoint's MAC as destination MAC) and counts
+// datagrams; sends fail when failEvery says so.
 class FakeSender final : public UdpSender {
  public:
   uint64_t sent = 0, failedDatagrams = 0, msgs = 0;
   unsigned failEvery = 0;
   bool broken = false;
+  uint8_t family = 4;
+  bool have4 = true, have6 = false;
+  // The endpoint index (VtepAddr(i)) a packet of this family and destination goes to.
+  int Expected(const InnerIp& ip) const {
+    if (ip.family == 4 && ip.dst[2] == 2) return 1;  // peer 1: IPv6 only
+    if (ip.family == 6 && have6) return 3;           // peer 0's endpoint of the inner family, when we have it
+    if (ip.family == 4 && have4) return 0;
+    return have4 ? 0 : 3;  // else its first endpoint of a family we have
+  }
   int SendBatch(OutMsg* m, int n, uint64_t* failed) override {
     for (int i = 0; i < n; i++) {
       const std::vector<uint8_t>& d = Gather(m[i].iov, m[i].iovcnt);
@@ -292,7 +308,11 @@ class FakeSender final : public UdpSender {
         FUZZ_CHECK(ParseInnerIp(d.data() + off + kEncapPrefix, len - kEncapPrefix, &ip) == Verdict::Forward);
         FUZZ_CHECK(ip.length == len - kEncapPrefix);
         // 10.244.1.0/24 and fd00:1::/64 are peer 0's, 10.244.2.0/24 peer 1's (FixedTable).
-        FUZZ_CHECK(m[i].dst == Vtep(ip.family == 4 && ip.dst[2] == 2 ? 1 : 0));
+        const int e = Expected(ip);
+        FUZZ_CHECK(m[i].dst == VtepAddr(e));
+        FUZZ_CHECK(m[i].dst.family == family);
+        const uint8_t* mac = e == 1 ? kPeerMac[1] : e == 3 ? kPeer0Mac6 : kPeerMac[0];
+        FUZZ_CHECK(std::memcmp(d.data() + off + kVxlanHeader, mac, 6) == 0);
         count++;
       }
       msgs++;

@@ -125,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t op = r.U8();
     const int kind = op & 3, srcSel = (op >> 2) & 3, variant = op >> 4;
     FakeUdp::Msg& m = udp.queue.emplace();  // recycled: cleared, its buffer kept
-    m.src = Vtep(srcSel == 3 ? 0 : srcSel);
+    m.src = VtepAddr(srcSel);               // 3: peer 0 by its IPv6 endpoint
     PacketSpec ps;
     ps.v6 = variant & 1;
     ps.proto = (variant & 2) ? 17 : 6;

@@ -3,16 +3,20 @@
 // TCP/UDP packets (IPv4/IPv6, routed, unrouted, NEEDS_CSUM with fuzzed offsets), TSO super-packets of up
 // to 64 KiB with any MSS (up to 65,535: segments larger than a UDP datagram) and fuzzed virtio-net headers,
 // repeats of the last super-packet (so the predicted scattered layout is used and missed), and raw reads
-// of sizes at every limit; with UDP GSO on or off (or broken), 1 to 4 transmit sockets, failing sends and
-// a running capture with a fuzzed filter.
+// of sizes at every limit; with UDP GSO on or off (or broken), 1 to 4 transmit sockets per family of an
+// IPv4, IPv6 or dual-stack underlay (the table's peer 0 is dual-stack, peer 1 IPv6-only: loop_fakes.h),
+// failing sends and a running capture with a fuzzed filter.
 //
 // Input layout (bytes; an input that runs out reads as zeros):
-//   flags: bit0 udpGso, bit1 capture, bits2-3 senders−1, bit4 failing sends, bit5 GSO broken
+//   flags: bit0 udpGso, bit1 capture, bits2-3 senders−1, bit4 failing sends, bit5 GSO broken,
+//          bits6-7 the underlay: 0 IPv4, 1 IPv6, 2-3 both
 //   [failEvery], [capture: filter length %24, filter bytes, snap]
 //   then packets while a non-zero byte precedes them: op (bits0-1 kind, bits2-7 variant) and operands.
 // Invariants: every message sent is well-formed (FakeSender: VXLAN header, datagrams ≤ 65,507 bytes);
-// every packet read is forwarded, dropped under a reason or counted too big; the datagrams counted sent
-// are those the senders took, the errors at least those they failed; ASan/UBSan clean.
+// every packet read is forwarded, dropped under a reason, counted too big or has no endpoint of our families
+// (peer 1 from an IPv4-only underlay); the datagrams counted sent are those the senders took, the errors at
+// least those they failed plus the packets without an endpoint; ASan/UBSan clean.
+#include <algorithm>
 #include <vector>
 
 #include "engine/capture.h"
@@ -31,14 +35,14 @@ struct World {
   CaptureHub hub{2, &holder};
   WorkerSettings s;
   FakeTun tun;
-  FakeSender senders[4];
+  FakeSender senders[8];  // up to 4 per family: IPv4 ones first
   Counters c;
   TableHolder::ReaderSlot* slot;
   TxBatch batch;
   int session;
   World()
       : slot(Setup()),
-        batch(0, &tun, {&senders[0], &senders[1], &senders[2], &senders[3]}, &holder, slot, s, &c),
+        batch(0, &tun, TxSenders{{&senders[0]}, {}}, &holder, slot, s, &c),
         session(hub.Start(CaptureOptions{})) {}
   TableHolder::ReaderSlot* Setup() {
     holder.Replace(FixedTable());
@@ -56,22 +60,27 @@ void WithVnet(std::vector<uint8_t>& out, const VnetHdr& v, const PacketSpec& ps)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Four senders exist; the batch's socket count is fixed at construction, so a world per sender count.
-  static World* worlds[4] = {};
+  // The batch's sockets are fixed at construction, so a world per sender count and underlay.
+  static World* worlds[4][3] = {};
   Reader r(data, size);
   const uint8_t flags = r.U8();
   const int nsend = 1 + ((flags >> 2) & 3);
-  if (!worlds[nsend - 1]) {
-    worlds[nsend - 1] = new World;
-    // Rebuild the batch with nsend senders.
-    World* w = worlds[nsend - 1];  // reset below: the settings, fakes and queue here, the batch's layout and tally
+  const int under = std::min(2, flags >> 6);  // 0 IPv4, 1 IPv6, 2 both
+  const bool have4 = under != 1, have6 = under != 0;
+  if (!worlds[nsend - 1][under]) {
+    worlds[nsend - 1][under] = new World;
+    // Rebuild the batch with nsend senders per family.
+    World* w = worlds[nsend - 1][under];  // reset below: the settings, fakes and queue here, the layout and tally
     w->batch.Reset();
-    std::vector<UdpSender*> ss;
-    for (int i = 0; i < nsend; i++) ss.push_back(&w->senders[i]);
+    TxSenders ss;
+    for (int i = 0; i < nsend; i++) {
+      if (have4) ss.v4.push_back(&w->senders[i]);
+      if (have6) ss.v6.push_back(&w->senders[4 + i]);
+    }
     w->batch.~TxBatch();
     new (&w->batch) TxBatch(0, &w->tun, ss, &w->holder, w->slot, w->s, &w->c);
   }
-  World* w = worlds[nsend - 1];
+  World* w = worlds[nsend - 1][under];
   WorkerSettings& s = w->s;
   s = WorkerSettings{};
   s.policy.vni = 1;
@@ -80,10 +89,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s.offloads.udpGso = flags & 0x01;
   s.offloads.tso = true;
   const unsigned failEvery = (flags & 0x10) ? 1 + r.U8() % 8 : 0;
-  for (auto& f : w->senders) {
+  for (int i = 0; i < 8; i++) {
+    FakeSender& f = w->senders[i];
     f = FakeSender{};
     f.failEvery = failEvery;
     f.broken = flags & 0x20;
+    f.family = i < 4 ? 4 : 6;
+    f.have4 = have4;
+    f.have6 = have6;
   }
   // Capture: the world's long-running session (every packet), and with a filter program given, a session
   // of this input's own (sessions cost megabytes of rings: most inputs use the first).
@@ -209,13 +222,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t dropMix = 0, msgs = 0;
   for (int k = 0; k < kVerdictCount; k++) dropMix = dropMix * 31 + (c.drops[k].load() - dk0[k]);
   for (const auto& f : w->senders) msgs = msgs * 31 + f.msgs;
+  const uint64_t noEndpoint = t1.noEndpoint - t0.noEndpoint;
   Digest({queued, t1.forwarded - t0.forwarded, t1.tooBig - t0.tooBig, c.packets.load() - p0, c.errors.load() - e0,
-          dropMix, sent, failed, msgs, capBytes});
+          dropMix, sent, failed, msgs, capBytes, noEndpoint});
   FUZZ_CHECK(c.drops[0].load() == 0);
   FUZZ_CHECK(t1.read - t0.read == queued);
-  FUZZ_CHECK((t1.forwarded - t0.forwarded) + (drops - d0) + (t1.tooBig - t0.tooBig) == queued);
+  FUZZ_CHECK((t1.forwarded - t0.forwarded) + (drops - d0) + (t1.tooBig - t0.tooBig) + noEndpoint == queued);
+  if (have6) FUZZ_CHECK(noEndpoint == 0);  // every peer has an IPv6 endpoint
   FUZZ_CHECK(c.packets.load() - p0 == sent);
-  FUZZ_CHECK(c.errors.load() - e0 >= failed);
-  if (t1.tooBig == t0.tooBig) FUZZ_CHECK(c.errors.load() - e0 == failed);
+  FUZZ_CHECK(c.errors.load() - e0 >= failed + noEndpoint);
+  if (t1.tooBig == t0.tooBig) FUZZ_CHECK(c.errors.load() - e0 == failed + noEndpoint);
   return 0;
 }

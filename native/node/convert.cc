@@ -70,6 +70,15 @@ PeerEntry ParsePeer(Napi::Env env, Napi::Value ev) {
   p.name = GetString(po, "name");
   p.publicIp = GetUnderlayAddr(po, "publicIP");
   if (!ParseMac(GetString(po, "vtepMAC"), p.mac)) throw Napi::TypeError::New(env, "bad MAC for peer " + p.name);
+  // A dual-stack peer's second endpoint: both keys or neither (undefined = absent); Table::Build checks families.
+  const bool ip6 = !po.Get("publicIPv6").IsUndefined(), mac6 = !po.Get("vtepMACv6").IsUndefined();
+  if (ip6 != mac6)
+    throw Napi::TypeError::New(env, "peer " + p.name + ": publicIPv6 and vtepMACv6 go together (both or neither)");
+  if (ip6) {
+    p.vtep6.ip = GetUnderlayAddr(po, "publicIPv6");
+    if (!ParseMac(GetString(po, "vtepMACv6"), p.vtep6.mac))
+      throw Napi::TypeError::New(env, "bad vtepMACv6 for peer " + p.name);
+  }
   ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
   return p;
 }

@@ -27,7 +27,8 @@ UnderlayAddr ParseUnderlayAddr(Napi::Env env, const std::string& s, const char* 
 UnderlayAddr GetUnderlayAddr(const Napi::Object& o, const char* key);
 // A CIDR string array → the IPv4 and IPv6 prefixes.
 void ParsePrefixes(Napi::Env env, Napi::Value v, std::vector<Prefix4>* v4, std::vector<Prefix6>* v6);
-// peer = { name, publicIP, vtepMAC, cidrs: string[] }
+// peer = { name, publicIP, vtepMAC, publicIPv6?, vtepMACv6?, cidrs: string[] }: the second endpoint both or
+// neither (TypeError); its family and the address uniqueness are Table::Build's (RangeError)
 PeerEntry ParsePeer(Napi::Env env, Napi::Value ev);
 std::vector<PeerEntry> ParsePeers(Napi::Env env, Napi::Value pv);
 // table = { local: string[], peers: [peer…] } → a built table; RangeError with Table::Build's message.

@@ -57,7 +57,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   }
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
-  // captureStart({program, snaplen, outer, publicIP, port, vni}) → id, or -1 when too many run.
+  // captureStart({program, snaplen, outer, publicIP, publicIPv6?, port, vni}) → id, or -1 when too many run.
   Napi::Value JS_captureStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
@@ -74,6 +74,10 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     c.snaplen = GetU32(o, "snaplen", static_cast<uint32_t>(kCaptureMaxSnap));
     c.outer = o.Get("outer").ToBoolean();
     c.publicIp = GetUnderlayAddr(o, "publicIP");
+    if (!o.Get("publicIPv6").IsUndefined()) {
+      c.publicIp6 = GetUnderlayAddr(o, "publicIPv6");
+      if (!c.publicIp6.IsV6()) throw Napi::TypeError::New(env, "captureStart: publicIPv6 must be IPv6");
+    }
     c.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
     c.vni = GetU32(o, "vni", kMaxVni);
     return Napi::Number::New(env, dp_->capture().Start(std::move(c)));
@@ -136,6 +140,11 @@ DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   opts.workers = static_cast<int>(GetU32(o, "workers", 64));
   opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
   opts.bindIp = GetUnderlayAddr(o, "bindIP");
+  if (!o.Get("bindIPv6").IsUndefined()) {  // a dual-stack node: bindIP IPv4, bindIPv6 IPv6
+    opts.bindIp6 = GetUnderlayAddr(o, "bindIPv6");
+    if (!opts.bindIp6.IsV6()) throw Napi::RangeError::New(env, "bindIPv6 must be an IPv6 address");
+    if (!opts.bindIp.IsV4()) throw Napi::RangeError::New(env, "bindIP must be IPv4 when bindIPv6 is set");
+  }
   opts.mtu = GetU32(o, "mtu", 65535);
   opts.policy = ParsePolicy(o);
   try {

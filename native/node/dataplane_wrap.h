@@ -3,8 +3,9 @@
 // errors; the TypeScript layer owns validation.
 //
 //   new Dataplane(opts)   open the TUN device and UDP sockets
-//                         opts = { device, workers, port, bindIP, mtu, vni, vtepMAC, acceptUnknownVteps,
-//                         checkInnerSource }
+//                         opts = { device, workers, port, bindIP, bindIPv6?, mtu, vni, vtepMAC,
+//                         acceptUnknownVteps, checkInnerSource }; bindIPv6 (a dual-stack node: sockets of both
+//                         families) needs an IPv4 bindIP (RangeError otherwise)
 //   .start(onFatal, want) probe offloads, start the worker threads   → the offloads in use
 //                         want = {tso, gro, udpGso, udpGro} booleans; onFatal(message) on loop death
 //   .setTable(table)      publish a new forwarding table atomically (node/convert.h ParseTable)

@@ -4,12 +4,13 @@
 // after the cycles than before them. Runs as root inside a throwaway network namespace
 // (native/sanitize/run.sh makes one), where it creates its TUN device, address and route.
 //
-// Each cycle: open (TUN queues + UDP sockets on 127.0.0.1:8472, or on [::1]:8472 every other pair of
-// cycles: the IPv6 underlay sockets) → device up, 10.99.1.1/32, route 10.99.2.0/24 → Start with every
-// offload wanted → two table swaps → traffic: UDP to 10.99.2.5 (TUN → transmit loop → sendmmsg to the
-// "peer" at the loopback address, which is ourselves → receive loop) and crafted datagrams straight to
-// the port (one forwarded into the TUN, the rest dropped) → Close. Each family must forward packets
-// received from the peer's address (rx > 0), or the check fails.
+// Each cycle: open (TUN queues + UDP sockets on 127.0.0.1:8472, on [::1]:8472 (the IPv6 underlay sockets) or on
+// both (a dual-stack node: sockets of both families, the peer dual-stack too), by turns of two cycles) → device
+// up, 10.99.1.1/32, route 10.99.2.0/24 → Start with every offload wanted → two table swaps → traffic: UDP to 10.99.2.5
+// (TUN → transmit loop → sendmmsg to the "peer" at the loopback address, which is ourselves → receive loop) and crafted
+// datagrams straight to the port (one forwarded into the TUN, the rest dropped; from both loopback addresses on a
+// dual-stack node) → Close. Each underlay (IPv4, IPv6, dual-stack) must forward packets received from the peer's
+// address (rx > 0), or the check fails.
 //
 //   dataplane_cycles [CYCLES]   (default 25)
 #include <arpa/inet.h>
@@ -63,11 +64,17 @@ UnderlayAddr Loopback(bool v6) {
   return a;
 }
 
-std::unique_ptr<Table> MakeTable(bool v6) {
+enum class Underlay { V4, V6, Dual };
+
+std::unique_ptr<Table> MakeTable(Underlay u) {
   PeerEntry self;
   self.name = "self";
-  self.publicIp = Loopback(v6);
+  self.publicIp = Loopback(u == Underlay::V6);
   std::memcpy(self.mac, kPeerMac, 6);
+  if (u == Underlay::Dual) {
+    self.vtep6.ip = Loopback(true);
+    std::memcpy(self.vtep6.mac, kPeerMac, 6);
+  }
   Prefix4 p4;
   Prefix6 p6;
   bool is6;
@@ -141,16 +148,18 @@ void SendTo6(int s, const void* p, size_t n, const char* ip, uint16_t port) {
 
 struct Totals {
   uint64_t tx = 0, rx = 0, drops = 0;
-  uint64_t rxByFamily[2] = {};  // IPv4, IPv6 underlay
+  uint64_t rxByFamily[3] = {};  // IPv4, IPv6, dual-stack underlay
 };
 
 void Cycle(int i, Totals* tot) {
-  const bool v6 = (i / 2) % 2 == 1;  // both worker counts with both families
+  const Underlay un = static_cast<Underlay>((i / 2) % 3);  // both worker counts with every underlay
+  const bool v6 = un == Underlay::V6, dual = un == Underlay::Dual;
   DataplaneOptions o;
   o.device = kDevice;
   o.workers = 1 + i % 2;
   o.port = kPort;
   o.bindIp = Loopback(v6);
+  if (dual) o.bindIp6 = Loopback(true);
   o.mtu = 1450;
   o.policy.vni = 1;
   std::memcpy(o.policy.mac, kOurMac, 6);
@@ -160,8 +169,8 @@ void Cycle(int i, Totals* tot) {
   OffloadSet want;
   want.tso = want.gro = want.udpGso = want.udpGro = true;
   dp.Start(want, [](const std::string& msg) { std::fprintf(stderr, "dataplane_cycles: fatal: %s\n", msg.c_str()); });
-  dp.SetTable(MakeTable(v6));
-  dp.SetTable(MakeTable(v6));
+  dp.SetTable(MakeTable(un));
+  dp.SetTable(MakeTable(un));
   // Two captures: everything, and drops only (program: DROPS); the second outlives Close.
   CaptureOptions all, drops;
   std::string err;
@@ -177,21 +186,28 @@ void Cycle(int i, Totals* tot) {
   std::memset(payload, 'x', sizeof(payload));
   for (int k = 0; k < 20; k++) SendTo(s, payload, 100 + 50 * k, "10.99.2.5", 9);
   close(s);
-  // The crafted datagrams come from the loopback address of the underlay's family: the peer's.
+  // The crafted datagrams come from the loopback address of the underlay's family: the peer's (on a dual-stack
+  // node, alternately from either).
   const int u = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  Must(u >= 0, "socket");
+  const int u6 = dual ? socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
+  Must(u >= 0 && (!dual || u6 >= 0), "socket");
   for (int k = -1; k < 30; k++) {
     const auto d = Datagram(k);
-    if (v6)
-      SendTo6(u, d.data(), d.size(), "::1", kPort);
+    if (v6 || (dual && k % 2 == 0))
+      SendTo6(v6 ? u : u6, d.data(), d.size(), "::1", kPort);
     else
       SendTo(u, d.data(), d.size(), "127.0.0.1", kPort);
+  }
+  if (dual) {
+    const auto d = Datagram(-1);
+    SendTo6(u6, d.data(), d.size(), "::1", kPort);  // the accepted one over IPv6 too
   }
   if (v6)
     SendTo6(u, payload, 3, "::1", kPort);  // short
   else
     SendTo(u, payload, 3, "127.0.0.1", kPort);
   close(u);
+  if (u6 >= 0) close(u6);
 
   // Wait (≤ 2 s) until the transmit loop has seen the traffic, then a moment for the receive side.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -205,7 +221,7 @@ void Cycle(int i, Totals* tot) {
   const DataplaneStats st = dp.Stats();
   tot->tx += st.txPackets;
   tot->rx += st.rxPackets;
-  tot->rxByFamily[v6 ? 1 : 0] += st.rxPackets;
+  tot->rxByFamily[static_cast<int>(un)] += st.rxPackets;
   for (int k = 0; k < kVerdictCount; k++) tot->drops += st.rxDrops[k] + st.txDrops[k];
   dp.Close();
   dp.Close();  // idempotent
@@ -224,11 +240,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= cycles; i++) Cycle(i, &tot);
   const int fdsAfter = CountFds();
   std::printf(
-      "dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6), %llu drops; fds %d before, "
-      "%d after\n",
+      "dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6, %llu dual-stack), %llu drops; "
+      "fds %d before, %d after\n",
       cycles, static_cast<unsigned long long>(tot.tx), static_cast<unsigned long long>(tot.rx),
-      static_cast<unsigned long long>(tot.rxByFamily[1]), static_cast<unsigned long long>(tot.drops), fdsBefore,
-      fdsAfter);
+      static_cast<unsigned long long>(tot.rxByFamily[1]), static_cast<unsigned long long>(tot.rxByFamily[2]),
+      static_cast<unsigned long long>(tot.drops), fdsBefore, fdsAfter);
   std::fflush(stdout);  // before LeakSanitizer's exit-time report
   if (fdsAfter != fdsBefore) {
     std::fprintf(stderr, "dataplane_cycles: file descriptors leaked: %d before, %d after\n", fdsBefore, fdsAfter);
@@ -238,10 +254,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dataplane_cycles: no traffic went through the loops; the check proves nothing\n");
     return 1;
   }
-  if (cycles >= 3 && (tot.rxByFamily[0] == 0 || tot.rxByFamily[1] == 0)) {
-    std::fprintf(stderr, "dataplane_cycles: nothing was received over the %s underlay\n",
-                 tot.rxByFamily[0] == 0 ? "IPv4" : "IPv6");
-    return 1;
+  for (int f = 0; f < 3 && cycles >= 5; f++) {
+    if (tot.rxByFamily[f] == 0) {
+      std::fprintf(stderr, "dataplane_cycles: nothing was received over the %s underlay\n",
+                   f == 0   ? "IPv4"
+                   : f == 1 ? "IPv6"
+                            : "dual-stack");
+      return 1;
+    }
   }
   return 0;  // LeakSanitizer reports and fails the exit status after this if anything leaked
 }

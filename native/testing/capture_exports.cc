@@ -41,7 +41,8 @@ Napi::Value JS_captureEpb(const Napi::CallbackInfo& info) {
   const bool haveOuter = info[1].IsObject();
   if (haveOuter) {
     Napi::Object o = info[1].As<Napi::Object>();
-    outer = {GetUnderlayAddr(o, "publicIP"), static_cast<uint16_t>(GetU32(o, "port", 65535)),
+    const UnderlayAddr ip6 = o.Get("publicIPv6").IsUndefined() ? UnderlayAddr{} : GetUnderlayAddr(o, "publicIPv6");
+    outer = {GetUnderlayAddr(o, "publicIP"), ip6, static_cast<uint16_t>(GetU32(o, "port", 65535)),
              GetU32(o, "vni", kMaxVni)};
   }
   std::vector<uint8_t> out(CaptureEpbBound(h));

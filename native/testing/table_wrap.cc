@@ -22,6 +22,7 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
          InstanceMethod("classifyTx", &TableWrap::JS_classifyTx),
          InstanceMethod("classifyRx", &TableWrap::JS_classifyRx),
          InstanceMethod("lookupBatch", &TableWrap::JS_lookupBatch),
+         InstanceMethod("chooseEndpoint", &TableWrap::JS_chooseEndpoint),
          InstanceMethod("classifyRxBatch", &TableWrap::JS_classifyRxBatch)});
   }
   explicit TableWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TableWrap>(info) {
@@ -43,22 +44,46 @@ class TableWrap : public Napi::ObjectWrap<TableWrap> {
     table_ = std::move(t);
     return env.Undefined();
   }
-  // peers() → [{name, publicIP, vtepMAC}] in table order (tests: what Build/Update kept).
+  static std::string MacText(const uint8_t* m) {
+    char mac[18];
+    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return mac;
+  }
+  // peers() → [{name, publicIP, vtepMAC, publicIPv6?, vtepMACv6?}] in table order (tests: what Build/Update kept).
   Napi::Value JS_peers(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array a = Napi::Array::New(env, table_->size());
     for (size_t i = 0; i < table_->size(); i++) {
       const PeerEntry& p = table_->peer(static_cast<int>(i));
-      char mac[18];
-      snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
-               p.mac[5]);
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", p.name);
       o.Set("publicIP", p.publicIp.ToString());
-      o.Set("vtepMAC", std::string(mac));
+      o.Set("vtepMAC", MacText(p.mac));
+      if (!p.vtep6.ip.empty()) {
+        o.Set("publicIPv6", p.vtep6.ip.ToString());
+        o.Set("vtepMACv6", MacText(p.vtep6.mac));
+      }
       a.Set(static_cast<uint32_t>(i), o);
     }
     return a;
+  }
+  // chooseEndpoint(peerName, innerFamily, have4, have6) → {ip, mac} of the endpoint ChooseEndpoint picks for that
+  // peer, or null (none, or no such peer).
+  Napi::Value JS_chooseEndpoint(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const uint8_t family = static_cast<uint8_t>(info[1].As<Napi::Number>().Uint32Value());
+    for (size_t i = 0; i < table_->size(); i++) {
+      const PeerEntry& p = table_->peer(static_cast<int>(i));
+      if (p.name != name) continue;
+      const Endpoint e = ChooseEndpoint(p, family, info[2].ToBoolean(), info[3].ToBoolean());
+      if (e == Endpoint::None) return env.Null();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ip", EndpointIp(p, e).ToString());
+      o.Set("mac", MacText(EndpointMac(p, e)));
+      return o;
+    }
+    return env.Null();
   }
   // peerByIp(publicIP) → the name of the peer with that public IP (either family), or null (the receive-side map).
   Napi::Value JS_peerByIp(const Napi::CallbackInfo& info) {

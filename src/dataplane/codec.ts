@@ -173,13 +173,50 @@ export function checkTx(packet: Uint8Array, table: Table): TxResult {
   return { verdict: 'forward', peer: best.peer, length: info.length };
 }
 
+/** One endpoint of a peer: where a datagram goes (its underlay address) and the VTEP MAC that answers there. */
+export interface Endpoint {
+  ip: IP;
+  mac: string;
+}
+
+/** A peer's endpoints in order: publicIP, then (a dual-stack peer) publicIPv6. */
+export function peerEndpoints(peer: Peer): Endpoint[] {
+  const out: Endpoint[] = [{ ip: peer.publicIP, mac: peer.vtepMAC }];
+  if (peer.publicIPv6 !== undefined && peer.vtepMACv6 !== undefined) {
+    out.push({ ip: peer.publicIPv6, mac: peer.vtepMACv6 });
+  }
+  return out;
+}
+
+/**
+ * The transmit endpoint choice (the reference for native/core/fdb.h ChooseEndpoint): a packet of inner family
+ * `innerFamily` to `peer`, from a node whose underlay has the families in `local`, goes to the peer's endpoint of the
+ * inner family when the node has that family and the peer such an endpoint; else to the peer's first endpoint
+ * (publicIP, then publicIPv6) of a family the node has; else nowhere (null: the packet counts in txErrors).
+ * The datagram's destination MAC is the chosen endpoint's.
+ */
+export function chooseEndpoint(peer: Peer, innerFamily: 4 | 6, local: ReadonlySet<4 | 6>): Endpoint | null {
+  const eps = peerEndpoints(peer);
+  if (local.has(innerFamily)) {
+    const same = eps.find((e) => e.ip.family === innerFamily);
+    if (same) return same;
+  }
+  return eps.find((e) => local.has(e.ip.family)) ?? null;
+}
+
+/** The peer with an endpoint (publicIP or publicIPv6) at `outerSrc`: the first in table order, or null. */
+export function peerByEndpoint(table: Table, outerSrc: IP): Peer | null {
+  return table.peers.find((p) => peerEndpoints(p).some((e) => ipEquals(e.ip, outerSrc))) ?? null;
+}
+
 /**
  * Receive check for one VXLAN datagram (UDP payload) from `outerSrc`. The checks run in this order; the first failure
  * is the drop reason:
  *   1. shorter than 22 bytes                                                        → short
  *   2. byte 0 != 0x08, bytes 1..3 != 0 or byte 7 != 0                              → bad-header
  *   3. VNI (bytes 4..6) != opts.vni                                                 → vni
- *   4. outerSrc is no peer's publicIP (first match wins) → unknown-vtep, unless acceptUnknownVteps (then peer = null)
+ *   4. outerSrc is no peer's endpoint, publicIP or publicIPv6 (first match wins) → unknown-vtep, unless
+ *      acceptUnknownVteps (then peer = null)
  *   5. inner destination MAC (bytes 8..13) != opts.localMac                        → bad-mac
  *   6. ethertype (bytes 20..21) neither 0x0800 nor 0x86dd                          → ethertype
  *   7. innerInfo(bytes 22..) is 'short' or 'bad-ip', its family does not match the ethertype, or (IPv4) the header
@@ -198,7 +235,7 @@ export function checkRx(datagram: Uint8Array, outerSrc: IP, table: Table, opts: 
   }
   const vni = ((datagram[4] ?? 0) << 16) | ((datagram[5] ?? 0) << 8) | (datagram[6] ?? 0);
   if (vni !== opts.vni) return drop('vni');
-  const peer = table.peers.find((p) => ipEquals(p.publicIP, outerSrc)) ?? null;
+  const peer = peerByEndpoint(table, outerSrc);
   if (peer === null && !opts.acceptUnknownVteps) return drop('unknown-vtep');
   for (let i = 0; i < 6; i++) if (datagram[8 + i] !== opts.localMac[i]) return drop('bad-mac');
   const ethertype = u16(datagram, 20);

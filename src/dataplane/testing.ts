@@ -31,9 +31,14 @@ export interface NativeTableHandle {
   lookup(ip: string): string | null;
   /** Replaces this handle's table with the incremental update of it (Dataplane.updatePeers' semantics). */
   update(upsert: DataplanePeer[], remove: string[]): void;
-  /** Tests: the peers in table order. */
-  peers(): { name: string; publicIP: string; vtepMAC: string }[];
-  /** Tests: the receive-side map, public IP → peer name. */
+  /** Tests: the peers in table order (a dual-stack peer with its second endpoint). */
+  peers(): { name: string; publicIP: string; vtepMAC: string; publicIPv6?: string; vtepMACv6?: string }[];
+  /**
+   * Tests: the endpoint native/core/fdb.h ChooseEndpoint picks for a packet of inner family `family` to the named
+   * peer from a node with an IPv4 (have4) and/or IPv6 (have6) underlay; null for none (or no such peer).
+   */
+  chooseEndpoint(peer: string, family: 4 | 6, have4: boolean, have6: boolean): { ip: string; mac: string } | null;
+  /** Tests: the receive-side map, endpoint address (either endpoint) → peer name. */
   peerByIp(publicIP: string): string | null;
   /** Benchmarks: how many of the 4-byte IPv4 addresses in `addrs` match a peer. */
   lookupBatch(addrs: Uint8Array): number;
@@ -87,7 +92,10 @@ export interface TestingBinding {
    */
   captureFilterMatch(program: Uint8Array, dir: number, verdict: number, peer: string, packet: Uint8Array): boolean;
   /** Tests: one capture record as the daemon writes it into a pcapng stream (native/core/pcapng_epb.h). */
-  captureEpb(record: NativeCaptureRecord, outer?: { publicIP: string; port: number; vni: number }): Buffer;
+  captureEpb(
+    record: NativeCaptureRecord,
+    outer?: { publicIP: string; publicIPv6?: string; port: number; vni: number },
+  ): Buffer;
   /** The drop reasons, in the addon's order (the same list as the production addon's). */
   dropReasons: string[];
 }

@@ -173,9 +173,13 @@ export function recordComment(r: CaptureRecord): string {
   return `dir=${r.dir} peer=${r.peer || '-'} vtep=${r.vtep} verdict=${verdict}`;
 }
 
-/** What --outer needs to rebuild the outer headers: this node's underlay address, port and VNI. */
+/**
+ * What --outer needs to rebuild the outer headers: this node's underlay address (and a dual-stack node's IPv6 one),
+ * port and VNI.
+ */
 export interface OuterContext {
   publicIP: string;
+  publicIPv6?: string;
   port: number;
   vni: number;
 }
@@ -194,7 +198,9 @@ export function outerBytesOf(datagram: Uint8Array): number {
  * The datagram as it was (tx) or arrived (rx) on the wire: outer IP + UDP (a source port derived from the inner
  * addresses, as the kernel derives it from the flow) + the captured VXLAN/Ethernet prefix (or, for a transmit drop
  * that never got one, a synthesised prefix with zero MACs) + the inner packet. Returns the bytes and the original
- * length. The outer family is the node's (ctx.publicIP), so a stream's records all have outerBytes(publicIP) of outer:
+ * length. The outer family is the node's (ctx.publicIP), so a single-family node's records all have
+ * outerBytes(publicIP) of outer; a dual-stack node's (ctx.publicIPv6 set) record whose VTEP is IPv6 gets an IPv6
+ * outer header from publicIPv6, any other an IPv4 one from publicIP:
  *   IPv4: 20 bytes (DF, TTL 64, header checksum) + UDP with checksum 0 (none, as IPv4 allows);
  *   IPv6: 40 bytes (traffic class and flow label 0, next header UDP, hop limit 64, payload length = UDP length) + UDP
  *         with its checksum (IPv6 requires one) over the pseudo-header and the bytes written: a record cut by the
@@ -212,11 +218,12 @@ export function outerDatagram(r: CaptureRecord, ctx: OuterContext): { data: Buff
     prefix.writeUIntBE(ctx.vni & 0xffffff, 4, 3);
     prefix.writeUInt16BE(r.packet.length > 0 && r.packet[0]! >> 4 === 6 ? 0x86dd : 0x0800, 20);
   }
-  const localIP = parseIP(ctx.publicIP);
+  const remoteIP = parseIP(r.vtep);
+  const localIP =
+    ctx.publicIPv6 !== undefined && remoteIP?.family === 6 ? parseIP(ctx.publicIPv6) : parseIP(ctx.publicIP);
   const family = localIP?.family === 6 ? 6 : 4;
   const alen = family === 6 ? 16 : 4;
   const ipLen = family === 6 ? 40 : 20;
-  const remoteIP = parseIP(r.vtep);
   const local = localIP?.family === family ? localIP.bytes : new Uint8Array(alen);
   const remote = remoteIP?.family === family ? remoteIP.bytes : new Uint8Array(alen);
   const innerLen = prefix.length + r.origLen;

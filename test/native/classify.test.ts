@@ -43,9 +43,15 @@ interface Node {
   name: string;
   publicIP: string;
   mac: Uint8Array;
+  /** A dual-stack node's second endpoint (publicIP is then IPv4) and its MAC. */
+  publicIPv6?: string;
+  mac6?: Uint8Array;
   v4: Prefix[];
   v6: Prefix[];
 }
+
+/** A node's endpoint addresses: publicIP, then publicIPv6 when dual-stack. */
+const endpoints = (n: Node): string[] => [n.publicIP, ...(n.publicIPv6 ? [n.publicIPv6] : [])];
 
 interface World {
   local: Node;
@@ -59,7 +65,8 @@ interface World {
 /**
  * 1–50 peers and a local node, each with random pod CIDRs inside 10.0.0.0/8 (/16–/30) and
  * fd00::/8 (/48–/120): no CIDR overlaps any other (so the longest-prefix match is unambiguous and
- * the table is a valid config). Public IPs and MACs are unique.
+ * the table is a valid config). Public IPs and MACs are unique; about a third of the peers with an IPv4 public IP
+ * are dual-stack (a second, IPv6 endpoint).
  */
 function randomWorld(rng: Rng): World {
   const taken: Prefix[] = [];
@@ -92,7 +99,12 @@ function randomWorld(rng: Rng): World {
     macs.add(formatMac(mac));
     const v4 = Array.from({ length: nv4 }, () => fresh(NET10, 16, 30));
     const v6 = Array.from({ length: nv6 }, () => fresh(NETFD, 48, 120));
-    return { name, publicIP, mac, v4, v6 };
+    if (publicIP.includes(':') || !rng.chance(0.35)) return { name, publicIP, mac, v4, v6 };
+    let publicIPv6: string;
+    do publicIPv6 = formatIP(Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, ...rng.bytes(12)]));
+    while (ips.has(publicIPv6));
+    ips.add(publicIPv6);
+    return { name, publicIP, mac, publicIPv6, mac6: rng.bytes(6), v4, v6 };
   };
   const local = node('local', rng.range(1, 2), rng.chance(0.8) ? rng.range(1, 2) : 0);
   const npeers = rng.range(1, 50);
@@ -118,6 +130,7 @@ function randomWorld(rng: Rng): World {
       name: p.name,
       publicIP: p.publicIP,
       vtepMAC: formatMac(p.mac),
+      ...(p.publicIPv6 ? { publicIPv6: p.publicIPv6, vtepMACv6: formatMac(p.mac6!) } : {}),
       cidrs: [...p.v4, ...p.v6].map((c) => c.text),
     })),
   };
@@ -132,6 +145,7 @@ function randomWorld(rng: Rng): World {
       name: p.name,
       publicIP: ip(p.publicIP),
       vtepMAC: formatMac(p.mac),
+      ...(p.publicIPv6 ? { publicIPv6: ip(p.publicIPv6), vtepMACv6: formatMac(p.mac6!) } : {}),
       podCIDRs: [...p.v4, ...p.v6].map((c) => Cidr.parse(c.text)),
     })),
   };
@@ -427,7 +441,7 @@ function mutate(rng: Rng, w: World, c: RxCase, m: RxMutation, family: 4 | 6): vo
       break;
     }
     case 'other-peer-outer':
-      c.from = rng.pick(w.peers).publicIP;
+      c.from = rng.pick(endpoints(rng.pick(w.peers)));
       break;
     case 'truncate':
       d = d.subarray(0, rng.int(d.length + 1));
@@ -524,7 +538,8 @@ t.test('classifyRx agrees with codec.checkRx on random and mutated datagrams, un
         const nd = native.encap(d.subarray(ENCAP_PREFIX), w.vni, formatMac(w.local.mac), formatMac(sender.mac));
         if (Buffer.compare(nd, Buffer.from(d)) !== 0) encapBad++;
       }
-      const c: RxCase = { datagram: d, from: sender.publicIP, policyVni: w.vni, how: [] };
+      // From either endpoint of a dual-stack sender: both are that peer's.
+      const c: RxCase = { datagram: d, from: crng.pick(endpoints(sender)), policyVni: w.vni, how: [] };
       const nm = crng.weighted([
         [0, 2],
         [1, 8],

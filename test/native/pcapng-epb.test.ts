@@ -51,7 +51,11 @@ function randomOuter(rng: Rng): OuterContext {
   const publicIP = rng.chance(0.5)
     ? `192.168.${rng.byte()}.${rng.byte()}`
     : formatIP(Uint8Array.from([0xfd, 0x99, ...rng.bytes(14)]));
-  return { publicIP, port: rng.range(1, 65535), vni: rng.range(0, 0xffffff) };
+  const o: OuterContext = { publicIP, port: rng.range(1, 65535), vni: rng.range(0, 0xffffff) };
+  // A dual-stack node: an IPv4 publicIP and an IPv6 one.
+  if (!publicIP.includes(':') && rng.chance(0.4))
+    o.publicIPv6 = formatIP(Uint8Array.from([0xfd, 0x98, ...rng.bytes(14)]));
+  return o;
 }
 
 function randomRecord(rng: Rng): NativeCaptureRecord {
@@ -96,7 +100,7 @@ t.test('native blocks equal the reference, byte for byte', async (t) => {
   const rng = new Rng(SEED);
   const N = 6000;
   let mismatches = 0;
-  const kinds = { outer: 0, outerV6: 0, mixed: 0, vtepNone: 0, prefix: 0, drops: 0, truncated: 0 };
+  const kinds = { outer: 0, outerV6: 0, mixed: 0, dualStack: 0, vtepNone: 0, prefix: 0, drops: 0, truncated: 0 };
   for (let i = 0; i < N && mismatches < 5; i++) {
     const r = randomRecord(rng);
     const outer = rng.chance(0.6) ? randomOuter(rng) : undefined;
@@ -111,7 +115,8 @@ t.test('native blocks equal the reference, byte for byte', async (t) => {
     kinds.outer += outer ? 1 : 0;
     const v6 = (ip: string) => ip.includes(':');
     kinds.outerV6 += outer && v6(outer.publicIP) ? 1 : 0;
-    kinds.mixed += outer && r.vtep !== 'none' && v6(outer.publicIP) !== v6(r.vtep) ? 1 : 0;
+    kinds.mixed += outer && !outer.publicIPv6 && r.vtep !== 'none' && v6(outer.publicIP) !== v6(r.vtep) ? 1 : 0;
+    kinds.dualStack += outer?.publicIPv6 ? 1 : 0;
     kinds.vtepNone += r.vtep === 'none' ? 1 : 0;
     kinds.prefix += r.hasPrefix ? 1 : 0;
     kinds.drops += r.dropsBefore ? 1 : 0;
@@ -271,4 +276,21 @@ t.test('mixed families: the outer is the node’s family, the other end its unsp
       native.captureEpb(r, o).equals(recordBlock(reference(r), o)),
       `the reference agrees (${r.vtep} on ${o.publicIP})`,
     );
+});
+
+t.test('a dual-stack node: the outer family is the VTEP’s, from this node’s address of that family', async (t) => {
+  const v4 = (d: Buffer) => [formatIP(d.subarray(12, 16)), formatIP(d.subarray(16, 20))];
+  const v6 = (d: Buffer) => [formatIP(d.subarray(8, 24)), formatIP(d.subarray(24, 40))];
+  const dual: OuterContext = { publicIP: '192.168.99.1', publicIPv6: 'fd99::1', port: 8472, vni: 1 };
+  const tx6 = nativePacket(rec6({ vtep: PEER6 }), dual);
+  t.same(v6(tx6.data), ['fd99::1', PEER6], 'an IPv6 VTEP: IPv6 outer from publicIPv6');
+  t.equal(tx6.data.length, 70 + INNER6.length);
+  t.equal(udp6Sum(tx6.data), 0, 'its checksum verifies');
+  const rx4 = nativePacket(rec6({ dir: 1, vtep: '192.168.99.2' }), dual);
+  t.same(v4(rx4.data), ['192.168.99.2', '192.168.99.1'], 'an IPv4 VTEP: IPv4 outer from publicIP');
+  t.equal(rx4.data.length, 50 + INNER6.length);
+  const none = nativePacket(rec6({ vtep: 'none', peer: '', verdict: 1 }), dual);
+  t.same(v4(none.data), ['192.168.99.1', '0.0.0.0'], 'no VTEP: the outer of publicIP');
+  for (const r of [rec6({ vtep: PEER6 }), rec6({ dir: 1, vtep: '192.168.99.2' }), rec6({ vtep: 'none', peer: '' })])
+    t.ok(native.captureEpb(r, dual).equals(recordBlock(reference(r), dual)), `the reference agrees (${r.vtep})`);
 });

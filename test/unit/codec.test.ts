@@ -1,6 +1,9 @@
 import t from 'tap';
 import {
   checkRx,
+  chooseEndpoint,
+  peerByEndpoint,
+  peerEndpoints,
   checkTx,
   DROP_REASONS,
   encap,
@@ -588,3 +591,57 @@ t.test('random and mutated datagrams never throw and always get a verdict', asyn
   }
   t.equal(bad, 0, `${N} random datagrams`);
 });
+
+// ---- dual-stack peers: the endpoint choice and the receive lookup by either endpoint ------------------------------
+
+t.test(
+  'chooseEndpoint: the endpoint of the inner family when both ends have it, else the first shared family',
+  async (t) => {
+    const dual = {
+      name: 'dual',
+      publicIP: ip('192.0.2.1'),
+      vtepMAC: '02:00:00:00:00:01',
+      publicIPv6: ip('2001:db8::1'),
+      vtepMACv6: '02:00:00:00:06:01',
+      podCIDRs: [Cidr.parse('10.244.1.0/24')],
+    };
+    const v4 = { name: 'v4', publicIP: ip('192.0.2.2'), vtepMAC: '02:00:00:00:00:02', podCIDRs: [] };
+    const v6 = { name: 'v6', publicIP: ip('2001:db8::3'), vtepMAC: '02:00:00:00:00:03', podCIDRs: [] };
+    const L = (...f: (4 | 6)[]) => new Set(f);
+    const pick = (p: Parameters<typeof chooseEndpoint>[0], f: 4 | 6, l: Set<4 | 6>) => {
+      const e = chooseEndpoint(p, f, l);
+      return e && `${e.ip.text} ${e.mac}`;
+    };
+    t.equal(pick(dual, 4, L(4, 6)), '192.0.2.1 02:00:00:00:00:01');
+    t.equal(pick(dual, 6, L(4, 6)), '2001:db8::1 02:00:00:00:06:01');
+    t.equal(pick(dual, 6, L(4)), '192.0.2.1 02:00:00:00:00:01', 'no IPv6 underlay here: inner IPv6 over IPv4');
+    t.equal(pick(dual, 4, L(6)), '2001:db8::1 02:00:00:00:06:01', 'no IPv4 underlay here: inner IPv4 over IPv6');
+    t.equal(pick(dual, 4, L()), null);
+    t.equal(pick(v4, 6, L(4, 6)), '192.0.2.2 02:00:00:00:00:02', 'a v4-only peer gets both inner families over v4');
+    t.equal(pick(v4, 4, L(6)), null, 'no shared family');
+    t.equal(pick(v6, 4, L(4, 6)), '2001:db8::3 02:00:00:00:00:03');
+    t.equal(pick(v6, 6, L(4)), null);
+    t.same(
+      peerEndpoints(dual).map((e) => e.ip.text),
+      ['192.0.2.1', '2001:db8::1'],
+    );
+    t.same(
+      peerEndpoints({ ...dual, vtepMACv6: undefined }).map((e) => e.ip.text),
+      ['192.0.2.1'],
+      'a half second endpoint is none',
+    );
+    // The receive lookup: either endpoint is the peer; anything else is unknown.
+    const table: Table = { local: { podCIDRs: [Cidr.parse('10.244.0.0/24')] }, peers: [v4, dual] };
+    t.equal(peerByEndpoint(table, ip('2001:db8::1'))?.name, 'dual');
+    t.equal(peerByEndpoint(table, ip('192.0.2.1'))?.name, 'dual');
+    t.equal(peerByEndpoint(table, ip('2001:db8::2')), null);
+    const inner = Uint8Array.from([0x45, 0, 0, 20, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 244, 1, 9, 10, 244, 0, 9]);
+    const sum = ipv4HeaderChecksum(inner);
+    inner[10] = sum >> 8;
+    inner[11] = sum & 0xff;
+    const d = encap(inner, 7, mac('02:00:00:00:00:aa'), mac('02:00:00:00:06:01'));
+    const opts = { vni: 7, localMac: mac('02:00:00:00:00:aa'), acceptUnknownVteps: false, checkInnerSource: true };
+    t.match(checkRx(d, ip('2001:db8::1'), table, opts), { verdict: 'forward', peer: 'dual' });
+    t.match(checkRx(d, ip('2001:db8::9'), table, opts), { verdict: 'drop', reason: 'unknown-vtep' });
+  },
+);
