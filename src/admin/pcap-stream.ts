@@ -22,7 +22,7 @@ export interface PcapStreamDeps {
   /** Absent when the dataplane cannot capture (the js engine). */
   hub?: CaptureHub;
   /** This node's underlay facts for --outer. */
-  outer: () => OuterContext & { publicIPv6?: string };
+  outer: () => OuterContext;
   device: string;
   /** The addon's drop reasons (verdict k ↦ reasons[k-1]), for `verdict REASON` filters. */
   reasons: readonly string[];
