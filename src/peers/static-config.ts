@@ -1,8 +1,8 @@
 // The config's `peers.static` section: the list of nodes, this one included, each a Peer (src/peers/peer.ts). Besides
 // each entry's own fields it refuses what would make the forwarding table ambiguous: duplicate names, public IPs and
 // VTEP MACs, pod CIDRs outside the cluster networks or overlapping another's, and public IPs other nodes cannot send
-// to (src/peers/conflicts.ts). A dual-stack entry adds publicIPv6 and vtepMACv6 (both or neither; publicIP is then
-// IPv4). The list must hold an entry named after this node, whose vtepMACv6, when given, is its vtepMAC (a vxtun node
+// to (src/peers/conflicts.ts). A dual-stack entry adds publicIPv6 (publicIP is then IPv4) and
+// vtepMACv6 (default: its vtepMAC). The list must hold an entry named after this node, whose vtepMACv6, when given, is its vtepMAC (a vxtun node
 // has one VTEP MAC for both underlays).
 import { describe, fail, mapping } from '../config/readers.js';
 import { MAX_NAME } from '../config/types.js';
@@ -85,7 +85,7 @@ function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer
   seen.macs.set(vtepMAC, name);
 
   const peer: Peer = { name, podCIDRs, publicIP, vtepMAC };
-  const v6 = v6EndpointOf(m, at, publicIP, seen, name);
+  const v6 = v6EndpointOf(m, at, publicIP, vtepMAC, seen, name);
   if (v6 !== undefined) {
     peer.publicIPv6 = v6.ip;
     peer.vtepMACv6 = v6.mac;
@@ -93,11 +93,15 @@ function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer
   return peer;
 }
 
-/** A dual-stack entry's IPv6 endpoint: publicIPv6 and vtepMACv6, both or neither, publicIP then IPv4. */
+/**
+ * A dual-stack entry's IPv6 endpoint: publicIPv6 (publicIP then IPv4) and vtepMACv6, which defaults to the entry's
+ * vtepMAC (a vxtun node has one MAC for both underlays; a kernel node has one per device).
+ */
 function v6EndpointOf(
   m: Map<string, unknown>,
   at: string,
   publicIP: IP,
+  vtepMAC: string,
   seen: Seen,
   name: string,
 ): { ip: IP; mac: string } | undefined {
@@ -110,13 +114,12 @@ function v6EndpointOf(
   if (publicIP.family !== 4) {
     fail(field, `a dual-stack entry's publicIP is its IPv4 address, got ${publicIP.text} (publicIP)`);
   }
-  if (!m.has('vtepMACv6')) fail(field, 'needs vtepMACv6 too: the VTEP MAC of that endpoint');
   const unusable = unusablePublicIP(ip);
   if (unusable !== undefined) fail(field, `${ip.text} is ${unusable}, not an address other nodes can send to`);
   const sameIP = seen.ips.get(ip.text);
   if (sameIP !== undefined) fail(field, `${ip.text} is also the ${sameIP}`);
   seen.ips.set(ip.text, `publicIPv6 of ${name}`);
-  const mac = unicastMac(m.get('vtepMACv6'), `${at}.vtepMACv6`);
+  const mac = m.has('vtepMACv6') ? unicastMac(m.get('vtepMACv6'), `${at}.vtepMACv6`) : vtepMAC;
   const sameMac = seen.macs.get(mac);
   if (sameMac !== undefined && sameMac !== name) fail(`${at}.vtepMACv6`, `${mac} is also a VTEP MAC of ${sameMac}`);
   seen.macs.set(mac, name);

@@ -326,6 +326,23 @@ t.test('dual-stack static peers: publicIPv6 and vtepMACv6', async (t) => {
     ],
   );
   t.notOk('publicIPv6' in (peers[2] ?? {}), 'no publicIPv6 key on a single-family entry');
+  // vtepMACv6 omitted: the entry's vtepMAC serves both endpoints (a vxtun node).
+  const oneMac = parseConfigText(
+    withPeers(
+      '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, publicIPv6: "fd99::1" }',
+      '{ name: node-b, podCIDR: 10.244.2.0/24, publicIP: 192.168.99.2, vtepMAC: "0a:00:00:00:02:01", publicIPv6: "fd99::2" }',
+    ),
+    'x',
+    env,
+  );
+  t.same(
+    oneMac.peers.kind === 'static' && oneMac.peers.static.map((p) => [p.vtepMAC, p.vtepMACv6]),
+    [
+      [macFromName('node-a'), macFromName('node-a')],
+      ['0a:00:00:00:02:01', '0a:00:00:00:02:01'],
+    ],
+    'vtepMACv6 defaults to vtepMAC',
+  );
   t.equal(c.vtepMAC, '0a:00:00:00:01:01', "our one MAC is our entry's");
   // This node dual-stack: an IPv6-only peer shares IPv6 with it; with underlay.publicIPv6 too.
   const v6Peer = parseConfigText(DUAL('{ publicIP: 192.168.99.1, publicIPv6: "fd99::1" }', '"fd99::3"'), 'x', env);
@@ -615,12 +632,6 @@ const BAD: Bad[] = [
     text: DUAL('{ publicIP: "fd99::1" }'),
     field: 'underlay.publicIP',
     message: /fd99::1 is IPv6, but this node's entry in peers\.static is dual-stack \(192\.168\.99\.1, fd99::1\)/,
-  },
-  {
-    name: 'peer publicIPv6 without vtepMACv6',
-    text: withPeers(A, `${B}, publicIPv6: "fd99::2" }`),
-    field: 'peers.static[1].publicIPv6',
-    message: /needs vtepMACv6 too/,
   },
   {
     name: 'peer vtepMACv6 without publicIPv6',
