@@ -9,7 +9,7 @@ import { buildStatus, upLogFields, type NodeFacts } from '../../src/daemon/statu
 import { buildTable, sharesFamily, tablePeer, tableSync } from '../../src/daemon/table-sync.js';
 import { advertisedIPs, deviceMtu, resolveUnderlay, type Underlay } from '../../src/daemon/underlay.js';
 import { NO_OFFLOADS } from '../../src/dataplane/offloads.js';
-import type { DataplanePeer, DataplaneStats, DataplaneTable } from '../../src/dataplane/types.js';
+import { zeroStats, type DataplanePeer, type DataplaneTable } from '../../src/dataplane/types.js';
 import type { IpRunner } from '../../src/device/device.js';
 import { lineLogger } from '../../src/log.js';
 import { Cidr } from '../../src/net/cidr.js';
@@ -295,21 +295,7 @@ t.test('status: our IPv6 address, the peers’ IPv6 endpoints, unreachable peers
     workers: 1,
     dropReasons: [],
   };
-  const stats: DataplaneStats = {
-    txPackets: 0,
-    txBytes: 0,
-    txErrors: 0,
-    rxPackets: 0,
-    rxBytes: 0,
-    rxErrors: 0,
-    rxCsumCompleted: 0,
-    rxSuperSplit: 0,
-    rxCoalesced: 0,
-    txTsoSplit: 0,
-    offloads: NO_OFFLOADS,
-    txDrops: {},
-    rxDrops: {},
-  };
+  const stats = zeroStats([]);
   const s = buildStatus(facts, {
     stats,
     device: undefined,
