@@ -1,11 +1,19 @@
 // The node's side of the device the dataplane opened: its MTU, addresses (one per pod CIDR) and the routes for the
 // cluster networks; the forwarding check; and flannel's subnet file, which tells the CNI plugin the pod subnet and
-// MTU. The routes go with the device when it closes; removeNodeRoutes takes them away first, best effort.
+// MTU. The device routes go with the device when it closes; the crash guard routes (src/device/device.ts
+// guardRouteArgs) stay after a crash, and only removeNodeRoutes (the clean stop) takes them away, best effort.
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
 import { withContext } from '../errors.js';
 import type { Logger } from '../log.js';
-import { configureDevice, removeRoutes, type DeviceConf, type DeviceSetup, type IpRunner } from '../device/device.js';
+import {
+  configureDevice,
+  removeGuardRoutes,
+  removeRoutes,
+  type DeviceConf,
+  type DeviceSetup,
+  type IpRunner,
+} from '../device/device.js';
 import { formatSubnetEnv, writeFileAtomic } from '../device/subnet-file.js';
 import type { Cidr } from '../net/cidr.js';
 
@@ -32,9 +40,13 @@ export async function configureNodeDevice(
   for (const w of warnings) logger.warn(w, { device: setup.device });
 }
 
-/** Removes the device's routes (errors at debug level: the routes go with the device anyway). */
+/**
+ * Removes the device's routes (errors at debug level: they go with the device anyway), then the crash guard routes
+ * (errors as warnings: a guard left behind keeps the cluster network unreachable from this node).
+ */
 export async function removeNodeRoutes(ip: IpRunner, setup: DeviceSetup, logger: Logger): Promise<void> {
   for (const e of await removeRoutes(ip, setup)) logger.debug('route removal', { error: e.message });
+  for (const e of await removeGuardRoutes(ip, setup)) logger.warn('crash guard route removal', { error: e.message });
 }
 
 /** A warning when the host does not forward IPv4: pod traffic would stop at the device. */

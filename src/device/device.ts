@@ -2,7 +2,7 @@
 // device's MTU, flags, addresses and the routes that send the pod network into it, and the facts
 // about the underlay we need to choose the MTU and the bind address. The TUN device itself is
 // created by the addon and vanishes, with its addresses, routes and settings, when the dataplane
-// closes.
+// closes; the crash guard routes (guardRouteArgs) do not: they stay until a clean stop removes them.
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Cidr } from '../net/cidr.js';
@@ -192,6 +192,37 @@ export const procNetDevStats: DeviceStatsReader = (device) => {
 };
 
 /**
+ * The crash guard's metric: worse than the device's routes (metric 0 for IPv4, 1024 for IPv6, as `ip` adds them), so
+ * the device's route wins while it exists.
+ */
+export const GUARD_ROUTE_METRIC = 65000;
+/** The crash guard's routing protocol number (`proto 118` in `ip route`; not one /etc/iproute2/rt_protos names). */
+export const GUARD_ROUTE_PROTO = 118;
+
+/**
+ * `ip` arguments that install (`replace`) or remove (`del`) the crash guard for one cluster network:
+ * `unreachable <network> metric GUARD_ROUTE_METRIC proto GUARD_ROUTE_PROTO`. It has no device, so it outlives a
+ * vxtun that dies without cleaning up (kill -9, OOM kill) and takes over from the device's route, which the kernel
+ * removes with the device: a pod packet for another node then gets ICMP unreachable instead of following the
+ * node's default route onto the underlay unencapsulated. The node's own pod subnets (e.g. a /24 on cni0) are more
+ * specific and stay reachable. `replace` takes over a guard a crashed run left; `del` matches ours only (metric
+ * and proto).
+ */
+export function guardRouteArgs(verb: 'replace' | 'del', network: Cidr): string[] {
+  return [
+    ...(network.family === 6 ? ['-6'] : []),
+    'route',
+    verb,
+    'unreachable',
+    network.toString(),
+    'metric',
+    String(GUARD_ROUTE_METRIC),
+    'proto',
+    String(GUARD_ROUTE_PROTO),
+  ];
+}
+
+/**
  * Brings the device up with its MTU, transmit queue length, addresses and routes. Nothing the kernel itself sends reaches the device:
  * only packets routed into it, so every `no-route` drop is a packet for an address no node owns. Resolves with
  * warnings about what could not be done without failing the start.
@@ -210,16 +241,35 @@ export async function configureDevice(ip: IpRunner, conf: DeviceConf, s: DeviceS
   }
   for (const r of s.routes) {
     await ip([...(r.family === 6 ? ['-6'] : []), 'route', 'replace', r.toString(), 'dev', s.device]);
+    await ip(guardRouteArgs('replace', r));
   }
   return quiet ? [quiet] : [];
 }
 
-/** Removes the routes configureDevice added; errors are returned, not thrown (best effort). */
+/** Removes the device routes configureDevice added; errors are returned, not thrown (best effort). */
 export async function removeRoutes(ip: IpRunner, s: DeviceSetup): Promise<Error[]> {
+  return bestEffort(
+    ip,
+    s.routes.map((r) => [...(r.family === 6 ? ['-6'] : []), 'route', 'del', r.toString(), 'dev', s.device]),
+  );
+}
+
+/**
+ * Removes the crash guard routes configureDevice added (a clean stop leaves nothing); errors are returned, not
+ * thrown (best effort).
+ */
+export async function removeGuardRoutes(ip: IpRunner, s: DeviceSetup): Promise<Error[]> {
+  return bestEffort(
+    ip,
+    s.routes.map((r) => guardRouteArgs('del', r)),
+  );
+}
+
+async function bestEffort(ip: IpRunner, commands: string[][]): Promise<Error[]> {
   const errors: Error[] = [];
-  for (const r of s.routes) {
+  for (const args of commands) {
     try {
-      await ip([...(r.family === 6 ? ['-6'] : []), 'route', 'del', r.toString(), 'dev', s.device]);
+      await ip(args);
     } catch (err) {
       errors.push(err as Error);
     }

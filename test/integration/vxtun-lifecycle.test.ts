@@ -1,8 +1,10 @@
 // Start-up and shutdown paths of `vxtun run` in a lab node: bad input exits 2 with one line that
 // names the field, runtime failures exit 1, and whatever happens — including SIGKILL — no device,
-// address or route is left behind, and nothing that was there before is touched.
+// address or device route is left behind (after SIGKILL only the crash guard routes, which the next clean stop
+// removes: test/integration/crash-safety.test.ts), and nothing that was there before is touched.
 import { join } from 'node:path';
 import t from 'tap';
+import { GUARD_ROUTE_METRIC, GUARD_ROUTE_PROTO } from '../../src/device/device.js';
 import { nsExec, ping, startVxtunNode } from '../../src/lab/index.js';
 import { createCliLab } from '../helpers/cli-lab.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
@@ -115,13 +117,30 @@ t.test('vxtun run failure paths', { skip }, async (t) => {
     t.equal(await snapshot(), baseline, 'the device created before the failure is gone, with its routes');
   });
 
-  await t.test('SIGKILL leaves no device and no routes (the kernel removes them with the last fd)', async (t) => {
-    const node = await startVxtunNode(lab, 1, { peers });
-    t.match((await lab.ip(ns, ['-br', 'link', 'show'])).stdout, /vxtun0/, 'device exists while running');
-    const exit = await node.stop('SIGKILL');
-    t.equal(exit.signal, 'SIGKILL');
-    t.equal(await snapshot(), baseline, 'nothing left behind');
-  });
+  await t.test(
+    'SIGKILL leaves no device and no device routes (the kernel removes them with the last fd)',
+    async (t) => {
+      const node = await startVxtunNode(lab, 1, { peers });
+      t.match((await lab.ip(ns, ['-br', 'link', 'show'])).stdout, /vxtun0/, 'device exists while running');
+      const exit = await node.stop('SIGKILL');
+      t.equal(exit.signal, 'SIGKILL');
+      // The crash guard stays, one route per network: src/device/device.ts guardRouteArgs.
+      const guard = new RegExp(
+        `^unreachable (\\S+) .*proto ${GUARD_ROUTE_PROTO} metric ${GUARD_ROUTE_METRIC}\\b.*\\n`,
+        'gm',
+      );
+      const after = await snapshot();
+      t.same(
+        [...after.matchAll(guard)].map((m) => m[1]),
+        [lab.podNetwork(4), lab.podNetwork(6)],
+        'the crash guard routes stay',
+      );
+      t.equal(after.replace(guard, ''), baseline, 'nothing else left behind');
+      // The next run takes the guard over, and its clean stop removes it.
+      t.same(await (await startVxtunNode(lab, 1, { peers })).stop('SIGTERM'), { code: 0, signal: null });
+      t.equal(await snapshot(), baseline, 'a clean stop leaves nothing');
+    },
+  );
 
   await t.test('SIGINT: exit 0 and clean', async (t) => {
     const n2 = await startVxtunNode(lab, 2, { peers });

@@ -1,7 +1,17 @@
 // quietMulticast's steps and their order against fakes (test/integration/vxtun-device.test.ts checks the kernel's
-// side): on a router, ff02::2 is left in MLDv1 mode before IFF_MULTICAST goes, and both settings come back.
+// side): on a router, ff02::2 is left in MLDv1 mode before IFF_MULTICAST goes, and both settings come back. And the
+// exact `ip` commands of a start and a clean stop, with the crash guard routes (test/integration/crash-safety.test.ts
+// checks what they do).
 import t from 'tap';
-import { quietMulticast, type IpRunner } from '../../src/device/device.js';
+import {
+  configureDevice,
+  quietMulticast,
+  removeGuardRoutes,
+  removeRoutes,
+  type DeviceSetup,
+  type IpRunner,
+} from '../../src/device/device.js';
+import { Cidr } from '../../src/net/cidr.js';
 import { fakeDeviceConf } from '../helpers/fake-dataplane.js';
 
 /** An `ip` runner that records its calls in `log` (as `ip …`) and fails `failOn` when given. */
@@ -78,4 +88,58 @@ t.test('settings changed before a failure are restored', async (t) => {
   };
   t.match(await quietMulticast(ipInto(log), conf, 'vxtun0'), /EPERM/);
   t.same(log, ['vxtun0/force_mld_version=1', OFF, 'vxtun0/force_mld_version=0']);
+});
+
+const dualStack: DeviceSetup = {
+  device: 'vxtun0',
+  mtu: 1450,
+  addresses: ['10.244.1.0/32', 'fd10:244:0:1::/128'],
+  routes: [Cidr.parse('10.244.0.0/16'), Cidr.parse('fd10:244::/56')],
+};
+
+t.test(
+  'start: the device routes, each followed by its crash guard (unreachable, metric 65000, proto 118)',
+  async (t) => {
+    const log: string[] = [];
+    t.same(await configureDevice(ipInto(log), fakeDeviceConf({}, log), dualStack), []);
+    t.same(log, [
+      'ip link set dev vxtun0 addrgenmode none',
+      OFF,
+      'ip link set dev vxtun0 mtu 1450 txqueuelen 4096 up',
+      'ip link set dev vxtun0 gso_max_segs 128',
+      'ip addr replace 10.244.1.0/32 dev vxtun0',
+      'ip -6 addr replace fd10:244:0:1::/128 dev vxtun0 nodad',
+      'ip route replace 10.244.0.0/16 dev vxtun0',
+      'ip route replace unreachable 10.244.0.0/16 metric 65000 proto 118',
+      'ip -6 route replace fd10:244::/56 dev vxtun0',
+      'ip -6 route replace unreachable fd10:244::/56 metric 65000 proto 118',
+    ]);
+  },
+);
+
+t.test('start fails when the crash guard cannot be installed', async (t) => {
+  const log: string[] = [];
+  const guard = 'ip -6 route replace unreachable fd10:244::/56 metric 65000 proto 118';
+  await t.rejects(configureDevice(ipInto(log, guard), fakeDeviceConf({}, log), dualStack), /boom/);
+});
+
+t.test('clean stop: the device routes, then the crash guards (only ours: metric and proto)', async (t) => {
+  const log: string[] = [];
+  t.same(await removeRoutes(ipInto(log), dualStack), []);
+  t.same(await removeGuardRoutes(ipInto(log), dualStack), []);
+  t.same(log, [
+    'ip route del 10.244.0.0/16 dev vxtun0',
+    'ip -6 route del fd10:244::/56 dev vxtun0',
+    'ip route del unreachable 10.244.0.0/16 metric 65000 proto 118',
+    'ip -6 route del unreachable fd10:244::/56 metric 65000 proto 118',
+  ]);
+});
+
+t.test('clean stop is best effort: a failed removal is returned, the others still run', async (t) => {
+  const log: string[] = [];
+  const failing = 'ip route del unreachable 10.244.0.0/16 metric 65000 proto 118';
+  const errors = await removeGuardRoutes(ipInto(log, failing), dualStack);
+  t.equal(errors.length, 1);
+  t.match(errors[0]?.message, /unreachable 10\.244\.0\.0\/16.*boom/);
+  t.same(log, [failing, 'ip -6 route del unreachable fd10:244::/56 metric 65000 proto 118']);
 });
