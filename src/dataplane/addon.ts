@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataplaneError } from '../errors.js';
-import type { Dataplane, DataplaneOptions } from './types.js';
+import type { Dataplane, DataplaneHandover, DataplaneOptions } from './types.js';
 
 /** The `js` engine's TUN device: the addon moves bytes, TypeScript does the rest. */
 export interface NativeTunDevice {
@@ -19,8 +19,32 @@ export interface NativeTunDevice {
   close(): void;
 }
 
+/**
+ * Unix stream sockets that carry fds (SCM_RIGHTS), for the handover (src/handover/). Every call is blocking with a
+ * timeout (poll); failures throw errors with {code, syscall} (wrapNativeError), a timeout with code ETIMEDOUT.
+ * Fds received are close-on-exec.
+ */
+export interface NativeFdPassing {
+  /** Connects to the unix stream socket at `path`; returns the connected fd (ENOENT / ECONNREFUSED when none listens). */
+  connect(path: string, timeoutMs: number): number;
+  /** Writes all of `data`. */
+  send(fd: number, data: Uint8Array, timeoutMs: number): void;
+  /** Sends `fds` (copies: the caller keeps its own), at most 250 per message, each message one 0x0a byte. */
+  sendFds(fd: number, fds: number[], timeoutMs: number): void;
+  /**
+   * One read of at most `maxBytes`: the bytes (empty at end of stream) and the fds that came with them (a message
+   * whose fds did not all fit is an error: EMSGSIZE, and those that came are closed).
+   */
+  recv(fd: number, maxBytes: number, timeoutMs: number): { data: Buffer; fds: number[] };
+  /** The connected peer's credentials (SO_PEERCRED). */
+  peer(fd: number): { pid: number; uid: number; gid: number };
+  close(fd: number): void;
+}
+
 export interface NativeBinding {
-  Dataplane: new (opts: DataplaneOptions) => Dataplane;
+  Dataplane: new (opts: DataplaneOptions) => Dataplane & DataplaneHandover;
+  /** The handover's fd passing (native/linux/fd_passing.h). */
+  fdPassing: NativeFdPassing;
   TunDevice: new (name: string) => NativeTunDevice;
   /** The drop reasons, in the addon's order. */
   dropReasons: string[];

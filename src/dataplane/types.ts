@@ -45,7 +45,36 @@ export interface DataplaneOptions extends DataplanePolicy {
   bindIPv6?: string;
   /** The TUN device's MTU; received TCP packets larger than this are segmented. */
   mtu: number;
+  /**
+   * Take over a running dataplane's fds (README "Upgrades and restarts") instead of creating the device and
+   * binding sockets: `fds` in the order of `DataplaneHandover.exportFds` for these options' workers and families.
+   * The native engine only. The dataplane owns them from the call on (closes them on close, and all of them when
+   * the constructor throws). Each is checked before use: a TUN queue of `device`, receive sockets bound to
+   * bindIP/bindIPv6 and `port`, transmit sockets bound to the same address; a mismatch throws a DataplaneError.
+   * start() then uses `offloads` as they are (the device and sockets already have them), probing nothing.
+   */
+  adopt?: { fds: number[]; offloads: OffloadFlags };
 }
+
+/**
+ * The native engine's handover verbs (README "Upgrades and restarts"; src/handover/ drives them). Fd order:
+ * the TUN queues (one per worker), then per family (bindIP's, then bindIPv6's when set): the receive sockets (one
+ * per worker), then the transmit sockets (TX_SOCKETS_PER_WORKER per worker, worker-major).
+ */
+export interface DataplaneHandover {
+  /** This dataplane's fds, in the order above (still owned by it: the caller sends copies, never closes them). */
+  exportFds(): number[];
+  /**
+   * Stops the loops and joins their threads; every batch already read is finished first, so nothing read is lost.
+   * Packets arriving meanwhile wait in the TUN queues and socket buffers. Idempotent; no-op before start.
+   */
+  pause(): void;
+  /** Starts the loops again after pause(), with the same offloads and table. No-op when running. */
+  resume(): void;
+}
+
+/** Transmit sockets per worker and family (native/engine/dataplane.h txSocketsPerWorker's default). */
+export const TX_SOCKETS_PER_WORKER = 4;
 
 /** Packets dropped, per drop reason (the addon's `dropReasons`). */
 export type DropCounts = Record<string, number>;
