@@ -307,9 +307,16 @@ class KubeSource implements PeerSource {
     });
   }
 
-  /** Our Node changed: publish again if our annotations are not (or no longer) what they should be. */
+  /**
+   * Our Node changed: publish again if our annotations are not (or no longer) what they should be. A change that
+   * arrives while a publish is in flight is looked at again once it is done (that publish read the Node before it).
+   */
   #checkOwnAnnotations(node: V1Node): void {
-    if (!this.#self || this.#publishing || this.#publishTimer !== undefined) return;
+    if (this.#publishing) {
+      this.#publishAgain = true;
+      return;
+    }
+    if (!this.#self || this.#publishTimer !== undefined) return;
     const desired = this.#desiredAnnotations(node);
     if (!this.#conditionSet || (desired && annotationsPatch(node, desired))) {
       this.#log.info('our node annotations changed; publishing them again', { node: this.#o.nodeName });

@@ -195,6 +195,29 @@ t.test('public-ip-overwrite on our node is what we publish; a stored VTEP MAC is
   );
 });
 
+t.test('an overwrite added to our node while our publish is in flight is published next', async (t) => {
+  // Regression: a change of our Node that arrived while a publish was in flight was dropped, so the overwrite was
+  // never published (the publish in flight had read the Node before the change).
+  const api = await server(t, [
+    own({ annotations: flannelAnnotations({ vtepMAC: '0a:aa:bb:cc:dd:ee', publicIP: '192.168.99.1' }) }),
+  ]);
+  let changed = false;
+  api.beforeRequest = (r) => {
+    if (changed || r.method !== 'PATCH') return;
+    changed = true; // the first publish is on its way: our Node gains an overwrite now
+    const n = api.getNode('node-a')!;
+    ((n['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/public-ip-overwrite`] = '203.0.113.9';
+    api.upsertNode(n);
+  };
+  const h = startHarness(api.url);
+  t.teardown(() => h.stop());
+  const l = await h.local();
+  h.run({ vtepMAC: l.vtepMAC });
+  const published = () => ((api.getNode('node-a')!['metadata'] as Json)['annotations'] as Json)[`${PREFIX}/public-ip`];
+  await h.until(() => published() === '203.0.113.9', 5_000, 'the overwrite published');
+  t.equal(published(), '203.0.113.9', 'public-ip = the overwrite that came during the first publish');
+});
+
 t.test('malformed and foreign nodes are logged and skipped; the others are programmed', async (t) => {
   const good = [flannelNode(2), flannelNode(3)];
   const a = (
