@@ -38,3 +38,8 @@ export function withContext(context: string, err: unknown): Error {
   (out as Error & { cause?: unknown }).cause = e;
   return out;
 }
+
+/** A handover that did not happen (README "Upgrades and restarts"): refused by the running vxtun, or broken off. */
+export class HandoverError extends Error {
+  override name = 'HandoverError';
+}

@@ -61,6 +61,19 @@ export interface Status {
   ipMasq?: { enabled: boolean; backend: 'nftables' | 'iptables' | null };
   /** Packet captures (`vxtun dump`); absent with the js engine, which cannot capture. */
   capture?: CaptureStatus;
+  /** This daemon's process id (absent in daemons before 0.2). */
+  pid?: number;
+  /**
+   * How this process came to forward (absent in daemons before 0.2): null when it created the device, else the
+   * predecessor it took over from (README "Upgrades and restarts") and how long no process read the queues.
+   */
+  handover?: HandoverStatus | null;
+}
+
+export interface HandoverStatus {
+  fromPid: number;
+  fromVersion: string;
+  pausedMs: number;
 }
 
 export interface CaptureStatus {
@@ -134,6 +147,10 @@ export function formatStatus(s: Status): string {
     const conn = cp.connected ? 'connected' : `NOT CONNECTED${cp.lastError ? ` (${cp.lastError})` : ''}`;
     lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
   }
+  if (s.handover)
+    lines.push(
+      `took over from pid ${s.handover.fromPid} (vxtun ${s.handover.fromVersion}), queues unread for ${s.handover.pausedMs} ms`,
+    );
   if (s.ipMasq) lines.push(`ipMasq ${s.ipMasq.enabled ? `on (${s.ipMasq.backend ?? 'no backend'})` : 'off'}`);
   lines.push(`drops ${drops.length === 0 ? 'none' : drops.map(([r, n]) => `${r}=${n}`).join(' ')}`);
   if (c.socketDrops)

@@ -32,10 +32,19 @@ export function parseSocketPath(v: unknown, field: string): string | null {
   return v;
 }
 
+/** An absolute file path, or "off" (null). */
+function readyFileOf(v: unknown): string | null {
+  if (v === 'off') return null;
+  if (typeof v !== 'string' || !v.startsWith('/') || v.endsWith('/') || v.includes('\0'))
+    fail('admin.readyFile', `expected an absolute file path or "off", got ${describe(v)}`);
+  return v;
+}
+
 export function adminOf(v: unknown): Config['admin'] {
-  const m = v === undefined ? new Map<string, unknown>() : mapping(v, 'admin', ['listen', 'socket']);
+  const m = v === undefined ? new Map<string, unknown>() : mapping(v, 'admin', ['listen', 'socket', 'readyFile']);
   return {
     listen: parseListenAddress(m.has('listen') ? m.get('listen') : DEFAULT_ADMIN_LISTEN, 'admin.listen'),
     socket: parseSocketPath(m.has('socket') ? m.get('socket') : DEFAULT_ADMIN_SOCKET, 'admin.socket'),
+    readyFile: m.has('readyFile') ? readyFileOf(m.get('readyFile')) : null,
   };
 }

@@ -2,6 +2,7 @@
 // section by its own parser. Validation stops at the first error; unknown keys are errors at every level.
 import { adminOf } from './admin.js';
 import { dataplaneOf } from './dataplane.js';
+import { handoverOf } from './handover.js';
 import { peersOf } from './peers.js';
 import { boolean, describe, fail, integer, mapping } from './readers.js';
 import { securityOf } from './security.js';
@@ -25,6 +26,7 @@ export const TOP_KEYS = [
   'dataplane',
   'security',
   'admin',
+  'handover',
   'subnetFile',
   'ipMasq',
 ];
@@ -86,6 +88,7 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
     }
   }
 
+  const admin = adminOf(m.get('admin'));
   const config: Config = {
     nodeName,
     network,
@@ -98,7 +101,8 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
     peers,
     dataplane: dataplaneOf(m.get('dataplane')),
     security: securityOf(m.get('security')),
-    admin: adminOf(m.get('admin')),
+    admin,
+    handover: handoverOf(m.get('handover'), admin.socket),
     subnetFile: subnetFileOf(m.get('subnetFile'), peers.kind),
     ipMasq: m.has('ipMasq') ? boolean(m.get('ipMasq'), 'ipMasq') : false,
   };

@@ -33,7 +33,15 @@ export interface Config {
     listen: HostPort | null;
     /** The unix socket that also serves /status and /debug/pcap (mode 0600); null when "off". */
     socket: string | null;
+    /** A file that exists while this process forwards (the DaemonSet's readiness probe); null when "off". */
+    readyFile: string | null;
   };
+  /**
+   * The handover (README "Upgrades and restarts"): the unix socket (mode 0600) where this vxtun offers its dataplane
+   * to a successor and where a starting vxtun looks for one to take over from (null: neither); after handing over,
+   * exit 0, or wait idle for a signal (a Kubernetes container that exits would be restarted).
+   */
+  handover: { socket: string | null; whenReplaced: 'exit' | 'wait' };
   /** null when off. */
   subnetFile: string | null;
   ipMasq: boolean;

@@ -29,9 +29,13 @@ import {
   writeSubnetFile,
 } from './node-device.js';
 import { localNode, peerSourceFor } from './peer-source-choice.js';
-import { statusView, upLogFields, type NodeFacts } from './status-view.js';
+import { statusView, upLogFields, type HandoverFacts, type NodeFacts } from './status-view.js';
 import { stopScope } from './stop-scope.js';
-import { tableSync } from './table-sync.js';
+import { buildTable, tableSync } from './table-sync.js';
+import { handoverIdentity, offerHandover, takeOver } from './handover-wiring.js';
+import { readyFile } from './ready-file.js';
+import type { HandoverServer, Successor } from '../handover/server.js';
+import type { Dataplane, DataplaneHandover, OffloadFlags } from '../dataplane/types.js';
 import { advertisedIPs, resolveVtep } from './underlay.js';
 
 export interface DaemonDeps {
@@ -70,12 +74,25 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const source = deps.peerSource ?? (await peerSourceFor(config, logger));
   const local = await localNode(source, signal);
   if (!local) return; // stopped while waiting
-  const vtep = await resolveVtep(ip, config, local, logger);
+  const resolved = await resolveVtep(ip, config, local, logger);
   const native = deps.native ?? loadNative();
-  const dp = await openDataplane(native, config, vtep);
-
-  // From here on the device exists: everything below is torn down in the finally block, in its order.
   const podCIDRs = local.podCIDRs.map((c) => c.toString());
+  // A vxtun already running here hands us its dataplane (README "Upgrades and restarts"): we run on its device and
+  // sockets, with its VTEP MAC and, until our peer source speaks, its table.
+  const identity0 = handoverIdentity(config, resolved, podCIDRs);
+  const taken = takeOver(native, config, identity0);
+  const vtep = taken ? { ...resolved, vtepMAC: taken.offer.state.vtepMAC } : resolved;
+  const identity = { ...identity0, vtepMAC: vtep.vtepMAC };
+  let dp: Dataplane & Partial<DataplaneHandover>;
+  try {
+    dp = await openDataplane(native, config, vtep, taken && { fds: taken.fds, offloads: taken.offer.state.offloads });
+  } catch (err) {
+    taken?.close(); // the predecessor keeps forwarding
+    throw err;
+  }
+
+  // From here on the device exists: everything below is torn down in the finally block, in its order (all but the
+  // dataplane's fds are left alone once a successor took them over).
   const facts: NodeFacts = { config, vtep, podCIDRs, workers: dp.workers, dropReasons: native.dropReasons };
   const setup = deviceSetupFor(config, local.podCIDRs, vtep.mtu);
   let masq: Masq | undefined;
@@ -85,7 +102,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const families: (4 | 6)[] = vtep.underlay.v6 ? [4, 6] : [vtep.underlay.family];
   const sync = tableSync({ dp, self: config.nodeName, localCIDRs: podCIDRs, families, logger, onReady });
   const readDevice = deps.deviceStats ?? procNetDevStats;
-  const view = statusView({ facts, dp, readDevice, sync, source, masq: () => masq?.state });
+  const view = statusView({ facts, dp, readDevice, sync, source, masq: () => masq?.state, handover: () => tookOver });
   const ready = () => sync.ready;
   const admin = adminWiring({
     config,
@@ -96,10 +113,41 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     status: view.status,
     ready,
   });
+  let tookOver: HandoverFacts | null = null;
   const run = stopScope(signal);
+  const forwarding = readyFile(config.admin.readyFile);
+  let handover: HandoverServer | undefined;
+  let successor: Successor | undefined;
+  const adminClosed = deferred();
+  // A successor runs on our fds: stop like a clean stop, but leave it the device, routes, masquerading, subnet file.
+  const release = async (to: Successor) => {
+    successor = to;
+    run.close();
+    await adminClosed.promise;
+  };
   try {
     await configureNodeDevice(ip, deps.deviceConf ?? procDeviceConf, setup, logger);
-    const offloads = startDataplane(dp, config, run.fail);
+    let offloads: OffloadFlags;
+    if (taken) {
+      // Forward with the predecessor's table until our own source's first snapshot replaces it.
+      dp.setTable(taken.offer.state.table);
+      const t0 = performance.now();
+      try {
+        taken.pause();
+        offloads = startDataplane(dp, config, run.fail);
+      } catch (err) {
+        taken.close(); // the predecessor resumes: it never heard `started`
+        throw err;
+      }
+      const pausedMs = Math.round(performance.now() - t0);
+      const from = { from: taken.offer.pid, fromVersion: taken.offer.version, pausedMs };
+      if (!taken.started()) logger.warn('the predecessor did not confirm it released the admin surface', from);
+      logger.info('took over', from);
+      tookOver = { fromPid: taken.offer.pid, fromVersion: taken.offer.version, pausedMs };
+    } else {
+      offloads = startDataplane(dp, config, run.fail);
+    }
+    await forwarding.set();
     // Before the subnet file: FLANNEL_IPMASQ=true tells the CNI plugin that these rules are in place.
     const masqOptions = {
       enabled: config.ipMasq,
@@ -113,6 +161,18 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     await warnIfNotForwarding(logger);
     await writeSubnetFile(config, local.podCIDRs, vtep.mtu);
     logger.info('dataplane up', upLogFields(facts, offloads, admin));
+    const state = () => ({
+      vtepMAC: vtep.vtepMAC,
+      offloads: dp.stats().offloads,
+      table: buildTable(config.nodeName, sync.peers, podCIDRs),
+    });
+    handover = await offerHandover({ config, native, logger, identity, dp, state, release }).catch((err: unknown) => {
+      logger.warn('no handover socket: a successor cannot take over without an outage', {
+        socket: config.handover.socket,
+        error: (err as Error).message,
+      });
+      return undefined;
+    });
 
     const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, ...advertisedIPs(vtep.underlay) };
     const sourceDone = source
@@ -124,15 +184,38 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     run.fail(err as Error);
   } finally {
     run.close();
+    await forwarding.clear();
     dropLog?.stop();
     admin.closeCaptures();
     sync.stopping();
     const last = view.close();
     await admin.close();
-    await masq?.stop();
-    await removeNodeRoutes(ip, setup, logger);
-    dp.close();
-    logger.info('stopped', { device: config.device, txPackets: last.txPackets, rxPackets: last.rxPackets });
+    adminClosed.resolve();
+    await handover?.close();
+    const handedOver = handover?.handedOver === true;
+    if (!handedOver) {
+      await masq?.stop();
+      await removeNodeRoutes(ip, setup, logger);
+    }
+    dp.close(); // after a handover, only our copies of the fds: the device stays with the successor
+    const counters = { txPackets: last.txPackets, rxPackets: last.rxPackets };
+    if (handedOver) logger.info('replaced', { device: config.device, to: successor?.pid ?? null, ...counters });
+    else logger.info('stopped', { device: config.device, ...counters });
+    if (handedOver && config.handover.whenReplaced === 'wait' && !run.failure) {
+      logger.info('waiting for a signal to exit (handover.whenReplaced: wait)');
+      await aborted(signal);
+    }
   }
   if (run.failure) throw run.failure;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

@@ -36,9 +36,17 @@ export function dataplaneOptions(config: Config, vtep: Vtep): DataplaneOptions {
   };
 }
 
-/** Opens the configured engine; an addon error becomes a DataplaneError naming the device. */
-export async function openDataplane(native: NativeBinding, config: Config, vtep: Vtep): Promise<Dataplane> {
-  const opts = dataplaneOptions(config, vtep);
+/**
+ * Opens the configured engine; an addon error becomes a DataplaneError naming the device. With `adopt` (a
+ * handover), the native engine runs on a predecessor's fds instead of creating the device.
+ */
+export async function openDataplane(
+  native: NativeBinding,
+  config: Config,
+  vtep: Vtep,
+  adopt?: DataplaneOptions['adopt'],
+): Promise<Dataplane> {
+  const opts = { ...dataplaneOptions(config, vtep), ...(adopt ? { adopt } : {}) };
   try {
     return config.dataplane.engine === 'js' ? await openJsDataplane(native, opts) : new native.Dataplane(opts);
   } catch (err) {

@@ -2,7 +2,7 @@
 // buildStatus is the pure assembly from what the node settled at start and what it reads now; statusView reads the
 // dataplane's and the device's counters for it, and keeps the last ones once the dataplane is closed.
 import type { Config } from '../config/index.js';
-import { mergeDrops, offloadStates, peerView, type Status } from '../admin/status.js';
+import { mergeDrops, offloadStates, peerView, type HandoverStatus, type Status } from '../admin/status.js';
 import type { DropSnapshot } from '../admin/drop-log.js';
 import { OFFLOADS, type OffloadFlags } from '../dataplane/offloads.js';
 import type { DataplaneStats } from '../dataplane/types.js';
@@ -37,6 +37,8 @@ export interface NodeNow {
   /** Absent until masquerading is set up. */
   masq: MasqState | undefined;
   source: { kind: string; state: SourceState };
+  /** The predecessor this process took over from; absent or null: it created the device. */
+  handover?: HandoverFacts | null;
 }
 
 export function buildStatus(f: NodeFacts, n: NodeNow): Status {
@@ -85,6 +87,8 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
     ...(s.captureMatched !== undefined
       ? { capture: { sessions: s.captureSessions ?? 0, packets: s.captureMatched, dropped: s.captureDropped ?? 0 } }
       : {}),
+    pid: process.pid,
+    handover: n.handover ?? null,
   };
 }
 
@@ -106,7 +110,11 @@ export interface StatusViewOptions {
   sync: { readonly peers: readonly Peer[]; readonly ready: boolean; readonly unreachable?: number };
   source: { readonly kind: string; state(): SourceState };
   masq: () => MasqState | undefined;
+  /** The predecessor this process took over from (null: it created the device). */
+  handover?: () => HandoverFacts | null;
 }
+
+export type HandoverFacts = HandoverStatus;
 
 export function statusView(o: StatusViewOptions): StatusView {
   const device = o.facts.config.device;
@@ -126,6 +134,7 @@ export function statusView(o: StatusViewOptions): StatusView {
         ready: o.sync.ready,
         masq: o.masq(),
         source: { kind: o.source.kind, state: o.source.state() },
+        handover: o.handover?.() ?? null,
       }),
     drops() {
       const s = stats();

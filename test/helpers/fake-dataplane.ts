@@ -27,6 +27,16 @@ export interface FakeNative {
 }
 
 /**
+ * Fd passing where no vxtun ever answers: connect finds no socket (a fake dataplane has no fds to hand over; the
+ * handover itself is tested with the real addon, test/integration/handover.test.ts).
+ */
+const noHandover = {
+  connect(path: string): number {
+    throw Object.assign(new Error(`connect ENOENT ${path}`), { code: 'ENOENT', syscall: 'connect' });
+  },
+};
+
+/**
  * `real`: build every table with the test addon (new real.Table(t)): the same parse and Table::Build as setTable.
  * `keep`: how many of the latest tables to remember (all by default).
  */
@@ -89,6 +99,7 @@ export function fakeNative(real?: TestingBinding, keep = Infinity): FakeNative {
     Dataplane: FakeDataplane,
     TunDevice: class {},
     dropReasons: real?.dropReasons ?? [],
+    fdPassing: noHandover,
   } as unknown as NativeBinding;
   return f;
 }

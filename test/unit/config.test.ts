@@ -31,7 +31,8 @@ peers:
   # kubernetes: { kubeconfig: /etc/vxtun/kubeconfig, annotationPrefix: flannel.alpha.coreos.com }
 dataplane: { engine: native, workers: auto, offloads: { tso: auto, gro: auto, udpGso: auto, udpGro: auto } }
 security: { acceptUnknownVteps: false, checkInnerSource: true }
-admin: { listen: "127.0.0.1:9465", socket: /run/vxtun/vxtun.sock }
+admin: { listen: "127.0.0.1:9465", socket: /run/vxtun/vxtun.sock, readyFile: off }
+handover: { socket: /run/vxtun/handover.sock, whenReplaced: exit }
 subnetFile: /run/flannel/subnet.env
 ipMasq: false
 `;
@@ -108,7 +109,8 @@ t.test('the full config example parses', async (t) => {
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
-  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
+  t.same(c.handover, { socket: '/run/vxtun/handover.sock', whenReplaced: 'exit' });
   t.equal(c.subnetFile, '/run/flannel/subnet.env');
   t.equal(c.ipMasq, false);
 });
@@ -129,7 +131,8 @@ t.test('defaults of a minimal static config', async (t) => {
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
-  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
+  t.same(c.handover, { socket: '/run/vxtun/handover.sock', whenReplaced: 'exit' });
   t.equal(c.subnetFile, null, 'off in static mode');
   t.equal(c.ipMasq, false);
   if (c.peers.kind !== 'static') return t.fail('expected static peers');
@@ -199,7 +202,7 @@ t.test('JSON works and means the same as YAML', async (t) => {
   t.equal(c.ipv6Network?.toString(), 'fd10:244::/56');
   t.same(c.dataplane, { engine: 'js', workers: 4, offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' } });
   t.same(c.security, { acceptUnknownVteps: true, checkInnerSource: false });
-  t.same(c.admin, { listen: { host: '::1', port: 9000 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(c.admin, { listen: { host: '::1', port: 9000 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
   t.equal(c.subnetFile, null);
   t.equal(c.ipMasq, true);
   if (c.peers.kind !== 'static') return t.fail('expected static peers');
@@ -242,7 +245,25 @@ t.test('other accepted values', async (t) => {
   t.same(parseConfigText(minimal('admin: {}\n'), 'x', env).admin, {
     listen: { host: '127.0.0.1', port: 9465 },
     socket: '/run/vxtun/vxtun.sock',
+    readyFile: null,
   });
+  t.equal(parseConfigText(minimal('admin: { readyFile: /tmp/p/ready }\n'), 'x', env).admin.readyFile, '/tmp/p/ready');
+  // The handover socket: beside the admin socket unless set; off with it.
+  t.same(parseConfigText(minimal(), 'x', env).handover, { socket: '/run/vxtun/handover.sock', whenReplaced: 'exit' });
+  t.same(
+    parseConfigText(minimal('admin: { socket: /tmp/n1/a.sock }\n'), 'x', env).handover.socket,
+    '/tmp/n1/handover.sock',
+  );
+  t.same(parseConfigText(minimal('admin: { socket: off }\n'), 'x', env).handover.socket, null);
+  t.same(
+    parseConfigText(
+      minimal('admin: { socket: off }\nhandover: { socket: /tmp/h.sock, whenReplaced: wait }\n'),
+      'x',
+      env,
+    ).handover,
+    { socket: '/tmp/h.sock', whenReplaced: 'wait' },
+  );
+  t.same(parseConfigText(minimal('handover: { socket: off }\n'), 'x', env).handover.socket, null);
   t.same(parseConfigText(minimal('admin: { socket: off }\n'), 'x', env).admin.socket, null, 'admin.socket off');
   t.same(parseConfigText(minimal('admin: { socket: /tmp/x/a.sock }\n'), 'x', env).admin.socket, '/tmp/x/a.sock');
   t.same(
@@ -957,6 +978,21 @@ const BAD: Bad[] = [
   { name: 'admin socket empty', text: minimal('admin: { socket: "" }\n'), field: 'admin.socket' },
   { name: 'admin socket a directory', text: minimal('admin: { socket: /run/vxtun/ }\n'), field: 'admin.socket' },
   { name: 'admin socket a number', text: minimal('admin: { socket: 1 }\n'), field: 'admin.socket' },
+  { name: 'admin readyFile relative', text: minimal('admin: { readyFile: ready }\n'), field: 'admin.readyFile' },
+  { name: 'admin readyFile a number', text: minimal('admin: { readyFile: 1 }\n'), field: 'admin.readyFile' },
+  { name: 'handover unknown key', text: minimal('handover: { sockets: /a }\n'), field: 'handover.sockets' },
+  { name: 'handover not a mapping', text: minimal('handover: on\n'), field: 'handover' },
+  { name: 'handover socket relative', text: minimal('handover: { socket: h.sock }\n'), field: 'handover.socket' },
+  {
+    name: 'handover socket too long',
+    text: minimal(`handover: { socket: /${'a'.repeat(107)} }\n`),
+    field: 'handover.socket',
+  },
+  {
+    name: 'handover whenReplaced other',
+    text: minimal('handover: { whenReplaced: restart }\n'),
+    field: 'handover.whenReplaced',
+  },
   {
     name: 'admin socket too long',
     text: minimal(`admin: { socket: /${'a'.repeat(107)} }\n`),

@@ -77,7 +77,8 @@ async function run(
     admin: { listen: 'off' },
   });
   const config = parseConfigText(text, 'test.json', { hostname: 'x' });
-  config.admin = { listen: null, socket: join(dir, 'admin.sock') };
+  config.admin = { listen: null, socket: join(dir, 'admin.sock'), readyFile: null };
+  config.handover = { socket: join(dir, 'handover.sock'), whenReplaced: 'exit' };
   const logs: LogLine[] = [];
   const native = fakeNative();
   const abort = new AbortController();

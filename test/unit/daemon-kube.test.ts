@@ -51,7 +51,8 @@ async function setup(t: Test, nodes: Json[]): Promise<{ api: FakeApiServer; conf
     admin: { listen: 'off' },
   });
   const config = parseConfigText(text, 'test.json', { hostname: 'x' });
-  config.admin = { listen: null, socket: join(dir, 'admin.sock') };
+  config.admin = { listen: null, socket: join(dir, 'admin.sock'), readyFile: null };
+  config.handover = { socket: join(dir, 'handover.sock'), whenReplaced: 'exit' };
   return { api, config, dir };
 }
 
@@ -284,7 +285,8 @@ t.test('static mode reports its control plane too', async (t) => {
   );
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-daemon-static-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  config.admin = { listen: null, socket: join(dir, 'admin.sock') };
+  config.admin = { listen: null, socket: join(dir, 'admin.sock'), readyFile: null };
+  config.handover = { socket: join(dir, 'handover.sock'), whenReplaced: 'exit' };
   const d = start(config);
   t.teardown(() => d.abort.abort());
   const s = await d.status();

@@ -6,6 +6,7 @@ import { ConfigError, DataplaneError } from '../../src/errors.js';
 import { deviceMtu, resolveUnderlay, type Underlay } from '../../src/daemon/underlay.js';
 import { checkRequiredOffloads, dataplaneOptions, wantedOffloads } from '../../src/daemon/dataplane-open.js';
 import { buildStatus, upLogFields, type NodeFacts, type NodeNow } from '../../src/daemon/status-view.js';
+import { formatStatus } from '../../src/admin/status.js';
 import { stopScope } from '../../src/daemon/stop-scope.js';
 import { NO_OFFLOADS, OFFLOADS, perOffload } from '../../src/dataplane/offloads.js';
 import type { DataplaneStats } from '../../src/dataplane/types.js';
@@ -168,7 +169,14 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
     'ipMasq',
     'controlPlane',
     'capture',
+    'pid',
+    'handover',
   ]);
+  t.equal(s.pid, process.pid);
+  t.equal(s.handover, null, 'created the device: no predecessor');
+  const after = buildStatus(facts, { ...now, handover: { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 } });
+  t.same(after.handover, { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 });
+  t.match(formatStatus(after), /^took over from pid 7 \(vxtun 0\.1\.0\), queues unread for 3 ms$/m);
   t.same(s.offloads, { tso: 'on', gro: 'off', udpGso: 'off', udpGro: 'off' });
   t.same(
     s.peers.map((p) => p.name),

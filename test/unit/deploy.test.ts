@@ -114,8 +114,13 @@ t.test('DaemonSet: host network, NET_ADMIN, /dev/net/tun, /run/flannel, NODE_NAM
     .sort();
   t.same(
     writable,
-    ['/dev/net/tun', '/run/flannel', '/run/vxtun'],
+    ['/dev/net/tun', '/run/flannel', '/run/vxtun', '/run/vxtun-pod'],
     'writes nowhere else (the root filesystem is read-only)',
+  );
+  t.same(
+    volume(mountOf('/run/vxtun-pod')?.['name'])?.['emptyDir'],
+    { medium: 'Memory', sizeLimit: '1Mi' },
+    "the pod's own",
   );
   const configMount = c['volumeMounts'].find((m: Obj) => volume(m['name'])?.['configMap']);
   t.equal(volume(configMount['name'])['configMap']['name'], find('ConfigMap')['metadata']['name']);
@@ -127,7 +132,17 @@ t.test('DaemonSet: host network, NET_ADMIN, /dev/net/tun, /run/flannel, NODE_NAM
   });
   const admin = { host: config.admin.listen!.host, port: config.admin.listen!.port };
   t.equal(config.admin.socket, '/run/vxtun/vxtun.sock', 'the admin socket lies in the /run/vxtun hostPath');
-  t.same(c['readinessProbe']['httpGet'], { ...admin, path: '/readyz' }, 'readiness = /readyz at admin.listen');
+  // Upgrades: the new pod starts beside the old one and takes over (README "Upgrades and restarts").
+  t.same(ds['spec']['updateStrategy'], { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+  t.equal(config.handover.socket, '/run/vxtun/handover.sock', 'the handover socket lies in the /run/vxtun hostPath');
+  t.equal(config.handover.whenReplaced, 'wait', 'a replaced vxtun waits for its pod deletion (no kubelet restart)');
+  // Readiness is this pod's own: its ready file, not the TCP port both pods share on the host network.
+  t.ok(config.admin.readyFile?.startsWith('/run/vxtun-pod/'), 'admin.readyFile in the emptyDir');
+  t.same(
+    c['readinessProbe']['exec'],
+    { command: ['test', '-e', config.admin.readyFile] },
+    'readiness = the ready file',
+  );
   t.same(c['livenessProbe']['httpGet'], { ...admin, path: '/healthz' }, 'liveness = /healthz at admin.listen');
   t.ok(
     c['livenessProbe']['failureThreshold'] * c['livenessProbe']['periodSeconds'] >= 30,
@@ -162,7 +177,11 @@ t.test('ConfigMap: a valid vxtun config in kubernetes mode, and a CNI config for
     'in-cluster, flannel prefix',
   );
   t.equal(config.subnetFile, '/run/flannel/subnet.env');
-  t.same(config.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock' });
+  t.same(config.admin, {
+    listen: { host: '127.0.0.1', port: 9465 },
+    socket: '/run/vxtun/vxtun.sock',
+    readyFile: '/run/vxtun-pod/forwarding',
+  });
   t.equal(config.ipMasq, true, 'ipMasq on, as kube-flannel runs flanneld --ip-masq');
   const cni = JSON.parse(data['cni-conf.json']) as Obj;
   t.equal(cni['plugins'][0]['type'], 'flannel');
