@@ -67,7 +67,8 @@ void Dataplane::Adopt(const DataplaneOptions& o) {
   for (const auto& f : fams_)
     for (const auto* group : {&f.rx, &f.tx})
       for (const auto& s : *group)
-        if (!PrepareAdoptedUdp(s->PollFd())) throw SysError("adopted fd " + std::to_string(s->PollFd()), "fcntl", errno);
+        if (!PrepareAdoptedUdp(s->PollFd()))
+          throw SysError("adopted fd " + std::to_string(s->PollFd()), "fcntl", errno);
 }
 
 // Every adopted fd against what the options say it is; the first mismatch is thrown, naming the fd and its role

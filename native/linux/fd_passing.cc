@@ -36,8 +36,7 @@ void WaitFor(int fd, short events, const Deadline& d, const char* what) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) throw SysError(what, "poll", errno);
     if (r == 0)
-      throw SysError(std::string(what) + ": timed out after " + std::to_string(d.timeoutMs) + " ms", "poll",
-                     ETIMEDOUT);
+      throw SysError(std::string(what) + ": timed out after " + std::to_string(d.timeoutMs) + " ms", "poll", ETIMEDOUT);
     if (p.revents & POLLNVAL) throw SysError(what, "poll", EBADF);
     return;
   }

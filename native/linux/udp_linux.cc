@@ -2,10 +2,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -277,8 +277,8 @@ std::string UdpSocketMismatch(int fd, const UnderlayAddr& bindIp, uint16_t portN
   if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0) proto = -1;
   const int wantDomain = bindIp.IsV6() ? AF_INET6 : AF_INET;
   if (type != SOCK_DGRAM || proto != IPPROTO_UDP || domain != wantDomain)
-    return "is not a UDP socket of " + std::string(bindIp.IsV6() ? "IPv6" : "IPv4") + " (type " +
-           std::to_string(type) + ", family " + std::to_string(domain) + ", protocol " + std::to_string(proto) + ")";
+    return "is not a UDP socket of " + std::string(bindIp.IsV6() ? "IPv6" : "IPv4") + " (type " + std::to_string(type) +
+           ", family " + std::to_string(domain) + ", protocol " + std::to_string(proto) + ")";
   SockAddr sa = {};
   len = sizeof(sa);
   if (getsockname(fd, &sa.sa, &len) < 0) return std::string("has no address (getsockname: ") + ErrnoName(errno) + ")";

@@ -18,8 +18,8 @@ int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const c
   if (!info[i].IsNumber()) throw Napi::TypeError::New(env, std::string(fn) + ": " + what + " must be a number");
   const double d = info[i].As<Napi::Number>().DoubleValue();
   if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::trunc(d) != d)
-    throw Napi::RangeError::New(env, std::string(fn) + ": " + what + " must be an integer from " +
-                                         std::to_string(min) + " to " + std::to_string(max));
+    throw Napi::RangeError::New(env, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(min) +
+                                         " to " + std::to_string(max));
   return static_cast<int64_t>(d);
 }
 
