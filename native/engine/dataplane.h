@@ -5,8 +5,8 @@
 // the device: MTU, addresses, up] → Start (probes offloads, starts the workers) → SetTable… →
 // Close. Close is idempotent: it stops and joins every thread, then closes every fd (removing the
 // device, unless another process holds queues of it).
-// Handover (README "Upgrades and restarts", src/handover/ drives it): the running dataplane's ExportFds are sent
-// to the new process, which constructs its dataplane with `adopt` (the fds checked, nothing opened), sets its
+// Handover (src/dataplane/types.ts DataplaneHandover; src/handover/ drives it): the running dataplane's ExportFds
+// are sent to the new process, which constructs its dataplane with `adopt` (the fds checked, nothing opened), sets its
 // table; the old one Pauses (loops joined, every batch in hand finished); the new one Starts (adopted offloads,
 // nothing probed); the old one Closes — or Resumes when the handover failed.
 #pragma once
