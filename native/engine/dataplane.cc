@@ -8,28 +8,57 @@
 namespace vxtun {
 
 Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
-  if (o.workers < 1 || o.txSocketsPerWorker < 1) throw SysError("workers must be at least 1", "open", EINVAL);
-  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stopFd_ < 0) throw SysError("creating eventfd", "eventfd", errno);
+  opts_.adoptFds.clear();
+  bool taken = false;  // an adopted fd is closed by Adopt itself or by its owner (tun_, fams_) from then on
   try {
-    // Sockets first: a port clash then fails before a device is created.
-    for (const UnderlayAddr* a : {&o.bindIp, &o.bindIp6}) {
-      if (a == &o.bindIp6 && a->empty()) continue;
-      FamilySockets f;
-      f.family = a->family;
-      f.rx = OpenUdpSockets(*a, htons(o.port), o.workers);
-      f.tx = OpenTxSockets(*a, o.workers * o.txSocketsPerWorker);
-      fams_.push_back(std::move(f));
+    if (o.workers < 1 || o.txSocketsPerWorker < 1) throw SysError("workers must be at least 1", "open", EINVAL);
+    stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stopFd_ < 0) throw SysError("creating eventfd", "eventfd", errno);
+    if (o.adopt) {
+      taken = true;
+      Adopt(o);
+    } else {
+      Open(o);
     }
-    tun_ = OpenTunQueues(o.device, o.workers);
     capture_ = std::make_unique<CaptureHub>(2 * o.workers, &table_);
   } catch (...) {
     tun_.clear();
     fams_.clear();
-    close(stopFd_);
+    if (o.adopt && !taken) CloseAdoptFds(o.adoptFds);
+    if (stopFd_ >= 0) close(stopFd_);
     stopFd_ = -1;
     throw;
   }
+}
+
+void Dataplane::Open(const DataplaneOptions& o) {
+  // Sockets first: a port clash then fails before a device is created.
+  for (const UnderlayAddr* a : {&o.bindIp, &o.bindIp6}) {
+    if (a == &o.bindIp6 && a->empty()) continue;
+    FamilySockets f;
+    f.family = a->family;
+    f.rx = OpenUdpSockets(*a, htons(o.port), o.workers);
+    f.tx = OpenTxSockets(*a, o.workers * o.txSocketsPerWorker);
+    fams_.push_back(std::move(f));
+  }
+  tun_ = OpenTunQueues(o.device, o.workers);
+}
+
+size_t AdoptFdCount(const DataplaneOptions& o) {
+  const size_t w = o.workers > 0 ? static_cast<size_t>(o.workers) : 0;
+  const size_t tx = o.txSocketsPerWorker > 0 ? static_cast<size_t>(o.txSocketsPerWorker) : 0;
+  const size_t families = o.bindIp6.empty() ? 1 : 2;
+  return w + families * (w + w * tx);
+}
+
+std::vector<int> Dataplane::ExportFds() const {
+  std::vector<int> out;
+  for (const auto& q : tun_) out.push_back(q->fd());
+  for (const auto& f : fams_) {
+    for (const auto& s : f.rx) out.push_back(s->PollFd());
+    for (const auto& s : f.tx) out.push_back(s->PollFd());
+  }
+  return out;
 }
 
 Dataplane::~Dataplane() { Close(); }
@@ -38,16 +67,21 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_ || closed_) return offloads_;
   OffloadSet got;
-  got.tso = want.tso && EnableTunTso(tun_);
-  got.gro = want.gro && ProbeTunGsoWrite(*tun_[0]);
-  if (want.udpGso) {
-    got.udpGso = true;
-    for (auto& f : fams_) got.udpGso = ProbeUdpGso(*f.tx[0]) && got.udpGso;
-  }
-  if (want.udpGro) {
-    got.udpGro = true;
-    for (auto& f : fams_)
-      for (auto& s : f.rx) got.udpGro = EnableUdpGro(*s) && got.udpGro;
+  if (opts_.adopt) {
+    // The device and sockets already have these (the process they came from set them up): touch nothing.
+    got = opts_.adoptOffloads;
+  } else {
+    got.tso = want.tso && EnableTunTso(tun_);
+    got.gro = want.gro && ProbeTunGsoWrite(*tun_[0]);
+    if (want.udpGso) {
+      got.udpGso = true;
+      for (auto& f : fams_) got.udpGso = ProbeUdpGso(*f.tx[0]) && got.udpGso;
+    }
+    if (want.udpGro) {
+      got.udpGro = true;
+      for (auto& f : fams_)
+        for (auto& s : f.rx) got.udpGro = EnableUdpGro(*s) && got.udpGro;
+    }
   }
   offloads_ = got;
   WorkerSettings s;
@@ -67,7 +101,7 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
       for (size_t k = 0; k < per; k++) same.push_back(f.tx[i * per + k].get());
     }
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), std::move(rx), std::move(tx),
-                                                &table_, s, stopFd_, fatal));
+                                                &table_, s, stopFd_, &stopping_, fatal));
   }
   for (auto& w : workers_) w->Start();
   started_ = true;
@@ -104,15 +138,39 @@ DataplaneStats Dataplane::Stats() const {
   return st;
 }
 
-void Dataplane::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) return;
-  closed_ = true;
+void Dataplane::SignalStop() {
+  stopping_.store(true, std::memory_order_relaxed);
   if (stopFd_ >= 0) {
     const uint64_t one = 1;
     ssize_t r = write(stopFd_, &one, sizeof(one));
     (void)r;
   }
+}
+
+void Dataplane::Pause() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!started_ || paused_ || closed_) return;
+  SignalStop();
+  for (auto& w : workers_) w->Join();
+  paused_ = true;
+}
+
+void Dataplane::Resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!paused_ || closed_) return;
+  uint64_t v;
+  while (read(stopFd_, &v, sizeof(v)) < 0 && errno == EINTR) {
+  }  // the counter is now 0 (EAGAIN: it was)
+  stopping_.store(false, std::memory_order_relaxed);
+  for (auto& w : workers_) w->Start();
+  paused_ = false;
+}
+
+void Dataplane::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  SignalStop();
   for (auto& w : workers_) w->Join();
   workers_.clear();
   tun_.clear();  // closing the last queue removes the device with its addresses and routes

@@ -4,8 +4,13 @@
 // Lifecycle: construct (opens the device and sockets; throws SysError) → [the caller configures
 // the device: MTU, addresses, up] → Start (probes offloads, starts the workers) → SetTable… →
 // Close. Close is idempotent: it stops and joins every thread, then closes every fd (removing the
-// device).
+// device, unless another process holds queues of it).
+// Handover (src/dataplane/types.ts DataplaneHandover; src/handover/ drives it): the running dataplane's ExportFds
+// are sent to the new process, which constructs its dataplane with `adopt` (the fds checked, nothing opened), sets its
+// table; the old one Pauses (loops joined, every batch in hand finished); the new one Starts (adopted offloads,
+// nothing probed); the old one Closes — or Resumes when the handover failed.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,7 +32,21 @@ struct DataplaneOptions {
   UnderlayAddr bindIp6;        // a dual-stack node's IPv6 address (bindIp then IPv4); none: single-family
   size_t mtu = 1450;           // the TUN device's MTU
   RxPolicy policy;
+  // Take over another dataplane's fds instead of opening the device and sockets: adoptFds in ExportFds' order for
+  // these options (AdoptFdCount of them), owned by the dataplane from the constructor on (all closed when it
+  // throws); each is checked (linux/tun_linux.h TunQueueMismatch, linux/udp_linux.h UdpSocketMismatch), a
+  // mismatch is SysError EINVAL naming the fd. Start then runs the loops with adoptOffloads, probing nothing.
+  bool adopt = false;
+  std::vector<int> adoptFds;
+  OffloadSet adoptOffloads;
 };
+
+// How many fds ExportFds gives for these options, and adopt takes: the TUN queues (one per worker), then per family
+// (bindIp's, then bindIp6's when set) the receive sockets (one per worker), then the transmit sockets
+// (txSocketsPerWorker per worker, worker-major).
+size_t AdoptFdCount(const DataplaneOptions& o);
+// Closes each distinct non-negative fd of `fds` once (an adopt that failed before its fds had owners).
+void CloseAdoptFds(const std::vector<int>& fds);
 
 struct DataplaneStats {
   uint64_t txPackets = 0, txBytes = 0, txErrors = 0, txTsoSplit = 0;
@@ -48,8 +67,17 @@ class Dataplane {
   Dataplane(const Dataplane&) = delete;
   Dataplane& operator=(const Dataplane&) = delete;
 
-  // Probes each offload in `want` and starts the workers with those that work; returns them.
+  // Probes each offload in `want` and starts the workers with those that work; returns them. An adopted
+  // dataplane ignores `want`: it probes nothing, changes no offload setting, and runs with the adopted offloads.
   OffloadSet Start(const OffloadSet& want, FatalFn fatal);
+  // The fds in AdoptFdCount's order (still owned here); empty once closed.
+  std::vector<int> ExportFds() const;
+  // Stops the loops and joins their threads, each loop finishing the batch in hand (nothing read is lost); packets
+  // arriving meanwhile wait in the TUN queues and socket buffers. No-op before Start, when paused or closed.
+  void Pause();
+  // Starts the paused loops again (same offloads, table and counters). No-op unless paused.
+  void Resume();
+  bool paused() const { return paused_; }
   void SetTable(std::unique_ptr<Table> t) { table_.Replace(std::move(t)); }
   // The incremental verbs: publishes Table::Update of the current table; false (and *err, the table
   // unchanged) when the result would be invalid. JS thread only, like SetTable.
@@ -67,7 +95,12 @@ class Dataplane {
   int workers() const { return static_cast<int>(tun_.size()); }
 
  private:
-  DataplaneOptions opts_;
+  void Open(const DataplaneOptions& o);
+  void Adopt(const DataplaneOptions& o);  // engine/dataplane_adopt.cc
+  void CheckAdopted() const;
+  void SignalStop();
+
+  DataplaneOptions opts_;  // adoptFds cleared: the fds are tun_'s and fams_'s
   TableHolder table_;
   std::vector<std::unique_ptr<TunQueue>> tun_;
   // Per family this node has (bindIp's first, then bindIp6's): one receive socket per worker and
@@ -82,9 +115,11 @@ class Dataplane {
   std::unique_ptr<CaptureHub> capture_;
   OffloadSet offloads_;
   int stopFd_ = -1;
+  std::atomic<bool> stopping_{false};  // the loops stop after their batch in hand (worker.h)
   bool started_ = false;
+  bool paused_ = false;
   bool closed_ = false;
-  std::mutex mu_;  // guards Start/Close
+  std::mutex mu_;  // guards Start/Pause/Resume/Close
 };
 
 }  // namespace vxtun

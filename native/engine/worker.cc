@@ -12,7 +12,7 @@
 namespace vxtun {
 
 Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSocks, TableHolder* table,
-               const WorkerSettings& s, int stopFd, FatalFn fatal)
+               const WorkerSettings& s, int stopFd, const std::atomic<bool>* stopping, FatalFn fatal)
     : id_(id),
       tun_(tun),
       rxSocks_(std::move(rxSocks)),
@@ -20,6 +20,7 @@ Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSock
       table_(table),
       settings_(s),
       stopFd_(stopFd),
+      stopping_(stopping),
       fatal_(std::move(fatal)) {
   if (rxSocks_.empty() || rxSocks_.size() > kMaxRxSockets)
     throw std::invalid_argument("a worker has one receive socket per underlay family");
@@ -89,7 +90,7 @@ void Worker::TxLoop() {
   TxBatch batch(id_, tun_, txSocks_, table_, txSlot_, settings_, &tx);
   while (WaitReadable(tun_->PollFd())) {
     int r;
-    while ((r = batch.Run()) > 0) {
+    while ((r = batch.Run()) > 0 && !Stopping()) {
     }
     if (r < 0) {
       fatal_(batch.FatalMessage(r));
@@ -105,7 +106,7 @@ void Worker::RxLoop() {
   for (UdpIO* s : rxSocks_) batches.push_back(std::make_unique<RxBatch>(id_, s, tun_, table_, rxSlot_, settings_, &rx));
   while (WaitAnyReadable()) {
     bool more = true;
-    while (more) {
+    while (more && !Stopping()) {
       more = false;
       for (auto& b : batches) {
         const int r = b->Run();

@@ -8,7 +8,12 @@
 // Capture (capture.h): each batch checks once whether a capture runs; only then does it copy each
 // packet (with its verdict, peer and VTEP) into its own ring, never waiting on it.
 // Neither loop blocks while online in the table, allocates, or calls into JavaScript.
+// Stopping (engine/dataplane.h Pause and Close): the dataplane sets `stopping`, then signals the stop eventfd; a loop
+// looks at both only between batches (a batch read is always finished: forwarded, dropped or counted as an error),
+// so under load it stops after the batch in hand. A worker can be started again once joined (Start after Join):
+// its loops begin with fresh batch state; the counters, reader slots and sockets' state are kept.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
@@ -27,9 +32,10 @@ using FatalFn = std::function<void(const std::string&)>;
 class Worker {
  public:
   Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSocks, TableHolder* table,
-         const WorkerSettings& s, int stopFd, FatalFn fatal);
+         const WorkerSettings& s, int stopFd, const std::atomic<bool>* stopping, FatalFn fatal);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
+  // Starts both loops' threads; only when not running (never started, or joined since).
   void Start();
   void Join();
   // UDP GSO as it stands now (a send may have turned it off).
@@ -43,6 +49,7 @@ class Worker {
   void RxLoop();
   bool WaitReadable(int fd);
   bool WaitAnyReadable();
+  bool Stopping() const { return stopping_->load(std::memory_order_relaxed); }
 
   int id_;
   TunIO* tun_;
@@ -54,6 +61,7 @@ class Worker {
   TableHolder::ReaderSlot* rxSlot_;
   WorkerSettings settings_;
   int stopFd_;
+  const std::atomic<bool>* stopping_;
   FatalFn fatal_;
   std::thread txThread_;
   std::thread rxThread_;

@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -122,6 +125,39 @@ bool ProbeTunGsoWrite(TunQueue& q) {
   do r = writev(q.fd(), iov, 2);
   while (r < 0 && errno == EINTR);
   return r == static_cast<ssize_t>(kVnetHdrLen + total);
+}
+
+std::string TunQueueMismatch(int fd, const std::string& name) {
+  struct ifreq ifr = {};
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    // ENOTTY/EINVAL: not a TUN file; EBADFD: a TUN file attached to no device (or a detached queue).
+    const int e = errno;
+    return std::string("is not a queue of a TUN device (ioctl(TUNGETIFF): ") + ErrnoName(e) + ")";
+  }
+  const std::string got(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  if (got != name) return "is a queue of " + got + ", not " + name;
+  const int want = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
+  if ((ifr.ifr_flags & (want | IFF_TAP)) != want) {
+    char flags[16];
+    snprintf(flags, sizeof(flags), "0x%04x", static_cast<unsigned>(ifr.ifr_flags) & 0xffffu);
+    return std::string("is a queue of ") + name + " with flags " + flags +
+           ", not IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE|IFF_VNET_HDR";
+  }
+  int hdrLen = 0;
+  if (ioctl(fd, TUNGETVNETHDRSZ, &hdrLen) < 0 || hdrLen != static_cast<int>(kVnetHdrLen))
+    return "has a virtio-net header of " + std::to_string(hdrLen) + " bytes, not " + std::to_string(kVnetHdrLen);
+  return "";
+}
+
+bool PrepareAdoptedTun(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) return false;
+  return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
+}
+
+bool SameOpenFile(int a, int b) {
+  const pid_t self = getpid();
+  return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
 }
 
 }  // namespace vxtun

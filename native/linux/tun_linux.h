@@ -38,4 +38,14 @@ bool EnableTunTso(const std::vector<std::unique_ptr<TunQueue>>& queues);
 // write). False when the kernel rejects it, as some kernels have done (e.g. 6.6.44's EINVAL).
 bool ProbeTunGsoWrite(TunQueue& q);
 
+// Adoption (engine/dataplane.h DataplaneOptions::adopt): what is wrong with fd as a queue of TUN device `name`
+// opened as OpenTunQueues opens them (attached, IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE|IFF_VNET_HDR, a kVnetHdrLen
+// virtio-net header), e.g. "is a queue of vxtun9, not vxtun0"; empty when nothing is. Changes nothing.
+std::string TunQueueMismatch(int fd, const std::string& name);
+// Makes an adopted queue's fd what OpenTunQueues makes: close-on-exec (per fd) and O_NONBLOCK (per open file, so
+// shared with the process it came from, which has it set too). False when fcntl fails.
+bool PrepareAdoptedTun(int fd);
+// Whether fds a and b are the same open file (kcmp); false when they are not or the kernel cannot say.
+bool SameOpenFile(int a, int b);
+
 }  // namespace vxtun

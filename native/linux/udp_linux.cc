@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/constants.h"
@@ -262,6 +264,42 @@ std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(const UnderlayAddr& bindIp
   std::vector<std::unique_ptr<UdpSocket>> out;
   for (int i = 0; i < count; i++) out.push_back(Bound(bindIp, 0, false, Where(bindIp, 0)));
   return out;
+}
+
+std::string UdpSocketMismatch(int fd, const UnderlayAddr& bindIp, uint16_t portNet) {
+  int type = 0, domain = 0, proto = 0;
+  socklen_t len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+    return std::string("is not a socket (getsockopt(SO_TYPE): ") + ErrnoName(errno) + ")";
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) domain = -1;
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0) proto = -1;
+  const int wantDomain = bindIp.IsV6() ? AF_INET6 : AF_INET;
+  if (type != SOCK_DGRAM || proto != IPPROTO_UDP || domain != wantDomain)
+    return "is not a UDP socket of " + std::string(bindIp.IsV6() ? "IPv6" : "IPv4") + " (type " + std::to_string(type) +
+           ", family " + std::to_string(domain) + ", protocol " + std::to_string(proto) + ")";
+  SockAddr sa = {};
+  len = sizeof(sa);
+  if (getsockname(fd, &sa.sa, &len) < 0) return std::string("has no address (getsockname: ") + ErrnoName(errno) + ")";
+  const UnderlayAddr got = FromSockAddr(sa);
+  const uint16_t gotPort = sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port;
+  const bool portOk = portNet != 0 ? gotPort == portNet : gotPort != 0;
+  if (sa.sa.sa_family != wantDomain || !(got == bindIp) || !portOk)
+    return "is bound to " + Where(got, gotPort) + ", not " +
+           (portNet != 0 ? Where(bindIp, portNet) : bindIp.ToString() + " (a port of its own)");
+  return "";
+}
+
+bool PrepareAdoptedUdp(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) return false;
+  return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
+}
+
+uint64_t SocketInode(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
 uint64_t SocketDrops(const UdpSocket& s) {

@@ -15,6 +15,7 @@
 // is resent datagram by datagram.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/io.h"
@@ -53,6 +54,17 @@ std::vector<std::unique_ptr<UdpSocket>> OpenTxSockets(const UnderlayAddr& bindIp
 // buffer was full, e.g. while the worker could not run), one per buffer: a datagram, or a whole UDP GRO
 // train; 0 when the kernel cannot say.
 uint64_t SocketDrops(const UdpSocket& s);
+
+// Adoption (engine/dataplane.h DataplaneOptions::adopt): what is wrong with fd as an underlay socket opened by
+// OpenUdpSockets (portNet: the VXLAN port, network byte order) or OpenTxSockets (portNet 0: any port but 0): a UDP
+// datagram socket of bindIp's family bound to bindIp and that port, e.g. "is bound to 10.0.0.9:8472, not
+// 10.0.0.1:8472"; empty when nothing is. Changes nothing.
+std::string UdpSocketMismatch(int fd, const UnderlayAddr& bindIp, uint16_t portNet);
+// Makes an adopted socket's fd what Bound makes: close-on-exec, and blocking (per open file: receives use
+// MSG_DONTWAIT, sends block at most SO_SNDTIMEO, as in the process it came from). False when fcntl fails.
+bool PrepareAdoptedUdp(int fd);
+// The socket's inode (sockets are distinct files): 0 when fstat fails.
+uint64_t SocketInode(int fd);
 
 // UDP_SEGMENT is available on this socket (Linux ≥ 4.18).
 bool ProbeUdpGso(const UdpSocket& s);

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine/dataplane.h"
 #include "node/convert.h"
@@ -34,6 +36,8 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
          InstanceMethod("captureStop", &DataplaneWrap::JS_captureStop),
          InstanceMethod("captureRead", &DataplaneWrap::JS_captureRead),
          InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
+         InstanceMethod("exportFds", &DataplaneWrap::JS_exportFds), InstanceMethod("pause", &DataplaneWrap::JS_pause),
+         InstanceMethod("resume", &DataplaneWrap::JS_resume),
          InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
   }
   // opts: see node/dataplane_wrap.h
@@ -113,6 +117,26 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     r.Set("dropped", Napi::Number::New(env, static_cast<double>(st.dropped)));
     return r;
   }
+  // exportFds() → number[]: the fds in DataplaneHandover's order (still this dataplane's).
+  Napi::Value JS_exportFds(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    const std::vector<int> fds = dp_->ExportFds();
+    Napi::Array a = Napi::Array::New(env, fds.size());
+    for (uint32_t i = 0; i < fds.size(); i++) a.Set(i, Napi::Number::New(env, fds[i]));
+    return a;
+  }
+  // pause(): loops stopped and joined (a no-op before start, when paused, or once closed).
+  Napi::Value JS_pause(const Napi::CallbackInfo& info) {
+    if (dp_) dp_->Pause();
+    return info.Env().Undefined();
+  }
+  // resume(): the paused loops started again (a no-op unless paused); a closed dataplane throws.
+  Napi::Value JS_resume(const Napi::CallbackInfo& info) {
+    RequireOpen(info.Env());
+    dp_->Resume();
+    return info.Env().Undefined();
+  }
   Napi::Value JS_workers(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), dp_ ? dp_->workers() : 0);
   }
@@ -131,24 +155,82 @@ struct AddonData {
   std::set<DataplaneWrap*> open;
 };
 
+// options.adopt = {fds: number[], offloads: {tso, gro, udpGso, udpGro}}: its fds are collected before anything else
+// is looked at, so that every error (a TypeError/RangeError here, a DataplaneError from the engine) leaves them
+// closed: from the call on they are the dataplane's, whatever happens (DataplaneOptions.adopt's contract). An
+// element that is not an fd (an integer 0..2^31−1) is a TypeError naming it (the valid ones are still closed).
+// Their count is the engine's check (engine/dataplane.h AdoptFdCount: SysError EINVAL, a DataplaneError).
+std::vector<int> CollectAdoptFds(Napi::Value adopt, std::string* err) {
+  std::vector<int> fds;
+  if (!adopt.IsObject()) {
+    *err = "adopt must be an object {fds, offloads}";
+    return fds;
+  }
+  Napi::Value v = adopt.As<Napi::Object>().Get("fds");
+  if (!v.IsArray()) {
+    *err = "adopt.fds must be an array of fds";
+    return fds;
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (d >= 0 && d <= INT32_MAX && static_cast<double>(static_cast<int>(d)) == d)
+      fds.push_back(static_cast<int>(d));
+    else if (err->empty())
+      *err = "adopt.fds[" + std::to_string(i) + "] is not an fd (an integer from 0 to 2147483647)";
+  }
+  return fds;
+}
+
+OffloadSet ParseAdoptOffloads(Napi::Env env, Napi::Value adopt) {
+  Napi::Value v = adopt.As<Napi::Object>().Get("offloads");
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "adopt.offloads must be an object {tso, gro, udpGso, udpGro}");
+  Napi::Object o = v.As<Napi::Object>();
+  auto flag = [&](const char* key) {
+    Napi::Value b = o.Get(key);
+    if (!b.IsBoolean()) throw Napi::TypeError::New(env, std::string("adopt.offloads.") + key + " must be a boolean");
+    return b.As<Napi::Boolean>().Value();
+  };
+  OffloadSet r;
+  r.tso = flag("tso");
+  r.gro = flag("gro");
+  r.udpGso = flag("udpGso");
+  r.udpGro = flag("udpGro");
+  return r;
+}
+
 DataplaneWrap::DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataplaneWrap>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "expected an options object");
   Napi::Object o = info[0].As<Napi::Object>();
   DataplaneOptions opts;
-  opts.device = GetString(o, "device");
-  opts.workers = static_cast<int>(GetU32(o, "workers", 64));
-  opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
-  opts.bindIp = GetUnderlayAddr(o, "bindIP");
-  if (!o.Get("bindIPv6").IsUndefined()) {  // a dual-stack node: bindIP IPv4, bindIPv6 IPv6
-    opts.bindIp6 = GetUnderlayAddr(o, "bindIPv6");
-    if (!opts.bindIp6.IsV6()) throw Napi::RangeError::New(env, "bindIPv6 must be an IPv6 address");
-    if (!opts.bindIp.IsV4()) throw Napi::RangeError::New(env, "bindIP must be IPv4 when bindIPv6 is set");
+  const Napi::Value adopt = o.Get("adopt");
+  std::string adoptErr;
+  if (!adopt.IsUndefined()) {
+    opts.adopt = true;
+    opts.adoptFds = CollectAdoptFds(adopt, &adoptErr);
   }
-  opts.mtu = GetU32(o, "mtu", 65535);
-  opts.policy = ParsePolicy(o);
   try {
-    dp_ = std::make_unique<Dataplane>(opts);
+    if (!adoptErr.empty()) throw Napi::TypeError::New(env, adoptErr);
+    if (opts.adopt) opts.adoptOffloads = ParseAdoptOffloads(env, adopt);
+    opts.device = GetString(o, "device");
+    opts.workers = static_cast<int>(GetU32(o, "workers", 64));
+    opts.port = static_cast<uint16_t>(GetU32(o, "port", 65535));
+    opts.bindIp = GetUnderlayAddr(o, "bindIP");
+    if (!o.Get("bindIPv6").IsUndefined()) {  // a dual-stack node: bindIP IPv4, bindIPv6 IPv6
+      opts.bindIp6 = GetUnderlayAddr(o, "bindIPv6");
+      if (!opts.bindIp6.IsV6()) throw Napi::RangeError::New(env, "bindIPv6 must be an IPv6 address");
+      if (!opts.bindIp.IsV4()) throw Napi::RangeError::New(env, "bindIP must be IPv4 when bindIPv6 is set");
+    }
+    opts.mtu = GetU32(o, "mtu", 65535);
+    opts.policy = ParsePolicy(o);
+  } catch (...) {
+    CloseAdoptFds(opts.adoptFds);  // not yet the dataplane's: closed here
+    throw;
+  }
+  try {
+    dp_ = std::make_unique<Dataplane>(opts);  // owns (and on failure has closed) the adopted fds
   } catch (const SysError& e) {
     ThrowSys(env, e);
   }

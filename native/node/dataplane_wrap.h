@@ -11,6 +11,10 @@
 //   .setTable(table)      publish a new forwarding table atomically (node/convert.h ParseTable)
 //   .updatePeers(up, rm)  publish the current table with peers upserted/removed (the incremental verbs)
 //   .stats()              counters                                   .close()  stop, join, close
+//   .exportFds()          the fds, for a handover (DataplaneHandover's order); .pause(), .resume(): the loops
+//                         stopped and joined (every batch in hand finished), and started again
+//   new Dataplane({…, adopt: {fds, offloads}}): takes over those fds instead of opening (they are closed on every
+//                         error, dataplane_wrap.cc CollectAdoptFds); start() then runs with `offloads`, probing nothing
 //   .captureStart(opts) → id | -1, .captureStop(id) → bool, .captureRead(id, into, maxRecords)
 //                         → {bytes, records} (pcapng EPBs written into `into`), .captureStats(id): `vxtun dump`
 #pragma once

@@ -10,11 +10,16 @@
 // (TUN → transmit loop → sendmmsg to the "peer" at the loopback address, which is ourselves → receive loop) and crafted
 // datagrams straight to the port (one forwarded into the TUN, the rest dropped; from both loopback addresses on a
 // dual-stack node) → Close. Each underlay (IPv4, IPv6, dual-stack) must forward packets received from the peer's
-// address (rx > 0), or the check fails.
+// address (rx > 0), or the check fails. Then the handover verbs (engine/dataplane.h): Pause twice, Resume, traffic
+// through the resumed loops; an adoption of the exported fds (dup'ed, as SCM_RIGHTS would copy them) one fd short,
+// which must fail with EINVAL and close every fd it was given; a good adoption started with the first dataplane's
+// offloads after it Paused, which must forward traffic after the first one Closed (the device kept by its fds).
 //
 //   dataplane_cycles [CYCLES]   (default 25)
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -147,9 +152,79 @@ void SendTo6(int s, const void* p, size_t n, const char* ip, uint16_t port) {
 }
 
 struct Totals {
-  uint64_t tx = 0, rx = 0, drops = 0;
+  uint64_t tx = 0, rx = 0, drops = 0, adoptedTx = 0;
   uint64_t rxByFamily[3] = {};  // IPv4, IPv6, dual-stack underlay
 };
+
+void SendInner(int packets) {
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  Must(s >= 0, "socket");
+  char payload[1200];
+  std::memset(payload, 'x', sizeof(payload));
+  for (int k = 0; k < packets; k++) SendTo(s, payload, 100 + 50 * k, "10.99.2.5", 9);
+  close(s);
+}
+
+// Waits (≤ 2 s) until dp has transmitted at least n packets.
+bool WaitTx(const Dataplane& dp, uint64_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (dp.Stats().txPackets < n && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return dp.Stats().txPackets >= n;
+}
+
+std::vector<int> Dups(const std::vector<int>& fds) {
+  std::vector<int> out;
+  for (int fd : fds) {
+    out.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    Must(out.back() >= 0, "dup");
+  }
+  return out;
+}
+
+// The handover verbs on a running dataplane `a` (opened with o, over underlay un); a is closed at the end.
+void Handover(Dataplane& a, const DataplaneOptions& o, Underlay un, Totals* tot) {
+  a.Pause();
+  a.Pause();
+  a.Resume();
+  const uint64_t before = a.Stats().txPackets;
+  SendInner(5);
+  Must(WaitTx(a, before + 5), "forwarding after Resume");
+  DataplaneOptions bad = o;
+  bad.adopt = true;
+  bad.adoptFds = Dups(a.ExportFds());
+  close(bad.adoptFds.back());
+  bad.adoptFds.pop_back();
+  const int fds = CountFds();
+  bool threw = false;
+  try {
+    Dataplane wrong(bad);
+  } catch (const SysError& e) {
+    threw = e.err == EINVAL;
+  }
+  Must(threw, "adopting one fd short fails with EINVAL");
+  Must(CountFds() == fds - static_cast<int>(bad.adoptFds.size()), "a failed adoption closes every fd given");
+  DataplaneOptions good = o;
+  good.adopt = true;
+  good.adoptFds = Dups(a.ExportFds());
+  good.adoptOffloads = a.Stats().offloads;
+  Dataplane b(good);
+  b.SetTable(MakeTable(un));
+  a.Pause();
+  OffloadSet none;
+  const OffloadSet got = b.Start(none, [](const std::string& msg) {
+    std::fprintf(stderr, "dataplane_cycles: fatal (adopted): %s\n", msg.c_str());
+  });
+  Must(got.tso == good.adoptOffloads.tso && got.gro == good.adoptOffloads.gro &&
+           got.udpGso == good.adoptOffloads.udpGso && got.udpGro == good.adoptOffloads.udpGro,
+       "the adopted dataplane runs with the adopted offloads");
+  a.Close();
+  Must(if_nametoindex(kDevice) != 0, "the device outlives the first dataplane");
+  SendInner(5);
+  Must(WaitTx(b, 5), "the adopted dataplane forwards");
+  tot->adoptedTx += b.Stats().txPackets;
+  b.Close();
+}
 
 void Cycle(int i, Totals* tot) {
   const Underlay un = static_cast<Underlay>((i / 2) % 3);  // both worker counts with every underlay
@@ -223,7 +298,7 @@ void Cycle(int i, Totals* tot) {
   tot->rx += st.rxPackets;
   tot->rxByFamily[static_cast<int>(un)] += st.rxPackets;
   for (int k = 0; k < kVerdictCount; k++) tot->drops += st.rxDrops[k] + st.txDrops[k];
-  dp.Close();
+  Handover(dp, o, un, tot);
   dp.Close();  // idempotent
 }
 
@@ -240,14 +315,19 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= cycles; i++) Cycle(i, &tot);
   const int fdsAfter = CountFds();
   std::printf(
-      "dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6, %llu dual-stack), %llu drops; "
+      "dataplane_cycles: %d cycles, %llu tx packets, %llu rx packets (%llu over IPv6, %llu dual-stack), %llu drops, "
+      "%llu tx after adoption; "
       "fds %d before, %d after\n",
       cycles, static_cast<unsigned long long>(tot.tx), static_cast<unsigned long long>(tot.rx),
       static_cast<unsigned long long>(tot.rxByFamily[1]), static_cast<unsigned long long>(tot.rxByFamily[2]),
-      static_cast<unsigned long long>(tot.drops), fdsBefore, fdsAfter);
+      static_cast<unsigned long long>(tot.drops), static_cast<unsigned long long>(tot.adoptedTx), fdsBefore, fdsAfter);
   std::fflush(stdout);  // before LeakSanitizer's exit-time report
   if (fdsAfter != fdsBefore) {
     std::fprintf(stderr, "dataplane_cycles: file descriptors leaked: %d before, %d after\n", fdsBefore, fdsAfter);
+    return 1;
+  }
+  if (tot.adoptedTx == 0) {
+    std::fprintf(stderr, "dataplane_cycles: no adopted dataplane forwarded anything\n");
     return 1;
   }
   if (tot.tx == 0 || tot.drops == 0) {
