@@ -2,8 +2,9 @@
 // windows of the same length, each under one iperf3 TCP stream pod-1 → pod-2 (0.1 s intervals) and a 100/s ping
 // each way between pod-1 and pod-2: a baseline without a handover, then one in which node-1's vxtun is replaced by a
 // new process N times (spread over the window; src/lab/vxtun-node.ts replace()). Prints a table: pings sent/lost,
-// the longest time between two replies, pausedMs (p50/max, from each "took over" line), TCP retransmits, throughput
-// and the worst 0.1 s interval. Exit 1 when a handover failed or the handovers outlasted the window.
+// the longest time between two replies, pausedMs (p50/max, from each "took over" line), TCP retransmits (and of
+// them the segments really lost: retransmitted and not reported duplicate by the receiver), throughput and the worst
+// 0.1 s interval. Exit 1 when a handover failed or the handovers outlasted the window.
 //
 //   npm run bench:upgrade -- [--handovers 10] [--seconds 30]
 //
@@ -130,6 +131,7 @@ async function main(): Promise<number> {
       fromExec.length ? `${quantile(fromExec, 0.5).toFixed(0)} / ${Math.max(...fromExec)}` : '–',
     ]);
     rows.push(['TCP retransmits', ...both((w) => String(w.iperf.retransmits))]);
+    rows.push(['  of them lost segments (not DSACKed)', ...both((w) => String(w.iperf.lostSegments))]);
     rows.push(['TCP throughput, Mbit/s', ...both((w) => w.iperf.receivedMbitPerSecond.toFixed(0))]);
     rows.push(['worst 0.1 s interval, Mbit/s', ...both((w) => worst(w).toFixed(0))]);
     const wide = rows.map((r) => r.map((c) => c.length)).reduce((a, b) => a.map((x, i) => Math.max(x, b[i]!)));

@@ -1,6 +1,7 @@
 // Long-running traffic for measuring a disturbance (a handover, a restart) while it happens: a timestamped ping
-// stream and an iperf3 TCP stream with short report intervals. The reports are pure functions of the tools' output.
-import type { NsProcess } from './exec.js';
+// stream and an iperf3 TCP stream with short report intervals, with the client namespace's TCP counters (nstat) to
+// tell lost segments from spurious retransmits. The reports are pure functions of the tools' output.
+import { nsExec, type NsProcess } from './exec.js';
 import type { Lab } from './lab.js';
 
 /** What a `ping -D` stream saw, by icmp_seq. */
@@ -88,6 +89,12 @@ export interface IperfStreamReport {
   seconds: number;
   /** Sender retransmits, summed over the intervals. */
   retransmits: number;
+  /**
+   * Of the segments the client's namespace retransmitted meanwhile (TcpRetransSegs), those the receiver did not
+   * report as duplicates (TcpExtTCPDSACKRecvSegs): the retransmits of segments that were really lost. The others are
+   * spurious (reordering, a tail loss probe after a stall): the receiver had them already.
+   */
+  lostSegments: number;
   /** What the receiver got, Mbit/s over the whole run. */
   receivedMbitPerSecond: number;
   intervals: IperfInterval[];
@@ -99,8 +106,25 @@ interface IperfJson {
   error?: string;
 }
 
-/** Reads an iperf3 TCP client's `--json` output. */
-export function iperfStreamReport(json: string): IperfStreamReport {
+/** The counters of `nstat -a -s -z NAME…` output (`NAME value rate` lines), by name. */
+export function nstatCounters(out: string): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const m of out.matchAll(/^(\w+)\s+(\d+)/gm)) c[m[1]!] = Number(m[2]);
+  return c;
+}
+
+const TCP_COUNTERS = ['TcpRetransSegs', 'TcpExtTCPDSACKRecvSegs'];
+
+/** The namespace's segments retransmitted minus those the receivers said they had (see lostSegments). */
+async function unDsackedRetransmits(ns: string): Promise<number> {
+  const c = nstatCounters((await nsExec(ns, 'nstat', ['-a', '-s', '-z', ...TCP_COUNTERS])).stdout);
+  const missing = TCP_COUNTERS.filter((k) => c[k] === undefined);
+  if (missing.length) throw new Error(`nstat in ${ns}: no ${missing.join(', ')} (kernel too old?)`);
+  return c['TcpRetransSegs']! - c['TcpExtTCPDSACKRecvSegs']!;
+}
+
+/** Reads an iperf3 TCP client's `--json` output; lostSegments is the caller's to fill in. */
+export function iperfStreamReport(json: string): Omit<IperfStreamReport, 'lostSegments'> {
   const j = JSON.parse(json) as IperfJson;
   if (j.error) throw new Error(`iperf3: ${j.error}`);
   const intervals = (j.intervals ?? []).map(({ sum }) => ({
@@ -139,6 +163,7 @@ export async function startIperfStream(
   intervalS = 0.1,
 ): Promise<IperfStream> {
   const port = String(5201 + Math.floor(Math.random() * 1000));
+  const lost0 = await unDsackedRetransmits(clientNs);
   const srv = lab.spawn(serverNs, 'iperf3', ['-s', '-1', '--forceflush', '-i', String(intervalS), '-p', port]);
   await srv.waitForOutput(/Server listening/, 15_000);
   const client = lab.spawn(clientNs, 'iperf3', [
@@ -157,7 +182,8 @@ export async function startIperfStream(
       const exit = await client.exited;
       if (exit.code !== 0)
         throw new Error(`iperf3 client exited (${JSON.stringify(exit)}): ${client.stdout().slice(-2000)}`);
-      return iperfStreamReport(client.stdout());
+      const lostSegments = (await unDsackedRetransmits(clientNs)) - lost0;
+      return { ...iperfStreamReport(client.stdout()), lostSegments };
     } finally {
       await srv.stop('SIGTERM', 3_000);
     }

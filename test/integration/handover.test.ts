@@ -2,8 +2,8 @@
 // device's queues through the node's handover socket (src/lab/vxtun-node.ts replace()), as a DaemonSet update does.
 // Three lab nodes (node-3 only for the peer-added case); pod-1 ↔ pod-2 carry a 100/s ping each way and an iperf3
 // TCP stream pod-1 → pod-2 (0.1 s intervals):
-//   - 5 replacements in a row: no ping lost, TCP retransmits no more than in a run of the same length without a
-//     handover (measured first, same lab), each new process serves /status (pid, handover.fromPid = the previous
+//   - 5 replacements in a row: no ping lost, no more TCP segments lost (retransmitted and not reported duplicate by
+//     the receiver) than in a run of the same length without a handover (measured first, same lab), each new process serves /status (pid, handover.fromPid = the previous
 //     pid), each old one exits 0, and the device is never gone (same ifindex; polled throughout);
 //   - static → static with a peer added (node-3): taken over, node-3 in /status, pod-1 reaches pod-3;
 //   - refused (another vni): the new process exits 1 with the refusal line naming vni, the old one forwards on.
@@ -169,13 +169,17 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
     t.equal(await ifindex(), index0, 'the device is the one created at the start (same ifindex)');
     t.comment(`pausedMs per handover: ${paused.join(', ')}`);
     t.comment(
-      `with handovers: ${run.iperf.receivedMbitPerSecond.toFixed(0)} Mbit/s, ${run.iperf.retransmits} retransmits`,
+      `with handovers: ${run.iperf.receivedMbitPerSecond.toFixed(0)} Mbit/s, ${run.iperf.retransmits} retransmits ` +
+        `(baseline: ${base.iperf.retransmits}), of them lost segments: ${run.iperf.lostSegments} (baseline: ${base.iperf.lostSegments})`,
     );
-    // No slack: a handover drops no packet, so it adds no retransmission (a CPU dip slows the stream, it does not
-    // make TCP resend).
+    // iperf3's retransmit count is not compared as it is: without any handover, back-to-back 10 s windows of this
+    // stream showed 8 to 140 retransmits, every one of them spurious (the receiver had the segment: reported in a
+    // DSACK; reordering and tail loss probes), so "with ≤ without" would fail about every other run by noise alone.
+    // What a dropped packet adds is a retransmit the receiver did not already have: those must not be more than
+    // without a handover (0 there). No slack: a handover drops no packet.
     t.ok(
-      run.iperf.retransmits <= base.iperf.retransmits,
-      `TCP retransmits with handovers (${run.iperf.retransmits}) ≤ without (${base.iperf.retransmits})`,
+      run.iperf.lostSegments <= base.iperf.lostSegments,
+      `segments lost and retransmitted with handovers (${run.iperf.lostSegments}) ≤ without (${base.iperf.lostSegments})`,
     );
   });
 
