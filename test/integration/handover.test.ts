@@ -1,5 +1,5 @@
-// Handover (issue 18; README "Upgrades"): node-1's vxtun is replaced by a new `vxtun run` that takes over the
-// device's queues through the node's handover socket (src/lab/vxtun-node.ts replace()), as a DaemonSet update does.
+// Handover (issue 18): node-1's vxtun is replaced by a new `vxtun run` that takes over the device's queues
+// through the node's handover socket (src/lab/vxtun-node.ts replace()), as a DaemonSet update does.
 // Three lab nodes (node-3 only for the peer-added case); pod-1 ↔ pod-2 carry a 100/s ping each way and an iperf3
 // TCP stream pod-1 → pod-2 (0.1 s intervals):
 //   - 5 replacements in a row: no ping lost, no more TCP segments lost (retransmitted and not reported duplicate by
