@@ -195,8 +195,12 @@ class KubeSource implements PeerSource {
     this.#informer.start();
     this.#self = self;
     this.#onSnapshot = onSnapshot;
+    // The first snapshot at once, before our own patches: forwarding needs the table, not the annotations.
+    if (this.#synced) {
+      this.#flushForced = true;
+      this.#flush();
+    }
     this.#publish();
-    if (this.#synced) this.#scheduleFlush(true);
     await new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });

@@ -3,8 +3,9 @@
 // another underlay host, so a pod packet that misses the cluster network's routes would go there, onto the underlay.
 // pod-1 pings pod-2 (both families, every 10 ms) while node-1's daemon is killed with SIGKILL:
 //   - the crash guard routes (src/device/device.ts guardRouteArgs) stay: for ~2 s a capture on every underlay port
-//     sees no packet with a pod address outside UDP 8472, and pod-1 gets ICMP unreachable;
-//   - a restarted vxtun forwards again: the outage from its exec to the first reply is printed (3 tries);
+//     sees no packet with a pod address outside UDP 8472, and pod-1 gets ICMP unreachable (the first try);
+//   - a restarted vxtun forwards again soon: the outage from its exec to the first reply, over 10 tries (the others
+//     restart at once, without the capture), is printed (p50/max) and held to the targets of issue 18;
 //   - a clean stop (SIGTERM) removes the guard routes;
 //   - negative control: the same kill with the guard routes deleted by the test leaks pod packets onto the underlay.
 import t, { type Test } from 'tap';
@@ -12,23 +13,21 @@ import { Lab, labPeer, startVxtunNode, type NsProcess, type StaticPeer, type Vxt
 import { lineLogger } from '../../src/log.js';
 import { GUARD_ROUTE_METRIC, GUARD_ROUTE_PROTO } from '../../src/device/device.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { firstReplyAfter, median, startTimeline } from '../helpers/restart-timing.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tcpdump']);
 const FAMILIES = [4, 6] as const;
 const GATEWAY = { 4: '192.168.99.200', 6: 'fd99::200' } as const;
 const CAPTURE_MS = 2_000;
-const TRIES = 3;
+const TRIES = 10;
+// The targets (issue 18): a restarted vxtun forwards within 2 s of its exec (p50); the max has twice that as slack
+// for a loaded CI machine (2 vCPUs shared with other tests and a fuzzer: one slow try must not fail the run).
+const P50_MS = 2_000;
+const MAX_MS = 4_000;
 
-/** Lines of `ping -D` output: `[<unix seconds>] 64 bytes from …` (a reply) or `[…] From … Unreachable`. */
-const replyTimes = (out: string): number[] =>
-  [...out.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from /gm)].map((m) => Number(m[1]) * 1000);
+/** `ping -D` error lines: `[<unix seconds>] From … Destination … Unreachable`. */
 const UNREACHABLE =
   /^\[(\d+\.\d+)\] From \S+ icmp_seq=\d+ Destination (?:Host Unreachable|Net Unreachable|unreachable: No route)/gm;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? NaN;
-};
 
 t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun is down', { skip }, async (t) => {
   const t0 = Date.now();
@@ -100,36 +99,30 @@ t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun
       );
     }
   };
-  /** Waits until `p` prints a reply stamped at or after `since` (ms); resolves with its time. */
-  const firstReplyAfter = async (p: NsProcess, since: number, timeoutMs: number): Promise<number> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const at = replyTimes(p.stdout()).find((x) => x >= since);
-      if (at !== undefined) return at;
-      if (Date.now() > deadline)
-        throw new Error(`no reply within ${timeoutMs} ms; ping output tail:\n${p.stdout().slice(-500)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-
   await t.test(`kill -9 under ping, ${TRIES} times: no leak, ICMP unreachable, a restart forwards again`, async (t) => {
     expectedGuards(t, await guardRoutes(), 'running');
     const outages: Record<4 | 6, number[]> = { 4: [], 6: [] };
     for (let k = 1; k <= TRIES; k++) {
+      // The first try watches the outage for CAPTURE_MS; the others restart at once and only time the restart.
+      const first = k === 1;
       const pings = { 4: await startPing(4), 6: await startPing(6) };
-      const capture = await startCapture();
+      const capture = first ? await startCapture() : undefined;
       const killedAt = Date.now();
       t.equal((await n1.stop('SIGKILL')).signal, 'SIGKILL', `try ${k}: node-1's vxtun killed`);
-      await new Promise((r) => setTimeout(r, CAPTURE_MS));
-      const leaked = await captured(capture);
-      t.same(leaked.slice(0, 5), [], `try ${k}: no pod packet on the underlay outside UDP 8472 (${leaked.length})`);
+      if (capture) {
+        await new Promise((r) => setTimeout(r, CAPTURE_MS));
+        const leaked = await captured(capture);
+        t.same(leaked.slice(0, 5), [], `try ${k}: no pod packet on the underlay outside UDP 8472 (${leaked.length})`);
+      }
       expectedGuards(t, await guardRoutes(), `try ${k} after SIGKILL`);
       const execAt = Date.now();
       n1 = await startVxtunNode(lab, 1, { peers });
+      const timeline = startTimeline(n1.process, execAt);
       for (const f of FAMILIES) {
         const at = await firstReplyAfter(pings[f], execAt, 30_000);
         outages[f].push(Math.round(at - execAt));
         await pings[f].stop('SIGINT', 3_000);
+        if (!first) continue;
         // Read once ping has exited: it does not flush its error lines to a pipe as it prints them.
         const out = pings[f].stdout();
         const errors = [...out.matchAll(UNREACHABLE)].map((m) => Number(m[1]) * 1000);
@@ -139,11 +132,17 @@ t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun
           { tail: out.slice(-1500) },
         );
       }
-      t.comment(`try ${k}: exec → first reply: IPv4 ${outages[4].at(-1)} ms, IPv6 ${outages[6].at(-1)} ms`);
+      t.comment(
+        `try ${k}: exec → first reply: IPv4 ${outages[4].at(-1)} ms, IPv6 ${outages[6].at(-1)} ms (${timeline})`,
+      );
     }
     for (const f of FAMILIES) {
       const xs = outages[f];
-      t.comment(`restart outage IPv${f} over ${TRIES} tries: p50 ${median(xs)} ms, max ${Math.max(...xs)} ms`);
+      const p50 = median(xs);
+      const max = Math.max(...xs);
+      t.comment(`restart outage IPv${f} over ${TRIES} tries: p50 ${p50} ms, max ${max} ms`);
+      t.ok(p50 <= P50_MS, `IPv${f}: p50 ${p50} ms ≤ ${P50_MS} ms`);
+      t.ok(max <= MAX_MS, `IPv${f}: max ${max} ms ≤ ${MAX_MS} ms`);
     }
   });
 
