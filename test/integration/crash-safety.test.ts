@@ -13,6 +13,7 @@ import { Lab, labPeer, startVxtunNode, type NsProcess, type StaticPeer, type Vxt
 import { lineLogger } from '../../src/log.js';
 import { GUARD_ROUTE_METRIC, GUARD_ROUTE_PROTO } from '../../src/device/device.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { startPlainVxtunNode } from '../helpers/plain-vxtun-node.js';
 import { firstReplyAfter, median, startTimeline } from '../helpers/restart-timing.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'tcpdump']);
@@ -48,7 +49,7 @@ t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun
 
   const peers: StaticPeer[] = [labPeer(lab, 1), labPeer(lab, 2)];
   const n2 = await startVxtunNode(lab, 2, { peers });
-  let n1: VxtunNode = await startVxtunNode(lab, 1, { peers });
+  let n1: VxtunNode = await startPlainVxtunNode(lab, 1, { peers });
   t.teardown(async () => {
     await n1.stop();
     await n2.stop();
@@ -116,7 +117,7 @@ t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun
       }
       expectedGuards(t, await guardRoutes(), `try ${k} after SIGKILL`);
       const execAt = Date.now();
-      n1 = await startVxtunNode(lab, 1, { peers });
+      n1 = await startPlainVxtunNode(lab, 1, { peers });
       const timeline = startTimeline(n1.process, execAt);
       for (const f of FAMILIES) {
         const at = await firstReplyAfter(pings[f], execAt, 30_000);
@@ -149,7 +150,7 @@ t.test('crash safety: no pod packet leaves node-1 unencapsulated while its vxtun
   await t.test('a clean stop (SIGTERM) removes the guard routes', async (t) => {
     t.same(await n1.stop('SIGTERM'), { code: 0, signal: null }, 'exit 0');
     t.equal(await guardRoutes(), '', `no route with proto ${GUARD_ROUTE_PROTO} is left`);
-    n1 = await startVxtunNode(lab, 1, { peers });
+    n1 = await startPlainVxtunNode(lab, 1, { peers });
     expectedGuards(t, await guardRoutes(), 'after a restart');
   });
 

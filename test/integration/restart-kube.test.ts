@@ -19,6 +19,7 @@ import type { Json } from '../helpers/fake-apiserver.js';
 import { startFakeApiInNs } from '../helpers/fake-apiserver-remote.js';
 import { flannelAnnotations, makeNode, syntheticNode, writeKubeconfig } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { startPlainVxtunNode } from '../helpers/plain-vxtun-node.js';
 import { firstReplyAfter, median, startTimeline } from '../helpers/restart-timing.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping']);
@@ -59,7 +60,7 @@ t.test(
     const kubernetes = { kubeconfig: writeKubeconfig(dir, api.url) };
     const kubeOptions = { kubernetes, extra: { network: NETWORK } };
     const n2 = await startVxtunNode(lab, 2, { peers: [labPeer(lab, 1, MAC[1]), labPeer(lab, 2, MAC[2])] });
-    let n1: VxtunNode = await startVxtunNode(lab, 1, kubeOptions);
+    let n1: VxtunNode = await startPlainVxtunNode(lab, 1, kubeOptions);
     t.teardown(async () => {
       await n1.stop();
       await n2.stop();
@@ -79,7 +80,7 @@ t.test(
       const ping = await startPing();
       t.equal((await n1.stop('SIGKILL')).signal, 'SIGKILL', `try ${k}: node-1's vxtun killed`);
       const execAt = Date.now();
-      n1 = await startVxtunNode(lab, 1, kubeOptions);
+      n1 = await startPlainVxtunNode(lab, 1, kubeOptions);
       const timeline = startTimeline(n1.process, execAt);
       const at = await firstReplyAfter(ping, execAt, 30_000).finally(() => ping.stop('SIGINT', 3_000));
       outages.push(Math.round(at - execAt));
