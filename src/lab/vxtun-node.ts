@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../admin/status.js';
-import { TOP_KEYS } from '../config/document.js';
 import { describeExit, nsExec, type ExitInfo, type NsProcess } from './exec.js';
 import { distFile } from './paths.js';
 import type { Lab } from './lab.js';
@@ -163,9 +162,6 @@ export function logLineFields(text: string, msg: string): Record<string, unknown
   return out;
 }
 
-/** Whether this build's config has the `handover` section (issue 18); a lab node gets its own socket there if so. */
-const HANDOVER_CONFIG = (TOP_KEYS as readonly string[]).includes('handover');
-
 /** A merged config section: `base`, then the keys `over` sets. */
 const section = (base: unknown, over: unknown): Record<string, unknown> => ({
   ...(base as Record<string, unknown> | undefined),
@@ -193,12 +189,20 @@ interface Launch {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The daemon runs as in production, without a test runner's instrumentation: tap's @tapjs/processinfo puts its module
+ * loader hooks into every child's NODE_OPTIONS (whatever `env` says), and on Node 20 each module load is then a round
+ * trip to a hooks thread — a Kubernetes-mode start (some 3,000 modules of the client) took 6–8 CPU seconds instead of
+ * about 2. `env -u` execs in place (as `ip netns exec` does): the PID is still the daemon's.
+ */
+const PLAIN_NODE = ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath];
+
 function launch(l: Launch): NsProcess {
   writeFileSync(l.configPath, JSON.stringify(l.config, null, 2));
   const proc = l.lab.spawn(
     l.lab.nodeNs(l.i),
-    process.execPath,
-    [cliPath(), 'run', '--config', l.configPath],
+    'env',
+    [...PLAIN_NODE, cliPath(), 'run', '--config', l.configPath],
     l.env ? { env: l.env } : {},
   );
   l.dir.users++;
@@ -275,7 +279,7 @@ export async function startVxtunNode(lab: Lab, i: number, opts: VxtunNodeOptions
   // Never the default /run/vxtun/vxtun.sock nor /run/vxtun/handover.sock either: each node its own sockets (parallel
   // labs never meet), unless `extra` sets them.
   config['admin'] = section({ socket: join(dir.path, 'admin.sock') }, config['admin']);
-  if (HANDOVER_CONFIG) config['handover'] = section({ socket: join(dir.path, 'handover.sock') }, config['handover']);
+  config['handover'] = section({ socket: join(dir.path, 'handover.sock') }, config['handover']);
   const l: Launch = {
     lab,
     i,
