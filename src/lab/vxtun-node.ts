@@ -2,7 +2,7 @@
 // a config file, `vxtun run --config`, `vxtun status --json` to look at it (through the node's own admin
 // socket in its temporary directory: the namespaces share one file system), SIGTERM to stop it; and replaces it
 // with a new process that takes over through the node's own handover socket, as a DaemonSet update would.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../admin/status.js';
@@ -196,12 +196,14 @@ interface Launch {
  * about 2. `env -u` execs in place (as `ip netns exec` does): the PID is still the daemon's.
  */
 const PLAIN_NODE = ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath];
+/** By its path: a test may give the daemon a PATH of its own (test/integration/ipmasq.test.ts: one without nft). */
+const ENV = existsSync('/usr/bin/env') ? '/usr/bin/env' : 'env';
 
 function launch(l: Launch): NsProcess {
   writeFileSync(l.configPath, JSON.stringify(l.config, null, 2));
   const proc = l.lab.spawn(
     l.lab.nodeNs(l.i),
-    'env',
+    ENV,
     [...PLAIN_NODE, cliPath(), 'run', '--config', l.configPath],
     l.env ? { env: l.env } : {},
   );
