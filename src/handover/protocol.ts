@@ -198,6 +198,16 @@ function tableOf(v: unknown): DataplaneTable {
   return { local, peers };
 }
 
+/** What hello and offer both say of their sender. */
+function introduction(v: Obj): { protocol: number; version: string; pid: number; identity: HandoverIdentity } {
+  return {
+    protocol: int(v, 'protocol', 0, 1e6),
+    version: str(v, 'version', 64),
+    pid: int(v, 'pid', 1, 2 ** 31),
+    identity: identityOf(v['identity']),
+  };
+}
+
 /** Parses one line from the other side; throws (with what is wrong) on anything but a well-formed message. */
 export function decode(line: string): Message {
   let v: unknown;
@@ -210,13 +220,7 @@ export function decode(line: string): Message {
   const type = v['type'];
   switch (type) {
     case 'hello':
-      return {
-        type,
-        protocol: int(v, 'protocol', 0, 1e6),
-        version: str(v, 'version', 64),
-        pid: int(v, 'pid', 1, 2 ** 31),
-        identity: identityOf(v['identity']),
-      };
+      return { type, ...introduction(v) };
     case 'refuse':
       return { type, pid: int(v, 'pid', 1, 2 ** 31), error: str(v, 'error', 1024) };
     case 'offer': {
@@ -224,10 +228,7 @@ export function decode(line: string): Message {
       const s = v['state'];
       return {
         type,
-        protocol: int(v, 'protocol', 0, 1e6),
-        version: str(v, 'version', 64),
-        pid: int(v, 'pid', 1, 2 ** 31),
-        identity: identityOf(v['identity']),
+        ...introduction(v),
         state: { vtepMAC: str(s, 'vtepMAC', 17), offloads: offloadsOf(s['offloads']), table: tableOf(s['table']) },
         fds: int(v, 'fds', 1, 64 * 11),
       };
