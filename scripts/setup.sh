@@ -5,7 +5,8 @@
 #                                 the CNI plugins, nftables for ipMasq)
 #   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iputils-ping, iperf3, tshark,
 #                                 tcpdump, clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/
-#                                 debootstrap for the image test, iptables for the ipMasq fallback, clang-format
+#                                 debootstrap for the image test, iptables for the ipMasq fallback, etcd-server/
+#                                 etcd-client for etcd mode, clang-format
 #                                 for `npm run format:check`, and g++-aarch64-linux-gnu for the arm64 guard,
 #                                 native/check-arm64.sh)
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 profile="${1:-test}"
 case "$profile" in
   demo | test) ;;
-  -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
   *) echo "setup: unknown profile '$profile' (demo or test)" >&2; exit 2 ;;
 esac
 
@@ -32,7 +33,7 @@ if [ "$profile" = test ]; then
     "ping:iputils-ping" "iperf3:iperf3" "tshark:tshark" "tcpdump:tcpdump" "iptables:iptables"
     "clang++:clang" "clang-format:clang-format" "promtool:prometheus"
     "podman:podman" "buildah:buildah" "runc:runc" "debootstrap:debootstrap"
-    "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu"
+    "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu" "etcd:etcd-server" "etcdctl:etcd-client"
   )
 fi
 

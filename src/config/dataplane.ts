@@ -1,7 +1,7 @@
 // The `dataplane` section: engine, workers, and one mode per offload. The offload keys are src/dataplane/offloads.ts's
 // OFFLOADS, so an offload added there is a config key here with nothing else to change.
 import { OFFLOAD_MODES, OFFLOADS, perOffload, type OffloadMode } from '../dataplane/offloads.js';
-import { integer, mapping, oneOf } from './readers.js';
+import { boolean, integer, mapping, oneOf } from './readers.js';
 import type { Config } from './types.js';
 
 /** 'auto', 'on' or 'off'; true and false stand for 'on' and 'off'. */
@@ -12,9 +12,15 @@ function offloadMode(v: unknown, field: string): OffloadMode {
 }
 
 export function dataplaneOf(v: unknown): Config['dataplane'] {
-  const out: Config['dataplane'] = { engine: 'native', workers: 'auto', offloads: perOffload(() => 'auto') };
+  const out: Config['dataplane'] = {
+    engine: 'native',
+    workers: 'auto',
+    offloads: perOffload(() => 'auto'),
+    directRouting: false,
+  };
   if (v === undefined) return out;
-  const m = mapping(v, 'dataplane', ['engine', 'workers', 'offloads']);
+  const m = mapping(v, 'dataplane', ['engine', 'workers', 'offloads', 'directRouting']);
+  if (m.has('directRouting')) out.directRouting = boolean(m.get('directRouting'), 'dataplane.directRouting');
   if (m.has('engine')) out.engine = oneOf(m.get('engine'), 'dataplane.engine', ['native', 'js'] as const);
   if (m.has('workers')) {
     const w = m.get('workers');

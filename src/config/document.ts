@@ -3,11 +3,21 @@
 import { adminOf } from './admin.js';
 import { dataplaneOf } from './dataplane.js';
 import { handoverOf } from './handover.js';
-import { peersOf } from './peers.js';
+import type { FileOverlaySettings } from '../peers/etcd-section.js';
+import { peersOf, sourceKind } from './peers.js';
 import { boolean, describe, fail, integer, mapping } from './readers.js';
 import { securityOf } from './security.js';
 import { subnetFileOf } from './subnet-file.js';
-import { DEFAULT_DEVICE, DEFAULT_PORT, DEFAULT_VNI, MAX_MTU, MAX_NAME, type Config, type ConfigEnv } from './types.js';
+import {
+  DEFAULT_DEVICE,
+  DEFAULT_PORT,
+  DEFAULT_VNI,
+  MAX_MTU,
+  MAX_NAME,
+  UNSETTLED_NETWORK,
+  type Config,
+  type ConfigEnv,
+} from './types.js';
 import { checkUnderlayFamily, underlayOf } from './underlay.js';
 import { ifname, podNetwork, unicastMac } from './values.js';
 
@@ -63,8 +73,10 @@ function mtuOf(v: unknown, ipv6: boolean): Config['mtu'] {
 export function configFromValue(doc: unknown, env: ConfigEnv): Config {
   const m = mapping(doc, '', TOP_KEYS);
   const nodeName = nodeNameOf(m.get('nodeName'), env);
-  if (!m.has('network')) fail('network', 'required: the cluster pod network, like 10.244.0.0/16');
-  const network = podNetwork(m.get('network'), 'network', 4);
+  // In etcd mode the network may come from `<prefix>/config` alone (src/peers/etcd-network.ts).
+  const etcdMode = sourceKind(m.get('peers')) === 'etcd';
+  if (!m.has('network') && !etcdMode) fail('network', 'required: the cluster pod network, like 10.244.0.0/16');
+  const network = m.has('network') ? podNetwork(m.get('network'), 'network', 4) : UNSETTLED_NETWORK;
   const ipv6Network = m.has('ipv6Network') ? podNetwork(m.get('ipv6Network'), 'ipv6Network', 6) : undefined;
   const vni = m.has('vni') ? integer(m.get('vni'), 'vni', 1, 0xffffff) : DEFAULT_VNI;
   const port = m.has('port') ? integer(m.get('port'), 'port', 1, 65535) : DEFAULT_PORT;
@@ -75,7 +87,13 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
   if (m.has('vtepMAC') && m.get('vtepMAC') !== 'auto') vtepMAC = unicastMac(m.get('vtepMAC'), 'vtepMAC', "'auto' or ");
 
   const underlay = underlayOf(m.get('underlay'));
-  const peers = peersOf(m.get('peers'), nodeName, { network, ipv6Network });
+  const file: FileOverlaySettings = {};
+  if (m.has('network')) file.network = network;
+  if (ipv6Network !== undefined) file.ipv6Network = ipv6Network;
+  if (m.has('vni')) file.vni = vni;
+  if (m.has('port')) file.port = port;
+  if (mtu !== 'auto') file.mtu = mtu;
+  const peers = peersOf(m.get('peers'), nodeName, { network, ipv6Network }, file);
   if (peers.kind === 'static') {
     checkUnderlayFamily(underlay, peers.static, nodeName);
     // The other nodes address us with our entry's vtepMAC, so that is our device MAC.

@@ -1,13 +1,18 @@
 // The validated config (README "Configuration"): its shape, what its defaults depend on, the defaults and the limits.
 import type { Offload, OffloadMode } from '../dataplane/offloads.js';
-import type { Cidr } from '../net/cidr.js';
+import { Cidr } from '../net/cidr.js';
 import type { HostPort } from '../net/host-port.js';
 import type { IP } from '../net/ip.js';
+import type { EtcdSection, FileOverlaySettings } from '../peers/etcd-section.js';
 import type { KubernetesSource } from '../peers/kube-section.js';
 import type { Peer } from '../peers/peer.js';
 
 export interface Config {
   nodeName: string;
+  /**
+   * In etcd mode the daemon settles network, ipv6Network, vni, port and mtu from `<prefix>/config` before it uses
+   * them (LocalNode.overlay); until then, network is the file's or UNSETTLED_NETWORK.
+   */
   network: Cidr;
   ipv6Network?: Cidr;
   vni: number;
@@ -21,11 +26,16 @@ export interface Config {
   vtepMAC: string | 'auto';
   /** publicIP: either family; IPv4 when publicIPv6 (a dual-stack node's IPv6 address) is set. */
   underlay: { interface?: string; publicIP?: IP; publicIPv6?: IP };
-  peers: { kind: 'static'; static: Peer[] } | { kind: 'kubernetes'; kubernetes: KubernetesSource };
+  peers:
+    | { kind: 'static'; static: Peer[] }
+    | { kind: 'kubernetes'; kubernetes: KubernetesSource }
+    | { kind: 'etcd'; etcd: EtcdSection; file: FileOverlaySettings };
   dataplane: {
     engine: 'native' | 'js';
     workers: number | 'auto';
     offloads: Record<Offload, OffloadMode>;
+    /** Peers on our underlay subnet get a kernel route via their public IP instead of VXLAN (README "DirectRouting"). */
+    directRouting: boolean;
   };
   security: { acceptUnknownVteps: boolean; checkInnerSource: boolean };
   admin: {
@@ -54,6 +64,8 @@ export interface ConfigEnv {
 }
 
 export const DEFAULT_VNI = 1;
+/** config.network in etcd mode before `<prefix>/config` settles it (never used for anything). */
+export const UNSETTLED_NETWORK = new Cidr(new Uint8Array(4), 0);
 export const DEFAULT_PORT = 8472;
 export const DEFAULT_DEVICE = 'vxtun0';
 /**

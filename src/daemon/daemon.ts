@@ -4,6 +4,7 @@
 // teardown runs in the order written below. Whatever fails, the device is closed on the way out, and with it go
 // its addresses and routes: a failed start leaves nothing behind. Each part lives in its own file in this folder.
 import type { Config } from '../config/index.js';
+import { settledConfig } from '../config/overlay.js';
 import { withContext } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadNative, type NativeBinding } from '../dataplane/addon.js';
@@ -68,12 +69,14 @@ export async function runDaemon(deps: DaemonDeps, signal: AbortSignal): Promise<
 }
 
 async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
-  const { config, logger } = deps;
+  const { logger } = deps;
   const ip = deps.ip ?? execIp;
   // Who we are comes from the peer source (it may wait, e.g. for our Node's podCIDR); no device before that.
-  const source = deps.peerSource ?? (await peerSourceFor(config, logger));
+  const source = deps.peerSource ?? (await peerSourceFor(deps.config, logger, ip));
   const local = await localNode(source, signal);
   if (!local) return; // stopped while waiting
+  // A source that holds the overlay's settings (etcd's `<prefix>/config`) settles them for this run.
+  const config = settledConfig(deps.config, local.overlay);
   const resolved = await resolveVtep(ip, config, local, logger);
   const native = deps.native ?? loadNative();
   const podCIDRs = local.podCIDRs.map((c) => c.toString());

@@ -20,9 +20,9 @@
 // a random name: a file or symlink planted at any name is never opened, followed or overwritten.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Cidr } from '../net/cidr.js';
+import { Cidr } from '../net/cidr.js';
 
 export interface SubnetEnv {
   network: Cidr;
@@ -97,4 +97,35 @@ export async function writeFileAtomic(path: string, text: string, deps: AtomicWr
       .sync()
       .catch(() => {})
       .finally(() => d.close());
+}
+
+/** The pod subnets a subnet file names (FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET), from its text; malformed lines ignored. */
+export function parseSubnetEnv(text: string): { v4?: Cidr; v6?: Cidr } {
+  const out: { v4?: Cidr; v6?: Cidr } = {};
+  for (const line of text.split('\n').slice(0, 64)) {
+    const m = /^(FLANNEL_SUBNET|FLANNEL_IPV6_SUBNET)=(\S{1,64})$/.exec(line.trim());
+    if (!m) continue;
+    let c: Cidr;
+    try {
+      c = Cidr.parse(m[2] ?? '', { strict: false });
+    } catch {
+      continue;
+    }
+    if (m[1] === 'FLANNEL_SUBNET' && c.family === 4) out.v4 = c;
+    if (m[1] === 'FLANNEL_IPV6_SUBNET' && c.family === 6) out.v6 = c;
+  }
+  return out;
+}
+
+/** The subnets of the subnet file at `path` (our previous run's), undefined when there is none or it names none. */
+export async function previousSubnets(path: string | null): Promise<{ v4?: Cidr; v6?: Cidr } | undefined> {
+  if (path === null) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const s = parseSubnetEnv(text.slice(0, 4096));
+  return s.v4 || s.v6 ? s : undefined;
 }

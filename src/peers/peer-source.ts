@@ -1,5 +1,5 @@
-// The control-plane seam: where peers come from. Implementations: static (config file) and
-// kubernetes (Node objects). The daemon drives a source in two steps:
+// The control-plane seam: where peers come from. Implementations: static (config file), kubernetes (Node objects)
+// and etcd (flannel's subnet leases). The daemon drives a source in two steps:
 //
 //   1. local(signal)             → who this node is (pod CIDRs, a VTEP MAC to reuse, its address);
 //                                  the device is created only after this resolves.
@@ -29,6 +29,22 @@ export interface LocalNode {
   address?: { ip: IP; field?: string };
   /** A dual-stack node's IPv6 underlay address as the source knows it (then `address`, when set, is IPv4); as `address`. */
   address6?: { ip: IP; field?: string };
+  /**
+   * The overlay's settings when the source holds them (etcd: `<prefix>/config`), already checked against what the
+   * config file set (a ConfigError naming both on a contradiction); they replace the config's values for this run.
+   */
+  overlay?: OverlaySettings;
+}
+
+/** The overlay-wide values a source may own (README "etcd mode"). */
+export interface OverlaySettings {
+  network: Cidr;
+  ipv6Network?: Cidr;
+  vni: number;
+  port: number;
+  mtu: number | 'auto';
+  /** Route same-subnet peers directly (flannel's Backend.DirectRouting); or-ed with dataplane.directRouting. */
+  directRouting: boolean;
 }
 
 /** What the daemon tells the overlay about this node once its device is up. */

@@ -107,6 +107,7 @@ t.test('the full config example parses', async (t) => {
     engine: 'native',
     workers: 'auto',
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
+    directRouting: false,
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
@@ -129,6 +130,7 @@ t.test('defaults of a minimal static config', async (t) => {
     engine: 'native',
     workers: 'auto',
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
+    directRouting: false,
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
@@ -190,7 +192,12 @@ t.test('JSON works and means the same as YAML', async (t) => {
         { name: 'node-b', podCIDR: '10.244.2.0/24', publicIP: '192.168.99.2', vtepMAC: 'AA:00:00:00:02:01' },
       ],
     },
-    dataplane: { engine: 'js', workers: 4, offloads: { tso: false, gro: true, udpGso: 'off', udpGro: 'on' } },
+    dataplane: {
+      engine: 'js',
+      workers: 4,
+      offloads: { tso: false, gro: true, udpGso: 'off', udpGro: 'on' },
+      directRouting: true,
+    },
     security: { acceptUnknownVteps: true, checkInnerSource: false },
     admin: { listen: '[::1]:9000' },
     subnetFile: null,
@@ -200,7 +207,12 @@ t.test('JSON works and means the same as YAML', async (t) => {
   t.equal(c.port, 4789);
   t.equal(c.mtu, 1400);
   t.equal(c.ipv6Network?.toString(), 'fd10:244::/56');
-  t.same(c.dataplane, { engine: 'js', workers: 4, offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' } });
+  t.same(c.dataplane, {
+    engine: 'js',
+    workers: 4,
+    offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' },
+    directRouting: true,
+  });
   t.same(c.security, { acceptUnknownVteps: true, checkInnerSource: false });
   t.same(c.admin, { listen: { host: '::1', port: 9000 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
   t.equal(c.subnetFile, null);
@@ -731,7 +743,12 @@ const BAD: Bad[] = [
   // peers
   { name: 'peers missing', text: HEAD, field: 'peers', message: /required/ },
   { name: 'peers empty', text: `${HEAD}peers: {}\n`, field: 'peers', message: /exactly one source/ },
-  { name: 'peers both', text: `${HEAD}peers: { static: [], kubernetes: {} }\n`, field: 'peers', message: /both/ },
+  {
+    name: 'peers both',
+    text: `${HEAD}peers: { static: [], kubernetes: {} }\n`,
+    field: 'peers',
+    message: /static and kubernetes/,
+  },
   { name: 'peers a list', text: `${HEAD}peers: []\n`, field: 'peers' },
   {
     name: 'static a mapping',
