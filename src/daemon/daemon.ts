@@ -142,11 +142,14 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
         taken.close(); // the predecessor resumes: it never heard `started`
         throw err;
       }
-      const pausedMs = Math.round(performance.now() - t0);
-      const from = { from: taken.offer.pid, fromVersion: taken.offer.version, pausedMs };
+      tookOver = {
+        fromPid: taken.offer.pid,
+        fromVersion: taken.offer.version,
+        pausedMs: Math.round(performance.now() - t0),
+      };
+      const from = { from: tookOver.fromPid, fromVersion: tookOver.fromVersion, pausedMs: tookOver.pausedMs };
       if (!taken.started()) logger.warn('the predecessor did not confirm it released the admin surface', from);
       logger.info('took over', from);
-      tookOver = { fromPid: taken.offer.pid, fromVersion: taken.offer.version, pausedMs };
     } else {
       offloads = startDataplane(dp, config, run.fail);
     }
@@ -164,10 +167,12 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     await warnIfNotForwarding(logger);
     await writeSubnetFile(config, local.podCIDRs, vtep.mtu);
     logger.info('dataplane up', upLogFields(facts, offloads, admin));
+    // Until our own source's first snapshot is programmed we forward with the predecessor's table: a successor that
+    // takes over from us before then gets that table, not our empty one.
     const state = () => ({
       vtepMAC: vtep.vtepMAC,
       offloads: dp.stats().offloads,
-      table: buildTable(config.nodeName, sync.peers, podCIDRs),
+      table: taken && !sync.ready ? taken.offer.state.table : buildTable(config.nodeName, sync.peers, podCIDRs),
     });
     handover = await offerHandover({ config, native, logger, identity, dp, state, release }).catch((err: unknown) => {
       logger.warn('no handover socket: a successor cannot take over without an outage', {
