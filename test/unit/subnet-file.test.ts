@@ -146,3 +146,26 @@ t.test('kubeconfig loading', async (t) => {
   const inCluster = loadKubeConfig(undefined, env, dir);
   t.equal(inCluster.getCurrentCluster()?.server, 'https://10.96.0.1:443', 'in-cluster: the service host and port');
 });
+
+t.test('parseSubnetEnv / previousSubnets: our last run’s subnets, malformed lines ignored', async (t) => {
+  const { parseSubnetEnv, previousSubnets } = await import('../../src/device/subnet-file.js');
+  const text = formatSubnetEnv({
+    network: Cidr.parse('10.244.0.0/16'),
+    ipv6Network: Cidr.parse('fd10:244::/56'),
+    podCIDRs: [Cidr.parse('10.244.7.0/24'), Cidr.parse('fd10:244:0:7::/64')],
+    mtu: 1450,
+    ipMasq: true,
+  });
+  const got = parseSubnetEnv(text);
+  t.equal(got.v4?.toString(), '10.244.7.0/24', 'FLANNEL_SUBNET is the first usable IP: its subnet');
+  t.equal(got.v6?.toString(), 'fd10:244:0:7::/64');
+  t.same(parseSubnetEnv('FLANNEL_SUBNET=10.244.300.1/24\nFLANNEL_IPV6_SUBNET=10.1.1.1/24\nX=1\n'), {});
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-prev-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(await previousSubnets(join(dir, 'none.env')), undefined, 'no file: nothing');
+  t.equal(await previousSubnets(null), undefined, 'subnetFile off: nothing');
+  writeFileSync(join(dir, 's.env'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.9.1/24\n');
+  t.equal((await previousSubnets(join(dir, 's.env')))?.v4?.toString(), '10.244.9.0/24');
+  writeFileSync(join(dir, 'm.env'), 'FLANNEL_MTU=1450\n');
+  t.equal(await previousSubnets(join(dir, 'm.env')), undefined, 'a file naming no subnet: nothing');
+});
