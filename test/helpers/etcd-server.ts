@@ -12,6 +12,11 @@ export interface EtcdServerOptions {
   address: string;
   /** Directory name under lab.dir; default 'etcd'. */
   name?: string;
+  /**
+   * Serve clients over TLS (https://ADDRESS:2379) and require a client certificate signed by `ca`; PEM file paths.
+   * etcdctl then uses `cert`/`key` (a certificate good for both server and client auth).
+   */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 export interface EtcdServer {
@@ -42,7 +47,7 @@ const HEALTH_TIMEOUT_MS = 20_000;
 
 export async function startEtcd(lab: Lab, opts: EtcdServerOptions): Promise<EtcdServer> {
   const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
-  const client = `http://${host}:2379`;
+  const client = `${opts.tls ? 'https' : 'http'}://${host}:2379`;
   const peer = `http://${host}:2380`;
   const dataDir = join(lab.dir, opts.name ?? 'etcd');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -50,7 +55,8 @@ export async function startEtcd(lab: Lab, opts: EtcdServerOptions): Promise<Etcd
   const env = { ...process.env, ETCDCTL_API: '3' };
 
   const ctl = async (args: readonly string[], input?: string): Promise<string> => {
-    const r = await lab.exec(opts.ns, 'etcdctl', ['--endpoints', client, '--command-timeout=5s', ...args], {
+    const tlsArgs = opts.tls ? ['--cacert', opts.tls.ca, '--cert', opts.tls.cert, '--key', opts.tls.key] : [];
+    const r = await lab.exec(opts.ns, 'etcdctl', ['--endpoints', client, '--command-timeout=5s', ...tlsArgs, ...args], {
       env,
       ...(input !== undefined ? { input } : {}),
     });
@@ -79,6 +85,17 @@ export async function startEtcd(lab: Lab, opts: EtcdServerOptions): Promise<Etcd
         `n1=${peer}`,
         '--log-level',
         'warn',
+        ...(opts.tls
+          ? [
+              '--cert-file',
+              opts.tls.cert,
+              '--key-file',
+              opts.tls.key,
+              '--client-cert-auth',
+              '--trusted-ca-file',
+              opts.tls.ca,
+            ]
+          : []),
       ],
       // etcd 3.4 refuses to start on arm64 unless told it may.
       process.arch === 'arm64' ? { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: 'arm64' } } : {},
