@@ -76,7 +76,12 @@ export function etcd3Watch(client: Etcd3, options: Etcd3WatchOptions, handlers: 
       fail(new EtcdWatchError(`etcd watch ${prefix}: events before the watch was created`));
       return;
     }
-    handlers.events(events, BigInt(res.header.revision));
+    try {
+      handlers.events(events, BigInt(res.header.revision));
+    } catch (err) {
+      // Never out of the gRPC stream's callback: the watch ends like any other trouble, and the source relists.
+      fail(new EtcdWatchError(`etcd watch ${prefix}: the events handler failed: ${(err as Error).message}`));
+    }
   };
 
   client.watchClient.watch().then(
