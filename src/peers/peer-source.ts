@@ -69,6 +69,8 @@ export interface SourceState {
   skipped: number;
   /** Of those, nodes left out by conflict resolution (src/peers/conflicts.ts), with the reasons. */
   conflicts?: PeerConflict[];
+  /** etcd: our subnet lease's key and when it expires unless renewed (ISO 8601). */
+  lease?: { key: string; expires: string };
 }
 
 /** A node left out of the table because of a conflict (its reason clipped to 200 characters). */
