@@ -17,3 +17,4 @@ export * from './arrival-capture.js';
 export * from './vxlan-capture.js';
 export * from './etcd-flannel-lease.js';
 export * from './etcd-flannel-node.js';
+export * from './etcd-status-wait.js';
