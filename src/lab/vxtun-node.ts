@@ -126,7 +126,8 @@ export function labPeer(lab: Lab, i: number, vtepMAC?: string, vtepMACv6?: strin
  * (the file its pods' CNI delegate was rendered from: the daemon writes it again, as on a real node) and `ipMasq` is
  * the lab's; on a dual underlay `underlay.publicIP` and `underlay.publicIPv6` are node i's two addresses; `extra`
  * may override all three. In etcd mode `network` and `ipv6Network` are left out (etcd's `<prefix>/config` has
- * them) unless `extra` sets them.
+ * them) unless `extra` sets them, and on a single-family underlay `underlay.interface` is eth0 (the lab's nodes have
+ * no default route, and no static entry names their address: as flanneld's --iface).
  */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
   const sources = [opts.peers, opts.kubernetes, opts.etcd].filter((x) => x !== undefined).length;
@@ -144,7 +145,9 @@ export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<s
     ipMasq: lab.ipMasq,
     ...(lab.underlay === 'dual'
       ? { underlay: { publicIP: lab.underlayIP(i, 4), publicIPv6: lab.underlayIP(i, 6) } }
-      : {}),
+      : opts.etcd
+        ? { underlay: { interface: 'eth0' } }
+        : {}),
     ...opts.extra,
   };
 }

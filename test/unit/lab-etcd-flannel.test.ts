@@ -118,8 +118,10 @@ t.test('labConfig in etcd mode: peers.etcd, no network unless extra sets it', as
   t.notOk('network' in c, 'no network');
   t.notOk('ipv6Network' in c, 'no ipv6Network');
   t.equal(c['subnetFile'], '/tmp/lab/node-1/subnet.env');
+  t.same(c['underlay'], { interface: 'eth0' }, 'the underlay by interface (no default route in the lab)');
   t.equal(labConfig(lab, 1, { etcd, extra: { network: '10.244.0.0/16' } })['network'], '10.244.0.0/16');
   t.equal(labConfig(lab, 1, { peers: [] })['network'], '10.244.0.0/16', 'static mode keeps the network');
+  t.notOk('underlay' in labConfig(lab, 1, { peers: [] }), 'static mode: the underlay from the peer entry');
   t.throws(() => labConfig(lab, 1, { etcd, peers: [] }), /exactly one of/);
   t.throws(() => labConfig(lab, 1, {}), /exactly one of/);
 });
