@@ -15,3 +15,6 @@ export * from './cni-delegate.js';
 export * from './cni.js';
 export * from './arrival-capture.js';
 export * from './vxlan-capture.js';
+export * from './etcd-flannel-lease.js';
+export * from './etcd-flannel-node.js';
+export * from './etcd-status-wait.js';

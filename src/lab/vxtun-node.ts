@@ -27,6 +27,12 @@ export interface VxtunNodeOptions {
   peers?: StaticPeer[];
   /** Kubernetes mode instead of `peers`: a kubeconfig file and optionally the annotation prefix. */
   kubernetes?: { kubeconfig: string; annotationPrefix?: string };
+  /**
+   * etcd mode instead of `peers` or `kubernetes` (README "etcd mode"): the daemon reads the network from
+   * `<prefix>/config` and acquires its subnet there, preferring the one in node i's subnet.env (the lab's
+   * 10.244.i.0/24, which its pod was made on) when it is free.
+   */
+  etcd?: { endpoints: string[]; prefix?: string };
   /** Default `node-<i>`. */
   name?: string;
   /** Extra top-level config keys (e.g. { dataplane: { workers: 1 } }). */
@@ -119,21 +125,29 @@ export function labPeer(lab: Lab, i: number, vtepMAC?: string, vtepMACv6?: strin
  * The config a lab node runs with (JSON, which is YAML). `subnetFile` is node i's subnet.env in the lab directory
  * (the file its pods' CNI delegate was rendered from: the daemon writes it again, as on a real node) and `ipMasq` is
  * the lab's; on a dual underlay `underlay.publicIP` and `underlay.publicIPv6` are node i's two addresses; `extra`
- * may override all three.
+ * may override all three. In etcd mode `network` and `ipv6Network` are left out (etcd's `<prefix>/config` has
+ * them) unless `extra` sets them, and on a single-family underlay `underlay.interface` is eth0 (the lab's nodes have
+ * no default route, and no static entry names their address: as flanneld's --iface).
  */
 export function labConfig(lab: Lab, i: number, opts: VxtunNodeOptions): Record<string, unknown> {
-  if ((opts.peers === undefined) === (opts.kubernetes === undefined))
-    throw new Error('labConfig: give peers or kubernetes');
+  const sources = [opts.peers, opts.kubernetes, opts.etcd].filter((x) => x !== undefined).length;
+  if (sources !== 1) throw new Error('labConfig: give exactly one of peers, kubernetes or etcd');
+  const peers = opts.etcd
+    ? { etcd: opts.etcd }
+    : opts.kubernetes
+      ? { kubernetes: opts.kubernetes }
+      : { static: opts.peers };
   return {
     nodeName: opts.name ?? `node-${i}`,
-    network: lab.podNetwork(4),
-    ipv6Network: lab.podNetwork(6),
-    peers: opts.kubernetes ? { kubernetes: opts.kubernetes } : { static: opts.peers },
+    ...(opts.etcd ? {} : { network: lab.podNetwork(4), ipv6Network: lab.podNetwork(6) }),
+    peers,
     subnetFile: lab.subnetEnvPath(i),
     ipMasq: lab.ipMasq,
     ...(lab.underlay === 'dual'
       ? { underlay: { publicIP: lab.underlayIP(i, 4), publicIPv6: lab.underlayIP(i, 6) } }
-      : {}),
+      : opts.etcd
+        ? { underlay: { interface: 'eth0' } }
+        : {}),
     ...opts.extra,
   };
 }
