@@ -28,7 +28,7 @@ const config = (extra: Record<string, unknown> = {}): Config =>
 
 const underlay: Underlay = {
   publicIP: '192.168.99.1',
-  bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+  bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
   family: 4,
 };
 
