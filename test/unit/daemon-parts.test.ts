@@ -171,7 +171,9 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
     'capture',
     'pid',
     'handover',
+    'directRouting',
   ]);
+  t.same(s.directRouting, { enabled: false, routes: 0 }, 'DirectRouting off by default');
   t.equal(s.pid, process.pid);
   t.equal(s.handover, null, 'created the device: no predecessor');
   const after = buildStatus(facts, { ...now, handover: { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 } });
