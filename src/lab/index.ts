@@ -15,3 +15,4 @@ export * from './cni-delegate.js';
 export * from './cni.js';
 export * from './arrival-capture.js';
 export * from './vxlan-capture.js';
+export * from './routed-node.js';
