@@ -15,6 +15,8 @@ export interface MetricsSnapshot {
   capture?: Status['capture'];
   /** The peer source's state; its conflicts give vxtun_peer_conflicts (0 when absent). */
   controlPlane?: Pick<NonNullable<Status['controlPlane']>, 'conflicts'>;
+  /** DirectRouting's state; its routes give vxtun_direct_routes (0 when absent). */
+  directRouting?: Status['directRouting'];
 }
 export type MetricsSource = () => MetricsSnapshot;
 
@@ -102,6 +104,14 @@ export function createMetrics(source: MetricsSource): Metrics {
     registers: [registry],
     collect() {
       this.set(read().capture?.sessions ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'vxtun_direct_routes',
+    help: 'Direct routes installed (DirectRouting): peer pod CIDRs routed over the underlay without VXLAN.',
+    registers: [registry],
+    collect() {
+      this.set(read().directRouting?.routes ?? 0);
     },
   });
   client.collectDefaultMetrics({ register: registry });

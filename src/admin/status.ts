@@ -20,7 +20,10 @@ export interface Status {
   workers: number;
   /** One entry per offload (src/dataplane/offloads.ts), in OFFLOADS order. */
   offloads: Record<Offload, OffloadState>;
-  /** publicIPv6 and vtepMACv6: a dual-stack peer's IPv6 endpoint, absent otherwise. */
+  /**
+   * publicIPv6 and vtepMACv6: a dual-stack peer's IPv6 endpoint, absent otherwise. direct: true when a direct route
+   * (README "DirectRouting") carries our traffic to at least one of its pod CIDRs, absent otherwise.
+   */
   peers: {
     name: string;
     podCIDRs: string[];
@@ -28,6 +31,7 @@ export interface Status {
     vtepMAC: string;
     publicIPv6?: string;
     vtepMACv6?: string;
+    direct?: true;
   }[];
   counters: {
     txPackets: number;
@@ -68,6 +72,8 @@ export interface Status {
    * predecessor it took over from (README "Upgrades and restarts") and how long no process read the queues.
    */
   handover?: HandoverStatus | null;
+  /** DirectRouting (README "DirectRouting"): whether it is on, and the direct routes installed now. */
+  directRouting?: { enabled: boolean; routes: number };
 }
 
 export interface HandoverStatus {

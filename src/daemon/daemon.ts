@@ -19,7 +19,7 @@ import {
 import { startDropLog, type DropLog } from '../admin/drop-log.js';
 import { startMasq, type Masq } from '../masq/index.js';
 import { runTool, type ToolRunner } from '../run-tool.js';
-import type { PeerSource } from '../peers/peer-source.js';
+import type { Peer, PeerSource } from '../peers/peer-source.js';
 import { adminWiring } from './admin-wiring.js';
 import { openDataplane, startDataplane } from './dataplane-open.js';
 import {
@@ -38,6 +38,7 @@ import { readyFile } from './ready-file.js';
 import type { HandoverServer, Successor } from '../handover/server.js';
 import type { Dataplane, DataplaneHandover, OffloadFlags } from '../dataplane/types.js';
 import { advertisedIPs, resolveVtep } from './underlay.js';
+import { directRoutesFor } from './direct-routes.js';
 
 export interface DaemonDeps {
   config: Config;
@@ -104,8 +105,23 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
     deps.onReady?.({ adminAddress: admin.address, adminSocket: admin.socketAddress, device: config.device });
   const families: (4 | 6)[] = vtep.underlay.v6 ? [4, 6] : [vtep.underlay.family];
   const sync = tableSync({ dp, self: config.nodeName, localCIDRs: podCIDRs, families, logger, onReady });
+  // DirectRouting (README "DirectRouting"): each snapshot, once in the table, also sets the direct routes.
+  const direct = directRoutesFor({ config, underlay: vtep.underlay, podCIDRs: local.podCIDRs, ip, logger });
+  const applySnapshot = (snapshot: Peer[]) => {
+    sync.apply(snapshot);
+    direct?.update(sync.peers);
+  };
   const readDevice = deps.deviceStats ?? procNetDevStats;
-  const view = statusView({ facts, dp, readDevice, sync, source, masq: () => masq?.state, handover: () => tookOver });
+  const view = statusView({
+    facts,
+    dp,
+    readDevice,
+    sync,
+    source,
+    masq: () => masq?.state,
+    handover: () => tookOver,
+    direct: direct?.now,
+  });
   const ready = () => sync.ready;
   const admin = adminWiring({
     config,
@@ -184,7 +200,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
 
     const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, ...advertisedIPs(vtep.underlay) };
     const sourceDone = source
-      .run(run.signal, self, sync.apply)
+      .run(run.signal, self, applySnapshot)
       .catch((err: unknown) => run.fail(withContext(`peer source ${source.kind}`, err)));
     await run.stopped();
     await sourceDone;
@@ -205,6 +221,7 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       await masq?.stop();
       await removeNodeRoutes(ip, setup, logger);
     }
+    await direct?.stop({ removeRoutes: !handedOver }); // after a handover the successor keeps (reconciles) them
     dp.close(); // after a handover, only our copies of the fds: the device stays with the successor
     const counters = { txPackets: last.txPackets, rxPackets: last.rxPackets };
     if (handedOver) logger.info('replaced', { device: config.device, to: successor?.pid ?? null, ...counters });

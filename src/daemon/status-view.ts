@@ -39,6 +39,13 @@ export interface NodeNow {
   source: { kind: string; state: SourceState };
   /** The predecessor this process took over from; absent or null: it created the device. */
   handover?: HandoverFacts | null;
+  /** DirectRouting's routes now (absent: off); `peers` are those with one installed. */
+  direct?: DirectNow;
+}
+
+export interface DirectNow {
+  routes: number;
+  peers: ReadonlySet<string>;
 }
 
 export function buildStatus(f: NodeFacts, n: NodeNow): Status {
@@ -57,7 +64,9 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
     engine: config.dataplane.engine,
     workers: f.workers,
     offloads: offloadStates(s.offloads),
-    peers: n.peers.filter((p) => p.name !== config.nodeName).map(peerView),
+    peers: n.peers
+      .filter((p) => p.name !== config.nodeName)
+      .map((p) => (n.direct?.peers.has(p.name) ? { ...peerView(p), direct: true as const } : peerView(p))),
     counters: {
       txPackets: s.txPackets,
       txBytes: s.txBytes,
@@ -89,6 +98,7 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
       : {}),
     pid: process.pid,
     handover: n.handover ?? null,
+    directRouting: { enabled: config.dataplane.directRouting, routes: n.direct?.routes ?? 0 },
   };
 }
 
@@ -112,6 +122,8 @@ export interface StatusViewOptions {
   masq: () => MasqState | undefined;
   /** The predecessor this process took over from (null: it created the device). */
   handover?: () => HandoverFacts | null;
+  /** DirectRouting's routes (absent: off). */
+  direct?: () => DirectNow;
 }
 
 export type HandoverFacts = HandoverStatus;
@@ -135,6 +147,7 @@ export function statusView(o: StatusViewOptions): StatusView {
         masq: o.masq(),
         source: { kind: o.source.kind, state: o.source.state() },
         handover: o.handover?.() ?? null,
+        direct: o.direct?.(),
       }),
     drops() {
       const s = stats();

@@ -21,6 +21,8 @@ export const execIp: IpRunner = async (args) => {
 export interface UnderlayAddress {
   interface: string;
   address: string;
+  /** The address's prefix length on that interface: with `address`, the directly connected subnet. */
+  prefixLen: number;
   mtu: number;
 }
 
@@ -32,7 +34,7 @@ interface IpAddrJson {
 
 /**
  * The addresses an underlay of that family can bind, from `ip -j -<family> addr show` output, with their interface
- * and its MTU. IPv4: every address but loopback's (127/8). IPv6: global scope only (global and unique-local
+ * its prefix length and the interface's MTU. IPv4: every address but loopback's (127/8). IPv6: global scope only (global and unique-local
  * unicast; not link-local, which needs a scope, nor ::1) and not failed duplicate address detection.
  */
 export function parseUnderlayAddresses(json: string, family: 4 | 6): UnderlayAddress[] {
@@ -44,7 +46,7 @@ export function parseUnderlayAddresses(json: string, family: 4 | 6): UnderlayAdd
         family === 4
           ? a.family === 'inet' && !a.local.startsWith('127.')
           : a.family === 'inet6' && a.scope === 'global' && a.dadfailed !== true;
-      if (usable) out.push({ interface: l.ifname, address: a.local, mtu: l.mtu });
+      if (usable) out.push({ interface: l.ifname, address: a.local, prefixLen: a.prefixlen, mtu: l.mtu });
     }
   }
   return out;

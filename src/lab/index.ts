@@ -18,3 +18,4 @@ export * from './vxlan-capture.js';
 export * from './etcd-flannel-lease.js';
 export * from './etcd-flannel-node.js';
 export * from './etcd-status-wait.js';
+export * from './routed-node.js';

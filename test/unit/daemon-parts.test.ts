@@ -28,7 +28,7 @@ const config = (extra: Record<string, unknown> = {}): Config =>
 
 const underlay: Underlay = {
   publicIP: '192.168.99.1',
-  bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+  bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
   family: 4,
 };
 
@@ -171,7 +171,9 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
     'capture',
     'pid',
     'handover',
+    'directRouting',
   ]);
+  t.same(s.directRouting, { enabled: false, routes: 0 }, 'DirectRouting off by default');
   t.equal(s.pid, process.pid);
   t.equal(s.handover, null, 'created the device: no predecessor');
   const after = buildStatus(facts, { ...now, handover: { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 } });

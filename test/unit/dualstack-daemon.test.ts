@@ -63,20 +63,24 @@ const ip = (s: string) => parseIP(s)!;
 const V4_SELF = { name: 'node-a', podCIDRs: ['10.244.1.0/24'], publicIP: '192.168.99.1' };
 
 t.test('resolveUnderlay: both sides of a dual-stack node', async (t) => {
-  const eth0v6 = { interface: 'eth0', address: 'fd99::1', mtu: 1500 };
-  const v4 = { publicIP: '192.168.99.1', bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 }, family: 4 };
+  const eth0v6 = { interface: 'eth0', address: 'fd99::1', prefixLen: 64, mtu: 1500 };
+  const v4 = {
+    publicIP: '192.168.99.1',
+    bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
+    family: 4,
+  };
   const own = { ip: ip('192.168.99.1'), field: 'peers.static' };
   const own6 = { ip: ip('fd99::1'), field: 'peers.static' };
   t.same(await resolveUnderlay(hostIp(), config(), own, own6), { ...v4, v6: { publicIP: 'fd99::1', bind: eth0v6 } });
   t.same(
     await resolveUnderlay(hostIp(), config({ publicIPv6: 'fd98::1' }), own, own6),
-    { ...v4, v6: { publicIP: 'fd98::1', bind: { interface: 'eth1', address: 'fd98::1', mtu: 9000 } } },
+    { ...v4, v6: { publicIP: 'fd98::1', bind: { interface: 'eth1', address: 'fd98::1', prefixLen: 64, mtu: 9000 } } },
     'underlay.publicIPv6 first',
   );
   // Kubernetes: hints, no field; a hint that is not ours gives way to the IPv6 default route's interface.
   t.same(
     await resolveUnderlay(hostIp(), config(), { ip: ip('192.168.99.1') }, { ip: ip('2001:db8::9') }),
-    { ...v4, v6: { publicIP: 'fd98::1', bind: { interface: 'eth1', address: 'fd98::1', mtu: 9000 } } },
+    { ...v4, v6: { publicIP: 'fd98::1', bind: { interface: 'eth1', address: 'fd98::1', prefixLen: 64, mtu: 9000 } } },
     'an IPv6 hint not on this host',
   );
   t.same(
@@ -116,9 +120,9 @@ t.test('resolveUnderlay: both sides of a dual-stack node', async (t) => {
 t.test('deviceMtu: a dual-stack node takes the smaller of IPv4 − 50 and IPv6 − 70', async (t) => {
   const u = (m4: number, m6: number): Underlay => ({
     publicIP: '192.168.99.1',
-    bind: { interface: 'eth0', address: '192.168.99.1', mtu: m4 },
+    bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: m4 },
     family: 4,
-    v6: { publicIP: 'fd99::1', bind: { interface: 'eth1', address: 'fd99::1', mtu: m6 } },
+    v6: { publicIP: 'fd99::1', bind: { interface: 'eth1', address: 'fd99::1', prefixLen: 64, mtu: m6 } },
   });
   t.equal(deviceMtu(config(), u(1500, 1500)), 1430, 'same links: IPv6 decides');
   t.equal(deviceMtu(config(), u(1500, 9000)), 1450, 'a bigger IPv6 link: IPv4 decides');
@@ -139,9 +143,9 @@ t.test('deviceMtu: a dual-stack node takes the smaller of IPv4 − 50 and IPv6 �
 
 const dual: Underlay = {
   publicIP: '192.168.99.1',
-  bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+  bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
   family: 4,
-  v6: { publicIP: 'fd99::1', bind: { interface: 'eth0', address: 'fd99::1', mtu: 1500 } },
+  v6: { publicIP: 'fd99::1', bind: { interface: 'eth0', address: 'fd99::1', prefixLen: 64, mtu: 1500 } },
 };
 const single: Underlay = { publicIP: '192.168.99.1', bind: dual.bind, family: 4 };
 

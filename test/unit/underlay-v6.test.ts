@@ -81,11 +81,13 @@ const config = (underlay: Record<string, unknown> = {}, extra: Record<string, un
 
 t.test('parseUnderlayAddresses: IPv6 global scope only, not DAD-failed; IPv4 all but loopback', async (t) => {
   t.same(parseUnderlayAddresses(V6_ADDRS, 6), [
-    { interface: 'eth0', address: 'fd99::1', mtu: 1500 },
-    { interface: 'eth0', address: '2001:db8::1', mtu: 1500 },
-    { interface: 'eth1', address: 'fd97::1', mtu: 9000 },
+    { interface: 'eth0', address: 'fd99::1', prefixLen: 64, mtu: 1500 },
+    { interface: 'eth0', address: '2001:db8::1', prefixLen: 64, mtu: 1500 },
+    { interface: 'eth1', address: 'fd97::1', prefixLen: 64, mtu: 9000 },
   ]);
-  t.same(parseUnderlayAddresses(V4_ADDRS, 4), [{ interface: 'eth0', address: '192.168.99.1', mtu: 1500 }]);
+  t.same(parseUnderlayAddresses(V4_ADDRS, 4), [
+    { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
+  ]);
   t.same(parseUnderlayAddresses(V6_ADDRS, 4), [], 'no inet entries in the IPv6 list');
   t.same(parseUnderlayAddresses(V4_ADDRS, 6), [], 'no inet6 entries in the IPv4 list');
   t.same(parseUnderlayAddresses('[{"ifname":"eth0","mtu":1500}]', 6), [], 'a link without addresses');
@@ -94,18 +96,26 @@ t.test('parseUnderlayAddresses: IPv6 global scope only, not DAD-failed; IPv4 all
 t.test('resolveUnderlay: an IPv6 publicIP or own entry picks the IPv6 addresses', async (t) => {
   const own = { ip: parseIP('fd99::1')!, field: 'peers.static' };
   const calls: string[] = [];
-  const want = { publicIP: 'fd99::1', bind: { interface: 'eth0', address: 'fd99::1', mtu: 1500 }, family: 6 };
+  const want = {
+    publicIP: 'fd99::1',
+    bind: { interface: 'eth0', address: 'fd99::1', prefixLen: 64, mtu: 1500 },
+    family: 6,
+  };
   t.same(await resolveUnderlay(dualIp(calls), config({ publicIP: 'fd99::1' }), own), want, 'underlay.publicIP');
   t.same(calls, ['-j -6 addr show'], 'only the IPv6 addresses are listed');
   t.same(await resolveUnderlay(dualIp(), config(), own), want, "this node's static entry");
   t.same(
     await resolveUnderlay(dualIp(), config({ interface: 'eth0', publicIP: '2001:db8::1' }), own),
-    { publicIP: '2001:db8::1', bind: { interface: 'eth0', address: '2001:db8::1', mtu: 1500 }, family: 6 },
+    {
+      publicIP: '2001:db8::1',
+      bind: { interface: 'eth0', address: '2001:db8::1', prefixLen: 64, mtu: 1500 },
+      family: 6,
+    },
     'the second global address of eth0',
   );
   t.same(
     await resolveUnderlay(dualIp(), config({ interface: 'eth1', publicIP: 'fd99::1' }), own),
-    { publicIP: 'fd99::1', bind: { interface: 'eth1', address: 'fd97::1', mtu: 9000 }, family: 6 },
+    { publicIP: 'fd99::1', bind: { interface: 'eth1', address: 'fd97::1', prefixLen: 64, mtu: 9000 }, family: 6 },
     'a publicIP not on underlay.interface is advertised; the interface’s own address is bound (as for IPv4)',
   );
   await t.rejects(resolveUnderlay(dualIp(), config({ publicIP: 'fd99::7' }), own), {
@@ -150,7 +160,7 @@ t.test('resolveUnderlay: without any address known the underlay stays IPv4', asy
   );
   t.same(await resolveUnderlay(dualIp(calls), v4, undefined), {
     publicIP: '192.168.99.1',
-    bind: { interface: 'eth0', address: '192.168.99.1', mtu: 1500 },
+    bind: { interface: 'eth0', address: '192.168.99.1', prefixLen: 24, mtu: 1500 },
     family: 4,
   });
   t.same(calls, ['-j -4 addr show', '-j -4 route show default']);
@@ -161,7 +171,7 @@ t.test('deviceMtu: 70 bytes of encapsulation over IPv6, 50 over IPv4', async (t)
   t.equal(ENCAP_OVERHEAD_V4, 20 + 8 + 8 + 14);
   t.equal(encapOverhead(6), 70);
   t.equal(encapOverhead(4), 50);
-  const bind = { interface: 'eth0', address: 'fd99::1', mtu: 1500 };
+  const bind = { interface: 'eth0', address: 'fd99::1', prefixLen: 64, mtu: 1500 };
   t.equal(deviceMtu(config(), { publicIP: 'fd99::1', bind, family: 6 }), 1430, '1500 − 70');
   t.equal(deviceMtu(config(), { publicIP: 'fd99::1', bind: { ...bind, mtu: 9000 }, family: 6 }), 8930);
   t.equal(deviceMtu(config({}, { mtu: 1400 }), { publicIP: 'fd99::1', bind, family: 6 }), 1400, 'configured');
