@@ -1,6 +1,6 @@
-// flannel's etcd layout as the lab's kernel node (etcd-flannel-node.ts) speaks it, written from
-// ../shared/research/flannel.md §3 and independent of vxtun's own reading (src/peers/etcd-lease.ts), so a test that
-// mixes the two checks one against the other: pure functions, no I/O.
+// flannel's etcd layout as the lab's kernel node (etcd-flannel-node.ts) speaks it (README "etcd mode"), written
+// independently of vxtun's own reading in src/peers/, so a test that mixes the two checks one against the other:
+// pure functions, no I/O.
 //
 //   key    <prefix>/subnets/10.244.3.0-24
 //   value  {"PublicIP":"192.168.99.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"…"}}

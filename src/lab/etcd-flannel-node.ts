@@ -1,9 +1,9 @@
-// A lab node run as flanneld's vxlan backend runs a node in etcd mode (../shared/research/flannel.md §1 and §3):
-// flannel.<VNI> made as kernel-vxlan.ts makes it, our lease written to etcd on a TTL lease with flannel's
-// compare-and-create, and for every other vxlan lease a permanent neighbour, an FDB entry and an onlink route.
-// flanneld watches; this node is driven by its test instead: sync() lists the leases again and adds or removes
-// remotes to match (what flanneld's watch would have done by then). etcd is reached with etcdctl in its own
-// namespace (the test process is in the root namespace and cannot reach it): test/helpers/etcd-server.ts.
+// A lab node run as flanneld's vxlan backend runs a node in etcd mode (README "etcd mode"): flannel.<VNI> made as
+// kernel-vxlan.ts makes it, our lease written to etcd on a TTL lease with flannel's compare-and-create, and for
+// every other vxlan lease a permanent neighbour, an FDB entry and an onlink route. flanneld watches; this node is
+// driven by its test instead: sync() lists the leases again and adds or removes remotes to match (what flanneld's
+// watch would have done by then). etcd is reached with etcdctl in its own namespace (the test process is in the
+// root namespace and cannot reach it): test/helpers/etcd-server.ts.
 import type { Lab } from './lab.js';
 import {
   createIfAbsentTxn,
