@@ -5,6 +5,8 @@
 //   native   two vxtun nodes, native engine, offloads auto
 //   js       two vxtun nodes, js engine (the portable baseline)
 //   plain    plain routing between the nodes, no overlay (the ceiling)
+//   direct   two vxtun nodes, native engine, dataplane.directRouting on: the nodes share the underlay subnet, so the
+//            pod traffic takes vxtun's direct routes (proto 119, README "DirectRouting"), not the overlay
 //   kernel6, native6  the same as kernel and native over an IPv6-only underlay (fd99::/64, LabOptions.underlay 6;
 //            outer IPv6, 70 bytes of overhead); their ×kernel columns are against kernel6, and the IPv6 ratio
 //            native6 ÷ kernel6 is printed beside the IPv4 one (issue 17: within 10 % of it)
@@ -197,8 +199,20 @@ async function build(setup: string, variant?: Record<string, unknown>): Promise<
   } else {
     const peers = [labPeer(lab, 1), labPeer(lab, 2)];
     for (const i of [1, 2]) daemons.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: variant ?? {} } }));
+    if (variant?.['directRouting'] === true) await directRoutesUp(lab);
   }
   return { name, lab, daemons };
+}
+
+/** Waits until both nodes have their direct route (they follow "ready" by a moment). */
+async function directRoutesUp(lab: Lab): Promise<void> {
+  const t0 = Date.now();
+  for (const i of [1, 2]) {
+    while (!/ proto 119\b/.test((await lab.ip(lab.nodeNs(i), ['-4', 'route', 'show'])).stdout)) {
+      if (Date.now() - t0 > 30_000) throw new Error(`bench:e2e direct: node ${i} has no direct route after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 interface Sample {
@@ -314,6 +328,7 @@ async function main(): Promise<void> {
     'native',
     'js',
     'plain',
+    'direct',
     ...IPV6_SETUPS,
     ...(args.capture ? ['capture'] : []),
     ...(args.floor ? ['floor'] : []),
@@ -322,6 +337,8 @@ async function main(): Promise<void> {
   ].filter((n) => !args.only || args.only.includes(n));
   const tmp = mkdtempSync(join(os.tmpdir(), 'vxtun-bench-'));
   if (names.includes('floor') || names.includes('floor-iov')) relayBinary = buildRelay(tmp);
+  // The vxtun setups that are a dataplane config of their own.
+  const builtIn: Record<string, Record<string, unknown>> = { js: { engine: 'js' }, direct: { directRouting: true } };
   const setups: Setup[] = [];
   const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
   try {
@@ -330,7 +347,7 @@ async function main(): Promise<void> {
       if (n === 'capture' && native) setups.push({ ...native, name: n, capture: true, shared: true });
       else
         setups.push({
-          ...(await build(n === 'capture' ? 'native' : n, n === 'js' ? { engine: 'js' } : args.variants[n])),
+          ...(await build(n === 'capture' ? 'native' : n, builtIn[n] ?? args.variants[n])),
           name: n,
           capture: n === 'capture',
         });
