@@ -66,6 +66,11 @@ export const DEFAULT_RENEW_MARGIN_SECONDS = 3600;
 /** flannel's retries of a lost creation race. */
 export const RACE_TRIES = 10;
 const DEFAULT_RETRY = { initialMs: 500, maxMs: 60_000 };
+/**
+ * Listing again after the watch ended: while etcd is away a list fails at once (connection refused) and costs it
+ * nothing, so retry often enough that the table is current within about 2 s of etcd's return.
+ */
+const DEFAULT_RELIST = { initialMs: 250, maxMs: 1_500 };
 
 export function etcdPeerSource(options: EtcdSourceOptions): PeerSource {
   return new EtcdSource(options);
@@ -103,6 +108,7 @@ class EtcdSource implements PeerSource {
   readonly #ttl: number;
   readonly #margin: number;
   readonly #retry: BackoffPolicy;
+  readonly #relist: BackoffPolicy;
   readonly #random: () => number;
 
   #connected = false;
@@ -132,6 +138,7 @@ class EtcdSource implements PeerSource {
     this.#ttl = o.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     this.#margin = Math.min(o.renewMarginSeconds ?? DEFAULT_RENEW_MARGIN_SECONDS, this.#ttl / 2);
     this.#retry = { ...(o.retry ?? DEFAULT_RETRY), jitter: 0.2 };
+    this.#relist = { ...(o.retry ?? DEFAULT_RELIST), jitter: 0.2 };
     this.#random = o.random ?? Math.random;
   }
 
@@ -381,7 +388,7 @@ class EtcdSource implements PeerSource {
       } catch (err) {
         if (this.#stopped) break;
         this.#failed('list the subnet leases', err);
-        await sleep(backoffDelay(failures++, this.#retry, this.#random), this.#stopCtl.signal);
+        await sleep(backoffDelay(failures++, this.#relist, this.#random), this.#stopCtl.signal);
         continue;
       }
       if (this.#stopped) break;
@@ -414,8 +421,8 @@ class EtcdSource implements PeerSource {
       });
       await w?.close().catch(() => {});
       if (this.#stopped || ended === undefined) break;
-      if (delivered || Date.now() - started > this.#retry.maxMs) failures = 0;
-      const delay = backoffDelay(failures++, this.#retry, this.#random);
+      if (delivered || Date.now() - started > this.#relist.maxMs) failures = 0;
+      const delay = backoffDelay(failures++, this.#relist, this.#random);
       this.#log.warn('the etcd watch ended; listing again', {
         error: clip(ended.message),
         compacted: ended.compacted,
