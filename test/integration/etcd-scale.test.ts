@@ -4,9 +4,8 @@
 //
 // The interval is taken from the daemon's own log timestamps: from `dataplane up` (the source's run() starts right
 // after it: it lists the prefix and hands the first snapshot to the table) to `ready` (the first snapshot is in the
-// dataplane; the line carries the peer count). Printed with the exec → ready time. The bound asserted is a loose
-// 3 s, not the issue's 1 s: this 2-vCPU machine is shared with a fuzz run and other helpers' tests, and a node
-// start's CPU time there has varied 3× (README "Upgrades and restarts"); the figure is printed for the README.
+// dataplane; the line carries the peer count). Printed with the exec → ready time. The bound asserted is the issue's
+// 1 s: the work in it (one list of 1,000 leases, parsing, one table) takes about 0.25 s even on a loaded machine.
 import t from 'tap';
 import {
   flannelLeaseValue,
@@ -24,7 +23,7 @@ import { labSkipReason } from '../helpers/lab-guard.js';
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'etcd', 'etcdctl']);
 const PREFIX = '/coreos.com/network';
 const LEASES = 1_000;
-const LOOSE_BOUND_MS = 3_000;
+const LOOSE_BOUND_MS = 1_000;
 const NET_CONFIG = '{"Network":"10.0.0.0/8","SubnetLen":24,"Backend":{"Type":"vxlan"}}';
 
 /** Lease k of the 1,000: 10.100.0.0/24 on, at 172.16.x.y, each with its own MAC. */
@@ -66,7 +65,7 @@ t.test(`${LEASES} leases: a starting node programs them all`, { skip, timeout: 2
   const ms = ready - up;
   t.ok(
     ms >= 0 && ms <= LOOSE_BOUND_MS,
-    `dataplane up → ready (all ${LEASES} in the table): ${ms} ms (loose bound ${LOOSE_BOUND_MS}; issue: 1,000); exec → ready ${ready - execAt} ms`,
+    `dataplane up → ready (all ${LEASES} in the table): ${ms} ms (bound ${LOOSE_BOUND_MS}, the issue's); exec → ready ${ready - execAt} ms`,
   );
   const s = await waitForStatus([node], (x) => x.peers.length === LEASES, 5_000);
   t.ok(s.ok, `/status lists ${s.statuses[0]?.peers.length} peers`);
