@@ -12,7 +12,7 @@ import { ipEquals } from '../net/ip.js';
 import { randomMac } from '../net/mac.js';
 import { clip, type Logger } from '../log.js';
 import { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
-import { describeConflict, resolveConflicts } from './conflicts.js';
+import { SnapshotFilter } from './snapshot-filter.js';
 import { diffPeers } from './diff.js';
 import {
   leasePeer,
@@ -32,7 +32,6 @@ import {
   type Advertisement,
   type LocalNode,
   type Peer,
-  type PeerConflict,
   type PeerSource,
   type SourceState,
 } from './peer-source.js';
@@ -119,10 +118,12 @@ class EtcdSource implements PeerSource {
   #self: Advertisement | undefined;
   #selfPeer: Peer | undefined;
   #onSnapshot: ((peers: Peer[]) => void) | undefined;
-  #lastSnapshot: Peer[] = [];
   #listedOnce = false;
   readonly #table = new Map<string, Known>();
-  #conflicted = new Map<string, PeerConflict>();
+  /** Conflict resolution and the last snapshot delivered; a conflict is logged once (again when its reason changes). */
+  readonly #snapshots = new SnapshotFilter((c) =>
+    this.#log.warn('lease skipped: conflicting', { lease: c.node, reason: c.reason }),
+  );
 
   #stopped = false;
   readonly #stopCtl = new AbortController();
@@ -144,8 +145,8 @@ class EtcdSource implements PeerSource {
 
   state(): SourceState {
     let ok = 0;
-    for (const [name, k] of this.#table) if (k.verdict.ok && !this.#conflicted.has(name)) ok++;
-    const conflicts = [...this.#conflicted.values()];
+    for (const [name, k] of this.#table) if (k.verdict.ok && !this.#snapshots.conflicted.has(name)) ok++;
+    const conflicts = [...this.#snapshots.conflicted.values()];
     const l = this.#lease;
     return {
       connected: this.#connected,
@@ -452,10 +453,10 @@ class EtcdSource implements PeerSource {
     if (!seen.has(this.#lease!.name)) this.#ownGone();
     const relist = this.#listedOnce;
     this.#listedOnce = true;
-    const before = this.#lastSnapshot;
+    const before = this.#snapshots.last;
     this.#flush(true);
     if (relist) {
-      const d = diffPeers(before, this.#lastSnapshot);
+      const d = diffPeers(before, this.#snapshots.last);
       this.#log.info('listed the subnet leases again', {
         leases: kvs.length,
         added: d.added.length,
@@ -515,24 +516,9 @@ class EtcdSource implements PeerSource {
     if (this.#stopped || !this.#onSnapshot || !this.#selfPeer) return;
     const candidates: Peer[] = [this.#selfPeer];
     for (const k of this.#table.values()) if (k.verdict.ok) candidates.push(k.verdict.peer);
-    let programmed: Set<string> | undefined;
-    const { peers, conflicts } = resolveConflicts(candidates, {
-      self: this.#o.nodeName,
-      selfCIDRs: this.#selfPeer.podCIDRs,
-      selfMAC: this.#selfPeer.vtepMAC,
-      programmed: (n) => (programmed ??= new Set(this.#lastSnapshot.map((p) => p.name))).has(n),
-    });
-    const conflicted = new Map<string, PeerConflict>();
-    for (const c of conflicts) {
-      const reason = clip(describeConflict(c));
-      conflicted.set(c.peer, { node: c.peer, holder: c.holder, reason });
-      if (this.#conflicted.get(c.peer)?.reason !== reason)
-        this.#log.warn('lease skipped: conflicting', { lease: c.peer, reason });
-    }
-    this.#conflicted = conflicted;
-    const last = this.#lastSnapshot;
-    if (!force && last.length === peers.length && peers.every((p, i) => p === last[i])) return;
-    this.#lastSnapshot = peers;
+    const self = { self: this.#o.nodeName, selfCIDRs: this.#selfPeer.podCIDRs, selfMAC: this.#selfPeer.vtepMAC };
+    const peers = this.#snapshots.next(candidates, self, force);
+    if (peers === undefined) return;
     this.#onSnapshot(peers);
   }
 

@@ -17,7 +17,6 @@ import { ConfigError } from '../errors.js';
 import type { Cidr } from '../net/cidr.js';
 import { clip, type Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { describeConflict, resolveConflicts } from './conflicts.js';
 import { peerKey } from './diff.js';
 import {
   annotationKeys,
@@ -34,12 +33,12 @@ import {
   type NodeVerdict,
 } from './node-annotations.js';
 import { abortOn, describeKubeError, NodeInformer, type NodeInformerOptions } from './node-informer.js';
+import { SnapshotFilter } from './snapshot-filter.js';
 import {
   AbortedError,
   type Advertisement,
   type LocalNode,
   type Peer,
-  type PeerConflict,
   type PeerSource,
   type SourceState,
 } from './peer-source.js';
@@ -87,8 +86,10 @@ class KubeSource implements PeerSource {
   readonly #known = new Map<string, Known>();
   readonly #created = new Map<string, number>();
   #ownCIDRs: Cidr[] = [];
-  /** Nodes left out by conflict resolution → the reason (clipped), as last logged. */
-  #conflicted = new Map<string, PeerConflict>();
+  /** Conflict resolution and the last snapshot delivered; a conflict is logged once (again when its reason changes). */
+  readonly #snapshots = new SnapshotFilter((c) =>
+    this.#log.warn('node skipped: conflicting', { node: c.node, reason: c.reason }),
+  );
   #synced = false;
   #flushPending = false;
   #onSnapshot: ((peers: Peer[]) => void) | undefined;
@@ -104,7 +105,6 @@ class KubeSource implements PeerSource {
   /** Aborts our requests in flight (patches) on stop: nothing may outlive the source. */
   readonly #stopRequests = new AbortController();
   #flushForced = false;
-  #lastSnapshot: Peer[] = [];
 
   constructor(opts: KubeSourceOptions) {
     this.#o = opts;
@@ -139,9 +139,9 @@ class KubeSource implements PeerSource {
     const s = this.#informer.state;
     let ok = 0;
     for (const [name, k] of this.#known)
-      if (k.verdict.ok && name !== this.#o.nodeName && !this.#conflicted.has(name)) ok++;
+      if (k.verdict.ok && name !== this.#o.nodeName && !this.#snapshots.conflicted.has(name)) ok++;
     const others = this.#known.size - (this.#known.has(this.#o.nodeName) ? 1 : 0);
-    const conflicts = [...this.#conflicted.values()];
+    const conflicts = [...this.#snapshots.conflicted.values()];
     return { ...s, nodes: this.#known.size, skipped: others - ok, ...(conflicts.length > 0 ? { conflicts } : {}) };
   }
 
@@ -267,30 +267,17 @@ class KubeSource implements PeerSource {
     if (this.#stopped || !this.#synced || !this.#onSnapshot) return;
     const candidates: Peer[] = [];
     for (const k of this.#known.values()) if (k.verdict.ok) candidates.push(k.verdict.peer);
-    let programmed: Set<string> | undefined; // peers of the last snapshot win conflicts against newcomers
-    const { peers, conflicts } = resolveConflicts(candidates, {
-      self: this.#o.nodeName,
-      selfCIDRs: this.#ownCIDRs,
-      programmed: (n) => (programmed ??= new Set(this.#lastSnapshot.map((p) => p.name))).has(n),
-      created: this.#created,
-      ...(this.#self ? { selfMAC: this.#self.vtepMAC } : {}),
-    });
-    // Logged once per conflict: again only when a node's reason changes (not on every event).
-    const conflicted = new Map<string, PeerConflict>();
-    for (const c of conflicts) {
-      const reason = clip(describeConflict(c));
-      conflicted.set(c.peer, { node: c.peer, holder: c.holder, reason });
-      if (this.#conflicted.get(c.peer)?.reason !== reason)
-        this.#log.warn('node skipped: conflicting', { node: c.peer, reason });
-    }
-    this.#conflicted = conflicted;
     // An identical snapshot is not delivered again, except after a list (the first one must always go out).
-    // Unchanged nodes keep their Peer object, so identity is enough.
     const force = this.#flushForced;
     this.#flushForced = false;
-    const last = this.#lastSnapshot;
-    if (!force && last.length === peers.length && peers.every((p, i) => p === last[i])) return;
-    this.#lastSnapshot = peers;
+    const conflictOptions = {
+      self: this.#o.nodeName,
+      selfCIDRs: this.#ownCIDRs,
+      created: this.#created,
+      ...(this.#self ? { selfMAC: this.#self.vtepMAC } : {}),
+    };
+    const peers = this.#snapshots.next(candidates, conflictOptions, force);
+    if (peers === undefined) return;
     this.#onSnapshot(peers);
   }
 
