@@ -8,6 +8,8 @@
 //     restart the first list() succeeds (the time from etcd healthy to that success is printed);
 //   - 20 clients create one key at once: exactly one wins, the losers' leases are revoked;
 //   - TLS with client certificates (when openssl is there): works with tls {ca, cert, key}, fails without the cert.
+//   - etcd's own authentication: a user with a role on one prefix works there, is refused elsewhere; a wrong password
+//     and no credentials are refused.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { labSkipReason } from '../helpers/lab-guard.js';
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'etcd', 'etcdctl']);
 const ETCD_IP = '192.168.99.200';
 const ETCD_TLS_IP = '192.168.99.201';
+const ETCD_AUTH_IP = '192.168.99.202';
 const CALL_TIMEOUT_MS = 2_000;
 /** Slack over the deadline for a loaded machine (the agent measures the call itself). */
 const SLACK_MS = 1_500;
@@ -355,5 +358,38 @@ t.test('EtcdStore over etcd3 against a real etcd', { skip }, async (t) => {
       /ConfigError: peers\.etcd\.tls\.ca: cannot read .*missing\.crt: ENOENT/,
       'unreadable CA: ConfigError',
     );
+  });
+
+  await t.test('etcd authentication: username and password', async (t) => {
+    const ns = await lab.addHost('etcda', ETCD_AUTH_IP);
+    const authed = await startEtcd(lab, { ns, address: ETCD_AUTH_IP, name: 'etcd-auth' });
+    t.teardown(() => authed.close());
+    await authed.ctl(['user', 'add', 'root', '--new-user-password=rootpw', '--interactive=false']);
+    await authed.ctl(['user', 'add', 'vxtun', '--new-user-password=s3cret', '--interactive=false']);
+    await authed.ctl(['role', 'add', 'overlay']);
+    await authed.ctl(['role', 'grant-permission', 'overlay', '--prefix=true', 'readwrite', '/auth/']);
+    await authed.ctl(['user', 'grant-role', 'vxtun', 'overlay']);
+    await authed.ctl(['auth', 'enable']);
+    const user = await authed.ctl(['--user', 'root:rootpw', 'put', '/auth/k', 'v']);
+    t.equal(user, 'OK', 'root wrote a key after auth was enabled');
+    const auth = { username: 'vxtun', password: 's3cret' };
+    await ok('open', { sid: 'auth', url: authed.url, callTimeoutMs: CALL_TIMEOUT_MS, auth });
+    const l = await ok<List>('list', { sid: 'auth', prefix: '/auth/' });
+    t.same(l.kvs, [{ key: '/auth/k', value: 'v' }], 'list as user vxtun');
+    t.ok(await ok<boolean>('create', { sid: 'auth', key: '/auth/lease', value: 'x', ttl: 60 }), 'create as vxtun');
+    const outside = await remote.call('list', { sid: 'auth', prefix: '/other/' });
+    t.notOk(outside.ok, `outside its role's prefix: refused (${outside.error})`);
+    await ok('open', {
+      sid: 'wrong',
+      url: authed.url,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+      auth: { ...auth, password: 'no' },
+    });
+    const wrong = await remote.call('list', { sid: 'wrong', prefix: '/auth/' });
+    t.notOk(wrong.ok, `a wrong password: refused (${wrong.error})`);
+    t.ok(wrong.ms <= CALL_TIMEOUT_MS + SLACK_MS, `within the deadline (${wrong.ms} ms)`);
+    await ok('open', { sid: 'anon', url: authed.url, callTimeoutMs: CALL_TIMEOUT_MS });
+    const anon = await remote.call('list', { sid: 'anon', prefix: '/auth/' });
+    t.notOk(anon.ok, `no credentials: refused (${anon.error})`);
   });
 });
