@@ -11,6 +11,7 @@
 // back → programmed ≤ 1 s; (e) node 2 cut off from etcd (nft in its namespace, its connection killed), a lease
 // deleted, another added, etcd compacted; back → node 2 relists: no stale peer; (d) etcd stopped 10 s under a
 // 50/s ping: no loss, the watch resumes (a lease put afterwards is programmed ≤ 3 s), the leases kept their TTL.
+import { rmSync } from 'node:fs';
 import t from 'tap';
 import {
   flannelLeaseValue,
@@ -197,6 +198,22 @@ t.test('etcd mode: two vxtun nodes and a flanneld-style kernel node', { skip, ti
     const cp = await waitForStatus(vx, (s) => s.controlPlane?.connected === true, 5_000);
     t.ok(cp.ok, 'both report etcd connected again');
     await etcd.del(ghost.key);
+  });
+
+  await t.test('(f) restarted without its subnet.env: the lease holding its PublicIP, with its VTEP MAC', async (t) => {
+    const before = await vx[0]!.status();
+    t.same(await vx[0]!.stop(), { code: 0, signal: null }, 'node 1 stopped cleanly');
+    const key = `${PREFIX}/subnets/10.244.1.0-24`;
+    t.ok(await etcd.get(key), 'its lease is kept over the stop');
+    rmSync(lab.subnetEnvPath(1), { force: true });
+    vx[0] = await startVxtunNode(lab, 1, { etcd: { endpoints: [etcd.url] } });
+    const s = await vx[0].status();
+    t.same(s.podCIDRs, [lab.podCIDR(1, 4)], 'the same subnet: the lease whose PublicIP is ours');
+    t.equal(s.vtepMAC, before.vtepMAC, `the same VTEP MAC, read from the lease (${s.vtepMAC})`);
+    const full = await waitForStatus([vx[0]], (x) => x.peers.length === 2, 10_000);
+    t.ok(full.ok, `the other two programmed again (${fmt(full.ms)})`);
+    t.equal(await pingOk(1, 2, 3), 3, 'pod-1 → pod-2 after the restart');
+    t.equal(await pingOk(1, 3, 3), 3, "pod-1 → the kernel node's pod after the restart");
   });
 
   for (const [k, n] of vx.entries()) t.same(await n.stop(), { code: 0, signal: null }, `vxtun ${k + 1} exits 0`);
