@@ -92,9 +92,9 @@ export interface CaptureStatus {
 }
 
 export interface ControlPlaneStatus {
-  /** 'static' or 'kubernetes'. */
+  /** 'static', 'kubernetes' or 'etcd'. */
   source: string;
-  /** Whether the backend (the Kubernetes API) answered the last request; forwarding goes on either way. */
+  /** Whether the backend (the Kubernetes API, etcd) answered the last request; forwarding goes on either way. */
   connected: boolean;
   /** The last error talking to the backend, until it answers again. */
   lastError?: string;
@@ -107,6 +107,8 @@ export interface ControlPlaneStatus {
    * VTEP MAC; README "Running in a cluster", Conflicts), sorted by node name. Absent when the source reports none.
    */
   conflicts?: { node: string; holder: string; reason: string }[];
+  /** etcd: our subnet lease's key and when it expires unless renewed (ISO 8601). */
+  lease?: { key: string; expires: string };
 }
 
 /** Each offload's state as /status shows it. */
@@ -141,7 +143,8 @@ export function formatStatus(s: Status): string {
   ];
   const w = Math.max(4, ...s.peers.map((p) => p.name.length));
   for (const p of s.peers) {
-    lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}`);
+    const via = p.direct ? '  (direct)' : '';
+    lines.push(`  ${p.name.padEnd(w)}  ${p.publicIP.padEnd(15)}  ${p.vtepMAC}  ${p.podCIDRs.join(', ')}${via}`);
     if (p.publicIPv6) lines.push(`  ${''.padEnd(w)}  ${p.publicIPv6.padEnd(15)}  ${p.vtepMACv6 ?? ''}`);
   }
   const c = s.counters;
@@ -151,8 +154,10 @@ export function formatStatus(s: Status): string {
   const cp = s.controlPlane;
   if (cp) {
     const conn = cp.connected ? 'connected' : `NOT CONNECTED${cp.lastError ? ` (${cp.lastError})` : ''}`;
-    lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped`);
+    const lease = cp.lease ? `, lease ${cp.lease.key} until ${cp.lease.expires}` : '';
+    lines.push(`control plane ${cp.source}: ${conn}, ${cp.nodes} nodes, ${cp.skipped} skipped${lease}`);
   }
+  if (s.directRouting?.enabled) lines.push(`directRouting on: ${s.directRouting.routes} direct routes`);
   if (s.handover)
     lines.push(
       `took over from pid ${s.handover.fromPid} (vxtun ${s.handover.fromVersion}), queues unread for ${s.handover.pausedMs} ms`,

@@ -179,6 +179,27 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
   const after = buildStatus(facts, { ...now, handover: { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 } });
   t.same(after.handover, { fromPid: 7, fromVersion: '0.1.0', pausedMs: 3 });
   t.match(formatStatus(after), /^took over from pid 7 \(vxtun 0\.1\.0\), queues unread for 3 ms$/m);
+  t.notMatch(formatStatus(s), /directRouting/, 'DirectRouting off: no line');
+  const etcdView = {
+    ...s,
+    controlPlane: {
+      source: 'etcd',
+      connected: true,
+      nodes: 3,
+      skipped: 0,
+      lease: { key: '/coreos.com/network/subnets/10.244.1.0-24', expires: '2026-12-08T08:00:00.000Z' },
+    },
+    directRouting: { enabled: true, routes: 1 },
+    peers: s.peers.map((p) => ({ ...p, direct: true as const })),
+  };
+  const text = formatStatus(etcdView);
+  t.match(
+    text,
+    /^control plane etcd: connected, 3 nodes, 0 skipped, lease \/coreos\.com\/network\/subnets\/10\.244\.1\.0-24 until 2026-12-08T08:00:00\.000Z$/m,
+    'vxtun status: our etcd lease and its expiry',
+  );
+  t.match(text, /^directRouting on: 1 direct routes$/m, 'vxtun status: DirectRouting and its routes');
+  t.match(text, /^ {2}node-b .*\(direct\)$/m, 'vxtun status: a direct peer is marked');
   t.same(s.offloads, { tso: 'on', gro: 'off', udpGso: 'off', udpGro: 'off' });
   t.same(
     s.peers.map((p) => p.name),
