@@ -100,7 +100,7 @@ export async function writeFileAtomic(path: string, text: string, deps: AtomicWr
 }
 
 /** The pod subnets a subnet file names (FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET), from its text; malformed lines ignored. */
-export function parseSubnetEnv(text: string): { v4?: Cidr; v6?: Cidr } {
+export function subnetsOfSubnetEnv(text: string): { v4?: Cidr; v6?: Cidr } {
   const out: { v4?: Cidr; v6?: Cidr } = {};
   for (const line of text.split('\n').slice(0, 64)) {
     const m = /^(FLANNEL_SUBNET|FLANNEL_IPV6_SUBNET)=(\S{1,64})$/.exec(line.trim());
@@ -126,6 +126,6 @@ export async function previousSubnets(path: string | null): Promise<{ v4?: Cidr;
   } catch {
     return undefined;
   }
-  const s = parseSubnetEnv(text.slice(0, 4096));
+  const s = subnetsOfSubnetEnv(text.slice(0, 4096));
   return s.v4 || s.v6 ? s : undefined;
 }

@@ -147,8 +147,8 @@ t.test('kubeconfig loading', async (t) => {
   t.equal(inCluster.getCurrentCluster()?.server, 'https://10.96.0.1:443', 'in-cluster: the service host and port');
 });
 
-t.test('parseSubnetEnv / previousSubnets: our last run’s subnets, malformed lines ignored', async (t) => {
-  const { parseSubnetEnv, previousSubnets } = await import('../../src/device/subnet-file.js');
+t.test('subnetsOfSubnetEnv / previousSubnets: our last run’s subnets, malformed lines ignored', async (t) => {
+  const { subnetsOfSubnetEnv, previousSubnets } = await import('../../src/device/subnet-file.js');
   const text = formatSubnetEnv({
     network: Cidr.parse('10.244.0.0/16'),
     ipv6Network: Cidr.parse('fd10:244::/56'),
@@ -156,10 +156,10 @@ t.test('parseSubnetEnv / previousSubnets: our last run’s subnets, malformed li
     mtu: 1450,
     ipMasq: true,
   });
-  const got = parseSubnetEnv(text);
+  const got = subnetsOfSubnetEnv(text);
   t.equal(got.v4?.toString(), '10.244.7.0/24', 'FLANNEL_SUBNET is the first usable IP: its subnet');
   t.equal(got.v6?.toString(), 'fd10:244:0:7::/64');
-  t.same(parseSubnetEnv('FLANNEL_SUBNET=10.244.300.1/24\nFLANNEL_IPV6_SUBNET=10.1.1.1/24\nX=1\n'), {});
+  t.same(subnetsOfSubnetEnv('FLANNEL_SUBNET=10.244.300.1/24\nFLANNEL_IPV6_SUBNET=10.1.1.1/24\nX=1\n'), {});
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-prev-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   t.equal(await previousSubnets(join(dir, 'none.env')), undefined, 'no file: nothing');
