@@ -2,9 +2,11 @@
 // through the node's handover socket (src/lab/vxtun-node.ts replace()), as a DaemonSet update does.
 // Three lab nodes (node-3 only for the peer-added case); pod-1 ↔ pod-2 carry a 100/s ping each way and an iperf3
 // TCP stream pod-1 → pod-2 (0.1 s intervals):
-//   - 5 replacements in a row: no ping lost, no more TCP segments lost (retransmitted and not reported duplicate by
-//     the receiver) than in a run of the same length without a handover (measured first, same lab), each new process serves /status (pid, handover.fromPid = the previous
-//     pid), each old one exits 0, and the device is never gone (same ifindex; polled throughout);
+//   - 5 replacements in a row: no ping lost, nothing dropped by vxtun or the kernel at its device and sockets on
+//     either node (every drop reason, tx/rx errors, queue and socket drops), TCP segments lost (retransmitted and
+//     not reported duplicate by the receiver) within the noise of a run of the same length without a handover
+//     (measured first, same lab), each new process serves /status (pid, handover.fromPid = the previous pid), each
+//     old one exits 0, and the device is never gone (same ifindex; polled throughout);
 //   - static → static with a peer added (node-3): taken over, node-3 in /status, pod-1 reaches pod-3;
 //   - refused (another vni): the new process exits 1 with the refusal line naming vni, the old one forwards on.
 import t, { type Test } from 'tap';
@@ -31,9 +33,10 @@ const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'iperf3']);
 const HANDOVERS = 5;
 /**
  * The iperf3 stream's length in both runs: room for 5 handovers on a loaded 2-vCPU machine (each 1.5–3 s from exec to
- * "took over" beside a CPU hog, then the old one's exit and the new one's /status).
+ * "took over" beside a CPU hog, then the old one's exit and the new one's /status: up to 6 s each with a compiler
+ * running beside the test, which overran 30 s).
  */
-const STREAM_S = 30;
+const STREAM_S = 40;
 /** Probes still unanswered when ping is stopped (not lost: in flight); at 100/s a few at most. */
 const MAX_IN_FLIGHT = 5;
 
@@ -59,6 +62,20 @@ async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutM
 /** Resolves with the exit status, or null if the process is still running after `ms`. */
 const exitWithin = (n: VxtunNode, ms: number): Promise<ExitInfo | null> =>
   Promise.race([n.exited, sleep(ms).then(() => null)]);
+
+/** TCP segments lost without any handover in the same lab: 0 or 1 in runs beside a CPU hog (a tail loss after a
+ *  timer-driven burst), so "with ≤ without" on one sample of each fails by noise; the drop counters are the exact
+ *  test, this bound catches a handover that loses more than noise. */
+const LOST_SEGMENTS_NOISE = 3;
+
+/** What a node dropped, as /status counts it: every drop reason, tx/rx errors (this process's), and the kernel's
+ *  counts at the device's queue and vxtun's sockets (the device and sockets outlive a handover). */
+type DropReading = { own: number; queue: number; socket: number };
+const dropReading = (s: Status): DropReading => ({
+  own: s.counters.txErrors + s.counters.rxErrors + Object.values(s.counters.drops).reduce((a, b) => a + b, 0),
+  queue: s.counters.queueDrops ?? 0,
+  socket: s.counters.socketDrops ?? 0,
+});
 
 const pingLine = (what: string, r: PingStreamReport) =>
   `${what}: ${r.transmitted} sent, ${r.lost.length} lost, ${r.unanswered} in flight at stop, longest gap ${r.longestGapMs.toFixed(0)} ms`;
@@ -138,10 +155,15 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
     );
 
     const paused: number[] = [];
+    // Per node-1 process, its first and last reading; node-2 is the same process throughout.
+    const n1Readings: [DropReading, DropReading][] = [];
+    let n1First = dropReading(await n1.status());
+    const n2First = dropReading(await n2.status());
     const run = await loaded(async () => {
       for (let k = 1; k <= HANDOVERS; k++) {
         await sleep(500);
         const old = n1;
+        n1Readings.push([n1First, dropReading(await old.status())]);
         const started = Date.now();
         n1 = await old.replace();
         const tookMs = Date.now() - started;
@@ -155,14 +177,35 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
           old.pid,
           `handover ${k}: /status of pid ${n1.pid} says it took over from ${old.pid}`,
         );
+        n1First = dropReading(s);
         t.equal(n1.takeover?.from, old.pid, `handover ${k}: its "took over" line names the old pid`);
         t.same(await exitWithin(old, 10_000), { code: 0, signal: null }, `handover ${k}: the old process exited 0`);
         paused.push(n1.takeover?.pausedMs ?? NaN);
-        t.comment(`handover ${k}: pid ${old.pid} → ${n1.pid}, pausedMs ${paused.at(-1)}, ${tookMs} ms from exec`);
+        t.comment(
+          `handover ${k}: pid ${old.pid} → ${n1.pid}, pausedMs ${paused.at(-1)}, ${tookMs} ms from exec to "took over", ` +
+            `${Date.now() - started} ms to the old one's exit`,
+        );
       }
     });
     t.notOk(run.overran, `the ${HANDOVERS} handovers were over before the ${STREAM_S} s stream`);
     noLoss(t, run, 'handovers');
+    n1Readings.push([n1First, dropReading(await n1.status())]);
+    const n2Last = dropReading(await n2.status());
+    const n1Dropped = n1Readings.reduce(
+      (a, [first, last]) => ({
+        own: a.own + last.own - first.own,
+        queue: a.queue + last.queue - first.queue,
+        socket: a.socket + last.socket - first.socket,
+      }),
+      { own: 0, queue: 0, socket: 0 },
+    );
+    const n2Dropped = {
+      own: n2Last.own - n2First.own,
+      queue: n2Last.queue - n2First.queue,
+      socket: n2Last.socket - n2First.socket,
+    };
+    t.same(n1Dropped, { own: 0, queue: 0, socket: 0 }, 'node-1 (all its processes): nothing dropped, no errors');
+    t.same(n2Dropped, { own: 0, queue: 0, socket: 0 }, 'node-2: nothing dropped, no errors');
     t.equal(await ifindex(), index0, 'the device is the one created at the start (same ifindex)');
     t.comment(`pausedMs per handover: ${paused.join(', ')}`);
     t.comment(
@@ -171,12 +214,12 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
     );
     // iperf3's retransmit count is not compared as it is: without any handover, back-to-back 10 s windows of this
     // stream showed 8 to 140 retransmits, every one of them spurious (the receiver had the segment: reported in a
-    // DSACK; reordering and tail loss probes), so "with ≤ without" would fail about every other run by noise alone.
-    // What a dropped packet adds is a retransmit the receiver did not already have: those must not be more than
-    // without a handover (0 there). No slack: a handover drops no packet.
+    // DSACK; reordering and tail loss probes). What a dropped packet adds is a retransmit the receiver did not
+    // already have; even those are 0 or 1 without any handover (LOST_SEGMENTS_NOISE), and a drop anywhere on the
+    // path through vxtun is counted above, exactly.
     t.ok(
-      run.iperf.lostSegments <= base.iperf.lostSegments,
-      `segments lost and retransmitted with handovers (${run.iperf.lostSegments}) ≤ without (${base.iperf.lostSegments})`,
+      run.iperf.lostSegments <= base.iperf.lostSegments + LOST_SEGMENTS_NOISE,
+      `segments lost and retransmitted with handovers (${run.iperf.lostSegments}) ≤ without (${base.iperf.lostSegments}) + ${LOST_SEGMENTS_NOISE}`,
     );
   });
 
