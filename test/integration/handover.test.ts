@@ -16,6 +16,7 @@ import {
   labPeer,
   ping,
   ReplacementExited,
+  socketStatus,
   startVxtunNode,
   type ExitInfo,
   type VxtunNode,
@@ -138,13 +139,16 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
   const loaded = async (during: () => Promise<void>) => {
     let iperf: IperfStreamReport | undefined;
     let overran = false;
+    let duringMs = 0;
     const r = await pinged(async () => {
       const stream = await startIperfStream(lab, lab.podNs(2), lab.podIP(2), lab.podNs(1), STREAM_S);
+      const t0 = Date.now();
       await during();
+      duringMs = Date.now() - t0;
       overran = !stream.client.running();
       iperf = await stream.done;
     });
-    return { ...r, iperf: iperf!, overran };
+    return { ...r, iperf: iperf!, overran, duringMs };
   };
 
   await t.test(`${HANDOVERS} replacements in a row under ping and iperf3`, async (t) => {
@@ -157,13 +161,15 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
     const paused: number[] = [];
     // Per node-1 process, its first and last reading; node-2 is the same process throughout.
     const n1Readings: [DropReading, DropReading][] = [];
-    let n1First = dropReading(await n1.status());
-    const n2First = dropReading(await n2.status());
+    // Read straight from the admin sockets (socketStatus: milliseconds), not with `vxtun status` (a Node process
+    // each: seconds on a loaded machine, which pushed the handovers past the stream's end).
+    let n1First = dropReading(await socketStatus(n1.socket));
+    const n2First = dropReading(await socketStatus(n2.socket));
     const run = await loaded(async () => {
       for (let k = 1; k <= HANDOVERS; k++) {
         await sleep(500);
         const old = n1;
-        n1Readings.push([n1First, dropReading(await old.status())]);
+        n1Readings.push([n1First, dropReading(await socketStatus(old.socket))]);
         const started = Date.now();
         n1 = await old.replace();
         const tookMs = Date.now() - started;
@@ -187,10 +193,13 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
         );
       }
     });
-    t.notOk(run.overran, `the ${HANDOVERS} handovers were over before the ${STREAM_S} s stream`);
+    t.notOk(
+      run.overran,
+      `the ${HANDOVERS} handovers (${run.duringMs} ms) were over before the ${STREAM_S} s stream (iperf3 ran ${run.iperf.seconds.toFixed(1)} s)`,
+    );
     noLoss(t, run, 'handovers');
-    n1Readings.push([n1First, dropReading(await n1.status())]);
-    const n2Last = dropReading(await n2.status());
+    n1Readings.push([n1First, dropReading(await socketStatus(n1.socket))]);
+    const n2Last = dropReading(await socketStatus(n2.socket));
     const n1Dropped = n1Readings.reduce(
       (a, [first, last]) => ({
         own: a.own + last.own - first.own,
@@ -242,8 +251,16 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
       'node-3 is in /status peers',
       { peers: s.peers },
     );
+    // pod-3 has had no traffic before: first contact (neighbour resolution in pod-3 and node-3) is waited for on its
+    // own, then 5 of 5 must come back. Once, under load, 1 of 5 first-contact probes was lost here (cause not found:
+    // vxtun's counters were not read then); now they are, and must show no drop on either node.
+    const before = [dropReading(await socketStatus(n1.socket)), dropReading(await socketStatus(n3.socket))];
+    const first = await ping(lab, lab.podNs(1), lab.podIP(3), { count: 1, waitS: 5 });
+    t.equal(first.received, 1, 'pod-1 reaches pod-3 (first contact)');
     const p = await ping(lab, lab.podNs(1), lab.podIP(3), { count: 5, intervalS: 0.05 });
     t.equal(p.received, p.sent, `pod-1 reaches pod-3 (${p.received}/${p.sent})`);
+    const after = [dropReading(await socketStatus(n1.socket)), dropReading(await socketStatus(n3.socket))];
+    t.same(after, before, 'node-1 and node-3 dropped nothing on the way');
   });
 
   await t.test('refused (another vni): the new one exits 1 naming vni, the old one forwards on', async (t) => {
