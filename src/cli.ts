@@ -196,10 +196,21 @@ async function cmdBenchLab(opts: LabArgsInput): Promise<void> {
   const { runLab } = await import('./bench/lab-run.js');
   const { labTable } = await import('./bench/lab-table.js');
   const p = progressPrinter();
+  // The first SIGINT/SIGTERM stops the run after the step in progress and removes the testbeds; a second one quits.
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    p.line('vxtun: stopping after this step and removing the testbeds (again to quit at once, leaving them)');
+    abort.abort(new ExitError(130, 'vxtun: bench lab interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let res;
   try {
-    res = await runLab(args, { onStep: p.step, onLine: p.line });
+    res = await runLab(args, { onStep: p.step, onLine: p.line }, abort.signal);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     p.done();
   }
   out(labTable(res).join('\n'));

@@ -26,8 +26,16 @@ export function labBenchUnavailableReason(): string | undefined {
 
 const FLOOR_SETUPS = ['floor', 'floor-iov'];
 
-export async function runLab(args: LabArgs, progress: LabProgress = {}): Promise<LabResults> {
-  const step = progress.onStep ?? (() => undefined);
+/**
+ * Runs the benchmark. `signal` stops it between steps (a setup built, a test run): what was built is torn down and the
+ * abort reason is thrown.
+ */
+export async function runLab(args: LabArgs, progress: LabProgress = {}, signal?: AbortSignal): Promise<LabResults> {
+  const stepTo = progress.onStep ?? (() => undefined);
+  const step = (s: string) => {
+    signal?.throwIfAborted();
+    stepTo(s);
+  };
   const line = progress.onLine ?? (() => undefined);
   const reason = labBenchUnavailableReason();
   if (reason) throw new Error(`bench lab ${reason}`);
@@ -95,7 +103,7 @@ export async function runLab(args: LabArgs, progress: LabProgress = {}): Promise
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    step('tearing down');
+    stepTo('tearing down');
     for (const s of setups) {
       // Every setup is torn down even when one fails (its namespaces are still removed by teardownSetup's finally).
       try {
