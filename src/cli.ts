@@ -158,7 +158,7 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
   return {
     step: (s: string) => {
       if (!tty) return err(s);
-      stream.write(`\r\x1b[K${s.slice(0, Math.max(20, (stream.columns ?? 80) - 1))}`);
+      stream.write(`\r\x1b[K${s.slice(0, Math.max(20, (stream.columns || 80) - 1))}`);
       shown = true;
     },
     line: (s: string) => {
