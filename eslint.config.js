@@ -23,9 +23,6 @@ export default defineConfig(
       // An interface method's parameters are named for readers even when an implementation ignores them: a leading
       // `_` says so (test doubles implement the addon's interfaces this way).
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
-      // bench/micro.ts points at its hand-written module declaration (bench/benchmark.d.ts) with a path reference:
-      // ts-node type-checks it when run without tap and loads only what the entry file references.
-      '@typescript-eslint/triple-slash-reference': ['error', { path: 'always', types: 'prefer-import', lib: 'always' }],
     },
   },
 );

@@ -6,7 +6,7 @@
 #   bash scripts/setup.sh test    all of the above, plus what the test suite uses (iputils-ping, iperf3, tshark,
 #                                 tcpdump, clang + compiler-rt for the fuzzers, promtool, podman/buildah/runc/
 #                                 debootstrap for the image test, iptables for the ipMasq fallback, etcd-server/
-#                                 etcd-client for etcd mode, clang-format
+#                                 etcd-client for etcd mode, chromium for the bench report screenshot, clang-format
 #                                 for `npm run format:check`, and g++-aarch64-linux-gnu for the arm64 guard,
 #                                 native/check-arm64.sh)
 #
@@ -34,6 +34,7 @@ if [ "$profile" = test ]; then
     "clang++:clang" "clang-format:clang-format" "promtool:prometheus"
     "podman:podman" "buildah:buildah" "runc:runc" "debootstrap:debootstrap"
     "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu" "etcd:etcd-server" "etcdctl:etcd-client"
+    "/usr/bin/chromium:chromium"
   )
 fi
 

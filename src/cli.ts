@@ -2,10 +2,12 @@
 // The vxtun command line: the only place that prints or exits (README "Command line").
 // Exit codes: 0 ok; 2 bad config or bad arguments (one line naming the field; nothing created);
 // 1 runtime failure (e.g. "opening /dev/net/tun: EPERM …").
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config/index.js';
+import { parseLabArgs, type LabArgsInput } from './bench/lab-args.js';
 import { runDaemon } from './daemon/daemon.js';
 import { DumpError, runDump, socketHint } from './dump/command.js';
 import { ConfigError, UsageError } from './errors.js';
@@ -142,6 +144,86 @@ async function cmdDemo(): Promise<void> {
   await runDemo({ print: out, log: lineLogger(err) });
 }
 
+/**
+ * Progress on stderr: on a terminal the current step is one line rewritten in place and kept lines are printed above
+ * it; otherwise every step and line is a line of its own (logs, CI).
+ */
+function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
+  const tty = Boolean(stream.isTTY);
+  let shown = false;
+  const clear = () => {
+    if (shown) stream.write('\r\x1b[K');
+    shown = false;
+  };
+  return {
+    step: (s: string) => {
+      if (!tty) return err(s);
+      stream.write(`\r\x1b[K${s.slice(0, Math.max(20, (stream.columns || 80) - 1))}`);
+      shown = true;
+    },
+    line: (s: string) => {
+      clear();
+      err(s);
+    },
+    done: clear,
+  };
+}
+
+function writeOutputFile(option: string, file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new ExitError(1, `vxtun: ${option} ${file}: ${(e as Error).message}`);
+  }
+}
+
+async function cmdBenchMicro(opts: { quick?: boolean; json?: string }): Promise<void> {
+  const { runMicro } = await import('./bench/micro.js');
+  const { microLine, microTable } = await import('./bench/micro-table.js');
+  const p = progressPrinter();
+  let results;
+  try {
+    results = runMicro({ quick: Boolean(opts.quick), onStep: p.step, onResult: (r) => p.line(microLine(r)) });
+  } finally {
+    p.done();
+  }
+  out(microTable(results).join('\n'));
+  if (opts.json) writeOutputFile('--json', opts.json, JSON.stringify(results, null, 2) + '\n');
+}
+
+async function cmdBenchLab(opts: LabArgsInput): Promise<void> {
+  const args = parseLabArgs(opts);
+  const { runLab } = await import('./bench/lab-run.js');
+  const { labTable } = await import('./bench/lab-table.js');
+  const p = progressPrinter();
+  // The first SIGINT/SIGTERM stops the run after the step in progress and removes the testbeds; a second one quits.
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    p.line('vxtun: stopping after this step and removing the testbeds (again to quit at once, leaving them)');
+    abort.abort(new ExitError(130, 'vxtun: bench lab interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let res;
+  try {
+    res = await runLab(args, { onStep: p.step, onLine: p.line }, abort.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    p.done();
+  }
+  out(labTable(res).join('\n'));
+  if (args.json) writeOutputFile('--json', args.json, JSON.stringify(res, null, 2) + '\n');
+  if (args.report) {
+    const { reportHtml, reportSvg } = await import('./bench/report.js');
+    writeOutputFile('--report', args.report.file, args.report.format === 'svg' ? reportSvg(res) : reportHtml(res));
+    err(`report written to ${args.report.file}`);
+  }
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
 function program(): Command {
   const p = new Command('vxtun')
     .description('userspace VXLAN overlay dataplane, wire-compatible with Linux kernel VXLAN and flannel')
@@ -170,6 +252,35 @@ function program(): Command {
     )
     .option('--outer', 'whole datagrams: outer IP/UDP + VXLAN + inner Ethernet (tshark: -d udp.port==8472,vxlan)')
     .action(cmdDump);
+  const bench = p
+    .command('bench')
+    .description('benchmarks: the per-packet work (micro) and pod-to-pod traffic against kernel VXLAN (lab, root)');
+  bench
+    .command('micro')
+    .description('time encapsulation, receive checks, TSO/GRO and lookups, native vs TypeScript; a table on stdout')
+    .option('--quick', 'about 0.25 s per case instead of 2 s')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(cmdBenchMicro);
+  bench
+    .command('lab')
+    .description(
+      'measure pod-to-pod TCP, UDP and ping through two-node namespace testbeds beside kernel VXLAN (root, iperf3); a table on stdout',
+    )
+    .option('--rounds <n>', 'interleaved rounds; medians are reported (default 5)')
+    .option('--seconds <s>', 'length of each iperf3 test (default 5)')
+    .option(
+      '--only <setups>',
+      'comma-separated setups, e.g. kernel,native,floor (naming floor, floor-iov or capture asks for it)',
+    )
+    .option('--floor', 'add the copy-floor relay setup (compiled with cc at run time)')
+    .option('--floor-iovecs', "add the floor relay gathering bytes in vxtun's iovec layout (floor-iov)")
+    .option('--capture', 'add the native setup measured while `vxtun dump -w /dev/null` runs')
+    .option('--capture-args <args>', 'extra `vxtun dump` arguments for the capture setup, e.g. "-s 96"')
+    .option('--variant <name=json>', 'add a vxtun setup with this dataplane config section (repeatable)', collect, [])
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--perf <dir>', 'perf record -a -g each 1-stream TCP test into DIR/<setup>-<round>.data')
+    .option('--report <file>', 'also write a chart: FILE.html or FILE.svg')
+    .action(cmdBenchLab);
   p.command('version')
     .description('print the version')
     .action(() => {

@@ -1,5 +1,5 @@
 // The test addon, build/Release/vxtun_testing.node: the pure native functions exposed for the
-// differential tests (test/native), the micro benchmarks (bench/micro.ts) and the fuzz corpus
+// differential tests (test/native), the micro benchmarks (src/bench/micro-cases.ts) and the fuzz corpus
 // generator (native/fuzz/make-corpus.ts). The daemon never loads it; src/dataplane/testing.ts types it.
 //
 //   new Table(table)      a standalone table: lookup, classifyTx, classifyRx, update, … (testing/table_wrap.h)

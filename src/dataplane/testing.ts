@@ -1,5 +1,5 @@
 // The test addon, build/Release/vxtun_testing.node (native/testing/module.cc): the pure native functions the
-// differential tests (test/native), the micro benchmarks (bench/micro.ts) and the fuzz corpus generator
+// differential tests (test/native), the micro benchmarks (src/bench/micro-cases.ts) and the fuzz corpus generator
 // (native/fuzz/make-corpus.ts) call. The daemon never loads it: the production addon (src/dataplane/addon.ts)
 // exports only what src/ uses.
 import { requireAddon } from './addon.js';

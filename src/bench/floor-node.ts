@@ -1,25 +1,35 @@
-// The `floor` setup of bench/e2e.ts (--floor): each node runs bench/floor/relay.c, a relay that does
+// The `floor` setup of `vxtun bench lab` (--floor): each node runs native/bench/floor-relay.c, a relay that does
 // only what every TUN + UDP-socket dataplane must do — TUN read, one UDP_SEGMENT sendmsg, UDP_GRO
 // recvmsg, TUN write, with vxtun's offloads — and no per-byte userspace work (not valid VXLAN: it
 // moves the bytes, nothing else). Its throughput is the ceiling of the design on the machine, so
 // `native ÷ floor` says what is left to gain inside it and `floor ÷ kernel` what the design costs.
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+// The relay ships as C source (native/ is in the package) and is compiled at run time with the machine's `cc`.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TUN_TX_QUEUE_LEN } from '../../src/device/device.js';
-import { tcpTransfer, type Lab, type NsProcess } from '../../src/lab/index.js';
+import { TUN_TX_QUEUE_LEN } from '../device/device.js';
+import { tcpTransfer, which, type Lab, type NsProcess } from '../lab/index.js';
 
 const PORT = 8472;
 const DEVICE = 'vxtun0';
 
-/** Compiles relay.c into dir; returns the binary's path. */
+/** The relay's source: native/bench/ of the package, two levels above this module in src/bench/ and dist/bench/. */
+export const RELAY_SOURCE = fileURLToPath(new URL('../../native/bench/floor-relay.c', import.meta.url));
+
+/** Why the relay cannot be built here (no `cc` on PATH, no source), or undefined when it can. */
+export function relayUnavailableReason(): string | undefined {
+  if (!which('cc')) return 'no C compiler (cc) on PATH to build native/bench/floor-relay.c';
+  if (!existsSync(RELAY_SOURCE)) return `the relay source ${RELAY_SOURCE} is missing`;
+  return undefined;
+}
+
+/** Compiles the relay into dir; returns the binary's path. Throws with the compiler's output when it fails. */
 export function buildRelay(dir: string): string {
-  const bin = join(dir, 'relay');
-  execFileSync(
-    'cc',
-    ['-O2', '-Wall', '-pthread', '-o', bin, join(dirname(fileURLToPath(import.meta.url)), 'relay.c')],
-    { stdio: 'inherit' },
-  );
+  const bin = join(dir, 'floor-relay');
+  const r = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', bin, RELAY_SOURCE], { encoding: 'utf8' });
+  if (r.error) throw new Error(`compiling ${RELAY_SOURCE}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`compiling ${RELAY_SOURCE} failed: ${r.stderr.trim().slice(0, 2000)}`);
   return bin;
 }
 
@@ -38,7 +48,7 @@ export async function startFloorNode(
 ): Promise<NsProcess> {
   const ns = lab.nodeNs(i);
   const args = [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)];
-  // iovecs: the same bytes gathered as vxtun gathers them (relay.c, VXTUN_RELAY_IOVECS).
+  // iovecs: the same bytes gathered as vxtun gathers them (floor-relay.c, VXTUN_RELAY_IOVECS).
   const p = lab.spawn(ns, relay, args, opts.iovecs ? { env: { ...process.env, VXTUN_RELAY_IOVECS: '1' } } : {});
   await p.waitForOutput(/relay ready/, 5_000);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);

@@ -19,7 +19,7 @@
 // instead of one iovec per syscall: each UDP_SEGMENT send gathers two iovecs per datagram (a 74-byte
 // "header" and the rest, as vxtun sends prefix + headers and the payload in place), and each TUN
 // write one iovec for the headers plus one per gso_size payload (as vxtun's coalesced writes). The
-// difference to the plain relay is what gathering costs the kernel's copies (bench:e2e --floor-iovecs).
+// difference to the plain relay is what gathering costs the kernel's copies (vxtun bench lab --floor-iovecs).
 //
 // Prints "relay ready" on stdout once the device and socket exist; on SIGTERM/SIGINT prints its
 // counters as one JSON line on stderr and exits 0. The TUN device vanishes with the process.
