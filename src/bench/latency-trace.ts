@@ -1,0 +1,98 @@
+// Splitting ping round trips by where the time goes, from a `perf record` of raw_syscalls and sched_wakeup /
+// sched_switch filtered to the dataplane's threads and ping (bench/latency-split.ts records it). Pure: text in,
+// numbers out. What each part means is in bench/latency-split.ts's header.
+
+/** x86-64 system call numbers (elsewhere no round trip is found: bench/latency-split.ts says so). */
+const SYSCALLS: Record<number, string> = {
+  0: 'read',
+  1: 'write',
+  7: 'poll',
+  19: 'readv',
+  20: 'writev',
+  44: 'sendto',
+  46: 'sendmsg',
+  47: 'recvmsg',
+  299: 'recvmmsg',
+  307: 'sendmmsg',
+};
+
+export interface Ev {
+  us: number;
+  tid: number;
+  what: string; // wakeup | on-cpu | >name | <name
+  cpu: number;
+}
+
+/** The events of `perf script` output that this bench reads. */
+export function parsePerfScript(text: string): Ev[] {
+  const out: Ev[] = [];
+  const re = /^\s*.+?\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$/;
+  for (const l of text.split('\n')) {
+    const m = re.exec(l);
+    if (!m) continue;
+    const [, tid, cpu, ts, kind, rest] = m;
+    // Seconds with 6 (or, with --ns, 9) decimals: exact microseconds, no binary fraction.
+    const [sec, frac = ''] = ts!.split('.');
+    const us = Number(sec) * 1e6 + Number(frac.padEnd(9, '0').slice(0, 9)) / 1e3;
+    if (kind === 'sched:sched_wakeup') {
+      out.push({ us, tid: Number(/ pid=(\d+)/.exec(rest!)![1]), what: 'wakeup', cpu: Number(cpu) });
+    } else if (kind === 'sched:sched_switch') {
+      out.push({ us, tid: Number(/next_pid=(\d+)/.exec(rest!)![1]), what: 'on-cpu', cpu: Number(cpu) });
+    } else {
+      const name = SYSCALLS[Number(/NR (\d+)/.exec(rest!)?.[1])];
+      if (name)
+        out.push({ us, tid: Number(tid), what: (kind!.endsWith('enter') ? '>' : '<') + name, cpu: Number(cpu) });
+    }
+  }
+  return out.sort((a, b) => a.us - b.us);
+}
+
+export interface Split {
+  rtt: number;
+  wake: number;
+  syscalls: number;
+  user: number;
+}
+
+/** Splits each of ping's round trips (its sendto → its recvmsg exit) as the header says. */
+export function splitTrips(
+  ev: Ev[],
+  ping: number,
+  dataplane: Set<number>,
+): { splits: Split[]; trips: [number, number][] } {
+  const trips: [number, number][] = [];
+  for (let i = 0; i < ev.length; i++) {
+    if (ev[i]!.tid !== ping || ev[i]!.what !== '>sendto') continue;
+    const back = ev.slice(i).find((e) => e.tid === ping && e.what === '<recvmsg');
+    if (back) trips.push([ev[i]!.us, back.us]);
+  }
+  const splits = trips.map(([t0, t1]) => {
+    let wake = 0;
+    let syscalls = 0;
+    let user = 0;
+    const woke = new Map<number, number>();
+    const entered = new Map<number, [string, number]>();
+    const awake = new Map<number, number>(); // poll returned at
+    for (const e of ev) {
+      if (e.us < t0 || e.us > t1 || !dataplane.has(e.tid)) continue;
+      if (e.what === 'wakeup') woke.set(e.tid, e.us);
+      else if (e.what === 'on-cpu') {
+        const w = woke.get(e.tid);
+        if (w !== undefined) wake += e.us - w;
+        woke.delete(e.tid);
+      } else if (e.what === '<poll') awake.set(e.tid, e.us);
+      else if (e.what === '>poll') {
+        const a = awake.get(e.tid);
+        if (a !== undefined) user += e.us - a;
+        awake.delete(e.tid);
+      } else if (e.what.startsWith('>')) entered.set(e.tid, [e.what.slice(1), e.us]);
+      else {
+        const s = entered.get(e.tid);
+        if (s && s[0] === e.what.slice(1)) syscalls += e.us - s[1];
+        entered.delete(e.tid);
+      }
+    }
+    return { rtt: t1 - t0, wake, syscalls, user: Math.max(0, user - syscalls) };
+  });
+  return { splits, trips };
+}
