@@ -16,7 +16,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Lab, labPeer, labUnavailableReason, run, startVxtunNode, type VxtunNode } from '../src/lab/index.js';
-import { buildRelay, startFloorNode, stopRelays } from './floor/floor-node.js';
+import { buildRelay, startFloorNode, stopRelays } from '../src/bench/floor-node.js';
 import { parsePerfScript, splitTrips, type Ev, type Split } from '../src/bench/latency-trace.js';
 
 interface Args {
