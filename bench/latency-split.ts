@@ -6,8 +6,10 @@
 //   wake      a dataplane thread made runnable (sched_wakeup) until it is on a CPU (sched_switch)
 //   syscalls  inside its read/readv/recvmmsg/recvmsg/sendmmsg/sendmsg/write/writev calls (the copies, and the
 //             kernel path the packet takes inside them: veth, the other node's socket, the pod's stack)
-//   user      on a CPU between its poll returning and its last send or write (its own work and poll's exit)
-//   other     the rest: ping itself, the pod's stack before the TUN, softirqs outside these threads
+//   user      from each of its syscalls' return to its next syscall: its own code, the return to user mode, and
+//             anything that took the CPU meanwhile without a switch (interrupts, the hypervisor)
+//   other     the rest: ping itself, the pod's stack before the TUN, and a sleeping loop's way back out of poll or
+//             a blocking read (vxtun waits in poll, the relay in read/recvmsg: not counted as syscall time)
 // Rounds are interleaved (setup order rotated); medians over every round trip of a setup.
 //
 //   npm run bench:latency -- [--rounds 3] [--count 50] [--interval 0.1] [--show 1] [--variant name=JSON]
@@ -199,6 +201,12 @@ async function main(): Promise<void> {
         `| ${name} | ${xs.length} | ${m((x) => x.rtt).toFixed(0)} | ${m((x) => x.wake).toFixed(0)} | ${m((x) => x.syscalls).toFixed(0)} | ${m((x) => x.user).toFixed(0)} | ${other.toFixed(0)} |`,
       );
     }
+    const names = [...new Set([...all.values()].flatMap((xs) => xs.flatMap((x) => Object.keys(x.calls))))].sort();
+    console.log(`\nTime in each system call per round trip (all the dataplane's threads), median µs:\n`);
+    console.log(`| setup | ${names.join(' | ')} |`);
+    console.log(`| --- | ${names.map(() => '---').join(' | ')} |`);
+    for (const [name, xs] of all)
+      console.log(`| ${name} | ${names.map((n) => median(xs.map((x) => x.calls[n] ?? 0)).toFixed(0)).join(' | ')} |`);
   } finally {
     for (const s of setups) await s.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

@@ -46,6 +46,12 @@ export interface BuildOptions {
   relayBinary?: string;
   /** Lines worth keeping (the floor relay's verification). */
   onLine?: (line: string) => void;
+  /**
+   * The vxtun nodes masquerade (config ipMasq, as the DaemonSet runs). Default false: kernel VXLAN, the floor and
+   * plain routing install no masquerading, and vxtun's nft rules put connection tracking on every packet of its
+   * nodes, inner and outer — a cost of the node's NAT, not of the dataplane.
+   */
+  ipMasq?: boolean;
 }
 
 /** The processes whose CPU time is the dataplane's: the vxtun daemons or the floor relays. */
@@ -61,6 +67,7 @@ export async function buildSetup(setup: string, opts: BuildOptions = {}): Promis
   const lab = await Lab.create({
     nodes: 2,
     underlay,
+    ipMasq: opts.ipMasq ?? false,
     prefix: `vxtb${setup.slice(0, 3)}${underlay === 6 ? '6' : ''}${Math.random().toString(16).slice(2, 5)}`,
   });
   const daemons: VxtunNode[] = [];

@@ -52,6 +52,8 @@ export interface Split {
   wake: number;
   syscalls: number;
   user: number;
+  /** Time in each syscall (by name) over the round trip, summed over the dataplane's threads; poll excluded. */
+  calls: Record<string, number>;
 }
 
 /** Splits each of ping's round trips (its sendto → its recvmsg exit) as the header says. */
@@ -70,9 +72,10 @@ export function splitTrips(
     let wake = 0;
     let syscalls = 0;
     let user = 0;
+    const calls: Record<string, number> = {};
     const woke = new Map<number, number>();
     const entered = new Map<number, [string, number]>();
-    const awake = new Map<number, number>(); // poll returned at
+    const exited = new Map<number, number>(); // the thread's last syscall exit: it runs its own code from there
     for (const e of ev) {
       if (e.us < t0 || e.us > t1 || !dataplane.has(e.tid)) continue;
       if (e.what === 'wakeup') woke.set(e.tid, e.us);
@@ -80,19 +83,23 @@ export function splitTrips(
         const w = woke.get(e.tid);
         if (w !== undefined) wake += e.us - w;
         woke.delete(e.tid);
-      } else if (e.what === '<poll') awake.set(e.tid, e.us);
-      else if (e.what === '>poll') {
-        const a = awake.get(e.tid);
-        if (a !== undefined) user += e.us - a;
-        awake.delete(e.tid);
-      } else if (e.what.startsWith('>')) entered.set(e.tid, [e.what.slice(1), e.us]);
-      else {
+      } else if (e.what.startsWith('>')) {
+        const x = exited.get(e.tid);
+        if (x !== undefined) user += e.us - x;
+        exited.delete(e.tid);
+        entered.set(e.tid, [e.what.slice(1), e.us]);
+      } else {
+        exited.set(e.tid, e.us);
         const s = entered.get(e.tid);
-        if (s && s[0] === e.what.slice(1)) syscalls += e.us - s[1];
+        // poll is where a loop sleeps (vxtun): its time is waiting, not work
+        if (s && s[0] === e.what.slice(1) && s[0] !== 'poll') {
+          syscalls += e.us - s[1];
+          calls[s[0]] = (calls[s[0]] ?? 0) + e.us - s[1];
+        }
         entered.delete(e.tid);
       }
     }
-    return { rtt: t1 - t0, wake, syscalls, user: Math.max(0, user - syscalls) };
+    return { rtt: t1 - t0, wake, syscalls, user, calls };
   });
   return { splits, trips };
 }

@@ -60,8 +60,35 @@ t.test('splitTrips: RTT, wake-up → on CPU, syscalls, its own time; other threa
   t.equal(Math.round(s.rtt), 300, 'sendto → recvmsg back');
   t.equal(Math.round(s.wake), 30, 'woken at +20, on a CPU at +50');
   t.equal(Math.round(s.syscalls), 105, 'readv 5 + sendmmsg 100 (thread 999 is not the dataplane)');
-  t.equal(Math.round(s.user), 20, 'poll back at +60 → poll again at +185, less its syscalls');
+  t.equal(Math.round(s.user), 20, 'from each syscall return to the next call: 10 + 5 + 5');
+  t.same(
+    Object.fromEntries(Object.entries(s.calls).map(([k, v]) => [k, Math.round(v)])),
+    { readv: 5, sendmmsg: 100 },
+    'by system call',
+  );
 });
+
+t.test(
+  'splitTrips: a loop that sleeps in read (the floor relay), not poll: its own time counts all the same',
+  async (t) => {
+    const relay = `
+            ping   100 [000] 2.000000: raw_syscalls:sys_enter: NR 44 (3, 7ffe, 40, 0, 55d0, 10)
+         swapper     0 [001] 2.000010:     sched:sched_wakeup: comm=relay pid=301 prio=120 target_cpu=001
+         swapper     0 [001] 2.000012:     sched:sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=relay next_pid=301 next_prio=120
+           relay   301 [001] 2.000020:  raw_syscalls:sys_exit: NR 0 = 94
+           relay   301 [001] 2.000060: raw_syscalls:sys_enter: NR 46 (4, 7ffc, 0, 0, 0, 0)
+           relay   301 [001] 2.000090:  raw_syscalls:sys_exit: NR 46 = 94
+           relay   301 [001] 2.000095: raw_syscalls:sys_enter: NR 0 (3, 7ffc, 20000, 0, 0, 0)
+            ping   100 [000] 2.000200:  raw_syscalls:sys_exit: NR 47 = 84
+`;
+    const { splits } = splitTrips(parsePerfScript(relay), PING, new Set([301]));
+    t.same(
+      splits.map((s) => [s.rtt, s.wake, s.syscalls, s.user].map(Math.round)),
+      [[200, 2, 30, 45]],
+      'rtt 200, woken → on CPU 2, sendmsg 30, read return → sendmsg 40 + sendmsg return → read 5 (the blocking read is not counted)',
+    );
+  },
+);
 
 t.test('splitTrips: a ping without a reply in the trace is no round trip; nothing found is empty', async (t) => {
   const lost = parsePerfScript(trace.split('\n').slice(0, -2).join('\n'));
