@@ -10,7 +10,8 @@
 //             anything that took the CPU meanwhile without a switch (interrupts, the hypervisor)
 //   other     the rest: ping itself, the pod's stack before the TUN, and a sleeping loop's way back out of poll or
 //             a blocking read (vxtun waits in poll, the relay in read/recvmsg: not counted as syscall time)
-// Rounds are interleaved (setup order rotated); medians over every round trip of a setup.
+// Rounds are interleaved (setup order rotated); medians over every round trip of a setup. x86-64 only (system call
+// numbers); perf adds its own cost to every traced event, to both setups alike.
 //
 //   npm run bench:latency -- [--rounds 3] [--count 50] [--interval 0.1] [--show 1] [--variant name=JSON]
 import { spawn } from 'node:child_process';
@@ -149,8 +150,10 @@ async function main(): Promise<void> {
       },
     });
     for (const [name, variant] of Object.entries(a.variants)) {
+      // No masquerading, as in `vxtun bench lab` (src/bench/lab-setups.ts ipMasq): the relay's nodes have none.
       const lab = await Lab.create({
         nodes: 2,
+        ipMasq: false,
         prefix: `vxtl${name.slice(0, 1)}${Math.random().toString(16).slice(2, 5)}`,
       });
       const peers = [labPeer(lab, 1), labPeer(lab, 2)];
