@@ -1,5 +1,5 @@
 // Where a round trip goes (root, perf): ping pod-1 → pod-2 through two-node testbeds — the floor relay
-// (bench/floor/relay.c) and vxtun native, plus any --variant — while `perf record` traces the syscalls and the
+// (native/bench/floor-relay.c) and vxtun native, plus any --variant — while `perf record` traces the syscalls and the
 // scheduler's wake-ups of the dataplane's threads and of ping. Each round trip (ping's sendto → its recvmsg back)
 // is split into, summed over the four dataplane hops (node-1 transmit, node-2 receive, node-2 transmit, node-1
 // receive):
