@@ -1,6 +1,8 @@
 // One measurement of one setup (src/bench/lab-setups.ts): iperf3 TCP with 1 and 4 streams, UDP 64-byte packets/s,
-// ping RTT, and during the 1-stream test the dataplane's and the whole machine's CPU seconds per GB.
+// ping RTT (lab-results.ts PING_COUNT), and during the 1-stream test the dataplane's and the whole machine's CPU seconds
+// per GB.
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   cliPath,
   machineCpuDelta,
@@ -10,7 +12,7 @@ import {
   readMachineCpu,
   type NsProcess,
 } from '../lab/index.js';
-import type { LabSample } from './lab-results.js';
+import { PING_COUNT, PING_INTERVAL_S, PING_SETTLE_MS, type LabSample } from './lab-results.js';
 import { dataplanePids, type LabSetup } from './lab-setups.js';
 
 /** The fields of `iperf3 -J` output read here (TCP: sum_received; UDP: sum). */
@@ -107,12 +109,13 @@ async function measureTraffic(s: LabSetup, opts: MeasureOptions): Promise<LabSam
   const u = await iperf(s, ['-u', '-l', '64', '-b', '0'], Math.max(2, Math.floor(seconds / 2)));
   const udpPackets = u.end.sum.packets - u.end.sum.lost_packets;
   step('ping RTT');
-  const p = await ping(s.lab, s.lab.podNs(1), s.lab.podIP(2), { count: 20, intervalS: 0.05 });
+  await sleep(PING_SETTLE_MS); // an idle round trip (lab-results.ts PING_COUNT)
+  const p = await ping(s.lab, s.lab.podNs(1), s.lab.podIP(2), { count: PING_COUNT, intervalS: PING_INTERVAL_S });
   return {
     tcp1: t1.end.sum_received.bits_per_second / 1e9,
     tcp4: t4.end.sum_received.bits_per_second / 1e9,
     udp64: udpPackets / u.end.sum.seconds,
-    rttMs: p.rttAvgMs,
+    rttMs: p.rttMedianMs,
     machinePerGB: machine.busySeconds / (bytes1 / 1e9),
     idleShare: machine.idleShare,
     ...(dataplanePids(s).length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),

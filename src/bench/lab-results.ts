@@ -1,6 +1,15 @@
 // What `vxtun bench lab` measures and reports (src/bench/lab-run.ts fills it; lab-table.ts and report.ts render it).
 // Pure: the per-round samples → the medians and ratios of each setup's row.
 
+/**
+ * The RTT measurement: an idle round trip. The UDP test leaves the receiving node's socket with up to its buffer of
+ * 64-byte datagrams still queued (tens of ms), and a ping that lands on that worker right after waits behind them;
+ * the median keeps one host preemption from moving a setup's figure.
+ */
+export const PING_COUNT = 20;
+export const PING_INTERVAL_S = 0.05;
+export const PING_SETTLE_MS = 1000;
+
 /** One measurement of one setup in one round. */
 export interface LabSample {
   /** TCP, 1 stream, Gbit/s received. */
@@ -9,6 +18,7 @@ export interface LabSample {
   tcp4: number;
   /** UDP 64-byte datagrams received per second. */
   udp64: number;
+  /** The median of PING_COUNT pings PING_INTERVAL_S apart, sent PING_SETTLE_MS after the UDP test, ms. */
   rttMs: number;
   /** The dataplane's (daemons' or floor relays') CPU seconds per GB during the 1-stream TCP test; absent for kernel setups. */
   cpuPerGB?: number;

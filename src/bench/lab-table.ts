@@ -1,7 +1,7 @@
 // The text `vxtun bench lab` (and `npm run bench:e2e`) prints on stdout: a header line, the markdown table and the
 // comparison lines. Pure. Scripts and the README's Performance tables read this output: its columns, their order
 // and number formats are a contract (README "Performance"), so change it only together with them.
-import type { LabResults, LabRow } from './lab-results.js';
+import { PING_COUNT, PING_INTERVAL_S, PING_SETTLE_MS, type LabResults, type LabRow } from './lab-results.js';
 
 /** x with d decimals, or '-' for NaN/∞ (a ratio without its kernel row, a CPU figure a kernel setup has not). */
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -31,7 +31,8 @@ export function labTable(res: LabResults): string[] {
   for (const r of res.rows) out.push(tableRow(r));
   out.push('');
   out.push(
-    "machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs' idle share then. " +
+    `ping RTT: the median of ${PING_COUNT} pings ${PING_INTERVAL_S * 1000} ms apart, ${PING_SETTLE_MS / 1000} s after the UDP test. ` +
+      "machine CPU s/GB: busy seconds of all CPUs together per GB, during the 1-stream TCP test (steal excluded); idle: the CPUs' idle share then. " +
       "kernel ÷ cost: kernel VXLAN's machine CPU per GB over the setup's, the throughput ratio its cost per byte allows when the CPUs are the limit (idle ≈ 0). " +
       '×kernel and kernel ÷ cost compare kernel6 and native6 (IPv6-only underlay) with kernel6, every other row with kernel.',
   );

@@ -62,13 +62,24 @@ export function splitTrips(
   ping: number,
   dataplane: Set<number>,
 ): { splits: Split[]; trips: [number, number][] } {
+  // One pass in time order: each ping sendto pairs with ping's next recvmsg return; each trip then reads only its own
+  // slice of the events (from its sendto to that return).
+  const sorted = [...ev].sort((a, b) => a.us - b.us);
   const trips: [number, number][] = [];
-  for (let i = 0; i < ev.length; i++) {
-    if (ev[i]!.tid !== ping || ev[i]!.what !== '>sendto') continue;
-    const back = ev.slice(i).find((e) => e.tid === ping && e.what === '<recvmsg');
-    if (back) trips.push([ev[i]!.us, back.us]);
-  }
-  const splits = trips.map(([t0, t1]) => {
+  const slices: [number, number][] = [];
+  const open: number[] = [];
+  sorted.forEach((e, i) => {
+    if (e.tid !== ping) return;
+    if (e.what === '>sendto') open.push(i);
+    else if (e.what === '<recvmsg') {
+      for (const j of open) {
+        trips.push([sorted[j]!.us, e.us]);
+        slices.push([j, i]);
+      }
+      open.length = 0;
+    }
+  });
+  const splits = slices.map(([from, to]) => {
     let wake = 0;
     let syscalls = 0;
     let user = 0;
@@ -76,8 +87,9 @@ export function splitTrips(
     const woke = new Map<number, number>();
     const entered = new Map<number, [string, number]>();
     const exited = new Map<number, number>(); // the thread's last syscall exit: it runs its own code from there
-    for (const e of ev) {
-      if (e.us < t0 || e.us > t1 || !dataplane.has(e.tid)) continue;
+    for (let k = from; k <= to; k++) {
+      const e = sorted[k]!;
+      if (!dataplane.has(e.tid)) continue;
       if (e.what === 'wakeup') woke.set(e.tid, e.us);
       else if (e.what === 'on-cpu') {
         const w = woke.get(e.tid);
@@ -99,7 +111,7 @@ export function splitTrips(
         entered.delete(e.tid);
       }
     }
-    return { rtt: t1 - t0, wake, syscalls, user, calls };
+    return { rtt: sorted[to]!.us - sorted[from]!.us, wake, syscalls, user, calls };
   });
   return { splits, trips };
 }

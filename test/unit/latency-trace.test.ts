@@ -95,3 +95,20 @@ t.test('splitTrips: a ping without a reply in the trace is no round trip; nothin
   t.same(splitTrips(lost, PING, new Set([TX])).trips, []);
   t.same(splitTrips([], PING, new Set([TX])), { trips: [], splits: [] });
 });
+
+t.test('splitTrips: several round trips, each split from its own events only', async (t) => {
+  const one = parsePerfScript(trace);
+  const later = one.map((e) => ({ ...e, us: e.us + 1_000_000 }));
+  const { trips, splits } = splitTrips([...later, ...one], PING, new Set([TX]));
+  t.same(trips, [
+    [1_000_000, 1_000_300],
+    [2_000_000, 2_000_300],
+  ]);
+  t.same(
+    splits.map((s) => [s.rtt, s.wake, s.syscalls, s.user].map(Math.round)),
+    [
+      [300, 30, 105, 20],
+      [300, 30, 105, 20],
+    ],
+  );
+});
