@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_ADMIN_SOCKET, loadConfigFile, parseSocketPath } from './config/index.js';
 import { parseLabArgs, type LabArgsInput } from './bench/lab-args.js';
+import { parseLatencyArgs, type LatencyArgsInput } from './bench/latency-args.js';
 import { runDaemon } from './daemon/daemon.js';
 import { DumpError, runDump, socketHint } from './dump/command.js';
 import { ConfigError, UsageError } from './errors.js';
@@ -191,28 +192,37 @@ async function cmdBenchMicro(opts: { quick?: boolean; json?: string }): Promise<
   if (opts.json) writeOutputFile('--json', opts.json, JSON.stringify(results, null, 2) + '\n');
 }
 
-async function cmdBenchLab(opts: LabArgsInput): Promise<void> {
-  const args = parseLabArgs(opts);
-  const { runLab } = await import('./bench/lab-run.js');
-  const { labTable } = await import('./bench/lab-table.js');
+/**
+ * Runs a lab benchmark with the progress line on stderr. The first SIGINT/SIGTERM stops it after the step in progress
+ * and removes the testbeds (the run throws the abort's reason); a second one quits.
+ */
+async function withInterrupt<T>(
+  name: string,
+  run: (p: ReturnType<typeof progressPrinter>, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const p = progressPrinter();
-  // The first SIGINT/SIGTERM stops the run after the step in progress and removes the testbeds; a second one quits.
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) process.exit(130);
     p.line('vxtun: stopping after this step and removing the testbeds (again to quit at once, leaving them)');
-    abort.abort(new ExitError(130, 'vxtun: bench lab interrupted'));
+    abort.abort(new ExitError(130, `vxtun: ${name} interrupted`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let res;
   try {
-    res = await runLab(args, { onStep: p.step, onLine: p.line }, abort.signal);
+    return await run(p, abort.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     p.done();
   }
+}
+
+async function cmdBenchLab(opts: LabArgsInput): Promise<void> {
+  const args = parseLabArgs(opts);
+  const { runLab } = await import('./bench/lab-run.js');
+  const { labTable } = await import('./bench/lab-table.js');
+  const res = await withInterrupt('bench lab', (p, signal) => runLab(args, { onStep: p.step, onLine: p.line }, signal));
   out(labTable(res).join('\n'));
   if (args.json) writeOutputFile('--json', args.json, JSON.stringify(res, null, 2) + '\n');
   if (args.report) {
@@ -220,6 +230,16 @@ async function cmdBenchLab(opts: LabArgsInput): Promise<void> {
     writeOutputFile('--report', args.report.file, args.report.format === 'svg' ? reportSvg(res) : reportHtml(res));
     err(`report written to ${args.report.file}`);
   }
+}
+
+async function cmdBenchLatency(opts: LatencyArgsInput): Promise<void> {
+  const args = parseLatencyArgs(opts);
+  const { runLatency } = await import('./bench/latency-run.js');
+  const { latencyTable } = await import('./bench/latency-table.js');
+  const res = await withInterrupt('bench latency', (p, signal) =>
+    runLatency(args, { onStep: p.step, onLine: p.line }, signal),
+  );
+  out(latencyTable(res).join('\n'));
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -254,7 +274,9 @@ function program(): Command {
     .action(cmdDump);
   const bench = p
     .command('bench')
-    .description('benchmarks: the per-packet work (micro) and pod-to-pod traffic against kernel VXLAN (lab, root)');
+    .description(
+      'benchmarks: the per-packet work (micro), pod-to-pod traffic against kernel VXLAN (lab, root), where a round trip goes (latency, root)',
+    );
   bench
     .command('micro')
     .description('time encapsulation, receive checks, TSO/GRO and lookups, native vs TypeScript; a table on stdout')
@@ -281,6 +303,17 @@ function program(): Command {
     .option('--perf <dir>', 'perf record -a -g each 1-stream TCP test into DIR/<setup>-<round>.data')
     .option('--report <file>', 'also write a chart: FILE.html or FILE.svg')
     .action(cmdBenchLab);
+  bench
+    .command('latency')
+    .description(
+      'split ping round trips through the floor relay and vxtun into wake-ups, system calls and own time, from a perf trace (root, perf, cc; x86-64)',
+    )
+    .option('--rounds <n>', 'interleaved rounds (default 3)')
+    .option('--count <n>', 'pings per setup and round (default 50)')
+    .option('--interval <s>', 'seconds between pings (default 0.1)')
+    .option('--show <n>', 'print N round trips of each setup event by event (first round)')
+    .option('--variant <name=json>', 'add a vxtun setup with this dataplane config section (repeatable)', collect, [])
+    .action(cmdBenchLatency);
   p.command('version')
     .description('print the version')
     .action(() => {

@@ -48,7 +48,8 @@ export const BUILT_IN_VARIANTS: Readonly<Record<string, Record<string, unknown>>
 
 const VARIANT_NAME = /^[a-z][a-z0-9-]{0,15}$/;
 
-function positiveInt(option: string, value: string | undefined, dflt: number, max: number): number {
+/** A whole number option from 1 to max (dflt when absent). */
+export function positiveInt(option: string, value: string | undefined, dflt: number, max: number): number {
   if (value === undefined) return dflt;
   const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > max)
@@ -56,7 +57,8 @@ function positiveInt(option: string, value: string | undefined, dflt: number, ma
   return n;
 }
 
-function parseVariant(spec: string): [string, Record<string, unknown>] {
+/** `--variant NAME=JSON`: a name of its own and a dataplane config section. */
+export function parseVariant(spec: string): [string, Record<string, unknown>] {
   const eq = spec.indexOf('=');
   const name = eq < 0 ? spec : spec.slice(0, eq);
   if (!VARIANT_NAME.test(name))

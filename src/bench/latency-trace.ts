@@ -1,8 +1,8 @@
 // Splitting ping round trips by where the time goes, from a `perf record` of raw_syscalls and sched_wakeup /
-// sched_switch filtered to the dataplane's threads and ping (bench/latency-split.ts records it). Pure: text in,
-// numbers out. What each part means is in bench/latency-split.ts's header.
+// sched_switch filtered to the dataplane's threads and ping (latency-run.ts records it). Pure: text in,
+// numbers out. What each part means is in latency-run.ts's header.
 
-/** x86-64 system call numbers (elsewhere no round trip is found: bench/latency-split.ts says so). */
+/** x86-64 system call numbers (`vxtun bench latency` runs on x86-64 only: latency-run.ts). */
 const SYSCALLS: Record<number, string> = {
   0: 'read',
   1: 'write',
