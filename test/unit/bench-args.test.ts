@@ -1,10 +1,8 @@
 // `vxtun bench lab` options (src/bench/lab-args.ts): the defaults and setup selection as bench:e2e had them, and each
 // bad value refused with a UsageError naming its option; the CLI turns that into exit 2 before building anything.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { DEFAULT_SETUPS, parseLabArgs, reportFormat } from '../../src/bench/lab-args.js';
-import { UsageError } from '../../src/errors.js';
+import { checkCliExit2, checkRefusals } from '../helpers/usage-checks.js';
 
 t.test('defaults: 5 rounds × 5 s, the README table setups, no files', (t) => {
   const a = parseLabArgs({});
@@ -84,20 +82,11 @@ const refusals: { input: Parameters<typeof parseLabArgs>[0]; option: string }[] 
 ];
 
 t.test('bad values: a UsageError naming the option', (t) => {
-  for (const { input, option } of refusals) {
-    try {
-      parseLabArgs(input);
-      t.fail(`accepted ${JSON.stringify(input)}`);
-    } catch (e) {
-      t.type(e, UsageError, JSON.stringify(input));
-      t.match((e as Error).message, new RegExp(`^${option}\\b`), `${JSON.stringify(input)}: ${(e as Error).message}`);
-    }
-  }
+  checkRefusals(t, parseLabArgs, refusals);
   t.end();
 });
 
 t.test('the CLI: bad arguments exit 2 with one line naming the option (before any root check)', (t) => {
-  const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
   const cases: [string[], RegExp][] = [
     [['bench', 'lab', '--rounds', '0'], /^vxtun: --rounds: /],
     [['bench', 'lab', '--report', 'x.png'], /^vxtun: --report: /],
@@ -105,11 +94,6 @@ t.test('the CLI: bad arguments exit 2 with one line naming the option (before an
     [['bench', 'lab', '--no-such-flag'], /unknown option '--no-such-flag'/],
     [['bench', 'micro', '--rounds', '3'], /unknown option '--rounds'/],
   ];
-  for (const [argv, want] of cases) {
-    const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', timeout: 30_000 });
-    t.equal(r.status, 2, argv.join(' '));
-    t.match(r.stderr, want, argv.join(' '));
-    t.equal(r.stdout, '', 'nothing on stdout');
-  }
+  checkCliExit2(t, cases);
   t.end();
 });

@@ -1,12 +1,10 @@
 // `vxtun bench latency`: its options (src/bench/latency-args.ts: defaults, each bad value a UsageError naming its
 // option, exit 2 from the CLI before any root check) and its table (src/bench/latency-table.ts, exact text).
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseLatencyArgs } from '../../src/bench/latency-args.js';
 import type { LatencyResults } from '../../src/bench/latency-run.js';
 import { latencyTable } from '../../src/bench/latency-table.js';
-import { UsageError } from '../../src/errors.js';
+import { checkCliExit2, checkRefusals } from '../helpers/usage-checks.js';
 
 t.test('defaults: 3 rounds × 50 pings 0.1 s apart, native only, no timelines', (t) => {
   t.same(parseLatencyArgs({}), { rounds: 3, count: 50, intervalS: 0.1, show: 0, variants: { native: {} } });
@@ -43,31 +41,17 @@ const refusals: { input: Parameters<typeof parseLatencyArgs>[0]; option: string 
 ];
 
 t.test('bad values: a UsageError naming the option', (t) => {
-  for (const { input, option } of refusals) {
-    try {
-      parseLatencyArgs(input);
-      t.fail(`accepted ${JSON.stringify(input)}`);
-    } catch (e) {
-      t.type(e, UsageError, JSON.stringify(input));
-      t.match((e as Error).message, new RegExp(`^${option}\\b`), `${JSON.stringify(input)}: ${(e as Error).message}`);
-    }
-  }
+  checkRefusals(t, parseLatencyArgs, refusals);
   t.end();
 });
 
 t.test('the CLI: bad arguments exit 2 with one line naming the option', (t) => {
-  const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
   const cases: [string[], RegExp][] = [
     [['bench', 'latency', '--interval', '0'], /^vxtun: --interval: /],
     [['bench', 'latency', '--count', '3', '--show', '4'], /^vxtun: --show: /],
     [['bench', 'latency', '--seconds', '3'], /unknown option '--seconds'/],
   ];
-  for (const [argv, want] of cases) {
-    const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', timeout: 30_000 });
-    t.equal(r.status, 2, argv.join(' '));
-    t.match(r.stderr, want, argv.join(' '));
-    t.equal(r.stdout, '', 'nothing on stdout');
-  }
+  checkCliExit2(t, cases);
   t.end();
 });
 
