@@ -16,7 +16,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Lab, labPeer, labUnavailableReason, run, startVxtunNode, type VxtunNode } from '../lab/index.js';
+import {
+  Lab,
+  labPeer,
+  labUnavailableReason,
+  run,
+  startVxtunNode,
+  type NsProcess,
+  type VxtunNode,
+} from '../lab/index.js';
 import { buildRelay, relayUnavailableReason, startFloorNode, stopRelays } from './floor-node.js';
 import type { LatencyArgs } from './latency-args.js';
 import { parsePerfScript, splitTrips, type Split } from './latency-trace.js';
@@ -113,21 +121,25 @@ export async function runLatency(
   try {
     step('compiling the floor relay');
     const relay = buildRelay(dir);
+    // Every lab as `vxtun bench lab` builds it (lab-setups.ts): ipMasq false, so no node masquerades (vxtun's nft rules
+    // would put connection tracking on all its packets) and each pod's CNI bridge masquerades alike.
     step('setting up floor');
-    const fl = await Lab.create({ nodes: 2, prefix: `vxtlf${Math.random().toString(16).slice(2, 5)}` });
-    const relays = [await startFloorNode(fl, relay, 1, 2), await startFloorNode(fl, relay, 2, 1)];
-    setups.push({
+    const fl = await Lab.create({ nodes: 2, ipMasq: false, prefix: `vxtlf${Math.random().toString(16).slice(2, 5)}` });
+    const relays: NsProcess[] = [];
+    const floor: Setup = {
       name: 'floor',
       lab: fl,
-      pids: relays.map((r) => r.pid),
+      pids: [],
       stop: async () => {
         await stopRelays(relays);
         await fl.destroy();
       },
-    });
+    };
+    setups.push(floor);
+    relays.push(await startFloorNode(fl, relay, 1, 2), await startFloorNode(fl, relay, 2, 1));
+    floor.pids = relays.map((r) => r.pid);
     for (const [name, variant] of Object.entries(a.variants)) {
       step(`setting up ${name}`);
-      // No masquerading, as in `vxtun bench lab` (lab-setups.ts ipMasq): the relay's nodes have none.
       const lab = await Lab.create({
         nodes: 2,
         ipMasq: false,
