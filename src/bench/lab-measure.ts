@@ -12,7 +12,7 @@ import {
   readMachineCpu,
   type NsProcess,
 } from '../lab/index.js';
-import { PING_COUNT, PING_INTERVAL_S, PING_SETTLE_MS, type LabSample } from './lab-results.js';
+import { median, PING_COUNT, PING_INTERVAL_S, PING_SETTLE_MS, type LabSample } from './lab-results.js';
 import { dataplanePids, type LabSetup } from './lab-setups.js';
 
 /** The fields of `iperf3 -J` output read here (TCP: sum_received; UDP: sum). */
@@ -115,7 +115,7 @@ async function measureTraffic(s: LabSetup, opts: MeasureOptions): Promise<LabSam
     tcp1: t1.end.sum_received.bits_per_second / 1e9,
     tcp4: t4.end.sum_received.bits_per_second / 1e9,
     udp64: udpPackets / u.end.sum.seconds,
-    rttMs: p.rttMedianMs,
+    rttMs: median(p.rttsMs),
     machinePerGB: machine.busySeconds / (bytes1 / 1e9),
     idleShare: machine.idleShare,
     ...(dataplanePids(s).length ? { cpuPerGB: (cpu1 - cpu0) / (bytes1 / 1e9) } : {}),

@@ -1,14 +1,9 @@
 // The text `vxtun bench latency` (and `npm run bench:latency`) prints on stdout: a header line, the split of a
 // round trip per setup and the time in each system call, medians in µs (the parts are explained in latency-run.ts).
 // Pure.
+import { median } from './lab-results.js';
 import type { LatencyResults } from './latency-run.js';
 import type { Split } from './latency-trace.js';
-
-/** The middle value (the upper one of an even count); NaN for none. */
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
-};
 
 const us = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
 

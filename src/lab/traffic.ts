@@ -23,8 +23,6 @@ export interface PingResult {
   rttAvgMs: number;
   /** Each reply's round trip, ms, in the order they came. */
   rttsMs: number[];
-  /** The median of rttsMs (the upper one of an even count), ms; NaN when nothing came back. */
-  rttMedianMs: number;
   /** ping's raw output, for messages. */
   output: string;
 }
@@ -62,14 +60,11 @@ export function parsePing(out: string): Omit<PingResult, 'output'> | null {
   const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(out);
   if (!m) return null;
   const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+/.exec(out);
-  const rttsMs = [...out.matchAll(/ time=([\d.]+) ms/g)].map((r) => Number(r[1]));
-  const sorted = [...rttsMs].sort((a, b) => a - b);
   return {
     sent: Number(m[1]),
     received: Number(m[2]),
     rttAvgMs: rtt ? Number(rtt[1]) : Number.NaN,
-    rttsMs,
-    rttMedianMs: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : Number.NaN,
+    rttsMs: [...out.matchAll(/ time=([\d.]+) ms/g)].map((r) => Number(r[1])),
   };
 }
 
