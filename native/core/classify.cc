@@ -28,7 +28,7 @@ Verdict ClassifyTx(const Table& t, const uint8_t* pkt, size_t len, TxResult* out
 
 Verdict ClassifyRx(const Table& t, const RxPolicy& pol, const UnderlayAddr& src, const uint8_t* d, size_t len,
                    RxResult* out) {
-  Verdict v = CheckVxlanHeader(d, len, pol.vni);
+  Verdict v = CheckVxlanHeader(d, len, pol.vni, pol.remoteChecksum);
   if (v != Verdict::Forward) return v;
   const int peer = t.PeerByIp(src);
   if (peer < 0 && !pol.acceptUnknownVteps) return Verdict::UnknownVtep;
@@ -54,6 +54,7 @@ Verdict ClassifyRx(const Table& t, const RxPolicy& pol, const UnderlayAddr& src,
   out->peer = peer;
   out->length = ip.length;
   out->ip = ip;
+  out->rco = pol.remoteChecksum && RcoMatches(d, pkt, ip);
   return Verdict::Forward;
 }
 

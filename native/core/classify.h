@@ -14,6 +14,7 @@ struct RxPolicy {
   uint8_t mac[6] = {};              // our VTEP MAC
   bool acceptUnknownVteps = false;  // debugging switch: accept datagrams from unknown sources
   bool checkInnerSource = true;     // inner source must lie in the sending peer's pod CIDRs
+  bool remoteChecksum = false;      // accept remote checksum offload (core/vxlan.h) and send it to peers that do
 };
 
 struct TxResult {
@@ -31,6 +32,7 @@ struct RxResult {
   int peer = -1;      // the sending peer, or -1 when unknown sources are accepted
   size_t length = 0;  // inner IP length; the packet starts at kEncapPrefix
   InnerIp ip;         // the parsed inner packet (pointers into the datagram)
+  bool rco = false;   // its checksum was left to us by remote checksum offload that matches it (core/vxlan.h)
 };
 
 // A datagram received from outer source src (either family). Checks, in the contract's

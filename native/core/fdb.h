@@ -39,6 +39,7 @@ struct PeerEntry {
   Vtep vtep6;  // a dual-stack peer's IPv6 endpoint; vtep6.ip.empty() when the peer has one endpoint
   std::vector<Prefix4> v4;
   std::vector<Prefix6> v6;
+  bool remoteChecksum = false;  // accepts remote checksum offload (core/vxlan.h)
 };
 
 // Which endpoint a packet of inner family innerFamily (4 or 6) goes to, from a node whose underlay has

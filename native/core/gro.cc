@@ -141,7 +141,8 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
       // Segmenting (here or in the kernel) rewrites every checksum: only a packet whose checksums
       // stand (or are a kernel's partial seed) may be. A bad one goes in whole, unchanged, for
       // the pod's stack to reject.
-      if ((k.ip.family == 4 && !Ipv4HeaderChecksumOk(k.p, k.ip.headerLen)) || !SeedOrValidChecksum(k.p, k.ip)) {
+      if ((k.ip.family == 4 && !Ipv4HeaderChecksumOk(k.p, k.ip.headerLen)) ||
+          (!k.rco && !SeedOrValidChecksum(k.p, k.ip))) {
         TunWrite* w = begin(TunWrite::kPlain, i, VnetHdr{});
         if (!w || !add(w, k.p, k.ip.length)) return -1;
         continue;
@@ -165,8 +166,20 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
       continue;
     }
     // Verified, not assumed (gro.h): one sum, which also completes a partial checksum.
-    const CsumFix fix = CompletePartialChecksum(k.p, k.ip);
-    if (fix == CsumFix::Completed) st->csumCompleted++;
+    VnetHdr plain;
+    CsumFix fix;
+    if (k.rco) {
+      const size_t off = k.ip.proto == 6 ? 16 : 6;
+      Put16(k.p + k.ip.headerLen + off, Fold(PseudoHeaderSum(k.ip, k.ip.length - k.ip.headerLen)));
+      plain.flags = kVnetFlagNeedsCsum;
+      plain.csumStart = static_cast<uint16_t>(k.ip.headerLen);
+      plain.csumOffset = static_cast<uint16_t>(off);
+      fix = CsumFix::Valid;
+      st->rco++;
+    } else {
+      fix = CompletePartialChecksum(k.p, k.ip);
+      if (fix == CsumFix::Completed) st->csumCompleted++;
+    }
     const Seg sg = coalesce && fix == CsumFix::Valid ? Describe(k) : Seg{};
     if (run && sg.th != 0 && run->segments < kMaxRunSegments && SameShape(pkts[runHead], runFirst, k, sg) &&
         sg.seq == runNextSeq && sg.payload <= runFirst.payload && runLast.payload == runFirst.payload &&
@@ -180,7 +193,7 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
       continue;
     }
     close();
-    TunWrite* w = begin(TunWrite::kPlain, i, VnetHdr{});
+    TunWrite* w = begin(TunWrite::kPlain, i, plain);
     if (!w || !add(w, k.p, k.ip.length)) return -1;
     if (sg.th != 0) {
       run = w;

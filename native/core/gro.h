@@ -19,6 +19,9 @@
 // completed (checksum.h: completion cannot tell a partial from a corrupted packet whose field
 // equals the seed, so such a packet is never merged with others).
 //
+// A packet with remote checksum offload (RxPkt::rco) is not summed: its field is set to the seed and it is
+// written with NEEDS_CSUM, alone or heading or joining a run.
+//
 // A TCP super-packet larger than the MTU (kernel GSO over veth, see segment.h) is written as one
 // GSO packet with gso_size = MTU − headers when coalescing is on, or marked for userspace
 // segmentation when it is off — either way its checksums get rewritten, so only when its IPv4
@@ -46,6 +49,11 @@ struct RxPkt {
   // one train without checksumming it, and a valid outer checksum only says the datagram arrived
   // as sent, not that the inner packet was intact when it was encapsulated.
   bool outerVerified = false;
+  // Its sender left the inner TCP/UDP checksum to us by remote checksum offload that matches the packet
+  // (core/vxlan.h RcoMatches): the field gets the seed and the write NEEDS_CSUM, nothing is summed. Such a packet
+  // may head or join a run like a verified one: nobody but its sender could vouch for it either way, and the
+  // outer UDP checksum covered it in flight.
+  bool rco = false;
 };
 
 struct TunWrite {
@@ -59,6 +67,7 @@ struct TunWrite {
 struct GroStats {
   uint64_t coalesced = 0;      // packets that joined another packet's write
   uint64_t csumCompleted = 0;  // partial inner checksums completed
+  uint64_t rco = 0;            // packets written with their checksum left partial (remote checksum offload)
 };
 
 struct GroScratch {

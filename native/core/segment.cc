@@ -34,7 +34,8 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip) {
   return th;
 }
 
-TcpSegmenter::TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th) : pkt_(pkt), ip_(&ip), th_(th) {
+TcpSegmenter::TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th, bool seedOnly)
+    : pkt_(pkt), ip_(&ip), th_(th), seedOnly_(seedOnly) {
   uint8_t t[60];  // headers are at most 60 bytes each (IHL, data offset)
   if (ip.family == 4) {
     std::memcpy(t, pkt, ip.headerLen);
@@ -49,7 +50,8 @@ TcpSegmenter::TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th) : p
   Put32(t + 4, 0);
   Put16(t + 12, 0);
   Put16(t + 16, 0);
-  tcpBase_ = SumBytes(t, th, PseudoHeaderSum(ip, 0));
+  pseudo_ = PseudoHeaderSum(ip, 0);
+  tcpBase_ = SumBytes(t, th, pseudo_);
   seq_ = Get32(tcp + 4);
 }
 
@@ -73,6 +75,10 @@ void TcpSegmenter::Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hd
   if (i > 0) flags &= static_cast<uint8_t>(~kTcpCwr);
   tcp[13] = flags;
   const size_t l4 = th_ + len;
+  if (seedOnly_) {
+    Put16(tcp + 16, Fold(pseudo_ + (l4 & 0xffff) + (l4 >> 16)));
+    return;
+  }
   uint64_t sum = tcpBase_ + (seq >> 16) + (seq & 0xffff) + (static_cast<uint32_t>(tcp[12]) << 8 | flags) +
                  (l4 & 0xffff) + (l4 >> 16);
   // th is a multiple of 4, so the payload's words line up with the segment's.

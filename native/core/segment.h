@@ -28,10 +28,12 @@ size_t TcpHeaderLen(const uint8_t* pkt, const InnerIp& ip);
 // once; each segment then adds those fields and its payload sum. pkt and ip must outlive it; pkt is only read.
 class TcpSegmenter {
  public:
-  TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th);
+  // seedOnly: each segment's TCP checksum field gets only the pseudo-header seed, its payload is not read (remote
+  // checksum offload, vxlan.h: the receiver completes it).
+  TcpSegmenter(const uint8_t* pkt, const InnerIp& ip, size_t th, bool seedOnly = false);
   // Writes the IP and TCP headers (ip.headerLen + th bytes) of segment i of n into hdr, with valid IPv4 header and
-  // TCP checksums, for the payload bytes [off, off + len) of the packet, read (not copied) at `payload`: pkt + headers
-  // + off, or a scattered slice (tso.h). hdr must not overlap pkt's headers.
+  // TCP checksums (or the seed), for the payload bytes [off, off + len) of the packet, read (not copied) at
+  // `payload`: pkt + headers + off, or a scattered slice (tso.h). hdr must not overlap pkt's headers.
   void Write(size_t i, size_t n, size_t off, size_t len, uint8_t* hdr, const uint8_t* payload) const;
 
  private:
@@ -40,8 +42,10 @@ class TcpSegmenter {
   size_t th_;
   uint64_t ipBase_ = 0;   // IPv4 header sum, total length / ID / checksum taken as 0
   uint64_t tcpBase_ = 0;  // pseudo header without length + TCP header, seq / offset+flags / checksum taken as 0
+  uint64_t pseudo_ = 0;   // pseudo header without length (seedOnly)
   uint32_t seq_ = 0;
   uint16_t id_ = 0;
+  bool seedOnly_ = false;
 };
 
 // Splits pkt into segments of at most mss payload bytes, each written contiguously into out

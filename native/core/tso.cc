@@ -26,14 +26,14 @@ size_t CheckTsoPacket(const uint8_t* pkt, const InnerIp& ip, const VnetHdr& v) {
 }
 
 TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t mss, const uint8_t* prefix,
-                        uint8_t* hdrs, size_t hdrsCap, struct iovec* iov, int maxSegs) {
+                        uint8_t* hdrs, size_t hdrsCap, struct iovec* iov, int maxSegs, bool seedOnly) {
   TsoPlan plan;
   const size_t hlen = ip.headerLen + th;
   const size_t block = kEncapPrefix + hlen;
   const size_t payload = ip.length - hlen;
   const size_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
   if (n > static_cast<size_t>(maxSegs) || n * block > hdrsCap) return plan;
-  const TcpSegmenter seg(pkt, ip, th);
+  const TcpSegmenter seg(pkt, ip, th, seedOnly);
   for (size_t i = 0; i < n; i++) {
     const size_t off = i * mss;
     const size_t len = payload - off < mss ? payload - off : mss;
@@ -92,7 +92,7 @@ size_t TsoScatterCopy(const uint8_t* slot, size_t len, const TsoLayout& l, uint8
 }
 
 TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLayout& l, const uint8_t* prefix,
-                       uint8_t* tmpl, int maxSegs) {
+                       uint8_t* tmpl, int maxSegs, bool seedOnly) {
   TsoPlan plan;
   const size_t hlen = ip.headerLen + th;
   if (hlen != l.h || l.mss == 0 || ip.length < hlen) return plan;
@@ -100,7 +100,7 @@ TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLay
   const size_t n = payload == 0 ? 1 : (payload + l.mss - 1) / l.mss;
   if (n > static_cast<size_t>(maxSegs)) return plan;
   std::memcpy(tmpl, slot + kEncapPrefix, hlen);
-  const TcpSegmenter seg(tmpl, ip, th);
+  const TcpSegmenter seg(tmpl, ip, th, seedOnly);
   for (size_t i = 0; i < n; i++) {
     const size_t off = i * l.mss;
     const size_t len = payload - off < l.mss ? payload - off : l.mss;

@@ -34,8 +34,9 @@ struct TsoPlan {
 // Builds the plan for one TSO packet: writes n header blocks of 22+H bytes into hdrs (capacity
 // hdrsCap) and 2n iovecs {block_i, 22+H}, {payload_i, len_i} into iov. prefix is the 22-byte
 // VXLAN+Ethernet header for the peer. Returns a plan with segments == 0 if it does not fit.
+// seedOnly: the segments' TCP checksums are left to the receiver (TcpSegmenter, remote checksum offload).
 TsoPlan PlanTsoSegments(const uint8_t* pkt, const InnerIp& ip, size_t th, size_t mss, const uint8_t* prefix,
-                        uint8_t* hdrs, size_t hdrsCap, struct iovec* iov, int maxSegs);
+                        uint8_t* hdrs, size_t hdrsCap, struct iovec* iov, int maxSegs, bool seedOnly = false);
 
 // The scattered layout (no gather on send): a TSO super-packet with headers of H bytes (IP + TCP) and
 // MSS M is read with readv into a slot so that datagram i, [VXLAN+Eth 22 | IP_i | TCP_i | payload i],
@@ -70,6 +71,6 @@ size_t TsoScatterCopy(const uint8_t* slot, size_t len, const TsoLayout& l, uint8
 // datagram's prefix and headers into its gap (the original headers are first copied to tmpl, ≥ l.h bytes).
 // Datagram i is then [slot + i·D, 22 + H + len_i). segments == 0 when there are more than maxSegs.
 TsoPlan PlanTsoInPlace(uint8_t* slot, const InnerIp& ip, size_t th, const TsoLayout& l, const uint8_t* prefix,
-                       uint8_t* tmpl, int maxSegs);
+                       uint8_t* tmpl, int maxSegs, bool seedOnly = false);
 
 }  // namespace vxtun

@@ -75,12 +75,42 @@ void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const u
   out[21] = static_cast<uint8_t>(ethertype);
 }
 
-Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni) {
+Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni, bool acceptRco) {
   if (len < kEncapPrefix) return Verdict::Short;
-  if (d[0] != kVxlanFlagI || d[1] != 0 || d[2] != 0 || d[3] != 0 || d[7] != 0) return Verdict::BadHeader;
+  const bool rco = acceptRco && d[1] == kVxlanFlagRco;
+  if (d[0] != kVxlanFlagI || (d[1] != 0 && !rco) || d[2] != 0 || d[3] != 0 || (d[7] != 0 && !rco))
+    return Verdict::BadHeader;
   const uint32_t got = static_cast<uint32_t>(d[4]) << 16 | static_cast<uint32_t>(d[5]) << 8 | d[6];
   if (got != vni) return Verdict::Vni;
   return Verdict::Forward;
+}
+
+namespace {
+constexpr size_t kRcoMaxStart = 0x7f << 1;
+constexpr uint8_t kRcoUdp = 0x80;
+inline size_t L4CsumOffset(uint8_t proto) { return proto == 6 ? 16 : 6; }
+inline bool Unfragmented(const uint8_t* pkt, const InnerIp& ip) {
+  return ip.family == 6 || (Be16(pkt + 6) & 0x3fff) == 0;
+}
+}  // namespace
+
+bool RcoEligible(const uint8_t* pkt, const InnerIp& ip, size_t csumStart, size_t csumOffset) {
+  if (ip.proto != 6 && ip.proto != 17) return false;
+  return csumStart == ip.headerLen && csumOffset == L4CsumOffset(ip.proto) && kEthHeader + csumStart <= kRcoMaxStart &&
+         ip.length >= csumStart + csumOffset + 2 && Unfragmented(pkt, ip);
+}
+
+void WriteRco(uint8_t* prefix, const InnerIp& ip) {
+  prefix[1] = kVxlanFlagRco;
+  prefix[7] = static_cast<uint8_t>(((kEthHeader + ip.headerLen) >> 1) | (ip.proto == 17 ? kRcoUdp : 0));
+}
+
+bool RcoMatches(const uint8_t* d, const uint8_t* pkt, const InnerIp& ip) {
+  if (d[1] != kVxlanFlagRco) return false;
+  const size_t start = static_cast<size_t>(d[7] & 0x7f) << 1;
+  const uint8_t proto = d[7] & kRcoUdp ? 17 : 6;
+  return ip.proto == proto && start == kEthHeader + ip.headerLen &&
+         RcoEligible(pkt, ip, ip.headerLen, L4CsumOffset(proto));
 }
 
 uint32_t InnerFlowHash(const uint8_t* pkt, const InnerIp& ip) {

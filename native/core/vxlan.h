@@ -50,8 +50,26 @@ bool Ipv4HeaderChecksumOk(const uint8_t* hdr, size_t headerLen);
 // Writes the 22-byte prefix (VXLAN header + inner Ethernet header) at out.
 void WriteEncapPrefix(uint8_t* out, uint32_t vni, const uint8_t* dstMac, const uint8_t* srcMac, uint16_t ethertype);
 
-// Checks the VXLAN header and VNI. Returns Forward, Short, BadHeader or Vni.
-Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni);
+// Checks the VXLAN header and VNI. Returns Forward, Short, BadHeader or Vni. With acceptRco, a header may also
+// carry remote checksum offload (below); without, that flag is a reserved bit like any other.
+Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni, bool acceptRco = false);
+
+// Remote checksum offload (RCO; draft-herbert-vxlan-rco, Linux's vxlan `remcsumtx`/`remcsumrx`; README "Remote
+// checksum offload"): the sender leaves the inner TCP/UDP checksum partial — the field holds the pseudo-header
+// seed — and says where it lies: flag bit C (byte 1, 0x20) and, in the VNI word's last byte, the checksum's start
+// from the inner Ethernet header, halved (7 bits), with bit 0x80 set for UDP's field (start + 6), clear for TCP's
+// (start + 16). The receiver writes the packet with NEEDS_CSUM instead of summing it; the outer UDP checksum is
+// what covers the payload in flight.
+//
+// True when an inner packet whose checksum starts at csumStart (from its IP header) at csumOffset can be sent
+// with RCO: TCP or UDP, unfragmented, its transport header right after the IP header, and within reach of 7 bits.
+bool RcoEligible(const uint8_t* pkt, const InnerIp& ip, size_t csumStart, size_t csumOffset);
+// Marks a written prefix (WriteEncapPrefix) as carrying RCO for an eligible packet (RcoEligible) of protocol proto.
+void WriteRco(uint8_t* prefix, const InnerIp& ip);
+// True when the datagram d (header checked with acceptRco) carries RCO that describes its inner packet exactly
+// (pkt = d + kEncapPrefix, parsed as ip): the start is the transport header's and the offset its protocol's
+// checksum field. A header whose RCO does not match is not trusted: its packet is summed as any other.
+bool RcoMatches(const uint8_t* d, const uint8_t* pkt, const InnerIp& ip);
 
 // A 32-bit hash of the inner flow (addresses, protocol and, for TCP/UDP, ports), symmetric in
 // neither direction; used to spread flows over outer source ports and workers.

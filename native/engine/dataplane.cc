@@ -129,6 +129,8 @@ DataplaneStats Dataplane::Stats() const {
     st.rxCoalesced += w->rx.coalesced.load(std::memory_order_relaxed);
     st.rxCsumCompleted += w->rx.csumCompleted.load(std::memory_order_relaxed);
     st.rxSuperSplit += w->rx.superSplit.load(std::memory_order_relaxed);
+    st.txRco += w->tx.rco.load(std::memory_order_relaxed);
+    st.rxRco += w->rx.rco.load(std::memory_order_relaxed);
     for (int k = 0; k < kVerdictCount; k++) {
       st.txDrops[k] += w->tx.drops[k].load(std::memory_order_relaxed);
       st.rxDrops[k] += w->rx.drops[k].load(std::memory_order_relaxed);

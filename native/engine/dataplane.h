@@ -51,6 +51,7 @@ void CloseAdoptFds(const std::vector<int>& fds);
 struct DataplaneStats {
   uint64_t txPackets = 0, txBytes = 0, txErrors = 0, txTsoSplit = 0;
   uint64_t rxPackets = 0, rxBytes = 0, rxErrors = 0, rxCsumCompleted = 0, rxSuperSplit = 0, rxCoalesced = 0;
+  uint64_t txRco = 0, rxRco = 0;  // packets sent / written with remote checksum offload
   uint64_t txDrops[kVerdictCount] = {};
   uint64_t rxDrops[kVerdictCount] = {};
   OffloadSet offloads;          // as in use now

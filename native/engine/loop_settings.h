@@ -22,6 +22,7 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> coalesced{0};      // rx: packets merged into another packet's GSO write
   std::atomic<uint64_t> csumCompleted{0};  // rx: partial inner checksums completed
   std::atomic<uint64_t> superSplit{0};     // rx: oversized TCP super-packets segmented
+  std::atomic<uint64_t> rco{0};            // packets sent / written with remote checksum offload (core/vxlan.h)
   std::atomic<uint64_t> drops[kVerdictCount] = {};
 };
 

@@ -138,7 +138,7 @@ bool RxBatch::Classify(const Table** t, int i, Totals* b) {
         *t = table_->Enter(slot_);
         tap_.Refresh(settings_.capture);
       }
-      A.pkts.Append(RxPkt{d + off + kEncapPrefix, r.length, r.ip, step < size});
+      A.pkts.Append(RxPkt{d + off + kEncapPrefix, r.length, r.ip, step < size, r.rco});
       A.pktMsg.Append(static_cast<uint16_t>(i));
       b->bytes += r.length;
     }
@@ -168,6 +168,7 @@ bool RxBatch::Flush(const Table& t) {
   AddCounter(c_->errors, std::min(failed, accepted));
   AddCounter(c_->coalesced, gst.coalesced);
   AddCounter(c_->csumCompleted, gst.csumCompleted);
+  AddCounter(c_->rco, gst.rco);
   AddCounter(c_->superSplit, split);
   A.pkts.Clear();
   A.pktMsg.Clear();

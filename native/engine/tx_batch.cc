@@ -108,12 +108,13 @@ struct TxBatch::Packet {
   Verdict verdict = Verdict::Short;
   size_t th = 0;         // a TSO packet's TCP header length (0 otherwise)
   bool inPlace = false;  // a TSO packet of the predicted layout, split where the scattered read left it
+  bool rco = false;      // its inner checksum is left partial for the peer (remote checksum offload, core/vxlan.h)
 };
 
 // What one batch adds to the counters and the tally (Count).
 struct TxBatch::Totals {
   uint64_t datagrams = 0, bytes = 0, tsoSplit = 0, failed = 0, tooBig = 0, tooBigPkts = 0, forwarded = 0;
-  uint64_t noEndpoint = 0;
+  uint64_t noEndpoint = 0, rco = 0;
   uint64_t drops[kVerdictCount] = {};
 };
 
@@ -193,9 +194,20 @@ void TxBatch::Classify(const Table& t, int i, const TsoLayout& layout, Packet* p
     TsoUnscatter(p->slot, A.sizes[i], layout);
     classify();
   }
-  if (p->verdict == Verdict::Forward && v.gsoType == kVnetGsoNone && (v.flags & kVnetFlagNeedsCsum) &&
-      (v.csumStart < p->r.ip.headerLen || !CompleteNeedsCsum(p->pkt, p->r.length, v.csumStart, v.csumOffset)))
-    p->verdict = Verdict::BadIp;
+  if (p->verdict != Verdict::Forward) return;
+  // A peer that accepts remote checksum offload gets a partial checksum as it is (the kernel's seed), when it lies
+  // where RCO can say: every TSO packet's does (TCP right after the IP header).
+  const bool rcoPeer = settings_.policy.remoteChecksum && t.peer(p->r.peer).remoteChecksum;
+  if (v.gsoType != kVnetGsoNone) {
+    p->rco = rcoPeer && RcoEligible(p->pkt, p->r.ip, p->r.ip.headerLen, 16);
+  } else if (v.flags & kVnetFlagNeedsCsum) {
+    if (v.csumStart < p->r.ip.headerLen)
+      p->verdict = Verdict::BadIp;
+    else if (rcoPeer && RcoEligible(p->pkt, p->r.ip, v.csumStart, v.csumOffset))
+      p->rco = true;
+    else if (!CompleteNeedsCsum(p->pkt, p->r.length, v.csumStart, v.csumOffset))
+      p->verdict = Verdict::BadIp;
+  }
 }
 
 // Build: the endpoint, the prefix in front of the packet, the capture, and the packet's messages (the flow hash
@@ -208,6 +220,7 @@ void TxBatch::Build(const Packet& p, const PeerEntry& peer, int i, const TsoLayo
   }
   const UnderlayAddr& dst = EndpointIp(peer, e);
   WriteEncapPrefix(p.slot, settings_.policy.vni, EndpointMac(peer, e), settings_.policy.mac, p.r.ethertype);
+  if (p.rco) WriteRco(p.slot, p.r.ip);
   if (tap_.on()) Tap(p, peer, dst, layout);
   OutMsg base;
   base.dst = dst;
@@ -246,12 +259,13 @@ void TxBatch::BuildDatagram(const Packet& p, const OutMsg& base, Totals* b) {
   b->datagrams++;
   b->forwarded++;
   b->bytes += p.r.length;
+  b->rco += p.rco;
 }
 
 // A TSO packet split where it lies: every datagram is already contiguous at slot + s·D, one iovec per message.
 void TxBatch::BuildInPlace(const Packet& p, const OutMsg& base, bool gso, const TsoLayout& layout, Totals* b) {
   Arrays& A = *a_;
-  const TsoPlan plan = PlanTsoInPlace(p.slot, p.r.ip, p.th, layout, p.slot, A.tmpl, kMaxTsoSegs);
+  const TsoPlan plan = PlanTsoInPlace(p.slot, p.r.ip, p.th, layout, p.slot, A.tmpl, kMaxTsoSegs, p.rco);
   if (plan.segments == 0) {
     b->drops[static_cast<int>(Verdict::BadIp)]++;
     return;
@@ -280,6 +294,7 @@ void TxBatch::BuildInPlace(const Packet& p, const OutMsg& base, bool gso, const 
   b->forwarded++;
   b->bytes += p.r.length + static_cast<size_t>(plan.segments - 1) * h;
   b->tsoSplit++;
+  if (p.rco) b->rco += static_cast<uint64_t>(plan.segments);
 }
 
 // A TSO packet read contiguously: per-segment header blocks (in slot i's scratch) plus payload iovecs.
@@ -288,7 +303,7 @@ void TxBatch::BuildSegments(const Packet& p, const OutMsg& base, bool gso, int i
   struct iovec* const segIov = A.iov.Take(2 * static_cast<size_t>(kMaxTsoSegs));
   const TsoPlan plan = PlanTsoSegments(p.pkt, p.r.ip, p.th, p.vnet.gsoSize, p.slot,
                                        A.hdrs.get() + static_cast<size_t>(i) * kHdrScratchPerPkt, kHdrScratchPerPkt,
-                                       segIov, kMaxTsoSegs);
+                                       segIov, kMaxTsoSegs, p.rco);
   A.iov.Shrink(2 * static_cast<size_t>(kMaxTsoSegs - plan.segments));
   if (plan.segments == 0) {
     b->drops[static_cast<int>(Verdict::BadIp)]++;
@@ -313,6 +328,7 @@ void TxBatch::BuildSegments(const Packet& p, const OutMsg& base, bool gso, int i
   b->forwarded++;
   b->bytes += p.r.length + static_cast<size_t>(plan.segments - 1) * (p.r.ip.headerLen + p.th);
   b->tsoSplit++;
+  if (p.rco) b->rco += static_cast<uint64_t>(plan.segments);
 }
 
 // Send: the messages built so far, grouped by socket (stable: a flow's packets keep their order); counts the
@@ -346,6 +362,7 @@ void TxBatch::Count(const Totals& b, int n) {
   AddCounter(c_->bytes, b.bytes);
   AddCounter(c_->errors, failed + b.tooBig + b.noEndpoint);
   AddCounter(c_->tsoSplit, b.tsoSplit);
+  AddCounter(c_->rco, b.rco);
   for (int k = 1; k < kVerdictCount; k++) AddCounter(c_->drops[k], b.drops[k]);
   tally_.read += static_cast<uint64_t>(n);
   tally_.forwarded += b.forwarded;

@@ -4,9 +4,10 @@
 //
 // Input: flags u8 (bit0 acceptUnknownVteps, bit1 checkInnerSource; bit2 the outer source is the other
 // family's form of the picked address (a.b.c.d ↔ ::ffff:a.b.c.d, 2001:db8::a.b.c.d ↔ a.b.c.d: never a
-// peer's); bit3 the peers' public IPs are IPv6 (fuzz_input.h v6Peers); bits 4..7 pick the outer
+// peer's); bit3 the peers' public IPs are IPv6 (fuzz_input.h v6Peers); bits 4..6 pick the outer
 // source: peer k's public IP, or 192.168.99.254 (2001:db8::192.168.99.254 with bit3) when no such
-// peer), vni[3], our mac[6], a table (fuzz_input.h), then the datagram.
+// peer; bit7 remoteChecksum (RCO accepted, core/vxlan.h)), vni[3], our mac[6], a table (fuzz_input.h), then the
+// datagram. A forwarded datagram's RxResult::rco is checked against a reference of its own.
 #include <cstring>
 
 #include "core/checksum.h"
@@ -44,7 +45,8 @@ bool In6(const std::vector<Prefix6>& ps, const uint8_t* a) {
 Verdict Reference(const Table& t, const RxPolicy& pol, const std::vector<Prefix4>& local4,
                   const std::vector<Prefix6>& local6, const UnderlayAddr& src, const uint8_t* d, size_t len) {
   if (len < 22) return Verdict::Short;
-  if (d[0] != 0x08 || d[1] || d[2] || d[3] || d[7]) return Verdict::BadHeader;
+  const bool rco = pol.remoteChecksum && d[1] == 0x20;  // RCO's C bit, then d[7] is its start and offset
+  if (d[0] != 0x08 || (d[1] && !rco) || d[2] || d[3] || (d[7] && !rco)) return Verdict::BadHeader;
   if ((static_cast<uint32_t>(d[4]) << 16 | d[5] << 8 | d[6]) != pol.vni) return Verdict::Vni;
   int peer = -1;  // same family and the same address bytes, compared byte by byte
   for (size_t i = 0; i < t.size(); i++) {
@@ -87,6 +89,21 @@ Verdict Reference(const Table& t, const RxPolicy& pol, const std::vector<Prefix4
   return Verdict::Forward;
 }
 
+// Whether a forwarded datagram's RCO describes its inner packet: the C bit (accepted), TCP or UDP as the O bit
+// says, unfragmented, the start (d[7] & 0x7f, halved) at 14 + the IP header, the field within the packet.
+bool ReferenceRco(const RxPolicy& pol, const uint8_t* d) {
+  if (!pol.remoteChecksum || d[1] != 0x20) return false;
+  const uint8_t* p = d + 22;
+  const bool v4 = (p[0] >> 4) == 4;
+  const size_t hl = v4 ? (p[0] & 15) * 4u : 40u;
+  const size_t total = v4 ? static_cast<size_t>(p[2] << 8 | p[3]) : 40u + (p[4] << 8 | p[5]);
+  const uint8_t proto = v4 ? p[9] : p[6];
+  const uint8_t want = (d[7] & 0x80) ? 17 : 6;
+  const size_t off = want == 17 ? 6 : 16;
+  if (proto != want || (d[7] & 0x7f) * 2u != 14 + hl || total < hl + off + 2) return false;
+  return !v4 || ((p[6] & 0x3f) == 0 && p[7] == 0);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -95,13 +112,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RxPolicy pol;
   pol.acceptUnknownVteps = flags & 1;
   pol.checkInnerSource = flags & 2;
+  pol.remoteChecksum = flags & 0x80;
   pol.vni = static_cast<uint32_t>(r.U8()) << 16 | r.U16();
   r.Bytes(pol.mac, 6);
   std::vector<Prefix4> local4;
   std::vector<Prefix6> local6;
   auto table = fuzz::ReadTable(r, &local4, &local6, flags & 8);
   if (!table) return 0;
-  const size_t pick = flags >> 4;
+  const size_t pick = (flags >> 4) & 7;
   const uint8_t unknown[4] = {192, 168, 99, 254};
   UnderlayAddr src = pick < table->size() ? table->peer(static_cast<int>(pick)).publicIp
                      : (flags & 8)        ? fuzz::Doc6(unknown)
@@ -128,6 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(out.peer == -1 || table->peer(out.peer).publicIp == src);
     FUZZ_CHECK(!(flags & 4) || out.peer == -1);  // the other family's form is nobody's address
     FUZZ_CHECK(out.peer >= 0 || pol.acceptUnknownVteps);
+    FUZZ_CHECK(out.rco == ReferenceRco(pol, d.get()));
     // What the receive loop does next with an accepted packet must be safe too.
     std::unique_ptr<uint8_t[]> pkt(new uint8_t[out.length]);
     std::memcpy(pkt.get(), d.get() + kEncapPrefix, out.length);

@@ -2,7 +2,8 @@
 // of TCP segments built from a valid base packet — sequence gaps, PSH, short payloads, another
 // flow, a corrupted payload, from a UDP GRO train or not, IPv4 or IPv6 — so that coalescing is
 // actually reached; two bytes after the train make one packet's checksum a partial seed and
-// break one IPv4 header checksum. Invariants:
+// break one IPv4 header checksum; a third marks packets as carrying remote checksum offload (RxPkt::rco, bit i % 8
+// for packet i). Invariants:
 //   - every packet lands in exactly one write, in order;
 //   - a coalesced write gathers into one valid super-packet: its IP length equals the gathered
 //     length (≤ 65535), its payload is the members' payloads in order, every member but the last
@@ -11,7 +12,10 @@
 //   - a plain write gathers exactly one packet, unchanged but for a completed checksum, which only
 //     a packet whose field held a partial seed may get;
 //   - a super-packet is segmented (GSO write or split) only when its checksums verified or its
-//     field held a partial seed.
+//     field held a partial seed;
+//   - a packet with RCO (which vouches for its own checksum) is written alone with NEEDS_CSUM at its TCP field,
+//     unchanged but for that field, which holds the pseudo-header seed; or it heads or joins a coalesced write;
+//     or, a super-packet with a bad IPv4 header checksum, alone and unchanged without NEEDS_CSUM.
 #include <sys/uio.h>
 
 #include <vector>
@@ -91,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // After the train (zeros when the input ends): a packet whose checksum field becomes a partial
   // seed (with or without the L4 length), and one whose IPv4 header checksum breaks.
-  const uint8_t seedAt = r.U8(), seedKind = r.U8(), ipAt = r.U8();
+  const uint8_t seedAt = r.U8(), seedKind = r.U8(), ipAt = r.U8(), rcoBits = r.U8();
   if (seedAt != 0) {
     auto& p = store[static_cast<size_t>((seedAt - 1) % n)];
     InnerIp ip;
@@ -102,13 +106,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::vector<uint8_t>> orig = store;
   std::vector<RxPkt> pkts(static_cast<size_t>(n));
   // What each packet's checksums were as received (independently of PlanTunWrites).
-  std::vector<bool> verified(static_cast<size_t>(n)), seeded(static_cast<size_t>(n));
+  std::vector<bool> verified(static_cast<size_t>(n)), seeded(static_cast<size_t>(n)), rco(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) {
     RxPkt& k = pkts[static_cast<size_t>(i)];
     k.p = store[static_cast<size_t>(i)].data();
     FUZZ_CHECK(ParseInnerIp(k.p, store[static_cast<size_t>(i)].size(), &k.ip) == Verdict::Forward);
     k.len = k.ip.length;
     k.outerVerified = train[static_cast<size_t>(i)];
+    k.rco = rco[static_cast<size_t>(i)] = (rcoBits >> (i % 8)) & 1;
     const size_t l4len = k.ip.length - k.ip.headerLen;
     const uint8_t* tcp = k.p + k.ip.headerLen;
     const uint16_t field = static_cast<uint16_t>(tcp[16] << 8 | tcp[17]);
@@ -140,7 +145,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool ipOk = v6 || Ipv4HeaderChecksumOk(orig[at].data(), 20);
     if (tw.kind == TunWrite::kSplit) {
       FUZZ_CHECK(!coalesce && tw.segments == 1);
-      FUZZ_CHECK(ipOk && (verified[at] || seeded[at]));
+      FUZZ_CHECK(ipOk && (verified[at] || seeded[at] || rco[at]));
+      next++;
+      continue;
+    }
+    // An RCO packet written without NEEDS_CSUM: only a super-packet whose IPv4 header is bad, written unchanged.
+    if (rco[at] && v.flags == 0) FUZZ_CHECK(!ipOk);
+    if (tw.segments == 1 && v.gsoType == kVnetGsoNone && rco[at] && v.flags != 0) {
+      const auto& o = orig[at];
+      const size_t csumAt = (v6 ? 40u : 20u) + 16;
+      FUZZ_CHECK(v.flags == kVnetFlagNeedsCsum && v.csumStart == csumAt - 16 && v.csumOffset == 16);
+      FUZZ_CHECK(g.size() == o.size());
+      for (size_t i = 0; i < g.size(); i++) FUZZ_CHECK(g[i] == o[i] || i == csumAt || i == csumAt + 1);
+      InnerIp ip;
+      FUZZ_CHECK(ParseInnerIp(g.data(), g.size(), &ip) == Verdict::Forward);
+      FUZZ_CHECK((g[csumAt] << 8 | g[csumAt + 1]) == Fold(PseudoHeaderSum(ip, ip.length - ip.headerLen)));
       next++;
       continue;
     }
@@ -160,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     FUZZ_CHECK(v.flags == kVnetFlagNeedsCsum && v.gsoSize > 0);
-    if (tw.segments == 1) FUZZ_CHECK(ipOk && (verified[at] || seeded[at]));  // a super-packet
+    if (tw.segments == 1) FUZZ_CHECK(ipOk && (verified[at] || seeded[at] || rco[at]));  // a super-packet
     InnerIp ip;
     FUZZ_CHECK(ParseInnerIp(g.data(), g.size(), &ip) == Verdict::Forward);
     FUZZ_CHECK(ip.length == g.size() && g.size() <= 65535);
@@ -169,7 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t off = hlen;
       for (int m = 0; m < tw.segments; m++) {
         const auto& o = orig[static_cast<size_t>(tw.pkt + m)];
-        FUZZ_CHECK(verified[static_cast<size_t>(tw.pkt + m)]);
+        FUZZ_CHECK(verified[static_cast<size_t>(tw.pkt + m)] || rco[static_cast<size_t>(tw.pkt + m)]);
         const size_t pl = o.size() - hlen;
         if (m + 1 < tw.segments) FUZZ_CHECK(pl == v.gsoSize);
         FUZZ_CHECK(pl <= v.gsoSize && off + pl <= g.size());

@@ -50,6 +50,7 @@ inline std::unique_ptr<Table> FixedTable() {
   peers[0].v6.push_back(Prefix6{0xfd00000100000000ull, 0, 64});
   peers[0].vtep6.ip = VtepAddr(3);
   std::memcpy(peers[0].vtep6.mac, kPeer0Mac6, 6);
+  peers[0].remoteChecksum = true;  // peer 0 accepts remote checksum offload, peer 1 does not
   std::string err;
   return Table::Build(std::move(peers), {Prefix4{0x0af40000u, 24}}, {Prefix6{0xfd00000000000000ull, 0, 64}}, &err);
 }
@@ -217,6 +218,7 @@ class FakeTun final : public TunIO {
   uint64_t writes = 0, writesFailed = 0, datagramsFailed = 0;
   unsigned failEvery = 0;  // every n-th write fails (0: none)
   bool gone = false;       // the device is gone: writes return -EIO
+  bool rco = false;        // remote checksum offload accepted: a plain write may carry NEEDS_CSUM (checked)
 
   int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) override {
     int got = 0;
@@ -254,8 +256,12 @@ class FakeTun final : public TunIO {
         FUZZ_CHECK(v.flags == kVnetFlagNeedsCsum);
         FUZZ_CHECK(v.csumStart == ip.headerLen && v.csumOffset == 16);
         FUZZ_CHECK(v.gsoSize > 0 && v.hdrLen >= ip.headerLen + 20 && v.hdrLen < p.size());
-      } else {
-        FUZZ_CHECK(v.flags == 0);
+      } else if (v.flags != 0) {
+        // Only a packet received with remote checksum offload: NEEDS_CSUM at its TCP/UDP field, which holds the seed.
+        FUZZ_CHECK(rco && v.flags == kVnetFlagNeedsCsum && (ip.proto == 6 || ip.proto == 17));
+        FUZZ_CHECK(v.csumStart == ip.headerLen && v.csumOffset == (ip.proto == 6 ? 16 : 6));
+        const uint8_t* f = p.data() + ip.headerLen + v.csumOffset;
+        FUZZ_CHECK((f[0] << 8 | f[1]) == Fold(PseudoHeaderSum(ip, ip.length - ip.headerLen)));
       }
       writes++;
       if (failEvery && writes % failEvery == 0) {
@@ -282,6 +288,7 @@ class FakeSender final : public UdpSender {
   uint64_t sent = 0, failedDatagrams = 0, msgs = 0;
   unsigned failEvery = 0;
   bool broken = false;
+  bool rco = false;  // remote checksum offload on: datagrams to peer 0 may carry it (checked)
   uint8_t family = 4;
   bool have4 = true, have6 = false;
   // The endpoint index (VtepAddr(i)) a packet of this family and destination goes to.
@@ -302,7 +309,7 @@ class FakeSender final : public UdpSender {
       for (size_t off = 0; off < d.size(); off += seg) {
         const size_t len = std::min(seg, d.size() - off);
         FUZZ_CHECK(len >= kEncapPrefix + kIpv4MinHeader);
-        FUZZ_CHECK(CheckVxlanHeader(d.data() + off, len, 1) == Verdict::Forward);
+        FUZZ_CHECK(CheckVxlanHeader(d.data() + off, len, 1, rco) == Verdict::Forward);
         FUZZ_CHECK(std::memcmp(d.data() + off + kVxlanHeader + 6, kOurMac, 6) == 0);
         InnerIp ip;
         FUZZ_CHECK(ParseInnerIp(d.data() + off + kEncapPrefix, len - kEncapPrefix, &ip) == Verdict::Forward);
@@ -313,6 +320,8 @@ class FakeSender final : public UdpSender {
         FUZZ_CHECK(m[i].dst.family == family);
         const uint8_t* mac = e == 1 ? kPeerMac[1] : e == 3 ? kPeer0Mac6 : kPeerMac[0];
         FUZZ_CHECK(std::memcmp(d.data() + off + kVxlanHeader, mac, 6) == 0);
+        // Remote checksum offload only to peer 0 (FixedTable), and describing the packet exactly.
+        if (d[off + 1] != 0) FUZZ_CHECK(e != 1 && RcoMatches(d.data() + off, d.data() + off + kEncapPrefix, ip));
         count++;
       }
       msgs++;

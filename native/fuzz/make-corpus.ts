@@ -140,7 +140,7 @@ function tableBytes(): number[] {
 }
 /**
  * flags: bit0 acceptUnknownVteps, bit1 checkInnerSource, bit2 the outer source in the other family's form, bit3 IPv6
- * peer addresses (2001:db8::<the 4 bytes>), bits 4..7 outer source (0 = the peer, 15 = unknown).
+ * peer addresses (2001:db8::<the 4 bytes>), bits 4..6 outer source (0 = the peer, 7 = unknown), bit7 remoteChecksum.
  */
 function rxInput(flags: number, datagram: Uint8Array | number[]): Uint8Array {
   return Uint8Array.from([flags, 0, 0, 1, ...mac(OUR_MAC), ...tableBytes(), ...datagram]);
@@ -157,6 +157,13 @@ const withType = (d: Uint8Array, type: number): Uint8Array => {
   const c = Uint8Array.from(d);
   c[20] = type >> 8;
   c[21] = type & 0xff;
+  return c;
+};
+/** A datagram with remote checksum offload: the C bit and its start/offset byte (native/core/vxlan.h). */
+const withRco = (d: Uint8Array, startOffset: number): Uint8Array => {
+  const c = Uint8Array.from(d);
+  c[1] = 0x20;
+  c[7] = startOffset;
   return c;
 };
 const flipped = (d: Uint8Array, at: number, x: number): Uint8Array => {
@@ -225,8 +232,14 @@ const corpus: Record<string, Record<string, Uint8Array>> = {
     'v4-tcp-forward': rxInput(STRICT, dg(v4tcp)),
     'v6-udp-forward': rxInput(STRICT, dg(v6udp)),
     'v6-tcp-partial-forward': rxInput(STRICT, dg(v6tcp)),
-    'unknown-vtep': rxInput(STRICT | 0xf0, dg(v4udp)),
-    'unknown-vtep-accepted': rxInput(STRICT | 0x01 | 0xf0, dg(v4udp)),
+    'unknown-vtep': rxInput(STRICT | 0x70, dg(v4udp)),
+    'unknown-vtep-accepted': rxInput(STRICT | 0x01 | 0x70, dg(v4udp)),
+    // RCO: TCP at 14 + 20 (start 17), UDP over IPv6 at 14 + 40 (27 | 0x80); refused when not accepted; not trusted
+    // when its start does not match the packet (forwarded, summed as any other).
+    'rco-v4-tcp': rxInput(STRICT | 0x80, withRco(dg(v4tcp), 17)),
+    'rco-v6-udp': rxInput(STRICT | 0x80, withRco(dg(v6udp), 0x80 | 27)),
+    'rco-not-accepted': rxInput(STRICT, withRco(dg(v4tcp), 17)),
+    'rco-mismatch': rxInput(STRICT | 0x80, withRco(dg(v4tcp), 18)),
     'v6-vtep-forward': rxInput(STRICT | 0x08, dg(v4udp)),
     'v6-vtep-v4-source': rxInput(STRICT | 0x08 | 0x04, dg(v4udp)),
     'v4-vtep-mapped-source': rxInput(STRICT | 0x04, dg(v6udp)),

@@ -1,14 +1,15 @@
 // libFuzzer harness: the receive loop's real per-batch code (RxBatch::Run, engine/rx_batch.h) over fake I/O
 // (loop_fakes.h). The input is a small program that builds the messages the fake socket serves: UDP GRO
 // trains of 1 to 256 VXLAN datagrams (TCP or UDP, IPv4 or IPv6, from known and unknown VTEPs, some
-// corrupted), raw messages of sizes at every limit (0, 1, 21, 22, kBufSize, 65535…), and single datagrams
-// with one byte changed; with coalescing on or off, 1 to 4 TUN queues, MTUs at their limits, failing TUN
-// writes and a running capture with a fuzzed filter.
+// corrupted, some with remote checksum offload), raw messages of sizes at every limit (0, 1, 21, 22, kBufSize, 65535…),
+// and single datagrams with one byte changed; with coalescing on or off, 1 to 4 TUN queues, MTUs at their limits,
+// failing TUN writes and a running capture with a fuzzed filter.
 //
 // Input layout (bytes; an input that runs out reads as zeros):
 //   flags: bit0 gro, bit1 acceptUnknownVteps, bit2 no inner-source check, bit3 capture, bits4-5 queues−1,
 //          bit6 failing writes, bit7 the device is gone
-//   mtu selector, failEvery (with bit6), [capture: filter length %24, filter bytes]
+//   mtu selector (bits0-2; bit7 remote checksum offload accepted), failEvery (with bit6), [capture: filter
+//   length %24, filter bytes]
 //   then messages, each: op (bits0-1 kind, bits2-3 source, bits4-7 variant) and its operands (below).
 // Invariants: every TUN write is well-formed (FakeTun); every datagram received is counted once:
 // packets + errors + drops = datagrams; errors = the datagrams of failed writes; ASan/UBSan clean.
@@ -83,7 +84,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s.policy.checkInnerSource = !(flags & 0x04);
   s.offloads.gro = flags & 0x01;
   s.offloads.udpGro = true;
-  s.mtu = kMtus[r.U8() % 8];
+  const uint8_t mtuSel = r.U8();
+  s.mtu = kMtus[mtuSel % 8];
+  s.policy.remoteChecksum = mtuSel & 0x80;
   const unsigned failEvery = (flags & 0x40) ? 1 + r.U8() % 8 : 0;
   // Capture: the world's long-running session (empty filter: every packet), and with a filter program
   // given, a session of this input's own (sessions cost megabytes of rings: most inputs use the first).
@@ -113,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t = FakeTun{};
     t.failEvery = failEvery;
     t.gone = flags & 0x80;
+    t.rco = s.policy.remoteChecksum;
   }
   if (queues > 1)
     for (int q = 0; q < queues; q++) s.tunQueues.push_back(&w->tuns[q]);
@@ -147,6 +151,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const size_t at = AppendDatagram(m.data, ps);
         if ((mutate & 0x04) && i == (mutate >> 3) % count) m.data.back() ^= 0x5a;  // a bad inner checksum
         if ((mutate & 0x80) && i == count / 2) m.data[at] = 0;                     // a bad VXLAN header
+        if (mutate & 0x40) {  // remote checksum offload describing the packet (the start odd for one: no match)
+          m.data[at + 1] = 0x20;
+          m.data[at + 7] = static_cast<uint8_t>(((kEthHeader + (ps.v6 ? 40 : 20)) >> 1) + (i == 1 ? 1 : 0));
+          if (ps.proto == 17) m.data[at + 7] |= 0x80;
+        }
         seq[flow] += static_cast<uint32_t>(ps.payload);
         if (i == 0) m.gso = static_cast<uint16_t>(m.data.size());
       }

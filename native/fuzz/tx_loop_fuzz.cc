@@ -9,7 +9,7 @@
 //
 // Input layout (bytes; an input that runs out reads as zeros):
 //   flags: bit0 udpGso, bit1 capture, bits2-3 senders−1, bit4 failing sends, bit5 GSO broken,
-//          bits6-7 the underlay: 0 IPv4, 1 IPv6, 2-3 both
+//          bits6-7 the underlay: 0 IPv4, 1 IPv6, 2-3 both (3: with remote checksum offload on, peer 0 accepting it)
 //   [failEvery], [capture: filter length %24, filter bytes, snap]
 //   then packets while a non-zero byte precedes them: op (bits0-1 kind, bits2-7 variant) and operands.
 // Invariants: every message sent is well-formed (FakeSender: VXLAN header, datagrams ≤ 65,507 bytes);
@@ -87,6 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(s.policy.mac, kOurMac, 6);
   s.portNet = htons(8472);
   s.offloads.udpGso = flags & 0x01;
+  s.policy.remoteChecksum = (flags >> 6) == 3;
   s.offloads.tso = true;
   const unsigned failEvery = (flags & 0x10) ? 1 + r.U8() % 8 : 0;
   for (int i = 0; i < 8; i++) {
@@ -94,6 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     f = FakeSender{};
     f.failEvery = failEvery;
     f.broken = flags & 0x20;
+    f.rco = s.policy.remoteChecksum;
     f.family = i < 4 ? 4 : 6;
     f.have4 = have4;
     f.have6 = have6;

@@ -34,6 +34,9 @@ bool GetBool(const Napi::Object& o, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
+// An optional boolean: absent (undefined) is false.
+bool GetOptBool(const Napi::Object& o, const char* key) { return !o.Get(key).IsUndefined() && GetBool(o, key); }
+
 UnderlayAddr ParseUnderlayAddr(Napi::Env env, const std::string& s, const char* field) {
   UnderlayAddr a;
   if (!UnderlayAddr::Parse(s, &a))
@@ -80,6 +83,7 @@ PeerEntry ParsePeer(Napi::Env env, Napi::Value ev) {
       throw Napi::TypeError::New(env, "bad vtepMACv6 for peer " + p.name);
   }
   ParsePrefixes(env, po.Get("cidrs"), &p.v4, &p.v6);
+  p.remoteChecksum = GetOptBool(po, "remoteChecksum");
   return p;
 }
 
@@ -123,6 +127,7 @@ RxPolicy ParsePolicy(const Napi::Object& o) {
   if (!ParseMac(GetString(o, "vtepMAC"), p.mac)) throw Napi::TypeError::New(o.Env(), "bad vtepMAC");
   p.acceptUnknownVteps = GetBool(o, "acceptUnknownVteps");
   p.checkInnerSource = GetBool(o, "checkInnerSource");
+  p.remoteChecksum = GetOptBool(o, "remoteChecksum");
   return p;
 }
 

@@ -294,6 +294,8 @@ Napi::Value DataplaneWrap::JS_stats(const Napi::CallbackInfo& info) {
   o.Set("rxErrors", Napi::Number::New(env, static_cast<double>(st.rxErrors)));
   o.Set("rxCsumCompleted", Napi::Number::New(env, static_cast<double>(st.rxCsumCompleted)));
   o.Set("rxSuperSplit", Napi::Number::New(env, static_cast<double>(st.rxSuperSplit)));
+  o.Set("txRemoteChecksum", Napi::Number::New(env, static_cast<double>(st.txRco)));
+  o.Set("rxRemoteChecksum", Napi::Number::New(env, static_cast<double>(st.rxRco)));
   o.Set("rxCoalesced", Napi::Number::New(env, static_cast<double>(st.rxCoalesced)));
   o.Set("txTsoSplit", Napi::Number::New(env, static_cast<double>(st.txTsoSplit)));
   o.Set("rxSocketDrops", Napi::Number::New(env, static_cast<double>(st.rxSocketDrops)));

@@ -42,8 +42,16 @@ export interface Status {
     rxErrors: number;
     drops: Record<string, number>;
     /** What the offloads did: TSO super-packets split, packets coalesced into GSO writes, partial
-     *  inner checksums completed, oversized received packets segmented. */
-    offload: { tsoSplit: number; coalesced: number; csumCompleted: number; superSplit: number };
+     *  inner checksums completed, oversized received packets segmented, datagrams sent and packets received with
+     *  remote checksum offload (README "Remote checksum offload"). */
+    offload: {
+      tsoSplit: number;
+      coalesced: number;
+      csumCompleted: number;
+      superSplit: number;
+      remoteChecksumSent: number;
+      remoteChecksumReceived: number;
+    };
     /**
      * Packets the kernel routed into the device and dropped before vxtun read them, because the device's transmit
      * queue was full (the kernel's tx_dropped for the device; not a drop reason: vxtun never saw these packets).

@@ -100,7 +100,9 @@ export async function buildSetup(setup: string, opts: BuildOptions = {}): Promis
           .catch(() => undefined);
       }
     } else {
-      const peers = [labPeer(lab, 1), labPeer(lab, 2)];
+      // A variant with remote checksum offload: both entries say they accept it (static mode's advertisement).
+      const rco = opts.variant?.['remoteChecksum'] === true ? { remoteChecksum: true } : {};
+      const peers = [labPeer(lab, 1), labPeer(lab, 2)].map((p) => ({ ...p, ...rco }));
       for (const i of [1, 2])
         daemons.push(await startVxtunNode(lab, i, { peers, extra: { dataplane: opts.variant ?? {} } }));
       if (opts.variant?.['directRouting'] === true) await directRoutesUp(lab);

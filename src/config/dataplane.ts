@@ -1,7 +1,8 @@
 // The `dataplane` section: engine, workers, and one mode per offload. The offload keys are src/dataplane/offloads.ts's
 // OFFLOADS, so an offload added there is a config key here with nothing else to change.
 import { OFFLOAD_MODES, OFFLOADS, perOffload, type OffloadMode } from '../dataplane/offloads.js';
-import { boolean, integer, mapping, oneOf } from './readers.js';
+import type { Peer } from '../peers/peer.js';
+import { boolean, fail, integer, mapping, oneOf } from './readers.js';
 import type { Config } from './types.js';
 
 /** 'auto', 'on' or 'off'; true and false stand for 'on' and 'off'. */
@@ -11,16 +12,21 @@ function offloadMode(v: unknown, field: string): OffloadMode {
   return oneOf(v, field, OFFLOAD_MODES);
 }
 
-export function dataplaneOf(v: unknown): Config['dataplane'] {
-  const out: Config['dataplane'] = {
+/** The section as written; remoteChecksum is undefined when not given (its default depends on peers). */
+export type DataplaneSection = Omit<Config['dataplane'], 'remoteChecksum'> & { remoteChecksum: boolean | undefined };
+
+export function dataplaneOf(v: unknown): DataplaneSection {
+  const out: DataplaneSection = {
     engine: 'native',
     workers: 'auto',
     offloads: perOffload(() => 'auto'),
     directRouting: false,
+    remoteChecksum: undefined,
   };
   if (v === undefined) return out;
-  const m = mapping(v, 'dataplane', ['engine', 'workers', 'offloads', 'directRouting']);
+  const m = mapping(v, 'dataplane', ['engine', 'workers', 'offloads', 'directRouting', 'remoteChecksum']);
   if (m.has('directRouting')) out.directRouting = boolean(m.get('directRouting'), 'dataplane.directRouting');
+  if (m.has('remoteChecksum')) out.remoteChecksum = boolean(m.get('remoteChecksum'), 'dataplane.remoteChecksum');
   if (m.has('engine')) out.engine = oneOf(m.get('engine'), 'dataplane.engine', ['native', 'js'] as const);
   if (m.has('workers')) {
     const w = m.get('workers');
@@ -31,4 +37,27 @@ export function dataplaneOf(v: unknown): Config['dataplane'] {
     for (const k of OFFLOADS) if (o.has(k)) out.offloads[k] = offloadMode(o.get(k), `dataplane.offloads.${k}`);
   }
   return out;
+}
+
+/**
+ * dataplane.remoteChecksum settled against the peers: static mode defaults to this node's entry (the others send
+ * it what that entry says it accepts), and refuses `false` when the entry says `true` (they would send datagrams
+ * this node drops). Kubernetes and etcd mode have no way yet to advertise it (README "Remote checksum offload"),
+ * and the js engine does not implement it: both refuse `true`.
+ */
+export function settleRemoteChecksum(d: DataplaneSection, peers: Config['peers'], self: Peer | undefined): boolean {
+  const entry = self?.remoteChecksum === true;
+  const on = d.remoteChecksum ?? (peers.kind === 'static' && entry);
+  const field = 'dataplane.remoteChecksum';
+  if (peers.kind === 'static' && entry && !on) {
+    fail(
+      field,
+      "false, but this node's entry in peers.static says remoteChecksum: true (peers would send it datagrams it drops)",
+    );
+  }
+  if (on && peers.kind !== 'static') {
+    fail(field, `only with peers.static for now: ${peers.kind} mode cannot advertise it to the other nodes yet`);
+  }
+  if (on && d.engine !== 'native') fail(field, 'needs dataplane.engine native (the js engine does not implement it)');
+  return on;
 }

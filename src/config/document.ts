@@ -1,7 +1,7 @@
 // The whole config document: the top-level keys in the order of the Config interface (src/config/types.ts), each
 // section by its own parser. Validation stops at the first error; unknown keys are errors at every level.
 import { adminOf } from './admin.js';
-import { dataplaneOf } from './dataplane.js';
+import { dataplaneOf, settleRemoteChecksum } from './dataplane.js';
 import { handoverOf } from './handover.js';
 import type { FileOverlaySettings } from '../peers/etcd-section.js';
 import { peersOf, sourceKind } from './peers.js';
@@ -94,10 +94,10 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
   if (m.has('port')) file.port = port;
   if (mtu !== 'auto') file.mtu = mtu;
   const peers = peersOf(m.get('peers'), nodeName, { network, ipv6Network }, file);
+  const self = peers.kind === 'static' ? peers.static.find((p) => p.name === nodeName) : undefined;
   if (peers.kind === 'static') {
     checkUnderlayFamily(underlay, peers.static, nodeName);
     // The other nodes address us with our entry's vtepMAC, so that is our device MAC.
-    const self = peers.static.find((p) => p.name === nodeName);
     if (self !== undefined) {
       if (vtepMAC !== 'auto' && vtepMAC !== self.vtepMAC) {
         fail('vtepMAC', `${vtepMAC} differs from ${self.vtepMAC}, the vtepMAC of this node's entry in peers.static`);
@@ -106,6 +106,8 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
     }
   }
 
+  const section = dataplaneOf(m.get('dataplane'));
+  const dataplane = { ...section, remoteChecksum: settleRemoteChecksum(section, peers, self) };
   const admin = adminOf(m.get('admin'));
   const config: Config = {
     nodeName,
@@ -117,7 +119,7 @@ export function configFromValue(doc: unknown, env: ConfigEnv): Config {
     vtepMAC,
     underlay,
     peers,
-    dataplane: dataplaneOf(m.get('dataplane')),
+    dataplane,
     security: securityOf(m.get('security')),
     admin,
     handover: handoverOf(m.get('handover'), admin.socket),

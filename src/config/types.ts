@@ -36,6 +36,11 @@ export interface Config {
     offloads: Record<Offload, OffloadMode>;
     /** Peers on our underlay subnet get a kernel route via their public IP instead of VXLAN (README "DirectRouting"). */
     directRouting: boolean;
+    /**
+     * Remote checksum offload (README "Remote checksum offload"): accept it on receive and send it to the peers
+     * that accept it. Static mode: defaults to this node's entry's remoteChecksum; the native engine only.
+     */
+    remoteChecksum: boolean;
   };
   security: { acceptUnknownVteps: boolean; checkInnerSource: boolean };
   admin: {

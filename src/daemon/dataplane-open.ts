@@ -33,6 +33,7 @@ export function dataplaneOptions(config: Config, vtep: Vtep): DataplaneOptions {
     vtepMAC: vtep.vtepMAC,
     acceptUnknownVteps: config.security.acceptUnknownVteps,
     checkInnerSource: config.security.checkInnerSource,
+    remoteChecksum: config.dataplane.remoteChecksum,
   };
 }
 

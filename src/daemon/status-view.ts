@@ -80,6 +80,8 @@ export function buildStatus(f: NodeFacts, n: NodeNow): Status {
         coalesced: s.rxCoalesced,
         csumCompleted: s.rxCsumCompleted,
         superSplit: s.rxSuperSplit,
+        remoteChecksumSent: s.txRemoteChecksum,
+        remoteChecksumReceived: s.rxRemoteChecksum,
       },
       ...(n.device ? { queueDrops: n.device.txDropped } : {}),
       ...(s.rxSocketDrops !== undefined ? { socketDrops: s.rxSocketDrops } : {}),

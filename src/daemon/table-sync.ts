@@ -36,6 +36,7 @@ export function tablePeer(p: Peer): DataplanePeer {
       e.publicIPv6 = p.publicIPv6.text;
       e.vtepMACv6 = p.vtepMACv6;
     }
+    if (p.remoteChecksum === true) e.remoteChecksum = true;
     tablePeers.set(p, e);
   }
   return e;

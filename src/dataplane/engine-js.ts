@@ -97,6 +97,7 @@ export async function openJsDataplane(native: NativeBinding, opts: DataplaneOpti
   if (opts.bindIPv6 !== undefined && (parseIP(opts.bindIPv6)?.family !== 6 || parseIP(opts.bindIP)?.family !== 4)) {
     throw new RangeError('bindIPv6 must be IPv6 and bindIP IPv4');
   }
+  if (opts.remoteChecksum === true) throw new RangeError('remoteChecksum: the js engine does not implement it');
   const sockets = new Map<4 | 6, dgram.Socket>();
   try {
     for (const ip of [opts.bindIP, opts.bindIPv6]) {

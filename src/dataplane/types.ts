@@ -15,6 +15,8 @@ export interface DataplanePeer {
   publicIPv6?: string;
   vtepMACv6?: string;
   cidrs: string[];
+  /** The peer accepts remote checksum offload (src/peers/peer.ts); absent: it does not. */
+  remoteChecksum?: boolean;
 }
 
 /** The forwarding table handed to a dataplane: remote peers and the local node's pod CIDRs. */
@@ -29,6 +31,11 @@ export interface DataplanePolicy {
   vtepMAC: string;
   acceptUnknownVteps: boolean;
   checkInnerSource: boolean;
+  /**
+   * Remote checksum offload (README "Remote checksum offload"): accept it on receive, send it to the peers that
+   * accept it. Absent: off. The native engine only (the js engine refuses true).
+   */
+  remoteChecksum?: boolean;
 }
 
 export interface DataplaneOptions extends DataplanePolicy {
@@ -94,6 +101,10 @@ export interface DataplaneStats {
   rxCoalesced: number;
   /** TSO super-packets read from the TUN and split into datagrams. */
   txTsoSplit: number;
+  /** Datagrams sent with their inner checksum left to the peer (remote checksum offload). */
+  txRemoteChecksum: number;
+  /** Received packets written with their inner checksum left partial (remote checksum offload), not summed. */
+  rxRemoteChecksum: number;
   /** Datagrams the kernel dropped at the receive sockets (buffer full) before vxtun read them (native engine only). */
   rxSocketDrops?: number;
   /** The offloads in use now (UDP GSO can turn itself off after a failed send). */
@@ -151,6 +162,8 @@ export function zeroStats(reasons: readonly string[]): DataplaneStats {
     rxSuperSplit: 0,
     rxCoalesced: 0,
     txTsoSplit: 0,
+    txRemoteChecksum: 0,
+    rxRemoteChecksum: 0,
     txDrops: zero(),
     rxDrops: zero(),
     offloads: NO_OFFLOADS,

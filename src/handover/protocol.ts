@@ -11,7 +11,7 @@
 //   successor → running   started                                           (its loops run on the fds)
 //   running → successor   released                                          (its admin surface is closed: exiting)
 // The running vxtun resumes its loops if the successor goes away between pause and started.
-import type { DataplaneTable, OffloadFlags } from '../dataplane/types.js';
+import type { DataplanePeer, DataplaneTable, OffloadFlags } from '../dataplane/types.js';
 import { perOffload } from '../dataplane/offloads.js';
 
 export const PROTOCOL = 1;
@@ -186,12 +186,14 @@ function tableOf(v: unknown): DataplaneTable {
   const local = strings(v, 'local', 2);
   const peers = v['peers'].map((p: unknown) => {
     if (!isObj(p)) throw new Error('field table.peers: expected objects');
-    const peer = {
+    const peer: DataplanePeer = {
       name: str(p, 'name', 253),
       publicIP: str(p, 'publicIP', 64),
       vtepMAC: str(p, 'vtepMAC', 17),
       cidrs: strings(p, 'cidrs', 2),
     };
+    if (p['remoteChecksum'] === true) peer.remoteChecksum = true;
+    else if (p['remoteChecksum'] !== undefined) throw new Error('field table.peers.remoteChecksum: expected true');
     if (p['publicIPv6'] === undefined) return peer;
     return { ...peer, publicIPv6: str(p, 'publicIPv6', 64), vtepMACv6: str(p, 'vtepMACv6', 17) };
   });

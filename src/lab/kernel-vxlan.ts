@@ -42,6 +42,11 @@ export interface KernelVxlanOptions {
    */
   inner?: readonly Family[];
   remotes?: readonly KernelVxlanRemote[];
+  /**
+   * Remote checksum offload both ways (`udpcsum remcsumtx remcsumrx`; flannel never sets it): the device sends its
+   * partial inner checksums with RCO and accepts datagrams that carry it (README "Remote checksum offload").
+   */
+  remoteChecksum?: boolean;
 }
 
 /**
@@ -103,7 +108,8 @@ export async function programKernelVxlanNode(
     ...(opts.device !== undefined ? { device: opts.device } : {}),
     ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
   });
-  for (const d of devices) await addDevice(lab, i, d, vni, port);
+  const rco = opts.remoteChecksum === true ? ['udpcsum', 'remcsumtx', 'remcsumrx'] : [];
+  for (const d of devices) await addDevice(lab, i, d, vni, port, rco);
   for (const r of opts.remotes ?? []) await programRemote(lab, i, r, devices, 'add');
   lab.logger.info('kernel vxlan node programmed', {
     ns,
@@ -120,11 +126,18 @@ export async function programKernelVxlanNode(
   };
 }
 
-async function addDevice(lab: Lab, i: number, d: KernelVxlanDevice, vni: number, port: number): Promise<void> {
+async function addDevice(
+  lab: Lab,
+  i: number,
+  d: KernelVxlanDevice,
+  vni: number,
+  port: number,
+  extra: readonly string[],
+): Promise<void> {
   const ns = lab.nodeNs(i);
   const local = lab.underlayIP(i, d.family);
   const args = ['type', 'vxlan', 'id', String(vni), 'local', local, 'dev', 'eth0', 'dstport', String(port)];
-  await lab.ip(ns, ['link', 'add', d.name, ...args, 'nolearning']);
+  await lab.ip(ns, ['link', 'add', d.name, ...args, 'nolearning', ...extra]);
   await lab.ip(ns, ['link', 'set', d.name, 'address', d.vtepMAC, 'mtu', String(d.mtu)]);
   if (d.inner.includes(4))
     await lab.ip(ns, ['addr', 'add', `${cidrNetworkAddress(lab.podCIDR(i, 4))}/32`, 'dev', d.name]);

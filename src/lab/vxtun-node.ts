@@ -20,6 +20,8 @@ export interface StaticPeer {
   /** A dual-stack peer's IPv6 underlay address, and its VTEP MAC there (both or neither). */
   publicIPv6?: string;
   vtepMACv6?: string;
+  /** The node accepts remote checksum offload (README "Remote checksum offload"). */
+  remoteChecksum?: boolean;
 }
 
 export interface VxtunNodeOptions {

@@ -22,4 +22,9 @@ export interface Peer {
    */
   publicIPv6?: IP;
   vtepMACv6?: string;
+  /**
+   * The node accepts VXLAN remote checksum offload (README "Remote checksum offload"): datagrams whose inner
+   * TCP/UDP checksum is left partial. Absent: it does not (a kernel VXLAN or flannel node without `remcsumrx`).
+   */
+  remoteChecksum?: boolean;
 }

@@ -2,9 +2,9 @@
 // each entry's own fields it refuses what would make the forwarding table ambiguous: duplicate names, public IPs and
 // VTEP MACs, pod CIDRs outside the cluster networks or overlapping another's, and public IPs other nodes cannot send
 // to (src/peers/conflicts.ts). A dual-stack entry adds publicIPv6 (publicIP is then IPv4) and
-// vtepMACv6 (default: its vtepMAC). The list must hold an entry named after this node, whose vtepMACv6, when given, is its vtepMAC (a vxtun node
+// vtepMACv6 (default: its vtepMAC), and remoteChecksum: true when the node accepts remote checksum offload. The list must hold an entry named after this node, whose vtepMACv6, when given, is its vtepMAC (a vxtun node
 // has one VTEP MAC for both underlays).
-import { describe, fail, mapping } from '../config/readers.js';
+import { boolean, describe, fail, mapping } from '../config/readers.js';
 import { MAX_NAME } from '../config/types.js';
 import { anyCidr, underlayIP, unicastMac } from '../config/values.js';
 import type { Cidr } from '../net/cidr.js';
@@ -14,7 +14,7 @@ import { unusablePublicIP } from './conflicts.js';
 import type { Peer } from './peer.js';
 
 const MAX_PEER_CIDRS = 4;
-const ENTRY_KEYS = ['name', 'podCIDR', 'podCIDRs', 'publicIP', 'vtepMAC', 'publicIPv6', 'vtepMACv6'];
+const ENTRY_KEYS = ['name', 'podCIDR', 'podCIDRs', 'publicIP', 'vtepMAC', 'publicIPv6', 'vtepMACv6', 'remoteChecksum'];
 
 interface CidrOwner {
   cidr: Cidr;
@@ -90,6 +90,7 @@ function peerOf(entry: unknown, at: string, nets: PodNetworks, seen: Seen): Peer
     peer.publicIPv6 = v6.ip;
     peer.vtepMACv6 = v6.mac;
   }
+  if (m.has('remoteChecksum') && boolean(m.get('remoteChecksum'), `${at}.remoteChecksum`)) peer.remoteChecksum = true;
   return peer;
 }
 

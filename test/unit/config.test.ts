@@ -108,6 +108,7 @@ t.test('the full config example parses', async (t) => {
     workers: 'auto',
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
     directRouting: false,
+    remoteChecksum: false,
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
@@ -131,6 +132,7 @@ t.test('defaults of a minimal static config', async (t) => {
     workers: 'auto',
     offloads: { tso: 'auto', gro: 'auto', udpGso: 'auto', udpGro: 'auto' },
     directRouting: false,
+    remoteChecksum: false,
   });
   t.same(c.security, { acceptUnknownVteps: false, checkInnerSource: true });
   t.same(c.admin, { listen: { host: '127.0.0.1', port: 9465 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
@@ -179,6 +181,27 @@ t.test('nodeName defaults: $NODE_NAME, else the hostname', async (t) => {
   t.equal(c.vtepMAC, macFromName('node-b'), 'the local entry follows nodeName');
 });
 
+t.test('remote checksum offload: the node follows its own static entry, peers say what they accept', async (t) => {
+  const own = '{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, remoteChecksum: true }';
+  const c = parseConfigText(withPeers(own, `${B}, remoteChecksum: true }`), 'r.yaml', env);
+  t.equal(c.dataplane.remoteChecksum, true, "on: this node's entry says it accepts it");
+  if (c.peers.kind !== 'static') return t.fail('expected static peers');
+  t.same(
+    c.peers.static.map((p) => p.remoteChecksum),
+    [true, true],
+  );
+  const off = parseConfigText(withPeers(A, `${B}, remoteChecksum: false }`), 'r.yaml', env);
+  t.equal(off.dataplane.remoteChecksum, false, 'off by default');
+  if (off.peers.kind !== 'static') return t.fail('expected static peers');
+  t.same(
+    off.peers.static.map((p) => 'remoteChecksum' in p),
+    [false, false],
+    'false is the same as absent',
+  );
+  const acceptOnly = parseConfigText(withPeers(A, `${B} }`) + 'dataplane: { remoteChecksum: true }\n', 'r.yaml', env);
+  t.equal(acceptOnly.dataplane.remoteChecksum, true, 'on without the entry saying so: accepted, never sent to us');
+});
+
 t.test('JSON works and means the same as YAML', async (t) => {
   const json = JSON.stringify({
     nodeName: 'node-a',
@@ -212,6 +235,7 @@ t.test('JSON works and means the same as YAML', async (t) => {
     workers: 4,
     offloads: { tso: 'off', gro: 'on', udpGso: 'off', udpGro: 'on' },
     directRouting: true,
+    remoteChecksum: false,
   });
   t.same(c.security, { acceptUnknownVteps: true, checkInnerSource: false });
   t.same(c.admin, { listen: { host: '::1', port: 9000 }, socket: '/run/vxtun/vxtun.sock', readyFile: null });
@@ -1021,6 +1045,36 @@ const BAD: Bad[] = [
     text: minimal('admin: { sock: /a }\n'),
     field: 'admin.sock',
     message: /did you mean 'socket'/,
+  },
+  {
+    name: 'remoteChecksum not a boolean',
+    text: minimal('dataplane: { remoteChecksum: yes }\n'),
+    field: 'dataplane.remoteChecksum',
+  },
+  {
+    name: 'static entry remoteChecksum not a boolean',
+    text: withPeers(A, `${B}, remoteChecksum: 1 }`),
+    field: 'peers.static[1].remoteChecksum',
+  },
+  {
+    name: "remoteChecksum false while this node's entry says true",
+    text:
+      withPeers('{ name: node-a, podCIDR: 10.244.1.0/24, publicIP: 192.168.99.1, remoteChecksum: true }', `${B} }`) +
+      'dataplane: { remoteChecksum: false }\n',
+    field: 'dataplane.remoteChecksum',
+    message: /peers would send it datagrams it drops/,
+  },
+  {
+    name: 'remoteChecksum with the js engine',
+    text: minimal('dataplane: { engine: js, remoteChecksum: true }\n'),
+    field: 'dataplane.remoteChecksum',
+    message: /needs dataplane.engine native/,
+  },
+  {
+    name: 'remoteChecksum in kubernetes mode',
+    text: HEAD + 'peers: { kubernetes: {} }\ndataplane: { remoteChecksum: true }\n',
+    field: 'dataplane.remoteChecksum',
+    message: /only with peers.static for now/,
   },
   // JSON
   {

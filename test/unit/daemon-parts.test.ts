@@ -110,6 +110,7 @@ t.test('offloads: every one not off is asked for; one that is on must be granted
     vtepMAC: '0a:00:00:00:01:01',
     acceptUnknownVteps: false,
     checkInnerSource: true,
+    remoteChecksum: false,
   });
 });
 
@@ -133,6 +134,8 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
     rxSuperSplit: 8,
     rxCoalesced: 9,
     txTsoSplit: 10,
+    txRemoteChecksum: 16,
+    rxRemoteChecksum: 17,
     rxSocketDrops: 11,
     offloads: { ...NO_OFFLOADS, tso: true },
     txDrops: { 'no-route': 12 },
@@ -214,7 +217,14 @@ t.test('buildStatus: the document /status serves, in its order; upLogFields: the
     txErrors: 3,
     rxErrors: 6,
     drops: { vni: 13, 'no-route': 12 },
-    offload: { tsoSplit: 10, coalesced: 9, csumCompleted: 7, superSplit: 8 },
+    offload: {
+      tsoSplit: 10,
+      coalesced: 9,
+      csumCompleted: 7,
+      superSplit: 8,
+      remoteChecksumSent: 16,
+      remoteChecksumReceived: 17,
+    },
     queueDrops: 15,
     socketDrops: 11,
   });

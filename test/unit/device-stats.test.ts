@@ -72,7 +72,14 @@ t.test('vxtun status prints queue drops only when there are some', async (t) => 
       txErrors: 0,
       rxErrors: 0,
       drops: {},
-      offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 },
+      offload: {
+        tsoSplit: 0,
+        coalesced: 0,
+        csumCompleted: 0,
+        superSplit: 0,
+        remoteChecksumSent: 0,
+        remoteChecksumReceived: 0,
+      },
     },
   };
   t.notMatch(formatStatus(base), /queue drops/, 'unknown: no line');

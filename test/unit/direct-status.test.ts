@@ -72,6 +72,8 @@ t.test('status: directRouting {enabled, routes}; direct: true on the peers route
       rxSuperSplit: 0,
       rxCoalesced: 0,
       txTsoSplit: 0,
+      txRemoteChecksum: 0,
+      rxRemoteChecksum: 0,
       offloads: NO_OFFLOADS,
       txDrops: {},
       rxDrops: {},

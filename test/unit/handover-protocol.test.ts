@@ -83,6 +83,13 @@ t.test('every message survives encode → decode', async (t) => {
           peers: [
             { name: 'n2', publicIP: '192.168.99.2', vtepMAC: '0a:58:0a:f4:02:01', cidrs: ['10.244.2.0/24'] },
             {
+              name: 'n4',
+              publicIP: '192.168.99.4',
+              vtepMAC: '0a:58:0a:f4:04:01',
+              cidrs: ['10.244.4.0/24'],
+              remoteChecksum: true,
+            },
+            {
               name: 'n3',
               publicIP: '192.168.99.3',
               vtepMAC: '0a:58:0a:f4:03:01',
@@ -146,6 +153,19 @@ t.test('malformed messages are errors naming what is wrong', async (t) => {
       'offer with a peer of no name',
       offer({}, { table: { local: [], peers: [{ publicIP: '1.2.3.4', vtepMAC: 'x', cidrs: [] }] } }),
       /field name/,
+    ],
+    [
+      'offer with a peer whose remoteChecksum is not true',
+      offer(
+        {},
+        {
+          table: {
+            local: [],
+            peers: [{ name: 'n', publicIP: '1.2.3.4', vtepMAC: 'x', cidrs: [], remoteChecksum: 'yes' }],
+          },
+        },
+      ),
+      /field table.peers.remoteChecksum/,
     ],
     ['refuse without error', { type: 'refuse', pid: 4 }, /field error/],
     ['refuse without pid', { type: 'refuse', error: 'x' }, /field pid/],

@@ -28,7 +28,14 @@ const status = (offloads: Status['offloads']): Status => ({
     txErrors: 0,
     rxErrors: 0,
     drops: {},
-    offload: { tsoSplit: 0, coalesced: 0, csumCompleted: 0, superSplit: 0 },
+    offload: {
+      tsoSplit: 0,
+      coalesced: 0,
+      csumCompleted: 0,
+      superSplit: 0,
+      remoteChecksumSent: 0,
+      remoteChecksumReceived: 0,
+    },
   },
 });
 
