@@ -42,8 +42,8 @@ export function dataplaneOf(v: unknown): DataplaneSection {
 /**
  * dataplane.remoteChecksum settled against the peers: static mode defaults to this node's entry (the others send
  * it what that entry says it accepts), and refuses `false` when the entry says `true` (they would send datagrams
- * this node drops). Kubernetes and etcd mode have no way yet to advertise it (README "Remote checksum offload"),
- * and the js engine does not implement it: both refuse `true`.
+ * this node drops). Kubernetes and etcd mode default to false and advertise `true` in the node's backend data
+ * (README "Remote checksum offload"). The js engine does not implement it: `true` is refused.
  */
 export function settleRemoteChecksum(d: DataplaneSection, peers: Config['peers'], self: Peer | undefined): boolean {
   const entry = self?.remoteChecksum === true;
@@ -54,9 +54,6 @@ export function settleRemoteChecksum(d: DataplaneSection, peers: Config['peers']
       field,
       "false, but this node's entry in peers.static says remoteChecksum: true (peers would send it datagrams it drops)",
     );
-  }
-  if (on && peers.kind !== 'static') {
-    fail(field, `only with peers.static for now: ${peers.kind} mode cannot advertise it to the other nodes yet`);
   }
   if (on && d.engine !== 'native') fail(field, 'needs dataplane.engine native (the js engine does not implement it)');
   return on;

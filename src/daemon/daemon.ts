@@ -198,7 +198,12 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
       return undefined;
     });
 
-    const self = { vni: config.vni, vtepMAC: vtep.vtepMAC, ...advertisedIPs(vtep.underlay) };
+    const self = {
+      vni: config.vni,
+      vtepMAC: vtep.vtepMAC,
+      ...advertisedIPs(vtep.underlay),
+      ...(config.dataplane.remoteChecksum ? { remoteChecksum: true } : {}),
+    };
     const sourceDone = source
       .run(run.signal, self, applySnapshot)
       .catch((err: unknown) => run.fail(withContext(`peer source ${source.kind}`, err)));

@@ -48,6 +48,7 @@ async function etcdSourceFor(
     nodeName: config.nodeName,
     file,
     vtepMAC: config.vtepMAC,
+    ...(config.dataplane.remoteChecksum ? { remoteChecksum: true } : {}),
     underlay: async () => {
       const u = await resolveUnderlay(ip, config, undefined);
       const publicIP = parseIP(u.publicIP);

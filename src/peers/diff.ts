@@ -7,10 +7,14 @@ export interface PeerDiff {
   updated: Peer[];
 }
 
-/** What a peer amounts to for the table: both endpoints (a change of either is a peer change) and the pod CIDRs. */
+/**
+ * What a peer amounts to for the table: both endpoints (a change of either is a peer change), the pod CIDRs and
+ * whether it accepts remote checksum offload.
+ */
 export function peerKey(p: Peer): string {
   const v6 = p.publicIPv6 ? `|${p.publicIPv6.text}|${p.vtepMACv6 ?? ''}` : '';
-  return `${p.publicIP.text}|${p.vtepMAC}${v6}|${p.podCIDRs.map((c) => c.toString()).join(',')}`;
+  const rco = p.remoteChecksum === true ? '|rco' : '';
+  return `${p.publicIP.text}|${p.vtepMAC}${v6}|${p.podCIDRs.map((c) => c.toString()).join(',')}${rco}`;
 }
 
 export function diffPeers(prev: readonly Peer[], next: readonly Peer[]): PeerDiff {

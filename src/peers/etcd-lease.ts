@@ -4,7 +4,9 @@
 //   value  {"PublicIP":"192.168.1.5","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"…"}}
 //          in that field order; a dual-stack lease has PublicIPv6 set and "BackendV6Data":{"VNI":1,"VtepMAC":"…"}
 //          after BackendData (flannel leaves out BackendType and the data fields when empty, and always writes
-//          PublicIP and PublicIPv6). vxtun serves both families with one VTEP MAC, so both data fields carry it.
+//          PublicIP and PublicIPv6). vxtun serves both families with one VTEP MAC, so both data fields carry it,
+//          and `"RemoteChecksum":true` after it when the node accepts remote checksum offload (README "Remote checksum
+//          offload"; flannel ignores the key, and anything but true there is false).
 //
 // A lease becomes a Peer named by its key's subnet text (`10.244.1.0-24`); keys match without regard to case, as
 // Go's decoder does. A lease that cannot be a peer of ours is refused with a reason for the log (clipped).
@@ -29,6 +31,7 @@ export interface LeaseAttrs {
   vni?: number;
   vtepMAC?: string;
   vtepMACv6?: string;
+  remoteChecksum?: boolean;
 }
 
 /** The subnets directory of a prefix: `<prefix>/subnets/`. */
@@ -65,8 +68,15 @@ export function parseSubnetKeyName(name: string): LeaseSubnets | undefined {
 }
 
 /** A lease's value as flanneld writes it (see the top of this file). */
-export function leaseValue(a: { publicIP: IP; publicIPv6?: IP; vni: number; vtepMAC: string; v6: boolean }): string {
-  const data = { VNI: a.vni, VtepMAC: a.vtepMAC };
+export function leaseValue(a: {
+  publicIP: IP;
+  publicIPv6?: IP;
+  vni: number;
+  vtepMAC: string;
+  remoteChecksum?: boolean;
+  v6: boolean;
+}): string {
+  const data = { VNI: a.vni, VtepMAC: a.vtepMAC, ...(a.remoteChecksum ? { RemoteChecksum: true } : {}) };
   const value: Record<string, unknown> = {
     PublicIP: a.publicIP.text,
     PublicIPv6: a.publicIPv6 ? a.publicIPv6.text : null,
@@ -123,6 +133,7 @@ export function parseLeaseAttrs(text: string): LeaseVerdict {
     const mac = typeof macText === 'string' ? parseMac(macText) : null;
     if (mac === null || !isUnicast(mac)) return malformed(`${field}.VtepMAC ${shown(macText)} is not a unicast MAC`);
     attrs[which] = formatMac(mac);
+    if (data.get('RemoteChecksum') === true) attrs.remoteChecksum = true;
   }
   return { ok: true, attrs };
 }
@@ -163,6 +174,7 @@ export function leasePeer(name: string, value: string, ctx: LeaseContext): PeerV
   if (a.vtepMAC === undefined) return refuse('malformed', 'BackendData has no VtepMAC');
   if (a.vni !== undefined && a.vni !== ctx.vni) return refuse('foreign', `VNI ${a.vni}, ours is ${ctx.vni}`);
   const peer: Peer = { name, podCIDRs: [subnets.v4], publicIP: a.publicIP, vtepMAC: a.vtepMAC };
+  if (a.remoteChecksum) peer.remoteChecksum = true;
   if (ctx.v6 && subnets.v6) {
     if (!subnetFits(subnets.v6, ctx.v6)) {
       return refuse(

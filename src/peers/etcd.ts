@@ -46,6 +46,8 @@ export interface EtcdSourceOptions {
   file: FileOverlaySettings;
   /** The config's vtepMAC: 'auto' reuses the one in our lease, else generates one. */
   vtepMAC: string | 'auto';
+  /** We accept remote checksum offload: our lease says so (`"RemoteChecksum":true` in its backend data). */
+  remoteChecksum?: boolean;
   /** Our underlay address(es), as the daemon will bind them (a ConfigError when none can be found). */
   underlay: () => Promise<{ publicIP: IP; publicIPv6?: IP }>;
   /** The subnets of our previous run (subnet.env's FLANNEL_SUBNET / FLANNEL_IPV6_SUBNET), if any. */
@@ -87,6 +89,7 @@ interface OwnLease {
   publicIPv6?: IP;
   vni: number;
   vtepMAC: string;
+  remoteChecksum?: boolean;
   /** ms since the epoch. */
   expiresAt: number;
 }
@@ -218,6 +221,7 @@ class EtcdSource implements PeerSource {
         ...(u.publicIPv6 ? { publicIPv6: u.publicIPv6 } : {}),
         vni: overlay.vni,
         vtepMAC: o.vtepMAC !== 'auto' ? o.vtepMAC : (c.ownMAC ?? randomMac()),
+        ...(o.remoteChecksum ? { remoteChecksum: true } : {}),
         expiresAt: 0,
       };
       lease.value = this.#valueOf(lease);
@@ -268,6 +272,7 @@ class EtcdSource implements PeerSource {
     this.#selfPeer = selfPeer;
     const differs =
       self.vtepMAC !== lease.vtepMAC ||
+      (self.remoteChecksum === true) !== (lease.remoteChecksum === true) ||
       self.vni !== lease.vni ||
       !ipEquals(self.publicIP, lease.publicIP) ||
       (self.publicIPv6 === undefined) !== (lease.publicIPv6 === undefined) ||
@@ -294,6 +299,7 @@ class EtcdSource implements PeerSource {
       ...(l.publicIPv6 ? { publicIPv6: l.publicIPv6 } : {}),
       vni: l.vni,
       vtepMAC: l.vtepMAC,
+      ...(l.remoteChecksum ? { remoteChecksum: true } : {}),
       v6: l.subnets.v6 !== undefined,
     });
   }
@@ -320,6 +326,8 @@ class EtcdSource implements PeerSource {
         vni: self.vni,
         vtepMAC: self.vtepMAC,
       };
+      if (self.remoteChecksum) next.remoteChecksum = true;
+      else delete next.remoteChecksum;
       if (self.publicIPv6) next.publicIPv6 = self.publicIPv6;
       else delete next.publicIPv6;
       next.value = this.#valueOf(next);

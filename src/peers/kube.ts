@@ -293,6 +293,7 @@ class KubeSource implements PeerSource {
     return ownAnnotations(this.#ctx.keys, {
       vni: self.vni,
       vtepMAC: self.vtepMAC,
+      ...(self.remoteChecksum ? { remoteChecksum: true } : {}),
       ...(v4 ? { publicIP: (over(4) ?? v4).text } : {}),
       ...(v6 ? { publicIPv6: (over(6) ?? v6).text } : {}),
     });

@@ -218,8 +218,15 @@ export function localUnderlay(
   return { address: { ip: v4 }, ...(dual && v6 ? { address6: { ip: v6 } } : {}) };
 }
 
-/** flannel's vxlan backend-data (and backend-v6-data, `what`): `{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}`. */
-export function parseBackendData(text: string, what = 'backend-data'): Result<{ vni: number; vtepMAC: string }> {
+/**
+ * flannel's vxlan backend-data (and backend-v6-data, `what`): `{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}`, plus vxtun's
+ * `"RemoteChecksum":true` when the node accepts remote checksum offload (README "Remote checksum offload"; flannel
+ * ignores the key). Anything but `true` there is false.
+ */
+export function parseBackendData(
+  text: string,
+  what = 'backend-data',
+): Result<{ vni: number; vtepMAC: string; remoteChecksum: boolean }> {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -229,14 +236,14 @@ export function parseBackendData(text: string, what = 'backend-data'): Result<{ 
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return skip('malformed', `${what} is not a JSON object: ${JSON.stringify(text.slice(0, 80))}`);
   }
-  const { VNI, VtepMAC } = data as Record<string, unknown>;
+  const { VNI, VtepMAC, RemoteChecksum } = data as Record<string, unknown>;
   if (typeof VNI !== 'number' || !Number.isInteger(VNI) || VNI < 0 || VNI > 0xffffff) {
     return skip('malformed', `${what} VNI ${JSON.stringify(VNI)} is not an integer 0..16777215`);
   }
   const mac = typeof VtepMAC === 'string' ? parseMac(VtepMAC) : null;
   if (mac === null) return skip('malformed', `${what} VtepMAC ${JSON.stringify(VtepMAC)} is not a MAC address`);
   if (!isUnicast(mac)) return skip('malformed', `${what} VtepMAC ${String(VtepMAC)} is a multicast address`);
-  return { ok: true, value: { vni: VNI, vtepMAC: formatMac(mac) } };
+  return { ok: true, value: { vni: VNI, vtepMAC: formatMac(mac), remoteChecksum: RemoteChecksum === true } };
 }
 
 /** The VTEP MAC this node has published for the vxlan backend (backend-data, else backend-v6-data), if usable. */
@@ -266,12 +273,13 @@ function nodeEndpoint(node: NodeLike, ctx: NodeParseContext, family: 4 | 6): Res
   }
   const ip = nodePublicIP(node, ctx.keys, family);
   if (!ip.ok) return ip;
-  return { ok: true, value: { ip: ip.value, mac: data.value.vtepMAC } };
+  return { ok: true, value: { ip: ip.value, mac: data.value.vtepMAC, remoteChecksum: data.value.remoteChecksum } };
 }
 
 interface Endpoint {
   ip: IP;
   mac: string;
+  remoteChecksum: boolean;
 }
 
 /** A Node → the peer it describes, or why it is skipped. Never throws. */
@@ -295,6 +303,8 @@ export function parseNode(node: NodeLike, ctx: NodeParseContext): NodeVerdict {
   const first = a ?? b;
   if (first === undefined) return bad ?? skip('malformed', 'no usable endpoint');
   const peer: Peer = { name, podCIDRs: cidrs.value, publicIP: first.ip, vtepMAC: first.mac };
+  // A vxtun node has one setting for both families; a node whose first endpoint's data says so accepts it.
+  if (first.remoteChecksum) peer.remoteChecksum = true;
   if (a !== undefined && b !== undefined) {
     peer.publicIPv6 = b.ip;
     peer.vtepMACv6 = b.mac;
@@ -310,15 +320,21 @@ export interface OwnAnnotationInput {
   publicIP?: string;
   /** Over IPv6: `public-ipv6-overwrite`, else the bound IPv6 address. */
   publicIPv6?: string;
+  /** The node accepts remote checksum offload: `"RemoteChecksum":true` in its backend data. */
+  remoteChecksum?: boolean;
 }
 
 /**
- * Our annotation set, in flannel's exact format (backend-data is `{"VNI":1,"VtepMAC":"…"}`, no spaces): backend-data
- * and public-ip for IPv4, backend-v6-data and public-ipv6 for IPv6 (the same MAC in both), never the keys of a family
- * the node does not have.
+ * Our annotation set, in flannel's exact format (backend-data is `{"VNI":1,"VtepMAC":"…"}`, no spaces, with
+ * `,"RemoteChecksum":true` after the MAC when the node accepts it): backend-data and public-ip for IPv4,
+ * backend-v6-data and public-ipv6 for IPv6 (the same data in both), never the keys of a family the node does not have.
  */
 export function ownAnnotations(keys: AnnotationKeys, a: OwnAnnotationInput): Record<string, string> {
-  const data = JSON.stringify({ VNI: a.vni, VtepMAC: a.vtepMAC });
+  const data = JSON.stringify({
+    VNI: a.vni,
+    VtepMAC: a.vtepMAC,
+    ...(a.remoteChecksum ? { RemoteChecksum: true } : {}),
+  });
   return {
     [keys.subnetManager]: 'true',
     [keys.backendType]: 'vxlan',

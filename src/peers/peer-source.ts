@@ -55,6 +55,8 @@ export interface Advertisement {
   publicIP: IP;
   /** A dual-stack node's IPv6 underlay address; the one VTEP MAC serves both endpoints. */
   publicIPv6?: IP;
+  /** The node accepts remote checksum offload (README "Remote checksum offload"); absent: it does not. */
+  remoteChecksum?: boolean;
 }
 
 /** The source's view of its backend, for /status (`controlPlane`). */

@@ -7,7 +7,11 @@
 // with RCO (sent by one end, written without a sum by the other). A vxtun node that does not accept RCO drops what
 // a remcsumtx kernel sends it as bad-header, as a kernel VXLAN device without remcsumrx does.
 import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  addKernelVxlanRemote,
   Lab,
   labPeer,
   labVtepMAC,
@@ -17,6 +21,9 @@ import {
   type VxtunNode,
 } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
+import type { Json } from '../helpers/fake-apiserver.js';
+import { startFakeApiInNs } from '../helpers/fake-apiserver-remote.js';
+import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const MB = 1024 * 1024;
@@ -180,5 +187,55 @@ t.test('a vxtun node that does not accept it drops RCO datagrams as bad-header',
   const o = await offload(vx);
   t.equal(o.badHeader, 20, 'the 20 datagrams were dropped as bad-header');
   t.equal(o.received, 0, 'none written');
+  t.same(await vx.stop(), { code: 0, signal: null });
+});
+
+t.test('kubernetes mode: advertised in backend-data, taken from a Node that says so', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  const dir = mkdtempSync(join(tmpdir(), 'vxtun-rco-kube-'));
+  t.teardown(async () => {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const api = await startFakeApiInNs(lab, lab.nodeNs(1), { token: 'test-token' });
+  const kubeconfig = writeKubeconfig(dir, api.url);
+  const nodeObject = (i: number, annotations: Record<string, string> = {}) =>
+    makeNode({
+      name: `node-${i}`,
+      podCIDRs: [lab.podCIDR(i, 4)],
+      internalIP: lab.underlayIP(i),
+      annotations,
+      ready: true,
+    });
+  await api.upsertNode(nodeObject(1));
+  // node-2: a kernel VXLAN node with remcsumtx/remcsumrx whose backend-data says it accepts RCO.
+  const k2 = await programKernelVxlanNode(lab, 2, { remoteChecksum: true });
+  const ann2 = flannelAnnotations({ vtepMAC: k2.vtepMAC, publicIP: lab.underlayIP(2) });
+  ann2[`${PREFIX}/backend-data`] = `{"VNI":1,"VtepMAC":"${k2.vtepMAC}","RemoteChecksum":true}`;
+  await api.upsertNode(nodeObject(2, ann2));
+  const vx = await startVxtunNode(lab, 1, {
+    kubernetes: { kubeconfig },
+    extra: { dataplane: { remoteChecksum: true } },
+  });
+  let own: Json | null = null;
+  for (let i = 0; i < 100; i++) {
+    own = await api.getNode('node-1');
+    if (own && `${PREFIX}/backend-data` in ((own['metadata'] as Json)['annotations'] as Json)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const data = ((own?.['metadata'] as Json | undefined)?.['annotations'] as Record<string, string> | undefined)?.[
+    `${PREFIX}/backend-data`
+  ];
+  const status = await vx.status();
+  t.equal(data, `{"VNI":1,"VtepMAC":"${status.vtepMAC}","RemoteChecksum":true}`, 'our backend-data offers it');
+  await addKernelVxlanRemote(lab, 2, {
+    podCIDR: lab.podCIDR(1, 4),
+    publicIP: lab.underlayIP(1),
+    vtepMAC: status.vtepMAC,
+  });
+  await transferBothWays(t, lab);
+  const o = await offload(vx);
+  t.ok(o.sent > 1000 && o.received > 1000, `RCO sent ${o.sent}, received ${o.received}`);
+  t.equal(o.badHeader, 0, 'no bad-header drops');
   t.same(await vx.stop(), { code: 0, signal: null });
 });

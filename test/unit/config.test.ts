@@ -200,6 +200,13 @@ t.test('remote checksum offload: the node follows its own static entry, peers sa
   );
   const acceptOnly = parseConfigText(withPeers(A, `${B} }`) + 'dataplane: { remoteChecksum: true }\n', 'r.yaml', env);
   t.equal(acceptOnly.dataplane.remoteChecksum, true, 'on without the entry saying so: accepted, never sent to us');
+  const kube = HEAD + 'peers: { kubernetes: {} }\n';
+  t.equal(parseConfigText(kube, 'k.yaml', env).dataplane.remoteChecksum, false, 'kubernetes mode: off by default');
+  t.equal(
+    parseConfigText(kube + 'dataplane: { remoteChecksum: true }\n', 'k.yaml', env).dataplane.remoteChecksum,
+    true,
+    'kubernetes mode: on, advertised in backend-data',
+  );
 });
 
 t.test('JSON works and means the same as YAML', async (t) => {
@@ -1069,12 +1076,6 @@ const BAD: Bad[] = [
     text: minimal('dataplane: { engine: js, remoteChecksum: true }\n'),
     field: 'dataplane.remoteChecksum',
     message: /needs dataplane.engine native/,
-  },
-  {
-    name: 'remoteChecksum in kubernetes mode',
-    text: HEAD + 'peers: { kubernetes: {} }\ndataplane: { remoteChecksum: true }\n',
-    field: 'dataplane.remoteChecksum',
-    message: /only with peers.static for now/,
   },
   // JSON
   {

@@ -207,6 +207,7 @@ t.test('diff: a change of the IPv6 endpoint is a peer change', async (t) => {
     ['publicIPv6', moved],
     ['vtepMACv6', remac],
     ['the IPv6 endpoint gone', dropped],
+    ['remote checksum offload accepted', { ...B, remoteChecksum: true }],
   ] as const) {
     t.not(peerKey(next), peerKey(B), `${what}: another key`);
     t.same(

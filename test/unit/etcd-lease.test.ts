@@ -48,6 +48,29 @@ t.test('the value exactly as flanneld writes it', async (t) => {
     leaseValue({ publicIP: ip, publicIPv6: parseIP('fd00::3')!, vni: 1, vtepMAC: MAC, v6: true }),
     '{"PublicIP":"192.168.64.3","PublicIPv6":"fd00::3","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"},"BackendV6Data":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
   );
+  t.equal(
+    leaseValue({ publicIP: ip, vni: 1, vtepMAC: MAC, remoteChecksum: true, v6: false }),
+    '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44","RemoteChecksum":true}}',
+    'remote checksum offload: one key after the MAC',
+  );
+});
+
+t.test('a lease that accepts remote checksum offload', async (t) => {
+  const ip = parseIP('192.168.64.3')!;
+  const on = leasePeer(
+    '10.244.1.0-24',
+    leaseValue({ publicIP: ip, vni: 1, vtepMAC: MAC, remoteChecksum: true, v6: false }),
+    ctx4,
+  );
+  t.ok(on.ok && on.peer.remoteChecksum === true, 'RemoteChecksum true: the peer accepts it');
+  const off = leasePeer('10.244.1.0-24', leaseValue({ publicIP: ip, vni: 1, vtepMAC: MAC, v6: false }), ctx4);
+  t.ok(off.ok && !('remoteChecksum' in off.peer), "flannel's lease: it does not");
+  const odd = leasePeer(
+    '10.244.1.0-24',
+    '{"PublicIP":"192.168.64.3","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44","RemoteChecksum":"yes"}}',
+    ctx4,
+  );
+  t.ok(odd.ok && !('remoteChecksum' in odd.peer), 'anything but true: no offer, the lease is still a peer');
 });
 
 t.test('leases as peers', async (t) => {

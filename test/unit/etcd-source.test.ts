@@ -176,3 +176,48 @@ t.test(
     t.ok(etcd.kvs.has(`${DIR}10.244.1.0-24`), 'our lease is kept on stop');
   },
 );
+
+t.test(
+  'remote checksum offload: our lease offers it, a lease that offers it makes a peer that accepts it',
+  async (t) => {
+    const etcd = new MemoryEtcd();
+    t.teardown(() => etcd.close());
+    etcd.putNow(`${P}/config`, CONFIG);
+    const other = leaseValue({
+      publicIP: parseIP('10.0.0.9')!,
+      vni: 1,
+      vtepMAC: '0a:00:00:00:00:09',
+      remoteChecksum: true,
+      v6: false,
+    });
+    etcd.putNow(`${DIR}10.244.9.0-24`, other);
+    const ac = new AbortController();
+    t.teardown(() => ac.abort());
+    const s = source(etcd, '10.0.0.1', { random: () => 0, remoteChecksum: true });
+    const local = await s.local(ac.signal);
+    t.match(
+      etcd.kvs.get(`${DIR}10.244.1.0-24`)?.value,
+      /"BackendData":\{"VNI":1,"VtepMAC":"[^"]+","RemoteChecksum":true\}/,
+    );
+    const snaps: Peer[][] = [];
+    const self = { vni: 1, vtepMAC: local.vtepMAC!, publicIP: parseIP('10.0.0.1')!, remoteChecksum: true };
+    const running = s.run(ac.signal, self, (p) => snaps.push(p));
+    await waitFor('the first snapshot', () => snaps.length > 0);
+    const peer = snaps.at(-1)?.find((p) => p.name === '10.244.9.0-24');
+    t.equal(peer?.remoteChecksum, true, 'the other lease accepts it');
+    // A node whose advertisement no longer offers it (a restart with it off) rewrites its lease without the key.
+    ac.abort();
+    await running;
+    const ac2 = new AbortController();
+    t.teardown(() => ac2.abort());
+    const s2 = source(etcd, '10.0.0.1', { random: () => 0 });
+    const local2 = await s2.local(ac2.signal);
+    const running2 = s2.run(ac2.signal, { vni: 1, vtepMAC: local2.vtepMAC!, publicIP: parseIP('10.0.0.1')! }, () => {});
+    await waitFor(
+      'our lease without the key',
+      () => !/RemoteChecksum/.test(etcd.kvs.get(`${DIR}10.244.1.0-24`)?.value ?? 'RemoteChecksum'),
+    );
+    ac2.abort();
+    await running2;
+  },
+);

@@ -143,8 +143,19 @@ t.test('skip kinds', async (t) => {
 t.test('backend-data', async (t) => {
   t.same(parseBackendData('{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:f0"}'), {
     ok: true,
-    value: { vni: 1, vtepMAC: 'aa:bb:cc:dd:ee:f0' },
+    value: { vni: 1, vtepMAC: 'aa:bb:cc:dd:ee:f0', remoteChecksum: false },
   });
+  // vxtun's remote checksum offload key: only true turns it on; anything else is no offer, not a malformed Node.
+  for (const [rc, on] of [
+    ['true', true],
+    ['false', false],
+    ['"true"', false],
+    ['1', false],
+    ['null', false],
+  ] as const) {
+    const r = parseBackendData(`{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:f0","RemoteChecksum":${rc}}`);
+    t.same(r.ok && r.value.remoteChecksum, on, `RemoteChecksum ${rc}: ${String(on)}`);
+  }
   for (const bad of [
     '',
     'null',
@@ -177,6 +188,13 @@ t.test("our annotations and patches, in flannel's exact format", async (t) => {
     'flannel.alpha.coreos.com/public-ip': '192.168.99.1',
   });
   t.same(annotationsPatch(undefined, desired), { metadata: { annotations: desired } });
+  t.equal(
+    ownAnnotations(keys, { vni: 1, vtepMAC: '0a:11:22:33:44:55', publicIP: '192.168.99.1', remoteChecksum: true })[
+      'flannel.alpha.coreos.com/backend-data'
+    ],
+    '{"VNI":1,"VtepMAC":"0a:11:22:33:44:55","RemoteChecksum":true}',
+    'remote checksum offload: one key after the MAC',
+  );
   t.equal(annotationsPatch({ metadata: { annotations: { ...desired, other: 'x' } } }, desired), null, 'nothing to do');
   t.same(annotationsPatch({ metadata: { annotations: { ...desired, [keys.publicIP]: '1.1.1.1' } } }, desired), {
     metadata: { annotations: desired },
