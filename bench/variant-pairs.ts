@@ -7,10 +7,9 @@
 // with it.
 //
 //   npm run bench:pairs -- --variant '{"remoteChecksum":true}' [--pairs 8] [--streams 1] [--seconds 3]
-import { readFileSync } from 'node:fs';
 import { median } from '../src/bench/lab-results.js';
 import { buildSetup, dataplanePids, teardownSetup, type LabSetup } from '../src/bench/lab-setups.js';
-import { labUnavailableReason, nsExec } from '../src/lab/index.js';
+import { labUnavailableReason, nsExec, processCpuSeconds } from '../src/lab/index.js';
 
 interface Args {
   variant: Record<string, unknown>;
@@ -55,12 +54,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** A process's user + system CPU seconds (clock ticks at 100 Hz). */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 /** One iperf3 run on a setup: Gbit/s received and the dataplane's CPU seconds per GB. */
 async function measure(s: LabSetup, a: Args): Promise<{ gbit: number; cpuPerGB: number }> {
   const { lab } = s;
@@ -69,10 +62,10 @@ async function measure(s: LabSetup, a: Args): Promise<{ gbit: number; cpuPerGB: 
   await srv.waitForOutput(/Server listening/, 5_000);
   try {
     const pids = dataplanePids(s);
-    const before = pids.map(cpuSeconds);
+    const before = pids.map(processCpuSeconds);
     const args = ['-c', lab.podIP(2), '-p', port, '-t', String(a.seconds), '-P', String(a.streams), '-J'];
     const r = await nsExec(lab.podNs(1), 'iperf3', args, { timeoutMs: (a.seconds + 30) * 1000 });
-    const used = pids.reduce((sum, p, i) => sum + cpuSeconds(p) - (before[i] ?? 0), 0);
+    const used = pids.reduce((sum, p, i) => sum + processCpuSeconds(p) - (before[i] ?? 0), 0);
     const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
     return { gbit: j.end.sum_received.bits_per_second / 1e9, cpuPerGB: used / (j.end.sum_received.bytes / 1e9) };
   } finally {

@@ -151,7 +151,7 @@ bool FindL4Csum(const uint8_t* pkt, const InnerIp& ip, L4Csum* c) {
   if (ip.proto != 6 && ip.proto != 17) return false;
   if (ip.family == 4 && (((pkt[6] << 8) | pkt[7]) & 0x3fff) != 0) return false;  // MF or offset
   c->l4len = ip.length - ip.headerLen;
-  c->off = ip.proto == 6 ? 16 : 6;
+  c->off = L4ChecksumOffset(ip.proto);
   if (c->l4len < c->off + 2) return false;
   const uint8_t* l4 = pkt + ip.headerLen;
   c->field = static_cast<uint16_t>(l4[c->off] << 8 | l4[c->off + 1]);

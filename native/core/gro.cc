@@ -169,7 +169,7 @@ int PlanTunWrites(RxPkt* pkts, int n, bool coalesce, size_t mtu, const GroScratc
     VnetHdr plain;
     CsumFix fix;
     if (k.rco) {
-      const size_t off = k.ip.proto == 6 ? 16 : 6;
+      const size_t off = L4ChecksumOffset(k.ip.proto);
       Put16(k.p + k.ip.headerLen + off, Fold(PseudoHeaderSum(k.ip, k.ip.length - k.ip.headerLen)));
       plain.flags = kVnetFlagNeedsCsum;
       plain.csumStart = static_cast<uint16_t>(k.ip.headerLen);

@@ -88,7 +88,6 @@ Verdict CheckVxlanHeader(const uint8_t* d, size_t len, uint32_t vni, bool accept
 namespace {
 constexpr size_t kRcoMaxStart = 0x7f << 1;
 constexpr uint8_t kRcoUdp = 0x80;
-inline size_t L4CsumOffset(uint8_t proto) { return proto == 6 ? 16 : 6; }
 inline bool Unfragmented(const uint8_t* pkt, const InnerIp& ip) {
   return ip.family == 6 || (Be16(pkt + 6) & 0x3fff) == 0;
 }
@@ -96,8 +95,8 @@ inline bool Unfragmented(const uint8_t* pkt, const InnerIp& ip) {
 
 bool RcoEligible(const uint8_t* pkt, const InnerIp& ip, size_t csumStart, size_t csumOffset) {
   if (ip.proto != 6 && ip.proto != 17) return false;
-  return csumStart == ip.headerLen && csumOffset == L4CsumOffset(ip.proto) && kEthHeader + csumStart <= kRcoMaxStart &&
-         ip.length >= csumStart + csumOffset + 2 && Unfragmented(pkt, ip);
+  return csumStart == ip.headerLen && csumOffset == L4ChecksumOffset(ip.proto) &&
+         kEthHeader + csumStart <= kRcoMaxStart && ip.length >= csumStart + csumOffset + 2 && Unfragmented(pkt, ip);
 }
 
 void WriteRco(uint8_t* prefix, const InnerIp& ip) {
@@ -110,7 +109,7 @@ bool RcoMatches(const uint8_t* d, const uint8_t* pkt, const InnerIp& ip) {
   const size_t start = static_cast<size_t>(d[7] & 0x7f) << 1;
   const uint8_t proto = d[7] & kRcoUdp ? 17 : 6;
   return ip.proto == proto && start == kEthHeader + ip.headerLen &&
-         RcoEligible(pkt, ip, ip.headerLen, L4CsumOffset(proto));
+         RcoEligible(pkt, ip, ip.headerLen, L4ChecksumOffset(proto));
 }
 
 uint32_t InnerFlowHash(const uint8_t* pkt, const InnerIp& ip) {

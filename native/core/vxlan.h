@@ -41,6 +41,9 @@ struct InnerIp {
   uint8_t proto = 0;     // IPv4 protocol / IPv6 next header
 };
 
+// Where the checksum field sits in a TCP (6) or UDP (17) header: 16 or 6 bytes in.
+constexpr size_t L4ChecksumOffset(uint8_t proto) { return proto == 6 ? 16 : 6; }
+
 // Parses an IP packet. Returns Forward, Short or BadIp. Does not check the IPv4 header checksum.
 Verdict ParseInnerIp(const uint8_t* p, size_t len, InnerIp* out);
 

@@ -6,8 +6,8 @@ import { createCaptureHub, type CaptureRecord, type CaptureSource } from '../../
 import { silentLogger } from '../../src/log.js';
 import { recordBlock } from '../../src/dump/pcapng.js';
 import type { Status } from '../../src/admin/status.js';
-import { perOffload } from '../../src/dataplane/offloads.js';
 import { DROP_REASONS } from '../../src/dataplane/codec.js';
+import { sampleStatus, zeroCounters } from './status-fixture.js';
 
 /** The reasons the stub's pcap stream names: the daemon's own list. */
 export const STUB_REASONS: readonly string[] = DROP_REASONS;
@@ -15,18 +15,11 @@ export const STUB_REASONS: readonly string[] = DROP_REASONS;
 /** A Status as the daemon builds it, with `peers` peers (10.<hi>.<lo>.0/24 pod CIDRs, 192.168.<hi>.<lo> VTEPs). */
 export function bigStatus(peers: number): Status {
   const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return {
+  return sampleStatus({
     node: 'node-0',
-    device: 'vxtun0',
-    mtu: 1450,
-    vni: 1,
-    port: 8472,
     publicIP: '192.168.0.1',
     vtepMAC: '0a:00:00:00:00:01',
     podCIDRs: ['10.0.0.0/24'],
-    engine: 'native',
-    workers: 2,
-    offloads: perOffload(() => 'on'),
     peers: Array.from({ length: peers }, (_, k) => {
       const [hi, lo] = [1 + (k >> 8), k & 255];
       return {
@@ -37,25 +30,14 @@ export function bigStatus(peers: number): Status {
       };
     }),
     counters: {
+      ...zeroCounters(),
       txPackets: 1,
       txBytes: 2,
       rxPackets: 3,
       rxBytes: 4,
-      txErrors: 0,
-      rxErrors: 0,
       drops: Object.fromEntries(STUB_REASONS.map((r) => [r, 0])),
-      offload: {
-        tsoSplit: 0,
-        coalesced: 0,
-        csumCompleted: 0,
-        superSplit: 0,
-        remoteChecksumSent: 0,
-        remoteChecksumReceived: 0,
-      },
     },
-    ready: true,
-    version: 'test',
-  };
+  });
 }
 
 /** `packets` captured records (an ICMP packet padded to `size` bytes), handed out as fast as they are read. */

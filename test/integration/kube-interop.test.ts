@@ -9,13 +9,10 @@
 // packet; a Node added after the outage reaches the table, a deleted one leaves it; after a restart the VTEP MAC
 // is the same (the kernel node, never reprogrammed, still reaches vxtun) and a Node deleted while vxtun was down
 // is gone.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import {
   addKernelVxlanRemote,
-  Lab,
   ping,
   programKernelVxlanNode,
   startVxtunNode,
@@ -23,10 +20,9 @@ import {
   type KernelVxlanRemote,
   type VxtunNode,
 } from '../../src/lab/index.js';
-import { lineLogger } from '../../src/log.js';
 import type { Json } from '../helpers/fake-apiserver.js';
-import { startFakeApiInNs } from '../helpers/fake-apiserver-remote.js';
-import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
+import { createKubeLab } from '../helpers/kube-lab.js';
+import { flannelAnnotations, PREFIX } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const MB = 1024 * 1024;
@@ -52,22 +48,7 @@ function remoteFromNode(node: Json): KernelVxlanRemote {
 }
 
 t.test('kubernetes mode: vxtun and kernel VXLAN nodes from Node annotations', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 3, logger: lineLogger((l) => t.comment(l)) });
-  const dir = mkdtempSync(join(tmpdir(), 'vxtun-kube-'));
-  t.teardown(async () => {
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const api = await startFakeApiInNs(lab, lab.nodeNs(1), { token: 'test-token' });
-  const kubeconfig = writeKubeconfig(dir, api.url);
-  const nodeObject = (i: number, annotations: Record<string, string> = {}) =>
-    makeNode({
-      name: `node-${i}`,
-      podCIDRs: [lab.podCIDR(i, 4)],
-      internalIP: lab.underlayIP(i),
-      annotations,
-      ready: true,
-    });
+  const { lab, api, kubeconfig, labNode: nodeObject } = await createKubeLab(t, 3);
 
   await api.upsertNode(nodeObject(1));
   const k2 = await programKernelVxlanNode(lab, 2);

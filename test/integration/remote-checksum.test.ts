@@ -7,9 +7,6 @@
 // with RCO (sent by one end, written without a sum by the other). A vxtun node that does not accept RCO drops what
 // a remcsumtx kernel sends it as bad-header, as a kernel VXLAN device without remcsumrx does.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   addKernelVxlanRemote,
   Lab,
@@ -18,12 +15,13 @@ import {
   programKernelVxlanNode,
   startVxtunNode,
   tcpTransfer,
+  type StaticPeer,
   type VxtunNode,
 } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
 import type { Json } from '../helpers/fake-apiserver.js';
-import { startFakeApiInNs } from '../helpers/fake-apiserver-remote.js';
-import { flannelAnnotations, makeNode, PREFIX, writeKubeconfig } from '../helpers/kube-nodes.js';
+import { createKubeLab } from '../helpers/kube-lab.js';
+import { flannelAnnotations, PREFIX } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const MB = 1024 * 1024;
@@ -105,24 +103,26 @@ async function offload(n: VxtunNode): Promise<{ sent: number; received: number; 
   };
 }
 
-t.test('vxtun ⇄ kernel VXLAN with remcsumtx/remcsumrx', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-  t.teardown(() => lab.destroy());
+/**
+ * Programs node-2 as a Linux kernel VXLAN node with remcsumtx/remcsumrx that reaches node-1; returns node-1's static
+ * peers (itself and node-2), offering RCO in both entries when `accept`.
+ */
+async function kernelRcoNode2(lab: Lab, accept: boolean): Promise<StaticPeer[]> {
   const kernel = await programKernelVxlanNode(lab, 2, {
     remoteChecksum: true,
     remotes: [{ podCIDR: lab.podCIDR(1, 4), publicIP: lab.underlayIP(1), vtepMAC: labVtepMAC(1) }],
   });
-  const peers = [
-    { ...labPeer(lab, 1, labVtepMAC(1)), remoteChecksum: true },
-    {
-      name: 'node-2',
-      podCIDRs: [lab.podCIDR(2, 4)],
-      publicIP: lab.underlayIP(2),
-      vtepMAC: kernel.vtepMAC,
-      remoteChecksum: true,
-    },
+  const rco = accept ? { remoteChecksum: true } : {};
+  return [
+    { ...labPeer(lab, 1, labVtepMAC(1)), ...rco },
+    { name: 'node-2', podCIDRs: [lab.podCIDR(2, 4)], publicIP: lab.underlayIP(2), vtepMAC: kernel.vtepMAC, ...rco },
   ];
-  const vx = await startVxtunNode(lab, 1, { peers });
+}
+
+t.test('vxtun ⇄ kernel VXLAN with remcsumtx/remcsumrx', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  t.teardown(() => lab.destroy());
+  const vx = await startVxtunNode(lab, 1, { peers: await kernelRcoNode2(lab, true) });
   const sent = await vxlanHeaders(lab, 1, 'out', () => transferBothWays(t, lab));
   const received = await vxlanHeaders(lab, 1, 'in', () => transferBothWays(t, lab));
   for (const [what, headers] of [
@@ -170,15 +170,7 @@ t.test('vxtun ⇄ vxtun, both accepting remote checksum offload', { skip }, asyn
 t.test('a vxtun node that does not accept it drops RCO datagrams as bad-header', { skip }, async (t) => {
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
-  const kernel = await programKernelVxlanNode(lab, 2, {
-    remoteChecksum: true,
-    remotes: [{ podCIDR: lab.podCIDR(1, 4), publicIP: lab.underlayIP(1), vtepMAC: labVtepMAC(1) }],
-  });
-  const peers = [
-    labPeer(lab, 1, labVtepMAC(1)),
-    { name: 'node-2', podCIDRs: [lab.podCIDR(2, 4)], publicIP: lab.underlayIP(2), vtepMAC: kernel.vtepMAC },
-  ];
-  const vx = await startVxtunNode(lab, 1, { peers });
+  const vx = await startVxtunNode(lab, 1, { peers: await kernelRcoNode2(lab, false) });
   // UDP from pod-2 leaves its stack with a partial checksum, which the kernel device sends with RCO.
   const send =
     "const s=require('dgram').createSocket('udp4');const b=Buffer.alloc(100);let n=0;" +
@@ -191,22 +183,7 @@ t.test('a vxtun node that does not accept it drops RCO datagrams as bad-header',
 });
 
 t.test('kubernetes mode: advertised in backend-data, taken from a Node that says so', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-  const dir = mkdtempSync(join(tmpdir(), 'vxtun-rco-kube-'));
-  t.teardown(async () => {
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const api = await startFakeApiInNs(lab, lab.nodeNs(1), { token: 'test-token' });
-  const kubeconfig = writeKubeconfig(dir, api.url);
-  const nodeObject = (i: number, annotations: Record<string, string> = {}) =>
-    makeNode({
-      name: `node-${i}`,
-      podCIDRs: [lab.podCIDR(i, 4)],
-      internalIP: lab.underlayIP(i),
-      annotations,
-      ready: true,
-    });
+  const { lab, api, kubeconfig, labNode: nodeObject } = await createKubeLab(t, 2);
   await api.upsertNode(nodeObject(1));
   // node-2: a kernel VXLAN node with remcsumtx/remcsumrx whose backend-data says it accepts RCO.
   const k2 = await programKernelVxlanNode(lab, 2, { remoteChecksum: true });

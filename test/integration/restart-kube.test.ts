@@ -9,22 +9,11 @@
 // pod-1 pings pod-2 every 10 ms; node-1's vxtun is killed with SIGKILL and started again, 10 times. Each outage is
 // measured from the restart's exec to the first reply after it (ping -D stamps). The figures are printed
 // (p50/max) with the daemon's own timeline of the start: module load and list, table, device, ready.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import {
-  Lab,
-  labPeer,
-  processCpuSeconds,
-  startVxtunNode,
-  type NsProcess,
-  type VxtunNode,
-} from '../../src/lab/index.js';
-import { lineLogger } from '../../src/log.js';
+import { labPeer, processCpuSeconds, startVxtunNode, type NsProcess, type VxtunNode } from '../../src/lab/index.js';
 import type { Json } from '../helpers/fake-apiserver.js';
-import { startFakeApiInNs } from '../helpers/fake-apiserver-remote.js';
-import { flannelAnnotations, makeNode, syntheticNode, writeKubeconfig } from '../helpers/kube-nodes.js';
+import { createKubeLab } from '../helpers/kube-lab.js';
+import { flannelAnnotations, syntheticNode } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 import { firstReplyAfter, median, startTimeline } from '../helpers/restart-timing.js';
 import { startPingStream } from '../../src/lab/traffic-streams.js';
@@ -47,27 +36,13 @@ t.test(
   { skip },
   async (t) => {
     const t0 = Date.now();
-    const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-    const dir = mkdtempSync(join(tmpdir(), 'vxtun-restart-kube-'));
-    t.teardown(async () => {
-      await lab.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const api = await startFakeApiInNs(lab, lab.nodeNs(1), { token: 'test-token' });
-    t.teardown(() => api.stopProcess());
-    const labNode = (i: 1 | 2): Json =>
-      makeNode({
-        name: `node-${i}`,
-        podCIDRs: [lab.podCIDR(i, 4)],
-        internalIP: lab.underlayIP(i),
-        annotations: flannelAnnotations({ vtepMAC: MAC[i], publicIP: lab.underlayIP(i) }),
-        ready: true,
-      });
+    const { lab, api, kubeconfig, labNode: node } = await createKubeLab(t, 2);
+    const labNode = (i: 1 | 2): Json => node(i, flannelAnnotations({ vtepMAC: MAC[i], publicIP: lab.underlayIP(i) }));
     const nodes: Json[] = [labNode(1), labNode(2)];
     for (let i = 0; i < NODES; i++) nodes.push(syntheticNode(i));
     for (let i = 0; i < nodes.length; i += 1000) await api.upsertNodes(nodes.slice(i, i + 1000));
 
-    const kubernetes = { kubeconfig: writeKubeconfig(dir, api.url) };
+    const kubernetes = { kubeconfig };
     const kubeOptions = { kubernetes, extra: { network: NETWORK } };
     const n2 = await startVxtunNode(lab, 2, { peers: [labPeer(lab, 1, MAC[1]), labPeer(lab, 2, MAC[2])] });
     let n1: VxtunNode = await startVxtunNode(lab, 1, kubeOptions);

@@ -2,8 +2,8 @@
 // layouts: the header lines, a name glued to its first number, IPv6-less hosts, malformed lines.
 import t from 'tap';
 import { parseProcNetDev } from '../../src/device/device.js';
-import { formatStatus, type Status } from '../../src/admin/status.js';
-import { perOffload } from '../../src/dataplane/offloads.js';
+import { formatStatus } from '../../src/admin/status.js';
+import { sampleStatus, zeroCounters } from '../helpers/status-fixture.js';
 
 const HEADER =
   'Inter-|   Receive                                                |  Transmit\n' +
@@ -49,39 +49,10 @@ const cases: { name: string; text: string; device: string; want: { txDropped: nu
 for (const c of cases) t.same(parseProcNetDev(c.text, c.device), c.want, c.name);
 
 t.test('vxtun status prints queue drops only when there are some', async (t) => {
-  const base: Status = {
-    node: 'node-1',
-    device: 'vxtun0',
-    mtu: 1450,
-    vni: 1,
-    port: 8472,
-    publicIP: '192.168.99.1',
-    vtepMAC: '02:00:00:00:00:01',
-    podCIDRs: ['10.244.1.0/24'],
-    engine: 'native',
-    workers: 2,
-    offloads: perOffload(() => 'on'),
-    peers: [],
-    ready: true,
+  const base = sampleStatus({
     version: '0.1.0',
-    counters: {
-      txPackets: 1,
-      txBytes: 2,
-      rxPackets: 3,
-      rxBytes: 4,
-      txErrors: 0,
-      rxErrors: 0,
-      drops: {},
-      offload: {
-        tsoSplit: 0,
-        coalesced: 0,
-        csumCompleted: 0,
-        superSplit: 0,
-        remoteChecksumSent: 0,
-        remoteChecksumReceived: 0,
-      },
-    },
-  };
+    counters: { ...zeroCounters(), txPackets: 1, txBytes: 2, rxPackets: 3, rxBytes: 4 },
+  });
   t.notMatch(formatStatus(base), /queue drops/, 'unknown: no line');
   t.notMatch(formatStatus({ ...base, counters: { ...base.counters, queueDrops: 0 } }), /queue drops/, 'zero: no line');
   t.match(

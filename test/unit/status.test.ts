@@ -4,40 +4,9 @@ import t from 'tap';
 import { formatStatus, mergeDrops, offloadStates, type Status } from '../../src/admin/status.js';
 import { NO_OFFLOADS, OFFLOADS, perOffload } from '../../src/dataplane/offloads.js';
 import type { DataplaneStats } from '../../src/dataplane/types.js';
+import { sampleStatus } from '../helpers/status-fixture.js';
 
-const status = (offloads: Status['offloads']): Status => ({
-  node: 'node-1',
-  device: 'vxtun0',
-  mtu: 1450,
-  vni: 1,
-  port: 8472,
-  publicIP: '192.168.99.1',
-  vtepMAC: '02:00:00:00:00:01',
-  podCIDRs: ['10.244.1.0/24'],
-  engine: 'native',
-  workers: 2,
-  offloads,
-  peers: [],
-  ready: true,
-  version: 'test',
-  counters: {
-    txPackets: 0,
-    txBytes: 0,
-    rxPackets: 0,
-    rxBytes: 0,
-    txErrors: 0,
-    rxErrors: 0,
-    drops: {},
-    offload: {
-      tsoSplit: 0,
-      coalesced: 0,
-      csumCompleted: 0,
-      superSplit: 0,
-      remoteChecksumSent: 0,
-      remoteChecksumReceived: 0,
-    },
-  },
-});
+const status = (offloads: Status['offloads']): Status => sampleStatus({ offloads });
 
 t.test('offloadStates: one entry per offload, on exactly where the flag is set', async (t) => {
   t.same(Object.keys(offloadStates(NO_OFFLOADS)), [...OFFLOADS], 'every offload, in list order');
