@@ -54,9 +54,10 @@ class UdpIO {
   virtual ~UdpIO() = default;
   // Receives up to n messages; srcs[i] is the sender's address (none when the socket reports no
   // address of a known family) and gsoSizes[i] the UDP_GRO segment size when several datagrams were
-  // coalesced into message i (else 0).
-  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
-                        int n) = 0;
+  // coalesced into message i (else 0). wait: block until at least one message is there (then take what else
+  // is, without waiting); a signal ends the wait with 0 (engine/worker.h: how a waiting loop is stopped).
+  virtual int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes, int n,
+                        bool wait) = 0;
   virtual int PollFd() const = 0;
 };
 

@@ -88,10 +88,11 @@ struct RxBatch::Totals {
   uint64_t drops[kVerdictCount] = {};
 };
 
-int RxBatch::Run() {
+int RxBatch::Run(bool wait) {
   Arrays& A = *a_;
   tunGone_ = false;
-  const int n = sock_->RecvBatch(A.readAt, kBufSize, A.sizes, A.srcs, A.gsos, want_);  // Receive
+  const int n = sock_->RecvBatch(A.readAt, kBufSize, A.sizes, A.srcs, A.gsos, want_, wait);  // Receive
+  lastReceived_ = n > 0 ? n : 0;
   if (n <= 0) return n;
   Totals b;
   A.pkts.Clear();

@@ -41,8 +41,11 @@ class RxBatch {
   ~RxBatch();
 
   // One batch. Returns 1 when the socket may hold more (the batch was full), 0 when it is drained, or a
-  // negative errno when the loop must end (FatalMessage says why).
-  int Run();
+  // negative errno when the loop must end (FatalMessage says why). wait: the receive waits for the first
+  // message (UdpIO::RecvBatch); 0 then also means the wait was interrupted.
+  int Run(bool wait);
+  // The messages the last Run received (0: none, e.g. an interrupted wait).
+  int lastReceived() const { return lastReceived_; }
   std::string FatalMessage(int rc) const;
   // Back to the state of a new batch (the arrays' contents aside): the fuzzer reuses one batch, whose
   // arrays are megabytes, for every input.
@@ -60,6 +63,7 @@ class RxBatch {
   bool Write(int nw, uint64_t* failed, uint64_t* split);
   bool WriteSplit(TunIO* q, const RxPkt& k, uint64_t* failed);
   int id_;
+  int lastReceived_ = 0;
   UdpIO* sock_;
   TunIO* tun_;
   TableHolder* table_;

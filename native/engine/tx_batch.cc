@@ -118,10 +118,11 @@ struct TxBatch::Totals {
   uint64_t drops[kVerdictCount] = {};
 };
 
-int TxBatch::Run() {
+int TxBatch::Run(int maxPackets) {
   Arrays& A = *a_;
   const TsoLayout layout = A.layout;
-  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, kBatch, kBatchBytes);  // Read
+  maxPackets = std::clamp(maxPackets, 1, kBatch);
+  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, maxPackets, kBatchBytes);  // Read
   if (n <= 0) return n;
   A.msgs.Clear();
   A.iov.Clear();
@@ -163,7 +164,7 @@ int TxBatch::Run() {
   if (next.h != layout.h || next.mss != layout.mss) SetLayout(next);
   size_t got = 0;
   for (int i = 0; i < n; i++) got += A.sizes[i];
-  return n < kBatch && got < kBatchBytes ? 0 : 1;
+  return n < maxPackets && got < kBatchBytes ? 0 : 1;
 }
 
 // Classify: the packet's verdict, its peer and (for a TSO packet) its TCP header. A scattered read (core/tso.h)

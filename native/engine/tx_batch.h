@@ -43,9 +43,10 @@ class TxBatch {
   TxBatch& operator=(const TxBatch&) = delete;
   ~TxBatch();
 
-  // One batch. Returns 1 when the queue may hold more, 0 when it is drained, or a negative errno when the
-  // loop must end (FatalMessage says why).
-  int Run();
+  // One batch of at most maxPackets (1..kBatch) packets. Returns 1 when the queue may hold more (maxPackets
+  // read, or the byte budget), 0 when it is drained, or a negative errno when the loop must end (FatalMessage says
+  // why).
+  int Run(int maxPackets);
   std::string FatalMessage(int rc) const;
 
   // What every Run so far did with the packets it read (for the fuzzer's accounting): each is forwarded

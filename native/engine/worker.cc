@@ -2,14 +2,43 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 #include "engine/rx_batch.h"
 #include "engine/tx_batch.h"
 
 namespace vxtun {
+
+namespace {
+// The signal that ends a waiting receive (worker.h): ignored by default, used by nothing else in the process.
+constexpr int kWakeSignal = SIGURG;
+// A wait that took longer than this slept: the packet that ended it is most likely alone (TxLoop).
+constexpr auto kSlept = std::chrono::microseconds(20);
+
+void IgnoreWake(int) {}
+
+// Installs the wake signal's handler (no SA_RESTART: the waiting recvmmsg returns EINTR) once; false when the
+// signal already has a handler of someone else's, which may restart the call: receive loops then wait in poll.
+bool WakeSignalReady() {
+  static const bool ready = [] {
+    struct sigaction old = {};
+    if (sigaction(kWakeSignal, nullptr, &old) != 0) return false;
+    if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) return false;
+    struct sigaction sa = {};
+    sa.sa_handler = IgnoreWake;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    return sigaction(kWakeSignal, &sa, nullptr) == 0;
+  }();
+  return ready;
+}
+}  // namespace
 
 Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSocks, TableHolder* table,
                const WorkerSettings& s, int stopFd, const std::atomic<bool>* stopping, FatalFn fatal)
@@ -38,13 +67,25 @@ void Worker::Start() {
       fatal_(std::string(what) + ": unknown exception");
     }
   };
+  waitingRecv_ = rxSocks_.size() == 1 && WakeSignalReady();
+  rxEnded_.store(false);
   txThread_ = std::thread(guard, "worker transmit loop", &Worker::TxLoop);
-  rxThread_ = std::thread(guard, "worker receive loop", &Worker::RxLoop);
+  rxThread_ = std::thread([this, guard] {
+    guard("worker receive loop", &Worker::RxLoop);
+    rxEnded_.store(true);
+  });
 }
 
 void Worker::Join() {
   if (txThread_.joinable()) txThread_.join();
-  if (rxThread_.joinable()) rxThread_.join();
+  if (!rxThread_.joinable()) return;
+  // A receive waiting in recvmmsg does not see the stop eventfd: interrupt it until the loop has ended (a signal
+  // that lands just before the loop enters the wait is lost; the next one is not).
+  while (waitingRecv_ && !rxEnded_.load()) {
+    pthread_kill(rxThread_.native_handle(), kWakeSignal);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  rxThread_.join();
 }
 
 bool Worker::udpGsoActive() const {
@@ -86,12 +127,17 @@ bool Worker::WaitAnyReadable() {
   }
 }
 
+// After a wait that slept, the first batch sends the packet that woke the loop before reading on: the read that
+// finds the queue empty is then not on that packet's way (one system call less per hop for a lone packet, as a
+// ping's). A wait that did not sleep (the queue already held packets) starts a full batch as usual.
 void Worker::TxLoop() {
   TxBatch batch(id_, tun_, txSocks_, table_, txSlot_, settings_, &tx);
-  while (WaitReadable(tun_->PollFd())) {
-    int r;
-    while ((r = batch.Run()) > 0 && !Stopping()) {
-    }
+  for (;;) {
+    const auto waited = std::chrono::steady_clock::now();
+    if (!WaitReadable(tun_->PollFd())) return;
+    const bool slept = std::chrono::steady_clock::now() - waited > kSlept;
+    int r = batch.Run(slept ? 1 : kBatch);
+    while (r > 0 && !Stopping()) r = batch.Run(kBatch);
     if (r < 0) {
       fatal_(batch.FatalMessage(r));
       return;
@@ -104,18 +150,37 @@ void Worker::TxLoop() {
 void Worker::RxLoop() {
   std::vector<std::unique_ptr<RxBatch>> batches;
   for (UdpIO* s : rxSocks_) batches.push_back(std::make_unique<RxBatch>(id_, s, tun_, table_, rxSlot_, settings_, &rx));
+  if (waitingRecv_) {
+    RecvLoopWaiting(*batches[0]);
+    return;
+  }
   while (WaitAnyReadable()) {
     bool more = true;
     while (more && !Stopping()) {
       more = false;
       for (auto& b : batches) {
-        const int r = b->Run();
+        const int r = b->Run(false);
         if (r < 0) {
           fatal_(b->FatalMessage(r));
           return;
         }
         more = more || r > 0;
       }
+    }
+  }
+}
+
+// One receive socket: the receive itself waits (recvmmsg until the first message) instead of poll and then a
+// receive — one system call less per wake-up. A wait that ends with no message (the stop signal, an ICMP error
+// report, a socket someone made non-blocking) falls back to poll once, so nothing can spin.
+void Worker::RecvLoopWaiting(RxBatch& b) {
+  while (!Stopping()) {
+    int r = b.Run(true);
+    if (r == 0 && b.lastReceived() == 0 && !Stopping() && !WaitAnyReadable()) return;
+    while (r > 0 && !Stopping()) r = b.Run(false);
+    if (r < 0) {
+      fatal_(b.FatalMessage(r));
+      return;
     }
   }
 }

@@ -2,7 +2,9 @@
 // TUN), each on its own thread, over one TUN queue, one receive socket per underlay family and a few
 // transmit sockets per family. Each loop waits until one of its fds is readable (or the stop eventfd
 // fires), then runs batches until they are drained: tx_batch.h and rx_batch.h hold the per-batch work and
-// its contract. A dual-stack node's two receive sockets are served by the ONE receive thread (a batch per
+// its contract. A transmit loop that slept sends the packet that woke it in a batch of its own first; a receive
+// loop with one socket waits in recvmmsg itself (RecvLoopWaiting): each spares a lone packet a system call
+// (README "Latency"). A dual-stack node's two receive sockets are served by the ONE receive thread (a batch per
 // socket, in turn, until both are drained): the capture ring and the table reader slot of the receive side
 // keep one writer.
 // Capture (capture.h): each batch checks once whether a capture runs; only then does it copy each
@@ -10,7 +12,9 @@
 // Neither loop blocks while online in the table, allocates, or calls into JavaScript.
 // Stopping (engine/dataplane.h Pause and Close): the dataplane sets `stopping`, then signals the stop eventfd; a loop
 // looks at both only between batches (a batch read is always finished: forwarded, dropped or counted as an error),
-// so under load it stops after the batch in hand. A worker can be started again once joined (Start after Join):
+// so under load it stops after the batch in hand. A receive loop with one socket waits in recvmmsg itself (no poll
+// before it); Join ends that wait with a signal (SIGURG, whose handler the worker installs when nobody else has one),
+// repeated until the loop has ended. A worker can be started again once joined (Start after Join):
 // its loops begin with fresh batch state; the counters, reader slots and sockets' state are kept.
 #pragma once
 #include <atomic>
@@ -25,6 +29,8 @@
 #include "engine/table_holder.h"
 
 namespace vxtun {
+
+class RxBatch;
 
 // Called from a worker thread when its loop ends on an error (the device or socket is gone).
 using FatalFn = std::function<void(const std::string&)>;
@@ -47,6 +53,7 @@ class Worker {
  private:
   void TxLoop();
   void RxLoop();
+  void RecvLoopWaiting(RxBatch& b);
   bool WaitReadable(int fd);
   bool WaitAnyReadable();
   bool Stopping() const { return stopping_->load(std::memory_order_relaxed); }
@@ -65,6 +72,8 @@ class Worker {
   FatalFn fatal_;
   std::thread txThread_;
   std::thread rxThread_;
+  bool waitingRecv_ = false;         // the receive loop waits in recvmmsg (RecvLoopWaiting)
+  std::atomic<bool> rxEnded_{true};  // its thread has left the loop
 };
 
 }  // namespace vxtun

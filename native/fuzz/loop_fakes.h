@@ -189,8 +189,9 @@ class FakeUdp final : public UdpIO {
     }
   };
   RecycledQueue<Msg> queue;
-  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
-                int n) override {
+  // wait: a fake never blocks; an empty queue returns 0 as an interrupted wait does.
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes, int n,
+                bool /*wait*/) override {
     int i = 0;
     for (; i < n && !queue.empty(); i++) {
       Msg& m = queue.front();

@@ -64,8 +64,8 @@ UdpSocket::~UdpSocket() {
   if (fd_ >= 0) close(fd_);
 }
 
-int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
-                         int n) {
+int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes, int n,
+                         bool wait) {
   struct mmsghdr msgs[kBatch];
   struct iovec iovs[kBatch];
   SockAddr addrs[kBatch];
@@ -81,12 +81,16 @@ int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, Underl
     msgs[i].msg_hdr.msg_control = ctrl[i];
     msgs[i].msg_hdr.msg_controllen = sizeof(ctrl[i]);
   }
+  // The socket is blocking (PrepareAdoptedUdp, OpenUdp…): MSG_DONTWAIT, or MSG_WAITFORONE to wait for the first.
+  const int flags = wait ? MSG_WAITFORONE : MSG_DONTWAIT;
   int r;
-  do r = recvmmsg(fd_, msgs, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
-  while (r < 0 && errno == EINTR);
+  do r = recvmmsg(fd_, msgs, static_cast<unsigned>(n), flags, nullptr);
+  while (r < 0 && errno == EINTR && !wait);
   if (r < 0) {
-    // ECONNREFUSED and friends report ICMP errors for earlier sends: not fatal.
-    if (errno == EAGAIN || errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) return 0;
+    // ECONNREFUSED and friends report ICMP errors for earlier sends: not fatal. EINTR: a waiting receive was
+    // interrupted (engine/worker.h: the stop signal).
+    if (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)
+      return 0;
     return -errno;
   }
   for (int i = 0; i < r; i++) {

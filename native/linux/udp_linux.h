@@ -26,8 +26,8 @@ class UdpSocket final : public UdpIO, public UdpSender {
  public:
   explicit UdpSocket(int fd) : fd_(fd) {}
   ~UdpSocket() override;
-  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes,
-                int n) override;
+  int RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, UnderlayAddr* srcs, uint16_t* gsoSizes, int n,
+                bool wait) override;
   // Sends n messages (all for this socket). A GSO message whose every segment is an iovec pair
   // (the shape PlanTsoSegments makes) or a single iovec (PlanTsoInPlace) is resent unsegmented if GSO
   // fails.

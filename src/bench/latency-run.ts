@@ -9,7 +9,8 @@
 //   user      from each of its syscalls' return to its next syscall: its own code, the return to user mode, and
 //             anything that took the CPU meanwhile without a switch (interrupts, the hypervisor)
 //   other     the rest: ping itself, the pod's stack before the TUN, and a sleeping loop's way back out of poll or
-//             a blocking read (vxtun waits in poll, the relay in read/recvmsg: not counted as syscall time)
+//             a blocking read (vxtun's transmit loops wait in poll, its receive loops in recvmmsg, the relay in
+//             read/recvmsg: a wait entered before the round trip is not counted as syscall time)
 // Rounds are interleaved (setup order rotated). perf adds its own cost to every traced event, to both setups alike.
 // Prints nothing: progress and the --show timelines go to the callbacks, src/cli.ts prints latency-table.ts's table.
 import { spawn } from 'node:child_process';

@@ -2,7 +2,9 @@
 // thread, the forwarding loops, V8's and libuv's) wake a few times a second at most. The node's CPUs are the
 // pods' CPUs, and every wake-up of the daemon's main thread is one the forwarding threads may wait behind: prom-client's
 // default event-loop lag sampling (src/admin/metrics.ts EVENT_LOOP_SAMPLE_MS) woke it 100 times a second — about
-// 300 context switches in 3 s.
+// 300 context switches in 3 s. And each forwarding loop sleeps in ONE system call (native/engine/worker.h): a receive
+// loop in recvmmsg itself (no poll before it: one system call less per wake-up, README "Latency"), a transmit loop in
+// poll.
 import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { Lab, labPeer, ping, startVxtunNode } from '../../src/lab/index.js';
@@ -54,3 +56,51 @@ t.test('an idle vxtun run wakes a few times a second at most', { skip }, async (
   t.comment(`${total} context switches in ${WINDOW_S} s over ${after.size} threads: ${JSON.stringify(perThread)}`);
   t.ok(total <= MAX_SWITCHES, `${total} context switches in ${WINDOW_S} s idle ≤ ${MAX_SWITCHES}`);
 });
+
+/** The system call number each thread of `pid` is blocked in (/proc/PID/task/TID/syscall), by thread. */
+function blockedIn(pid: number): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const n = Number(readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')[0]);
+      if (Number.isInteger(n)) out.push(n);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+// recvmmsg and poll (ppoll on arm64, whose libc's poll is ppoll) by architecture.
+const SYSCALLS: Record<string, { recvmmsg: number; poll: number } | undefined> = {
+  x64: { recvmmsg: 299, poll: 7 },
+  arm64: { recvmmsg: 243, poll: 73 },
+};
+const sys = SYSCALLS[process.arch];
+
+t.test(
+  'idle, each receive loop waits in recvmmsg and each transmit loop in poll',
+  { skip: skip || (sys ? false : `no system call numbers for ${process.arch}`) },
+  async (t) => {
+    const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+    t.teardown(() => lab.destroy());
+    const peers = [labPeer(lab, 1), labPeer(lab, 2)];
+    const nodes = [await startVxtunNode(lab, 1, { peers }), await startVxtunNode(lab, 2, { peers })];
+    t.teardown(async () => {
+      for (const n of nodes) await n.stop();
+    });
+    const p = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, intervalS: 0.05 });
+    t.equal(p.received, p.sent, `pod-1 reaches pod-2 (${p.received}/${p.sent})`);
+    const workers = (await nodes[0]!.status()).workers;
+    // After the pings every loop went back to sleep; the status request above woke only the main thread.
+    let calls: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      calls = blockedIn(nodes[0]!.process.pid);
+      if (calls.filter((c) => c === sys!.recvmmsg).length >= workers) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    t.comment(`threads blocked in: ${JSON.stringify(calls)}`);
+    t.equal(calls.filter((c) => c === sys!.recvmmsg).length, workers, `${workers} receive loops wait in recvmmsg`);
+    t.ok(calls.filter((c) => c === sys!.poll).length >= workers, `${workers} transmit loops wait in poll`);
+  },
+);
