@@ -292,10 +292,11 @@ function program(): Command {
     .option('--seconds <s>', 'length of each iperf3 test (default 5)')
     .option(
       '--only <setups>',
-      'comma-separated setups, e.g. kernel,native,floor (naming floor, floor-iov or capture asks for it)',
+      'comma-separated setups, e.g. kernel,native,floor (naming floor, floor-iov, floor-vxlan or capture asks for it)',
     )
     .option('--floor', 'add the copy-floor relay setup (compiled with cc at run time)')
     .option('--floor-iovecs', "add the floor relay gathering bytes in vxtun's iovec layout (floor-iov)")
+    .option('--floor-vxlan', 'add the floor relay sending valid VXLAN, with no other work (floor-vxlan)')
     .option('--capture', 'add the native setup measured while `vxtun dump -w /dev/null` runs')
     .option('--capture-args <args>', 'extra `vxtun dump` arguments for the capture setup, e.g. "-s 96"')
     .option('--variant <name=json>', 'add a vxtun setup with this dataplane config section (repeatable)', collect, [])

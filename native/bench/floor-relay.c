@@ -21,6 +21,9 @@
 // write one iovec for the headers plus one per gso_size payload (as vxtun's coalesced writes). The
 // difference to the plain relay is what gathering costs the kernel's copies (vxtun bench lab --floor-iovecs).
 //
+// With VXTUN_RELAY_VXLAN=1 it sends and receives valid VXLAN instead, doing only what validity asks (see
+// tun_to_udp_vxlan below; vxtun bench lab --floor-vxlan).
+//
 // Prints "relay ready" on stdout once the device and socket exist; on SIGTERM/SIGINT prints its
 // counters as one JSON line on stderr and exits 0. The TUN device vanishes with the process.
 #define _GNU_SOURCE
@@ -215,6 +218,377 @@ static void* udp_to_tun(void* arg) {
   return NULL;
 }
 
+// ---- VXTUN_RELAY_VXLAN=1: the least work of a VALID VXLAN endpoint (vxtun bench lab --floor-vxlan) ----
+//
+// The same threads, but what goes on the wire is VXLAN as kernel VXLAN and vxtun send it: every datagram one inner
+// Ethernet frame with its own IPv4 + TCP headers. Transmit: a TSO super-packet is cut into MSS segments, each sent as
+// two iovecs (its 22-byte VXLAN + Ethernet prefix with its IP/TCP headers, written in a scratch block; its payload in
+// place) in UDP_SEGMENT messages of at most 65507 bytes (two per 64 KB super-packet, as vxtun). Per segment only what
+// validity asks: IP total length, id and header checksum, TCP sequence and flags, and the TCP checksum field left as
+// the pseudo-header seed with remote checksum offload (RCO, as vxtun's dataplane.remoteChecksum) so no payload is
+// summed. Other packets go as one datagram (RCO when the kernel left a partial checksum). Receive: each GRO-coalesced
+// message is parsed datagram by datagram (VXLAN header, IPv4 header checksum); consecutive TCP segments of one flow
+// in sequence become one GSO write (one header, then the payloads gathered in place, NEEDS_CSUM over the seed),
+// anything else is written alone. No forwarding table, no classification beyond that, no counters but the relay's.
+// Inner IPv4 only (the floor's lab); not a dataplane: it trusts its one peer.
+
+#define VX_PREFIX 22  // VXLAN 8 + inner Ethernet 14
+#define VX_MAX_HDR (VX_PREFIX + 60 + 60)
+#define VX_MAX_SEGS 128
+static int vxlan_mode = 0;  // VXTUN_RELAY_VXLAN=1
+
+static uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc) {
+  for (size_t i = 0; i + 1 < n; i += 2) acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (n & 1) acc += (uint32_t)(p[n - 1] << 8);
+  return acc;
+}
+static uint16_t fold(uint32_t acc) {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)acc;
+}
+static void put16(uint8_t* p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static uint16_t get16(const uint8_t* p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void put32(uint8_t* p, uint32_t v) {
+  put16(p, (uint16_t)(v >> 16));
+  put16(p + 2, (uint16_t)v);
+}
+static void ipv4_csum(uint8_t* ip, size_t hl) {
+  put16(ip + 10, 0);
+  put16(ip + 10, (uint16_t)~fold(sum16(ip, hl, 0)));
+}
+/** The TCP/UDP pseudo-header seed (folded, not inverted) for an IPv4 packet of l4len L4 bytes. */
+static uint16_t ipv4_seed(const uint8_t* ip, size_t l4len) {
+  return fold(sum16(ip + 12, 8, (uint32_t)ip[9] + (uint32_t)l4len));
+}
+/** The 22-byte prefix; rco_byte 0: no RCO. */
+static void vx_prefix(uint8_t* h, uint8_t rco_byte) {
+  static const uint8_t eth[14] = {0x0a, 0, 0, 0, 0, 2, 0x0a, 0, 0, 0, 0, 1, 0x08, 0x00};
+  memset(h, 0, 8);
+  h[0] = 0x08;
+  h[6] = 1;  // VNI 1
+  if (rco_byte) {
+    h[1] = 0x20;
+    h[7] = rco_byte;
+  }
+  memcpy(h + 8, eth, 14);
+}
+
+static void vx_send(struct mmsghdr* mm, int nm) {
+  int off = 0;
+  while (off < nm) {
+    const int r = sendmmsg(udp_fd, mm + off, (unsigned)(nm - off), 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      tx.send_errs++;
+      tx.last_send_errno = (uint64_t)errno;
+      return;
+    }
+    tx.sends += (uint64_t)r;
+    off += r;
+  }
+}
+
+/**
+ * Sends one IPv4 TCP super-packet (ip, iplen; hl, th its header lengths, mss its segment size) as VXLAN. With
+ * `scattered` its segment k's payload already lies in block k of sbuf (the scattered read below), and each UDP_SEGMENT
+ * message is one contiguous span; else the payloads are gathered in place from ip, two iovecs per segment.
+ */
+#define VX_BLOCKS_BYTES (2 * BUF_BYTES)
+static uint8_t sbuf[VX_BLOCKS_BYTES];
+static void vx_send_tso(uint8_t* ip, size_t iplen, size_t hl, size_t th, size_t mss, int scattered) {
+  static uint8_t hdrs[VX_MAX_SEGS * VX_MAX_HDR];
+  static uint8_t tmpl[120];
+  static struct iovec iov[2 * VX_MAX_SEGS];
+  static struct mmsghdr mm[VX_MAX_SEGS];
+  static char ctrl[VX_MAX_SEGS][CMSG_SPACE(sizeof(uint16_t))];
+  const size_t hdr = hl + th, payload = iplen - hdr, segs = (payload + mss - 1) / mss;
+  const size_t dgram = VX_PREFIX + hdr + mss, per_msg = 65507 / dgram;
+  if (segs > VX_MAX_SEGS || hdr > sizeof(tmpl)) {
+    tx.oversize++;
+    return;
+  }
+  memcpy(tmpl, ip, hdr);
+  const uint16_t id0 = get16(tmpl + 4);
+  const uint32_t seq0 = get32(tmpl + hl + 4);
+  const uint8_t flags = tmpl[hl + 13];
+  int nm = 0;
+  for (size_t k = 0; k < segs; k++) {
+    const size_t len = payload - k * mss < mss ? payload - k * mss : mss;
+    uint8_t* h = scattered ? sbuf + k * dgram : hdrs + k * VX_MAX_HDR;
+    vx_prefix(h, (uint8_t)((14 + hl) >> 1));
+    uint8_t* sip = h + VX_PREFIX;
+    memcpy(sip, tmpl, hdr);
+    put16(sip + 2, (uint16_t)(hdr + len));
+    put16(sip + 4, (uint16_t)(id0 + k));
+    ipv4_csum(sip, hl);
+    uint8_t* tcp = sip + hl;
+    put32(tcp + 4, seq0 + (uint32_t)(k * mss));
+    uint8_t f = flags;
+    if (k + 1 < segs) f &= (uint8_t)~0x09;  // FIN, PSH only on the last
+    if (k > 0) f &= (uint8_t)~0x80;         // CWR only on the first
+    tcp[13] = f;
+    put16(tcp + 16, ipv4_seed(sip, th + len));
+    if (k % per_msg == 0) {  // a new UDP_SEGMENT message
+      struct msghdr* m = &mm[nm].msg_hdr;
+      memset(&mm[nm], 0, sizeof(mm[nm]));
+      m->msg_iov = &iov[scattered ? (size_t)nm : 2 * k];
+      m->msg_control = ctrl[nm];
+      m->msg_controllen = sizeof(ctrl[nm]);
+      struct cmsghdr* c = CMSG_FIRSTHDR(m);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t g = (uint16_t)dgram;
+      memcpy(CMSG_DATA(c), &g, sizeof(g));
+      if (scattered) {
+        iov[nm] = (struct iovec){h, 0};
+        m->msg_iovlen = 1;
+      }
+      nm++;
+    }
+    if (scattered) {
+      iov[nm - 1].iov_len += VX_PREFIX + hdr + len;
+    } else {
+      iov[2 * k] = (struct iovec){h, VX_PREFIX + hdr};
+      iov[2 * k + 1] = (struct iovec){ip + hdr + k * mss, len};
+      mm[nm - 1].msg_hdr.msg_iovlen += 2;
+    }
+  }
+  tx.send_segs += segs;
+  vx_send(mm, nm);
+}
+
+// The scattered read (as vxtun's native/core/tso.h): with a layout predicted from the last super-packet (its IP+TCP
+// header length and MSS), the read puts segment k's payload straight into block k of sbuf ([prefix 22][headers]
+// [payload], one datagram each), leaving the room for each segment's headers; block 0 takes the virtio-net header
+// and the packet's own headers in front of its payload. A packet of another shape is moved back together first.
+static size_t lay_hdr = 0, lay_mss = 0;  // the predicted layout; 0: none (a contiguous read)
+
+static void* tun_to_udp_vxlan(void* arg) {
+  (void)arg;
+  static uint8_t flat[BUF_BYTES];
+  static struct iovec rd[VX_MAX_SEGS + 1];
+  static struct iovec iov[2];
+  static struct mmsghdr mm;
+  for (;;) {
+    int nr = 0;
+    size_t blk = 0;
+    if (lay_mss == 0) {
+      rd[nr++] = (struct iovec){sbuf + VX_PREFIX - VNET_HDR_LEN, BUF_BYTES};
+    } else {
+      blk = VX_PREFIX + lay_hdr + lay_mss;
+      rd[nr++] = (struct iovec){sbuf + VX_PREFIX - VNET_HDR_LEN, VNET_HDR_LEN + lay_hdr + lay_mss};
+      for (size_t off = blk; off + blk <= VX_BLOCKS_BYTES && nr < VX_MAX_SEGS + 1; off += blk)
+        rd[nr++] = (struct iovec){sbuf + off + VX_PREFIX + lay_hdr, lay_mss};
+    }
+    const ssize_t n = readv(tun_fd, rd, nr);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      die("readv(tun)");
+    }
+    tx.reads++;
+    tx.read_bytes += (uint64_t)n;
+    if ((uint64_t)n > tx.read_max) tx.read_max = (uint64_t)n;
+    if (n < VNET_HDR_LEN + 20) continue;
+    struct virtio_net_hdr v;
+    memcpy(&v, sbuf + VX_PREFIX - VNET_HDR_LEN, sizeof(v));
+    uint8_t* ip = sbuf + VX_PREFIX;
+    const size_t iplen = (size_t)n - VNET_HDR_LEN;
+    const int spread = nr > 1 && (size_t)n > rd[0].iov_len;
+    const size_t hl = (size_t)(ip[0] & 15) * 4;
+    const int tso = v.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && v.gso_size >= 64 && (ip[0] >> 4) == 4 && ip[9] == 6 &&
+                    iplen >= hl + 20 && iplen > hl + (size_t)(ip[hl + 12] >> 4) * 4;
+    const size_t th = tso ? (size_t)(ip[hl + 12] >> 4) * 4 : 0;
+    if (spread && !(tso && hl + th == lay_hdr && v.gso_size == lay_mss)) {
+      // Another shape than predicted: move it back together (into flat) before anything reads it.
+      size_t at = 0;
+      for (int k = 0; k < nr && at < iplen; k++) {
+        const uint8_t* src = k == 0 ? ip : (const uint8_t*)rd[k].iov_base;
+        const size_t room = k == 0 ? rd[0].iov_len - VNET_HDR_LEN : rd[k].iov_len;
+        const size_t take = iplen - at < room ? iplen - at : room;
+        memcpy(flat + at, src, take);
+        at += take;
+      }
+      ip = flat;
+    }
+    if (tso) {
+      tx.read_gso++;
+      if (get16(ip + 2) != iplen) {  // truncated by a read too small for it (an MSS far below the prediction's)
+        tx.oversize++;
+        continue;
+      }
+      vx_send_tso(ip, iplen, hl, th, v.gso_size, ip != flat && spread);
+      if (hl + th <= 120 && VX_PREFIX + hl + th + v.gso_size <= 65507) {
+        lay_hdr = hl + th;
+        lay_mss = v.gso_size;
+      }
+      continue;
+    }
+    // One datagram; a partial checksum travels with RCO (its start right after the IP header).
+    uint8_t rco = 0;
+    if ((v.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && v.csum_start == hl && (ip[9] == 6 || ip[9] == 17) &&
+        ((14 + hl) >> 1) < 0x80)
+      rco = (uint8_t)(((14 + hl) >> 1) | (v.csum_offset == 6 ? 0x80 : 0));
+    static uint8_t h[VX_PREFIX];
+    vx_prefix(h, rco);
+    iov[0] = (struct iovec){h, VX_PREFIX};
+    iov[1] = (struct iovec){ip, iplen};
+    memset(&mm, 0, sizeof(mm));
+    mm.msg_hdr.msg_iov = iov;
+    mm.msg_hdr.msg_iovlen = 2;
+    tx.send_segs++;
+    vx_send(&mm, 1);
+  }
+  return NULL;
+}
+
+// The receive side's run of TCP segments being gathered into one GSO write.
+static struct {
+  int segs;
+  size_t mss, hdr, hl, payload;
+  uint32_t next_seq;
+  const uint8_t* ip;  // the first segment's IP header (in the receive buffer)
+  uint8_t psh;
+  struct iovec iov[2 + VX_MAX_SEGS];
+} run;
+
+static void vx_write(struct iovec* iov, int n) {
+  ssize_t w;
+  do w = writev(tun_fd, iov, n);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    rx.write_errs++;
+    rx.last_write_errno = (uint64_t)errno;
+    return;
+  }
+  rx.writes++;
+}
+
+/** Writes one inner packet alone: NEEDS_CSUM over a fresh seed when it came with RCO. */
+static void vx_write_one(uint8_t* ip, size_t len, uint8_t rco_byte) {
+  struct virtio_net_hdr v = {0};
+  if (rco_byte) {
+    const size_t start = (size_t)(rco_byte & 0x7f) * 2 - 14, off = rco_byte & 0x80 ? 6 : 16;
+    if (start + off + 2 > len) {
+      rx.partial++;
+      return;
+    }
+    v.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    v.csum_start = (uint16_t)start;
+    v.csum_offset = (uint16_t)off;
+    put16(ip + start + off, ipv4_seed(ip, len - start));
+  }
+  struct iovec iov[2] = {{&v, sizeof(v)}, {ip, len}};
+  vx_write(iov, 2);
+}
+
+static void vx_flush(void) {
+  if (run.segs == 0) return;
+  static uint8_t head[VNET_HDR_LEN + 120];
+  uint8_t* ip = head + VNET_HDR_LEN;
+  memcpy(ip, run.ip, run.hdr);
+  const size_t len = run.hdr + run.payload;
+  put16(ip + 2, (uint16_t)len);
+  ipv4_csum(ip, run.hl);
+  if (run.psh) ip[run.hl + 13] |= 0x08;
+  put16(ip + run.hl + 16, ipv4_seed(ip, len - run.hl));
+  struct virtio_net_hdr* v = (struct virtio_net_hdr*)head;
+  memset(v, 0, sizeof(*v));
+  v->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  v->csum_start = (uint16_t)run.hl;
+  v->csum_offset = 16;
+  if (run.segs > 1) {
+    v->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    v->gso_size = (uint16_t)run.mss;
+    v->hdr_len = (uint16_t)run.hdr;
+  }
+  run.iov[0] = (struct iovec){head, VNET_HDR_LEN + run.hdr};
+  vx_write(run.iov, 1 + run.segs);
+  run.segs = 0;
+}
+
+static void* udp_to_tun_vxlan(void* arg) {
+  (void)arg;
+  static uint8_t buf[BUF_BYTES];
+  char ctrl[CMSG_SPACE(sizeof(int))];
+  for (;;) {
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl;
+    mh.msg_controllen = sizeof(ctrl);
+    const ssize_t n = recvmsg(udp_fd, &mh, 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ECONNREFUSED) continue;
+      die("recvmsg(udp)");
+    }
+    rx.recvs++;
+    rx.recv_bytes += (uint64_t)n;
+    if ((uint64_t)n > rx.recv_max) rx.recv_max = (uint64_t)n;
+    size_t gso = (size_t)n;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int g;
+        memcpy(&g, CMSG_DATA(c), sizeof(g));
+        if (g > 0) gso = (size_t)g;
+        rx.recv_coalesced++;
+      }
+    if (mh.msg_flags & MSG_TRUNC) {
+      rx.truncated++;
+      continue;
+    }
+    for (size_t off = 0; off < (size_t)n; off += gso) {
+      uint8_t* d = buf + off;
+      const size_t dl = (size_t)n - off < gso ? (size_t)n - off : gso;
+      uint8_t* ip = d + VX_PREFIX;
+      if (dl < VX_PREFIX + 20 || d[0] != 0x08 || get16(d + 20) != 0x0800 || (ip[0] >> 4) != 4) {
+        rx.partial++;
+        continue;
+      }
+      const size_t hl = (size_t)(ip[0] & 15) * 4, len = get16(ip + 2);
+      if (hl < 20 || len < hl || len > dl - VX_PREFIX || fold(sum16(ip, hl, 0)) != 0xffff) {
+        rx.partial++;
+        continue;
+      }
+      const uint8_t rco = d[1] == 0x20 ? d[7] : 0;
+      const size_t th = ip[9] == 6 && len >= hl + 20 ? (size_t)(ip[hl + 12] >> 4) * 4 : 0;
+      const int tcp_data = th >= 20 && len > hl + th && rco == (uint8_t)((14 + hl) >> 1) &&
+                           (get16(ip + 6) & 0x3fff) == 0 && (ip[hl + 13] & 0x27) == 0;  // no FIN/SYN/RST/URG
+      if (!tcp_data) {
+        vx_flush();
+        vx_write_one(ip, len, rco);
+        continue;
+      }
+      const size_t seg = len - hl - th;
+      const uint32_t seq = get32(ip + hl + 4);
+      const int joins = run.segs > 0 && run.segs < VX_MAX_SEGS && run.hdr == hl + th && seq == run.next_seq &&
+                        seg <= run.mss && !run.psh && run.payload + seg + run.hdr <= 65535 - 20 &&
+                        memcmp(run.ip + 12, ip + 12, 8) == 0 && memcmp(run.ip + run.hl, ip + hl, 4) == 0 &&
+                        run.iov[run.segs].iov_len == run.mss;  // only the last segment may be shorter
+      if (!joins) {
+        vx_flush();
+        run.ip = ip;
+        run.hl = hl;
+        run.hdr = hl + th;
+        run.mss = seg;
+        run.payload = 0;
+        run.psh = 0;
+      }
+      run.iov[1 + run.segs++] = (struct iovec){ip + hl + th, seg};
+      run.payload += seg;
+      run.next_seq = seq + (uint32_t)seg;
+      run.psh = ip[hl + 13] & 0x08;
+    }
+    vx_flush();
+  }
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc < 6 || argc > 7) {
     fprintf(stderr, "usage: relay TUN_NAME BIND_IP BIND_PORT PEER_IP PEER_PORT [SEGMENT_SIZE]\n");
@@ -223,6 +597,8 @@ int main(int argc, char** argv) {
   if (argc == 7) seg_size = atoi(argv[6]);
   const char* layout = getenv("VXTUN_RELAY_IOVECS");
   iovec_layout = layout != NULL && strcmp(layout, "1") == 0;
+  const char* vx = getenv("VXTUN_RELAY_VXLAN");
+  vxlan_mode = vx != NULL && strcmp(vx, "1") == 0;
   if (seg_size < 64 || seg_size > 65000) {
     fprintf(stderr, "relay: bad segment size %d\n", seg_size);
     return 2;
@@ -267,10 +643,10 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   pthread_t t1, t2;
-  if (pthread_create(&t1, NULL, tun_to_udp, NULL) != 0) die("pthread_create");
-  if (pthread_create(&t2, NULL, udp_to_tun, NULL) != 0) die("pthread_create");
+  if (pthread_create(&t1, NULL, vxlan_mode ? tun_to_udp_vxlan : tun_to_udp, NULL) != 0) die("pthread_create");
+  if (pthread_create(&t2, NULL, vxlan_mode ? udp_to_tun_vxlan : udp_to_tun, NULL) != 0) die("pthread_create");
   printf("relay ready %s %s:%s -> %s:%s seg %d%s\n", argv[1], argv[2], argv[3], argv[4], argv[5], seg_size,
-         iovec_layout ? " (vxtun's iovec layout)" : "");
+         vxlan_mode ? " (valid VXLAN)" : iovec_layout ? " (vxtun's iovec layout)" : "");
   fflush(stdout);
 
   int sig = 0;

@@ -44,12 +44,17 @@ export async function startFloorNode(
   relay: string,
   i: number,
   j: number,
-  opts: { iovecs?: boolean } = {},
+  opts: { iovecs?: boolean; vxlan?: boolean } = {},
 ): Promise<NsProcess> {
   const ns = lab.nodeNs(i);
   const args = [DEVICE, lab.underlayIP(i), String(PORT), lab.underlayIP(j), String(PORT), String(lab.underlayMTU - 28)];
-  // iovecs: the same bytes gathered as vxtun gathers them (floor-relay.c, VXTUN_RELAY_IOVECS).
-  const p = lab.spawn(ns, relay, args, opts.iovecs ? { env: { ...process.env, VXTUN_RELAY_IOVECS: '1' } } : {});
+  // iovecs: the same bytes gathered as vxtun gathers them (floor-relay.c, VXTUN_RELAY_IOVECS); vxlan: valid VXLAN on
+  // the wire (VXTUN_RELAY_VXLAN).
+  const env = {
+    ...(opts.iovecs ? { VXTUN_RELAY_IOVECS: '1' } : {}),
+    ...(opts.vxlan ? { VXTUN_RELAY_VXLAN: '1' } : {}),
+  };
+  const p = lab.spawn(ns, relay, args, Object.keys(env).length ? { env: { ...process.env, ...env } } : {});
   await p.waitForOutput(/relay ready/, 5_000);
   await lab.ip(ns, ['link', 'set', 'dev', DEVICE, 'addrgenmode', 'none']).catch(() => undefined);
   await lab.ip(ns, [

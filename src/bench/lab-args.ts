@@ -12,6 +12,7 @@ export interface LabArgsInput {
   captureArgs?: string;
   floor?: boolean;
   floorIovecs?: boolean;
+  floorVxlan?: boolean;
   variant?: string[];
   json?: string;
   perf?: string;
@@ -38,8 +39,8 @@ export interface LabArgs {
 
 /** Measured when neither --only nor a flag says otherwise (the README's Performance table). */
 export const DEFAULT_SETUPS: readonly string[] = ['kernel', 'native', 'js', 'plain', 'direct', ...IPV6_SETUPS];
-/** Measured only when asked: by their flag (--capture, --floor, --floor-iovecs) or by naming them in --only. */
-export const OPTIONAL_SETUPS: readonly string[] = ['capture', 'floor', 'floor-iov'];
+/** Measured only when asked: by their flag (--capture, --floor, --floor-iovecs, --floor-vxlan) or by naming them in --only. */
+export const OPTIONAL_SETUPS: readonly string[] = ['capture', 'floor', 'floor-iov', 'floor-vxlan'];
 /** The vxtun setups that are a dataplane config of their own. */
 export const BUILT_IN_VARIANTS: Readonly<Record<string, Record<string, unknown>>> = {
   js: { engine: 'js' },
@@ -114,6 +115,7 @@ export function parseLabArgs(input: LabArgsInput): LabArgs {
       ...(input.capture ? ['capture'] : []),
       ...(input.floor ? ['floor'] : []),
       ...(input.floorIovecs ? ['floor-iov'] : []),
+      ...(input.floorVxlan ? ['floor-vxlan'] : []),
       ...Object.keys(variants),
     ];
   }

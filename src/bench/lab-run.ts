@@ -24,7 +24,7 @@ export function labBenchUnavailableReason(): string | undefined {
   return labUnavailableReason({ tun: true, tools: ['ip', 'bridge', 'sysctl', 'ping', 'iperf3'] });
 }
 
-const FLOOR_SETUPS = ['floor', 'floor-iov'];
+const FLOOR_SETUPS = ['floor', 'floor-iov', 'floor-vxlan'];
 
 /**
  * Runs the benchmark. `signal` stops it between steps (a setup built, a test run): what was built is torn down and the

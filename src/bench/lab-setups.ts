@@ -12,6 +12,8 @@
 //            checked with a sha256 transfer each way first — the ceiling of any TUN + UDP-socket dataplane on this
 //            machine (src/bench/floor-node.ts)
 //   floor-iov the same relay gathering its bytes with vxtun's iovec layout: floor ÷ floor-iov is what gathering costs
+//   floor-vxlan the same relay sending valid VXLAN (per-segment headers, RCO, nothing else): floor-vxlan ÷ floor is
+//            what valid VXLAN costs a TUN + UDP relay, native ÷ floor-vxlan what is left of vxtun's own work
 //   capture  the native setup's daemons, measured while `vxtun dump -w /dev/null` runs on node 1
 //   …and vxtun variants: a dataplane config section of their own (--variant name=JSON)
 import {
@@ -42,7 +44,7 @@ export interface LabSetup {
 export interface BuildOptions {
   /** The dataplane config section of a vxtun setup (js, direct, a --variant). */
   variant?: Record<string, unknown>;
-  /** The compiled floor relay (floor-node.ts buildRelay), for floor and floor-iov. */
+  /** The compiled floor relay (floor-node.ts buildRelay), for floor, floor-iov and floor-vxlan. */
   relayBinary?: string;
   /** Lines worth keeping (the floor relay's verification). */
   onLine?: (line: string) => void;
@@ -82,11 +84,11 @@ export async function buildSetup(setup: string, opts: BuildOptions = {}): Promis
         const inner = underlay === 6 ? ([4, 6] as const) : ([4] as const);
         await programKernelVxlanNode(lab, i, { inner, remotes: [labKernelRemote(lab, j, labVtepMAC(j))] });
       }
-    } else if (name === 'floor' || name === 'floor-iov') {
+    } else if (name === 'floor' || name === 'floor-iov' || name === 'floor-vxlan') {
       if (!opts.relayBinary) throw new Error(`the ${name} setup needs the compiled floor relay`);
-      const iovecs = name === 'floor-iov';
-      relays.push(await startFloorNode(lab, opts.relayBinary, 1, 2, { iovecs }));
-      relays.push(await startFloorNode(lab, opts.relayBinary, 2, 1, { iovecs }));
+      const mode = { iovecs: name === 'floor-iov', vxlan: name === 'floor-vxlan' };
+      relays.push(await startFloorNode(lab, opts.relayBinary, 1, 2, mode));
+      relays.push(await startFloorNode(lab, opts.relayBinary, 2, 1, mode));
       opts.onLine?.(`floor relay verified: ${await verifyFloor(lab, 50 * 1024 * 1024)}`);
       return { name: setup, lab, daemons, relays };
     } else if (name === 'plain') {

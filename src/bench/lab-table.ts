@@ -56,6 +56,15 @@ export function labTable(res: LabResults): string[] {
       `native ÷ floor: TCP 1 stream ${f(v4.tcp1 / floor.tcp1)}, TCP 4 streams ${f(v4.tcp4 / floor.tcp4)}, UDP 64 B ${f(v4.udp64 / floor.udp64)}`,
     );
   }
+  const vx = row('floor-vxlan');
+  if (floor && vx && v4) {
+    out.push(
+      `floor-vxlan ÷ floor (what valid VXLAN costs): TCP 1 stream ${f(vx.tcp1 / floor.tcp1)}, TCP 4 streams ${f(vx.tcp4 / floor.tcp4)}, CPU s/GB ${f(vx.cpuPerGB / floor.cpuPerGB)}`,
+    );
+    out.push(
+      `native ÷ floor-vxlan: TCP 1 stream ${f(v4.tcp1 / vx.tcp1)}, TCP 4 streams ${f(v4.tcp4 / vx.tcp4)}, UDP 64 B ${f(v4.udp64 / vx.udp64)}`,
+    );
+  }
   const iov = row('floor-iov');
   if (floor && iov) {
     out.push(

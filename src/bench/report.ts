@@ -48,6 +48,7 @@ const COLORS: Record<string, string> = {
   direct: '#9467bd',
   floor: '#8c564b',
   'floor-iov': '#c49c94',
+  'floor-vxlan': '#bf812d',
   capture: '#e377c2',
 };
 const VARIANT_COLORS = ['#17becf', '#bcbd22', '#d62728', '#7f3c8d', '#11a579'];

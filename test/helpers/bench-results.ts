@@ -1,5 +1,5 @@
 // A fixed `vxtun bench lab` result (src/bench/lab-results.ts) for the table and report tests: kernel, native (three
-// rounds: its medians are the middle values), floor, floor-iov, kernel6 and native6, with round numbers so every
+// rounds: its medians are the middle values), floor, floor-iov, floor-vxlan, kernel6 and native6, with round numbers so every
 // ratio is known by hand.
 import { summarize, type LabResults, type LabSample } from '../../src/bench/lab-results.js';
 
@@ -31,11 +31,12 @@ export const FIXTURE_SAMPLES: Record<string, LabSample[]> = {
   ],
   floor: [s(8, 9, 90_000, 0.15, 1.25, 0.08, 0.8)],
   'floor-iov': [s(6, 9, 90_000, 0.15, 1.25, 0.08, 1.2)],
+  'floor-vxlan': [s(7.2, 8, 96_000, 0.15, 1.4, 0.06, 1.0)],
   kernel6: [s(9, 10, 90_000, 0.12, 1.1, 0.04)],
   native6: [s(5.4, 5, 72_000, 0.25, 2.2, 0.1, 1.7)],
 };
 
-export const FIXTURE_NAMES = ['kernel', 'native', 'kernel6', 'native6', 'floor', 'floor-iov'];
+export const FIXTURE_NAMES = ['kernel', 'native', 'kernel6', 'native6', 'floor', 'floor-iov', 'floor-vxlan'];
 
 export function fixtureResults(): LabResults {
   return {

@@ -23,6 +23,7 @@ import type { Json } from '../helpers/fake-apiserver.js';
 import { createKubeLab } from '../helpers/kube-lab.js';
 import { flannelAnnotations, PREFIX } from '../helpers/kube-nodes.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
+import { vxlanWire } from '../helpers/vxlan-wire.js';
 
 const MB = 1024 * 1024;
 const skip = labSkipReason();
@@ -36,44 +37,6 @@ async function transferBothWays(t: Test, lab: Lab): Promise<void> {
     t.equal(r.bytes, 20 * MB, `pod-${a} → pod-${b}: all bytes arrived`);
     t.equal(r.sha256Received, r.sha256Sent, `pod-${a} → pod-${b}: sha256 matches`);
   }
-}
-
-/**
- * The VXLAN headers (8 bytes) of the first 16 datagrams over 1,000 bytes that node i sends (`out`) or receives (`in`)
- * on its underlay, from tcpdump's hex of each frame (Ethernet 14, outer IPv4 20 and UDP 8 bytes, then VXLAN): the
- * first 64 bytes of each (a send is a whole UDP GSO message), which starts at its timestamp line; tcpdump's own decoding of port 8472 (as OTV) adds lines of its own.
- */
-async function vxlanHeaders(lab: Lab, i: number, dir: 'in' | 'out', run: () => Promise<void>): Promise<number[][]> {
-  const filter = `udp port 8472 and greater 1000`;
-  const proc = lab.spawn(lab.nodeNs(i), 'tcpdump', [
-    '-i',
-    'eth0',
-    '-n',
-    '-tt',
-    '-l',
-    '-xx',
-    '-s',
-    '64',
-    '-c',
-    '16',
-    '-Q',
-    dir,
-    filter,
-  ]);
-  await proc.waitForOutput(/listening on /, 15_000);
-  await run();
-  await proc.stop('SIGTERM', 3_000);
-  const packets: number[][] = [];
-  for (const line of proc.stdout().split('\n')) {
-    const hex = /^\s+0x([0-9a-f]{4}):\s+((?:[0-9a-f]{2,4}\s?)+)/.exec(line);
-    if (!hex) {
-      if (/^\d+\.\d+ /.test(line)) packets.push([]); // a packet's first line (-tt); decodes follow it
-      continue;
-    }
-    const bytes = (hex[2] ?? '').replace(/\s/g, '').match(/../g) ?? [];
-    packets.at(-1)?.push(...bytes.map((b) => parseInt(b, 16)));
-  }
-  return packets.filter((p) => p.length >= 50).map((p) => p.slice(42, 50));
 }
 
 /** Sends 20 UDP datagrams of 100 bytes from pod a to pod b and returns how many b's socket received. */
@@ -123,8 +86,8 @@ t.test('vxtun ⇄ kernel VXLAN with remcsumtx/remcsumrx', { skip }, async (t) =>
   const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
   t.teardown(() => lab.destroy());
   const vx = await startVxtunNode(lab, 1, { peers: await kernelRcoNode2(lab, true) });
-  const sent = await vxlanHeaders(lab, 1, 'out', () => transferBothWays(t, lab));
-  const received = await vxlanHeaders(lab, 1, 'in', () => transferBothWays(t, lab));
+  const sent = (await vxlanWire(lab, 1, 'out', () => transferBothWays(t, lab))).map((p) => p.slice(0, 8));
+  const received = (await vxlanWire(lab, 1, 'in', () => transferBothWays(t, lab))).map((p) => p.slice(0, 8));
   for (const [what, headers] of [
     ['vxtun sends', sent],
     ['the kernel sends', received],

@@ -22,10 +22,11 @@ t.test('flags add their setups after the defaults, variants last', (t) => {
   const a = parseLabArgs({
     floor: true,
     floorIovecs: true,
+    floorVxlan: true,
     capture: true,
     variant: ['noudpgso={"offloads":{"udpGso":"off"}}'],
   });
-  t.same(a.setups, [...DEFAULT_SETUPS, 'capture', 'floor', 'floor-iov', 'noudpgso']);
+  t.same(a.setups, [...DEFAULT_SETUPS, 'capture', 'floor', 'floor-iov', 'floor-vxlan', 'noudpgso']);
   t.same(a.variants, { noudpgso: { offloads: { udpGso: 'off' } } });
   t.end();
 });
