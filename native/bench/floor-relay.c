@@ -167,12 +167,14 @@ static int payload_iovecs(uint8_t* p, size_t n, struct iovec* iov) {
   return ni;
 }
 
-static void* udp_to_tun(void* arg) {
-  (void)arg;
-  static uint8_t buf[BUF_BYTES];
+/**
+ * Receives one (GRO-coalesced) message into buf and counts it; *gso is its segment size (n when not coalesced).
+ * Returns its length, or 0 for one to skip (truncated).
+ */
+static size_t recv_gro(uint8_t* buf, size_t cap, size_t* gso) {
   char ctrl[CMSG_SPACE(sizeof(int))];
   for (;;) {
-    struct iovec iov = {buf, sizeof(buf)};
+    struct iovec iov = {buf, cap};
     struct msghdr mh = {0};
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
@@ -186,12 +188,42 @@ static void* udp_to_tun(void* arg) {
     rx.recvs++;
     rx.recv_bytes += (uint64_t)n;
     if ((uint64_t)n > rx.recv_max) rx.recv_max = (uint64_t)n;
+    *gso = (size_t)n;
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) rx.recv_coalesced++;
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int g;
+        memcpy(&g, CMSG_DATA(c), sizeof(g));
+        if (g > 0) *gso = (size_t)g;
+        rx.recv_coalesced++;
+      }
     if (mh.msg_flags & MSG_TRUNC) {
       rx.truncated++;
-      continue;
+      return 0;
     }
+    return (size_t)n;
+  }
+}
+
+/** One TUN write, counted. */
+static void write_tun(struct iovec* iov, int n) {
+  ssize_t w;
+  do w = writev(tun_fd, iov, n);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    rx.write_errs++;
+    rx.last_write_errno = (uint64_t)errno;
+    return;
+  }
+  rx.writes++;
+}
+
+static void* udp_to_tun(void* arg) {
+  (void)arg;
+  static uint8_t buf[BUF_BYTES];
+  for (;;) {
+    size_t gso;
+    const size_t n = recv_gro(buf, sizeof(buf), &gso);
+    if (n == 0) continue;
     // The one check: GRO must have handed back exactly one whole super-packet.
     const size_t want = expected_len(buf, (size_t)n);
     if (want == 0 || (size_t)n < want) {
@@ -205,15 +237,7 @@ static void* udp_to_tun(void* arg) {
     struct iovec out[MAX_IOVECS];
     const int ni = iovec_layout ? payload_iovecs(buf, (size_t)n, out) : 0;
     if (ni == 0) out[0] = (struct iovec){buf, (size_t)n};
-    ssize_t w;
-    do w = writev(tun_fd, out, ni == 0 ? 1 : ni);
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      rx.write_errs++;
-      rx.last_write_errno = (uint64_t)errno;
-      continue;
-    }
-    rx.writes++;
+    write_tun(out, ni == 0 ? 1 : ni);
   }
   return NULL;
 }
@@ -456,18 +480,6 @@ static struct {
   struct iovec iov[2 + VX_MAX_SEGS];
 } run;
 
-static void vx_write(struct iovec* iov, int n) {
-  ssize_t w;
-  do w = writev(tun_fd, iov, n);
-  while (w < 0 && errno == EINTR);
-  if (w < 0) {
-    rx.write_errs++;
-    rx.last_write_errno = (uint64_t)errno;
-    return;
-  }
-  rx.writes++;
-}
-
 /** Writes one inner packet alone: NEEDS_CSUM over a fresh seed when it came with RCO. */
 static void vx_write_one(uint8_t* ip, size_t len, uint8_t rco_byte) {
   struct virtio_net_hdr v = {0};
@@ -483,7 +495,7 @@ static void vx_write_one(uint8_t* ip, size_t len, uint8_t rco_byte) {
     put16(ip + start + off, ipv4_seed(ip, len - start));
   }
   struct iovec iov[2] = {{&v, sizeof(v)}, {ip, len}};
-  vx_write(iov, 2);
+  write_tun(iov, 2);
 }
 
 static void vx_flush(void) {
@@ -507,41 +519,17 @@ static void vx_flush(void) {
     v->hdr_len = (uint16_t)run.hdr;
   }
   run.iov[0] = (struct iovec){head, VNET_HDR_LEN + run.hdr};
-  vx_write(run.iov, 1 + run.segs);
+  write_tun(run.iov, 1 + run.segs);
   run.segs = 0;
 }
 
 static void* udp_to_tun_vxlan(void* arg) {
   (void)arg;
   static uint8_t buf[BUF_BYTES];
-  char ctrl[CMSG_SPACE(sizeof(int))];
   for (;;) {
-    struct iovec iov = {buf, sizeof(buf)};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctrl;
-    mh.msg_controllen = sizeof(ctrl);
-    const ssize_t n = recvmsg(udp_fd, &mh, 0);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == ECONNREFUSED) continue;
-      die("recvmsg(udp)");
-    }
-    rx.recvs++;
-    rx.recv_bytes += (uint64_t)n;
-    if ((uint64_t)n > rx.recv_max) rx.recv_max = (uint64_t)n;
-    size_t gso = (size_t)n;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-        int g;
-        memcpy(&g, CMSG_DATA(c), sizeof(g));
-        if (g > 0) gso = (size_t)g;
-        rx.recv_coalesced++;
-      }
-    if (mh.msg_flags & MSG_TRUNC) {
-      rx.truncated++;
-      continue;
-    }
+    size_t gso;
+    const size_t n = recv_gro(buf, sizeof(buf), &gso);
+    if (n == 0) continue;
     for (size_t off = 0; off < (size_t)n; off += gso) {
       uint8_t* d = buf + off;
       const size_t dl = (size_t)n - off < gso ? (size_t)n - off : gso;

@@ -49,27 +49,27 @@ export function labTable(res: LabResults): string[] {
         `UDP 64 B ${f(v6.udp64VsKernel)} vs ${f(v4.udp64VsKernel)}, kernel ÷ cost ${f(v6.costVsKernel)} vs ${f(v4.costVsKernel)}`,
     );
   }
+  // The floor comparisons, as one block.
   const floor = row('floor');
-  if (floor && v4) {
-    out.push('');
-    out.push(
+  const vx = row('floor-vxlan');
+  const iov = row('floor-iov');
+  const cmp: string[] = [];
+  if (floor && v4)
+    cmp.push(
       `native ÷ floor: TCP 1 stream ${f(v4.tcp1 / floor.tcp1)}, TCP 4 streams ${f(v4.tcp4 / floor.tcp4)}, UDP 64 B ${f(v4.udp64 / floor.udp64)}`,
     );
-  }
-  const vx = row('floor-vxlan');
-  if (floor && vx && v4) {
-    out.push(
+  if (floor && vx)
+    cmp.push(
       `floor-vxlan ÷ floor (what valid VXLAN costs): TCP 1 stream ${f(vx.tcp1 / floor.tcp1)}, TCP 4 streams ${f(vx.tcp4 / floor.tcp4)}, CPU s/GB ${f(vx.cpuPerGB / floor.cpuPerGB)}`,
     );
-    out.push(
+  if (vx && v4)
+    cmp.push(
       `native ÷ floor-vxlan: TCP 1 stream ${f(v4.tcp1 / vx.tcp1)}, TCP 4 streams ${f(v4.tcp4 / vx.tcp4)}, UDP 64 B ${f(v4.udp64 / vx.udp64)}`,
     );
-  }
-  const iov = row('floor-iov');
-  if (floor && iov) {
-    out.push(
+  if (floor && iov)
+    cmp.push(
       `floor-iov ÷ floor (the cost of gathering): TCP 1 stream ${f(iov.tcp1 / floor.tcp1)}, TCP 4 streams ${f(iov.tcp4 / floor.tcp4)}, CPU s/GB ${f(iov.cpuPerGB / floor.cpuPerGB)}`,
     );
-  }
+  if (cmp.length) out.push('', ...cmp);
   return out;
 }

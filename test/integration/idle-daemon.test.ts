@@ -35,28 +35,6 @@ function switches(pid: number): Map<string, number> {
   return out;
 }
 
-t.test('an idle vxtun run wakes a few times a second at most', { skip }, async (t) => {
-  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-  t.teardown(() => lab.destroy());
-  const peers = [labPeer(lab, 1), labPeer(lab, 2)];
-  const nodes = [await startVxtunNode(lab, 1, { peers }), await startVxtunNode(lab, 2, { peers })];
-  t.teardown(async () => {
-    for (const n of nodes) await n.stop();
-  });
-  // Forwarding works (so the threads exist and have run), then quiet.
-  const p = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, intervalS: 0.05 });
-  t.equal(p.received, p.sent, `pod-1 reaches pod-2 (${p.received}/${p.sent})`);
-  await new Promise((r) => setTimeout(r, 1_000));
-  const pid = nodes[0]!.process.pid;
-  const before = switches(pid);
-  await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
-  const after = switches(pid);
-  const perThread = [...after].map(([tid, n]) => [tid, n - (before.get(tid) ?? 0)] as const).filter(([, d]) => d > 0);
-  const total = perThread.reduce((a, [, d]) => a + d, 0);
-  t.comment(`${total} context switches in ${WINDOW_S} s over ${after.size} threads: ${JSON.stringify(perThread)}`);
-  t.ok(total <= MAX_SWITCHES, `${total} context switches in ${WINDOW_S} s idle ≤ ${MAX_SWITCHES}`);
-});
-
 /** The system call number each thread of `pid` is blocked in (/proc/PID/task/TID/syscall), by thread. */
 function blockedIn(pid: number): number[] {
   const out: number[] = [];
@@ -78,29 +56,44 @@ const SYSCALLS: Record<string, { recvmmsg: number; poll: number } | undefined> =
 };
 const sys = SYSCALLS[process.arch];
 
-t.test(
-  'idle, each receive loop waits in recvmmsg and each transmit loop in poll',
-  { skip: skip || (sys ? false : `no system call numbers for ${process.arch}`) },
-  async (t) => {
-    const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
-    t.teardown(() => lab.destroy());
-    const peers = [labPeer(lab, 1), labPeer(lab, 2)];
-    const nodes = [await startVxtunNode(lab, 1, { peers }), await startVxtunNode(lab, 2, { peers })];
-    t.teardown(async () => {
-      for (const n of nodes) await n.stop();
-    });
-    const p = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, intervalS: 0.05 });
-    t.equal(p.received, p.sent, `pod-1 reaches pod-2 (${p.received}/${p.sent})`);
-    const workers = (await nodes[0]!.status()).workers;
-    // After the pings every loop went back to sleep; the status request above woke only the main thread.
-    let calls: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      calls = blockedIn(nodes[0]!.process.pid);
-      if (calls.filter((c) => c === sys!.recvmmsg).length >= workers) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    t.comment(`threads blocked in: ${JSON.stringify(calls)}`);
-    t.equal(calls.filter((c) => c === sys!.recvmmsg).length, workers, `${workers} receive loops wait in recvmmsg`);
-    t.ok(calls.filter((c) => c === sys!.poll).length >= workers, `${workers} transmit loops wait in poll`);
-  },
-);
+t.test('an idle vxtun run', { skip }, async (t) => {
+  const lab = await Lab.create({ nodes: 2, logger: lineLogger((l) => t.comment(l)) });
+  t.teardown(() => lab.destroy());
+  const peers = [labPeer(lab, 1), labPeer(lab, 2)];
+  const nodes = [await startVxtunNode(lab, 1, { peers }), await startVxtunNode(lab, 2, { peers })];
+  t.teardown(async () => {
+    for (const n of nodes) await n.stop();
+  });
+  // Forwarding works (so the threads exist and have run), then quiet.
+  const p = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, intervalS: 0.05 });
+  t.equal(p.received, p.sent, `pod-1 reaches pod-2 (${p.received}/${p.sent})`);
+  const workers = (await nodes[0]!.status()).workers;
+  await new Promise((r) => setTimeout(r, 1_000));
+  const pid = nodes[0]!.process.pid;
+
+  t.test('wakes a few times a second at most', async (t) => {
+    const before = switches(pid);
+    await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
+    const after = switches(pid);
+    const perThread = [...after].map(([tid, n]) => [tid, n - (before.get(tid) ?? 0)] as const).filter(([, d]) => d > 0);
+    const total = perThread.reduce((a, [, d]) => a + d, 0);
+    t.comment(`${total} context switches in ${WINDOW_S} s over ${after.size} threads: ${JSON.stringify(perThread)}`);
+    t.ok(total <= MAX_SWITCHES, `${total} context switches in ${WINDOW_S} s idle ≤ ${MAX_SWITCHES}`);
+  });
+
+  t.test(
+    'each receive loop waits in recvmmsg, each transmit loop in poll',
+    { skip: sys ? false : `no system call numbers for ${process.arch}` },
+    async (t) => {
+      // A loop woken by something (an IPv6 router solicitation, a stray packet) shows as running for a moment.
+      let calls = blockedIn(pid);
+      for (let i = 0; i < 20 && calls.filter((c) => c === sys!.recvmmsg).length < workers; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        calls = blockedIn(pid);
+      }
+      t.comment(`threads blocked in: ${JSON.stringify(calls)}`);
+      t.equal(calls.filter((c) => c === sys!.recvmmsg).length, workers, `${workers} receive loops wait in recvmmsg`);
+      t.ok(calls.filter((c) => c === sys!.poll).length >= workers, `${workers} transmit loops wait in poll`);
+    },
+  );
+});

@@ -79,3 +79,16 @@ t.test('a floor row without native: no native ÷ floor line; a row without kerne
   t.ok(lines.includes('| floor | 8.00 | - | 9.00 | - | 90 | - | 0.150 | 0.80 | 1.25 | 8 % | - |'), lines.join('\n'));
   t.end();
 });
+
+t.test('floor and floor-vxlan without native: what valid VXLAN costs, no native ÷ lines', (t) => {
+  const res = fixtureResults();
+  res.rows = summarize(['floor', 'floor-vxlan'], FIXTURE_SAMPLES);
+  const lines = labTable(res);
+  t.notOk(lines.some((l) => l.startsWith('native ÷')));
+  const at = lines.indexOf(
+    'floor-vxlan ÷ floor (what valid VXLAN costs): TCP 1 stream 0.90, TCP 4 streams 0.89, CPU s/GB 1.25',
+  );
+  t.ok(at > 0, lines.join('\n'));
+  t.equal(lines[at - 1], '', 'after a blank line');
+  t.end();
+});
