@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 
 #include "engine/rx_batch.h"
