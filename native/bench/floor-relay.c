@@ -62,6 +62,15 @@ static int seg_size = 1472;
 static int iovec_layout = 0;  // VXTUN_RELAY_IOVECS=1
 #define MAX_IOVECS 256
 
+// A system call repeated while a signal interrupts it (GNU statement expression; cc builds this file).
+#define RETRY_EINTR(call)                        \
+  ({                                             \
+    ssize_t r_;                                  \
+    do r_ = (call);                              \
+    while (r_ < 0 && errno == EINTR);            \
+    r_;                                          \
+  })
+
 // Each counter is written by one thread only; main reads them once at exit.
 static struct {
   uint64_t reads, read_bytes, read_max, read_gso, oversize, sends, send_segs, send_errs, last_send_errno;
@@ -120,9 +129,7 @@ static void* tun_to_udp(void* arg) {
       const uint16_t gso = (uint16_t)seg_size;
       memcpy(CMSG_DATA(c), &gso, sizeof(gso));
     }
-    ssize_t r;
-    do r = sendmsg(udp_fd, &mh, 0);
-    while (r < 0 && errno == EINTR);
+    const ssize_t r = RETRY_EINTR(sendmsg(udp_fd, &mh, 0));
     if (r < 0) {
       tx.send_errs++;
       tx.last_send_errno = (uint64_t)errno;
@@ -206,9 +213,7 @@ static size_t recv_gro(uint8_t* buf, size_t cap, size_t* gso) {
 
 /** One TUN write, counted. */
 static void write_tun(struct iovec* iov, int n) {
-  ssize_t w;
-  do w = writev(tun_fd, iov, n);
-  while (w < 0 && errno == EINTR);
+  const ssize_t w = RETRY_EINTR(writev(tun_fd, iov, n));
   if (w < 0) {
     rx.write_errs++;
     rx.last_write_errno = (uint64_t)errno;

@@ -81,7 +81,7 @@ int UdpSocket::RecvBatch(uint8_t* const* bufs, size_t cap, size_t* sizes, Underl
     msgs[i].msg_hdr.msg_control = ctrl[i];
     msgs[i].msg_hdr.msg_controllen = sizeof(ctrl[i]);
   }
-  // The socket is blocking (PrepareAdoptedUdp, OpenUdp…): MSG_DONTWAIT, or MSG_WAITFORONE to wait for the first.
+  // The socket is blocking (PrepareAdoptedUdp, OpenUdpSockets): MSG_DONTWAIT, or MSG_WAITFORONE to wait for the first.
   const int flags = wait ? MSG_WAITFORONE : MSG_DONTWAIT;
   int r;
   do r = recvmmsg(fd_, msgs, static_cast<unsigned>(n), flags, nullptr);
