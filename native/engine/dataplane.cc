@@ -7,7 +7,7 @@
 
 namespace vxtun {
 
-Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o) {
+Dataplane::Dataplane(const DataplaneOptions& o) : opts_(o), queuesOwned_(!o.adopt) {
   opts_.adoptFds.clear();
   bool taken = false;  // an adopted fd is closed by Adopt itself or by its owner (tun_, fams_) from then on
   try {
@@ -101,7 +101,7 @@ OffloadSet Dataplane::Start(const OffloadSet& want, FatalFn fatal) {
       for (size_t k = 0; k < per; k++) same.push_back(f.tx[i * per + k].get());
     }
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), tun_[i].get(), std::move(rx), std::move(tx),
-                                                &table_, s, stopFd_, &stopping_, fatal));
+                                                &table_, s, stopFd_, &stopping_, &queuesOwned_, fatal));
   }
   for (auto& w : workers_) w->Start();
   started_ = true;
@@ -154,6 +154,8 @@ void Dataplane::Pause() {
   if (!started_ || paused_ || closed_) return;
   SignalStop();
   for (auto& w : workers_) w->Join();
+  // Poll mode for whoever runs on the queues next (a vxtun of any version expects it); Resume's loops wait again.
+  for (auto& q : tun_) q->SetWaiting(false);
   paused_ = true;
 }
 
@@ -166,6 +168,13 @@ void Dataplane::Resume() {
   stopping_.store(false, std::memory_order_relaxed);
   for (auto& w : workers_) w->Start();
   paused_ = false;
+}
+
+void Dataplane::QueuesOwned() {
+  std::lock_guard<std::mutex> lock(mu_);
+  queuesOwned_.store(true, std::memory_order_relaxed);
+  if (!started_ || paused_ || closed_) return;
+  for (auto& w : workers_) w->WakeTransmit();
 }
 
 void Dataplane::Close() {

@@ -9,6 +9,10 @@
 // are sent to the new process, which constructs its dataplane with `adopt` (the fds checked, nothing opened), sets its
 // table; the old one Pauses (loops joined, every batch in hand finished); the new one Starts (adopted offloads,
 // nothing probed); the old one Closes — or Resumes when the handover failed.
+// TUN queue modes (linux/tun_linux.h SetWaiting): a fresh dataplane's transmit loops wait in their reads (the file
+// blocking); a handover passes the queues in poll mode (O_NONBLOCK, what every vxtun version expects: Pause restores
+// it), and an adopted dataplane polls until QueuesOwned — after the predecessor has released them, when it can no
+// longer resume on them (an older vxtun would block in its batch reads on a blocking file).
 #pragma once
 #include <atomic>
 #include <memory>
@@ -79,6 +83,9 @@ class Dataplane {
   // Starts the paused loops again (same offloads, table and counters). No-op unless paused.
   void Resume();
   bool paused() const { return paused_; }
+  // An adopted dataplane's queues are this process's alone from now on: its transmit loops switch to waiting reads
+  // (woken to do so now). A fresh dataplane's are from the start.
+  void QueuesOwned();
   void SetTable(std::unique_ptr<Table> t) { table_.Replace(std::move(t)); }
   // The incremental verbs: publishes Table::Update of the current table; false (and *err, the table
   // unchanged) when the result would be invalid. JS thread only, like SetTable.
@@ -117,6 +124,7 @@ class Dataplane {
   OffloadSet offloads_;
   int stopFd_ = -1;
   std::atomic<bool> stopping_{false};  // the loops stop after their batch in hand (worker.h)
+  std::atomic<bool> queuesOwned_;      // the transmit loops may wait in their TUN reads (QueuesOwned)
   bool started_ = false;
   bool paused_ = false;
   bool closed_ = false;

@@ -1,12 +1,13 @@
 // The dataplane's I/O seams: batch-shaped, like wireguard-go's tun.Device and conn.Bind. The
 // per-batch code (rx_batch.h, tx_batch.h) sees only these interfaces; linux/tun_linux.cc and linux/udp_linux.cc
 // are the real ones, native/fuzz/loop_fakes.h the fuzzers' fakes.
-// Contract for every method: never blocks for long (the loops poll PollFd()), returns how many
-// items were handled, or -errno for an error that should end the loop (the device or socket is
-// gone). Per-packet failures are counted in *failed and do not end the batch.
+// Contract for every method: never blocks for long (the loops poll PollFd()) unless asked to wait, returns how
+// many items were handled, or -errno for an error that should end the loop (the device or socket is gone).
+// Per-packet failures are counted in *failed and do not end the batch.
 #pragma once
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -36,12 +37,24 @@ struct OutMsg {
   uint16_t socket = 0;  // which transmit socket (chosen by inner flow hash)
 };
 
+// A wait that took longer than this slept: the packet that ended it is most likely alone (TunIO::ReadBatch, and
+// engine/worker.cc for a loop that polls).
+constexpr std::chrono::microseconds kSlept{20};
+
 class TunIO {
  public:
   virtual ~TunIO() = default;
   // Reads up to n packets, packet i (with its virtio-net header) scattered over the counts[i]
-  // iovecs at iovs[i] (readv); stops early once the packets read add up to `budget` bytes.
-  virtual int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) = 0;
+  // iovecs at iovs[i] (readv); stops early once the packets read add up to `budget` bytes. wait: the first read
+  // waits for a packet when the queue is in waiting mode (else it finds none), and when that wait slept (kSlept) the
+  // batch is that one packet, most likely alone: the read that would find the queue empty is then not on its way; the
+  // other reads never wait; a signal ends the wait with 0 (engine/worker.h: how a waiting loop is stopped).
+  virtual int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget,
+                        bool wait) = 0;
+  // Waiting mode (on) lets a read wait for a packet; poll mode (off) is what a handover passes on (engine/dataplane.h).
+  // False when the queue cannot be switched (it stays or falls back to poll mode).
+  virtual bool SetWaiting(bool on) = 0;
+  virtual bool waiting() const = 0;
   // Writes n packets; packet i is gathered from counts[i] consecutive iovecs of iov (its
   // virtio-net header first). A failed write adds weights[i] to *failed (1 when weights is null): the
   // received datagrams it carried.

@@ -67,6 +67,7 @@ TxBatch::~TxBatch() = default;
 void TxBatch::Reset() {
   SetLayout(TsoLayout{});
   sendFailed_ = false;
+  lastRead_ = 0;
   tally_ = Tally{};
 }
 
@@ -118,11 +119,12 @@ struct TxBatch::Totals {
   uint64_t drops[kVerdictCount] = {};
 };
 
-int TxBatch::Run(int maxPackets) {
+int TxBatch::Run(int maxPackets, bool wait) {
   Arrays& A = *a_;
   const TsoLayout layout = A.layout;
   maxPackets = std::clamp(maxPackets, 1, kBatch);
-  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, maxPackets, kBatchBytes);  // Read
+  const int n = tun_->ReadBatch(A.readAt, A.readCounts, A.sizes, maxPackets, kBatchBytes, wait);  // Read
+  lastRead_ = n > 0 ? n : 0;
   if (n <= 0) return n;
   A.msgs.Clear();
   A.iov.Clear();

@@ -43,10 +43,12 @@ class TxBatch {
   TxBatch& operator=(const TxBatch&) = delete;
   ~TxBatch();
 
-  // One batch of at most maxPackets (1..kBatch) packets. Returns 1 when the queue may hold more (maxPackets
-  // read, or the byte budget), 0 when it is drained, or a negative errno when the loop must end (FatalMessage says
-  // why).
-  int Run(int maxPackets);
+  // One batch of at most maxPackets (1..kBatch) packets; wait: its first read waits (TunIO::ReadBatch). Returns 1
+  // when the queue may hold more (maxPackets read, or the byte budget), 0 when it is drained (or nothing came),
+  // or a negative errno when the loop must end (FatalMessage says why).
+  int Run(int maxPackets, bool wait);
+  // Packets the last Run read: 0 after a wait that ended with nothing (TxLoop then polls once).
+  int lastRead() const { return lastRead_; }
   std::string FatalMessage(int rc) const;
 
   // What every Run so far did with the packets it read (for the fuzzer's accounting): each is forwarded
@@ -84,6 +86,7 @@ class TxBatch {
   Counters* c_;
   CaptureTap tap_;
   bool sendFailed_ = false;
+  int lastRead_ = 0;
   Tally tally_;
   std::unique_ptr<Arrays> a_;
 };

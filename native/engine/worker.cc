@@ -15,15 +15,13 @@
 namespace vxtun {
 
 namespace {
-// The signal that ends a waiting receive (worker.h): ignored by default, used by nothing else in the process.
+// The signal that ends a waiting read or receive (worker.h): ignored by default, used by nothing else in the process.
 constexpr int kWakeSignal = SIGURG;
-// A wait that took longer than this slept: the packet that ended it is most likely alone (TxLoop).
-constexpr auto kSlept = std::chrono::microseconds(20);
 
 void IgnoreWake(int) {}
 
-// Installs the wake signal's handler (no SA_RESTART: the waiting recvmmsg returns EINTR) once; false when the
-// signal already has a handler of someone else's, which may restart the call: receive loops then wait in poll.
+// Installs the wake signal's handler (no SA_RESTART: the waiting readv or recvmmsg returns EINTR) once; false when
+// the signal already has a handler of someone else's, which may restart the call: the loops then wait in poll.
 bool WakeSignalReady() {
   static const bool ready = [] {
     struct sigaction old = {};
@@ -40,7 +38,8 @@ bool WakeSignalReady() {
 }  // namespace
 
 Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSocks, TableHolder* table,
-               const WorkerSettings& s, int stopFd, const std::atomic<bool>* stopping, FatalFn fatal)
+               const WorkerSettings& s, int stopFd, const std::atomic<bool>* stopping,
+               const std::atomic<bool>* mayWaitTun, FatalFn fatal)
     : id_(id),
       tun_(tun),
       rxSocks_(std::move(rxSocks)),
@@ -49,6 +48,7 @@ Worker::Worker(int id, TunIO* tun, std::vector<UdpIO*> rxSocks, TxSenders txSock
       settings_(s),
       stopFd_(stopFd),
       stopping_(stopping),
+      mayWaitTun_(mayWaitTun),
       fatal_(std::move(fatal)) {
   if (rxSocks_.empty() || rxSocks_.size() > kMaxRxSockets)
     throw std::invalid_argument("a worker has one receive socket per underlay family");
@@ -66,9 +66,14 @@ void Worker::Start() {
       fatal_(std::string(what) + ": unknown exception");
     }
   };
-  waitingRecv_ = rxSocks_.size() == 1 && WakeSignalReady();
+  wakeReady_ = WakeSignalReady();
+  waitingRecv_ = rxSocks_.size() == 1 && wakeReady_;
   rxEnded_.store(false);
-  txThread_ = std::thread(guard, "worker transmit loop", &Worker::TxLoop);
+  txEnded_.store(false);
+  txThread_ = std::thread([this, guard] {
+    guard("worker transmit loop", &Worker::TxLoop);
+    txEnded_.store(true);
+  });
   rxThread_ = std::thread([this, guard] {
     guard("worker receive loop", &Worker::RxLoop);
     rxEnded_.store(true);
@@ -76,15 +81,23 @@ void Worker::Start() {
 }
 
 void Worker::Join() {
-  if (txThread_.joinable()) txThread_.join();
-  if (!rxThread_.joinable()) return;
-  // A receive waiting in recvmmsg does not see the stop eventfd: interrupt it until the loop has ended (a signal
-  // that lands just before the loop enters the wait is lost; the next one is not).
-  while (waitingRecv_ && !rxEnded_.load()) {
-    pthread_kill(rxThread_.native_handle(), kWakeSignal);
+  // A read waiting in readv or recvmmsg does not see the stop eventfd: interrupt it until the loop has ended (a
+  // signal that lands just before the loop enters the wait is lost; the next one is not). A loop in poll sees the
+  // eventfd; the signal only makes its poll start again.
+  for (;;) {
+    const bool txLive = txThread_.joinable() && !txEnded_.load();
+    const bool rxLive = waitingRecv_ && rxThread_.joinable() && !rxEnded_.load();
+    if (!wakeReady_ || (!txLive && !rxLive)) break;
+    if (txLive) pthread_kill(txThread_.native_handle(), kWakeSignal);
+    if (rxLive) pthread_kill(rxThread_.native_handle(), kWakeSignal);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  rxThread_.join();
+  if (txThread_.joinable()) txThread_.join();
+  if (rxThread_.joinable()) rxThread_.join();
+}
+
+void Worker::WakeTransmit() {
+  if (wakeReady_ && txThread_.joinable() && !txEnded_.load()) pthread_kill(txThread_.native_handle(), kWakeSignal);
 }
 
 bool Worker::udpGsoActive() const {
@@ -95,11 +108,13 @@ bool Worker::udpGsoActive() const {
   return true;
 }
 
+// Waits until fd is readable (true) or the stop eventfd fires or poll fails (false). An interrupted wait
+// (WakeTransmit) counts as readable: the loop looks at its mode again, and its read finds what there is.
 bool Worker::WaitReadable(int fd) {
   struct pollfd p[2] = {{fd, POLLIN, 0}, {stopFd_, POLLIN, 0}};
   for (;;) {
     const int r = poll(p, 2, -1);
-    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EINTR) return true;
     if (r < 0) return false;
     if (p[1].revents) return false;
     if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) return !(p[0].revents & POLLNVAL);
@@ -126,17 +141,31 @@ bool Worker::WaitAnyReadable() {
   }
 }
 
-// After a wait that slept, the first batch sends the packet that woke the loop before reading on: the read that
-// finds the queue empty is then not on that packet's way (one system call less per hop for a lone packet, as a
-// ping's). A wait that did not sleep (the queue already held packets) starts a full batch as usual.
+// Once the queue is this process's alone (mayWaitTun) and can wait, the loop waits in the read itself (waiting
+// mode, TunIO::SetWaiting): after a wait that slept, the packet that ended it goes out in a batch of its own and the
+// loop waits again (TunIO::ReadBatch; a wait that finds packets there reads a full batch), so neither poll nor a
+// read that finds the queue empty is on a lone packet's way (a ping's). A wait that ends with nothing (the stop
+// signal, a file someone made non-blocking) falls back to poll once: nothing can spin.
+// Otherwise the loop polls; after a poll that slept, the first batch is likewise that one packet, and a poll that
+// did not sleep (the queue already held packets) starts a full batch.
 void Worker::TxLoop() {
   TxBatch batch(id_, tun_, txSocks_, table_, txSlot_, settings_, &tx);
-  for (;;) {
-    const auto waited = std::chrono::steady_clock::now();
-    if (!WaitReadable(tun_->PollFd())) return;
-    const bool slept = std::chrono::steady_clock::now() - waited > kSlept;
-    int r = batch.Run(slept ? 1 : kBatch);
-    while (r > 0 && !Stopping()) r = batch.Run(kBatch);
+  while (!Stopping()) {
+    if (!tun_->waiting() && wakeReady_ && mayWaitTun_->load(std::memory_order_relaxed)) tun_->SetWaiting(true);
+    int r;
+    if (tun_->waiting()) {
+      r = batch.Run(kBatch, true);
+      if (r == 0 && batch.lastRead() == 0 && !Stopping()) {
+        if (!WaitReadable(tun_->PollFd())) return;
+        r = 1;
+      }
+    } else {
+      const auto waited = std::chrono::steady_clock::now();
+      if (!WaitReadable(tun_->PollFd())) return;
+      const bool slept = std::chrono::steady_clock::now() - waited > kSlept;
+      r = batch.Run(slept ? 1 : kBatch, false);
+    }
+    while (r > 0 && !Stopping()) r = batch.Run(kBatch, false);
     if (r < 0) {
       fatal_(batch.FatalMessage(r));
       return;

@@ -217,11 +217,15 @@ class FakeTun final : public TunIO {
   RecycledQueue<std::vector<uint8_t>> reads;  // [virtio-net header | packet]
   uint64_t packetsRead = 0;
   uint64_t writes = 0, writesFailed = 0, datagramsFailed = 0;
-  unsigned failEvery = 0;  // every n-th write fails (0: none)
-  bool gone = false;       // the device is gone: writes return -EIO
-  bool rco = false;        // remote checksum offload accepted: a plain write may carry NEEDS_CSUM (checked)
+  unsigned failEvery = 0;    // every n-th write fails (0: none)
+  bool gone = false;         // the device is gone: writes return -EIO
+  bool rco = false;          // remote checksum offload accepted: a plain write may carry NEEDS_CSUM (checked)
+  bool waitingMode = false;  // SetWaiting
 
-  int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) override {
+  // A waiting read never waits here: it finds the packets the input left, or none (as an interrupted wait).
+  int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget,
+                bool wait) override {
+    FUZZ_CHECK(!wait || waitingMode);
     int got = 0;
     size_t bytes = 0;
     while (got < n && bytes < budget && !reads.empty()) {
@@ -239,6 +243,12 @@ class FakeTun final : public TunIO {
     }
     return got;
   }
+
+  bool SetWaiting(bool on) override {
+    waitingMode = on;
+    return true;
+  }
+  bool waiting() const override { return waitingMode; }
 
   int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) override {
     if (gone) return -EIO;

@@ -190,11 +190,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t dk0[kVerdictCount];
   for (int k = 0; k < kVerdictCount; k++) dk0[k] = c.drops[k].load();
   int rc = 1;
-  // The first batch reads one packet when the input's packet count is odd (as a loop does after sleeping,
-  // engine/worker.cc), else a full batch.
+  // The first batch reads one packet when the input's packet count is odd (as a loop does after sleeping or in
+  // waiting mode, engine/worker.cc; waiting when the count is 1 mod 4), else a full batch.
   const int firstMax = (queued & 1) ? 1 : kBatch;
+  tun.SetWaiting((queued & 3) == 1);
   for (int guard = 0; guard < 10000 && (rc > 0 || !tun.reads.empty()); guard++) {
-    rc = w->batch.Run(guard == 0 ? firstMax : kBatch);
+    rc = w->batch.Run(guard == 0 ? firstMax : kBatch, guard == 0 && tun.waiting());
     FUZZ_CHECK(rc >= 0);
   }
   FUZZ_CHECK(tun.reads.empty());

@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "core/checksum.h"
 #include "core/virtio.h"
 
@@ -21,20 +23,44 @@ TunQueue::~TunQueue() {
   if (fd_ >= 0) close(fd_);
 }
 
-int TunQueue::ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) {
+int TunQueue::ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget,
+                        bool wait) {
   int got = 0;
   size_t bytes = 0;
   while (got < n && bytes < budget) {
-    const ssize_t r = readv(fd_, iovs[got], counts[got]);
+    const bool waitHere = wait && got == 0;
+    const auto t0 = waitHere ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // Only the waiting read may wait, whatever the file's flag says now (a handover peer may have changed it).
+    const ssize_t r = waitHere || noWaitRefused_ ? readv(fd_, iovs[got], counts[got])
+                                                 : preadv2(fd_, iovs[got], counts[got], -1, RWF_NOWAIT);
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        if (waitHere) return 0;
+        continue;
+      }
       if (errno == EAGAIN) break;
+      if (errno == EOPNOTSUPP && !waitHere && !noWaitRefused_) {
+        noWaitRefused_ = true;  // this kernel's TUN: no RWF_NOWAIT, so no waiting mode (reads rely on O_NONBLOCK)
+        if (!waiting_ || SetWaiting(false)) continue;
+        return got > 0 ? got : -EOPNOTSUPP;
+      }
       return got > 0 ? got : -errno;
     }
     sizes[got++] = static_cast<size_t>(r);
     bytes += static_cast<size_t>(r);
+    if (waitHere && std::chrono::steady_clock::now() - t0 > kSlept) break;
   }
   return got;
+}
+
+bool TunQueue::SetWaiting(bool on) {
+  if (on && noWaitRefused_) return false;
+  const int fl = fcntl(fd_, F_GETFL);
+  if (fl < 0) return false;
+  const int want = on ? fl & ~O_NONBLOCK : fl | O_NONBLOCK;
+  if (want != fl && fcntl(fd_, F_SETFL, want) < 0) return false;
+  waiting_ = on;
+  return true;
 }
 
 int TunQueue::WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) {

@@ -15,13 +15,22 @@ class TunQueue final : public TunIO {
  public:
   explicit TunQueue(int fd) : fd_(fd) {}
   ~TunQueue() override;
-  int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget) override;
+  int ReadBatch(const struct iovec* const* iovs, const int* counts, size_t* sizes, int n, size_t budget,
+                bool wait) override;
+  // Waiting mode: the file is blocking, so the waiting read waits; poll mode: the file is O_NONBLOCK, as
+  // OpenTunQueues opens it. The flag belongs to the open file, which a handover shares with the other process, so
+  // every read that must not wait says so itself (preadv2 RWF_NOWAIT) in either mode. A kernel whose TUN refuses
+  // RWF_NOWAIT (EOPNOTSUPP) puts the queue in poll mode for good at its first such read.
+  bool SetWaiting(bool on) override;
+  bool waiting() const override { return waiting_; }
   int WriteBatch(const struct iovec* iov, const int* counts, const int* weights, int n, uint64_t* failed) override;
   int PollFd() const override { return fd_; }
   int fd() const { return fd_; }
 
  private:
   int fd_;
+  bool waiting_ = false;
+  bool noWaitRefused_ = false;  // RWF_NOWAIT was refused (EOPNOTSUPP): poll mode only
 };
 
 // Creates TUN device `name` (IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE, plus IFF_VNET_HDR unless

@@ -38,6 +38,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
          InstanceMethod("captureStats", &DataplaneWrap::JS_captureStats),
          InstanceMethod("exportFds", &DataplaneWrap::JS_exportFds), InstanceMethod("pause", &DataplaneWrap::JS_pause),
          InstanceMethod("resume", &DataplaneWrap::JS_resume),
+         InstanceMethod("queuesOwned", &DataplaneWrap::JS_queuesOwned),
          InstanceAccessor("workers", &DataplaneWrap::JS_workers, nullptr)});
   }
   // opts: see node/dataplane_wrap.h
@@ -135,6 +136,11 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value JS_resume(const Napi::CallbackInfo& info) {
     RequireOpen(info.Env());
     dp_->Resume();
+    return info.Env().Undefined();
+  }
+  // queuesOwned(): the adopted queues are this process's alone (the predecessor released them); a no-op once closed.
+  Napi::Value JS_queuesOwned(const Napi::CallbackInfo& info) {
+    if (dp_ && !dp_->closed()) dp_->QueuesOwned();
     return info.Env().Undefined();
   }
   Napi::Value JS_workers(const Napi::CallbackInfo& info) {

@@ -4,12 +4,12 @@
 // sendto → its recvmsg back) is split (latency-trace.ts) into, summed over the four dataplane hops (node-1 transmit,
 // node-2 receive, node-2 transmit, node-1 receive):
 //   wake      a dataplane thread made runnable (sched_wakeup) until it is on a CPU (sched_switch)
-//   syscalls  inside its read/readv/recvmmsg/recvmsg/sendmmsg/sendmsg/write/writev calls (the copies, and the
+//   syscalls  inside its read/readv/preadv2/recvmmsg/recvmsg/sendmmsg/sendmsg/write/writev calls (the copies, and the
 //             kernel path the packet takes inside them: veth, the other node's socket, the pod's stack)
 //   user      from each of its syscalls' return to its next syscall: its own code, the return to user mode, and
 //             anything that took the CPU meanwhile without a switch (interrupts, the hypervisor)
 //   other     the rest: ping itself, the pod's stack before the TUN, and a sleeping loop's way back out of poll or
-//             a blocking read (vxtun's transmit loops wait in poll, its receive loops in recvmmsg, the relay in
+//             a blocking read (vxtun's transmit loops wait in readv, its receive loops in recvmmsg, the relay in
 //             read/recvmsg: a wait entered before the round trip is not counted as syscall time)
 // Rounds are interleaved (setup order rotated). perf adds its own cost to every traced event, to both setups alike.
 // Prints nothing: progress and the --show timelines go to the callbacks, src/cli.ts prints latency-table.ts's table.

@@ -14,6 +14,7 @@ const SYSCALLS: Record<number, string> = {
   47: 'recvmsg',
   299: 'recvmmsg',
   307: 'sendmmsg',
+  327: 'preadv2',
 };
 
 export interface Ev {

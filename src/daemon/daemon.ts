@@ -164,7 +164,8 @@ async function runNode(deps: DaemonDeps, signal: AbortSignal): Promise<void> {
         pausedMs: Math.round(performance.now() - t0),
       };
       const from = { from: tookOver.fromPid, fromVersion: tookOver.fromVersion, pausedMs: tookOver.pausedMs };
-      if (!taken.started()) logger.warn('the predecessor did not confirm it released the admin surface', from);
+      if (taken.started()) dp.queuesOwned?.();
+      else logger.warn('the predecessor did not confirm it released the admin surface', from);
       logger.info('took over', from);
     } else {
       offloads = startDataplane(dp, config, run.fail);

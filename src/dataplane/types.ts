@@ -78,6 +78,12 @@ export interface DataplaneHandover {
   pause(): void;
   /** Starts the loops again after pause(), with the same offloads and table. No-op when running. */
   resume(): void;
+  /**
+   * An adopted dataplane's TUN queues are this process's alone (the predecessor released them and can no longer
+   * resume on them): its transmit loops may wait in their reads from now on (native/engine/dataplane.h: a handover
+   * passes the queues non-blocking, as every vxtun version expects). A fresh dataplane's are from the start.
+   */
+  queuesOwned(): void;
 }
 
 /** Transmit sockets per worker and family (native/engine/dataplane.h txSocketsPerWorker's default). */

@@ -20,11 +20,15 @@
 //       when the constructor throws, {ok: true, adopted: false, error: {name, code, message}, fdsBefore, fdsAfter}
 //       (this process's open fds before connecting and after the failure: equal when every fd received was closed)
 //   {cmd: 'start', want?} → {ok: true, offloads}     {cmd: 'pause'}, {cmd: 'resume'}, {cmd: 'exportFds'} → {fds}
+//   {cmd: 'queuesOwned'}
+//   {cmd: 'tunModes', queues} → {ok: true, nonBlocking: boolean[], waits: number[]}: whether each of the first
+//       `queues` exported fds (the TUN queues) is O_NONBLOCK (/proc/self/fdinfo), and the system call each thread of
+//       this process is blocked in (/proc/self/task/*/syscall)
 //   {cmd: 'captureStart', opts: CaptureSessionOptions (program as a byte array)} → {ok: true, id} (native engine)
 //   {cmd: 'captureRead', id} → {ok: true, blocks: base64 of the pcapng packet blocks drained}
 // End of stdin closes the dataplane and exits.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { loadNative, wrapNativeError } from '../../dist/dataplane/addon.js';
@@ -140,6 +144,30 @@ async function handle(req) {
     return {};
   }
   if (req.cmd === 'exportFds') return { fds: getDp(id).exportFds() };
+  if (req.cmd === 'queuesOwned') {
+    getDp(id).queuesOwned();
+    return {};
+  }
+  if (req.cmd === 'tunModes') {
+    const O_NONBLOCK = 0o4000;
+    const nonBlocking = getDp(id)
+      .exportFds()
+      .slice(0, req.queues)
+      .map((fd) => {
+        const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+        return (parseInt(flags[1], 8) & O_NONBLOCK) !== 0;
+      });
+    const waits = [];
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const n = Number(readFileSync(`/proc/self/task/${tid}/syscall`, 'utf8').split(' ')[0]);
+        if (Number.isInteger(n)) waits.push(n);
+      } catch {
+        // the thread ended
+      }
+    }
+    return { nonBlocking, waits };
+  }
   throw new Error(`unknown command ${req.cmd}`);
 }
 

@@ -5,6 +5,9 @@
 //     receives them (fdPassing over the real socket), adopts them with A's offloads and its table; under a 100/s
 //     ping pod-1 → pod-2, A.pause(), B.start(), A.close(): no echo lost, vxtun0 still there, B forwarding with A's
 //     offloads;
+//   - TUN queue modes (native/engine/dataplane.h): A's transmit loops wait in readv on blocking queues; B, adopted,
+//     polls on non-blocking ones until queuesOwned(), then waits in readv; pause leaves the queues non-blocking (what
+//     a successor of any version expects), resume waits again;
 //   - pause stops forwarding (no echo, no transmit counted), resume forwards again;
 //   - adopting a wrong count, a queue of another device, a socket bound to another port: a DataplaneError naming
 //     the fd, and every fd received closed (the adopting process's /proc/self/fd count is back where it was);
@@ -17,11 +20,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { DataplaneOptions, DataplaneStats, DataplaneTable, OffloadFlags } from '../../src/dataplane/types.js';
 import { TX_SOCKETS_PER_WORKER } from '../../src/dataplane/types.js';
 import { Lab, ping, type NsProcess } from '../../src/lab/index.js';
 import { lineLogger } from '../../src/log.js';
+import { countOf, LOOP_SYSCALLS as sys, settle } from '../helpers/blocked-in.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason();
@@ -114,6 +118,26 @@ t.test('handover of a native dataplane between two processes', { skip }, async (
     ['route', 'add', lab.podCIDR(3 - i), 'dev', device],
   ];
 
+  /** Whether each of an agent's TUN queues is non-blocking, and how many of its threads wait in readv. */
+  const modes = async (a: Agent) => {
+    const m = (await a.request({ cmd: 'tunModes', queues: WORKERS })) as unknown as {
+      nonBlocking: boolean[];
+      waits: number[];
+    };
+    return { nonBlocking: m.nonBlocking, inReadv: sys ? countOf(m.waits, sys.readv) : -1 };
+  };
+  /** The agent's queues are all blocking (waiting) or all non-blocking, and `inReadv` threads wait in readv. */
+  const checkModes = async (t: Test, a: Agent, waiting: boolean, what: string) => {
+    const want = waiting ? WORKERS : 0;
+    const m = await settle(
+      () => modes(a),
+      (m) => m.nonBlocking.every((nb) => nb === !waiting) && (!sys || m.inReadv === want),
+    );
+    t.same(m.nonBlocking, Array(WORKERS).fill(!waiting), `${what}: queues ${waiting ? 'blocking' : 'non-blocking'}`);
+    if (sys) t.equal(m.inReadv, want, `${what}: ${want} transmit loops wait in readv`);
+    else t.comment(`no system call numbers for ${process.arch}: where the loops wait is not checked`);
+  };
+
   const a1 = await agent(1); // holds A, the running dataplane (and the wrong ones the adopt checks get)
   const b1 = await agent(1); // the new process: adopts A's fds
   const a2 = await agent(2);
@@ -129,6 +153,7 @@ t.test('handover of a native dataplane between two processes', { skip }, async (
   t.comment(`A's offloads: ${JSON.stringify(offloads)}`);
   const warm = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, waitS: 5 });
   t.equal(warm.received, 3, `pod-1 → pod-2 through A: ${warm.received}/3`);
+  await checkModes(t, a1, true, 'A, a fresh dataplane');
   const sock = path.join(lab.dir, `handover-${randomBytes(3).toString('hex')}.sock`);
   await a1.request({ cmd: 'serveFds', path: sock });
 
@@ -150,8 +175,11 @@ t.test('handover of a native dataplane between two processes', { skip }, async (
     const started = (await b1.request({ cmd: 'start' }))['offloads']; // wants none
     const pausedMs = Date.now() - t0;
     const atPause = await a1.stats();
+    await checkModes(t, b1, false, 'B, adopted, before queuesOwned');
     await a1.request({ cmd: 'close' });
     const r = await pinging;
+    await b1.request({ cmd: 'queuesOwned' });
+    await checkModes(t, b1, true, 'B after queuesOwned');
     t.comment(`handover: no loop ran for ${pausedMs} ms`);
     t.equal(r.sent, 300, 'ping sent 300 echoes');
     t.equal(r.received, 300, `no echo lost across the handover: ${r.received}/${r.sent}`);
@@ -175,8 +203,10 @@ t.test('handover of a native dataplane between two processes', { skip }, async (
     const s1 = await b1.stats();
     t.equal(paused.received, 0, 'no echo answered while paused');
     t.equal(s1.txPackets, s0.txPackets, 'nothing transmitted while paused');
+    await checkModes(t, b1, false, 'B paused');
     await b1.request({ cmd: 'resume' });
     await b1.request({ cmd: 'resume' }); // no-op when running
+    await checkModes(t, b1, true, 'B resumed');
     const again = await ping(lab, lab.podNs(1), lab.podIP(2), { count: 3, waitS: 5 });
     t.equal(again.received, 3, `after resume: ${again.received}/3`);
     t.ok((await b1.stats()).txPackets > s1.txPackets, 'transmitting again, counters kept');

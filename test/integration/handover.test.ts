@@ -6,7 +6,8 @@
 //     either node (every drop reason, tx/rx errors, queue and socket drops), TCP segments lost (retransmitted and
 //     not reported duplicate by the receiver) within the noise of a run of the same length without a handover
 //     (measured first, same lab), each new process serves /status (pid, handover.fromPid = the previous pid), each
-//     old one exits 0, and the device is never gone (same ifindex; polled throughout);
+//     old one exits 0, and the device is never gone (same ifindex; polled throughout); the last new process owns the
+//     queues once its predecessor has released them: its transmit loops wait in readv (native/engine/dataplane.h);
 //   - static → static with a peer added (node-3): taken over, node-3 in /status, pod-1 reaches pod-3;
 //   - refused (another vni): the new process exits 1 with the refusal line naming vni, the old one forwards on.
 import t, { type Test } from 'tap';
@@ -28,6 +29,7 @@ import {
   type PingStreamReport,
 } from '../../src/lab/traffic-streams.js';
 import { lineLogger } from '../../src/log.js';
+import { blockedIn, countOf, LOOP_SYSCALLS, settle } from '../helpers/blocked-in.js';
 import { labSkipReason } from '../helpers/lab-guard.js';
 
 const skip = labSkipReason(['ip', 'bridge', 'sysctl', 'ping', 'iperf3']);
@@ -216,6 +218,19 @@ t.test('handover: node-1 replaced under load', { skip }, async (t) => {
     t.same(n1Dropped, { own: 0, queue: 0, socket: 0 }, 'node-1 (all its processes): nothing dropped, no errors');
     t.same(n2Dropped, { own: 0, queue: 0, socket: 0 }, 'node-2: nothing dropped, no errors');
     t.equal(await ifindex(), index0, 'the device is the one created at the start (same ifindex)');
+    if (LOOP_SYSCALLS) {
+      const { workers } = await socketStatus(n1.socket);
+      const readv = LOOP_SYSCALLS.readv;
+      const calls = await settle(
+        () => blockedIn(n1.pid),
+        (c) => countOf(c, readv) === workers,
+      );
+      t.equal(
+        countOf(calls, readv),
+        workers,
+        `pid ${n1.pid}, the last successor: ${workers} transmit loops wait in readv`,
+      );
+    } else t.comment(`no system call numbers for ${process.arch}: where the loops wait is not checked`);
     t.comment(`pausedMs per handover: ${paused.join(', ')}`);
     t.comment(
       `with handovers: ${run.iperf.receivedMbitPerSecond.toFixed(0)} Mbit/s, ${run.iperf.retransmits} retransmits ` +
